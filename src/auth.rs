@@ -1,0 +1,340 @@
+//! `riftv1` request signatures (HMAC-SHA512) and the per-bucket ACL check,
+//! exactly as Backrunner computes them.
+
+use openssl::hash::MessageDigest;
+use openssl::memcmp;
+use openssl::pkey::PKey;
+use openssl::sign::Signer;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::bucket::meta::{BucketMeta, ACL_NO_TOKEN, ACL_WRITE};
+
+/// Go's `url.QueryEscape`: everything but `A-Z a-z 0-9 - _ . ~` is escaped.
+const QUERY_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// The user is not in the bucket's ACL.
+    #[error("user {user:?} is not allowed in bucket {bucket}")]
+    UnknownUser {
+        /// Who asked.
+        user: String,
+        /// Where.
+        bucket: String,
+    },
+    /// The user may not write or delete.
+    #[error("user {user:?} may not write to bucket {bucket}")]
+    NoWrite {
+        /// Who asked.
+        user: String,
+        /// Where.
+        bucket: String,
+    },
+    /// The signature does not match.
+    #[error("signature of user {user:?} does not match for bucket {bucket}")]
+    BadSignature {
+        /// Who asked.
+        user: String,
+        /// Where.
+        bucket: String,
+    },
+}
+
+/// Go's `url.QueryEscape` of a string: space as `+`.
+pub fn query_escape(s: &str) -> String {
+    utf8_percent_encode(s, QUERY_ESCAPE)
+        .to_string()
+        .replace("%20", "+")
+}
+
+/// Go's `url.QueryUnescape`: `+` is a space, `%XX` a byte; `None` when an
+/// escape is malformed or the result is not UTF-8.
+pub fn query_unescape(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'%'
+            && !(i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit())
+        {
+            return None;
+        }
+    }
+    let spaced = s.replace('+', " ");
+    percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
+}
+
+/// Parses a raw query string as Go's `url.ParseQuery` does, keeping order;
+/// pairs that do not decode are skipped, as Go drops them.
+pub fn parse_query(raw: &str) -> Vec<(String, String)> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((query_unescape(k)?, query_unescape(v)?))
+        })
+        .collect()
+}
+
+/// The text a `riftv1` signature covers: method, decoded path, sorted
+/// non-empty query (first value per name) and the sorted `x-ell-*` headers.
+pub fn string_to_sign<'a>(
+    method: &str,
+    path_and_query: &str,
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<u8> {
+    let (raw_path, raw_query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let mut text: Vec<u8> = Vec::with_capacity(128);
+    text.extend_from_slice(method.as_bytes());
+    text.push(b'\n');
+    text.extend(percent_decode_str(raw_path));
+    if let Some(q) = raw_query {
+        let mut first: Vec<(String, String)> = Vec::new();
+        for (k, v) in parse_query(q) {
+            if !first.iter().any(|(fk, _)| *fk == k) {
+                first.push((k, v));
+            }
+        }
+        if !first.is_empty() {
+            first.retain(|(_, v)| !v.is_empty());
+            first.sort();
+            let encoded: Vec<String> = first
+                .iter()
+                .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
+                .collect();
+            text.push(b'?');
+            text.extend_from_slice(encoded.join("&").as_bytes());
+        }
+    }
+    text.push(b'\n');
+    let mut ell: Vec<(String, &str)> = Vec::new();
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with("x-ell-") && !ell.iter().any(|(n, _)| *n == lower) {
+            ell.push((lower, value));
+        }
+    }
+    ell.sort();
+    for (name, value) in ell {
+        text.extend_from_slice(name.as_bytes());
+        text.push(b':');
+        text.extend_from_slice(value.as_bytes());
+        text.push(b'\n');
+    }
+    text
+}
+
+/// Lowercase hex HMAC-SHA512 of the request, keyed by `token`.
+pub fn signature<'a>(
+    token: &str,
+    method: &str,
+    path_and_query: &str,
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let text = string_to_sign(method, path_and_query, headers);
+    hex(&hmac_sha512(token.as_bytes(), &text))
+}
+
+fn hmac_sha512(key: &[u8], data: &[u8]) -> Vec<u8> {
+    // HMAC pads short keys with zeros to the block size (128 bytes for
+    // SHA-512), so an empty key, which OpenSSL refuses, equals 128 zero bytes.
+    let zeros = [0u8; 128];
+    let key = if key.is_empty() { &zeros[..] } else { key };
+    let sign = || -> Result<Vec<u8>, openssl::error::ErrorStack> {
+        let pkey = PKey::hmac(key)?;
+        let mut signer = Signer::new(MessageDigest::sha512(), &pkey)?;
+        signer.update(data)?;
+        signer.sign_to_vec()
+    };
+    sign().unwrap_or_default()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Splits `Authorization: riftv1 USER:HEXSIG`; anything else is user `*`.
+pub fn parse_authorization(header: Option<&str>) -> (String, Option<String>) {
+    let parsed = header.and_then(|h| {
+        let (scheme, rest) = h.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("riftv1") || rest.contains(' ') {
+            return None;
+        }
+        let (user, sig) = rest.split_once(':')?;
+        if sig.contains(':') {
+            return None;
+        }
+        Some((user.to_string(), Some(sig.to_string())))
+    });
+    parsed.unwrap_or_else(|| ("*".to_string(), None))
+}
+
+/// The parts of a request the ACL check needs.
+pub struct SignedRequest<'a> {
+    /// HTTP method.
+    pub method: &'a str,
+    /// Raw path and query as sent.
+    pub path_and_query: &'a str,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<&'a str>,
+    /// All request headers.
+    pub headers: Vec<(&'a str, &'a str)>,
+}
+
+/// Checks the bucket's ACL for a request; `write` for uploads and deletes.
+pub fn check(bucket: &BucketMeta, req: &SignedRequest<'_>, write: bool) -> Result<(), AuthError> {
+    if bucket.acl.is_empty() {
+        return Ok(());
+    }
+    let (user, sig) = parse_authorization(req.authorization);
+    let Some(entry) = bucket.acl.get(&user) else {
+        return Err(AuthError::UnknownUser {
+            user,
+            bucket: bucket.name.clone(),
+        });
+    };
+    if write && entry.flags & ACL_WRITE == 0 {
+        return Err(AuthError::NoWrite {
+            user,
+            bucket: bucket.name.clone(),
+        });
+    }
+    if entry.flags & ACL_NO_TOKEN != 0 {
+        return Ok(());
+    }
+    let expected = signature(
+        &entry.token,
+        req.method,
+        req.path_and_query,
+        req.headers.iter().copied(),
+    );
+    let given = sig.unwrap_or_default().to_ascii_lowercase();
+    if given.len() == expected.len() && memcmp::eq(given.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(AuthError::BadSignature {
+            user,
+            bucket: bucket.name.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bucket::meta::AclEntry;
+    use serde::Deserialize;
+    use std::collections::BTreeMap;
+
+    #[derive(Deserialize)]
+    struct Vector {
+        token: String,
+        method: String,
+        request_target: String,
+        headers: BTreeMap<String, String>,
+        signature: String,
+    }
+
+    /// Signatures computed by Backrunner's own `auth.GenerateSignature` (shared/testdata).
+    #[test]
+    fn backrunner_signature_vectors() {
+        #[derive(Deserialize)]
+        struct File {
+            vectors: Vec<Vector>,
+        }
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/signatures.json");
+        let f: File = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        assert!(f.vectors.len() >= 8);
+        for v in &f.vectors {
+            let got = signature(
+                &v.token,
+                &v.method,
+                &v.request_target,
+                v.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            );
+            assert_eq!(got, v.signature, "{} {}", v.method, v.request_target);
+        }
+    }
+
+    #[test]
+    fn go_query_escaping() {
+        assert_eq!(query_escape("a b/c~*"), "a+b%2Fc~%2A");
+        assert_eq!(query_unescape("a+b%2Fc").as_deref(), Some("a b/c"));
+        assert_eq!(query_unescape("%zz"), None);
+        assert_eq!(query_unescape("abc%"), None);
+        assert_eq!(query_unescape("abc%4"), None);
+        assert_eq!(query_unescape("%D1%82").as_deref(), Some("т"));
+    }
+
+    #[test]
+    fn authorization_header_forms() {
+        assert_eq!(
+            parse_authorization(Some("riftv1 u:ab")),
+            ("u".into(), Some("ab".into()))
+        );
+        assert_eq!(parse_authorization(None).0, "*");
+        assert_eq!(parse_authorization(Some("riftv1 u")).0, "*");
+        assert_eq!(parse_authorization(Some("Basic dXNlcg==")).0, "*");
+        assert_eq!(parse_authorization(Some("riftv1 u:a:b")).0, "*");
+    }
+
+    fn bucket(flags: u64) -> BucketMeta {
+        let mut acl = BTreeMap::new();
+        acl.insert(
+            "u".to_string(),
+            AclEntry {
+                version: 1,
+                user: "u".into(),
+                token: "tok".into(),
+                flags,
+            },
+        );
+        BucketMeta {
+            name: "b".into(),
+            acl,
+            groups: vec![1],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn acl_matrix() {
+        let good = format!("riftv1 u:{}", signature("tok", "GET", "/get/b/k", []));
+        let bad = "riftv1 u:00".to_string();
+        fn req(auth: &str) -> SignedRequest<'_> {
+            SignedRequest {
+                method: "GET",
+                path_and_query: "/get/b/k",
+                authorization: if auth.is_empty() { None } else { Some(auth) },
+                headers: vec![],
+            }
+        }
+        let ok = |flags, auth: &str, write| check(&bucket(flags), &req(auth), write).is_ok();
+        // flags 0: signature needed, no writes
+        assert!(ok(0, &good, false) && !ok(0, &bad, false) && !ok(0, &good, true));
+        // flags 1: no signature needed, no writes
+        assert!(ok(1, &bad, false) && !ok(1, &good, true));
+        // flags 2: signature needed, writes allowed
+        assert!(ok(2, &good, true) && !ok(2, &bad, true) && !ok(2, &bad, false));
+        // flags 3: anything goes for that user
+        assert!(ok(3, &bad, true) && ok(3, &bad, false));
+        // unknown user and no header
+        assert!(!ok(3, "riftv1 x:00", false) && !ok(3, "", false));
+        assert!(check(&BucketMeta::default(), &req(""), true).is_ok());
+    }
+}

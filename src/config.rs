@@ -1,0 +1,418 @@
+//! Backrunner's JSON config file, read with the same keys, plus the embedded
+//! store's `local` section. Unknown keys are ignored.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Why a config could not be used; the message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config {path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid JSON of the expected shape.
+    #[error("config {path}: {message}")]
+    Parse {
+        /// Where the config came from.
+        path: String,
+        /// serde_json's description, with line and column.
+        message: String,
+    },
+    /// The config parsed but cannot work.
+    #[error("config {path}: {message}")]
+    Invalid {
+        /// Where the config came from.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Config {
+    /// Elliptics client settings (also `metadata-groups` for the local store).
+    pub elliptics: EllipticsConfig,
+    /// HTTP proxy settings.
+    pub proxy: ProxyConfig,
+    /// The embedded store; when present it is used instead of Elliptics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local: Option<LocalConfig>,
+}
+
+/// The `elliptics` section.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct EllipticsConfig {
+    /// Client log file.
+    #[serde(rename = "log-file")]
+    pub log_file: String,
+    /// Client log level (`error`, `info`, `notice`, `debug`...).
+    #[serde(rename = "log-level")]
+    pub log_level: String,
+    /// Prefix of every log line.
+    #[serde(rename = "log-prefix")]
+    pub log_prefix: String,
+    /// Storage nodes, `host:port:family`.
+    pub remote: Vec<String>,
+    /// Groups holding bucket metadata.
+    #[serde(rename = "metadata-groups")]
+    pub metadata_groups: Vec<u32>,
+    /// Key of the proxy config object in the metadata groups, when set.
+    #[serde(rename = "backrunner-config-key")]
+    pub backrunner_config_key: String,
+    /// Key of the bucket list object in the metadata groups, when set.
+    #[serde(rename = "bucket-list-key")]
+    pub bucket_list_key: String,
+    /// Elliptics node parameters.
+    #[serde(rename = "node-config")]
+    pub node_config: NodeConfig,
+}
+
+/// Elliptics node parameters (`elliptics.node-config`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct NodeConfig {
+    /// Blocking I/O threads.
+    #[serde(rename = "io-thread-num")]
+    pub io_thread_num: u32,
+    /// Non-blocking I/O threads.
+    #[serde(rename = "nonblocking-io-thread-num")]
+    pub nonblocking_io_thread_num: u32,
+    /// Network threads.
+    #[serde(rename = "net-thread-num")]
+    pub net_thread_num: u32,
+    /// Operation timeout in seconds.
+    #[serde(rename = "wait-timeout")]
+    pub wait_timeout: u64,
+    /// Route check period in seconds.
+    #[serde(rename = "check-timeout")]
+    pub check_timeout: u64,
+    /// Node flags.
+    pub flags: u64,
+    /// Transactions timed out in a row before a connection is reset.
+    #[serde(rename = "stall-count")]
+    pub stall_count: u64,
+}
+
+/// The `proxy` section.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ProxyConfig {
+    /// Plain HTTP listen address.
+    pub address: String,
+    /// HTTPS listen address.
+    pub https_address: String,
+    /// Certificate chain file for HTTPS.
+    pub cert_file: String,
+    /// Private key file for HTTPS.
+    pub key_file: String,
+    /// Seconds an idle connection is kept.
+    #[serde(rename = "idle-timeout")]
+    pub idle_timeout: u64,
+    /// Below this free-space ratio a bucket is used only when nothing else is left.
+    #[serde(rename = "free-space-ratio-soft")]
+    pub free_space_ratio_soft: f64,
+    /// Below this free-space ratio a bucket is never written.
+    #[serde(rename = "free-space-ratio-hard")]
+    pub free_space_ratio_hard: f64,
+    /// Seconds between bucket and config reloads.
+    #[serde(rename = "bucket-update-interval")]
+    pub bucket_update_interval: u64,
+    /// Seconds between statistics updates.
+    #[serde(rename = "bucket-stat-update-interval")]
+    pub bucket_stat_update_interval: u64,
+    /// Port of the storage nodes' streaming module for `/redirect/`.
+    #[serde(rename = "redirect-port")]
+    pub redirect_port: i64,
+    /// Token signing redirect URLs (Backrunner read it as `RedirectToken`).
+    #[serde(rename = "redirect-token", alias = "RedirectToken")]
+    pub redirect_token: String,
+    /// Seconds a redirect signature stays valid.
+    #[serde(rename = "redirect-signature-timeout")]
+    pub redirect_signature_timeout: u64,
+    /// Prefix cut from file names in redirect URLs.
+    #[serde(rename = "redirect-root")]
+    pub redirect_root: String,
+    /// Headers added to every reply.
+    pub headers: BTreeMap<String, String>,
+    /// Directory of static files.
+    pub root: String,
+    /// Key suffix -> Content-Type.
+    #[serde(rename = "content-types")]
+    pub content_types: BTreeMap<String, String>,
+    /// Elliptics io flags for reads.
+    #[serde(rename = "reader-io-flags")]
+    pub reader_io_flags: u64,
+    /// Elliptics io flags for writes.
+    #[serde(rename = "writer-io-flags")]
+    pub writer_io_flags: u64,
+    /// Seconds automatic config refresh stays off after `/update_local_config/`.
+    #[serde(rename = "disable-config-update-for-seconds")]
+    pub disable_config_update_for_seconds: u64,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            address: String::new(),
+            https_address: String::new(),
+            cert_file: String::new(),
+            key_file: String::new(),
+            idle_timeout: 60,
+            free_space_ratio_soft: 0.2,
+            free_space_ratio_hard: 0.15,
+            bucket_update_interval: 30,
+            bucket_stat_update_interval: 10,
+            redirect_port: 0,
+            redirect_token: String::new(),
+            redirect_signature_timeout: 60,
+            redirect_root: String::new(),
+            headers: BTreeMap::new(),
+            root: String::new(),
+            content_types: BTreeMap::new(),
+            reader_io_flags: 0,
+            writer_io_flags: 0,
+            disable_config_update_for_seconds: 0,
+        }
+    }
+}
+
+/// The embedded store (`local` section).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct LocalConfig {
+    /// Directory holding one subdirectory per group.
+    pub path: PathBuf,
+    /// The groups and their switches.
+    pub groups: Vec<LocalGroupConfig>,
+}
+
+/// One group of the embedded store.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct LocalGroupConfig {
+    /// Group id.
+    pub group: u32,
+    /// Bytes the group may hold; 0 = no limit. Accepts `"200M"`, `"10G"`.
+    #[serde(rename = "size-limit", deserialize_with = "de_size")]
+    pub size_limit: u64,
+    /// Refuse writes.
+    #[serde(rename = "read-only")]
+    pub read_only: bool,
+    /// Delay every operation by this many milliseconds.
+    #[serde(rename = "delay-ms")]
+    pub delay_ms: u64,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let name = path.display().to_string();
+        let data = std::fs::read(path).map_err(|source| ConfigError::Read {
+            path: name.clone(),
+            source,
+        })?;
+        Self::from_slice(&data, &name)
+    }
+
+    /// Parses and validates config JSON; `origin` names it in errors.
+    pub fn from_slice(data: &[u8], origin: &str) -> Result<Config, ConfigError> {
+        let config: Config = serde_json::from_slice(data).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: format!("invalid JSON: {e}"),
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: origin.to_string(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: a store is selected, listen addresses exist,
+    /// ratios make sense, metadata groups exist.
+    pub fn validate(&self) -> Result<(), String> {
+        let p = &self.proxy;
+        if p.address.is_empty() && p.https_address.is_empty() {
+            return Err("proxy.address or proxy.https_address must be set".into());
+        }
+        if !p.https_address.is_empty() && (p.cert_file.is_empty() || p.key_file.is_empty()) {
+            return Err("proxy.https_address needs proxy.cert_file and proxy.key_file".into());
+        }
+        if !(0.0..=1.0).contains(&p.free_space_ratio_hard)
+            || !(0.0..=1.0).contains(&p.free_space_ratio_soft)
+        {
+            return Err("proxy.free-space-ratio-soft/-hard must be between 0 and 1".into());
+        }
+        if self.elliptics.metadata_groups.is_empty() {
+            return Err(
+                "elliptics.metadata-groups is empty: bucket metadata has nowhere to live".into(),
+            );
+        }
+        match &self.local {
+            Some(local) => {
+                if local.path.as_os_str().is_empty() {
+                    return Err("local.path is empty".into());
+                }
+                if local.groups.is_empty() {
+                    return Err("local.groups is empty".into());
+                }
+                let mut seen = std::collections::BTreeSet::new();
+                for g in &local.groups {
+                    if !seen.insert(g.group) {
+                        return Err(format!("local.groups: group {} is listed twice", g.group));
+                    }
+                }
+                for g in &self.elliptics.metadata_groups {
+                    if !seen.contains(g) {
+                        return Err(format!(
+                            "elliptics.metadata-groups: group {g} is not one of local.groups"
+                        ));
+                    }
+                }
+            }
+            None if self.elliptics.remote.is_empty() => {
+                return Err(
+                    "no store selected: add a \"local\" section or elliptics.remote nodes".into(),
+                );
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// The config as shown by `/proxy_stat/`: tokens blanked.
+    pub fn without_secrets(&self) -> Config {
+        let mut c = self.clone();
+        if !c.proxy.redirect_token.is_empty() {
+            c.proxy.redirect_token = "<hidden>".into();
+        }
+        c
+    }
+}
+
+/// Parses a size: a number of bytes, or a string with an optional
+/// K/M/G/T suffix (powers of 1024, an optional trailing `B` or `iB`).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let upper = t.to_ascii_uppercase();
+    let stripped = upper
+        .strip_suffix("IB")
+        .or_else(|| upper.strip_suffix('B'))
+        .unwrap_or(&upper);
+    let (digits, mult) = match stripped.chars().last() {
+        Some('K') => (&stripped[..stripped.len() - 1], 1u64 << 10),
+        Some('M') => (&stripped[..stripped.len() - 1], 1 << 20),
+        Some('G') => (&stripped[..stripped.len() - 1], 1 << 30),
+        Some('T') => (&stripped[..stripped.len() - 1], 1 << 40),
+        _ => (stripped, 1),
+    };
+    let n: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: want bytes or a number with K, M, G or T"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+fn de_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = u64;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a byte count or a size string like \"200M\"")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::custom("size-limit must not be negative"))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            if v >= 0.0 && v.fract() == 0.0 {
+                Ok(v as u64)
+            } else {
+                Err(E::custom("size-limit must be a whole number of bytes"))
+            }
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
+            parse_size(v).map_err(E::custom)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("200M").unwrap(), 200 << 20);
+        assert_eq!(parse_size("10G").unwrap(), 10 << 30);
+        assert_eq!(parse_size("10gib").unwrap(), 10 << 30);
+        assert_eq!(parse_size("512").unwrap(), 512);
+        assert_eq!(parse_size("4k").unwrap(), 4096);
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("-1M").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
+
+    const MINIMAL: &str = r#"{"elliptics": {"metadata-groups": [1]},
+        "proxy": {"address": "127.0.0.1:0"},
+        "local": {"path": "/tmp/x", "groups": [{"group": 1, "size-limit": "1M"}, {"group": 2, "size-limit": 5}]}}"#;
+
+    #[test]
+    fn parses_local_and_defaults() {
+        let c = Config::from_slice(MINIMAL.as_bytes(), "t").unwrap();
+        let l = c.local.unwrap();
+        assert_eq!(l.groups[0].size_limit, 1 << 20);
+        assert_eq!(l.groups[1].size_limit, 5);
+        assert_eq!(c.proxy.free_space_ratio_soft, 0.2);
+        assert_eq!(c.proxy.free_space_ratio_hard, 0.15);
+    }
+
+    #[test]
+    fn unknown_keys_are_ignored_and_backrunner_keys_parse() {
+        let j = r#"{"elliptics": {"log-file": "/dev/stderr", "log-level": "error", "remote": ["a:1025:2"],
+              "metadata-groups": [1,2], "node-config": {"io-thread-num": 8, "wait-timeout": 60, "stall-count": 3},
+              "whatever": 1},
+            "proxy": {"address": ":9090", "redirect-port": 80, "RedirectToken": "t", "headers": {"X-A": "b"},
+              "content-types": {".mp4": "video/mp4"}, "reader-io-flags": 0, "idle-timeout": 5},
+            "other": []}"#;
+        let c = Config::from_slice(j.as_bytes(), "t").unwrap();
+        assert_eq!(c.proxy.redirect_token, "t");
+        assert_eq!(c.elliptics.node_config.io_thread_num, 8);
+        assert!(c.local.is_none());
+        assert_eq!(c.without_secrets().proxy.redirect_token, "<hidden>");
+    }
+
+    #[test]
+    fn invalid_configs_name_the_problem() {
+        let e = Config::from_slice(b"{", "f.json").unwrap_err().to_string();
+        assert!(e.starts_with("config f.json: invalid JSON"), "{e}");
+        let e = Config::from_slice(
+            br#"{"proxy": {"address": "x"}, "elliptics": {"metadata-groups": [1]}}"#,
+            "f",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("no store selected"), "{e}");
+        let e = Config::from_slice(
+            br#"{"proxy": {"address": "x"}, "elliptics": {"metadata-groups": [3]}, "local": {"path": "/x", "groups": [{"group": 1}]}}"#,
+            "f",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("group 3"), "{e}");
+    }
+}

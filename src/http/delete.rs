@@ -1,0 +1,99 @@
+//! `/delete/BUCKET/KEY` and `/bulk_delete/BUCKET`.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, HttpResponse};
+use futures_util::StreamExt;
+
+use super::error::ApiError;
+use super::{blocking, Req};
+use crate::storage::merge_results;
+
+/// Largest `bulk_delete` body accepted.
+pub const BULK_BODY_LIMIT: usize = 16 << 20;
+
+/// Handles `/delete/`: removes the key from every group of the bucket.
+pub async fn delete(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, ApiError> {
+    let meta = req.bucket(bucket).await?;
+    req.authorize(&meta, true)?;
+    let ctx = req.storage_ctx(&meta, true)?;
+    let storage = req.state.storage.clone();
+    let k = key.to_string();
+    let results = blocking(move || storage.remove(&ctx, &k)).await?;
+    merge_results(results)?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// Reads a small request body, refusing more than `limit` bytes.
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::BadRequest(format!(
+                "body is larger than {limit} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Parses `{"keys": ["k1", ...]}`; every key must be a non-empty string.
+pub fn parse_keys(body: &[u8]) -> Result<Vec<String>, ApiError> {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("body is not JSON: {e}")))?;
+    let keys = v
+        .get("keys")
+        .and_then(|k| k.as_array())
+        .ok_or_else(|| ApiError::BadRequest("body must be {\"keys\": [...]}".into()))?;
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| match k.as_str() {
+            Some("") => Err(ApiError::BadRequest(format!("keys[{i}] is empty"))),
+            Some(s) => Ok(s.to_string()),
+            None => Err(ApiError::BadRequest(format!(
+                "keys[{i}] is not a string: {k}"
+            ))),
+        })
+        .collect()
+}
+
+/// Handles `/bulk_delete/`: answers `{key: error}` for the keys that failed.
+pub async fn bulk_delete(
+    req: &Req,
+    bucket: &str,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let meta = req.bucket(bucket).await?;
+    req.authorize(&meta, true)?;
+    let keys = parse_keys(&read_body(payload, BULK_BODY_LIMIT).await?)?;
+    let ctx = req.storage_ctx(&meta, true)?;
+    let storage = req.state.storage.clone();
+    let results = blocking(move || storage.bulk_remove(&ctx, &keys)).await?;
+    let failed: BTreeMap<String, String> = results
+        .into_iter()
+        .filter_map(|(key, r)| merge_results(r).err().map(|e| (key, e.to_string())))
+        .collect();
+    Ok(HttpResponse::Ok().json(failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_keys() {
+        assert_eq!(
+            parse_keys(br#"{"keys": ["a", "b/c"]}"#).unwrap(),
+            vec!["a", "b/c"]
+        );
+        assert!(parse_keys(br#"{"keys": ["a", 1]}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("keys[1]"));
+        assert!(parse_keys(br#"{"keys": [""]}"#).is_err());
+        assert!(parse_keys(br#"{"key": []}"#).is_err());
+        assert!(parse_keys(b"not json").is_err());
+    }
+}

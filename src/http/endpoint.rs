@@ -1,0 +1,253 @@
+//! Routing: the handler is the first path segment; bucket and key follow.
+//! The key is everything after `BUCKET/`, decoded as Go's `url.QueryUnescape`
+//! (`+` is a space), as Backrunner's clients expect.
+
+use actix_web::http::Method;
+
+use super::error::ApiError;
+use crate::auth::query_unescape;
+
+/// What a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/upload/BUCKET/KEY`
+    Upload {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+    },
+    /// `/nobucket_upload/KEY`
+    NobucketUpload {
+        /// Object key.
+        key: String,
+    },
+    /// `/get/BUCKET/KEY`
+    Get {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+    },
+    /// `/lookup/BUCKET/KEY`
+    Lookup {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+    },
+    /// `/redirect/BUCKET/KEY`
+    Redirect {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+    },
+    /// `/delete/BUCKET/KEY`
+    Delete {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+    },
+    /// `/bulk_delete/BUCKET`
+    BulkDelete {
+        /// Bucket name.
+        bucket: String,
+    },
+    /// `/ping/`
+    Ping,
+    /// `/stat/` or `/stat/b1,b2`
+    Stat {
+        /// Buckets to show; empty = all.
+        buckets: Vec<String>,
+    },
+    /// `/proxy_stat/`
+    ProxyStat,
+    /// `/update_local_config/`
+    UpdateLocalConfig,
+    /// Anything else: a file under `proxy.root`.
+    Static {
+        /// The raw request path.
+        path: String,
+    },
+}
+
+const GET: &[Method] = &[Method::GET, Method::HEAD];
+const WRITE: &[Method] = &[Method::POST, Method::PUT];
+const POST: &[Method] = &[Method::POST];
+
+fn decode(raw: &str, what: &str) -> Result<String, ApiError> {
+    query_unescape(raw)
+        .ok_or_else(|| ApiError::BadRequest(format!("{what} is not valid percent-encoded UTF-8")))
+}
+
+fn bucket_and_key(rest: &str) -> Result<(String, String), ApiError> {
+    let (b, k) = rest.split_once('/').unwrap_or((rest, ""));
+    let bucket = decode(b, "bucket name")?;
+    if bucket.is_empty() {
+        return Err(ApiError::BadRequest("no bucket in the path".into()));
+    }
+    let key = decode(k, "key")?;
+    if key.is_empty() {
+        return Err(ApiError::BadRequest("empty key".into()));
+    }
+    Ok((bucket, key))
+}
+
+impl Endpoint {
+    /// Routes a raw request path (without the query).
+    pub fn parse(path: &str) -> Result<Endpoint, ApiError> {
+        let trimmed = path.strip_prefix('/').unwrap_or(path);
+        let (handler, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+        let ep = match handler {
+            "upload" => {
+                let (bucket, key) = bucket_and_key(rest)?;
+                Endpoint::Upload { bucket, key }
+            }
+            "nobucket_upload" => {
+                let key = decode(rest, "key")?;
+                if key.is_empty() {
+                    return Err(ApiError::BadRequest("empty key".into()));
+                }
+                Endpoint::NobucketUpload { key }
+            }
+            "get" => {
+                let (bucket, key) = bucket_and_key(rest)?;
+                Endpoint::Get { bucket, key }
+            }
+            "lookup" => {
+                let (bucket, key) = bucket_and_key(rest)?;
+                Endpoint::Lookup { bucket, key }
+            }
+            "redirect" => {
+                let (bucket, key) = bucket_and_key(rest)?;
+                Endpoint::Redirect { bucket, key }
+            }
+            "delete" => {
+                let (bucket, key) = bucket_and_key(rest)?;
+                Endpoint::Delete { bucket, key }
+            }
+            "bulk_delete" => {
+                let bucket = decode(rest.trim_end_matches('/'), "bucket name")?;
+                if bucket.is_empty() || bucket.contains('/') {
+                    return Err(ApiError::BadRequest(
+                        "bulk_delete wants /bulk_delete/BUCKET".into(),
+                    ));
+                }
+                Endpoint::BulkDelete { bucket }
+            }
+            "ping" if rest.is_empty() => Endpoint::Ping,
+            "stat" => Endpoint::Stat {
+                buckets: decode(rest.trim_end_matches('/'), "bucket list")?
+                    .split(',')
+                    .filter(|b| !b.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            },
+            "proxy_stat" if rest.is_empty() => Endpoint::ProxyStat,
+            "update_local_config" if rest.is_empty() => Endpoint::UpdateLocalConfig,
+            _ => Endpoint::Static {
+                path: path.to_string(),
+            },
+        };
+        Ok(ep)
+    }
+
+    /// Handler name, as `/proxy_stat/` counts requests.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Endpoint::Upload { .. } => "upload",
+            Endpoint::NobucketUpload { .. } => "nobucket_upload",
+            Endpoint::Get { .. } => "get",
+            Endpoint::Lookup { .. } => "lookup",
+            Endpoint::Redirect { .. } => "redirect",
+            Endpoint::Delete { .. } => "delete",
+            Endpoint::BulkDelete { .. } => "bulk_delete",
+            Endpoint::Ping => "ping",
+            Endpoint::Stat { .. } => "stat",
+            Endpoint::ProxyStat => "proxy_stat",
+            Endpoint::UpdateLocalConfig => "update_local_config",
+            Endpoint::Static { .. } => "static",
+        }
+    }
+
+    /// Methods served on this endpoint.
+    pub fn methods(&self) -> &'static [Method] {
+        match self {
+            Endpoint::Upload { .. }
+            | Endpoint::NobucketUpload { .. }
+            | Endpoint::Delete { .. }
+            | Endpoint::BulkDelete { .. } => WRITE,
+            Endpoint::UpdateLocalConfig => POST,
+            _ => GET,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Endpoint {
+        Endpoint::parse(s).unwrap()
+    }
+
+    #[test]
+    fn keys_decode_like_go_query_unescape() {
+        assert_eq!(
+            p("/get/b1/dir/a+b%20c%2Fd%25"),
+            Endpoint::Get {
+                bucket: "b1".into(),
+                key: "dir/a b c/d%".into()
+            }
+        );
+        assert_eq!(
+            p("/upload/b/%D1%82%D0%B5%D1%81%D1%82"),
+            Endpoint::Upload {
+                bucket: "b".into(),
+                key: "тест".into()
+            }
+        );
+        assert_eq!(
+            p("/nobucket_upload/k"),
+            Endpoint::NobucketUpload { key: "k".into() }
+        );
+        assert_eq!(
+            p("/bulk_delete/b/"),
+            Endpoint::BulkDelete { bucket: "b".into() }
+        );
+        assert_eq!(
+            p("/stat/b1,b2"),
+            Endpoint::Stat {
+                buckets: vec!["b1".into(), "b2".into()]
+            }
+        );
+        assert_eq!(p("/stat/"), Endpoint::Stat { buckets: vec![] });
+        assert_eq!(p("/ping/"), Endpoint::Ping);
+        assert_eq!(p("/ping"), Endpoint::Ping);
+        assert_eq!(
+            p("/index.html"),
+            Endpoint::Static {
+                path: "/index.html".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_paths() {
+        for bad in [
+            "/get/b1/",
+            "/get/b1",
+            "/get//k",
+            "/upload/b/%zz",
+            "/nobucket_upload/",
+            "/bulk_delete/",
+        ] {
+            assert!(
+                matches!(Endpoint::parse(bad), Err(ApiError::BadRequest(_))),
+                "{bad}"
+            );
+        }
+    }
+}

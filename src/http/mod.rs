@@ -1,0 +1,290 @@
+//! The HTTP layer: one dispatcher routes every request to its handler,
+//! turns errors into replies, adds `proxy.headers`, counts and logs.
+
+pub mod delete;
+pub mod endpoint;
+pub mod error;
+pub mod files;
+pub mod get;
+pub mod lookup;
+pub mod reply;
+pub mod stat;
+pub mod upload;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::http::header::{HeaderName, HeaderValue, ALLOW, CONTENT_LENGTH};
+use actix_web::http::Method;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+
+use crate::auth::{self, SignedRequest};
+use crate::bucket::BucketMeta;
+use crate::state::{AppState, Snapshot};
+use crate::storage::Context;
+use endpoint::Endpoint;
+use error::ApiError;
+
+/// One request being served: the HTTP request, the shared state and the
+/// snapshot of config and buckets it runs on.
+pub struct Req {
+    /// The HTTP request.
+    pub http: HttpRequest,
+    /// Shared state.
+    pub state: web::Data<AppState>,
+    /// Config and buckets for this request.
+    pub snap: Arc<Snapshot>,
+    /// Decoded query parameters, in order.
+    pub query: Vec<(String, String)>,
+}
+
+impl Req {
+    /// The first value of a query parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A numeric query parameter; a malformed value is a 400.
+    pub fn num_param(&self, name: &str) -> Result<Option<u64>, ApiError> {
+        match self.param(name) {
+            None | Some("") => Ok(None),
+            Some(v) => parse_u64(v).map(Some).ok_or_else(|| {
+                ApiError::BadRequest(format!("query parameter {name}={v:?} is not a number"))
+            }),
+        }
+    }
+
+    /// A request header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.http.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Loads a bucket by name.
+    pub async fn bucket(&self, name: &str) -> Result<Arc<BucketMeta>, ApiError> {
+        let buckets = self.snap.buckets.clone();
+        let name = name.to_string();
+        Ok(web::block(move || buckets.get(&name)).await??)
+    }
+
+    /// Checks the bucket's ACL; `write` for uploads and deletes.
+    pub fn authorize(&self, bucket: &BucketMeta, write: bool) -> Result<(), ApiError> {
+        let path_and_query = self
+            .http
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let headers: Vec<(&str, &str)> = self
+            .http
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+            .collect();
+        let req = SignedRequest {
+            method: self.http.method().as_str(),
+            path_and_query,
+            authorization: self.header("authorization"),
+            headers,
+        };
+        Ok(auth::check(bucket, &req, write)?)
+    }
+
+    /// A storage session for `bucket`: its groups, io/command flags from the
+    /// config or the `ioflags`/`cflags` parameters, and a trace id.
+    pub fn storage_ctx(&self, bucket: &BucketMeta, write: bool) -> Result<Context, ApiError> {
+        let p = &self.snap.config.proxy;
+        let default_io = if write {
+            p.writer_io_flags
+        } else {
+            p.reader_io_flags
+        };
+        let trace = self
+            .header("x-request")
+            .or_else(|| self.param("trace_id"))
+            .and_then(parse_u64)
+            .unwrap_or_else(rand::random);
+        Ok(Context {
+            namespace: bucket.name.clone(),
+            groups: bucket.groups.clone(),
+            ioflags: self.num_param("ioflags")?.unwrap_or(default_io),
+            cflags: self.num_param("cflags")?.unwrap_or(0),
+            trace_id: trace,
+            timeout: None,
+        })
+    }
+}
+
+/// Largest total size of request headers served (names and values), as
+/// nginx's default `large_client_header_buffers`; larger ones get 431.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+fn header_bytes(req: &HttpRequest) -> usize {
+    req.headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum()
+}
+
+/// Parses a decimal or `0x` hexadecimal number.
+pub fn parse_u64(s: &str) -> Option<u64> {
+    let s = s.trim();
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// Runs blocking storage work on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    Ok(web::block(f).await?)
+}
+
+async fn handle(ep: &Endpoint, req: &Req, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    match ep {
+        Endpoint::Upload { bucket, key } => upload::upload(req, Some(bucket), key, payload).await,
+        Endpoint::NobucketUpload { key } => upload::upload(req, None, key, payload).await,
+        Endpoint::Get { bucket, key } => get::get(req, bucket, key).await,
+        Endpoint::Lookup { bucket, key } => lookup::lookup(req, bucket, key).await,
+        Endpoint::Redirect { .. } => Err(ApiError::Unavailable(
+            "redirect is not supported by this build yet".into(),
+        )),
+        Endpoint::Delete { bucket, key } => delete::delete(req, bucket, key).await,
+        Endpoint::BulkDelete { bucket } => delete::bulk_delete(req, bucket, payload).await,
+        Endpoint::Ping | Endpoint::Stat { .. } => stat::stat(req, ep).await,
+        Endpoint::ProxyStat => stat::proxy_stat(req).await,
+        Endpoint::UpdateLocalConfig => Err(ApiError::Unavailable(
+            "update_local_config is not supported by this build yet".into(),
+        )),
+        Endpoint::Static { path } => files::serve(req, path).await,
+    }
+}
+
+/// Every request comes here.
+async fn dispatch(
+    http: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let started = Instant::now();
+    let snap = state.snapshot();
+    let url = http.uri().to_string();
+    let method = http.method().clone();
+    let endpoint = Endpoint::parse(http.uri().path());
+    let name = endpoint.as_ref().map(Endpoint::name).unwrap_or("invalid");
+    let req = Req {
+        query: auth::parse_query(http.uri().query().unwrap_or("")),
+        http,
+        state: state.clone(),
+        snap,
+    };
+    let headers_size = header_bytes(&req.http);
+    let result = match &endpoint {
+        _ if headers_size > MAX_HEADER_BYTES => Err(ApiError::HeadersTooLarge(format!(
+            "request headers are {headers_size} bytes, more than {MAX_HEADER_BYTES}"
+        ))),
+        Err(_) if method == Method::HEAD => Ok(HttpResponse::Ok().body("OK")),
+        Err(e) => Err(ApiError::BadRequest(e.to_string())),
+        Ok(ep) if method == Method::OPTIONS => Ok(HttpResponse::NoContent()
+            .insert_header((ALLOW, allow_header(ep.methods())))
+            .finish()),
+        // Load balancers probe with HEAD: every path but /get/ answers OK, as Backrunner does.
+        Ok(ep) if method == Method::HEAD && !matches!(ep, Endpoint::Get { .. }) => {
+            Ok(HttpResponse::Ok().body("OK"))
+        }
+        Ok(ep) if !ep.methods().contains(&method) => Err(ApiError::WrongMethod {
+            method: method.clone(),
+            allow: ep.methods(),
+        }),
+        Ok(ep) => handle(ep, &req, payload).await,
+    };
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let resp = e.response(&url);
+            let peer = req
+                .http
+                .peer_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            state.stats.record_error(
+                method.as_str(),
+                &peer,
+                &url,
+                resp.status().as_u16(),
+                &e.to_string(),
+            );
+            resp
+        }
+    };
+    for (k, v) in &req.snap.config.proxy.headers {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::try_from(k.as_str()),
+            HeaderValue::try_from(v.as_str()),
+        ) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    let status = resp.status().as_u16();
+    let bytes = resp
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    state.stats.record(name, status, bytes);
+    log::info!(
+        target: "access",
+        "{} {} {:?} {} {} {} {:.3}ms",
+        method,
+        req.http.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
+        req.header("x-forwarded-for").unwrap_or("-"),
+        url,
+        status,
+        bytes,
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    resp
+}
+
+fn allow_header(methods: &[Method]) -> String {
+    let mut v: Vec<&str> = methods.iter().map(Method::as_str).collect();
+    v.push("OPTIONS");
+    v.join(", ")
+}
+
+/// Starts the HTTP server on the configured address and serves until stopped.
+pub async fn serve(state: web::Data<AppState>) -> std::io::Result<()> {
+    let snap = state.snapshot();
+    let proxy = &snap.config.proxy;
+    let idle = Duration::from_secs(proxy.idle_timeout.max(1));
+    let data = state.clone();
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .default_service(web::to(dispatch))
+    })
+    .keep_alive(idle)
+    .client_request_timeout(idle.min(Duration::from_secs(30)))
+    .client_disconnect_timeout(Duration::from_secs(5));
+    if !proxy.address.is_empty() {
+        server = server.bind(listen_addr(&proxy.address))?;
+    }
+    for addr in server.addrs() {
+        log::info!("listening on http://{addr}");
+    }
+    server.run().await
+}
+
+/// Go accepts `:9090` for every address; so do we.
+pub fn listen_addr(addr: &str) -> String {
+    if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
+    } else {
+        addr.to_string()
+    }
+}

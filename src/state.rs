@@ -1,0 +1,100 @@
+//! What every request shares: the storage, the current config and buckets
+//! (an immutable snapshot swapped as a whole on reload), and statistics.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use crate::bucket::{parse_bucket_list, Buckets};
+use crate::config::Config;
+use crate::stats::ProxyStats;
+use crate::storage::Storage;
+
+/// The config and buckets a request runs on, from start to end.
+pub struct Snapshot {
+    /// The proxy config.
+    pub config: Arc<Config>,
+    /// The bucket registry built for this config.
+    pub buckets: Arc<Buckets>,
+    /// When this config was loaded.
+    pub loaded: SystemTime,
+}
+
+/// Where the config and the bucket list came from, for reloads.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// The `-config` file.
+    pub config_path: PathBuf,
+    /// The `-buckets` file, if given.
+    pub buckets_path: Option<PathBuf>,
+}
+
+/// Shared state of the running proxy.
+pub struct AppState {
+    /// The store.
+    pub storage: Arc<dyn Storage>,
+    /// Request and error statistics.
+    pub stats: ProxyStats,
+    /// Where config and bucket list are re-read from.
+    pub sources: Sources,
+    current: RwLock<Arc<Snapshot>>,
+}
+
+impl AppState {
+    /// Builds the state: reads the bucket list and loads the listed buckets.
+    pub fn new(
+        config: Config,
+        storage: Arc<dyn Storage>,
+        sources: Sources,
+    ) -> Result<AppState, String> {
+        let buckets = load_buckets(&config, storage.clone(), &sources)?;
+        Ok(AppState {
+            storage,
+            stats: ProxyStats::default(),
+            sources,
+            current: RwLock::new(Arc::new(Snapshot {
+                config: Arc::new(config),
+                buckets: Arc::new(buckets),
+                loaded: SystemTime::now(),
+            })),
+        })
+    }
+
+    /// The snapshot to serve one request with.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.current.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the snapshot; requests already running keep the old one.
+    pub fn replace(&self, next: Snapshot) {
+        let next = Arc::new(next);
+        match self.current.write() {
+            Ok(mut s) => *s = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+    }
+}
+
+/// Reads the bucket list named by `sources` and loads those buckets.
+pub fn load_buckets(
+    config: &Config,
+    storage: Arc<dyn Storage>,
+    sources: &Sources,
+) -> Result<Buckets, String> {
+    let list = match &sources.buckets_path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("bucket list {}: cannot read: {e}", p.display()))?;
+            parse_bucket_list(&text)
+        }
+        None => Vec::new(),
+    };
+    Ok(Buckets::new(
+        storage,
+        config.elliptics.metadata_groups.clone(),
+        list,
+    ))
+}

@@ -1,0 +1,118 @@
+//! The storage layer's error: an Elliptics-style negative errno and a message.
+
+use std::fmt;
+
+/// How the HTTP layer should treat a storage error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The object (or a replica) does not exist.
+    NotFound,
+    /// The request itself was wrong.
+    InvalidArgument,
+    /// Permission denied by the store.
+    Forbidden,
+    /// The store cannot serve now: I/O, no route, timeout, no space, read-only.
+    Unavailable,
+}
+
+/// An error from a storage backend, carrying a negative errno like Elliptics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageError {
+    /// Negative errno (`-ENOENT`, `-EIO`, ...).
+    pub errno: i32,
+    /// Human readable cause.
+    pub message: String,
+}
+
+impl StorageError {
+    /// Creates an error; a positive errno is negated.
+    pub fn new(errno: i32, message: impl Into<String>) -> Self {
+        StorageError {
+            errno: -errno.abs(),
+            message: message.into(),
+        }
+    }
+
+    /// `-ENOENT`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(libc::ENOENT, message)
+    }
+
+    /// `-EINVAL`.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(libc::EINVAL, message)
+    }
+
+    /// An I/O error, keeping its errno when it has one.
+    pub fn io(context: impl fmt::Display, err: &std::io::Error) -> Self {
+        Self::new(
+            err.raw_os_error().unwrap_or(libc::EIO),
+            format!("{context}: {err}"),
+        )
+    }
+
+    /// Whether this error means the key is absent.
+    pub fn is_not_found(&self) -> bool {
+        self.class() == ErrorClass::NotFound
+    }
+
+    /// Classifies the errno as SPEC.md maps it to HTTP.
+    pub fn class(&self) -> ErrorClass {
+        match -self.errno {
+            libc::ENOENT | libc::EILSEQ | libc::EBADFD => ErrorClass::NotFound,
+            libc::EINVAL | libc::E2BIG | libc::ENAMETOOLONG => ErrorClass::InvalidArgument,
+            libc::EACCES | libc::EPERM => ErrorClass::Forbidden,
+            _ => ErrorClass::Unavailable,
+        }
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (errno {})", self.message, self.errno)
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_follow_spec_status_table() {
+        assert_eq!(
+            StorageError::new(-libc::ENOENT, "").class(),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            StorageError::new(libc::EILSEQ, "").class(),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            StorageError::new(-libc::EBADFD, "").class(),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            StorageError::new(-libc::ENXIO, "").class(),
+            ErrorClass::Unavailable
+        );
+        assert_eq!(
+            StorageError::new(-libc::EIO, "").class(),
+            ErrorClass::Unavailable
+        );
+        assert_eq!(
+            StorageError::new(-libc::ETIMEDOUT, "").class(),
+            ErrorClass::Unavailable
+        );
+        assert_eq!(
+            StorageError::new(-libc::EINVAL, "").class(),
+            ErrorClass::InvalidArgument
+        );
+        assert_eq!(
+            StorageError::new(-libc::EACCES, "").class(),
+            ErrorClass::Forbidden
+        );
+        assert_eq!(StorageError::new(libc::EIO, "x").errno, -libc::EIO);
+    }
+}

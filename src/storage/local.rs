@@ -1,0 +1,895 @@
+//! The embedded store: each group is a directory on the local disk.
+//!
+//! Layout of a group directory `PATH/group-N/`:
+//! - `data/XX/ID`: one file per object, named by the hex SHA-512 of
+//!   (namespace, key), so no key can name a path of its own. The file holds a
+//!   header (see [`Header`]) followed by the object's bytes, so a lookup's
+//!   `offset` is where the data starts inside `filename`.
+//! - `tmp/`: writes in progress. A write becomes visible by `rename` after
+//!   `fsync`, so a crash or a dropped client never leaves half an object.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use openssl::sha::{sha512, Sha512};
+
+use super::{
+    pick_error, BackendStat, Context, GroupId, GroupResult, ObjectReader, ObjectWriter,
+    ReplicaInfo, Storage, StorageError,
+};
+use crate::config::{LocalConfig, LocalGroupConfig};
+
+const MAGIC: &[u8; 8] = b"BRLOBJ01";
+/// Fixed part of the header: magic, size, mtime (s, ns), csum, namespace and key lengths.
+const FIXED_HEADER: usize = 8 + 8 + 8 + 4 + 64 + 4 + 4;
+const COPY_CHUNK: usize = 1 << 20;
+
+/// The on-disk header in front of every object's bytes.
+#[derive(Debug, Clone)]
+struct Header {
+    size: u64,
+    mtime: SystemTime,
+    csum: [u8; 64],
+    namespace: Vec<u8>,
+    key: Vec<u8>,
+}
+
+impl Header {
+    fn len(&self) -> u64 {
+        (FIXED_HEADER + self.namespace.len() + self.key.len()) as u64
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let d = self.mtime.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let mut out = Vec::with_capacity(self.len() as usize);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&self.size.to_le_bytes());
+        out.extend_from_slice(&d.as_secs().to_le_bytes());
+        out.extend_from_slice(&d.subsec_nanos().to_le_bytes());
+        out.extend_from_slice(&self.csum);
+        out.extend_from_slice(&(self.namespace.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.key.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.namespace);
+        out.extend_from_slice(&self.key);
+        out
+    }
+
+    fn read(file: &File) -> io::Result<Header> {
+        let mut fixed = [0u8; FIXED_HEADER];
+        file.read_exact_at(&mut fixed, 0)?;
+        if &fixed[..8] != MAGIC {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "bad object header",
+            ));
+        }
+        let u64_at = |o: usize| u64::from_le_bytes(fixed[o..o + 8].try_into().unwrap_or_default());
+        let u32_at = |o: usize| u32::from_le_bytes(fixed[o..o + 4].try_into().unwrap_or_default());
+        let size = u64_at(8);
+        let mtime = UNIX_EPOCH + Duration::new(u64_at(16), u32_at(24).min(999_999_999));
+        let mut csum = [0u8; 64];
+        csum.copy_from_slice(&fixed[28..92]);
+        let ns_len = u32_at(92) as usize;
+        let key_len = u32_at(96) as usize;
+        if ns_len + key_len > 1 << 20 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "bad object header",
+            ));
+        }
+        let mut names = vec![0u8; ns_len + key_len];
+        file.read_exact_at(&mut names, FIXED_HEADER as u64)?;
+        let key = names.split_off(ns_len);
+        Ok(Header {
+            size,
+            mtime,
+            csum,
+            namespace: names,
+            key,
+        })
+    }
+}
+
+/// The object id: SHA-512 over the namespace's length, the namespace and the key.
+pub fn object_id(namespace: &str, key: &str) -> [u8; 64] {
+    let mut h = Sha512::new();
+    h.update(&(namespace.len() as u32).to_le_bytes());
+    h.update(namespace.as_bytes());
+    h.update(key.as_bytes());
+    h.finish()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[derive(Debug, Clone, Default)]
+struct Switches {
+    size_limit: u64,
+    read_only: bool,
+    delay: Duration,
+}
+
+impl From<&LocalGroupConfig> for Switches {
+    fn from(g: &LocalGroupConfig) -> Self {
+        Switches {
+            size_limit: g.size_limit,
+            read_only: g.read_only,
+            delay: Duration::from_millis(g.delay_ms),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Space {
+    /// Bytes of committed object files.
+    used: u64,
+    /// Bytes promised to writes in progress.
+    reserved: u64,
+    records: u64,
+}
+
+/// One group: a directory with its switches and bookkeeping.
+#[derive(Debug)]
+struct Group {
+    id: GroupId,
+    data: PathBuf,
+    tmp: PathBuf,
+    switches: RwLock<Switches>,
+    space: Mutex<Space>,
+    removed_records: AtomicU64,
+    removed_bytes: AtomicU64,
+    last_error: AtomicI32,
+}
+
+impl Group {
+    fn open(root: &Path, cfg: &LocalGroupConfig) -> io::Result<Group> {
+        let dir = root.join(format!("group-{}", cfg.group));
+        let data = dir.join("data");
+        let tmp = dir.join("tmp");
+        fs::create_dir_all(&data)?;
+        // Leftovers of writes interrupted by a crash are never visible: drop them.
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp)?;
+        let mut space = Space::default();
+        for sub in fs::read_dir(&data)? {
+            let sub = sub?;
+            if !sub.file_type()?.is_dir() {
+                continue;
+            }
+            for f in fs::read_dir(sub.path())? {
+                let meta = f?.metadata()?;
+                if meta.is_file() {
+                    space.used += meta.len();
+                    space.records += 1;
+                }
+            }
+        }
+        Ok(Group {
+            id: cfg.group,
+            data,
+            tmp,
+            switches: RwLock::new(cfg.into()),
+            space: Mutex::new(space),
+            removed_records: AtomicU64::new(0),
+            removed_bytes: AtomicU64::new(0),
+            last_error: AtomicI32::new(0),
+        })
+    }
+
+    fn switches(&self) -> Switches {
+        self.switches.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn space(&self) -> std::sync::MutexGuard<'_, Space> {
+        self.space.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sleeps the configured delay: every operation on the group pays it.
+    fn delay(&self) {
+        let d = self.switches().delay;
+        if !d.is_zero() {
+            std::thread::sleep(d);
+        }
+    }
+
+    fn path_of(&self, id: &[u8; 64]) -> PathBuf {
+        let h = hex(id);
+        self.data.join(&h[..2]).join(h)
+    }
+
+    fn fail(&self, e: StorageError) -> StorageError {
+        self.last_error.store(e.errno, Ordering::Relaxed);
+        e
+    }
+
+    fn io_err(&self, what: &str, err: &io::Error) -> StorageError {
+        self.fail(StorageError::io(format!("group {}: {what}", self.id), err))
+    }
+
+    fn replica(&self, path: &Path, id: &[u8; 64], h: &Header) -> ReplicaInfo {
+        ReplicaInfo {
+            group: self.id,
+            backend: self.id,
+            address: LOCAL_ADDRESS.to_string(),
+            id: hex(id),
+            filename: path.display().to_string(),
+            offset: h.len(),
+            size: h.size,
+            mtime: h.mtime,
+            csum: h.csum.to_vec(),
+        }
+    }
+
+    /// Reads the header of an object; `ENOENT` when it does not exist.
+    fn stat(&self, id: &[u8; 64]) -> Result<(File, PathBuf, Header), StorageError> {
+        let path = self.path_of(id);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StorageError::not_found(format!(
+                    "group {}: no such object",
+                    self.id
+                )))
+            }
+            Err(e) => return Err(self.io_err("open", &e)),
+        };
+        let header = Header::read(&file).map_err(|e| {
+            self.fail(StorageError::new(
+                libc::EILSEQ,
+                format!("group {}: {}: {e}", self.id, path.display()),
+            ))
+        })?;
+        Ok((file, path, header))
+    }
+}
+
+/// Address reported for replicas of the embedded store.
+pub const LOCAL_ADDRESS: &str = "localhost:0:2";
+
+/// The embedded store.
+#[derive(Debug)]
+pub struct LocalStore {
+    root: PathBuf,
+    groups: RwLock<BTreeMap<GroupId, Arc<Group>>>,
+}
+
+impl LocalStore {
+    /// Opens (creating as needed) the store described by `cfg`.
+    pub fn open(cfg: &LocalConfig) -> Result<LocalStore, StorageError> {
+        fs::create_dir_all(&cfg.path)
+            .map_err(|e| StorageError::io(format!("local store {}", cfg.path.display()), &e))?;
+        let store = LocalStore {
+            root: cfg.path.clone(),
+            groups: RwLock::new(BTreeMap::new()),
+        };
+        store.reconfigure(Some(cfg))?;
+        Ok(store)
+    }
+
+    fn group(&self, id: GroupId) -> Result<Arc<Group>, StorageError> {
+        self.groups
+            .read()
+            .ok()
+            .and_then(|g| g.get(&id).cloned())
+            .ok_or_else(|| StorageError::new(libc::ENXIO, format!("group {id}: no such group")))
+    }
+
+    fn per_group<T>(
+        &self,
+        ctx: &Context,
+        mut f: impl FnMut(&Group) -> Result<T, StorageError>,
+    ) -> Vec<GroupResult<T>> {
+        ctx.groups
+            .iter()
+            .map(|&g| GroupResult {
+                group: g,
+                result: self.group(g).and_then(|grp| f(&grp)),
+            })
+            .collect()
+    }
+
+    fn remove_one(&self, g: &Group, id: &[u8; 64]) -> Result<(), StorageError> {
+        g.delay();
+        if g.switches().read_only {
+            return Err(StorageError::new(
+                libc::EROFS,
+                format!("group {}: read-only", g.id),
+            ));
+        }
+        let path = g.path_of(id);
+        let mut space = g.space();
+        let len = match fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StorageError::not_found(format!(
+                    "group {}: no such object",
+                    g.id
+                )))
+            }
+            Err(e) => return Err(g.io_err("stat", &e)),
+        };
+        fs::remove_file(&path).map_err(|e| g.io_err("remove", &e))?;
+        space.used = space.used.saturating_sub(len);
+        space.records = space.records.saturating_sub(1);
+        g.removed_records.fetch_add(1, Ordering::Relaxed);
+        g.removed_bytes.fetch_add(len, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+impl Storage for LocalStore {
+    fn write(
+        &self,
+        ctx: &Context,
+        key: &str,
+        offset: u64,
+        size: u64,
+    ) -> Result<Box<dyn ObjectWriter>, StorageError> {
+        let id = object_id(&ctx.namespace, key);
+        let header = Header {
+            size: 0,
+            mtime: UNIX_EPOCH,
+            csum: [0; 64],
+            namespace: ctx.namespace.as_bytes().to_vec(),
+            key: key.as_bytes().to_vec(),
+        };
+        let targets = self.per_group(ctx, |g| GroupWrite::start(g, &id, &header, offset, size));
+        let mut writer = LocalWriter {
+            id,
+            header,
+            size,
+            written: 0,
+            targets: Vec::new(),
+        };
+        for t in targets {
+            let state = match (self.group(t.group), t.result) {
+                (Ok(g), Ok(w)) => Ok((g, w)),
+                (_, Err(e)) | (Err(e), _) => Err(e),
+            };
+            writer.targets.push((t.group, state));
+        }
+        if writer.targets.iter().all(|(_, s)| s.is_err()) {
+            return Err(pick_error(
+                writer.targets.iter().filter_map(|(_, s)| s.as_ref().err()),
+            ));
+        }
+        Ok(Box::new(writer))
+    }
+
+    fn open(&self, ctx: &Context, key: &str) -> Result<Box<dyn ObjectReader>, StorageError> {
+        let id = object_id(&ctx.namespace, key);
+        let mut errors = Vec::new();
+        for &gid in &ctx.groups {
+            let attempt = self.group(gid).and_then(|g| {
+                g.delay();
+                let (file, path, header) = g.stat(&id)?;
+                Ok(LocalReader {
+                    info: g.replica(&path, &id, &header),
+                    file,
+                })
+            });
+            match attempt {
+                Ok(r) => return Ok(Box::new(r)),
+                Err(e) => errors.push(e),
+            }
+        }
+        Err(pick_error(errors.iter()))
+    }
+
+    fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>> {
+        let id = object_id(&ctx.namespace, key);
+        self.per_group(ctx, |g| {
+            g.delay();
+            let (_, path, header) = g.stat(&id)?;
+            Ok(g.replica(&path, &id, &header))
+        })
+    }
+
+    fn remove(&self, ctx: &Context, key: &str) -> Vec<GroupResult<()>> {
+        let id = object_id(&ctx.namespace, key);
+        self.per_group(ctx, |g| self.remove_one(g, &id))
+    }
+
+    fn backend_stats(&self) -> Vec<BackendStat> {
+        let groups: Vec<Arc<Group>> = match self.groups.read() {
+            Ok(g) => g.values().cloned().collect(),
+            Err(_) => return Vec::new(),
+        };
+        groups
+            .iter()
+            .map(|g| {
+                let sw = g.switches();
+                let (used, records) = {
+                    let s = g.space();
+                    (s.used, s.records)
+                };
+                let (fs_total, fs_avail) = fs_space(&g.data).unwrap_or((0, 0));
+                let total = if sw.size_limit > 0 {
+                    sw.size_limit
+                } else {
+                    fs_total
+                };
+                let avail = total.saturating_sub(used).min(fs_avail);
+                BackendStat {
+                    group: g.id,
+                    address: LOCAL_ADDRESS.to_string(),
+                    backend: g.id,
+                    total,
+                    avail,
+                    size_limit: sw.size_limit,
+                    used,
+                    removed_size: 0,
+                    records_total: records,
+                    records_removed: g.removed_records.load(Ordering::Relaxed),
+                    read_only: sw.read_only,
+                    delay_ms: sw.delay.as_millis() as u64,
+                    defrag_state: 0,
+                    error: g.last_error.load(Ordering::Relaxed),
+                }
+            })
+            .collect()
+    }
+
+    fn reconfigure(&self, local: Option<&LocalConfig>) -> Result<(), StorageError> {
+        let Some(cfg) = local else {
+            return Err(StorageError::invalid("the config has no \"local\" section"));
+        };
+        if cfg.path != self.root {
+            return Err(StorageError::invalid(format!(
+                "local.path changed from {} to {}: restart to move the store",
+                self.root.display(),
+                cfg.path.display()
+            )));
+        }
+        let mut groups = self
+            .groups
+            .write()
+            .map_err(|_| StorageError::new(libc::EIO, "group table poisoned"))?;
+        let mut next = BTreeMap::new();
+        for gc in &cfg.groups {
+            let group = match groups.get(&gc.group) {
+                Some(g) => {
+                    if let Ok(mut sw) = g.switches.write() {
+                        *sw = gc.into();
+                    }
+                    g.clone()
+                }
+                None => Arc::new(Group::open(&self.root, gc).map_err(|e| {
+                    StorageError::io(format!("local store group {}", gc.group), &e)
+                })?),
+            };
+            next.insert(gc.group, group);
+        }
+        *groups = next;
+        Ok(())
+    }
+}
+
+/// Total and available bytes of the file system holding `path`.
+fn fs_space(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let frsize = st.f_frsize as u64;
+    Some((st.f_blocks as u64 * frsize, st.f_bavail as u64 * frsize))
+}
+
+/// A write in progress in one group.
+struct GroupWrite {
+    tmp_path: PathBuf,
+    file: File,
+    hasher: Sha512,
+    /// The replaced object, for a write at an offset: its file and header.
+    old: Option<(File, Header)>,
+    offset: u64,
+    reserved: u64,
+}
+
+impl GroupWrite {
+    fn start(
+        g: &Group,
+        id: &[u8; 64],
+        header: &Header,
+        offset: u64,
+        size: u64,
+    ) -> Result<GroupWrite, StorageError> {
+        g.delay();
+        let sw = g.switches();
+        if sw.read_only {
+            return Err(g.fail(StorageError::new(
+                libc::EROFS,
+                format!("group {}: read-only", g.id),
+            )));
+        }
+        let old = if offset > 0 {
+            let (file, _, old_header) = g.stat(id).map_err(|e| {
+                if e.is_not_found() {
+                    StorageError::invalid(format!(
+                        "group {}: offset {offset} given but the object does not exist",
+                        g.id
+                    ))
+                } else {
+                    e
+                }
+            })?;
+            if offset > old_header.size {
+                return Err(StorageError::invalid(format!(
+                    "group {}: offset {offset} is past the object's end ({} bytes)",
+                    g.id, old_header.size
+                )));
+            }
+            Some((file, old_header))
+        } else {
+            None
+        };
+        let old_size = old.as_ref().map_or(0, |(_, h)| h.size);
+        let reserved = header.len() + old_size.max(offset.saturating_add(size));
+        {
+            let mut space = g.space();
+            if sw.size_limit > 0 && space.used + space.reserved + reserved > sw.size_limit {
+                return Err(g.fail(StorageError::new(
+                    libc::ENOSPC,
+                    format!(
+                        "group {}: no space: {} of {} bytes used, {reserved} more asked",
+                        g.id,
+                        space.used + space.reserved,
+                        sw.size_limit
+                    ),
+                )));
+            }
+            space.reserved += reserved;
+        }
+        let release = |e: StorageError| {
+            let mut space = g.space();
+            space.reserved = space.reserved.saturating_sub(reserved);
+            e
+        };
+        let tmp_path = g
+            .tmp
+            .join(format!("{}.{:016x}", hex(&id[..8]), rand::random::<u64>()));
+        let file = OpenOptions::new()
+            .write(true)
+            .read(true)
+            .create_new(true)
+            .open(&tmp_path)
+            .map_err(|e| release(g.io_err("create temp file", &e)))?;
+        let mut w = GroupWrite {
+            tmp_path,
+            file,
+            hasher: Sha512::new(),
+            old,
+            offset,
+            reserved,
+        };
+        let result = w
+            .file
+            .write_all(&header.encode())
+            .and_then(|_| w.copy_old(0, offset));
+        if let Err(e) = result {
+            let _ = fs::remove_file(&w.tmp_path);
+            return Err(release(g.io_err("write", &e)));
+        }
+        Ok(w)
+    }
+
+    /// Copies bytes `[from, to)` of the replaced object into the new one.
+    fn copy_old(&mut self, from: u64, to: u64) -> io::Result<()> {
+        let Some((old, h)) = &self.old else {
+            return Ok(());
+        };
+        let base = h.len();
+        let mut buf = vec![0u8; COPY_CHUNK.min((to.saturating_sub(from)) as usize)];
+        let mut pos = from;
+        while pos < to {
+            let n = ((to - pos) as usize).min(buf.len());
+            old.read_exact_at(&mut buf[..n], base + pos)?;
+            self.file.write_all(&buf[..n])?;
+            self.hasher.update(&buf[..n]);
+            pos += n as u64;
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.file.write_all(data)?;
+        self.hasher.update(data);
+        Ok(())
+    }
+}
+
+/// One group's part of a write: its group and temp file, or why it failed.
+type Target = (GroupId, Result<(Arc<Group>, GroupWrite), StorageError>);
+
+/// A streaming write into the groups of one context.
+struct LocalWriter {
+    id: [u8; 64],
+    header: Header,
+    size: u64,
+    written: u64,
+    targets: Vec<Target>,
+}
+
+impl LocalWriter {
+    fn abort_target(g: &Group, w: &GroupWrite) {
+        let _ = fs::remove_file(&w.tmp_path);
+        let mut space = g.space();
+        space.reserved = space.reserved.saturating_sub(w.reserved);
+    }
+
+    fn finish(&mut self, g: &Group, w: &mut GroupWrite) -> Result<ReplicaInfo, StorageError> {
+        if self.written != self.size {
+            return Err(StorageError::invalid(format!(
+                "body has {} bytes, {} announced",
+                self.written, self.size
+            )));
+        }
+        let end = w.offset + self.size;
+        let old_size = w.old.as_ref().map_or(0, |(_, h)| h.size);
+        if end < old_size {
+            w.copy_old(end, old_size)
+                .map_err(|e| g.io_err("copy tail", &e))?;
+        }
+        let mut header = self.header.clone();
+        header.size = old_size.max(end);
+        header.mtime = SystemTime::now();
+        header.csum = std::mem::replace(&mut w.hasher, Sha512::new()).finish();
+        let write_header = (|| {
+            w.file.seek(SeekFrom::Start(0))?;
+            w.file.write_all(&header.encode())?;
+            w.file.sync_all()
+        })();
+        write_header.map_err(|e| g.io_err("write header", &e))?;
+        let target = g.path_of(&self.id);
+        if let Some(dir) = target.parent() {
+            fs::create_dir_all(dir).map_err(|e| g.io_err("create dir", &e))?;
+        }
+        let new_len = header.len() + header.size;
+        {
+            // One lock over stat + rename keeps `used` exact when two writes race.
+            let mut space = g.space();
+            let replaced = fs::metadata(&target).map(|m| m.len()).ok();
+            fs::rename(&w.tmp_path, &target).map_err(|e| g.io_err("rename", &e))?;
+            space.reserved = space.reserved.saturating_sub(w.reserved);
+            w.reserved = 0;
+            space.used = space.used.saturating_sub(replaced.unwrap_or(0)) + new_len;
+            if replaced.is_none() {
+                space.records += 1;
+            }
+        }
+        if let Some(dir) = target.parent() {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(g.replica(&target, &self.id, &header))
+    }
+}
+
+impl ObjectWriter for LocalWriter {
+    fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        if self.written + data.len() as u64 > self.size {
+            return Err(StorageError::invalid(format!(
+                "body is longer than the {} bytes announced",
+                self.size
+            )));
+        }
+        for (_, target) in self.targets.iter_mut() {
+            if let Ok((g, w)) = target {
+                if let Err(e) = w.append(data) {
+                    let err = g.io_err("write", &e);
+                    LocalWriter::abort_target(g, w);
+                    *target = Err(err);
+                }
+            }
+        }
+        self.written += data.len() as u64;
+        if self.targets.iter().all(|(_, t)| t.is_err()) {
+            return Err(pick_error(
+                self.targets.iter().filter_map(|(_, t)| t.as_ref().err()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Vec<GroupResult<ReplicaInfo>> {
+        let targets = std::mem::take(&mut self.targets);
+        targets
+            .into_iter()
+            .map(|(group, target)| {
+                let result = target.and_then(|(g, mut w)| {
+                    let r = self.finish(&g, &mut w);
+                    if r.is_err() {
+                        LocalWriter::abort_target(&g, &w);
+                    }
+                    r
+                });
+                GroupResult { group, result }
+            })
+            .collect()
+    }
+}
+
+impl Drop for LocalWriter {
+    fn drop(&mut self) {
+        for (_, t) in &self.targets {
+            if let Ok((g, w)) = t {
+                LocalWriter::abort_target(g, w);
+            }
+        }
+    }
+}
+
+/// An object opened in one group.
+struct LocalReader {
+    info: ReplicaInfo,
+    file: File,
+}
+
+impl ObjectReader for LocalReader {
+    fn info(&self) -> &ReplicaInfo {
+        &self.info
+    }
+
+    fn read_at(&mut self, offset: u64, len: usize) -> Result<Bytes, StorageError> {
+        if offset >= self.info.size {
+            return Ok(Bytes::new());
+        }
+        let len = len.min((self.info.size - offset) as usize);
+        let mut buf = BytesMut::zeroed(len);
+        let mut done = 0;
+        let base = self.info.offset + offset;
+        while done < len {
+            match self.file.read_at(&mut buf[done..], base + done as u64) {
+                Ok(0) => {
+                    return Err(StorageError::new(
+                        libc::EIO,
+                        format!("{}: file ends before the object does", self.info.filename),
+                    ))
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(StorageError::io(&self.info.filename, &e)),
+            }
+        }
+        Ok(buf.freeze())
+    }
+}
+
+/// Reads a whole object file as the local store laid it out; for tests and tools.
+pub fn read_object_file(path: &Path) -> io::Result<Vec<u8>> {
+    let mut f = File::open(path)?;
+    let h = Header::read(&f)?;
+    f.seek(SeekFrom::Start(h.len()))?;
+    let mut out = Vec::new();
+    f.take(h.size).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// The SHA-512 checksum the local store records for `data`.
+pub fn checksum(data: &[u8]) -> [u8; 64] {
+    sha512(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{read_small, write_small};
+
+    fn store(dir: &Path, groups: &[(u32, u64, bool)]) -> LocalStore {
+        LocalStore::open(&LocalConfig {
+            path: dir.to_path_buf(),
+            groups: groups
+                .iter()
+                .map(|&(group, size_limit, read_only)| LocalGroupConfig {
+                    group,
+                    size_limit,
+                    read_only,
+                    delay_ms: 0,
+                })
+                .collect(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn write_read_lookup_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), &[(1, 0, false), (2, 0, false)]);
+        let ctx = Context::new("b", vec![1, 2, 9]);
+        let res = write_small(&s, &ctx, "../../etc/passwd", b"hello").unwrap();
+        assert!(res[0].result.is_ok() && res[1].result.is_ok());
+        assert_eq!(res[2].result.as_ref().unwrap_err().errno, -libc::ENXIO);
+        let info = res[0].result.as_ref().unwrap();
+        assert!(info.filename.starts_with(dir.path().to_str().unwrap()));
+        let raw = fs::read(&info.filename).unwrap();
+        assert_eq!(&raw[info.offset as usize..], b"hello");
+        assert_eq!(info.csum, checksum(b"hello").to_vec());
+        assert_eq!(
+            read_small(&s, &ctx, "../../etc/passwd", 100).unwrap(),
+            b"hello"
+        );
+        let rm = s.remove(&ctx, "../../etc/passwd");
+        assert!(rm[0].result.is_ok() && rm[1].result.is_ok());
+        assert!(read_small(&s, &ctx, "../../etc/passwd", 100)
+            .unwrap_err()
+            .is_not_found());
+    }
+
+    #[test]
+    fn partial_write_rewrites_and_extends() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), &[(1, 0, false)]);
+        let ctx = Context::new("b", vec![1]);
+        write_small(&s, &ctx, "k", b"0123456789").unwrap();
+        let mut w = s.write(&ctx, "k", 3, 2).unwrap();
+        w.write(b"ab").unwrap();
+        assert!(w.commit()[0].result.is_ok());
+        assert_eq!(read_small(&s, &ctx, "k", 100).unwrap(), b"012ab56789");
+        let mut w = s.write(&ctx, "k", 10, 3).unwrap();
+        w.write(b"XYZ").unwrap();
+        let info = w.commit()[0].result.clone().unwrap();
+        assert_eq!(read_small(&s, &ctx, "k", 100).unwrap(), b"012ab56789XYZ");
+        assert_eq!(info.csum, checksum(b"012ab56789XYZ").to_vec());
+        assert_eq!(
+            s.write(&ctx, "k", 14, 1).err().unwrap().errno,
+            -libc::EINVAL
+        );
+    }
+
+    #[test]
+    fn limits_read_only_and_abort() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), &[(1, 1000, false), (2, 0, true)]);
+        let ctx = Context::new("b", vec![1, 2]);
+        let e = s.write(&ctx, "big", 0, 2000).err().unwrap();
+        assert!(e.errno == -libc::ENOSPC || e.errno == -libc::EROFS, "{e}");
+        let mut w = s.write(&ctx, "k", 0, 10).unwrap();
+        w.write(b"01234").unwrap();
+        drop(w);
+        assert_eq!(
+            fs::read_dir(dir.path().join("group-1/tmp"))
+                .unwrap()
+                .count(),
+            0
+        );
+        assert!(s.lookup(&ctx, "k")[0]
+            .result
+            .as_ref()
+            .unwrap_err()
+            .is_not_found());
+        let stats = s.backend_stats();
+        assert_eq!(stats[0].used, 0);
+        assert!(stats[1].read_only);
+    }
+
+    #[test]
+    fn reopen_counts_existing_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = store(dir.path(), &[(1, 0, false)]);
+            write_small(&s, &Context::new("b", vec![1]), "k", b"abc").unwrap();
+        }
+        let s = store(dir.path(), &[(1, 0, false)]);
+        let st = &s.backend_stats()[0];
+        assert_eq!(st.records_total, 1);
+        assert!(st.used > 3);
+    }
+}

@@ -1,0 +1,251 @@
+//! The seam between the proxy and its storage: a trait shaped like an
+//! Elliptics session, implemented by the embedded local store and (with the
+//! `elliptics` feature) by the Elliptics client.
+//!
+//! Every call blocks; the HTTP layer runs them on the blocking pool.
+
+pub mod error;
+pub mod local;
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use serde::Serialize;
+
+pub use error::StorageError;
+
+/// A replica group id, as Elliptics numbers them.
+pub type GroupId = u32;
+
+/// Per-request session parameters, mirroring an Elliptics session.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The namespace: the bucket name, or `bucket` for bucket metadata.
+    pub namespace: String,
+    /// Groups to write to and read from, in the order they are tried.
+    pub groups: Vec<GroupId>,
+    /// Elliptics io flags (passed through; the local store ignores them).
+    pub ioflags: u64,
+    /// Elliptics command flags (passed through; the local store ignores them).
+    pub cflags: u64,
+    /// Trace id logged with the request.
+    pub trace_id: u64,
+    /// Operation timeout, when the backend supports one.
+    pub timeout: Option<Duration>,
+}
+
+impl Context {
+    /// A context for `namespace` over `groups` with default flags.
+    pub fn new(namespace: impl Into<String>, groups: Vec<GroupId>) -> Self {
+        Context {
+            namespace: namespace.into(),
+            groups,
+            ..Default::default()
+        }
+    }
+}
+
+/// Where one replica of an object lives and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaInfo {
+    /// Replica group.
+    pub group: GroupId,
+    /// Backend id inside the storage node.
+    pub backend: u32,
+    /// Storage node address, `host:port:family`.
+    pub address: String,
+    /// Object id (hex).
+    pub id: String,
+    /// Data file holding the object.
+    pub filename: String,
+    /// Offset of the object's first byte within `filename`.
+    pub offset: u64,
+    /// Object size in bytes.
+    pub size: u64,
+    /// Last modification time.
+    pub mtime: SystemTime,
+    /// Stored checksum (all zeros when the backend keeps none).
+    pub csum: Vec<u8>,
+}
+
+/// The outcome of an operation on one group.
+#[derive(Debug, Clone)]
+pub struct GroupResult<T> {
+    /// The group the result is for.
+    pub group: GroupId,
+    /// What happened there.
+    pub result: Result<T, StorageError>,
+}
+
+/// A streaming write into every group of a context.
+///
+/// Dropping it without `commit` aborts the write: nothing becomes visible.
+pub trait ObjectWriter: Send {
+    /// Appends the next chunk of the body. Fails only once every group has
+    /// failed, so the caller can stop reading the body early.
+    fn write(&mut self, data: &[u8]) -> Result<(), StorageError>;
+    /// Makes the object visible and reports the replica written in each group.
+    fn commit(self: Box<Self>) -> Vec<GroupResult<ReplicaInfo>>;
+}
+
+/// An open object, read in chunks.
+pub trait ObjectReader: Send {
+    /// The replica being read.
+    fn info(&self) -> &ReplicaInfo;
+    /// Reads up to `len` bytes at `offset` (relative to the object's start).
+    fn read_at(&mut self, offset: u64, len: usize) -> Result<Bytes, StorageError>;
+}
+
+/// Space and health of one backend, as gathered for statistics and placement.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BackendStat {
+    /// Group the backend serves.
+    pub group: GroupId,
+    /// Storage node address.
+    pub address: String,
+    /// Backend id on that node.
+    pub backend: u32,
+    /// Bytes the backend may hold (size limit, or the file system's size).
+    pub total: u64,
+    /// Bytes still available.
+    pub avail: u64,
+    /// Configured size limit (0 = none).
+    pub size_limit: u64,
+    /// Bytes used by live objects.
+    pub used: u64,
+    /// Bytes used by removed records not yet reclaimed.
+    pub removed_size: u64,
+    /// Live records.
+    pub records_total: u64,
+    /// Removed records.
+    pub records_removed: u64,
+    /// Whether the backend refuses writes.
+    pub read_only: bool,
+    /// Artificial delay per operation in milliseconds.
+    pub delay_ms: u64,
+    /// Defragmentation state: 0 = not started.
+    pub defrag_state: u32,
+    /// Last error code (negative errno, 0 = none).
+    pub error: i32,
+}
+
+/// Storage as the proxy sees it. All methods block.
+pub trait Storage: Send + Sync + 'static {
+    /// Starts writing `size` bytes at `offset` of `key` in every group of
+    /// `ctx`. An `offset` above zero rewrites part of an existing object.
+    fn write(
+        &self,
+        ctx: &Context,
+        key: &str,
+        offset: u64,
+        size: u64,
+    ) -> Result<Box<dyn ObjectWriter>, StorageError>;
+
+    /// Opens `key` for reading, trying the groups of `ctx` in order.
+    fn open(&self, ctx: &Context, key: &str) -> Result<Box<dyn ObjectReader>, StorageError>;
+
+    /// Looks `key` up in every group of `ctx`.
+    fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>>;
+
+    /// Removes `key` from every group of `ctx`.
+    fn remove(&self, ctx: &Context, key: &str) -> Vec<GroupResult<()>>;
+
+    /// Removes many keys; answers, for each key, the per-group outcome.
+    fn bulk_remove(&self, ctx: &Context, keys: &[String]) -> Vec<(String, Vec<GroupResult<()>>)> {
+        keys.iter()
+            .map(|k| (k.clone(), self.remove(ctx, k)))
+            .collect()
+    }
+
+    /// Statistics of every backend the store knows.
+    fn backend_stats(&self) -> Vec<BackendStat>;
+
+    /// Re-reads tunable settings (the local store's switches); a no-op by default.
+    fn reconfigure(&self, _local: Option<&crate::config::LocalConfig>) -> Result<(), StorageError> {
+        Ok(())
+    }
+}
+
+/// Reads a whole object into memory; only for small objects such as bucket
+/// metadata. Fails with `EFBIG` past `limit` bytes.
+pub fn read_small(
+    storage: &dyn Storage,
+    ctx: &Context,
+    key: &str,
+    limit: u64,
+) -> Result<Vec<u8>, StorageError> {
+    let mut reader = storage.open(ctx, key)?;
+    let size = reader.info().size;
+    if size > limit {
+        return Err(StorageError::new(
+            -libc::EFBIG,
+            format!("object {key} is {size} bytes, more than {limit}"),
+        ));
+    }
+    let mut out = Vec::with_capacity(size as usize);
+    while (out.len() as u64) < size {
+        let chunk = reader.read_at(out.len() as u64, (size as usize) - out.len())?;
+        if chunk.is_empty() {
+            return Err(StorageError::new(
+                -libc::EIO,
+                format!("object {key} ended early"),
+            ));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Writes a small object in one piece to every group of `ctx`.
+pub fn write_small(
+    storage: &dyn Storage,
+    ctx: &Context,
+    key: &str,
+    data: &[u8],
+) -> Result<Vec<GroupResult<ReplicaInfo>>, StorageError> {
+    let mut writer = storage.write(ctx, key, 0, data.len() as u64)?;
+    writer.write(data)?;
+    Ok(writer.commit())
+}
+
+/// Reduces per-group outcomes of a remove or read to one result: success if
+/// any group succeeded, "not found" if any group said so, else the first error.
+pub fn merge_results<T>(results: Vec<GroupResult<T>>) -> Result<Vec<GroupResult<T>>, StorageError> {
+    if results.iter().any(|r| r.result.is_ok()) {
+        return Ok(results);
+    }
+    Err(pick_error(
+        results.iter().filter_map(|r| r.result.as_ref().err()),
+    ))
+}
+
+/// Chooses the error to report when every group failed: "not found" wins,
+/// since some group answered for the key; else the first error.
+pub fn pick_error<'a>(errors: impl Iterator<Item = &'a StorageError>) -> StorageError {
+    let mut first: Option<&StorageError> = None;
+    for e in errors {
+        if e.is_not_found() {
+            return e.clone();
+        }
+        first.get_or_insert(e);
+    }
+    first
+        .cloned()
+        .unwrap_or_else(|| StorageError::new(-libc::ENXIO, "no groups to operate on"))
+}
+
+/// Opens the store the config selects: the embedded one when a `local`
+/// section is present, else Elliptics.
+pub fn open(config: &crate::config::Config) -> Result<std::sync::Arc<dyn Storage>, String> {
+    match &config.local {
+        Some(l) => Ok(std::sync::Arc::new(
+            local::LocalStore::open(l).map_err(|e| format!("local store: {e}"))?,
+        )),
+        None => Err(
+            "the config selects Elliptics (elliptics.remote and no \"local\" section), \
+             but this binary was built without Elliptics support: rebuild with \
+             `cargo build --release --features elliptics` against the elliptics-dev package"
+                .to_string(),
+        ),
+    }
+}

@@ -38,11 +38,34 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match actix_web::rt::System::new().block_on(http::serve(state)) {
+    let system = actix_web::rt::System::new();
+    system.block_on(async {
+        actix_web::rt::spawn(reload_on_sighup(state.clone()));
+    });
+    match system.block_on(http::serve(state)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("backrunner: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the reload hooks on every SIGHUP, on the blocking pool.
+async fn reload_on_sighup(state: web::Data<AppState>) {
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("cannot listen for SIGHUP: {e}");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        log::info!("SIGHUP: reloading");
+        let s = state.clone();
+        if let Err(e) = web::block(move || s.run_reload_hooks()).await {
+            log::error!("reload failed: {e}");
         }
     }
 }

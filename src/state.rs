@@ -2,7 +2,7 @@
 //! (an immutable snapshot swapped as a whole on reload), and statistics.
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 use crate::bucket::{parse_bucket_list, Buckets};
@@ -29,6 +29,9 @@ pub struct Sources {
     pub buckets_path: Option<PathBuf>,
 }
 
+/// Work redone on SIGHUP (config and buckets, TLS certificates, log files).
+pub type ReloadHook = Box<dyn Fn(&AppState) + Send + Sync>;
+
 /// Shared state of the running proxy.
 pub struct AppState {
     /// The store.
@@ -38,6 +41,7 @@ pub struct AppState {
     /// Where config and bucket list are re-read from.
     pub sources: Sources,
     current: RwLock<Arc<Snapshot>>,
+    hooks: Mutex<Vec<(&'static str, ReloadHook)>>,
 }
 
 impl AppState {
@@ -57,6 +61,7 @@ impl AppState {
                 buckets: Arc::new(buckets),
                 loaded: SystemTime::now(),
             })),
+            hooks: Mutex::new(Vec::new()),
         })
     }
 
@@ -65,6 +70,22 @@ impl AppState {
         match self.current.read() {
             Ok(s) => s.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Registers work to redo on SIGHUP, in registration order.
+    pub fn on_reload(&self, name: &'static str, hook: ReloadHook) {
+        if let Ok(mut h) = self.hooks.lock() {
+            h.push((name, hook));
+        }
+    }
+
+    /// Runs every reload hook (SIGHUP). Blocking: call it off the actix workers.
+    pub fn run_reload_hooks(&self) {
+        let Ok(hooks) = self.hooks.lock() else { return };
+        for (name, hook) in hooks.iter() {
+            log::info!("reload: {name}");
+            hook(self);
         }
     }
 

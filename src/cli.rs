@@ -57,6 +57,12 @@ pub struct BmetaArgs {
     /// Print this bucket's metadata as JSON.
     #[arg(long, value_name = "NAME")]
     pub bucket: Option<String>,
+    /// Store this proxy config under `elliptics.backrunner-config-key`.
+    #[arg(long, value_name = "FILE")]
+    pub upload_backrunner_config: Option<PathBuf>,
+    /// Store this bucket list under `elliptics.bucket-list-key`.
+    #[arg(long, value_name = "FILE")]
+    pub upload_bucket_list: Option<PathBuf>,
 }
 
 #[cfg(test)]
@@ -81,6 +87,18 @@ mod tests {
         let b =
             BmetaArgs::try_parse_from(args(&["bmeta", "-config", "c", "-bucket", "b1"])).unwrap();
         assert_eq!(b.bucket.as_deref(), Some("b1"));
+        let b = BmetaArgs::try_parse_from(args(&[
+            "bmeta",
+            "-config",
+            "c",
+            "-upload-backrunner-config",
+            "p.json",
+            "-upload-bucket-list",
+            "l.txt",
+        ]))
+        .unwrap();
+        assert_eq!(b.upload_backrunner_config, Some(PathBuf::from("p.json")));
+        assert_eq!(b.upload_bucket_list, Some(PathBuf::from("l.txt")));
         assert!(ProxyArgs::try_parse_from(args(&["backrunner"])).is_err());
     }
 }

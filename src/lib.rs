@@ -8,6 +8,7 @@ pub mod bucket;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod reload;
 pub mod state;
 pub mod stats;
 pub mod storage;

@@ -8,7 +8,7 @@ use clap::Parser;
 use backrunner::cli::{normalize_args, ProxyArgs};
 use backrunner::config::Config;
 use backrunner::state::{AppState, Sources};
-use backrunner::{http, storage};
+use backrunner::{http, reload, storage};
 
 fn main() -> ExitCode {
     let args = ProxyArgs::parse_from(normalize_args(std::env::args_os()));
@@ -38,9 +38,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    reload::install(&state);
     let system = actix_web::rt::System::new();
     system.block_on(async {
         actix_web::rt::spawn(reload_on_sighup(state.clone()));
+        actix_web::rt::spawn(reload::run_periodic(state.clone()));
     });
     match system.block_on(http::serve(state)) {
         Ok(()) => ExitCode::SUCCESS,

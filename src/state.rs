@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
-use crate::bucket::{parse_bucket_list, Buckets};
+use crate::bucket::Buckets;
 use crate::config::Config;
+use crate::reload::{effective_config, read_bucket_list, ReloadStatus};
 use crate::stats::ProxyStats;
 use crate::storage::Storage;
 
@@ -40,29 +41,55 @@ pub struct AppState {
     pub stats: ProxyStats,
     /// Where config and bucket list are re-read from.
     pub sources: Sources,
+    /// Reload failures and the `/update_local_config/` suspension.
+    pub reload: ReloadStatus,
     current: RwLock<Arc<Snapshot>>,
     hooks: Mutex<Vec<(&'static str, ReloadHook)>>,
 }
 
 impl AppState {
-    /// Builds the state: reads the bucket list and loads the listed buckets.
+    /// Builds the state: takes the config from the cluster when the file
+    /// names a `backrunner-config-key`, reads the bucket list and loads the
+    /// listed buckets. Only an unreadable bucket list is fatal; other
+    /// failures are logged and counted like reload failures.
     pub fn new(
         config: Config,
         storage: Arc<dyn Storage>,
         sources: Sources,
     ) -> Result<AppState, String> {
-        let buckets = load_buckets(&config, storage.clone(), &sources)?;
-        Ok(AppState {
+        let mut errs = Vec::new();
+        let config = effective_config(config, storage.as_ref(), &mut errs);
+        let list = read_bucket_list(
+            &config,
+            storage.as_ref(),
+            sources.buckets_path.as_deref(),
+            &mut errs,
+        )
+        .ok_or_else(|| errs.join("; "))?;
+        let (buckets, bucket_errs) = Buckets::reload(
+            storage.clone(),
+            config.elliptics.metadata_groups.clone(),
+            list,
+            None,
+            true,
+        );
+        errs.extend(bucket_errs);
+        let state = AppState {
             storage,
             stats: ProxyStats::default(),
             sources,
+            reload: ReloadStatus::default(),
             current: RwLock::new(Arc::new(Snapshot {
                 config: Arc::new(config),
                 buckets: Arc::new(buckets),
                 loaded: SystemTime::now(),
             })),
             hooks: Mutex::new(Vec::new()),
-        })
+        };
+        for e in &errs {
+            state.reload.fail(e);
+        }
+        Ok(state)
     }
 
     /// The snapshot to serve one request with.
@@ -99,20 +126,21 @@ impl AppState {
     }
 }
 
-/// Reads the bucket list named by `sources` and loads those buckets.
+/// Reads the bucket list named by `sources` (or by `elliptics.bucket-list-key`)
+/// and loads those buckets.
 pub fn load_buckets(
     config: &Config,
     storage: Arc<dyn Storage>,
     sources: &Sources,
 ) -> Result<Buckets, String> {
-    let list = match &sources.buckets_path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| format!("bucket list {}: cannot read: {e}", p.display()))?;
-            parse_bucket_list(&text)
-        }
-        None => Vec::new(),
-    };
+    let mut errs = Vec::new();
+    let list = read_bucket_list(
+        config,
+        storage.as_ref(),
+        sources.buckets_path.as_deref(),
+        &mut errs,
+    )
+    .ok_or_else(|| errs.join("; "))?;
     Ok(Buckets::new(
         storage,
         config.elliptics.metadata_groups.clone(),

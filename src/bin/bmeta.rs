@@ -1,26 +1,73 @@
-//! `bmeta -config FILE -upload BUCKETS.json | -bucket NAME`: writes and reads
-//! bucket metadata in the metadata groups of the store the config selects.
+//! `bmeta -config FILE -upload BUCKETS.json | -bucket NAME |
+//! -upload-backrunner-config FILE | -upload-bucket-list FILE`: writes and
+//! reads bucket metadata, the proxy config and the bucket list in the
+//! metadata groups of the store the config selects.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use serde_json::json;
 
-use backrunner::bucket::{read_meta, spec::parse_bucket_spec, write_meta};
+use backrunner::bucket::{parse_bucket_list, read_meta, spec::parse_bucket_spec, write_meta};
 use backrunner::cli::{normalize_args, BmetaArgs};
 use backrunner::config::Config;
+use backrunner::reload::{merge_cluster_config, write_meta_object};
 use backrunner::storage;
+
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))
+}
 
 fn run(args: BmetaArgs) -> Result<(), String> {
     let config = Config::load(&args.config).map_err(|e| e.to_string())?;
     let groups = config.elliptics.metadata_groups.clone();
     let storage = storage::open(&config)?;
-    if args.upload.is_none() && args.bucket.is_none() {
-        return Err("nothing to do: give -upload BUCKETS.json or -bucket NAME".into());
+    if args.upload.is_none()
+        && args.bucket.is_none()
+        && args.upload_backrunner_config.is_none()
+        && args.upload_bucket_list.is_none()
+    {
+        return Err("nothing to do: give -upload BUCKETS.json, -bucket NAME, \
+             -upload-backrunner-config FILE or -upload-bucket-list FILE"
+            .into());
+    }
+    if let Some(path) = &args.upload_backrunner_config {
+        let key = &config.elliptics.backrunner_config_key;
+        if key.is_empty() {
+            return Err(format!(
+                "{}: elliptics.backrunner-config-key is not set",
+                args.config.display()
+            ));
+        }
+        let data = read_file(path)?;
+        // Refuse what the proxy would refuse when it reads the object back.
+        merge_cluster_config(&config, &data, &path.display().to_string())
+            .map_err(|e| e.to_string())?;
+        write_meta_object(storage.as_ref(), &groups, key, &data)
+            .map_err(|e| format!("config key {key:?}: {e}"))?;
+        println!("uploaded proxy config to key {key:?} in metadata groups {groups:?}");
+    }
+    if let Some(path) = &args.upload_bucket_list {
+        let key = &config.elliptics.bucket_list_key;
+        if key.is_empty() {
+            return Err(format!(
+                "{}: elliptics.bucket-list-key is not set",
+                args.config.display()
+            ));
+        }
+        let data = read_file(path)?;
+        let text = std::str::from_utf8(&data)
+            .map_err(|_| format!("{}: the bucket list is not UTF-8 text", path.display()))?;
+        let names = parse_bucket_list(text);
+        write_meta_object(storage.as_ref(), &groups, key, &data)
+            .map_err(|e| format!("bucket list key {key:?}: {e}"))?;
+        println!(
+            "uploaded bucket list ({} buckets) to key {key:?} in metadata groups {groups:?}",
+            names.len()
+        );
     }
     if let Some(path) = &args.upload {
-        let data =
-            std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let data = read_file(path)?;
         let buckets = parse_bucket_spec(&data).map_err(|e| format!("{}: {e}", path.display()))?;
         for b in &buckets {
             write_meta(storage.as_ref(), &groups, b)

@@ -112,6 +112,61 @@ impl Buckets {
         }
     }
 
+    /// Builds the registry for a reload: reads every bucket of `list` and,
+    /// unless `forget_back`, every "back" bucket `previous` had loaded by name.
+    /// A bucket that fails to read keeps its metadata from `previous` (a
+    /// listed one stays listed), except a back bucket that no longer exists;
+    /// the failures are returned, one line each.
+    pub fn reload(
+        storage: Arc<dyn Storage>,
+        meta_groups: Vec<u32>,
+        list: Vec<String>,
+        previous: Option<&Buckets>,
+        forget_back: bool,
+    ) -> (Buckets, Vec<String>) {
+        let old: HashMap<String, Arc<BucketMeta>> = previous
+            .and_then(|p| p.cache.read().ok().map(|c| c.clone()))
+            .unwrap_or_default();
+        let mut names = list.clone();
+        if !forget_back {
+            names.extend(old.keys().cloned());
+        }
+        names.sort();
+        names.dedup();
+        let mut cache = HashMap::new();
+        let mut errors = Vec::new();
+        for name in names {
+            match read_meta(storage.as_ref(), &meta_groups, &name) {
+                Ok(m) => {
+                    cache.insert(name, Arc::new(m));
+                }
+                // A back bucket that was removed is simply forgotten.
+                Err(BucketError::Unknown(_)) if !list.contains(&name) => {}
+                Err(e) => {
+                    match old.get(&name) {
+                        Some(m) => {
+                            errors.push(format!("{e}; keeping its previous metadata"));
+                            cache.insert(name, m.clone());
+                        }
+                        None => errors.push(e.to_string()),
+                    };
+                }
+            }
+        }
+        let b = Buckets {
+            storage,
+            meta_groups,
+            list: RwLock::new(list),
+            cache: RwLock::new(cache),
+        };
+        (b, errors)
+    }
+
+    /// The names in the bucket list, in list order.
+    pub fn list(&self) -> Vec<String> {
+        self.list.read().map(|l| l.clone()).unwrap_or_default()
+    }
+
     fn insert(&self, m: BucketMeta) -> Arc<BucketMeta> {
         let m = Arc::new(m);
         if let Ok(mut c) = self.cache.write() {

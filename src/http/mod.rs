@@ -1,6 +1,7 @@
 //! The HTTP layer: one dispatcher routes every request to its handler,
 //! turns errors into replies, adds `proxy.headers`, counts and logs.
 
+pub mod config_update;
 pub mod delete;
 pub mod endpoint;
 pub mod error;
@@ -157,9 +158,7 @@ async fn handle(ep: &Endpoint, req: &Req, payload: web::Payload) -> Result<HttpR
         Endpoint::BulkDelete { bucket } => delete::bulk_delete(req, bucket, payload).await,
         Endpoint::Ping | Endpoint::Stat { .. } => stat::stat(req, ep).await,
         Endpoint::ProxyStat => stat::proxy_stat(req).await,
-        Endpoint::UpdateLocalConfig => Err(ApiError::Unavailable(
-            "update_local_config is not supported by this build yet".into(),
-        )),
+        Endpoint::UpdateLocalConfig => config_update::update_local_config(req, payload).await,
         Endpoint::Static { path } => files::serve(req, path).await,
     }
 }
@@ -257,6 +256,9 @@ fn allow_header(methods: &[Method]) -> String {
     v.join(", ")
 }
 
+/// How long SIGTERM/SIGINT wait for requests in flight before the process exits.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 /// Starts the HTTP server on the configured address and serves until stopped.
 pub async fn serve(state: web::Data<AppState>) -> std::io::Result<()> {
     let snap = state.snapshot();
@@ -270,7 +272,8 @@ pub async fn serve(state: web::Data<AppState>) -> std::io::Result<()> {
     })
     .keep_alive(idle)
     .client_request_timeout(idle.min(Duration::from_secs(30)))
-    .client_disconnect_timeout(Duration::from_secs(5));
+    .client_disconnect_timeout(Duration::from_secs(5))
+    .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
     if !proxy.address.is_empty() {
         server = server.bind(listen_addr(&proxy.address))?;
     }

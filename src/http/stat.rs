@@ -122,6 +122,11 @@ pub async fn proxy_stat(req: &Req) -> Result<HttpResponse, ApiError> {
     let stats = &req.state.stats;
     let now = SystemTime::now();
     let cfg = &req.snap.config;
+    let reload = &req.state.reload;
+    let (last_error_time, last_error) = match reload.last_error() {
+        Some((t, e)) => (format_time(t), e),
+        None => (String::new(), String::new()),
+    };
     let handlers: BTreeMap<String, Value> = stats
         .handlers()
         .into_iter()
@@ -145,6 +150,10 @@ pub async fn proxy_stat(req: &Req) -> Result<HttpResponse, ApiError> {
             "LastCommit": build_info::COMMIT,
             "Version": build_info::VERSION,
             "ProxyConfig": cfg.without_secrets(),
+            "ReloadErrors": reload.error_count(),
+            "LastReloadError": last_error,
+            "LastReloadErrorTime": last_error_time,
+            "ConfigUpdateDisabledFor": reload.config_frozen_for().map(|d| d.as_secs()).unwrap_or(0),
         },
         "handlers": handlers,
         "errors": stats.errors(),

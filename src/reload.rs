@@ -333,3 +333,88 @@ pub async fn run_periodic(state: web::Data<AppState>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Sources;
+
+    fn config_text(dir: &std::path::Path, token: &str, header: &str) -> String {
+        serde_json::json!({
+            "elliptics": {"metadata-groups": [1]},
+            "proxy": {"address": "127.0.0.1:0", "redirect-token": token,
+                      "headers": {"X-H": header}, "disable-config-update-for-seconds": 60},
+            "local": {"path": dir.join("store"), "groups": [{"group": 1}]},
+        })
+        .to_string()
+    }
+
+    fn state(dir: &std::path::Path) -> AppState {
+        let path = dir.join("config.json");
+        std::fs::write(&path, config_text(dir, "file-token", "file")).unwrap();
+        let cfg = Config::load(&path).unwrap();
+        let storage = crate::storage::open(&cfg).unwrap();
+        let sources = Sources {
+            config_path: path,
+            buckets_path: None,
+        };
+        AppState::new(cfg, storage, sources).unwrap()
+    }
+
+    fn header(s: &AppState) -> String {
+        s.snapshot().config.proxy.headers["X-H"].clone()
+    }
+
+    #[test]
+    fn posted_config_keeps_the_token_and_suspends_periodic_config_refresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path());
+        let posted = config_text(dir.path(), "posted-token", "posted");
+        let c = apply_posted_config(&s, posted.as_bytes()).unwrap();
+        assert_eq!(c.proxy.redirect_token, "file-token");
+        assert_eq!(header(&s), "posted");
+        assert!(s.reload.config_frozen_for().unwrap() > Duration::from_secs(50));
+        reload(&s, Trigger::Periodic);
+        assert_eq!(header(&s), "posted");
+        reload(&s, Trigger::Signal);
+        assert_eq!(header(&s), "file");
+        assert!(s.reload.config_frozen_for().is_none());
+        assert_eq!(s.reload.error_count(), 0);
+        assert!(apply_posted_config(&s, b"{}").is_err());
+        assert_eq!(header(&s), "file");
+    }
+
+    #[test]
+    fn cluster_config_takes_local_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = Config::from_slice(config_text(dir.path(), "t", "f").as_bytes(), "f").unwrap();
+        let stored = br#"{"elliptics": {"metadata-groups": [1]}, "proxy": {"address": ":1", "headers": {"X-H": "s"}},
+            "local": {"path": "/elsewhere", "groups": [{"group": 9}]}}"#;
+        let c = merge_cluster_config(&file, stored, "key").unwrap();
+        assert_eq!(c.local, file.local);
+        assert_eq!(c.proxy.headers["X-H"], "s");
+        let e = merge_cluster_config(&file, br#"{"proxy": {"address": ":1"}}"#, "key")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("metadata-groups"), "{e}");
+    }
+
+    #[test]
+    fn failed_reload_keeps_config_and_load_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path());
+        let before = s.snapshot();
+        std::fs::write(&s.sources.config_path, "not json").unwrap();
+        reload(&s, Trigger::Signal);
+        let after = s.snapshot();
+        assert!(Arc::ptr_eq(&before.config, &after.config));
+        assert_eq!(before.loaded, after.loaded);
+        assert_eq!(s.reload.error_count(), 1);
+        assert!(s
+            .reload
+            .last_error()
+            .unwrap()
+            .1
+            .contains("keeping the running config"));
+    }
+}

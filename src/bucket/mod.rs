@@ -211,6 +211,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reload_keeps_previous_metadata_and_forgets_back_buckets() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = crate::config::LocalConfig {
+            path: dir.path().to_path_buf(),
+            groups: vec![crate::config::LocalGroupConfig {
+                group: 1,
+                ..Default::default()
+            }],
+        };
+        let storage: Arc<dyn Storage> =
+            Arc::new(crate::storage::local::LocalStore::open(&local).unwrap());
+        let meta = |name: &str| BucketMeta {
+            name: name.into(),
+            groups: vec![1],
+            ..Default::default()
+        };
+        for n in ["listed", "back"] {
+            write_meta(storage.as_ref(), &[1], &meta(n)).unwrap();
+        }
+        let first = Buckets::new(storage.clone(), vec![1], vec!["listed".into()]);
+        first.get("back").unwrap();
+        // Metadata groups that hold nothing: every read fails.
+        let (b, errs) = Buckets::reload(
+            storage.clone(),
+            vec![2],
+            vec!["listed".into()],
+            Some(&first),
+            false,
+        );
+        assert_eq!(b.listed().len(), 1, "listed bucket kept");
+        assert_eq!(b.all().len(), 2, "back bucket kept on a read error");
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        let (b, errs) = Buckets::reload(storage, vec![1], vec!["listed".into()], Some(&b), true);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(b.all().len(), 1, "back bucket forgotten");
+        assert_eq!(b.list(), vec!["listed"]);
+    }
+
+    #[test]
     fn bucket_list_lines() {
         assert_eq!(
             parse_bucket_list("b1\n\n  b2 \r\n# comment\nb3"),

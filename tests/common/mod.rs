@@ -106,6 +106,14 @@ pub fn config_json(setup: &Setup, dir: &Path, port: u16) -> Value {
 impl Proxy {
     /// Writes config, bucket list and metadata, starts the proxy and waits for it.
     pub fn start(setup: Setup) -> Proxy {
+        let mut p = Proxy::prepare(setup);
+        p.spawn();
+        p
+    }
+
+    /// Writes config, bucket list and metadata without starting the proxy,
+    /// so a test can change them first; then call `spawn`.
+    pub fn prepare(setup: Setup) -> Proxy {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let config_path = dir.path().join("config.json");
@@ -127,7 +135,7 @@ impl Proxy {
             "bmeta failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let mut p = Proxy {
+        Proxy {
             base: format!("http://127.0.0.1:{port}"),
             port,
             log_path: dir.path().join("proxy.log"),
@@ -141,9 +149,56 @@ impl Proxy {
                 .build()
                 .unwrap(),
             setup,
-        };
-        p.spawn();
-        p
+        }
+    }
+
+    /// The config file as JSON.
+    pub fn config(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(&self.config_path).unwrap()).unwrap()
+    }
+
+    /// Replaces the config file.
+    pub fn write_config(&self, cfg: &Value) {
+        std::fs::write(&self.config_path, serde_json::to_vec_pretty(cfg).unwrap()).unwrap();
+    }
+
+    /// Runs `bmeta -config CONFIG ARGS...`.
+    pub fn bmeta(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BMETA)
+            .arg("-config")
+            .arg(&self.config_path)
+            .args(args)
+            .output()
+            .expect("run bmeta")
+    }
+
+    /// Writes `spec` (the `bmeta -upload` JSON) with the real `bmeta`.
+    pub fn upload_buckets(&self, spec: &Value) {
+        let path = self.dir.path().join("buckets-update.json");
+        std::fs::write(&path, serde_json::to_vec(spec).unwrap()).unwrap();
+        let out = self.bmeta(&["-upload", path.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "bmeta failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Waits for the proxy to exit on its own.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut().expect("proxy running");
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "proxy did not exit in {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Starts the binary on the existing config and waits until `/ping/` answers.
@@ -294,4 +349,13 @@ pub fn sign(token: &str, method: &str, path: &str) -> String {
         .next()
         .unwrap()
         .to_string()
+}
+
+/// Polls `check` until it holds; panics naming `what` after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -8,10 +8,12 @@ pub mod bucket;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod redirect_sign;
 pub mod reload;
 pub mod state;
 pub mod stats;
 pub mod storage;
+pub mod tls;
 
 /// Build facts shown by `/proxy_stat/`.
 pub mod build_info {

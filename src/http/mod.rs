@@ -8,6 +8,7 @@ pub mod error;
 pub mod files;
 pub mod get;
 pub mod lookup;
+pub mod redirect;
 pub mod reply;
 pub mod stat;
 pub mod upload;
@@ -151,9 +152,7 @@ async fn handle(ep: &Endpoint, req: &Req, payload: web::Payload) -> Result<HttpR
         Endpoint::NobucketUpload { key } => upload::upload(req, None, key, payload).await,
         Endpoint::Get { bucket, key } => get::get(req, bucket, key).await,
         Endpoint::Lookup { bucket, key } => lookup::lookup(req, bucket, key).await,
-        Endpoint::Redirect { .. } => Err(ApiError::Unavailable(
-            "redirect is not supported by this build yet".into(),
-        )),
+        Endpoint::Redirect { bucket, key } => redirect::redirect(req, bucket, key).await,
         Endpoint::Delete { bucket, key } => delete::delete(req, bucket, key).await,
         Endpoint::BulkDelete { bucket } => delete::bulk_delete(req, bucket, payload).await,
         Endpoint::Ping | Endpoint::Stat { .. } => stat::stat(req, ep).await,
@@ -277,10 +276,28 @@ pub async fn serve(state: web::Data<AppState>) -> std::io::Result<()> {
     if !proxy.address.is_empty() {
         server = server.bind(listen_addr(&proxy.address))?;
     }
-    for addr in server.addrs() {
-        log::info!("listening on http://{addr}");
+    if !proxy.https_address.is_empty() {
+        let config_path = state.sources.config_path.display().to_string();
+        let (acceptor, reloader) = crate::tls::TlsReloader::new(&proxy.cert_file, &proxy.key_file)
+            .map_err(|e| std::io::Error::other(format!("config {config_path}: {e}")))?;
+        server = server.bind_openssl(listen_addr(&proxy.https_address), acceptor)?;
+        state.on_reload("tls", Box::new(move |st| reload_tls(st, &reloader)));
+    }
+    for addr in server.addrs_with_scheme() {
+        log::info!("listening on {}://{}", addr.1, addr.0);
     }
     server.run().await
+}
+
+/// SIGHUP: re-reads the certificate and key named by the current config;
+/// a bad pair keeps the previous one.
+fn reload_tls(state: &AppState, reloader: &crate::tls::TlsReloader) {
+    let snap = state.snapshot();
+    let p = &snap.config.proxy;
+    match reloader.reload(&p.cert_file, &p.key_file) {
+        Ok(()) => log::info!("tls: reloaded certificate {}", p.cert_file),
+        Err(e) => log::error!("tls: reload failed, keeping the previous certificate: {e}"),
+    }
 }
 
 /// Go accepts `:9090` for every address; so do we.

@@ -1,0 +1,196 @@
+//! HTTPS: loads the certificate chain and private key into an OpenSSL
+//! context (TLS 1.2 and 1.3, ALPN `h2` and `http/1.1`) and lets a SIGHUP
+//! replace them without a restart.
+//!
+//! actix-web builds its acceptor once, so the acceptor's context carries a
+//! client-hello callback that switches every new connection to the context
+//! loaded last ([`TlsReloader`]). The client-hello callback runs for every
+//! handshake, with or without SNI.
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use openssl::error::ErrorStack;
+use openssl::pkey::{PKey, Private};
+use openssl::ssl::{
+    AlpnError, ClientHelloResponse, SslAcceptor, SslAcceptorBuilder, SslContext, SslMethod,
+    SslVersion,
+};
+use openssl::x509::X509;
+
+/// ALPN protocols we speak, in wire format, preferred first.
+const ALPN_H2: &[u8] = b"h2";
+const ALPN_HTTP11: &[u8] = b"http/1.1";
+
+/// A server-side TLS setup read from a certificate chain and a key file.
+/// Errors name the file and the cause in one line.
+pub fn builder(cert_file: &str, key_file: &str) -> Result<SslAcceptorBuilder, String> {
+    let chain = read_chain(cert_file)?;
+    let key = read_key(key_file)?;
+    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
+        .map_err(|e| format!("cannot set up TLS: {}", reasons(&e)))?;
+    let setup = |b: &mut SslAcceptorBuilder| -> Result<(), ErrorStack> {
+        b.set_min_proto_version(Some(SslVersion::TLS1_2))?;
+        let mut certs = chain.into_iter();
+        if let Some(leaf) = certs.next() {
+            b.set_certificate(&leaf)?;
+        }
+        for c in certs {
+            b.add_extra_chain_cert(c)?;
+        }
+        b.set_private_key(&key)
+    };
+    setup(&mut b).map_err(|e| format!("cert_file {cert_file}: {}", reasons(&e)))?;
+    b.check_private_key().map_err(|_| {
+        format!("key_file {key_file}: private key does not match the certificate in {cert_file}")
+    })?;
+    b.set_alpn_select_callback(|_, offered| select_alpn(offered).ok_or(AlpnError::NOACK));
+    Ok(b)
+}
+
+/// A finished context for the files, as swapped in on reload.
+pub fn context(cert_file: &str, key_file: &str) -> Result<SslContext, String> {
+    Ok(builder(cert_file, key_file)?.build().into_context())
+}
+
+/// Picks `h2` when the client offers it, else `http/1.1`, from the ALPN
+/// list in wire format (length-prefixed names).
+fn select_alpn(offered: &[u8]) -> Option<&[u8]> {
+    let mut names = Vec::new();
+    let mut rest = offered;
+    while let Some((&len, tail)) = rest.split_first() {
+        let len = len as usize;
+        if len > tail.len() {
+            return None;
+        }
+        names.push(&tail[..len]);
+        rest = &tail[len..];
+    }
+    [ALPN_H2, ALPN_HTTP11]
+        .into_iter()
+        .find_map(|want| names.iter().copied().find(|n| *n == want))
+}
+
+/// The context new connections use; replaced on reload.
+#[derive(Clone)]
+pub struct TlsReloader {
+    current: Arc<RwLock<SslContext>>,
+}
+
+impl TlsReloader {
+    /// Loads the files and returns the acceptor builder to bind (its
+    /// client-hello callback switches each connection to the current context)
+    /// and the handle that reloads them.
+    pub fn new(cert_file: &str, key_file: &str) -> Result<(SslAcceptorBuilder, Self), String> {
+        let first = context(cert_file, key_file)?;
+        let reloader = TlsReloader {
+            current: Arc::new(RwLock::new(first)),
+        };
+        let mut b = builder(cert_file, key_file)?;
+        let handle = reloader.clone();
+        b.set_client_hello_callback(move |ssl, _alert| {
+            let ctx = handle.current();
+            ssl.set_ssl_context(&ctx)?;
+            Ok(ClientHelloResponse::SUCCESS)
+        });
+        Ok((b, reloader))
+    }
+
+    /// The context loaded last.
+    pub fn current(&self) -> SslContext {
+        match self.current.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Re-reads the files; on error the previous certificate stays and the
+    /// error is returned.
+    pub fn reload(&self, cert_file: &str, key_file: &str) -> Result<(), String> {
+        let next = context(cert_file, key_file)?;
+        match self.current.write() {
+            Ok(mut c) => *c = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+        Ok(())
+    }
+}
+
+fn read_file(kind: &str, path: &str) -> Result<Vec<u8>, String> {
+    if path.is_empty() {
+        return Err(format!("{kind} is not set"));
+    }
+    std::fs::read(Path::new(path)).map_err(|e| format!("{kind} {path}: cannot read: {e}"))
+}
+
+/// Reads a PEM file of certificates: the server's first, then its chain.
+fn read_chain(path: &str) -> Result<Vec<X509>, String> {
+    let pem = read_file("cert_file", path)?;
+    match X509::stack_from_pem(&pem) {
+        Ok(certs) if !certs.is_empty() => Ok(certs),
+        Ok(_) => Err(format!("cert_file {path}: no PEM certificate in the file")),
+        Err(e) => Err(format!(
+            "cert_file {path}: not a PEM certificate chain: {}",
+            reasons(&e)
+        )),
+    }
+}
+
+/// Reads a PEM private key: PKCS#8, or traditional RSA or EC. An encrypted
+/// key is refused rather than prompting for a passphrase.
+fn read_key(path: &str) -> Result<PKey<Private>, String> {
+    let pem = read_file("key_file", path)?;
+    PKey::private_key_from_pem_callback(&pem, |_| Ok(0)).map_err(|e| {
+        format!(
+            "key_file {path}: not an unencrypted PEM private key: {}",
+            reasons(&e)
+        )
+    })
+}
+
+/// OpenSSL's error reasons joined into one line.
+fn reasons(e: &ErrorStack) -> String {
+    let r: Vec<String> = e
+        .errors()
+        .iter()
+        .map(|x| x.reason().unwrap_or("unknown error").to_string())
+        .collect();
+    if r.is_empty() {
+        "unknown error".into()
+    } else {
+        r.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alpn_prefers_h2() {
+        assert_eq!(select_alpn(b"\x08http/1.1\x02h2"), Some(ALPN_H2));
+        assert_eq!(select_alpn(b"\x08http/1.1"), Some(ALPN_HTTP11));
+        assert_eq!(select_alpn(b"\x06spdy/1"), None);
+        assert_eq!(select_alpn(b"\x09http/1.1"), None);
+        assert_eq!(select_alpn(b""), None);
+    }
+
+    #[test]
+    fn missing_files_are_named() {
+        let e = builder("/nonexistent/cert.pem", "/nonexistent/key.pem")
+            .err()
+            .unwrap();
+        assert!(
+            e.starts_with("cert_file /nonexistent/cert.pem: cannot read"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "hello").unwrap();
+        let j = junk.to_str().unwrap();
+        let e = read_chain(j).err().unwrap();
+        assert!(e.starts_with(&format!("cert_file {j}: ")), "{e}");
+        let e = read_key(j).err().unwrap();
+        assert!(e.starts_with(&format!("key_file {j}: ")), "{e}");
+    }
+}

@@ -4,6 +4,8 @@ set -euo pipefail
 need=()
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v openssl >/dev/null || need+=(openssl)
+# tests/tls.rs: an HTTPS and HTTP/2 client
+command -v curl >/dev/null || need+=(curl)
 dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

@@ -29,7 +29,7 @@ pub fn builder(cert_file: &str, key_file: &str) -> Result<SslAcceptorBuilder, St
     let key = read_key(key_file)?;
     let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
         .map_err(|e| format!("cannot set up TLS: {}", reasons(&e)))?;
-    let setup = |b: &mut SslAcceptorBuilder| -> Result<(), ErrorStack> {
+    let set_chain = |b: &mut SslAcceptorBuilder| -> Result<(), ErrorStack> {
         b.set_min_proto_version(Some(SslVersion::TLS1_2))?;
         let mut certs = chain.into_iter();
         if let Some(leaf) = certs.next() {
@@ -38,12 +38,17 @@ pub fn builder(cert_file: &str, key_file: &str) -> Result<SslAcceptorBuilder, St
         for c in certs {
             b.add_extra_chain_cert(c)?;
         }
-        b.set_private_key(&key)
+        Ok(())
     };
-    setup(&mut b).map_err(|e| format!("cert_file {cert_file}: {}", reasons(&e)))?;
-    b.check_private_key().map_err(|_| {
-        format!("key_file {key_file}: private key does not match the certificate in {cert_file}")
-    })?;
+    set_chain(&mut b).map_err(|e| format!("cert_file {cert_file}: {}", reasons(&e)))?;
+    b.set_private_key(&key)
+        .and_then(|_| b.check_private_key())
+        .map_err(|e| {
+            format!(
+                "key_file {key_file}: private key does not match the certificate in {cert_file} ({})",
+                reasons(&e)
+            )
+        })?;
     b.set_alpn_select_callback(|_, offered| select_alpn(offered).ok_or(AlpnError::NOACK));
     Ok(b)
 }
@@ -150,11 +155,13 @@ fn read_key(path: &str) -> Result<PKey<Private>, String> {
 
 /// OpenSSL's error reasons joined into one line.
 fn reasons(e: &ErrorStack) -> String {
-    let r: Vec<String> = e
-        .errors()
-        .iter()
-        .map(|x| x.reason().unwrap_or("unknown error").to_string())
-        .collect();
+    let mut r: Vec<&str> = Vec::new();
+    for x in e.errors() {
+        let reason = x.reason().unwrap_or("unknown error");
+        if !r.contains(&reason) {
+            r.push(reason);
+        }
+    }
     if r.is_empty() {
         "unknown error".into()
     } else {

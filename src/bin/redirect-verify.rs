@@ -35,8 +35,15 @@ struct Args {
     now: Option<u64>,
 }
 
+/// A request or reply read from standard input.
+struct Captured {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+}
+
 /// The method, path and headers of a header block.
-fn parse(input: &str) -> Result<(String, String, Vec<(String, String)>), String> {
+fn parse(input: &str) -> Result<Captured, String> {
     let mut method = "GET".to_string();
     let mut path = None;
     let mut headers = Vec::new();
@@ -69,7 +76,11 @@ fn parse(input: &str) -> Result<(String, String, Vec<(String, String)>), String>
         headers.push((name, value));
     }
     let path = path.ok_or("no request line and no Location header on standard input")?;
-    Ok((method, path, headers))
+    Ok(Captured {
+        method,
+        path,
+        headers,
+    })
 }
 
 fn run(args: Args) -> Result<String, String> {
@@ -85,7 +96,11 @@ fn run(args: Args) -> Result<String, String> {
     std::io::stdin()
         .read_to_string(&mut input)
         .map_err(|e| format!("standard input: {e}"))?;
-    let (method, path, headers) = parse(&input)?;
+    let Captured {
+        method,
+        path,
+        headers,
+    } = parse(&input)?;
     let now = args.now.unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)

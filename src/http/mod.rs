@@ -296,7 +296,9 @@ fn reload_tls(state: &AppState, reloader: &crate::tls::TlsReloader) {
     let p = &snap.config.proxy;
     match reloader.reload(&p.cert_file, &p.key_file) {
         Ok(()) => log::info!("tls: reloaded certificate {}", p.cert_file),
-        Err(e) => log::error!("tls: reload failed, keeping the previous certificate: {e}"),
+        Err(e) => state
+            .reload
+            .fail(&format!("tls: {e}; keeping the previous certificate")),
     }
 }
 

@@ -319,6 +319,11 @@ fn bad_requests_are_named() {
     assert!(r.body.contains("2 ranges"), "{}", r.body);
     let r = redirect(&p, "/redirect/b1/k", Some("bytes=500-600"));
     assert_eq!(r.status, 416, "{}", r.body);
+    for bad in ["bytes=abc", "items=1-2", "1-2"] {
+        let r = redirect(&p, "/redirect/b1/k", Some(bad));
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert!(r.body.contains("not a byte range"), "{}", r.body);
+    }
     let r = redirect(&p, "/redirect/b1/missing", None);
     assert_eq!(r.status, 404, "{}", r.body);
     let r = redirect(&p, "/redirect/nobucket/k", None);

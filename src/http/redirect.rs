@@ -3,8 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use actix_files::HttpRange;
-use actix_web::http::header::{HeaderName, HeaderValue, AUTHORIZATION, LOCATION, RANGE};
+use actix_web::http::header::{HeaderValue, Range, AUTHORIZATION, LOCATION, RANGE};
 use actix_web::HttpResponse;
 
 use super::error::ApiError;
@@ -74,23 +73,11 @@ pub async fn redirect(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse
         let value = HeaderValue::from_str(&value).map_err(|_| {
             ApiError::Unavailable(format!("{name} value {value:?} cannot be sent in a header"))
         })?;
-        resp.insert_header((HeaderName::from_static(lower(name)), value));
+        resp.insert_header((name, value));
     }
     resp.insert_header((AUTHORIZATION, target.signature(&proxy.redirect_token)))
         .insert_header((LOCATION, target.url()));
     Ok(resp.finish())
-}
-
-/// The static lower-case form of a signed header name (HeaderName needs it).
-fn lower(name: &'static str) -> &'static str {
-    match name {
-        "X-Ell-Mtime" => "x-ell-mtime",
-        "X-Ell-Signtime" => "x-ell-signtime",
-        "X-Ell-Signature-Timeout" => "x-ell-signature-timeout",
-        "X-Ell-File-Offset" => "x-ell-file-offset",
-        "X-Ell-Total-Size" => "x-ell-total-size",
-        _ => "x-ell-file",
-    }
 }
 
 fn unix_secs(t: SystemTime) -> u64 {
@@ -125,22 +112,25 @@ pub fn choose_replica<'a>(
 /// `Range` (a redirect carries one span; several are a 400), else the
 /// `offset`/`size` parameters (size 0 or past the end: up to the end).
 fn requested_span(req: &Req, total: u64) -> Result<(u64, u64), ApiError> {
-    if let Some(range) = req.header(RANGE.as_str()) {
-        let ranges = HttpRange::parse(range, total).map_err(|e| {
-            if range.trim_start().starts_with("bytes=") && total > 0 {
-                ApiError::RangeNotSatisfiable { size: total }
-            } else {
-                ApiError::BadRequest(format!("redirect: {e}: {range:?}"))
+    if let Some(raw) = req.header(RANGE.as_str()) {
+        let specs = match raw.parse::<Range>() {
+            Ok(Range::Bytes(specs)) => specs,
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "redirect: Range {raw:?} is not a byte range"
+                )))
             }
-        })?;
-        return match ranges.as_slice() {
-            [r] => Ok((r.start, r.length)),
-            [] => Err(ApiError::RangeNotSatisfiable { size: total }),
-            many => Err(ApiError::BadRequest(format!(
-                "redirect: {} ranges requested, a redirect carries one; use /get/ for several",
-                many.len()
-            ))),
         };
+        let [spec] = specs.as_slice() else {
+            return Err(ApiError::BadRequest(format!(
+                "redirect: {} ranges requested, a redirect carries one; use /get/ for several",
+                specs.len()
+            )));
+        };
+        let (first, last) = spec
+            .to_satisfiable_range(total)
+            .ok_or(ApiError::RangeNotSatisfiable { size: total })?;
+        return Ok((first, last - first + 1));
     }
     let offset = req.num_param("offset")?.unwrap_or(0);
     if offset >= total && !(offset == 0 && total == 0) {

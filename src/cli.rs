@@ -33,11 +33,15 @@ pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString>
 )]
 pub struct ProxyArgs {
     /// Config file (JSON, Backrunner's keys).
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "check_config")]
+    pub config: Option<PathBuf>,
     /// Bucket list file: one writable bucket name per line.
     #[arg(long, value_name = "FILE")]
     pub buckets: Option<PathBuf>,
+    /// Validate this config file, print it as the proxy sees it (secrets
+    /// hidden) and exit: 0 when valid, 1 with one line naming the problem.
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
+    pub check_config: Option<PathBuf>,
 }
 
 /// `bmeta`: bucket metadata tool.
@@ -78,12 +82,12 @@ mod tests {
         let a =
             ProxyArgs::try_parse_from(args(&["backrunner", "-config", "c.json", "-buckets", "b"]))
                 .unwrap();
-        assert_eq!(a.config, PathBuf::from("c.json"));
+        assert_eq!(a.config, Some(PathBuf::from("c.json")));
         assert_eq!(a.buckets, Some(PathBuf::from("b")));
         let a = ProxyArgs::try_parse_from(args(&["backrunner", "--config=c.json"])).unwrap();
-        assert_eq!(a.config, PathBuf::from("c.json"));
+        assert_eq!(a.config, Some(PathBuf::from("c.json")));
         let a = ProxyArgs::try_parse_from(args(&["backrunner", "-config=c.json"])).unwrap();
-        assert_eq!(a.config, PathBuf::from("c.json"));
+        assert_eq!(a.config, Some(PathBuf::from("c.json")));
         let b =
             BmetaArgs::try_parse_from(args(&["bmeta", "-config", "c", "-bucket", "b1"])).unwrap();
         assert_eq!(b.bucket.as_deref(), Some("b1"));
@@ -100,5 +104,21 @@ mod tests {
         assert_eq!(b.upload_backrunner_config, Some(PathBuf::from("p.json")));
         assert_eq!(b.upload_bucket_list, Some(PathBuf::from("l.txt")));
         assert!(ProxyArgs::try_parse_from(args(&["backrunner"])).is_err());
+    }
+
+    #[test]
+    fn check_config_needs_no_config() {
+        let a =
+            ProxyArgs::try_parse_from(args(&["backrunner", "-check-config", "c.json"])).unwrap();
+        assert_eq!(a.check_config, Some(PathBuf::from("c.json")));
+        assert_eq!(a.config, None);
+        assert!(ProxyArgs::try_parse_from(args(&[
+            "backrunner",
+            "--check-config",
+            "a",
+            "--config",
+            "b"
+        ]))
+        .is_err());
     }
 }

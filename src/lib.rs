@@ -8,6 +8,7 @@ pub mod bucket;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod logging;
 pub mod redirect_sign;
 pub mod reload;
 pub mod state;

@@ -1,4 +1,5 @@
 //! `backrunner -config FILE [-buckets FILE]`: the HTTP proxy.
+//! `backrunner --check-config FILE`: validate a config and print it.
 
 use std::process::ExitCode;
 
@@ -8,15 +9,28 @@ use clap::Parser;
 use backrunner::cli::{normalize_args, ProxyArgs};
 use backrunner::config::Config;
 use backrunner::state::{AppState, Sources};
-use backrunner::{http, reload, storage};
+use backrunner::{http, logging, reload, storage};
 
 fn main() -> ExitCode {
     let args = ProxyArgs::parse_from(normalize_args(std::env::args_os()));
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let config = match Config::load(&args.config) {
+    if let Some(path) = &args.check_config {
+        return check_config(path);
+    }
+    let Some(config_path) = args.config.clone() else {
+        eprintln!("backrunner: --config FILE is required");
+        return ExitCode::FAILURE;
+    };
+    let config = match Config::load(&config_path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("backrunner: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let log_file = match logging::init(&config.elliptics) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("backrunner: config {}: {e}", config_path.display());
             return ExitCode::FAILURE;
         }
     };
@@ -28,7 +42,7 @@ fn main() -> ExitCode {
         }
     };
     let sources = Sources {
-        config_path: args.config.clone(),
+        config_path,
         buckets_path: args.buckets.clone(),
     };
     let state = match AppState::new(config, storage, sources) {
@@ -39,6 +53,16 @@ fn main() -> ExitCode {
         }
     };
     reload::install(&state);
+    if let Some(file) = log_file {
+        state.on_reload(
+            "logs",
+            Box::new(move |_| {
+                if let Err(e) = file.reopen() {
+                    log::error!("log file {}: cannot reopen: {e}", file.path().display());
+                }
+            }),
+        );
+    }
     let system = actix_web::rt::System::new();
     system.block_on(async {
         actix_web::rt::spawn(reload_on_sighup(state.clone()));
@@ -68,6 +92,28 @@ async fn reload_on_sighup(state: web::Data<AppState>) {
         let s = state.clone();
         if let Err(e) = web::block(move || s.run_reload_hooks()).await {
             log::error!("reload failed: {e}");
+        }
+    }
+}
+
+/// `--check-config FILE`: the effective config as JSON with secrets hidden
+/// on stdout and exit 0, or one line on stderr and exit 1.
+fn check_config(path: &std::path::Path) -> ExitCode {
+    let checked = Config::load(path).map_err(|e| e.to_string()).and_then(|c| {
+        logging::check(&c.elliptics)
+            .map_err(|e| format!("config {}: {e}", path.display()))
+            .map(|()| c)
+    });
+    match checked
+        .and_then(|c| serde_json::to_string_pretty(&c.without_secrets()).map_err(|e| e.to_string()))
+    {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("backrunner: {e}");
+            ExitCode::FAILURE
         }
     }
 }

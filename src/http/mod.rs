@@ -200,9 +200,11 @@ async fn dispatch(
         }),
         Ok(ep) => handle(ep, &req, payload).await,
     };
+    let mut error = String::new();
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => {
+            error = e.to_string();
             let resp = e.response(&url);
             let peer = req
                 .http
@@ -235,16 +237,18 @@ async fn dispatch(
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     state.stats.record(name, status, bytes);
+    // Backrunner's access line: method, client, X-Forwarded-For, path, status, size, time, error.
     log::info!(
         target: "access",
-        "{} {} {:?} {} {} {} {:.3}ms",
+        "method: {}, client: {}, x-fwd: {}, path: {}, status: {}, size: {}, time: {:.3} ms, error: {}",
         method,
-        req.http.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
+        req.http.peer_addr().map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
         req.header("x-forwarded-for").unwrap_or("-"),
         url,
         status,
         bytes,
-        started.elapsed().as_secs_f64() * 1e3
+        started.elapsed().as_secs_f64() * 1e3,
+        if error.is_empty() { "-" } else { error.as_str() }
     );
     resp
 }

@@ -7,8 +7,18 @@ command -v openssl >/dev/null || need+=(openssl)
 # tests/tls.rs: an HTTPS and HTTP/2 client
 command -v curl >/dev/null || need+=(curl)
 dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
+# ci/package.sh: shlib dependencies of the .deb, rpm -qlp, systemd-analyze
+# verify, the install test (adduser, curl) and npm for the Dockerfile linter.
+command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
+command -v rpm >/dev/null || need+=(rpm)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v adduser >/dev/null || need+=(adduser)
+command -v curl >/dev/null || need+=(curl)
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${need[@]}"
 fi
+# Dockerfile linter (hadolint is not packaged in Debian; this is pure JS).
+command -v dockerfilelint >/dev/null || npm install -g --no-fund --no-audit dockerfilelint@1.8.0

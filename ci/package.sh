@@ -26,6 +26,8 @@ step "vendor crates (cargo vendor) and build offline"
 mkdir -p target
 cargo vendor --locked --quiet vendor >target/vendor-config.toml
 export CARGO_NET_OFFLINE=true
+# Packages ship binaries without debug info (the dev profile keeps it).
+export CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo
 build() { cargo build --release --locked --offline --config target/vendor-config.toml "$@"; }
 build
 
@@ -58,7 +60,10 @@ unit=$(dpkg -L backrunner | grep -E '/systemd/system/backrunner\.service$')
 /usr/bin/backrunner --check-config /etc/backrunner/backrunner.json >/dev/null
 
 step "systemd-analyze verify $unit"
-systemd-analyze verify "$unit"
+# Warnings (unknown keys, bad values) fail too, not only missing binaries.
+verify=$(systemd-analyze verify "$unit" 2>&1) || { echo "$verify" >&2; fail "systemd-analyze verify failed"; }
+[ -z "$verify" ] || { echo "$verify" >&2; fail "systemd-analyze verify warned"; }
+echo "ok"
 
 step "run the installed proxy with the packaged config"
 config=/etc/backrunner/backrunner.json

@@ -8,12 +8,11 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
 # ci/package.sh: shlib dependencies of the .deb, rpm -qlp, systemd-analyze
-# verify, the install test (adduser, curl) and npm for the Dockerfile linter.
+# verify, the install test (adduser) and npm for the Dockerfile linter.
 command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
 command -v rpm >/dev/null || need+=(rpm)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v adduser >/dev/null || need+=(adduser)
-command -v curl >/dev/null || need+=(curl)
 command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

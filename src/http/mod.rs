@@ -1,6 +1,7 @@
 //! The HTTP layer: one dispatcher routes every request to its handler,
 //! turns errors into replies, adds `proxy.headers`, counts and logs.
 
+pub mod conditional;
 pub mod config_update;
 pub mod delete;
 pub mod endpoint;
@@ -8,6 +9,8 @@ pub mod error;
 pub mod files;
 pub mod get;
 pub mod lookup;
+pub mod multipart;
+pub mod range;
 pub mod redirect;
 pub mod reply;
 pub mod stat;

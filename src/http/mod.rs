@@ -236,6 +236,11 @@ async fn dispatch(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
+        // Streamed bodies (SizedStream) carry their length in the body, not a header.
+        .or(match actix_web::body::MessageBody::size(resp.body()) {
+            actix_web::body::BodySize::Sized(n) => Some(n),
+            _ => None,
+        })
         .unwrap_or(0);
     state.stats.record(name, status, bytes);
     log::info!(

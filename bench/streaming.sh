@@ -73,7 +73,7 @@ for _ in $(seq 100); do curl -s "http://127.0.0.1:$NPORT/" >/dev/null && break; 
 
 echo "object: $SIZE_MB MiB; $DOWN downloads, $UP uploads; work dir $WORK"
 head -c "$((SIZE_MB << 20))" /dev/urandom >"$WORK/www/obj"
-curl -sf -o /dev/null -X POST --data-binary @"$WORK/www/obj" "http://127.0.0.1:$PORT/upload/b/obj"
+curl -sf -o /dev/null -X POST -T "$WORK/www/obj" "http://127.0.0.1:$PORT/upload/b/obj"
 
 # Peak RSS of the proxy over one phase: reset VmHWM, then sample it.
 reset_peak() { echo 5 >"/proc/$BR_PID/clear_refs"; }
@@ -93,7 +93,7 @@ run_parallel() {
 
 get_proxy() { curl -sf -o /dev/null "http://127.0.0.1:$PORT/get/b/obj"; }
 get_nginx() { curl -sf -o /dev/null "http://127.0.0.1:$NPORT/www/obj"; }
-put_proxy() { curl -sf -o /dev/null -H 'Expect:' -X POST --data-binary @"$WORK/www/obj" "http://127.0.0.1:$PORT/upload/b/up$1"; }
+put_proxy() { curl -sf -o /dev/null -H 'Expect:' -X POST -T "$WORK/www/obj" "http://127.0.0.1:$PORT/upload/b/up$1"; }
 put_nginx() { curl -sf -o /dev/null -H 'Expect:' -T "$WORK/www/obj" "http://127.0.0.1:$NPORT/dav/up$1"; }
 
 mib() { echo "scale=1; $1 / 1024" | bc -l; }

@@ -292,6 +292,25 @@ fn conditional_requests_304_412_and_if_range() {
         }
     }
 
+    // On the wire, a 304 has no body and no Content-Length other than the
+    // full size (RFC 9110 §8.6).
+    let mut s = TcpStream::connect(("127.0.0.1", p.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET /get/b1/c.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let raw = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+    let (head, rest) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("http/1.1 304"), "{head}");
+    if let Some(cl) = head.lines().find(|l| l.starts_with("content-length:")) {
+        assert_eq!(cl, "content-length: 5000", "{head}");
+    }
+    assert!(rest.is_empty(), "{rest:?}");
+
     // A new write changes the ETag: the old one no longer yields 304.
     assert_eq!(
         p.upload("b1", "c.txt", random_bytes(5000, 10)).status(),

@@ -57,6 +57,9 @@ pub enum ApiError {
     /// A blocking task was cancelled or panicked.
     #[error("internal: {0}")]
     Internal(String),
+    /// The client sent nothing for longer than `proxy.idle-timeout`.
+    #[error("{0}")]
+    RequestTimeout(String),
 }
 
 fn allow_list(allow: &[Method]) -> String {
@@ -93,6 +96,7 @@ impl ApiError {
             },
             ApiError::Auth(_) => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         }
     }
 

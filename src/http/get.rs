@@ -1,20 +1,27 @@
-//! `/get/BUCKET/KEY`: streams the object from the store, one chunk at a time.
+//! `/get/BUCKET/KEY` (GET and HEAD): conditional requests, Range (one span
+//! or `multipart/byteranges`), and the body streamed from the store one
+//! chunk at a time.
+
+use std::collections::BTreeMap;
+use std::time::UNIX_EPOCH;
 
 use actix_web::body::SizedStream;
-use actix_web::http::header::{ACCEPT_RANGES, CONTENT_TYPE, LAST_MODIFIED};
-use actix_web::http::Method;
-use actix_web::HttpResponse;
+use actix_web::http::header::{
+    ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    IF_RANGE, IF_UNMODIFIED_SINCE, LAST_MODIFIED, RANGE,
+};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
 use futures_util::Stream;
 
+use super::conditional::{self, Outcome, Preconditions, Validators};
 use super::error::ApiError;
+pub use super::multipart::READ_CHUNK;
+use super::multipart::{segments_stream, Multipart, Segment};
+use super::range::{self, Ranges, Span};
 use super::{blocking, Req};
-use crate::storage::{ObjectReader, StorageError};
-use std::collections::BTreeMap;
-
-/// Bytes read from the store per step of a download; the next step starts
-/// only when the client has taken this one.
-pub const READ_CHUNK: usize = 256 * 1024;
+use crate::storage::{ObjectReader, ReplicaInfo};
 
 /// The Content-Type of a key: the longest matching suffix of the
 /// `content-types` map, else the type of its extension, else octet-stream.
@@ -27,29 +34,42 @@ pub fn content_type(map: &BTreeMap<String, String>, key: &str) -> String {
         .unwrap_or_else(|| "application/octet-stream".to_string())
 }
 
+/// The strong ETag of a replica (docs/http-caching.md): the first 128 bits
+/// of its stored checksum; when the backend keeps none (all zeros, as plain
+/// Elliptics 3.0 lookups answer), the object id, size and mtime in ns.
+pub fn etag(info: &ReplicaInfo) -> String {
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+    if !info.csum.is_empty() && info.csum.iter().any(|&b| b != 0) {
+        return format!("\"{}\"", hex(&info.csum[..info.csum.len().min(16)]));
+    }
+    let ns = info
+        .mtime
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let id: String = info.id.chars().take(32).collect();
+    format!("\"{id}-{:x}-{ns:x}\"", info.size)
+}
+
 /// Streams `[start, end)` of an open object.
 pub fn object_stream(
     reader: Box<dyn ObjectReader>,
     start: u64,
     end: u64,
 ) -> impl Stream<Item = Result<Bytes, ApiError>> {
-    futures_util::stream::try_unfold((reader, start), move |(mut reader, pos)| async move {
-        if pos >= end {
-            return Ok(None);
-        }
-        let n = READ_CHUNK.min((end - pos) as usize);
-        let (reader, chunk) = blocking(move || {
-            let chunk = reader.read_at(pos, n);
-            (reader, chunk)
-        })
-        .await?;
-        let chunk = chunk?;
-        if chunk.is_empty() {
-            return Err(StorageError::new(libc::EIO, "object ended early").into());
-        }
-        let next = pos + chunk.len() as u64;
-        Ok(Some((chunk, (reader, next))))
-    })
+    segments_stream(reader, vec![Segment::Object(Span { start, end })])
+}
+
+/// What the reply carries.
+enum Body {
+    /// `[start, end)` with 200 (whole object or `offset`/`size` query).
+    Whole(u64, u64),
+    /// One range, 206 with Content-Range.
+    One(Span),
+    /// Several ranges, 206 `multipart/byteranges`.
+    Many(Multipart),
 }
 
 /// Handles `/get/`.
@@ -61,36 +81,106 @@ pub async fn get(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, Api
     let k = key.to_string();
     let reader = blocking(move || storage.open(&ctx, &k)).await??;
     let info = reader.info().clone();
-    let offset = req.num_param("offset")?.unwrap_or(0);
-    if offset > info.size {
-        return Err(ApiError::BadRequest(format!(
-            "offset {offset} is past the object's end ({} bytes)",
-            info.size
-        )));
-    }
-    let size = match req.num_param("size")? {
-        Some(s) if s > 0 => s.min(info.size - offset),
-        _ => info.size - offset,
+    let size = info.size;
+    let head = req.http.method() == Method::HEAD;
+    let validators = Validators {
+        etag: etag(&info),
+        last_modified: info.mtime,
     };
+    let ctype = content_type(&req.snap.config.proxy.content_types, key);
     let mut resp = HttpResponse::Ok();
-    resp.insert_header((
-        CONTENT_TYPE,
-        content_type(&req.snap.config.proxy.content_types, key),
-    ))
-    .insert_header((LAST_MODIFIED, httpdate::fmt_http_date(info.mtime)))
-    .insert_header((ACCEPT_RANGES, "bytes"));
-    if req.http.method() == Method::HEAD {
-        return Ok(resp.no_chunking(size).finish());
+    resp.insert_header((ETAG, validators.etag.clone()))
+        .insert_header((LAST_MODIFIED, httpdate::fmt_http_date(info.mtime)))
+        .insert_header((ACCEPT_RANGES, "bytes"));
+
+    let pre = Preconditions {
+        if_match: req.header(IF_MATCH.as_str()),
+        if_none_match: req.header(IF_NONE_MATCH.as_str()),
+        if_modified_since: req.header(IF_MODIFIED_SINCE.as_str()),
+        if_unmodified_since: req.header(IF_UNMODIFIED_SINCE.as_str()),
+    };
+    match conditional::evaluate(&pre, &validators, true) {
+        Outcome::Proceed => {}
+        Outcome::NotModified => return Ok(resp.status(StatusCode::NOT_MODIFIED).finish()),
+        Outcome::Failed(h) => {
+            return Err(ApiError::PreconditionFailed(format!(
+                "{h} does not hold for the object (ETag {}, Last-Modified {})",
+                validators.etag,
+                httpdate::fmt_http_date(info.mtime)
+            )))
+        }
     }
-    Ok(resp.body(SizedStream::new(
-        size,
-        object_stream(reader, offset, offset + size),
-    )))
+
+    let offset = req.num_param("offset")?;
+    let size_param = req.num_param("size")?;
+    let body = if offset.is_some() || size_param.is_some_and(|s| s > 0) {
+        // The query parameters win over a Range header (SPEC.md).
+        let offset = offset.unwrap_or(0);
+        if offset > size {
+            return Err(ApiError::BadRequest(format!(
+                "offset {offset} is past the object's end ({size} bytes)"
+            )));
+        }
+        let len = match size_param {
+            Some(s) if s > 0 => s.min(size - offset),
+            _ => size - offset,
+        };
+        Body::Whole(offset, offset + len)
+    } else {
+        // RFC 9110 §14.2: Range only on GET; If-Range may void it (§13.1.5).
+        let range = req.header(RANGE.as_str()).filter(|_| !head).filter(|_| {
+            req.header(IF_RANGE.as_str())
+                .map_or(true, |v| conditional::if_range(v, &validators))
+        });
+        match range.map(|r| range::resolve(r, size)) {
+            None | Some(Ranges::Full) => Body::Whole(0, size),
+            Some(Ranges::Unsatisfiable) => return Err(ApiError::RangeNotSatisfiable { size }),
+            Some(Ranges::Partial(spans)) if spans.len() == 1 => Body::One(spans[0]),
+            Some(Ranges::Partial(spans)) => Body::Many(Multipart::new(&spans, &ctype, size)),
+        }
+    };
+
+    let (len, segments) = match body {
+        Body::Whole(start, end) => {
+            resp.insert_header((CONTENT_TYPE, ctype));
+            (end - start, vec![Segment::Object(Span { start, end })])
+        }
+        Body::One(span) => {
+            resp.status(StatusCode::PARTIAL_CONTENT)
+                .insert_header((CONTENT_TYPE, ctype))
+                .insert_header((CONTENT_RANGE, span.content_range(size)));
+            (span.len(), vec![Segment::Object(span)])
+        }
+        Body::Many(m) => {
+            resp.status(StatusCode::PARTIAL_CONTENT)
+                .insert_header((CONTENT_TYPE, m.content_type()));
+            (m.len(), m.segments)
+        }
+    };
+    Ok(send(resp, len, reader, segments, head))
+}
+
+fn send(
+    mut resp: HttpResponseBuilder,
+    len: u64,
+    reader: Box<dyn ObjectReader>,
+    segments: Vec<Segment>,
+    head: bool,
+) -> HttpResponse {
+    if head {
+        // A sized body that is never read: HEAD gets the real Content-Length
+        // (actix writes the body's size, not a header set by hand).
+        drop(reader);
+        let empty = futures_util::stream::empty::<Result<Bytes, ApiError>>();
+        return resp.body(SizedStream::new(len, empty));
+    }
+    resp.body(SizedStream::new(len, segments_stream(reader, segments)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn content_types() {
@@ -100,10 +190,35 @@ mod tests {
         assert_eq!(content_type(&m, "a/b.mp4"), "video/custom");
         assert_eq!(content_type(&m, "ax.mp4"), "video/x");
         assert_eq!(content_type(&m, "a.png"), "image/png");
+        assert_eq!(content_type(&BTreeMap::new(), "v.mp4"), "video/mp4");
         assert_eq!(
             content_type(&m, "a.unknown-ext"),
             "application/octet-stream"
         );
         assert_eq!(content_type(&m, "noext"), "application/octet-stream");
+    }
+
+    #[test]
+    fn etags_from_checksum_or_identity() {
+        let mut info = ReplicaInfo {
+            group: 1,
+            backend: 1,
+            address: String::new(),
+            id: "ab".repeat(64),
+            filename: String::new(),
+            offset: 0,
+            size: 10,
+            mtime: UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789),
+            csum: vec![0x11; 64],
+        };
+        assert_eq!(etag(&info), format!("\"{}\"", "11".repeat(16)));
+        info.csum = vec![0; 64];
+        let zero = etag(&info);
+        assert!(
+            zero.starts_with(&format!("\"{}-a-", "ab".repeat(16))),
+            "{zero}"
+        );
+        info.mtime += Duration::from_nanos(1);
+        assert_ne!(etag(&info), zero, "a new write changes the tag");
     }
 }

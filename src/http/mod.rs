@@ -1,6 +1,7 @@
 //! The HTTP layer: one dispatcher routes every request to its handler,
 //! turns errors into replies, adds `proxy.headers`, counts and logs.
 
+pub mod conditional;
 pub mod config_update;
 pub mod delete;
 pub mod endpoint;
@@ -8,6 +9,8 @@ pub mod error;
 pub mod files;
 pub mod get;
 pub mod lookup;
+pub mod multipart;
+pub mod range;
 pub mod redirect;
 pub mod reply;
 pub mod stat;
@@ -235,6 +238,11 @@ async fn dispatch(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
+        // Streamed bodies (SizedStream) carry their length in the body, not a header.
+        .or(match actix_web::body::MessageBody::size(resp.body()) {
+            actix_web::body::BodySize::Sized(n) => Some(n),
+            _ => None,
+        })
         .unwrap_or(0);
     state.stats.record(name, status, bytes);
     // Backrunner's access line: method, client, X-Forwarded-For, path, status, size, time, error.

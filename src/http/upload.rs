@@ -2,6 +2,7 @@
 //! store chunk by chunk; it never sits in memory whole.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::http::header::{CONTENT_LENGTH, RANGE};
 use actix_web::{web, HttpResponse};
@@ -118,8 +119,17 @@ pub async fn upload(
     ));
     let mut buf = BytesMut::with_capacity(WRITE_CHUNK.min(size as usize));
     let mut received: u64 = 0;
+    // A trickling client may not hold the write open forever.
+    let idle = Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
     loop {
-        let next = payload.next().await;
+        let next = actix_web::rt::time::timeout(idle, payload.next())
+            .await
+            .map_err(|_| {
+                ApiError::RequestTimeout(format!(
+                    "no upload data for {}s (proxy.idle-timeout) after {received} of {size} bytes",
+                    idle.as_secs()
+                ))
+            })?;
         let done = next.is_none();
         if let Some(chunk) = next {
             // Returning early drops `writer`, which aborts the write.

@@ -3,10 +3,11 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use actix_web::http::header::{HeaderValue, Range, AUTHORIZATION, LOCATION, RANGE};
+use actix_web::http::header::{HeaderValue, AUTHORIZATION, LOCATION, RANGE};
 use actix_web::HttpResponse;
 
 use super::error::ApiError;
+use super::range;
 use super::reply::first_errors;
 use super::{blocking, Req};
 use crate::redirect_sign::{address_host, SignedRedirect};
@@ -113,24 +114,18 @@ pub fn choose_replica<'a>(
 /// `offset`/`size` parameters (size 0 or past the end: up to the end).
 fn requested_span(req: &Req, total: u64) -> Result<(u64, u64), ApiError> {
     if let Some(raw) = req.header(RANGE.as_str()) {
-        let specs = match raw.parse::<Range>() {
-            Ok(Range::Bytes(specs)) => specs,
-            _ => {
-                return Err(ApiError::BadRequest(format!(
-                    "redirect: Range {raw:?} is not a byte range"
-                )))
-            }
-        };
+        let specs = range::parse(raw).ok_or_else(|| {
+            ApiError::BadRequest(format!("redirect: Range {raw:?} is not a byte range"))
+        })?;
         let [spec] = specs.as_slice() else {
             return Err(ApiError::BadRequest(format!(
                 "redirect: {} ranges requested, a redirect carries one; use /get/ for several",
                 specs.len()
             )));
         };
-        let (first, last) = spec
-            .to_satisfiable_range(total)
-            .ok_or(ApiError::RangeNotSatisfiable { size: total })?;
-        return Ok((first, last - first + 1));
+        let span =
+            range::span(*spec, total).ok_or(ApiError::RangeNotSatisfiable { size: total })?;
+        return Ok((span.start, span.len()));
     }
     let offset = req.num_param("offset")?.unwrap_or(0);
     if offset >= total && !(offset == 0 && total == 0) {

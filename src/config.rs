@@ -159,6 +159,18 @@ pub struct ProxyConfig {
     /// Seconds automatic config refresh stays off after `/update_local_config/`.
     #[serde(rename = "disable-config-update-for-seconds")]
     pub disable_config_update_for_seconds: u64,
+    /// Copy the newest replica into groups found stale by reads (off: it costs I/O).
+    #[serde(rename = "recover-on-read")]
+    pub recover_on_read: bool,
+    /// Bytes per second recovery may copy, all recoveries together.
+    #[serde(rename = "recover-bytes-per-second")]
+    pub recover_bytes_per_second: u64,
+    /// Removed/total record ratio past which a backend is defragmented (0 = never).
+    #[serde(rename = "defrag-removed-ratio")]
+    pub defrag_removed_ratio: f64,
+    /// Removed records a backend needs before its ratio is considered.
+    #[serde(rename = "defrag-min-removed-records")]
+    pub defrag_min_removed_records: u64,
 }
 
 impl Default for ProxyConfig {
@@ -183,6 +195,10 @@ impl Default for ProxyConfig {
             reader_io_flags: 0,
             writer_io_flags: 0,
             disable_config_update_for_seconds: 0,
+            recover_on_read: false,
+            recover_bytes_per_second: 32 << 20,
+            defrag_removed_ratio: 0.5,
+            defrag_min_removed_records: 1000,
         }
     }
 }
@@ -252,6 +268,9 @@ impl Config {
             || !(0.0..=1.0).contains(&p.free_space_ratio_soft)
         {
             return Err("proxy.free-space-ratio-soft/-hard must be between 0 and 1".into());
+        }
+        if !(0.0..=1.0).contains(&p.defrag_removed_ratio) {
+            return Err("proxy.defrag-removed-ratio must be between 0 and 1".into());
         }
         if self.elliptics.metadata_groups.is_empty() {
             return Err(

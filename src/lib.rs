@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod logging;
+pub mod placement;
 pub mod redirect_sign;
 pub mod reload;
 pub mod state;

@@ -43,6 +43,8 @@ pub struct AppState {
     pub sources: Sources,
     /// Reload failures and the `/update_local_config/` suspension.
     pub reload: ReloadStatus,
+    /// Cached cluster statistics, write costs and consistency counters.
+    pub cluster: crate::placement::Cluster,
     current: RwLock<Arc<Snapshot>>,
     hooks: Mutex<Vec<(&'static str, ReloadHook)>>,
 }
@@ -79,6 +81,7 @@ impl AppState {
             stats: ProxyStats::default(),
             sources,
             reload: ReloadStatus::default(),
+            cluster: Default::default(),
             current: RwLock::new(Arc::new(Snapshot {
                 config: Arc::new(config),
                 buckets: Arc::new(buckets),

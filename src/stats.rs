@@ -1,10 +1,14 @@
-//! Proxy statistics for `/proxy_stat/`: per-handler request and byte counts
-//! by status, and the last errors.
+//! Proxy statistics: for `/proxy_stat/`, per-handler request and byte rates
+//! by status code and status class (moving averages) and the last errors;
+//! for `/metrics`, Prometheus counters and latency histograms.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use prometheus_client::metrics::counter::Counter as PromCounter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use serde::Serialize;
 
 /// How many errors `/proxy_stat/` keeps.
@@ -39,27 +43,107 @@ pub struct ErrorRecord {
     pub status: u16,
 }
 
+/// Time constant of the moving averages: an event's weight falls to 1/e
+/// after this long (Backrunner's estimator used 5-second windows).
+pub const RATE_WINDOW: Duration = Duration::from_secs(5);
+
+/// An exponentially weighted moving average of a rate (amount per second):
+/// each event adds `amount / window`, and the sum decays by `e^(-dt/window)`.
+/// A steady stream of `r` per second reads `r`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ewma {
+    rate: f64,
+    at: Option<Instant>,
+}
+
+impl Ewma {
+    /// Adds `amount` happening at `now`.
+    pub fn add(&mut self, amount: f64, now: Instant, window: Duration) {
+        self.rate = self.rate_at(now, window) + amount / window.as_secs_f64();
+        self.at = Some(now);
+    }
+
+    /// The rate at `now`.
+    pub fn rate_at(&self, now: Instant, window: Duration) -> f64 {
+        match self.at {
+            Some(t) => {
+                let dt = now.saturating_duration_since(t).as_secs_f64();
+                self.rate * (-dt / window.as_secs_f64()).exp()
+            }
+            None => 0.0,
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 struct Counter {
     requests: u64,
     bytes: u64,
+    rps: Ewma,
+    bps: Ewma,
 }
 
-/// Request rates of one status code.
+impl Counter {
+    fn add(&mut self, bytes: u64, now: Instant) {
+        self.requests += 1;
+        self.bytes += bytes;
+        self.rps.add(1.0, now, RATE_WINDOW);
+        self.bps.add(bytes as f64, now, RATE_WINDOW);
+    }
+}
+
+/// Request rates of one status code or class.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rate {
-    /// Bytes per second since start.
+    /// Bytes per second, moving average over [`RATE_WINDOW`].
     #[serde(rename = "BPS")]
     pub bps: f64,
-    /// Requests per second since start.
+    /// Requests per second, moving average over [`RATE_WINDOW`].
     #[serde(rename = "RPS")]
     pub rps: f64,
-    /// Requests counted.
+    /// Requests counted since start.
     #[serde(rename = "Requests")]
     pub requests: u64,
-    /// Bytes counted.
+    /// Bytes counted since start.
     #[serde(rename = "Bytes")]
     pub bytes: u64,
+}
+
+/// The status class of a status code: `2xx`, `4xx`...
+pub fn status_class(status: u16) -> String {
+    format!("{}xx", status / 100)
+}
+
+/// Labels of the request metrics.
+pub type Labels = Vec<(String, String)>;
+
+/// Upper bounds of the latency histogram: 0.5 ms doubling up to ~16 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// Prometheus request metrics, kept for the life of the process.
+#[derive(Clone)]
+pub struct RequestMetrics {
+    /// Requests by handler and status class.
+    pub requests: Family<Labels, PromCounter>,
+    /// Latency by handler and status class, in seconds.
+    pub latency: Family<Labels, Histogram, fn() -> Histogram>,
+    /// Request body bytes by handler.
+    pub bytes_in: Family<Labels, PromCounter>,
+    /// Reply body bytes by handler.
+    pub bytes_out: Family<Labels, PromCounter>,
+}
+
+impl Default for RequestMetrics {
+    fn default() -> Self {
+        RequestMetrics {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+            bytes_in: Family::default(),
+            bytes_out: Family::default(),
+        }
+    }
 }
 
 /// Counters shared by every worker.
@@ -67,8 +151,20 @@ pub struct ProxyStats {
     /// When the proxy started.
     pub start_time: SystemTime,
     started: Instant,
-    handlers: Mutex<BTreeMap<String, BTreeMap<u16, Counter>>>,
+    handlers: Mutex<BTreeMap<String, BTreeMap<String, Counter>>>,
     errors: Mutex<VecDeque<ErrorRecord>>,
+    /// Prometheus request metrics.
+    pub metrics: RequestMetrics,
+    /// Reload signals handled and their outcome.
+    pub reloads: ReloadCounters,
+}
+
+/// SIGHUPs whose reload hooks ran (reload failures are counted by
+/// `crate::reload::ReloadStatus`).
+#[derive(Debug, Default)]
+pub struct ReloadCounters {
+    /// SIGHUPs whose hooks ran.
+    pub signals: std::sync::atomic::AtomicU64,
 }
 
 impl Default for ProxyStats {
@@ -78,6 +174,8 @@ impl Default for ProxyStats {
             started: Instant::now(),
             handlers: Mutex::new(BTreeMap::new()),
             errors: Mutex::new(VecDeque::with_capacity(ERROR_HISTORY)),
+            metrics: RequestMetrics::default(),
+            reloads: ReloadCounters::default(),
         }
     }
 }
@@ -111,17 +209,45 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 impl ProxyStats {
-    /// Counts one finished request.
+    /// Counts one finished request under its status code and its status class.
     pub fn record(&self, handler: &str, status: u16, bytes: u64) {
+        let now = Instant::now();
         if let Ok(mut h) = self.handlers.lock() {
-            let c = h
-                .entry(handler.to_string())
+            let by_status = h.entry(handler.to_string()).or_default();
+            by_status
+                .entry(status.to_string())
                 .or_default()
-                .entry(status)
-                .or_default();
-            c.requests += 1;
-            c.bytes += bytes;
+                .add(bytes, now);
+            by_status
+                .entry(status_class(status))
+                .or_default()
+                .add(bytes, now);
         }
+    }
+
+    /// Counts one finished request for `/proxy_stat/` and `/metrics`:
+    /// `bytes_out` of reply body, `bytes_in` of request body, `elapsed` time.
+    pub fn record_request(
+        &self,
+        handler: &str,
+        status: u16,
+        bytes_out: u64,
+        bytes_in: u64,
+        elapsed: Duration,
+    ) {
+        self.record(handler, status, bytes_out);
+        let by_class: Labels = vec![
+            ("handler".into(), handler.into()),
+            ("class".into(), status_class(status)),
+        ];
+        let by_handler: Labels = vec![("handler".into(), handler.into())];
+        let m = &self.metrics;
+        m.requests.get_or_create(&by_class).inc();
+        m.latency
+            .get_or_create(&by_class)
+            .observe(elapsed.as_secs_f64());
+        m.bytes_in.get_or_create(&by_handler).inc_by(bytes_in);
+        m.bytes_out.get_or_create(&by_handler).inc_by(bytes_out);
     }
 
     /// Remembers a failed request, keeping the last [`ERROR_HISTORY`].
@@ -154,9 +280,9 @@ impl ProxyStats {
             .unwrap_or_default()
     }
 
-    /// Per handler, per status: rates since start.
+    /// Per handler, per status code and class: moving-average rates and totals.
     pub fn handlers(&self) -> BTreeMap<String, BTreeMap<String, Rate>> {
-        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        let now = Instant::now();
         let h = match self.handlers.lock() {
             Ok(h) => h.clone(),
             Err(_) => return BTreeMap::new(),
@@ -167,10 +293,10 @@ impl ProxyStats {
                     .into_iter()
                     .map(|(status, c)| {
                         (
-                            status.to_string(),
+                            status,
                             Rate {
-                                bps: c.bytes as f64 / secs,
-                                rps: c.requests as f64 / secs,
+                                bps: c.bps.rate_at(now, RATE_WINDOW),
+                                rps: c.rps.rate_at(now, RATE_WINDOW),
                                 requests: c.requests,
                                 bytes: c.bytes,
                             },
@@ -180,6 +306,11 @@ impl ProxyStats {
                 (name, rates)
             })
             .collect()
+    }
+
+    /// Seconds since start.
+    pub fn uptime(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
     }
 }
 
@@ -208,6 +339,32 @@ mod tests {
         assert_eq!(e[0].url, "/u5");
         s.record("get", 200, 10);
         s.record("get", 200, 5);
-        assert_eq!(s.handlers()["get"]["200"].bytes, 15);
+        s.record("get", 204, 1);
+        let h = s.handlers();
+        assert_eq!(h["get"]["200"].bytes, 15);
+        assert_eq!(h["get"]["2xx"].requests, 3);
+        assert_eq!(h["get"]["2xx"].bytes, 16);
+    }
+
+    #[test]
+    fn moving_average_follows_fixed_inputs() {
+        let w = Duration::from_secs(10);
+        let t = Instant::now();
+        let mut e = Ewma::default();
+        assert_eq!(e.rate_at(t, w), 0.0);
+        e.add(10.0, t, w);
+        assert!((e.rate_at(t, w) - 1.0).abs() < 1e-12);
+        // One window later the weight is 1/e.
+        assert!((e.rate_at(t + w, w) - (-1.0f64).exp()).abs() < 1e-12);
+        e.add(10.0, t + w, w);
+        assert!((e.rate_at(t + w, w) - (1.0 + (-1.0f64).exp())).abs() < 1e-12);
+        // A steady 20 events/s reads 20/s (within the discreteness of the steps).
+        let mut e = Ewma::default();
+        let step = Duration::from_millis(50);
+        for i in 0..4000 {
+            e.add(1.0, t + step * i, w);
+        }
+        let r = e.rate_at(t + step * 3999, w);
+        assert!((r - 20.0).abs() < 0.1, "{r}");
     }
 }

@@ -64,6 +64,8 @@ pub enum Endpoint {
     },
     /// `/proxy_stat/`
     ProxyStat,
+    /// `/metrics`: Prometheus text format.
+    Metrics,
     /// `/update_local_config/`
     UpdateLocalConfig,
     /// Anything else: a file under `proxy.root`.
@@ -146,6 +148,7 @@ impl Endpoint {
                     .collect(),
             },
             "proxy_stat" if rest.is_empty() => Endpoint::ProxyStat,
+            "metrics" if rest.is_empty() => Endpoint::Metrics,
             "update_local_config" if rest.is_empty() => Endpoint::UpdateLocalConfig,
             _ => Endpoint::Static {
                 path: path.to_string(),
@@ -167,6 +170,7 @@ impl Endpoint {
             Endpoint::Ping => "ping",
             Endpoint::Stat { .. } => "stat",
             Endpoint::ProxyStat => "proxy_stat",
+            Endpoint::Metrics => "metrics",
             Endpoint::UpdateLocalConfig => "update_local_config",
             Endpoint::Static { .. } => "static",
         }
@@ -226,6 +230,7 @@ mod tests {
         assert_eq!(p("/stat/"), Endpoint::Stat { buckets: vec![] });
         assert_eq!(p("/ping/"), Endpoint::Ping);
         assert_eq!(p("/ping"), Endpoint::Ping);
+        assert_eq!(p("/metrics"), Endpoint::Metrics);
         assert_eq!(
             p("/index.html"),
             Endpoint::Static {

@@ -79,7 +79,21 @@ pub async fn get(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, Api
     let ctx = req.storage_ctx(&meta, false)?;
     let storage = req.state.storage.clone();
     let k = key.to_string();
+    let groups = ctx.groups.clone();
+    // Replicas not being defragmented and fastest first.
+    let mut ctx = ctx;
+    ctx.groups = req.state.cluster.read_order(&groups);
     let reader = blocking(move || storage.open(&ctx, &k)).await??;
+    let proxy = &req.snap.config.proxy;
+    if proxy.recover_on_read && groups.len() > 1 {
+        crate::placement::check_replicas_in_background(
+            req.state.clone(),
+            meta.name.clone(),
+            groups,
+            key.to_string(),
+            proxy.recover_bytes_per_second,
+        );
+    }
     let info = reader.info().clone();
     let size = info.size;
     let head = req.http.method() == Method::HEAD;

@@ -9,6 +9,7 @@ pub mod error;
 pub mod files;
 pub mod get;
 pub mod lookup;
+pub mod metrics;
 pub mod multipart;
 pub mod range;
 pub mod redirect;
@@ -161,6 +162,7 @@ async fn handle(ep: &Endpoint, req: &Req, payload: web::Payload) -> Result<HttpR
         Endpoint::Ping | Endpoint::Stat { .. } => stat::stat(req, ep).await,
         Endpoint::ProxyStat => stat::proxy_stat(req).await,
         Endpoint::UpdateLocalConfig => config_update::update_local_config(req, payload).await,
+        Endpoint::Metrics => metrics::metrics(req).await,
         Endpoint::Static { path } => files::serve(req, path).await,
     }
 }
@@ -244,7 +246,13 @@ async fn dispatch(
             _ => None,
         })
         .unwrap_or(0);
-    state.stats.record(name, status, bytes);
+    let bytes_in = req
+        .header("content-length")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    state
+        .stats
+        .record_request(name, status, bytes, bytes_in, started.elapsed());
     // Backrunner's access line: method, client, X-Forwarded-For, path, status, size, time, error.
     log::info!(
         target: "access",

@@ -12,17 +12,34 @@ use super::error::ApiError;
 use super::{blocking, Req};
 use crate::bucket::BucketMeta;
 use crate::build_info;
+use crate::placement::pain::{self, Limits};
+use crate::placement::Cluster;
 use crate::stats::format_time;
 use crate::storage::BackendStat;
 
-fn backend_json(s: &BackendStat) -> Value {
+fn backend_json(s: &BackendStat, cluster: &Cluster, limits: Limits) -> Value {
+    let cost = cluster.cost(s);
+    let pid = cluster.write_cost(s);
+    let commands: BTreeMap<&String, Value> = s
+        .commands
+        .iter()
+        .map(|(name, c)| {
+            (
+                name,
+                json!({"Requests": c.requests, "Failures": c.failures, "Bytes": c.bytes}),
+            )
+        })
+        .collect();
     json!({
         "Address": s.address,
         "Backend": s.backend,
+        "Pain": pain::backend_pain(s, 0, cost, limits).pain,
+        "FreeSpaceRatio": pain::free_space_ratio(s, 0),
         "Stat": {
             "error": {"code": s.error},
             "DefragState": s.defrag_state,
             "DefragStateStr": if s.defrag_state == 0 { "not-started" } else { "in-progress" },
+            "DefragRuns": s.defrag_runs,
             "RO": s.read_only,
             "Delay": s.delay_ms,
             "VFS": {
@@ -35,8 +52,13 @@ fn backend_json(s: &BackendStat) -> Value {
                 "RecordsRemoved": s.records_removed,
                 "RecordsCorrupted": 0,
             },
-            "PID": {"Error": 0.0, "IntegralError": 0.0, "ErrorTime": 0, "Pain": 0.0},
-            "Commands": {},
+            "PID": {
+                "Error": pid.error,
+                "IntegralError": pid.integral,
+                "Pain": cost,
+                "Updates": pid.updates,
+            },
+            "Commands": commands,
         }
     })
 }
@@ -72,30 +94,55 @@ pub async fn stat(req: &Req, ep: &Endpoint) -> Result<HttpResponse, ApiError> {
         }
         v
     };
-    let storage = req.state.storage.clone();
-    let stats = blocking(move || storage.backend_stats()).await?;
+    let cluster = &req.state.cluster;
+    if cluster.stats().time.is_none() {
+        let s = req.state.clone();
+        blocking(move || s.cluster.refresh(s.storage.as_ref())).await?;
+    }
+    let stats = cluster.stats();
+    let proxy = &req.snap.config.proxy;
+    let limits = Limits {
+        soft: proxy.free_space_ratio_soft,
+        hard: proxy.free_space_ratio_hard,
+    };
+    let out_of_sync = cluster.out_of_sync();
     let mut out = serde_json::Map::new();
     for b in &buckets {
+        let oos = out_of_sync.get(&b.name);
         let groups: BTreeMap<String, Value> = b
             .groups
             .iter()
             .map(|g| {
                 let backends: Vec<Value> = stats
+                    .backends
                     .iter()
                     .filter(|s| s.group == *g)
-                    .map(backend_json)
+                    .map(|s| backend_json(s, cluster, limits))
                     .collect();
-                (g.to_string(), json!({"Backends": backends}))
+                let n = oos.and_then(|m| m.get(g)).copied().unwrap_or(0);
+                (
+                    g.to_string(),
+                    json!({"Backends": backends, "OutOfSyncReplicas": n}),
+                )
             })
             .collect();
+        let bp = cluster.bucket_pain(&b.groups, 0, proxy);
         out.insert(
             b.name.clone(),
-            json!({"Group": groups, "Meta": meta_json(b)}),
+            json!({
+                "Group": groups,
+                "Meta": meta_json(b),
+                "Pain": bp.pain,
+                "RecordsDiscrepancy": bp.discrepancy,
+            }),
         );
     }
+    let stat_time = stats.time.unwrap_or_else(SystemTime::now);
     Ok(HttpResponse::Ok().json(json!({
         "Buckets": out,
-        "StatTime": format_time(SystemTime::now()),
+        "StatTime": format_time(stat_time),
+        "Recovery": cluster.recovery.summary(),
+        "Defrag": cluster.defrag.summary(),
     })))
 }
 

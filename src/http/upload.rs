@@ -2,19 +2,18 @@
 //! store chunk by chunk; it never sits in memory whole.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::http::header::{CONTENT_LENGTH, RANGE};
 use actix_web::{web, HttpResponse};
 use bytes::BytesMut;
 use futures_util::StreamExt;
-use rand::seq::SliceRandom;
 
 use super::error::ApiError;
 use super::reply::{first_errors, LookupJson, UploadJson};
 use super::{blocking, Req};
 use crate::bucket::BucketMeta;
-use crate::storage::{pick_error, ObjectWriter};
+use crate::storage::{pick_error, GroupResult, ObjectWriter, ReplicaInfo};
 
 /// Bytes gathered from the socket before one blocking write.
 const WRITE_CHUNK: usize = 1 << 20;
@@ -70,31 +69,17 @@ fn content_length(req: &Req) -> Result<u64, ApiError> {
     Ok(n)
 }
 
-/// Picks a listed bucket that has a writable group with room for `size` bytes.
+/// Picks the bucket of a `/nobucket_upload/` by the placement model
+/// (src/placement), from the cached cluster statistics.
 async fn choose_bucket(req: &Req, size: u64) -> Result<Arc<BucketMeta>, ApiError> {
-    let storage = req.state.storage.clone();
-    let stats = blocking(move || storage.backend_stats()).await?;
-    let candidates: Vec<Arc<BucketMeta>> = req
-        .snap
-        .buckets
-        .listed()
-        .into_iter()
-        .filter(|b| {
-            b.groups.iter().any(|g| {
-                stats.iter().any(|s| {
-                    s.group == *g && !s.read_only && (s.size_limit == 0 || s.avail >= size)
-                })
-            })
-        })
-        .collect();
-    candidates
-        .choose(&mut rand::thread_rng())
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::Unavailable(format!(
-                "no listed bucket has a writable group with room for {size} bytes"
-            ))
-        })
+    if req.state.cluster.stats().time.is_none() {
+        let s = req.state.clone();
+        blocking(move || s.cluster.refresh(s.storage.as_ref())).await?;
+    }
+    req.state
+        .cluster
+        .choose_bucket(&req.snap.buckets.listed(), size, &req.snap.config.proxy)
+        .map_err(ApiError::Unavailable)
 }
 
 /// Handles an upload; `bucket` is `None` for `/nobucket_upload/`.
@@ -114,9 +99,25 @@ pub async fn upload(
     let ctx = req.storage_ctx(&meta, true)?;
     let storage = req.state.storage.clone();
     let k = key.to_string();
-    let mut writer = PendingWrite(Some(
-        blocking(move || storage.write(&ctx, &k, offset, size)).await??,
-    ));
+    let started = Instant::now();
+    let opened = blocking(move || storage.write(&ctx, &k, offset, size)).await?;
+    let mut writer = match opened {
+        Ok(w) => PendingWrite(Some(w)),
+        Err(e) => {
+            let failed: Vec<GroupResult<ReplicaInfo>> = meta
+                .groups
+                .iter()
+                .map(|&group| GroupResult {
+                    group,
+                    result: Err(e.clone()),
+                })
+                .collect();
+            req.state
+                .cluster
+                .record_upload(&failed, size, started.elapsed());
+            return Err(e.into());
+        }
+    };
     let mut buf = BytesMut::with_capacity(WRITE_CHUNK.min(size as usize));
     let mut received: u64 = 0;
     // A trickling client may not hold the write open forever.
@@ -154,6 +155,9 @@ pub async fn upload(
     }
     let w = writer.take()?;
     let results = blocking(move || w.commit()).await?;
+    req.state
+        .cluster
+        .record_upload(&results, size, started.elapsed());
     if results.iter().all(|r| r.result.is_err()) {
         return Err(pick_error(first_errors(&results)).into());
     }

@@ -13,7 +13,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,8 +21,8 @@ use bytes::{Bytes, BytesMut};
 use openssl::sha::{sha512, Sha512};
 
 use super::{
-    pick_error, BackendStat, Context, GroupId, GroupResult, ObjectReader, ObjectWriter,
-    ReplicaInfo, Storage, StorageError,
+    defrag_state, pick_error, BackendCommand, BackendStat, CommandStat, Context, DefragOutcome,
+    GroupId, GroupResult, ObjectReader, ObjectWriter, ReplicaInfo, Storage, StorageError,
 };
 use crate::config::{LocalConfig, LocalGroupConfig};
 
@@ -30,6 +30,8 @@ const MAGIC: &[u8; 8] = b"BRLOBJ01";
 /// Fixed part of the header: magic, size, mtime (s, ns), csum, namespace and key lengths.
 const FIXED_HEADER: usize = 8 + 8 + 8 + 4 + 64 + 4 + 4;
 const COPY_CHUNK: usize = 1 << 20;
+/// Age past which a temp file is an orphan of a dead write.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
 
 /// The on-disk header in front of every object's bytes.
 #[derive(Debug, Clone)]
@@ -142,6 +144,43 @@ struct Space {
     records: u64,
 }
 
+/// Elliptics command names the local store counts.
+const COMMANDS: [&str; 4] = ["WRITE", "READ", "LOOKUP", "DEL"];
+const CMD_WRITE: usize = 0;
+const CMD_READ: usize = 1;
+const CMD_LOOKUP: usize = 2;
+const CMD_DEL: usize = 3;
+
+/// Requests, failures and bytes of each command in [`COMMANDS`].
+#[derive(Debug, Default)]
+struct Counters([[AtomicU64; 3]; 4]);
+
+impl Counters {
+    fn count<T>(&self, cmd: usize, r: &Result<T, StorageError>, bytes: u64) {
+        let c = &self.0[cmd];
+        c[0].fetch_add(1, Ordering::Relaxed);
+        match r {
+            Ok(_) => c[2].fetch_add(bytes, Ordering::Relaxed),
+            Err(_) => c[1].fetch_add(1, Ordering::Relaxed),
+        };
+    }
+
+    fn snapshot(&self) -> BTreeMap<String, CommandStat> {
+        COMMANDS
+            .iter()
+            .zip(self.0.iter())
+            .map(|(name, c)| {
+                let stat = CommandStat {
+                    requests: c[0].load(Ordering::Relaxed),
+                    failures: c[1].load(Ordering::Relaxed),
+                    bytes: c[2].load(Ordering::Relaxed),
+                };
+                (name.to_string(), stat)
+            })
+            .collect()
+    }
+}
+
 /// One group: a directory with its switches and bookkeeping.
 #[derive(Debug)]
 struct Group {
@@ -153,6 +192,9 @@ struct Group {
     removed_records: AtomicU64,
     removed_bytes: AtomicU64,
     last_error: AtomicI32,
+    commands: Counters,
+    defrag_state: AtomicU32,
+    defrag_runs: AtomicU64,
 }
 
 impl Group {
@@ -187,6 +229,9 @@ impl Group {
             removed_records: AtomicU64::new(0),
             removed_bytes: AtomicU64::new(0),
             last_error: AtomicI32::new(0),
+            commands: Counters::default(),
+            defrag_state: AtomicU32::new(defrag_state::NOT_STARTED),
+            defrag_runs: AtomicU64::new(0),
         })
     }
 
@@ -196,6 +241,25 @@ impl Group {
 
     fn space(&self) -> std::sync::MutexGuard<'_, Space> {
         self.space.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Removes temp files older than [`STALE_TEMP`]: no write lasts that long
+    /// without touching its file, so they belong to writes that died.
+    fn sweep_stale_temp_files(&self) {
+        let Ok(dir) = fs::read_dir(&self.tmp) else {
+            return;
+        };
+        for entry in dir.flatten() {
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_TEMP);
+            if stale {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// Sleeps the configured delay: every operation on the group pays it.
@@ -347,7 +411,13 @@ impl Storage for LocalStore {
             namespace: ctx.namespace.as_bytes().to_vec(),
             key: key.as_bytes().to_vec(),
         };
-        let targets = self.per_group(ctx, |g| GroupWrite::start(g, &id, &header, offset, size));
+        let targets = self.per_group(ctx, |g| {
+            let r = GroupWrite::start(g, &id, &header, offset, size);
+            if r.is_err() {
+                g.commands.count(CMD_WRITE, &r, 0);
+            }
+            r
+        });
         let mut writer = LocalWriter {
             id,
             header,
@@ -376,10 +446,15 @@ impl Storage for LocalStore {
         for &gid in &ctx.groups {
             let attempt = self.group(gid).and_then(|g| {
                 g.delay();
-                let (file, path, header) = g.stat(&id)?;
+                let r = g.stat(&id);
+                if r.is_err() {
+                    g.commands.count(CMD_READ, &r, 0);
+                }
+                let (file, path, header) = r?;
                 Ok(LocalReader {
                     info: g.replica(&path, &id, &header),
                     file,
+                    group: g.clone(),
                 })
             });
             match attempt {
@@ -394,14 +469,21 @@ impl Storage for LocalStore {
         let id = object_id(&ctx.namespace, key);
         self.per_group(ctx, |g| {
             g.delay();
-            let (_, path, header) = g.stat(&id)?;
-            Ok(g.replica(&path, &id, &header))
+            let r = g
+                .stat(&id)
+                .map(|(_, path, header)| g.replica(&path, &id, &header));
+            g.commands.count(CMD_LOOKUP, &r, 0);
+            r
         })
     }
 
     fn remove(&self, ctx: &Context, key: &str) -> Vec<GroupResult<()>> {
         let id = object_id(&ctx.namespace, key);
-        self.per_group(ctx, |g| self.remove_one(g, &id))
+        self.per_group(ctx, |g| {
+            let r = self.remove_one(g, &id);
+            g.commands.count(CMD_DEL, &r, 0);
+            r
+        })
     }
 
     fn backend_stats(&self) -> Vec<BackendStat> {
@@ -432,16 +514,74 @@ impl Storage for LocalStore {
                     avail,
                     size_limit: sw.size_limit,
                     used,
-                    removed_size: 0,
+                    removed_size: g.removed_bytes.load(Ordering::Relaxed),
                     records_total: records,
                     records_removed: g.removed_records.load(Ordering::Relaxed),
                     read_only: sw.read_only,
                     delay_ms: sw.delay.as_millis() as u64,
-                    defrag_state: 0,
+                    defrag_state: g.defrag_state.load(Ordering::Relaxed),
                     error: g.last_error.load(Ordering::Relaxed),
+                    commands: g.commands.snapshot(),
+                    defrag_runs: g.defrag_runs.load(Ordering::Relaxed),
                 }
             })
             .collect()
+    }
+
+    /// Objects are separate files whose space returns to the file system at
+    /// removal, so there is nothing to compact: a run sweeps temp files left
+    /// by interrupted writes, forgets the removed-record counters (as an
+    /// Elliptics defragmentation drops removed records) and reports
+    /// [`DefragOutcome::NothingToCompact`]. The state is `IN_PROGRESS` while it runs.
+    fn defragment(&self, group: GroupId, backend: u32) -> Result<DefragOutcome, StorageError> {
+        let g = self.group(group)?;
+        if backend != g.id {
+            return Err(StorageError::new(
+                libc::ENXIO,
+                format!("group {group}: no backend {backend}"),
+            ));
+        }
+        if g.defrag_state
+            .compare_exchange(
+                defrag_state::NOT_STARTED,
+                defrag_state::IN_PROGRESS,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            return Ok(DefragOutcome::AlreadyRunning);
+        }
+        g.sweep_stale_temp_files();
+        g.removed_records.store(0, Ordering::Relaxed);
+        g.removed_bytes.store(0, Ordering::Relaxed);
+        g.defrag_runs.fetch_add(1, Ordering::Relaxed);
+        g.defrag_state
+            .store(defrag_state::NOT_STARTED, Ordering::Release);
+        Ok(DefragOutcome::NothingToCompact)
+    }
+
+    fn backend_control(
+        &self,
+        group: GroupId,
+        backend: u32,
+        cmd: BackendCommand,
+    ) -> Result<(), StorageError> {
+        let g = self.group(group)?;
+        if backend != g.id {
+            return Err(StorageError::new(
+                libc::ENXIO,
+                format!("group {group}: no backend {backend}"),
+            ));
+        }
+        match cmd {
+            BackendCommand::SetReadOnly(ro) => {
+                if let Ok(mut sw) = g.switches.write() {
+                    sw.read_only = ro;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn reconfigure(&self, local: Option<&LocalConfig>) -> Result<(), StorageError> {
@@ -719,6 +859,7 @@ impl ObjectWriter for LocalWriter {
                     if r.is_err() {
                         LocalWriter::abort_target(&g, &w);
                     }
+                    g.commands.count(CMD_WRITE, &r, self.written);
                     r
                 });
                 GroupResult { group, result }
@@ -741,6 +882,7 @@ impl Drop for LocalWriter {
 struct LocalReader {
     info: ReplicaInfo,
     file: File,
+    group: Arc<Group>,
 }
 
 impl ObjectReader for LocalReader {
@@ -749,6 +891,15 @@ impl ObjectReader for LocalReader {
     }
 
     fn read_at(&mut self, offset: u64, len: usize) -> Result<Bytes, StorageError> {
+        let r = self.read_chunk(offset, len);
+        let n = r.as_ref().map_or(0, |b| b.len() as u64);
+        self.group.commands.count(CMD_READ, &r, n);
+        r
+    }
+}
+
+impl LocalReader {
+    fn read_chunk(&mut self, offset: u64, len: usize) -> Result<Bytes, StorageError> {
         if offset >= self.info.size {
             return Ok(Bytes::new());
         }
@@ -878,6 +1029,46 @@ mod tests {
         let stats = s.backend_stats();
         assert_eq!(stats[0].used, 0);
         assert!(stats[1].read_only);
+    }
+
+    #[test]
+    fn counts_commands_and_defragments() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), &[(1, 0, false)]);
+        let ctx = Context::new("b", vec![1]);
+        write_small(&s, &ctx, "k", b"abc").unwrap();
+        assert_eq!(read_small(&s, &ctx, "k", 100).unwrap(), b"abc");
+        s.lookup(&ctx, "k");
+        s.remove(&ctx, "k");
+        s.remove(&ctx, "k");
+        let st = &s.backend_stats()[0];
+        let c = |n: &str| st.commands[n];
+        assert_eq!(
+            c("WRITE"),
+            CommandStat {
+                requests: 1,
+                failures: 0,
+                bytes: 3
+            }
+        );
+        assert_eq!(c("READ").bytes, 3);
+        assert_eq!(c("LOOKUP").requests, 1);
+        assert_eq!(
+            c("DEL"),
+            CommandStat {
+                requests: 2,
+                failures: 1,
+                bytes: 0
+            }
+        );
+        assert_eq!(st.records_removed, 1);
+        assert_eq!(s.defragment(1, 1).unwrap(), DefragOutcome::NothingToCompact);
+        let st = &s.backend_stats()[0];
+        assert_eq!(
+            (st.records_removed, st.defrag_runs, st.defrag_state),
+            (0, 1, 0)
+        );
+        assert!(s.defragment(1, 7).is_err());
     }
 
     #[test]

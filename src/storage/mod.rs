@@ -127,6 +127,47 @@ pub struct BackendStat {
     pub defrag_state: u32,
     /// Last error code (negative errno, 0 = none).
     pub error: i32,
+    /// Per-command counters, keyed by Elliptics command name (`WRITE`, `READ`, `LOOKUP`, `DEL`).
+    pub commands: std::collections::BTreeMap<String, CommandStat>,
+    /// Defragmentations finished since start.
+    pub defrag_runs: u64,
+}
+
+/// Requests, failures and bytes of one command on one backend.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct CommandStat {
+    /// Requests served, failed ones included.
+    pub requests: u64,
+    /// Requests that failed.
+    pub failures: u64,
+    /// Payload bytes moved by successful requests.
+    pub bytes: u64,
+}
+
+/// Defragmentation states as `BackendStat::defrag_state` reports them.
+pub mod defrag_state {
+    /// No defragmentation running.
+    pub const NOT_STARTED: u32 = 0;
+    /// A defragmentation is running.
+    pub const IN_PROGRESS: u32 = 1;
+}
+
+/// What a defragmentation request achieved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum DefragOutcome {
+    /// The backend started (or finished) compacting.
+    Started,
+    /// The backend had nothing to compact (its removed records take no space).
+    NothingToCompact,
+    /// A defragmentation was already running there.
+    AlreadyRunning,
+}
+
+/// Commands to steer one backend, as Elliptics' backend control offers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendCommand {
+    /// Refuse (true) or accept (false) writes.
+    SetReadOnly(bool),
 }
 
 /// Storage as the proxy sees it. All methods block.
@@ -159,6 +200,28 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Statistics of every backend the store knows.
     fn backend_stats(&self) -> Vec<BackendStat>;
+
+    /// Asks backend `backend` of `group` to compact away removed records.
+    /// Unsupported unless a store implements it.
+    fn defragment(&self, group: GroupId, backend: u32) -> Result<DefragOutcome, StorageError> {
+        Err(StorageError::new(
+            -libc::ENOTSUP,
+            format!("group {group} backend {backend}: defragmentation is not supported"),
+        ))
+    }
+
+    /// Sends a control command to one backend. Unsupported unless a store implements it.
+    fn backend_control(
+        &self,
+        group: GroupId,
+        backend: u32,
+        cmd: BackendCommand,
+    ) -> Result<(), StorageError> {
+        Err(StorageError::new(
+            -libc::ENOTSUP,
+            format!("group {group} backend {backend}: {cmd:?} is not supported"),
+        ))
+    }
 
     /// Re-reads tunable settings (the local store's switches); a no-op by default.
     fn reconfigure(&self, _local: Option<&crate::config::LocalConfig>) -> Result<(), StorageError> {

@@ -1,0 +1,270 @@
+//! `/metrics`: everything `/stat/` and `/proxy_stat/` show, in the
+//! Prometheus (OpenMetrics) text format. See docs/metrics.md.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix_web::{web, HttpResponse};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use super::error::ApiError;
+use super::Req;
+use crate::state::AppState;
+use crate::stats::Labels;
+use crate::storage::BackendStat;
+
+/// Content type of the OpenMetrics text format that Prometheus scrapes.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+type GaugeFamily = Family<Labels, Gauge<f64, AtomicU64>>;
+type CounterFamily = Family<Labels, Counter>;
+
+fn labels(pairs: &[(&str, String)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+fn backend_labels(s: &BackendStat) -> Labels {
+    labels(&[
+        ("group", s.group.to_string()),
+        ("address", s.address.clone()),
+        ("backend", s.backend.to_string()),
+    ])
+}
+
+fn secs(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// A registry of the metrics of the moment: the request families kept by
+/// [`crate::stats::ProxyStats`] plus gauges built from the cluster state.
+pub fn registry(
+    state: &AppState,
+    loaded: SystemTime,
+    proxy: &crate::config::ProxyConfig,
+) -> Registry {
+    let mut reg = Registry::with_prefix("backrunner");
+    let m = &state.stats.metrics;
+    reg.register(
+        "http_requests",
+        "Requests served, by handler and status class",
+        m.requests.clone(),
+    );
+    reg.register(
+        "http_request_duration_seconds",
+        "Time from request start to reply headers, by handler and status class",
+        m.latency.clone(),
+    );
+    reg.register(
+        "http_request_bytes",
+        "Request body bytes announced by Content-Length, by handler",
+        m.bytes_in.clone(),
+    );
+    reg.register(
+        "http_response_bytes",
+        "Reply body bytes, by handler",
+        m.bytes_out.clone(),
+    );
+
+    let uptime: Gauge<f64, AtomicU64> = Gauge::default();
+    uptime.set(state.stats.uptime());
+    reg.register("uptime_seconds", "Seconds since the proxy started", uptime);
+    let config_time: Gauge<f64, AtomicU64> = Gauge::default();
+    config_time.set(secs(loaded));
+    reg.register(
+        "config_loaded_timestamp_seconds",
+        "When the config in use was loaded",
+        config_time,
+    );
+    let signals: Counter = Counter::default();
+    signals.inc_by(state.stats.reloads.signals.load(Ordering::Relaxed));
+    reg.register("reload_signals", "SIGHUPs whose reload hooks ran", signals);
+    let reload_errors: Counter = Counter::default();
+    reload_errors.inc_by(state.reload.error_count());
+    reg.register(
+        "reload_errors",
+        "Failed reload steps (SIGHUP, periodic, update_local_config)",
+        reload_errors,
+    );
+    let cluster = &state.cluster;
+    let stats = cluster.stats();
+    let updates: Counter = Counter::default();
+    updates.inc_by(cluster.stat_updates());
+    reg.register("stat_updates", "Cluster statistics updates", updates);
+    let age: Gauge<f64, AtomicU64> = Gauge::default();
+    age.set(stats.time.map_or(-1.0, |t| {
+        SystemTime::now()
+            .duration_since(t)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    }));
+    reg.register(
+        "stat_age_seconds",
+        "Age of the cached cluster statistics (-1 before the first update)",
+        age,
+    );
+
+    let space = GaugeFamily::default();
+    let records = GaugeFamily::default();
+    let flags = GaugeFamily::default();
+    let pain = GaugeFamily::default();
+    let cost = GaugeFamily::default();
+    let commands = CounterFamily::default();
+    let failures = CounterFamily::default();
+    let cmd_bytes = CounterFamily::default();
+    let limits = crate::placement::pain::Limits {
+        soft: proxy.free_space_ratio_soft,
+        hard: proxy.free_space_ratio_hard,
+    };
+    for s in &stats.backends {
+        let l = backend_labels(s);
+        let with = |k: &str, v: &str| {
+            let mut x = l.clone();
+            x.push((k.to_string(), v.to_string()));
+            x
+        };
+        for (kind, v) in [
+            ("total", s.total),
+            ("avail", s.avail),
+            ("used", s.used),
+            ("size_limit", s.size_limit),
+            ("removed", s.removed_size),
+        ] {
+            space.get_or_create(&with("kind", kind)).set(v as f64);
+        }
+        records
+            .get_or_create(&with("state", "live"))
+            .set(s.records_total as f64);
+        records
+            .get_or_create(&with("state", "removed"))
+            .set(s.records_removed as f64);
+        for (flag, v) in [
+            ("read_only", f64::from(u8::from(s.read_only))),
+            ("defrag_state", f64::from(s.defrag_state)),
+            ("error_code", f64::from(s.error)),
+        ] {
+            flags.get_or_create(&with("flag", flag)).set(v);
+        }
+        let c = cluster.cost(s);
+        cost.get_or_create(&l).set(c);
+        pain.get_or_create(&l)
+            .set(crate::placement::pain::backend_pain(s, 0, c, limits).pain);
+        for (name, st) in &s.commands {
+            let cl = with("command", name);
+            commands.get_or_create(&cl).inc_by(st.requests);
+            failures.get_or_create(&cl).inc_by(st.failures);
+            cmd_bytes.get_or_create(&cl).inc_by(st.bytes);
+        }
+    }
+    reg.register("backend_space_bytes", "Backend space by kind", space);
+    reg.register("backend_records", "Backend records by state", records);
+    reg.register(
+        "backend_flag",
+        "Backend read-only flag, defragmentation state and last error code",
+        flags,
+    );
+    reg.register(
+        "backend_pain",
+        "Placement pain of the backend for a small write (free space, penalties, write cost)",
+        pain,
+    );
+    reg.register(
+        "backend_write_cost",
+        "Smoothed write cost of the backend in nanoseconds per byte",
+        cost,
+    );
+    reg.register("backend_commands", "Storage commands per backend", commands);
+    reg.register(
+        "backend_command_failures",
+        "Failed storage commands per backend",
+        failures,
+    );
+    reg.register(
+        "backend_command_bytes",
+        "Payload bytes of successful storage commands per backend",
+        cmd_bytes,
+    );
+
+    let oos = CounterFamily::default();
+    for (bucket, groups) in cluster.out_of_sync() {
+        for (g, n) in groups {
+            oos.get_or_create(&labels(&[
+                ("bucket", bucket.clone()),
+                ("group", g.to_string()),
+            ]))
+            .inc_by(n);
+        }
+    }
+    reg.register(
+        "replicas_out_of_sync",
+        "Replicas found missing or different from the newest one",
+        oos,
+    );
+    let rec = cluster.recovery.summary();
+    let recoveries = CounterFamily::default();
+    for (result, n) in [
+        ("recovered", rec.done),
+        ("failed", rec.failed),
+        ("skipped", rec.skipped),
+    ] {
+        recoveries
+            .get_or_create(&labels(&[("result", result.into())]))
+            .inc_by(n);
+    }
+    reg.register(
+        "replica_recoveries",
+        "Replica recoveries by result",
+        recoveries,
+    );
+    let rec_bytes: Counter = Counter::default();
+    rec_bytes.inc_by(rec.bytes);
+    reg.register(
+        "replica_recovered_bytes",
+        "Bytes copied by replica recovery",
+        rec_bytes,
+    );
+    let d = cluster.defrag.summary();
+    let defrag = CounterFamily::default();
+    for (outcome, n) in [
+        ("started", d.started),
+        ("nothing_to_compact", d.nothing),
+        ("already_running", d.running),
+        ("failed", d.failed),
+    ] {
+        defrag
+            .get_or_create(&labels(&[("outcome", outcome.into())]))
+            .inc_by(n);
+    }
+    reg.register(
+        "defrag_requests",
+        "Automatic defragmentation requests by outcome",
+        defrag,
+    );
+    reg
+}
+
+/// Handles `/metrics`.
+pub async fn metrics(req: &Req) -> Result<HttpResponse, ApiError> {
+    let reg = registry(&req.state, req.snap.loaded, &req.snap.config.proxy);
+    let mut out = String::new();
+    encode(&mut out, &reg).map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))?;
+    Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(out))
+}
+
+/// Registers the reload hook that counts SIGHUPs for `/metrics`.
+pub fn count_reloads(state: &web::Data<AppState>) {
+    state.on_reload(
+        "count reloads",
+        Box::new(|s: &AppState| {
+            s.stats.reloads.signals.fetch_add(1, Ordering::Relaxed);
+        }),
+    );
+}

@@ -1,0 +1,363 @@
+//! Cluster state for placement and monitoring: cached backend statistics,
+//! per-backend write costs, bucket choice for `/nobucket_upload/`, read
+//! order, replica consistency counters and automatic defragmentation.
+//!
+//! The statistics are gathered by a background task every
+//! `proxy.bucket-stat-update-interval` seconds ([`spawn_stat_updater`]);
+//! requests read the cache only.
+
+pub mod consistency;
+pub mod defrag;
+pub mod estimator;
+pub mod pain;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use actix_web::web;
+
+use crate::bucket::BucketMeta;
+use crate::config::ProxyConfig;
+use crate::state::AppState;
+use crate::storage::{BackendStat, GroupId, GroupResult, ReplicaInfo, Storage};
+use estimator::WriteCost;
+use pain::{BucketPain, Limits};
+
+/// A backend: group, node address and backend id.
+pub type BackendKey = (GroupId, String, u32);
+
+fn key_of(s: &BackendStat) -> BackendKey {
+    (s.group, s.address.clone(), s.backend)
+}
+
+/// The statistics gathered last.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterStats {
+    /// Every backend the store reported.
+    pub backends: Vec<BackendStat>,
+    /// When they were gathered; `None` before the first update.
+    pub time: Option<SystemTime>,
+}
+
+/// What the proxy knows about the cluster, shared by every request.
+#[derive(Default)]
+pub struct Cluster {
+    stats: RwLock<Arc<ClusterStats>>,
+    costs: Mutex<HashMap<BackendKey, WriteCost>>,
+    out_of_sync: Mutex<BTreeMap<String, BTreeMap<GroupId, u64>>>,
+    /// Replica recovery state and counters.
+    pub recovery: consistency::Recovery,
+    /// Defragmentation requests and their outcomes.
+    pub defrag: defrag::DefragCounters,
+    stat_updates: AtomicU64,
+    stat_errors: AtomicU64,
+}
+
+impl Cluster {
+    /// The cached statistics.
+    pub fn stats(&self) -> Arc<ClusterStats> {
+        match self.stats.read() {
+            Ok(s) => s.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Statistics updates done so far.
+    pub fn stat_updates(&self) -> u64 {
+        self.stat_updates.load(Ordering::Relaxed)
+    }
+
+    /// Statistics updates that panicked or failed.
+    pub fn stat_errors(&self) -> u64 {
+        self.stat_errors.load(Ordering::Relaxed)
+    }
+
+    /// Gathers fresh statistics from the store. Blocking.
+    pub fn refresh(&self, storage: &dyn Storage) {
+        let next = Arc::new(ClusterStats {
+            backends: storage.backend_stats(),
+            time: Some(SystemTime::now()),
+        });
+        match self.stats.write() {
+            Ok(mut s) => *s = next,
+            Err(p) => *p.into_inner() = next,
+        }
+        self.stat_updates.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The current write-cost pain of a backend.
+    pub fn cost(&self, s: &BackendStat) -> f64 {
+        self.costs
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&key_of(s)).map(|w| w.pain_at(Instant::now())))
+            .unwrap_or(0.0)
+    }
+
+    /// The controller state of a backend, for `/stat/`.
+    pub fn write_cost(&self, s: &BackendStat) -> WriteCost {
+        self.costs
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&key_of(s)).copied())
+            .unwrap_or_default()
+    }
+
+    /// The pain of `bucket` taking `size` bytes, from the cached statistics.
+    pub fn bucket_pain(&self, groups: &[GroupId], size: u64, cfg: &ProxyConfig) -> BucketPain {
+        let stats = self.stats();
+        let costs = self.costs.lock().ok();
+        let now = Instant::now();
+        pain::bucket_pain(
+            groups,
+            &stats.backends,
+            |s| {
+                costs
+                    .as_ref()
+                    .and_then(|c| c.get(&key_of(s)))
+                    .map_or(0.0, |w| w.pain_at(now))
+            },
+            size,
+            limits(cfg),
+        )
+    }
+
+    /// Chooses the bucket of a `/nobucket_upload/` of `size` bytes, or says
+    /// in one line why none can take it.
+    pub fn choose_bucket(
+        &self,
+        buckets: &[Arc<BucketMeta>],
+        size: u64,
+        cfg: &ProxyConfig,
+    ) -> Result<Arc<BucketMeta>, String> {
+        if buckets.is_empty() {
+            return Err("no buckets are listed for automatic placement".into());
+        }
+        let pains: Vec<BucketPain> = buckets
+            .iter()
+            .map(|b| self.bucket_pain(&b.groups, size, cfg))
+            .collect();
+        let values: Vec<f64> = pains.iter().map(|p| p.pain).collect();
+        let candidates = pain::eligible(&values);
+        match pain::pick(&values, &candidates, rand::random::<f64>()) {
+            Some(i) => Ok(buckets[i].clone()),
+            None => {
+                let why: Vec<String> = buckets
+                    .iter()
+                    .zip(&pains)
+                    .map(|(b, p)| {
+                        let bad: Vec<String> = p
+                            .groups
+                            .iter()
+                            .filter_map(|g| g.reason.map(|r| format!("group {}: {r}", g.group)))
+                            .collect();
+                        format!("{}: {}", b.name, bad.join(", "))
+                    })
+                    .collect();
+                Err(format!(
+                    "no bucket can take {size} more bytes: {}",
+                    why.join("; ")
+                ))
+            }
+        }
+    }
+
+    /// Feeds the outcome of an upload of `size` bytes that took `elapsed`
+    /// into the write cost of every backend it touched, and books the bytes
+    /// written into the cached statistics so placement sees them before the
+    /// next update.
+    pub fn record_upload(
+        &self,
+        results: &[GroupResult<ReplicaInfo>],
+        size: u64,
+        elapsed: Duration,
+    ) {
+        let e = estimator::cost_per_byte(elapsed, size);
+        let now = Instant::now();
+        let stats = self.stats();
+        let mut booked = (*stats).clone();
+        let mut changed = false;
+        if let Ok(mut costs) = self.costs.lock() {
+            for r in results {
+                let (keys, err): (Vec<BackendKey>, bool) = match &r.result {
+                    Ok(info) => (vec![(r.group, info.address.clone(), info.backend)], false),
+                    // The request's fault, not the backend's.
+                    Err(e) if e.is_not_found() || e.errno == -libc::EINVAL => continue,
+                    Err(_) => (
+                        stats
+                            .backends
+                            .iter()
+                            .filter(|s| s.group == r.group)
+                            .map(key_of)
+                            .collect(),
+                        true,
+                    ),
+                };
+                for k in keys {
+                    let cost = if err { pain::PAIN_WRITE_ERROR } else { e };
+                    costs.entry(k.clone()).or_default().update(cost, now);
+                    if !err {
+                        if let Some(b) = booked.backends.iter_mut().find(|s| key_of(s) == k) {
+                            b.used += size;
+                            b.avail = b.avail.saturating_sub(size);
+                            b.records_total += 1;
+                            changed = true;
+                        }
+                    }
+                }
+            }
+        }
+        if changed {
+            if let Ok(mut s) = self.stats.write() {
+                // Only if no update came in between: a fresh one already counts the write.
+                if s.time == stats.time {
+                    *s = Arc::new(booked);
+                }
+            }
+        }
+    }
+
+    /// The groups of a read in the order to try them: backends not being
+    /// defragmented first, then the cheapest to write to (the measured speed).
+    pub fn read_order(&self, groups: &[GroupId]) -> Vec<GroupId> {
+        let stats = self.stats();
+        let rank = |g: GroupId| {
+            let mine = stats.backends.iter().filter(|s| s.group == g);
+            let defrag = mine.clone().any(|s| s.defrag_state != 0);
+            let cost = mine.map(|s| self.cost(s)).fold(0.0, f64::max);
+            (defrag, cost)
+        };
+        let mut ranked: Vec<(GroupId, (bool, f64))> =
+            groups.iter().map(|&g| (g, rank(g))).collect();
+        ranked.sort_by(|a, b| a.1 .0.cmp(&b.1 .0).then(a.1 .1.total_cmp(&b.1 .1)));
+        ranked.into_iter().map(|(g, _)| g).collect()
+    }
+
+    /// Counts replicas of `bucket` found out of sync in `groups`.
+    pub fn note_out_of_sync(&self, bucket: &str, groups: &[GroupId]) {
+        if groups.is_empty() {
+            return;
+        }
+        if let Ok(mut m) = self.out_of_sync.lock() {
+            let per = m.entry(bucket.to_string()).or_default();
+            for g in groups {
+                *per.entry(*g).or_default() += 1;
+            }
+        }
+    }
+
+    /// Out-of-sync replicas seen, per bucket and group.
+    pub fn out_of_sync(&self) -> BTreeMap<String, BTreeMap<GroupId, u64>> {
+        self.out_of_sync
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn limits(cfg: &ProxyConfig) -> Limits {
+    Limits {
+        soft: cfg.free_space_ratio_soft,
+        hard: cfg.free_space_ratio_hard,
+    }
+}
+
+/// Starts the background task that refreshes the statistics every
+/// `bucket-stat-update-interval` seconds (re-read from the current config
+/// each round) and starts defragmentations where they are due.
+pub fn spawn_stat_updater(state: web::Data<AppState>) {
+    actix_web::rt::spawn(async move {
+        loop {
+            let s = state.clone();
+            let done = web::block(move || {
+                s.cluster.refresh(s.storage.as_ref());
+                let cfg = s.snapshot().config.clone();
+                defrag::run_due(&s.cluster, s.storage.as_ref(), &cfg.proxy);
+            })
+            .await;
+            if let Err(e) = done {
+                state.cluster.stat_errors.fetch_add(1, Ordering::Relaxed);
+                log::error!("statistics update failed: {e}");
+            }
+            let secs = state
+                .snapshot()
+                .config
+                .proxy
+                .bucket_stat_update_interval
+                .max(1);
+            actix_web::rt::time::sleep(Duration::from_secs(secs)).await;
+        }
+    });
+}
+
+/// Looks `key` up in every group of its bucket in the background, counts the
+/// replicas out of sync and copies the newest replica over them at most
+/// `rate` bytes/s. Used after reads when `recover-on-read` is on.
+pub fn check_replicas_in_background(
+    state: web::Data<AppState>,
+    namespace: String,
+    groups: Vec<GroupId>,
+    key: String,
+    rate: u64,
+) {
+    background(move || {
+        let ctx = crate::storage::Context::new(namespace.clone(), groups);
+        let results = state.storage.lookup(&ctx, &key);
+        let stale = consistency::out_of_sync_groups(&results);
+        state.cluster.note_out_of_sync(&namespace, &stale);
+        if let Some(source) = consistency::newest(&results) {
+            recover(&state, &namespace, &key, source, &stale, rate);
+        }
+    });
+}
+
+/// Copies `source` over the `stale` groups in the background (a lookup
+/// already found them), at most `rate` bytes/s.
+pub fn recover_in_background(
+    state: web::Data<AppState>,
+    namespace: String,
+    key: String,
+    source: ReplicaInfo,
+    stale: Vec<GroupId>,
+    rate: u64,
+) {
+    background(move || recover(&state, &namespace, &key, &source, &stale, rate));
+}
+
+fn background(f: impl FnOnce() + Send + 'static) {
+    actix_web::rt::spawn(async move {
+        if let Err(e) = web::block(f).await {
+            log::error!("replica check failed: {e}");
+        }
+    });
+}
+
+fn recover(
+    state: &AppState,
+    namespace: &str,
+    key: &str,
+    source: &ReplicaInfo,
+    stale: &[GroupId],
+    rate: u64,
+) {
+    if stale.is_empty() {
+        return;
+    }
+    let Some(_slot) = state.cluster.recovery.slot() else {
+        return;
+    };
+    let storage = state.storage.as_ref();
+    match state
+        .cluster
+        .recovery
+        .copy(storage, namespace, key, source, stale, rate)
+    {
+        Ok(n) => log::info!(
+            "recover: {namespace}/{key}: copied {n} bytes from group {} to {stale:?}",
+            source.group
+        ),
+        Err(e) => log::warn!("recover: {namespace}/{key}: groups {stale:?}: {e}"),
+    }
+}

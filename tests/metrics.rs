@@ -1,0 +1,169 @@
+//! `/metrics` in the Prometheus text format and `/proxy_stat/` moving
+//! averages, against the running binary.
+
+mod common;
+
+use common::{random_bytes, Proxy, Setup};
+use prometheus_parse::{Sample, Scrape, Value};
+use serde_json::Value as Json;
+
+fn scrape(p: &Proxy) -> Scrape {
+    let r = p.get_path("/metrics");
+    assert_eq!(r.status(), 200);
+    let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
+    let text = r.text().unwrap();
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("parses")
+}
+
+fn value(s: &Sample) -> f64 {
+    match &s.value {
+        Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
+        Value::Histogram(h) => h.last().map_or(0.0, |c| c.count),
+        Value::Summary(_) => panic!("no summaries expected"),
+    }
+}
+
+fn find<'a>(s: &'a Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<&'a Sample> {
+    s.samples
+        .iter()
+        .find(|x| x.metric == metric && labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
+}
+
+#[test]
+fn metrics_parse_and_count_requests() {
+    let p = Proxy::start(Setup::default());
+    for i in 0..5 {
+        assert_eq!(
+            p.upload("b1", &format!("k{i}"), random_bytes(1000, i))
+                .status(),
+            200
+        );
+    }
+    assert_eq!(p.get("b1", "k0").status(), 200);
+    assert_eq!(p.get("b1", "missing").status(), 404);
+    let s = scrape(&p);
+    let uploads = find(
+        &s,
+        "backrunner_http_requests_total",
+        &[("handler", "upload"), ("class", "2xx")],
+    )
+    .expect("upload counter");
+    assert_eq!(value(uploads), 5.0);
+    let misses = find(
+        &s,
+        "backrunner_http_requests_total",
+        &[("handler", "get"), ("class", "4xx")],
+    )
+    .expect("404 counter");
+    assert_eq!(value(misses), 1.0);
+    let latency = find(
+        &s,
+        "backrunner_http_request_duration_seconds",
+        &[("handler", "upload"), ("class", "2xx")],
+    )
+    .expect("latency histogram");
+    match &latency.value {
+        Value::Histogram(h) => {
+            assert!(h.len() > 10);
+            assert_eq!(h.last().unwrap().count, 5.0, "{h:?}");
+        }
+        v => panic!("latency is not a histogram: {v:?}"),
+    }
+    let bytes_in = find(
+        &s,
+        "backrunner_http_request_bytes_total",
+        &[("handler", "upload")],
+    )
+    .unwrap();
+    assert_eq!(value(bytes_in), 5000.0);
+    let bytes_out = find(
+        &s,
+        "backrunner_http_response_bytes_total",
+        &[("handler", "get")],
+    )
+    .unwrap();
+    assert!(value(bytes_out) >= 1000.0);
+    // Cluster gauges come from the statistics cache.
+    let used = find(
+        &s,
+        "backrunner_backend_space_bytes",
+        &[("group", "2"), ("kind", "used")],
+    )
+    .expect("backend space");
+    assert!(value(used) >= 5000.0, "{used:?}");
+    assert!(find(&s, "backrunner_backend_pain", &[("group", "1")]).is_some());
+    // Command counters arrive with the next statistics update (1 s in tests).
+    let writes = |s: &Scrape| {
+        find(
+            s,
+            "backrunner_backend_commands_total",
+            &[("group", "2"), ("command", "WRITE")],
+        )
+        .map_or(0.0, value)
+    };
+    let mut seen = writes(&s);
+    for _ in 0..50 {
+        if seen >= 5.0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        seen = writes(&scrape(&p));
+    }
+    assert!(seen >= 5.0, "{seen}");
+    assert!(find(&s, "backrunner_reloads_total", &[("result", "applied")]).is_some());
+    assert!(find(&s, "backrunner_uptime_seconds", &[]).is_some());
+}
+
+#[test]
+fn metrics_count_out_of_sync_replicas_and_reloads() {
+    let p = Proxy::start(Setup::default());
+    assert_eq!(p.upload("b1", "obj", b"hello".to_vec()).status(), 200);
+    let v = p.json("/lookup/b1/obj");
+    std::fs::remove_file(v["info"][0]["filename"].as_str().unwrap()).unwrap();
+    let v = p.json("/lookup/b1/obj");
+    assert_eq!(v["out-of-sync-groups"], serde_json::json!([1]));
+    p.signal("HUP");
+    let mut ok = false;
+    for _ in 0..50 {
+        let s = scrape(&p);
+        let oos = find(
+            &s,
+            "backrunner_replicas_out_of_sync_total",
+            &[("bucket", "b1"), ("group", "1")],
+        );
+        let reloads: f64 = s
+            .samples
+            .iter()
+            .filter(|x| x.metric == "backrunner_reloads_total")
+            .map(value)
+            .sum();
+        if oos.map(value) == Some(1.0) && reloads == 1.0 {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(ok, "{:?}", p.get_path("/metrics").text().unwrap());
+}
+
+#[test]
+fn proxy_stat_keeps_moving_averages_by_code_and_class() {
+    let p = Proxy::start(Setup::default());
+    for i in 0..4 {
+        assert_eq!(
+            p.upload("b2", &format!("k{i}"), random_bytes(2000, i))
+                .status(),
+            200
+        );
+    }
+    let v: Json = p.json("/proxy_stat/");
+    let rs = &v["handlers"]["upload"]["RS"];
+    for key in ["200", "2xx"] {
+        assert_eq!(rs[key]["Requests"], 4, "{v}");
+        assert!(rs[key]["RPS"].as_f64().unwrap() > 0.0, "{v}");
+        assert!(rs[key]["BPS"].as_f64().unwrap() > 0.0, "{v}");
+    }
+    assert!(v["BucketCtlStat"]["Hostname"].is_string());
+}

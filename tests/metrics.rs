@@ -112,7 +112,7 @@ fn metrics_parse_and_count_requests() {
         seen = writes(&scrape(&p));
     }
     assert!(seen >= 5.0, "{seen}");
-    assert!(find(&s, "backrunner_reloads_total", &[("result", "applied")]).is_some());
+    assert!(find(&s, "backrunner_reload_errors_total", &[]).is_some());
     assert!(find(&s, "backrunner_uptime_seconds", &[]).is_some());
 }
 
@@ -136,7 +136,7 @@ fn metrics_count_out_of_sync_replicas_and_reloads() {
         let reloads: f64 = s
             .samples
             .iter()
-            .filter(|x| x.metric == "backrunner_reloads_total")
+            .filter(|x| x.metric == "backrunner_reload_signals_total")
             .map(value)
             .sum();
         if oos.map(value) == Some(1.0) && reloads == 1.0 {

@@ -259,12 +259,14 @@ pub async fn metrics(req: &Req) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(out))
 }
 
-/// Registers the reload hook that counts SIGHUPs for `/metrics`.
+/// Registers the reload hook that counts SIGHUPs for `/metrics` and
+/// refreshes the cluster statistics, since a reload may add or switch groups.
 pub fn count_reloads(state: &web::Data<AppState>) {
     state.on_reload(
-        "count reloads",
+        "count reloads, refresh statistics",
         Box::new(|s: &AppState| {
             s.stats.reloads.signals.fetch_add(1, Ordering::Relaxed);
+            s.cluster.refresh(s.storage.as_ref());
         }),
     );
 }

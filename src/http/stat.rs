@@ -95,7 +95,14 @@ pub async fn stat(req: &Req, ep: &Endpoint) -> Result<HttpResponse, ApiError> {
         v
     };
     let cluster = &req.state.cluster;
-    if cluster.stats().time.is_none() {
+    // A group the cache does not know yet (first request, or added by a
+    // reload since the last update) gets fresh statistics now.
+    let cached = cluster.stats();
+    let unknown = buckets
+        .iter()
+        .flat_map(|b| b.groups.iter())
+        .any(|g| !cached.backends.iter().any(|s| s.group == *g));
+    if cached.time.is_none() || unknown {
         let s = req.state.clone();
         blocking(move || s.cluster.refresh(s.storage.as_ref())).await?;
     }

@@ -88,6 +88,7 @@ fn healthy_buckets_share_the_writes_and_stat_counts_them() {
         .map(|b| count.get(*b).copied().unwrap_or(0))
         .min()
         .unwrap();
+    eprintln!("spread: {count:?}");
     assert!(min > 0 && max <= 2 * min, "uneven spread: {count:?}");
     // The statistics catch up within an update interval (1 s in tests).
     let grown = eventually(5, || {
@@ -119,6 +120,7 @@ fn a_slow_group_gets_fewer_writes() {
     slow.delay_ms = 40;
     let p = Proxy::start(three_buckets(vec![Group::new(1), slow, Group::new(3)]));
     let count = spread(&p, 300, 1024);
+    eprintln!("spread with a slow group 2: {count:?}");
     let get = |b: &str| count.get(b).copied().unwrap_or(0);
     let others = get("b1").min(get("b3"));
     assert!(

@@ -99,6 +99,13 @@ pub fn registry(
     let updates: Counter = Counter::default();
     updates.inc_by(cluster.stat_updates());
     reg.register("stat_updates", "Cluster statistics updates", updates);
+    let update_errors: Counter = Counter::default();
+    update_errors.inc_by(cluster.stat_errors());
+    reg.register(
+        "stat_update_errors",
+        "Cluster statistics updates that did not run",
+        update_errors,
+    );
     let age: Gauge<f64, AtomicU64> = Gauge::default();
     age.set(stats.time.map_or(-1.0, |t| {
         SystemTime::now()

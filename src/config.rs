@@ -272,6 +272,9 @@ impl Config {
         if !(0.0..=1.0).contains(&p.defrag_removed_ratio) {
             return Err("proxy.defrag-removed-ratio must be between 0 and 1".into());
         }
+        if p.recover_bytes_per_second == 0 {
+            return Err("proxy.recover-bytes-per-second must be above 0".into());
+        }
         if self.elliptics.metadata_groups.is_empty() {
             return Err(
                 "elliptics.metadata-groups is empty: bucket metadata has nowhere to live".into(),

@@ -207,6 +207,26 @@ impl Recovery {
             writer.write(&chunk)?;
             pos += chunk.len() as u64;
         }
+        // A client may have written the key since the lookup: never let the
+        // copy replace data newer than its source, nor copy a replaced source.
+        let start = reader.info().clone();
+        let mut groups = vec![source.group];
+        groups.extend_from_slice(stale);
+        for r in storage.lookup(&Context::new(namespace, groups), key) {
+            let Ok(now) = r.result else { continue };
+            let changed = if r.group == source.group {
+                differ(&now, &start)
+            } else {
+                now.mtime > start.mtime && differ(&now, &start)
+            };
+            if changed {
+                // Dropping the writer aborts the copy.
+                return Err(StorageError::new(
+                    libc::EAGAIN,
+                    format!("group {}: the key changed during recovery", r.group),
+                ));
+            }
+        }
         let results = writer.commit();
         if let Some(e) = results.iter().find_map(|r| r.result.as_ref().err()) {
             return Err(e.clone());
@@ -263,6 +283,51 @@ mod tests {
             Vec::<GroupId>::new()
         );
         assert!(out_of_sync_groups(&[missing(1), missing(2)]).is_empty());
+    }
+
+    #[test]
+    fn copies_the_newest_replica_but_never_over_newer_data() {
+        use crate::config::{LocalConfig, LocalGroupConfig};
+        use crate::storage::local::LocalStore;
+        use crate::storage::{read_small, write_small};
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStore::open(&LocalConfig {
+            path: dir.path().to_path_buf(),
+            groups: (1..=3)
+                .map(|group| LocalGroupConfig {
+                    group,
+                    ..Default::default()
+                })
+                .collect(),
+        })
+        .unwrap();
+        let all = Context::new("b", vec![1, 2, 3]);
+        write_small(&s, &all, "k", b"old").unwrap();
+        s.remove(&Context::new("b", vec![3]), "k");
+        let found = s.lookup(&all, "k");
+        assert_eq!(out_of_sync_groups(&found), vec![3]);
+        assert!(newest(&found).is_some());
+        let src = found[0].result.clone().unwrap();
+        let r = Recovery::default();
+        assert_eq!(r.copy(&s, "b", "k", &src, &[3], 1 << 20).unwrap(), 3);
+        assert_eq!(
+            read_small(&s, &Context::new("b", vec![3]), "k", 10).unwrap(),
+            b"old"
+        );
+        assert!(out_of_sync_groups(&s.lookup(&all, "k")).is_empty());
+        // A newer write landed in group 2 after the lookup that chose `src`.
+        std::thread::sleep(Duration::from_millis(5));
+        write_small(&s, &Context::new("b", vec![2]), "k", b"new!").unwrap();
+        assert_eq!(
+            r.copy(&s, "b", "k", &src, &[2], 1 << 20).unwrap_err().errno,
+            -libc::EAGAIN
+        );
+        assert_eq!(
+            read_small(&s, &Context::new("b", vec![2]), "k", 10).unwrap(),
+            b"new!"
+        );
+        assert_eq!(r.summary().done, 1);
+        assert_eq!(r.summary().failed, 1);
     }
 
     #[test]

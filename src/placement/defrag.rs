@@ -63,18 +63,23 @@ pub fn removed_ratio(s: &BackendStat) -> f64 {
 
 /// The backends due for defragmentation, at most one per group and none in
 /// a group where one is running.
-pub fn due(stats: &[BackendStat], ratio: f64, min_removed: u64) -> Vec<(GroupId, u32)> {
+pub fn due<S: AsRef<BackendStat>>(
+    stats: &[S],
+    ratio: f64,
+    min_removed: u64,
+) -> Vec<(GroupId, u32)> {
     if ratio <= 0.0 {
         return Vec::new();
     }
     let busy: BTreeSet<GroupId> = stats
         .iter()
+        .map(AsRef::as_ref)
         .filter(|s| s.defrag_state != 0)
         .map(|s| s.group)
         .collect();
     let mut picked = BTreeSet::new();
     let mut out = Vec::new();
-    for s in stats {
+    for s in stats.iter().map(AsRef::as_ref) {
         if busy.contains(&s.group) || picked.contains(&s.group) {
             continue;
         }

@@ -35,8 +35,9 @@ fn key_of(s: &BackendStat) -> BackendKey {
 /// The statistics gathered last.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterStats {
-    /// Every backend the store reported.
-    pub backends: Vec<BackendStat>,
+    /// Every backend the store reported (shared, so booking a write into
+    /// one backend does not copy the others).
+    pub backends: Vec<Arc<BackendStat>>,
     /// When they were gathered; `None` before the first update.
     pub time: Option<SystemTime>,
 }
@@ -77,7 +78,7 @@ impl Cluster {
     /// Gathers fresh statistics from the store. Blocking.
     pub fn refresh(&self, storage: &dyn Storage) {
         let next = Arc::new(ClusterStats {
-            backends: storage.backend_stats(),
+            backends: storage.backend_stats().into_iter().map(Arc::new).collect(),
             time: Some(SystemTime::now()),
         });
         match self.stats.write() {
@@ -190,7 +191,7 @@ impl Cluster {
                             .backends
                             .iter()
                             .filter(|s| s.group == r.group)
-                            .map(key_of)
+                            .map(|s| key_of(s))
                             .collect(),
                         true,
                     ),
@@ -200,6 +201,7 @@ impl Cluster {
                     costs.entry(k.clone()).or_default().update(cost, now);
                     if !err {
                         if let Some(b) = booked.backends.iter_mut().find(|s| key_of(s) == k) {
+                            let b = Arc::make_mut(b);
                             b.used += size;
                             b.avail = b.avail.saturating_sub(size);
                             b.records_total += 1;

@@ -134,9 +134,9 @@ pub struct BucketPain {
 /// Computes a bucket's pain from the backends of its groups. A group with
 /// several backends is judged by its worst one, since the proxy does not know
 /// which of them the key maps to.
-pub fn bucket_pain(
+pub fn bucket_pain<S: AsRef<BackendStat>>(
     groups: &[GroupId],
-    stats: &[BackendStat],
+    stats: &[S],
     cost: impl Fn(&BackendStat) -> f64,
     size: u64,
     limits: Limits,
@@ -150,6 +150,7 @@ pub fn bucket_pain(
     for &gid in groups {
         let worst = stats
             .iter()
+            .map(AsRef::as_ref)
             .filter(|s| s.group == gid)
             .map(|s| backend_pain(s, size, cost(s), limits))
             .max_by(|a, b| a.pain.total_cmp(&b.pain));
@@ -163,10 +164,11 @@ pub fn bucket_pain(
         out.pain += gp.pain;
         out.groups.push(gp);
         // A group without statistics is penalised above; its records are unknown.
-        if stats.iter().any(|s| s.group == gid) {
+        if stats.iter().any(|s| s.as_ref().group == gid) {
             records.push(
                 stats
                     .iter()
+                    .map(AsRef::as_ref)
                     .filter(|s| s.group == gid)
                     .map(|s| s.records_total)
                     .sum::<u64>(),

@@ -133,6 +133,12 @@ pub struct BackendStat {
     pub defrag_runs: u64,
 }
 
+impl AsRef<BackendStat> for BackendStat {
+    fn as_ref(&self) -> &BackendStat {
+        self
+    }
+}
+
 /// Requests, failures and bytes of one command on one backend.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct CommandStat {

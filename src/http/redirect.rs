@@ -3,6 +3,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+
 use actix_web::http::header::{HeaderValue, AUTHORIZATION, LOCATION, RANGE};
 use actix_web::HttpResponse;
 
@@ -30,13 +32,14 @@ pub async fn redirect(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse
     let ctx = req.storage_ctx(&meta, false)?;
     let storage = req.state.storage.clone();
     let k = key.to_string();
-    let (results, stats) =
-        blocking(move || (storage.lookup(&ctx, &k), storage.backend_stats())).await?;
+    let results = blocking(move || storage.lookup(&ctx, &k)).await?;
     let replicas: Vec<ReplicaInfo> = results
         .iter()
         .filter_map(|r| r.result.as_ref().ok().cloned())
         .collect();
-    let Some(replica) = choose_replica(&replicas, &stats) else {
+    let cluster = &req.state.cluster;
+    let stats = cluster.stats();
+    let Some(replica) = choose_replica(&replicas, &stats.backends, |s| cluster.cost(s)) else {
         return Err(pick_error(first_errors(&results)).into());
     };
     if replica.filename.is_empty() {
@@ -87,23 +90,38 @@ fn unix_secs(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// Picks the replica to send the client to: healthy backends first (no
-/// error reported), then the fastest (lowest configured delay), then the
-/// bucket's group order. Placement costs, once gathered, plug in here.
+/// Picks the replica to send the client to, from the cached statistics:
+/// healthy backends first (no error reported), then those not being
+/// defragmented, then the cheapest by measured placement cost, then the
+/// lowest configured delay, then the bucket's group order.
 pub fn choose_replica<'a>(
     replicas: &'a [ReplicaInfo],
-    stats: &[BackendStat],
+    stats: &[Arc<BackendStat>],
+    cost: impl Fn(&BackendStat) -> f64,
 ) -> Option<&'a ReplicaInfo> {
-    replicas
-        .iter()
-        .enumerate()
-        .min_by_key(|(i, r)| {
-            let stat = stats
-                .iter()
-                .find(|s| s.group == r.group && s.backend == r.backend && s.address == r.address);
-            match stat {
-                Some(s) => (s.error != 0, s.delay_ms, *i),
-                None => (true, u64::MAX, *i),
+    let rank = |r: &ReplicaInfo| {
+        let stat = stats
+            .iter()
+            .find(|s| s.group == r.group && s.backend == r.backend && s.address == r.address);
+        match stat {
+            Some(s) => (s.error != 0, s.defrag_state != 0, cost(s), s.delay_ms),
+            None => (true, true, f64::MAX, u64::MAX),
+        }
+    };
+    let ranked: Vec<_> = replicas.iter().map(|r| (rank(r), r)).collect();
+    ranked
+        .into_iter()
+        .reduce(|best, next| {
+            let (a, b) = (&best.0, &next.0);
+            let order = (a.0, a.1)
+                .cmp(&(b.0, b.1))
+                .then(a.2.total_cmp(&b.2))
+                .then(a.3.cmp(&b.3));
+            // Ties keep the earlier replica: the bucket's group order.
+            if order == std::cmp::Ordering::Greater {
+                next
+            } else {
+                best
             }
         })
         .map(|(_, r)| r)
@@ -173,12 +191,16 @@ mod tests {
         let (c, sc) = replica(3, 0, 0);
         let (d, sd) = replica(4, 0, 0);
         let rs = vec![a.clone(), b.clone(), c.clone(), d.clone()];
-        let stats = vec![sa.clone(), sb.clone(), sc.clone(), sd.clone()];
-        assert_eq!(choose_replica(&rs, &stats).unwrap().group, 3);
-        assert_eq!(choose_replica(&rs[..2], &stats).unwrap().group, 1);
-        assert_eq!(choose_replica(&rs[1..2], &stats).unwrap().group, 2);
+        let stats: Vec<Arc<BackendStat>> = [sa, sb, sc, sd].into_iter().map(Arc::new).collect();
+        let no_cost = |_: &BackendStat| 0.0;
+        assert_eq!(choose_replica(&rs, &stats, no_cost).unwrap().group, 3);
+        assert_eq!(choose_replica(&rs[..2], &stats, no_cost).unwrap().group, 1);
+        assert_eq!(choose_replica(&rs[1..2], &stats, no_cost).unwrap().group, 2);
+        // Measured cost beats configured delay and group order.
+        let group_3_slow = |s: &BackendStat| if s.group == 3 { 5.0 } else { 1.0 };
+        assert_eq!(choose_replica(&rs, &stats, group_3_slow).unwrap().group, 4);
         // Without statistics, the first replica in group order.
-        assert_eq!(choose_replica(&rs, &[]).unwrap().group, 1);
-        assert!(choose_replica(&[], &stats).is_none());
+        assert_eq!(choose_replica(&rs, &[], no_cost).unwrap().group, 1);
+        assert!(choose_replica(&[], &stats, no_cost).is_none());
     }
 }

@@ -8,6 +8,7 @@ use openssl::sign::Signer;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::bucket::meta::{BucketMeta, ACL_NO_TOKEN, ACL_WRITE};
+use crate::encoding::hex;
 
 /// Go's `url.QueryEscape`: everything but `A-Z a-z 0-9 - _ . ~` is escaped.
 const QUERY_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
@@ -156,16 +157,6 @@ fn hmac_sha512(key: &[u8], data: &[u8]) -> Vec<u8> {
         signer.sign_to_vec()
     };
     sign().unwrap_or_default()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// Splits `Authorization: riftv1 USER:HEXSIG`; anything else is user `*`.

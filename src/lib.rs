@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bucket;
 pub mod cli;
 pub mod config;
+pub mod encoding;
 pub mod http;
 pub mod logging;
 pub mod placement;

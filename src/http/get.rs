@@ -21,6 +21,7 @@ pub use super::multipart::READ_CHUNK;
 use super::multipart::{segments_stream, Multipart, Segment};
 use super::range::{self, Ranges, Span};
 use super::{blocking, Req};
+use crate::encoding::hex;
 use crate::storage::{ObjectReader, ReplicaInfo};
 
 /// The Content-Type of a key: the longest matching suffix of the
@@ -38,9 +39,6 @@ pub fn content_type(map: &BTreeMap<String, String>, key: &str) -> String {
 /// of its stored checksum; when the backend keeps none (all zeros, as plain
 /// Elliptics 3.0 lookups answer), the object id, size and mtime in ns.
 pub fn etag(info: &ReplicaInfo) -> String {
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
     if !info.csum.is_empty() && info.csum.iter().any(|&b| b != 0) {
         return format!("\"{}\"", hex(&info.csum[..info.csum.len().min(16)]));
     }

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::encoding::hex;
 use crate::stats::format_time;
 use crate::storage::{GroupId, GroupResult, ReplicaInfo, StorageError};
 
@@ -62,10 +63,6 @@ pub struct UploadJson {
     pub key: String,
     /// Per-replica outcome.
     pub reply: LookupJson,
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 impl From<&ReplicaInfo> for ReplicaJson {

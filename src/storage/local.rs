@@ -25,6 +25,7 @@ use super::{
     GroupId, GroupResult, ObjectReader, ObjectWriter, ReplicaInfo, Storage, StorageError,
 };
 use crate::config::{LocalConfig, LocalGroupConfig};
+use crate::encoding::hex;
 
 const MAGIC: &[u8; 8] = b"BRLOBJ01";
 /// Fixed part of the header: magic, size, mtime (s, ns), csum, namespace and key lengths.
@@ -106,16 +107,6 @@ pub fn object_id(namespace: &str, key: &str) -> [u8; 64] {
     h.update(namespace.as_bytes());
     h.update(key.as_bytes());
     h.finish()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 #[derive(Debug, Clone, Default)]

@@ -358,7 +358,7 @@ int ell_monitor_stat(ell_session *s, uint64_t categories, ell_stat_cb cb, void *
 		async_monitor_stat_result res = s->s.monitor_stat(categories);
 		res.wait();
 		for (const auto &r : res.get()) {
-			if (r.status() != 0 || !r.is_valid())
+			if (r.is_ack() || r.status() != 0 || !r.is_valid())
 				continue;
 			std::string addr = r.address() ? addr_string(r.address()) : "";
 			std::string json = r.statistics();
@@ -391,7 +391,7 @@ int ell_backend_control(ell_session *s, const char *addr_str, uint32_t backend, 
 		}();
 		res.wait();
 		for (const auto &r : res.get()) {
-			if (r.status() != 0 || !r.is_valid())
+			if (r.is_ack() || r.status() != 0 || !r.is_valid())
 				continue;
 			std::string a = r.address() ? addr_string(r.address()) : addr_str;
 			const dnet_backend_status_list *list = r.list();

@@ -65,6 +65,11 @@ fn start_server(bin: &Path) -> Server {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}:2");
+    let monitor_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let backends: Vec<String> = (1..=3)
         .map(|g| {
             let d = dir.0.join(format!("eblob.{g}"));
@@ -85,9 +90,10 @@ fn start_server(bin: &Path) -> Server {
             "sinks": [{{"type": "file", "path": "{log}", "flush": 1}}]}}]}},
         "options": {{"join": true, "flags": 4, "remote": [], "address": ["{addr}"],
             "wait_timeout": 10, "check_timeout": 20, "io_thread_num": 2, "nonblocking_io_thread_num": 2,
-            "net_thread_num": 1, "daemon": false, "auth_cookie": "ffi-test", "monitor": {{"port": 0}}}},
+            "net_thread_num": 1, "daemon": false, "auth_cookie": "ffi-test", "monitor": {{"port": {monitor_port}, "address": "127.0.0.1"}}}},
         "backends": [{backends}]}}"#,
         log = dir.0.join("ioserv.log").display(),
+        monitor_port = monitor_port,
         backends = backends.join(",")
     );
     let cfg_path = dir.0.join("ioserv.json");
@@ -334,7 +340,10 @@ fn ffi_round_trip_against_dnet_ioserv() {
 
         let mut stats: Vec<String> = Vec::new();
         let rc = ell_monitor_stat(s, 1 << 4, Some(collect_stat), &mut stats as *mut _ as *mut c_void, &mut e);
-        eprintln!("monitor_stat rc {rc} ({}) stats {:?}", msg(&e), stats.iter().map(|s| s.len()).collect::<Vec<_>>());
+        assert_eq!(rc, 0, "monitor_stat: {}", msg(&e));
+        assert_eq!(stats.len(), 1);
+        eprintln!("{}", &stats[0][..stats[0].len().min(6000)]);
+        assert!(stats[0].contains("\"backends\""), "{}", stats[0]);
 
         ell_session_free(s);
         ell_node_free(node);

@@ -6,6 +6,8 @@
 
 pub mod error;
 pub mod local;
+#[cfg(feature = "elliptics")]
+pub mod elliptics;
 
 use std::time::{Duration, SystemTime};
 
@@ -310,6 +312,11 @@ pub fn open(config: &crate::config::Config) -> Result<std::sync::Arc<dyn Storage
         Some(l) => Ok(std::sync::Arc::new(
             local::LocalStore::open(l).map_err(|e| format!("local store: {e}"))?,
         )),
+        #[cfg(feature = "elliptics")]
+        None => Ok(std::sync::Arc::new(
+            elliptics::EllipticsStore::open(config).map_err(|e| format!("elliptics: {e}"))?,
+        )),
+        #[cfg(not(feature = "elliptics"))]
         None => Err(
             "the config selects Elliptics (elliptics.remote and no \"local\" section), \
              but this binary was built without Elliptics support: rebuild with \

@@ -1,0 +1,606 @@
+//! Safe handles over `elliptics-sys`: an owned node and per-request
+//! sessions. Every result is copied out of the C callbacks before they
+//! return, and no panic unwinds into C++.
+
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use elliptics_sys as sys;
+
+use crate::storage::StorageError;
+
+/// Node parameters (`elliptics.node-config`, `log-file`, `log-level`).
+#[derive(Debug, Clone, Default)]
+pub struct NodeParams {
+    pub io_thread_num: i32,
+    pub nonblocking_io_thread_num: i32,
+    pub net_thread_num: i32,
+    pub wait_timeout: i64,
+    pub check_timeout: i64,
+    pub flags: u64,
+    pub stall_count: i64,
+    pub log_file: String,
+    /// 0 debug, 1 notice, 2 info, 3 warning, 4 error.
+    pub log_level: i32,
+}
+
+/// Session parameters for one request.
+#[derive(Debug, Clone, Default)]
+pub struct SessionParams {
+    pub namespace: String,
+    pub groups: Vec<i32>,
+    pub ioflags: u32,
+    pub cflags: u64,
+    pub trace_id: u64,
+    /// Seconds; 0 = the node's wait timeout.
+    pub timeout: i64,
+}
+
+/// File information carried by write and lookup replies.
+#[derive(Debug, Clone)]
+pub struct FileInfo {
+    pub path: String,
+    pub offset: u64,
+    pub size: u64,
+    pub mtime: SystemTime,
+    pub csum: Vec<u8>,
+}
+
+/// One reply of a command, copied out of the callback.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// 0 or a negative errno.
+    pub status: i32,
+    pub message: String,
+    pub group: u32,
+    pub backend: u32,
+    pub address: String,
+    pub id: [u8; 64],
+    /// For bulk remove: which key the reply is for.
+    pub key_index: Option<usize>,
+    pub info: Option<FileInfo>,
+    pub data: Vec<u8>,
+    pub total_size: u64,
+    pub mtime: SystemTime,
+}
+
+impl Entry {
+    /// The reply as a result.
+    pub fn result(&self) -> Result<(), StorageError> {
+        if self.status == 0 {
+            Ok(())
+        } else {
+            Err(StorageError::new(
+                self.status,
+                if self.message.is_empty() {
+                    format!("elliptics error {}", self.status)
+                } else {
+                    self.message.clone()
+                },
+            ))
+        }
+    }
+}
+
+/// One backend's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendStatus {
+    pub address: String,
+    pub backend: u32,
+    pub state: i32,
+    pub defrag_state: u32,
+    pub last_start_err: i32,
+    pub read_only: bool,
+    pub delay_ms: u32,
+}
+
+/// One entry of the route table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub address: String,
+    pub group: u32,
+    pub backend: u32,
+    pub id: [u8; 64],
+}
+
+/// Backend control operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendOp {
+    Status,
+    ReadOnly,
+    Writable,
+    Delay(u32),
+    Defrag,
+    StopDefrag,
+}
+
+/// What a write command does with its chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    /// A whole object (or a plain write at an offset).
+    Data,
+    /// Reserve `size_arg` bytes, write the chunk; the object stays hidden.
+    Prepare,
+    /// A chunk inside the reserved space.
+    Plain,
+    /// The last chunk; publish `size_arg` bytes.
+    Commit,
+}
+
+fn empty_error() -> sys::ell_error {
+    sys::ell_error {
+        code: 0,
+        message: [0; 512],
+    }
+}
+
+fn to_error(e: &sys::ell_error, rc: i32) -> StorageError {
+    // SAFETY: the shim always NUL-terminates `message` (snprintf; zeroed otherwise).
+    let msg = unsafe { CStr::from_ptr(e.message.as_ptr()) }
+        .to_string_lossy()
+        .into_owned();
+    let code = if e.code != 0 { e.code } else { rc };
+    StorageError::new(
+        if code == 0 { -libc::EIO } else { code },
+        if msg.is_empty() {
+            format!("elliptics error {code}")
+        } else {
+            msg
+        },
+    )
+}
+
+/// Copies a C string the shim passed (may be NULL).
+///
+/// # Safety
+/// `p` must be NULL or a valid NUL-terminated string.
+unsafe fn string(p: *const c_char) -> String {
+    if p.is_null() {
+        String::new()
+    } else {
+        CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
+
+fn time(sec: u64, nsec: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::new(sec, (nsec % 1_000_000_000) as u32)
+}
+
+unsafe extern "C" fn entry_cb(priv_: *mut c_void, e: *const sys::ell_entry) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: `priv_` is the `Vec<Entry>` passed by `Session::entries`;
+        // `e` and the pointers in it are valid for this call only.
+        let out = &mut *(priv_ as *mut Vec<Entry>);
+        let e = &*e;
+        let info = (e.has_info != 0).then(|| FileInfo {
+            path: string(e.path),
+            offset: e.offset,
+            size: e.size,
+            mtime: time(e.mtime_sec, e.mtime_nsec),
+            csum: e.csum.to_vec(),
+        });
+        out.push(Entry {
+            status: e.status,
+            message: string(e.message),
+            group: e.group as u32,
+            backend: e.backend,
+            address: string(e.address),
+            id: e.id,
+            key_index: usize::try_from(e.key_index).ok(),
+            info,
+            data: if e.data.is_null() {
+                Vec::new()
+            } else {
+                std::slice::from_raw_parts(e.data, e.data_len).to_vec()
+            },
+            total_size: e.total_size,
+            mtime: time(e.mtime_sec, e.mtime_nsec),
+        });
+    }));
+}
+
+unsafe extern "C" fn backend_cb(priv_: *mut c_void, s: *const sys::ell_backend_status) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: as in `entry_cb`.
+        let out = &mut *(priv_ as *mut Vec<BackendStatus>);
+        let s = &*s;
+        out.push(BackendStatus {
+            address: string(s.address),
+            backend: s.backend,
+            state: s.state,
+            defrag_state: s.defrag_state,
+            last_start_err: s.last_start_err,
+            read_only: s.read_only != 0,
+            delay_ms: s.delay_ms,
+        });
+    }));
+}
+
+unsafe extern "C" fn route_cb(priv_: *mut c_void, r: *const sys::ell_route) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: as in `entry_cb`.
+        let out = &mut *(priv_ as *mut Vec<Route>);
+        let r = &*r;
+        out.push(Route {
+            address: string(r.address),
+            group: r.group as u32,
+            backend: r.backend,
+            id: r.id,
+        });
+    }));
+}
+
+unsafe extern "C" fn stat_cb(
+    priv_: *mut c_void,
+    addr: *const c_char,
+    json: *const c_char,
+    len: usize,
+) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: as in `entry_cb`; `json` holds `len` bytes.
+        let out = &mut *(priv_ as *mut Vec<(String, Vec<u8>)>);
+        let data = if json.is_null() {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(json as *const u8, len).to_vec()
+        };
+        out.push((string(addr), data));
+    }));
+}
+
+/// An Elliptics client node: network threads and connections to the
+/// storage nodes. Thread-safe; sessions are made from it per request.
+pub struct Node {
+    raw: NonNull<sys::ell_node>,
+}
+
+// SAFETY: the C++ node is internally synchronised; the handle is only freed in Drop.
+unsafe impl Send for Node {}
+// SAFETY: as above; every shim call on a node is thread-safe.
+unsafe impl Sync for Node {}
+
+impl Node {
+    /// Creates a node (no connections yet).
+    pub fn new(p: &NodeParams) -> Result<Node, StorageError> {
+        let log = CString::new(p.log_file.as_str())
+            .map_err(|_| StorageError::invalid("elliptics.log-file contains a NUL byte"))?;
+        let cfg = sys::ell_node_config {
+            io_thread_num: p.io_thread_num,
+            nonblocking_io_thread_num: p.nonblocking_io_thread_num,
+            net_thread_num: p.net_thread_num,
+            wait_timeout: p.wait_timeout as _,
+            check_timeout: p.check_timeout as _,
+            flags: p.flags,
+            stall_count: p.stall_count as _,
+            log_file: log.as_ptr(),
+            log_level: p.log_level,
+        };
+        let mut err = empty_error();
+        // SAFETY: `cfg` and the strings it points to outlive the call.
+        let raw = unsafe { sys::ell_node_new(&cfg, &mut err) };
+        NonNull::new(raw)
+            .map(|raw| Node { raw })
+            .ok_or_else(|| to_error(&err, -libc::ENOMEM))
+    }
+
+    /// Connects to storage nodes `host:port:family`; succeeds if any answered.
+    pub fn add_remotes(&self, remotes: &[String]) -> Result<(), StorageError> {
+        let c: Vec<CString> = remotes
+            .iter()
+            .map(|r| CString::new(r.as_str()))
+            .collect::<Result<_, _>>()
+            .map_err(|_| StorageError::invalid("elliptics.remote contains a NUL byte"))?;
+        let ptrs: Vec<*const c_char> = c.iter().map(|s| s.as_ptr()).collect();
+        let mut err = empty_error();
+        // SAFETY: the pointer array and strings outlive the call.
+        let rc = unsafe {
+            sys::ell_node_add_remotes(self.raw.as_ptr(), ptrs.as_ptr(), ptrs.len(), &mut err)
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(to_error(&err, rc))
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from ell_node_new and is freed once; sessions hold an Arc.
+        unsafe { sys::ell_node_free(self.raw.as_ptr()) }
+    }
+}
+
+/// A session: namespace, groups, flags, trace id and timeout for the
+/// commands of one request. Keeps its node alive.
+pub struct Session {
+    raw: NonNull<sys::ell_session>,
+    params: SessionParams,
+    _node: Arc<Node>,
+}
+
+// SAFETY: a session is used by one thread at a time (no Sync); the C++
+// session may move between threads.
+unsafe impl Send for Session {}
+
+impl Session {
+    /// Creates a session on `node`.
+    pub fn new(node: &Arc<Node>, params: SessionParams) -> Result<Session, StorageError> {
+        let cfg = sys::ell_session_config {
+            ns: params.namespace.as_ptr() as *const c_char,
+            ns_len: params.namespace.len(),
+            groups: params.groups.as_ptr(),
+            groups_len: params.groups.len(),
+            ioflags: params.ioflags,
+            cflags: params.cflags,
+            trace_id: params.trace_id,
+            timeout: params.timeout as _,
+        };
+        let mut err = empty_error();
+        // SAFETY: the node is alive (Arc); `cfg` points into `params` for the call.
+        let raw = unsafe { sys::ell_session_new(node.raw.as_ptr(), &cfg, &mut err) };
+        NonNull::new(raw)
+            .map(|raw| Session {
+                raw,
+                params,
+                _node: node.clone(),
+            })
+            .ok_or_else(|| to_error(&err, -libc::ENOMEM))
+    }
+
+    /// The parameters the session was made with.
+    pub fn params(&self) -> &SessionParams {
+        &self.params
+    }
+
+    /// A session like this one over other groups.
+    pub fn with_groups(&self, groups: Vec<i32>) -> Result<Session, StorageError> {
+        Session::new(
+            &self._node,
+            SessionParams {
+                groups,
+                ..self.params.clone()
+            },
+        )
+    }
+
+    fn entries(
+        &self,
+        call: impl FnOnce(*mut sys::ell_session, *mut c_void, *mut sys::ell_error) -> i32,
+    ) -> (Vec<Entry>, Result<(), StorageError>) {
+        let mut out: Vec<Entry> = Vec::new();
+        let mut err = empty_error();
+        let rc = call(
+            self.raw.as_ptr(),
+            &mut out as *mut Vec<Entry> as *mut c_void,
+            &mut err,
+        );
+        let res = if rc == 0 {
+            Ok(())
+        } else {
+            Err(to_error(&err, rc))
+        };
+        (out, res)
+    }
+
+    /// Writes `data` as `kind` at `remote_offset`; `size_arg` is the prepare
+    /// or commit size. Answers every reply and the command's own error.
+    pub fn write(
+        &self,
+        kind: WriteKind,
+        key: &str,
+        data: &[u8],
+        remote_offset: u64,
+        size_arg: u64,
+    ) -> (Vec<Entry>, Result<(), StorageError>) {
+        let kind = match kind {
+            WriteKind::Data => sys::ELL_WRITE_DATA,
+            WriteKind::Prepare => sys::ELL_WRITE_PREPARE,
+            WriteKind::Plain => sys::ELL_WRITE_PLAIN,
+            WriteKind::Commit => sys::ELL_WRITE_COMMIT,
+        } as i32;
+        self.entries(|s, p, e| {
+            // SAFETY: key and data outlive the call; `p` is the entry vector.
+            unsafe {
+                sys::ell_write(
+                    s,
+                    kind,
+                    key.as_ptr() as *const c_char,
+                    key.len(),
+                    data.as_ptr() as *const c_void,
+                    data.len(),
+                    remote_offset,
+                    size_arg,
+                    Some(entry_cb),
+                    p,
+                    e,
+                )
+            }
+        })
+    }
+
+    /// Reads `size` bytes (0 = to the end) at `offset`, trying the groups in order.
+    pub fn read(
+        &self,
+        key: &str,
+        offset: u64,
+        size: u64,
+    ) -> (Vec<Entry>, Result<(), StorageError>) {
+        self.entries(|s, p, e| {
+            // SAFETY: as in `write`.
+            unsafe {
+                sys::ell_read(
+                    s,
+                    key.as_ptr() as *const c_char,
+                    key.len(),
+                    offset,
+                    size,
+                    Some(entry_cb),
+                    p,
+                    e,
+                )
+            }
+        })
+    }
+
+    /// Looks `key` up in every group at once.
+    pub fn lookup(&self, key: &str) -> (Vec<Entry>, Result<(), StorageError>) {
+        self.entries(|s, p, e| {
+            // SAFETY: as in `write`.
+            unsafe {
+                sys::ell_lookup(
+                    s,
+                    key.as_ptr() as *const c_char,
+                    key.len(),
+                    Some(entry_cb),
+                    p,
+                    e,
+                )
+            }
+        })
+    }
+
+    /// Removes `key` from every group.
+    pub fn remove(&self, key: &str) -> (Vec<Entry>, Result<(), StorageError>) {
+        self.entries(|s, p, e| {
+            // SAFETY: as in `write`.
+            unsafe {
+                sys::ell_remove(
+                    s,
+                    key.as_ptr() as *const c_char,
+                    key.len(),
+                    Some(entry_cb),
+                    p,
+                    e,
+                )
+            }
+        })
+    }
+
+    /// Removes many keys in one command; each reply names its key's index.
+    pub fn bulk_remove(&self, keys: &[String]) -> (Vec<Entry>, Result<(), StorageError>) {
+        let ptrs: Vec<*const c_char> = keys.iter().map(|k| k.as_ptr() as *const c_char).collect();
+        let lens: Vec<usize> = keys.iter().map(|k| k.len()).collect();
+        self.entries(|s, p, e| {
+            // SAFETY: the arrays and keys outlive the call.
+            unsafe {
+                sys::ell_bulk_remove(
+                    s,
+                    ptrs.as_ptr(),
+                    lens.as_ptr(),
+                    keys.len(),
+                    Some(entry_cb),
+                    p,
+                    e,
+                )
+            }
+        })
+    }
+
+    /// Monitor statistics (`DNET_MONITOR_*` categories) of every node: (address, JSON).
+    pub fn monitor_stat(&self, categories: u64) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut err = empty_error();
+        // SAFETY: `out` outlives the call; the callback copies.
+        let rc = unsafe {
+            sys::ell_monitor_stat(
+                self.raw.as_ptr(),
+                categories,
+                Some(stat_cb),
+                &mut out as *mut _ as *mut c_void,
+                &mut err,
+            )
+        };
+        if rc != 0 && out.is_empty() {
+            return Err(to_error(&err, rc));
+        }
+        Ok(out)
+    }
+
+    /// Backend status or control on the node at `address`.
+    pub fn backend_control(
+        &self,
+        address: &str,
+        backend: u32,
+        op: BackendOp,
+    ) -> Result<Vec<BackendStatus>, StorageError> {
+        let (code, delay) = match op {
+            BackendOp::Status => (sys::ELL_BACKEND_STATUS, 0),
+            BackendOp::ReadOnly => (sys::ELL_BACKEND_READ_ONLY, 0),
+            BackendOp::Writable => (sys::ELL_BACKEND_WRITABLE, 0),
+            BackendOp::Delay(ms) => (sys::ELL_BACKEND_DELAY, ms),
+            BackendOp::Defrag => (sys::ELL_BACKEND_DEFRAG, 0),
+            BackendOp::StopDefrag => (sys::ELL_BACKEND_STOP_DEFRAG, 0),
+        };
+        let addr = CString::new(address)
+            .map_err(|_| StorageError::invalid("address contains a NUL byte"))?;
+        let mut out: Vec<BackendStatus> = Vec::new();
+        let mut err = empty_error();
+        // SAFETY: `addr` and `out` outlive the call; the callback copies.
+        let rc = unsafe {
+            sys::ell_backend_control(
+                self.raw.as_ptr(),
+                addr.as_ptr(),
+                backend,
+                code as i32,
+                delay,
+                Some(backend_cb),
+                &mut out as *mut _ as *mut c_void,
+                &mut err,
+            )
+        };
+        if rc != 0 {
+            return Err(to_error(&err, rc));
+        }
+        Ok(out)
+    }
+
+    /// The client's route table.
+    pub fn routes(&self) -> Result<Vec<Route>, StorageError> {
+        let mut out: Vec<Route> = Vec::new();
+        let mut err = empty_error();
+        // SAFETY: `out` outlives the call; the callback copies.
+        let rc = unsafe {
+            sys::ell_routes(
+                self.raw.as_ptr(),
+                Some(route_cb),
+                &mut out as *mut _ as *mut c_void,
+                &mut err,
+            )
+        };
+        if rc != 0 {
+            return Err(to_error(&err, rc));
+        }
+        Ok(out)
+    }
+
+    /// The id `key` has in this session's namespace.
+    pub fn transform(&self, key: &str) -> Result<[u8; 64], StorageError> {
+        let mut id = [0u8; 64];
+        let mut err = empty_error();
+        // SAFETY: `id` has room for ELL_ID_SIZE bytes.
+        let rc = unsafe {
+            sys::ell_transform(
+                self.raw.as_ptr(),
+                key.as_ptr() as *const c_char,
+                key.len(),
+                id.as_mut_ptr(),
+                &mut err,
+            )
+        };
+        if rc != 0 {
+            return Err(to_error(&err, rc));
+        }
+        Ok(id)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from ell_session_new and is freed once.
+        unsafe { sys::ell_session_free(self.raw.as_ptr()) }
+    }
+}

@@ -1,0 +1,564 @@
+//! The Elliptics backend: the [`Storage`] trait over the official client
+//! (`elliptics-sys`). One [`ffi::Node`] per process; a session per call
+//! carries the request's namespace (bucket), groups, flags, trace id and
+//! timeout. Keys are the bucket-relative key strings with the bucket as
+//! namespace, as Backrunner (elliptics-go) stored them.
+
+pub mod ffi;
+pub mod stats;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use self::ffi::{BackendOp, BackendStatus, Entry, Node, NodeParams, Route, Session, SessionParams, WriteKind};
+use crate::config::Config;
+use crate::storage::{
+    pick_error, BackendStat, Context, GroupId, GroupResult, ObjectReader, ObjectWriter,
+    ReplicaInfo, Storage, StorageError,
+};
+
+/// `DNET_MONITOR_BACKEND`: backend statistics category.
+const MONITOR_BACKEND: u64 = 1 << 4;
+
+/// Maps a log level name to the client's severity number.
+pub fn log_level(name: &str) -> i32 {
+    match name.to_ascii_lowercase().as_str() {
+        "debug" => 0,
+        "notice" => 1,
+        "info" => 2,
+        "warning" | "warn" => 3,
+        _ => 4,
+    }
+}
+
+/// The Elliptics store.
+pub struct EllipticsStore {
+    node: Arc<Node>,
+    /// How long gathered backend statistics are reused.
+    stats_ttl: Duration,
+    stats_cache: Mutex<Option<(Instant, Vec<BackendStat>)>>,
+}
+
+impl EllipticsStore {
+    /// Creates the client node from the `elliptics` section and connects to
+    /// its `remote` nodes.
+    pub fn open(config: &Config) -> Result<EllipticsStore, StorageError> {
+        let e = &config.elliptics;
+        let nc = &e.node_config;
+        let node = Node::new(&NodeParams {
+            io_thread_num: nc.io_thread_num as i32,
+            nonblocking_io_thread_num: nc.nonblocking_io_thread_num as i32,
+            net_thread_num: nc.net_thread_num as i32,
+            wait_timeout: nc.wait_timeout as i64,
+            check_timeout: nc.check_timeout as i64,
+            flags: nc.flags,
+            stall_count: nc.stall_count as i64,
+            log_file: e.log_file.clone(),
+            log_level: log_level(&e.log_level),
+        })?;
+        node.add_remotes(&e.remote).map_err(|err| {
+            StorageError::new(
+                err.errno,
+                format!("connecting to {}: {}", e.remote.join(", "), err.message),
+            )
+        })?;
+        Ok(EllipticsStore {
+            node: Arc::new(node),
+            stats_ttl: Duration::from_secs(config.proxy.bucket_stat_update_interval.clamp(1, 60)),
+            stats_cache: Mutex::new(None),
+        })
+    }
+
+    fn session(&self, ctx: &Context) -> Result<Session, StorageError> {
+        Session::new(
+            &self.node,
+            SessionParams {
+                namespace: ctx.namespace.clone(),
+                groups: ctx.groups.iter().map(|&g| g as i32).collect(),
+                ioflags: ctx.ioflags as u32,
+                cflags: ctx.cflags,
+                trace_id: ctx.trace_id,
+                timeout: ctx.timeout.map(|t| t.as_secs().max(1) as i64).unwrap_or(0),
+            },
+        )
+    }
+
+    fn admin(&self) -> Result<Session, StorageError> {
+        self.session(&Context::default())
+    }
+
+    /// The route table: which node and backend serve each group.
+    pub fn routes(&self) -> Result<Vec<Route>, StorageError> {
+        self.admin()?.routes()
+    }
+
+    /// (address, backend) pairs serving `group`.
+    pub fn group_backends(&self, group: GroupId) -> Result<Vec<(String, u32)>, StorageError> {
+        let set: BTreeSet<(String, u32)> = self
+            .routes()?
+            .into_iter()
+            .filter(|r| r.group == group)
+            .map(|r| (r.address, r.backend))
+            .collect();
+        if set.is_empty() {
+            return Err(StorageError::new(
+                -libc::ENXIO,
+                format!("no route to group {group}"),
+            ));
+        }
+        Ok(set.into_iter().collect())
+    }
+
+    /// The node and backend that hold `key` of `namespace` in `group`: the
+    /// route whose start id is the largest not above the key's id (the ring
+    /// wraps to the last route).
+    pub fn key_backend(
+        &self,
+        namespace: &str,
+        key: &str,
+        group: GroupId,
+    ) -> Result<(String, u32), StorageError> {
+        let s = self.session(&Context::new(namespace, vec![group]))?;
+        let id = s.transform(key)?;
+        let mut routes: Vec<Route> = s.routes()?.into_iter().filter(|r| r.group == group).collect();
+        routes.sort_by(|a, b| a.id.cmp(&b.id));
+        let pick = routes
+            .iter()
+            .rev()
+            .find(|r| r.id <= id)
+            .or_else(|| routes.last())
+            .ok_or_else(|| StorageError::new(-libc::ENXIO, format!("no route to group {group}")))?;
+        Ok((pick.address.clone(), pick.backend))
+    }
+
+    /// Backend status or control on every backend of `group`; answers the
+    /// backends' states afterwards.
+    pub fn control_group(
+        &self,
+        group: GroupId,
+        op: BackendOp,
+    ) -> Result<Vec<BackendStatus>, StorageError> {
+        let s = self.admin()?;
+        let mut out = Vec::new();
+        for (addr, backend) in self.group_backends(group)? {
+            out.extend(
+                s.backend_control(&addr, backend, op)?
+                    .into_iter()
+                    .filter(|b| b.backend == backend),
+            );
+        }
+        self.invalidate_stats();
+        Ok(out)
+    }
+
+    /// Marks every backend of `group` read-only or writable.
+    pub fn set_read_only(&self, group: GroupId, read_only: bool) -> Result<(), StorageError> {
+        let op = if read_only {
+            BackendOp::ReadOnly
+        } else {
+            BackendOp::Writable
+        };
+        self.control_group(group, op).map(|_| ())
+    }
+
+    /// Sets an artificial delay per operation on every backend of `group`.
+    pub fn set_delay(&self, group: GroupId, delay_ms: u32) -> Result<(), StorageError> {
+        self.control_group(group, BackendOp::Delay(delay_ms))
+            .map(|_| ())
+    }
+
+    /// Starts defragmentation of every backend of `group`.
+    pub fn defrag(&self, group: GroupId) -> Result<(), StorageError> {
+        self.control_group(group, BackendOp::Defrag).map(|_| ())
+    }
+
+    fn invalidate_stats(&self) {
+        if let Ok(mut c) = self.stats_cache.lock() {
+            *c = None;
+        }
+    }
+
+    fn gather_stats(&self) -> Result<Vec<BackendStat>, StorageError> {
+        let s = self.admin()?;
+        let mut out = Vec::new();
+        let mut failures = Vec::new();
+        for (addr, json) in s.monitor_stat(MONITOR_BACKEND)? {
+            match stats::parse_backends(&addr, &json) {
+                Ok(v) => out.extend(v),
+                Err(e) => failures.push(e),
+            }
+        }
+        // Nodes without a monitor still report their backends' state.
+        if !failures.is_empty() {
+            let addrs: BTreeSet<String> = s.routes()?.into_iter().map(|r| r.address).collect();
+            let groups: BTreeMap<(String, u32), u32> = s
+                .routes()?
+                .into_iter()
+                .map(|r| ((r.address, r.backend), r.group))
+                .collect();
+            log::warn!("{}", failures.join("; "));
+            let missing: Vec<&String> = addrs
+                .iter()
+                .filter(|a| !out.iter().any(|o| &o.address == *a))
+                .collect();
+            for a in missing {
+                for b in s.backend_control(a, 0, BackendOp::Status)? {
+                    if let Some(&group) = groups.get(&(a.clone(), b.backend)) {
+                        out.push(BackendStat {
+                            group,
+                            address: a.clone(),
+                            backend: b.backend,
+                            read_only: b.read_only,
+                            delay_ms: b.delay_ms.into(),
+                            defrag_state: b.defrag_state,
+                            error: b.last_start_err,
+                            ..Default::default()
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Per-group results for `groups` from the replies of one command: a
+/// group without a reply gets the command's error.
+fn per_group<T>(
+    groups: &[GroupId],
+    entries: &[Entry],
+    overall: &Result<(), StorageError>,
+    mut ok: impl FnMut(&Entry) -> Result<T, StorageError>,
+) -> Vec<GroupResult<T>> {
+    groups
+        .iter()
+        .map(|&g| {
+            let mine: Vec<&Entry> = entries.iter().filter(|e| e.group == g).collect();
+            let result = match mine.iter().find(|e| e.status == 0) {
+                Some(e) => ok(e),
+                None => Err(match mine.first() {
+                    Some(e) => e.result().err().unwrap_or_else(|| StorageError::new(-libc::EIO, "no reply")),
+                    None => overall.clone().err().unwrap_or_else(|| {
+                        StorageError::new(-libc::ENXIO, format!("no reply from group {g}"))
+                    }),
+                }),
+            };
+            GroupResult { group: g, result }
+        })
+        .collect()
+}
+
+fn hex(id: &[u8]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn replica(e: &Entry) -> Result<ReplicaInfo, StorageError> {
+    let info = e
+        .info
+        .as_ref()
+        .ok_or_else(|| StorageError::new(-libc::EIO, "reply without file information"))?;
+    Ok(ReplicaInfo {
+        group: e.group,
+        backend: e.backend,
+        address: e.address.clone(),
+        id: hex(&e.id),
+        filename: info.path.clone(),
+        offset: info.offset,
+        size: info.size,
+        mtime: info.mtime,
+        csum: info.csum.clone(),
+    })
+}
+
+impl Storage for EllipticsStore {
+    fn write(
+        &self,
+        ctx: &Context,
+        key: &str,
+        offset: u64,
+        size: u64,
+    ) -> Result<Box<dyn ObjectWriter>, StorageError> {
+        if ctx.groups.is_empty() {
+            return Err(StorageError::new(-libc::ENXIO, "no groups to write to"));
+        }
+        Ok(Box::new(EllipticsWriter {
+            session: self.session(ctx)?,
+            key: key.to_string(),
+            offset,
+            size,
+            written: 0,
+            live: ctx.groups.clone(),
+            failed: BTreeMap::new(),
+            last: Vec::new(),
+        }))
+    }
+
+    fn open(&self, ctx: &Context, key: &str) -> Result<Box<dyn ObjectReader>, StorageError> {
+        let s = self.session(ctx)?;
+        let (entries, overall) = s.lookup(key);
+        let results = per_group(&ctx.groups, &entries, &overall, replica);
+        let info = match results.iter().find_map(|r| r.result.as_ref().ok()) {
+            Some(i) => i.clone(),
+            None => {
+                return Err(pick_error(
+                    results.iter().filter_map(|r| r.result.as_ref().err()),
+                ))
+            }
+        };
+        // Read the replica found first, falling back to the other groups.
+        let mut order = vec![info.group as i32];
+        order.extend(ctx.groups.iter().map(|&g| g as i32).filter(|&g| g != info.group as i32));
+        Ok(Box::new(EllipticsReader {
+            session: s.with_groups(order)?,
+            key: key.to_string(),
+            info,
+        }))
+    }
+
+    fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>> {
+        match self.session(ctx).map(|s| s.lookup(key)) {
+            Ok((entries, overall)) => per_group(&ctx.groups, &entries, &overall, replica),
+            Err(e) => fail_all(&ctx.groups, e),
+        }
+    }
+
+    fn remove(&self, ctx: &Context, key: &str) -> Vec<GroupResult<()>> {
+        match self.session(ctx).map(|s| s.remove(key)) {
+            Ok((entries, overall)) => per_group(&ctx.groups, &entries, &overall, |_| Ok(())),
+            Err(e) => fail_all(&ctx.groups, e),
+        }
+    }
+
+    fn bulk_remove(&self, ctx: &Context, keys: &[String]) -> Vec<(String, Vec<GroupResult<()>>)> {
+        let (entries, overall) = match self.session(ctx).map(|s| s.bulk_remove(keys)) {
+            Ok(r) => r,
+            Err(e) => {
+                return keys
+                    .iter()
+                    .map(|k| (k.clone(), fail_all(&ctx.groups, e.clone())))
+                    .collect()
+            }
+        };
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let mine: Vec<Entry> = entries
+                    .iter()
+                    .filter(|e| e.key_index == Some(i))
+                    .cloned()
+                    .collect();
+                (k.clone(), per_group(&ctx.groups, &mine, &overall, |_| Ok(())))
+            })
+            .collect()
+    }
+
+    fn backend_stats(&self) -> Vec<BackendStat> {
+        if let Ok(c) = self.stats_cache.lock() {
+            if let Some((at, s)) = c.as_ref() {
+                if at.elapsed() < self.stats_ttl {
+                    return s.clone();
+                }
+            }
+        }
+        match self.gather_stats() {
+            Ok(s) => {
+                if let Ok(mut c) = self.stats_cache.lock() {
+                    *c = Some((Instant::now(), s.clone()));
+                }
+                s
+            }
+            Err(e) => {
+                log::warn!("elliptics statistics: {e}");
+                Vec::new()
+            }
+        }
+    }
+}
+
+fn fail_all<T>(groups: &[GroupId], e: StorageError) -> Vec<GroupResult<T>> {
+    groups
+        .iter()
+        .map(|&g| GroupResult {
+            group: g,
+            result: Err(e.clone()),
+        })
+        .collect()
+}
+
+/// A streaming write. A new object (offset 0) is written with
+/// write_prepare (reserving the whole size) / write_plain / write_commit,
+/// so it stays invisible until the last chunk; one that fits in a single
+/// chunk is one write. A write at an offset rewrites part of an existing
+/// record with plain writes at that offset, chunk by chunk.
+struct EllipticsWriter {
+    session: Session,
+    key: String,
+    offset: u64,
+    size: u64,
+    written: u64,
+    /// Groups that have not failed yet.
+    live: Vec<GroupId>,
+    failed: BTreeMap<GroupId, StorageError>,
+    /// Replies of the latest command, per live group.
+    last: Vec<Entry>,
+}
+
+impl EllipticsWriter {
+    fn send(&mut self, kind: WriteKind, data: &[u8], remote_offset: u64, size_arg: u64) -> Result<(), StorageError> {
+        let (entries, overall) = self.session.write(kind, &self.key, data, remote_offset, size_arg);
+        let results = per_group(&self.live, &entries, &overall, |_| Ok(()));
+        let before = self.live.len();
+        for r in results {
+            if let Err(e) = r.result {
+                self.live.retain(|&g| g != r.group);
+                self.failed.insert(r.group, e);
+            }
+        }
+        self.last = entries.into_iter().filter(|e| e.status == 0).collect();
+        if self.live.is_empty() {
+            return Err(pick_error(self.failed.values()));
+        }
+        if self.live.len() != before {
+            self.session = self
+                .session
+                .with_groups(self.live.iter().map(|&g| g as i32).collect())?;
+        }
+        Ok(())
+    }
+}
+
+impl ObjectWriter for EllipticsWriter {
+    fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        if self.live.is_empty() {
+            return Err(pick_error(self.failed.values()));
+        }
+        let end = self.written + data.len() as u64;
+        if end > self.size {
+            return Err(StorageError::invalid(format!(
+                "body is longer than the declared {} bytes",
+                self.size
+            )));
+        }
+        let remote = self.offset + self.written;
+        let total = self.offset + self.size;
+        let kind = if self.offset > 0 || (self.written == 0 && end == self.size) {
+            WriteKind::Data
+        } else if self.written == 0 {
+            WriteKind::Prepare
+        } else if end == self.size {
+            WriteKind::Commit
+        } else {
+            WriteKind::Plain
+        };
+        self.send(kind, data, remote, total)?;
+        self.written = end;
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Vec<GroupResult<ReplicaInfo>> {
+        if self.size == 0 && self.written == 0 && !self.live.is_empty() {
+            let _ = self.send(WriteKind::Data, &[], self.offset, self.offset);
+        }
+        if self.written < self.size {
+            let e = StorageError::new(
+                -libc::EIO,
+                format!("body ended after {} of {} bytes", self.written, self.size),
+            );
+            return self
+                .live
+                .iter()
+                .map(|&g| (g, Err(e.clone())))
+                .chain(self.failed.iter().map(|(&g, e)| (g, Err(e.clone()))))
+                .map(|(group, result)| GroupResult { group, result })
+                .collect();
+        }
+        let mut out: Vec<GroupResult<ReplicaInfo>> = self
+            .live
+            .iter()
+            .map(|&g| GroupResult {
+                group: g,
+                result: self
+                    .last
+                    .iter()
+                    .find(|e| e.group == g)
+                    .ok_or_else(|| StorageError::new(-libc::EIO, "no reply"))
+                    .and_then(replica),
+            })
+            .collect();
+        out.extend(self.failed.iter().map(|(&g, e)| GroupResult {
+            group: g,
+            result: Err(e.clone()),
+        }));
+        out
+    }
+}
+
+/// Reads one replica chunk by chunk.
+struct EllipticsReader {
+    session: Session,
+    key: String,
+    info: ReplicaInfo,
+}
+
+impl ObjectReader for EllipticsReader {
+    fn info(&self) -> &ReplicaInfo {
+        &self.info
+    }
+
+    fn read_at(&mut self, offset: u64, len: usize) -> Result<Bytes, StorageError> {
+        if offset >= self.info.size || len == 0 {
+            return Ok(Bytes::new());
+        }
+        let want = (len as u64).min(self.info.size - offset);
+        let (entries, overall) = self.session.read(&self.key, offset, want);
+        match entries.into_iter().find(|e| e.status == 0) {
+            Some(e) => Ok(Bytes::from(e.data)),
+            None => Err(overall.err().unwrap_or_else(|| StorageError::new(-libc::EIO, "read returned nothing"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    #[test]
+    fn log_levels() {
+        assert_eq!(log_level("debug"), 0);
+        assert_eq!(log_level("INFO"), 2);
+        assert_eq!(log_level("error"), 4);
+        assert_eq!(log_level("whatever"), 4);
+    }
+
+    fn entry(group: u32, status: i32) -> Entry {
+        Entry {
+            status,
+            message: format!("status {status}"),
+            group,
+            backend: group,
+            address: "a:1:2".into(),
+            id: [0; 64],
+            key_index: None,
+            info: None,
+            data: Vec::new(),
+            total_size: 0,
+            mtime: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn groups_without_reply_get_the_command_error() {
+        let entries = vec![entry(1, 0), entry(2, -libc::EROFS)];
+        let overall = Err(StorageError::new(-libc::ETIMEDOUT, "timed out"));
+        let r = per_group(&[1, 2, 3], &entries, &overall, |_| Ok(()));
+        assert!(r[0].result.is_ok());
+        assert_eq!(r[1].result.as_ref().unwrap_err().errno, -libc::EROFS);
+        assert_eq!(r[2].result.as_ref().unwrap_err().errno, -libc::ETIMEDOUT);
+        let r = per_group(&[4], &entries, &Ok(()), |_| Ok(()));
+        assert_eq!(r[0].result.as_ref().unwrap_err().errno, -libc::ENXIO);
+    }
+}

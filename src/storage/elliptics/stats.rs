@@ -1,0 +1,116 @@
+//! Monitor statistics (`DNET_MONITOR_BACKEND` JSON from each storage node)
+//! turned into the storage trait's [`BackendStat`].
+
+use serde_json::Value;
+
+use crate::storage::BackendStat;
+
+fn u(v: &Value, path: &[&str]) -> u64 {
+    let mut cur = v;
+    for p in path {
+        match cur.get(p) {
+            Some(n) => cur = n,
+            None => return 0,
+        }
+    }
+    cur.as_u64()
+        .or_else(|| cur.as_i64().map(|i| i.max(0) as u64))
+        .or_else(|| cur.as_bool().map(u64::from))
+        .unwrap_or(0)
+}
+
+/// Parses one node's monitor reply. Backends without a group (disabled
+/// ones report none) are skipped. Totals follow Backrunner: a size limit
+/// caps the space, else the file system's size counts.
+pub fn parse_backends(address: &str, json: &[u8]) -> Result<Vec<BackendStat>, String> {
+    let v: Value =
+        serde_json::from_slice(json).map_err(|e| format!("monitor statistics: {e}"))?;
+    let Some(backends) = v.get("backends").and_then(Value::as_object) else {
+        let status = v
+            .get("monitor_status")
+            .and_then(Value::as_str)
+            .unwrap_or("no backends");
+        return Err(format!("monitor statistics of {address}: {status}"));
+    };
+    let mut out = Vec::new();
+    for (id, b) in backends {
+        let be = &b["backend"];
+        let group = u(be, &["config", "group"]);
+        if group == 0 {
+            continue;
+        }
+        let backend = u(b, &["backend_id"]);
+        let backend = if backend == 0 {
+            id.parse().unwrap_or(0)
+        } else {
+            backend
+        };
+        let frsize = u(be, &["vfs", "frsize"]).max(1);
+        let fs_total = u(be, &["vfs", "blocks"]) * frsize;
+        let fs_avail = u(be, &["vfs", "bavail"]) * frsize;
+        let limit = u(be, &["config", "blob_size_limit"]);
+        let used = u(be, &["summary_stats", "base_size"]);
+        let removed_size = u(be, &["summary_stats", "records_removed_size"]);
+        let (total, avail) = if limit > 0 {
+            (limit, limit.saturating_sub(used).min(fs_avail))
+        } else {
+            (fs_total, fs_avail)
+        };
+        out.push(BackendStat {
+            group: group as u32,
+            address: address.to_string(),
+            backend: backend as u32,
+            total,
+            avail,
+            size_limit: limit,
+            used,
+            removed_size,
+            records_total: u(be, &["summary_stats", "records_total"]),
+            records_removed: u(be, &["summary_stats", "records_removed"]),
+            read_only: u(b, &["status", "read_only"]) != 0,
+            delay_ms: u(b, &["status", "delay"]),
+            defrag_state: u(b, &["status", "defrag_state"]) as u32,
+            error: b["status"]["last_start_err"].as_i64().unwrap_or(0) as i32,
+        });
+    }
+    out.sort_by_key(|s| (s.group, s.backend));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_backend_section() {
+        let j = br#"{"monitor_status":"enabled","backends":{
+          "2":{"backend_id":2,"status":{"state":1,"defrag_state":0,"last_start_err":0,"read_only":true,"delay":30},
+               "backend":{"summary_stats":{"records_total":5,"records_removed":1,"records_removed_size":100,"base_size":1000},
+                          "config":{"blob_size_limit":4000,"group":7},
+                          "vfs":{"frsize":4096,"blocks":1000,"bavail":500}}},
+          "3":{"backend_id":3,"status":{"state":0},"backend":{"config":{}}}}}"#;
+        let s = parse_backends("127.0.0.1:1025:2", j).unwrap();
+        assert_eq!(s.len(), 1);
+        let b = &s[0];
+        assert_eq!((b.group, b.backend), (7, 2));
+        assert_eq!((b.total, b.avail, b.size_limit, b.used), (4000, 3000, 4000, 1000));
+        assert_eq!((b.records_total, b.records_removed, b.removed_size), (5, 1, 100));
+        assert!(b.read_only);
+        assert_eq!(b.delay_ms, 30);
+    }
+
+    #[test]
+    fn no_limit_uses_file_system() {
+        let j = br#"{"backends":{"1":{"backend_id":1,"status":{},"backend":{"config":{"group":1},
+            "vfs":{"frsize":10,"blocks":100,"bavail":40}}}}}"#;
+        let s = parse_backends("a", j).unwrap();
+        assert_eq!((s[0].total, s[0].avail), (1000, 400));
+    }
+
+    #[test]
+    fn disabled_monitor_is_an_error() {
+        let e = parse_backends("a:1:2", br#"{"monitor_status":"disabled"}"#).unwrap_err();
+        assert!(e.contains("disabled"), "{e}");
+        assert!(parse_backends("a", b"not json").is_err());
+    }
+}

@@ -23,4 +23,11 @@ fn main() {
     println!("cargo:rustc-env=BACKRUNNER_BUILD_DATE={date}");
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
+    // With the `elliptics` feature: elliptics-sys reports where the client
+    // libraries are; binaries and tests find them there at run time.
+    if let Ok(dirs) = std::env::var("DEP_ELLIPTICS_CPP_RPATH") {
+        for dir in std::env::split_paths(&dirs) {
+            println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
+        }
+    }
 }

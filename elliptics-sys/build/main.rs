@@ -32,6 +32,10 @@ fn main() {
         // The libraries carry RUNPATH; tests and binaries still need to find them.
         println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
     }
+    // Read by dependents' build scripts as DEP_ELLIPTICS_CPP_RPATH.
+    if let Ok(joined) = std::env::join_paths(&install.lib_dirs) {
+        println!("cargo:rpath={}", joined.to_string_lossy());
+    }
     for lib in ["elliptics_cpp", "elliptics_client", "blackhole", "stdc++"] {
         println!("cargo:rustc-link-lib=dylib={lib}");
     }

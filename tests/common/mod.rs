@@ -69,6 +69,8 @@ pub struct Proxy {
     pub child: Option<Child>,
     pub client: reqwest::blocking::Client,
     pub setup: Setup,
+    /// The storage node, when the suite runs against Elliptics.
+    pub ioserv: Option<Ioserv>,
 }
 
 pub fn free_port() -> u16 {
@@ -106,7 +108,12 @@ pub fn config_json(setup: &Setup, dir: &Path, port: u16) -> Value {
 impl Proxy {
     /// Writes config, bucket list and metadata, starts the proxy and waits for it.
     pub fn start(setup: Setup) -> Proxy {
-        let mut p = Proxy::prepare(setup);
+        Proxy::start_on(setup, backend())
+    }
+
+    /// Like `start`, on the given store.
+    pub fn start_on(setup: Setup, store: Backend) -> Proxy {
+        let mut p = Proxy::prepare_on(setup, store);
         p.spawn();
         p
     }
@@ -114,12 +121,22 @@ impl Proxy {
     /// Writes config, bucket list and metadata without starting the proxy,
     /// so a test can change them first; then call `spawn`.
     pub fn prepare(setup: Setup) -> Proxy {
+        Proxy::prepare_on(setup, backend())
+    }
+
+    /// Like `prepare`, on the given store (a started `dnet_ioserv` for Elliptics).
+    pub fn prepare_on(setup: Setup, store: Backend) -> Proxy {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let config_path = dir.path().join("config.json");
         let buckets_path = dir.path().join("buckets.txt");
         let spec_path = dir.path().join("buckets.json");
-        let cfg = config_json(&setup, dir.path(), port);
+        let mut cfg = config_json(&setup, dir.path(), port);
+        let ioserv = (store == Backend::Elliptics)
+            .then(|| Ioserv::start(&dir.path().join("elliptics"), &setup.groups));
+        if let Some(io) = &ioserv {
+            io.configure_proxy(&mut cfg);
+        }
         std::fs::write(&config_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
         std::fs::write(&buckets_path, setup.bucket_list.join("\n")).unwrap();
         std::fs::write(&spec_path, serde_json::to_vec(&setup.buckets).unwrap()).unwrap();
@@ -135,7 +152,7 @@ impl Proxy {
             "bmeta failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Proxy {
+        let p = Proxy {
             base: format!("http://127.0.0.1:{port}"),
             port,
             log_path: dir.path().join("proxy.log"),
@@ -149,7 +166,12 @@ impl Proxy {
                 .build()
                 .unwrap(),
             setup,
+            ioserv,
+        };
+        if let Some(io) = &p.ioserv {
+            io.apply_delays(&p.setup.groups);
         }
+        p
     }
 
     /// The config file as JSON.
@@ -293,6 +315,9 @@ impl Drop for Proxy {
             let _ = c.kill();
             let _ = c.wait();
         }
+        if let Some(io) = self.ioserv.as_mut() {
+            io.kill();
+        }
     }
 }
 
@@ -357,5 +382,188 @@ pub fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) 
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Which store the suite runs against: `BACKRUNNER_TEST_BACKEND=elliptics`
+/// selects a real `dnet_ioserv` (needs `--features elliptics`), anything
+/// else the embedded store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Local,
+    Elliptics,
+}
+
+pub fn backend() -> Backend {
+    match std::env::var("BACKRUNNER_TEST_BACKEND").as_deref() {
+        Ok("elliptics") => Backend::Elliptics,
+        _ => Backend::Local,
+    }
+}
+
+/// The `dnet_ioserv` binary: `DNET_IOSERV`, else `$ELLIPTICS_PREFIX/bin`,
+/// else `/opt/elliptics/bin`; `None` when it is not installed.
+pub fn ioserv_binary() -> Option<PathBuf> {
+    let p = std::env::var_os("DNET_IOSERV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(
+                std::env::var("ELLIPTICS_PREFIX").unwrap_or_else(|_| "/opt/elliptics".into()),
+            )
+            .join("bin/dnet_ioserv")
+        });
+    p.is_file().then_some(p)
+}
+
+/// A `dnet_ioserv` on loopback with one eblob backend per test group
+/// (backend id = group id), its monitor on loopback too.
+pub struct Ioserv {
+    pub dir: PathBuf,
+    pub port: u16,
+    pub monitor_port: u16,
+    /// `127.0.0.1:port:2`, as `elliptics.remote` lists it.
+    pub address: String,
+    pub config_path: PathBuf,
+    pub child: Option<Child>,
+}
+
+impl Ioserv {
+    /// Writes the server config for `groups` under `dir` and starts it.
+    pub fn start(dir: &Path, groups: &[Group]) -> Ioserv {
+        let bin = ioserv_binary().expect(
+            "BACKRUNNER_TEST_BACKEND=elliptics but dnet_ioserv is not installed (set DNET_IOSERV or ELLIPTICS_PREFIX)",
+        );
+        assert!(bin.is_file());
+        std::fs::create_dir_all(dir).unwrap();
+        let port = free_port();
+        let monitor_port = free_port();
+        let address = format!("127.0.0.1:{port}:2");
+        let backends: Vec<Value> = groups
+            .iter()
+            .map(|g| {
+                let data = dir.join(format!("eblob.{}", g.id));
+                let history = dir.join(format!("history.{}", g.id));
+                std::fs::create_dir_all(&data).unwrap();
+                std::fs::create_dir_all(&history).unwrap();
+                json!({
+                    "backend_id": g.id, "type": "blob", "group": g.id,
+                    "history": history, "data": data.join("data"),
+                    "sync": "-1", "blob_flags": "0", "blob_size": "10M",
+                    "blob_size_limit": g.size_limit.to_string(),
+                    "records_in_blob": "10000", "periodic_timeout": 1,
+                    "read_only": g.read_only,
+                })
+            })
+            .collect();
+        let cfg = json!({
+            "logger": {"level": "error", "root": [{"type": "blocking",
+                "formatter": {"type": "string", "pattern": "{timestamp} {severity}: {message}, attrs: [{...}]"},
+                "sinks": [{"type": "file", "path": dir.join("ioserv.log"), "flush": 1}]}]},
+            "options": {"join": true, "flags": 4, "remote": [], "address": [address],
+                "wait_timeout": 10, "check_timeout": 20, "io_thread_num": 4,
+                "nonblocking_io_thread_num": 2, "net_thread_num": 2, "stall_count": 3,
+                "daemon": false, "auth_cookie": "backrunner-test",
+                "monitor": {"port": monitor_port, "address": "127.0.0.1"}},
+            "backends": backends,
+        });
+        let config_path = dir.join("ioserv.json");
+        std::fs::write(&config_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+        let mut io = Ioserv {
+            dir: dir.to_path_buf(),
+            port,
+            monitor_port,
+            address,
+            config_path,
+            child: None,
+        };
+        io.spawn();
+        io
+    }
+
+    /// Starts the server on its existing config and data; waits until it listens.
+    pub fn spawn(&mut self) {
+        let bin = ioserv_binary().expect("dnet_ioserv");
+        let out = std::fs::File::create(self.dir.join("ioserv.stderr")).unwrap();
+        let child = Command::new(bin)
+            .arg("-c")
+            .arg(&self.config_path)
+            .stdout(Stdio::null())
+            .stderr(out)
+            .spawn()
+            .expect("start dnet_ioserv");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!(
+                    "dnet_ioserv exited with {st}: {}",
+                    std::fs::read_to_string(self.dir.join("ioserv.log")).unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < deadline, "dnet_ioserv did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills the server (SIGKILL) and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Replaces the `local` section with `elliptics.remote` pointing here,
+    /// with short timeouts so a dead node is noticed quickly.
+    pub fn configure_proxy(&self, cfg: &mut Value) {
+        if let Some(o) = cfg.as_object_mut() {
+            o.remove("local");
+        }
+        let e = &mut cfg["elliptics"];
+        e["remote"] = json!([self.address]);
+        e["log-file"] = json!(self.dir.join("client.log"));
+        e["node-config"] = json!({"io-thread-num": 4, "nonblocking-io-thread-num": 2,
+            "net-thread-num": 2, "wait-timeout": 5, "check-timeout": 2, "stall-count": 3});
+    }
+
+    /// Gives backends of groups with `delay_ms` their delay through backend control.
+    pub fn apply_delays(&self, groups: &[Group]) {
+        for g in groups.iter().filter(|g| g.delay_ms > 0) {
+            self.control(g.id, Control::Delay(g.delay_ms as u32));
+        }
+    }
+
+    /// Backend control on group `group` (backend id = group id here),
+    /// through the proxy's own Elliptics wrapper.
+    #[cfg(feature = "elliptics")]
+    pub fn control(&self, group: u32, op: Control) {
+        use backrunner::storage::elliptics::EllipticsStore;
+        let mut cfg = backrunner::config::Config::default();
+        cfg.elliptics.remote = vec![self.address.clone()];
+        cfg.elliptics.node_config.wait_timeout = 5;
+        let store = EllipticsStore::open(&cfg).expect("connect to dnet_ioserv");
+        let res = match op {
+            Control::ReadOnly(ro) => store.set_read_only(group, ro),
+            Control::Delay(ms) => store.set_delay(group, ms),
+        };
+        res.expect("backend control");
+    }
+
+    #[cfg(not(feature = "elliptics"))]
+    pub fn control(&self, _group: u32, _op: Control) {
+        panic!("backend control needs the tests built with --features elliptics");
+    }
+}
+
+/// Backend control operations the tests use.
+#[derive(Clone, Copy, Debug)]
+pub enum Control {
+    ReadOnly(bool),
+    Delay(u32),
+}
+
+impl Drop for Ioserv {
+    fn drop(&mut self) {
+        self.kill();
     }
 }

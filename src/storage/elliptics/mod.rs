@@ -39,7 +39,17 @@ pub struct EllipticsStore {
     node: Arc<Node>,
     /// How long gathered backend statistics are reused.
     stats_ttl: Duration,
-    stats_cache: Mutex<Option<(Instant, Vec<BackendStat>)>>,
+    stats_cache: StatsCache,
+}
+
+/// Backend statistics gathered last, reused for `stats_ttl` (eblob itself
+/// refreshes them once per periodic timeout); dropped after backend control.
+type StatsCache = Mutex<Option<(Instant, Vec<BackendStat>)>>;
+
+fn invalidate(cache: &StatsCache) {
+    if let Ok(mut c) = cache.lock() {
+        *c = None;
+    }
 }
 
 impl EllipticsStore {
@@ -176,9 +186,7 @@ impl EllipticsStore {
     }
 
     fn invalidate_stats(&self) {
-        if let Ok(mut c) = self.stats_cache.lock() {
-            *c = None;
-        }
+        invalidate(&self.stats_cache);
     }
 
     fn gather_stats(&self) -> Result<Vec<BackendStat>, StorageError> {

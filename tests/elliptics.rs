@@ -1,0 +1,130 @@
+//! Elliptics-only behaviour against a real `dnet_ioserv` on loopback:
+//! backend control (read-only, delay) seen through the HTTP API, and a
+//! storage node killed and restarted under the proxy. The backend-independent
+//! suite (tests/api.rs, tests/cli.rs) runs against Elliptics with
+//! `BACKRUNNER_TEST_BACKEND=elliptics`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Backend, Control, Proxy, Setup};
+use serde_json::{json, Value};
+
+/// Whether these tests can run; prints why not when they cannot.
+fn available(test: &str) -> bool {
+    if !cfg!(feature = "elliptics") {
+        eprintln!("{test}: Elliptics tests skipped: built without --features elliptics");
+        return false;
+    }
+    if common::ioserv_binary().is_none() {
+        eprintln!(
+            "{test}: Elliptics tests skipped: dnet_ioserv not found (install Elliptics in /opt/elliptics or set ELLIPTICS_PREFIX/DNET_IOSERV; see README)"
+        );
+        return false;
+    }
+    true
+}
+
+fn start(buckets: Value) -> Proxy {
+    let names: Vec<String> = buckets["buckets"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    Proxy::start_on(
+        Setup {
+            buckets,
+            bucket_list: names,
+            ..Setup::default()
+        },
+        Backend::Elliptics,
+    )
+}
+
+fn groups(v: &Value, field: &str) -> Value {
+    v["reply"][field].clone()
+}
+
+#[test]
+fn read_only_backend_shows_in_error_groups() {
+    if !available("read_only_backend_shows_in_error_groups") {
+        return;
+    }
+    let p = start(json!({"buckets": {"b1": {"groups": [1, 2]}}}));
+    let io = p.ioserv.as_ref().unwrap();
+    io.control(2, Control::ReadOnly(true));
+    let r = p.upload("b1", "ro-key", b"payload".to_vec());
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().unwrap();
+    assert_eq!(groups(&v, "success-groups"), json!([1]));
+    assert_eq!(groups(&v, "error-groups"), json!([2]));
+    assert_eq!(p.get("b1", "ro-key").bytes().unwrap(), "payload");
+    // /stat/ reports the flag once statistics are refreshed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stat = p.json("/stat/b1");
+        if stat["Buckets"]["b1"]["Group"]["2"]["Backends"][0]["Stat"]["RO"] == json!(true) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "RO never shown: {stat}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    io.control(2, Control::ReadOnly(false));
+    let v: Value = p.upload("b1", "rw-key", b"x".to_vec()).json().unwrap();
+    assert_eq!(groups(&v, "success-groups"), json!([1, 2]));
+    assert_eq!(groups(&v, "error-groups"), json!([]));
+}
+
+#[test]
+fn delayed_backend_loses_writes_to_the_others() {
+    if !available("delayed_backend_loses_writes_to_the_others") {
+        return;
+    }
+    let p = start(json!({"buckets": {"b1": {"groups": [1, 3]}}}));
+    // The proxy's client waits 5 s (harness wait-timeout); group 3 answers after 8 s.
+    p.ioserv.as_ref().unwrap().control(3, Control::Delay(8000));
+    let started = Instant::now();
+    let r = p.upload("b1", "slow", b"fast enough".to_vec());
+    let took = started.elapsed();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().unwrap();
+    assert_eq!(groups(&v, "success-groups"), json!([1]));
+    assert_eq!(groups(&v, "error-groups"), json!([3]));
+    assert!(took < Duration::from_secs(30), "upload took {took:?}");
+    assert_eq!(p.get("b1", "slow").bytes().unwrap(), "fast enough");
+}
+
+#[test]
+fn killed_storage_node_gives_503_and_the_proxy_recovers() {
+    if !available("killed_storage_node_gives_503_and_the_proxy_recovers") {
+        return;
+    }
+    let mut p = start(json!({"buckets": {"b1": {"groups": [1, 2]}}}));
+    assert_eq!(p.upload("b1", "before", b"kept".to_vec()).status(), 200);
+    p.ioserv.as_mut().unwrap().kill();
+    for i in 0..3 {
+        let t = Instant::now();
+        let up = p.upload("b1", &format!("during-{i}"), b"lost".to_vec());
+        assert_eq!(up.status(), 503, "upload while the node is down");
+        let get = p.get("b1", "before");
+        assert_eq!(get.status(), 503, "read while the node is down");
+        assert!(t.elapsed() < Duration::from_secs(30), "took {:?}", t.elapsed());
+    }
+    // /ping/ still answers while storage is down.
+    assert!(p.get_path("/ping/").status().as_u16() < 500);
+    p.ioserv.as_mut().unwrap().spawn();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = p.get("b1", "before");
+        if r.status() == 200 {
+            assert_eq!(r.bytes().unwrap(), "kept");
+            break;
+        }
+        assert!(Instant::now() < deadline, "proxy did not recover: {}", r.status());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let v: Value = p.upload("b1", "after", b"back".to_vec()).json().unwrap();
+    assert_eq!(groups(&v, "success-groups"), json!([1, 2]));
+}

@@ -17,6 +17,14 @@ command -v npm >/dev/null || need+=(npm)
 # tests/browser.rs: a test MP4 made by ffmpeg, played by headless Chromium
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v chromium >/dev/null || need+=(chromium)
+# Building the Elliptics backend (only where Elliptics is installed):
+# bindgen needs libclang; the client headers need boost.
+if [ -d "${ELLIPTICS_PREFIX:-/opt/elliptics}" ]; then
+  dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
+  command -v clang >/dev/null || need+=(clang)
+  dpkg -s libboost-dev >/dev/null 2>&1 || need+=(libboost-dev)
+  command -v g++ >/dev/null || need+=(g++)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

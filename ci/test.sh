@@ -4,3 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --all-targets
+
+# The Elliptics backend: the same HTTP suite against a real dnet_ioserv,
+# the Elliptics-only tests and the raw FFI smoke test, when an Elliptics
+# install is found (ELLIPTICS_PREFIX, else /opt/elliptics).
+ell="${ELLIPTICS_PREFIX:-/opt/elliptics}"
+if [ -x "$ell/bin/dnet_ioserv" ]; then
+  export ELLIPTICS_PREFIX="$ell"
+  export PKG_CONFIG_PATH="$ell/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+  echo "Elliptics tests: against $ell"
+  cargo test -p elliptics-sys
+  BACKRUNNER_TEST_BACKEND=elliptics cargo test --features elliptics --all-targets
+else
+  echo "Elliptics tests skipped: $ell/bin/dnet_ioserv not found (see README, section Elliptics)"
+fi

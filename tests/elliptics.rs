@@ -110,7 +110,11 @@ fn killed_storage_node_gives_503_and_the_proxy_recovers() {
         assert_eq!(up.status(), 503, "upload while the node is down");
         let get = p.get("b1", "before");
         assert_eq!(get.status(), 503, "read while the node is down");
-        assert!(t.elapsed() < Duration::from_secs(30), "took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "took {:?}",
+            t.elapsed()
+        );
     }
     // /ping/ still answers while storage is down.
     assert!(p.get_path("/ping/").status().as_u16() < 500);
@@ -122,7 +126,11 @@ fn killed_storage_node_gives_503_and_the_proxy_recovers() {
             assert_eq!(r.bytes().unwrap(), "kept");
             break;
         }
-        assert!(Instant::now() < deadline, "proxy did not recover: {}", r.status());
+        assert!(
+            Instant::now() < deadline,
+            "proxy did not recover: {}",
+            r.status()
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     let v: Value = p.upload("b1", "after", b"back".to_vec()).json().unwrap();

@@ -16,7 +16,9 @@ pub fn generate(header: &str) {
         .layout_tests(false)
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
         .generate()
-        .unwrap_or_else(|e| panic!("bindgen over {header} failed: {e} (is libclang-dev installed?)"))
+        .unwrap_or_else(|e| {
+            panic!("bindgen over {header} failed: {e} (is libclang-dev installed?)")
+        })
         .write_to_file(&out)
         .unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
 }

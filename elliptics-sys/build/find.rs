@@ -35,9 +35,13 @@ fn has_libs(lib: &Path) -> bool {
 
 fn from_prefix(prefix: &Path) -> Option<Install> {
     let include = prefix.join("include");
-    let lib = [prefix.join("lib"), prefix.join("lib/x86_64-linux-gnu"), prefix.join("lib64")]
-        .into_iter()
-        .find(|d| has_libs(d))?;
+    let lib = [
+        prefix.join("lib"),
+        prefix.join("lib/x86_64-linux-gnu"),
+        prefix.join("lib64"),
+    ]
+    .into_iter()
+    .find(|d| has_libs(d))?;
     has_headers(&include).then(|| Install {
         include_dirs: vec![include],
         lib_dirs: vec![lib],
@@ -86,9 +90,11 @@ pub fn find() -> Result<Install, String> {
             return Ok(i);
         }
     }
-    Err("elliptics-sys: could not find the Elliptics C++ client (elliptics/session.hpp and \
+    Err(
+        "elliptics-sys: could not find the Elliptics C++ client (elliptics/session.hpp and \
          libelliptics_cpp). Install the `elliptics-dev` and `elliptics-client` packages, or point \
          the build at an install with ELLIPTICS_PREFIX=/opt/elliptics, or ELLIPTICS_LIB_DIR and \
          ELLIPTICS_INCLUDE_DIR, or PKG_CONFIG_PATH holding elliptics.pc."
-        .to_string())
+            .to_string(),
+    )
 }

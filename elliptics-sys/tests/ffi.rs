@@ -149,7 +149,7 @@ unsafe extern "C" fn collect(priv_: *mut c_void, e: *const ell_entry) {
         group: e.group,
         backend: e.backend,
         address: cstr(e.address),
-        key_index: e.key_index as i64,
+        key_index: e.key_index,
         has_info: e.has_info != 0,
         path: cstr(e.path),
         size: e.size,
@@ -215,7 +215,12 @@ fn ffi_round_trip_against_dnet_ioserv() {
         assert!(!node.is_null(), "node: {}", msg(&e));
         let remote = CString::new(server.addr.clone()).unwrap();
         let remotes = [remote.as_ptr()];
-        assert_eq!(ell_node_add_remotes(node, remotes.as_ptr(), 1, &mut e), 0, "{}", msg(&e));
+        assert_eq!(
+            ell_node_add_remotes(node, remotes.as_ptr(), 1, &mut e),
+            0,
+            "{}",
+            msg(&e)
+        );
 
         let ns = "ffi-bucket";
         let groups = [1, 2, 3];
@@ -248,11 +253,22 @@ fn ffi_round_trip_against_dnet_ioserv() {
             &mut e,
         );
         assert_eq!(rc, 0, "write: {}", msg(&e));
-        let mut groups_written: Vec<i32> = out.iter().filter(|x| x.status == 0).map(|x| x.group).collect();
+        let mut groups_written: Vec<i32> = out
+            .iter()
+            .filter(|x| x.status == 0)
+            .map(|x| x.group)
+            .collect();
         groups_written.sort();
         assert_eq!(groups_written, vec![1, 2, 3], "{out:?}");
-        assert!(out.iter().all(|x| x.has_info && x.size == body.len() as u64 && !x.path.is_empty()));
-        assert!(out.iter().all(|x| x.address == server.addr && x.backend == x.group as u32), "{out:?} vs {}", server.addr);
+        assert!(out
+            .iter()
+            .all(|x| x.has_info && x.size == body.len() as u64 && !x.path.is_empty()));
+        assert!(
+            out.iter()
+                .all(|x| x.address == server.addr && x.backend == x.group as u32),
+            "{out:?} vs {}",
+            server.addr
+        );
 
         // Chunked write: prepare reserves the full size, commit publishes it.
         let parts: [&[u8]; 3] = [b"aaaa", b"bbbb", b"cc"];
@@ -284,62 +300,177 @@ fn ffi_round_trip_against_dnet_ioserv() {
         }
 
         let mut r: Vec<Entry> = Vec::new();
-        let rc = ell_read(s, "chunked".as_ptr() as *const _, 7, 2, 5, Some(collect), &mut r as *mut _ as *mut c_void, &mut e);
+        let rc = ell_read(
+            s,
+            "chunked".as_ptr() as *const _,
+            7,
+            2,
+            5,
+            Some(collect),
+            &mut r as *mut _ as *mut c_void,
+            &mut e,
+        );
         assert_eq!(rc, 0, "read: {}", msg(&e));
         assert_eq!(r.len(), 1, "{r:?}");
         assert_eq!(r[0].data, b"aabbb");
         assert_eq!(r[0].total_size, 10);
 
         let mut l: Vec<Entry> = Vec::new();
-        let rc = ell_lookup(s, key.as_ptr() as *const _, key.len(), Some(collect), &mut l as *mut _ as *mut c_void, &mut e);
+        let rc = ell_lookup(
+            s,
+            key.as_ptr() as *const _,
+            key.len(),
+            Some(collect),
+            &mut l as *mut _ as *mut c_void,
+            &mut e,
+        );
         assert_eq!(rc, 0, "lookup: {}", msg(&e));
-        assert_eq!(l.iter().filter(|x| x.has_info && x.size == body.len() as u64).count(), 3, "{l:?}");
+        assert_eq!(
+            l.iter()
+                .filter(|x| x.has_info && x.size == body.len() as u64)
+                .count(),
+            3,
+            "{l:?}"
+        );
 
         // Missing key: every group answers -ENOENT.
         let mut m: Vec<Entry> = Vec::new();
-        let rc = ell_lookup(s, "nope".as_ptr() as *const _, 4, Some(collect), &mut m as *mut _ as *mut c_void, &mut e);
+        let rc = ell_lookup(
+            s,
+            "nope".as_ptr() as *const _,
+            4,
+            Some(collect),
+            &mut m as *mut _ as *mut c_void,
+            &mut e,
+        );
         assert_eq!(rc, -2, "missing lookup rc, {}", msg(&e));
         assert!(m.iter().all(|x| x.status == -2), "{m:?}");
+        // The message carries Elliptics' own text, copied out of the callback.
+        assert!(
+            m.iter()
+                .all(|x| x.message.contains("No such file or directory")),
+            "{m:?}"
+        );
 
         let mut rm: Vec<Entry> = Vec::new();
-        let rc = ell_remove(s, key.as_ptr() as *const _, key.len(), Some(collect), &mut rm as *mut _ as *mut c_void, &mut e);
+        let rc = ell_remove(
+            s,
+            key.as_ptr() as *const _,
+            key.len(),
+            Some(collect),
+            &mut rm as *mut _ as *mut c_void,
+            &mut e,
+        );
         assert_eq!(rc, 0, "remove: {}", msg(&e));
         assert_eq!(rm.iter().filter(|x| x.status == 0).count(), 3, "{rm:?}");
 
-        let keys = [b"chunked".as_ptr() as *const std::os::raw::c_char, b"absent".as_ptr() as *const _];
+        let keys = [
+            b"chunked".as_ptr() as *const std::os::raw::c_char,
+            b"absent".as_ptr() as *const _,
+        ];
         let lens = [7usize, 6];
         let mut br: Vec<Entry> = Vec::new();
-        ell_bulk_remove(s, keys.as_ptr(), lens.as_ptr(), 2, Some(collect), &mut br as *mut _ as *mut c_void, &mut e);
-        assert!(br.iter().any(|x| x.key_index == 0 && x.status == 0), "{br:?}");
-        assert!(br.iter().all(|x| x.key_index != 0 || x.status == 0), "{br:?}");
-        assert!(br.iter().all(|x| x.key_index != 1 || x.status == -2), "{br:?}");
+        ell_bulk_remove(
+            s,
+            keys.as_ptr(),
+            lens.as_ptr(),
+            2,
+            Some(collect),
+            &mut br as *mut _ as *mut c_void,
+            &mut e,
+        );
+        assert!(
+            br.iter().any(|x| x.key_index == 0 && x.status == 0),
+            "{br:?}"
+        );
+        assert!(
+            br.iter().all(|x| x.key_index != 0 || x.status == 0),
+            "{br:?}"
+        );
+        assert!(
+            br.iter().all(|x| x.key_index != 1 || x.status == -2),
+            "{br:?}"
+        );
 
         let mut routes: Vec<(i32, u32)> = Vec::new();
-        assert_eq!(ell_routes(s, Some(collect_route), &mut routes as *mut _ as *mut c_void, &mut e), 0);
+        assert_eq!(
+            ell_routes(
+                s,
+                Some(collect_route),
+                &mut routes as *mut _ as *mut c_void,
+                &mut e
+            ),
+            0
+        );
         for g in 1..=3 {
             assert!(routes.contains(&(g, g as u32)), "{routes:?}");
         }
 
         let mut id = [0u8; 64];
-        assert_eq!(ell_transform(s, key.as_ptr() as *const _, key.len(), id.as_mut_ptr(), &mut e), 0);
+        assert_eq!(
+            ell_transform(
+                s,
+                key.as_ptr() as *const _,
+                key.len(),
+                id.as_mut_ptr(),
+                &mut e
+            ),
+            0
+        );
         assert_ne!(id, [0u8; 64]);
 
         let mut st: Vec<(String, u32, bool, u32)> = Vec::new();
-        let rc = ell_backend_control(s, remote.as_ptr(), 2, ELL_BACKEND_READ_ONLY as i32, 0, Some(collect_backend), &mut st as *mut _ as *mut c_void, &mut e);
+        let rc = ell_backend_control(
+            s,
+            remote.as_ptr(),
+            2,
+            ELL_BACKEND_READ_ONLY as i32,
+            0,
+            Some(collect_backend),
+            &mut st as *mut _ as *mut c_void,
+            &mut e,
+        );
         assert_eq!(rc, 0, "read-only: {}", msg(&e));
         let mut st: Vec<(String, u32, bool, u32)> = Vec::new();
-        ell_backend_control(s, remote.as_ptr(), 0, ELL_BACKEND_STATUS as i32, 0, Some(collect_backend), &mut st as *mut _ as *mut c_void, &mut e);
+        ell_backend_control(
+            s,
+            remote.as_ptr(),
+            0,
+            ELL_BACKEND_STATUS as i32,
+            0,
+            Some(collect_backend),
+            &mut st as *mut _ as *mut c_void,
+            &mut e,
+        );
         assert!(st.iter().any(|b| b.1 == 2 && b.2), "{st:?}");
         assert!(st.iter().any(|b| b.1 == 1 && !b.2), "{st:?}");
 
         // A write to a read-only backend fails in that group only.
         let mut w: Vec<Entry> = Vec::new();
-        ell_write(s, ELL_WRITE_DATA as i32, "ro".as_ptr() as *const _, 2, body.as_ptr() as *const _, body.len(), 0, 0, Some(collect), &mut w as *mut _ as *mut c_void, &mut e);
+        ell_write(
+            s,
+            ELL_WRITE_DATA as i32,
+            "ro".as_ptr() as *const _,
+            2,
+            body.as_ptr() as *const _,
+            body.len(),
+            0,
+            0,
+            Some(collect),
+            &mut w as *mut _ as *mut c_void,
+            &mut e,
+        );
         assert!(w.iter().any(|x| x.group == 2 && x.status != 0), "{w:?}");
         assert_eq!(w.iter().filter(|x| x.status == 0).count(), 2, "{w:?}");
 
         let mut stats: Vec<String> = Vec::new();
-        let rc = ell_monitor_stat(s, 1 << 4, Some(collect_stat), &mut stats as *mut _ as *mut c_void, &mut e);
+        let rc = ell_monitor_stat(
+            s,
+            1 << 4,
+            Some(collect_stat),
+            &mut stats as *mut _ as *mut c_void,
+            &mut e,
+        );
         assert_eq!(rc, 0, "monitor_stat: {}", msg(&e));
         assert_eq!(stats.len(), 1);
         eprintln!("{}", &stats[0][..stats[0].len().min(6000)]);

@@ -4,10 +4,10 @@
 //!
 //! Every call blocks; the HTTP layer runs them on the blocking pool.
 
-pub mod error;
-pub mod local;
 #[cfg(feature = "elliptics")]
 pub mod elliptics;
+pub mod error;
+pub mod local;
 
 use std::time::{Duration, SystemTime};
 

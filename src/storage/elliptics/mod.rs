@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use self::ffi::{BackendOp, BackendStatus, Entry, Node, NodeParams, Route, Session, SessionParams, WriteKind};
+use self::ffi::{
+    BackendOp, BackendStatus, Entry, Node, NodeParams, Route, Session, SessionParams, WriteKind,
+};
 use crate::config::Config;
 use crate::storage::{
     pick_error, BackendStat, Context, GroupId, GroupResult, ObjectReader, ObjectWriter,
@@ -133,8 +135,12 @@ impl EllipticsStore {
     ) -> Result<(String, u32), StorageError> {
         let s = self.session(&Context::new(namespace, vec![group]))?;
         let id = s.transform(key)?;
-        let mut routes: Vec<Route> = s.routes()?.into_iter().filter(|r| r.group == group).collect();
-        routes.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut routes: Vec<Route> = s
+            .routes()?
+            .into_iter()
+            .filter(|r| r.group == group)
+            .collect();
+        routes.sort_by_key(|r| r.id);
         let pick = routes
             .iter()
             .rev()
@@ -248,7 +254,10 @@ fn per_group<T>(
             let result = match mine.iter().find(|e| e.status == 0) {
                 Some(e) => ok(e),
                 None => Err(match mine.first() {
-                    Some(e) => e.result().err().unwrap_or_else(|| StorageError::new(-libc::EIO, "no reply")),
+                    Some(e) => e
+                        .result()
+                        .err()
+                        .unwrap_or_else(|| StorageError::new(-libc::EIO, "no reply")),
                     None => overall.clone().err().unwrap_or_else(|| {
                         StorageError::new(-libc::ENXIO, format!("no reply from group {g}"))
                     }),
@@ -318,7 +327,12 @@ impl Storage for EllipticsStore {
         };
         // Read the replica found first, falling back to the other groups.
         let mut order = vec![info.group as i32];
-        order.extend(ctx.groups.iter().map(|&g| g as i32).filter(|&g| g != info.group as i32));
+        order.extend(
+            ctx.groups
+                .iter()
+                .map(|&g| g as i32)
+                .filter(|&g| g != info.group as i32),
+        );
         Ok(Box::new(EllipticsReader {
             session: s.with_groups(order)?,
             key: key.to_string(),
@@ -358,7 +372,10 @@ impl Storage for EllipticsStore {
                     .filter(|e| e.key_index == Some(i))
                     .cloned()
                     .collect();
-                (k.clone(), per_group(&ctx.groups, &mine, &overall, |_| Ok(())))
+                (
+                    k.clone(),
+                    per_group(&ctx.groups, &mine, &overall, |_| Ok(())),
+                )
             })
             .collect()
     }
@@ -415,8 +432,16 @@ struct EllipticsWriter {
 }
 
 impl EllipticsWriter {
-    fn send(&mut self, kind: WriteKind, data: &[u8], remote_offset: u64, size_arg: u64) -> Result<(), StorageError> {
-        let (entries, overall) = self.session.write(kind, &self.key, data, remote_offset, size_arg);
+    fn send(
+        &mut self,
+        kind: WriteKind,
+        data: &[u8],
+        remote_offset: u64,
+        size_arg: u64,
+    ) -> Result<(), StorageError> {
+        let (entries, overall) = self
+            .session
+            .write(kind, &self.key, data, remote_offset, size_arg);
         let results = per_group(&self.live, &entries, &overall, |_| Ok(()));
         let before = self.live.len();
         for r in results {
@@ -524,7 +549,9 @@ impl ObjectReader for EllipticsReader {
         let (entries, overall) = self.session.read(&self.key, offset, want);
         match entries.into_iter().find(|e| e.status == 0) {
             Some(e) => Ok(Bytes::from(e.data)),
-            None => Err(overall.err().unwrap_or_else(|| StorageError::new(-libc::EIO, "read returned nothing"))),
+            None => Err(overall
+                .err()
+                .unwrap_or_else(|| StorageError::new(-libc::EIO, "read returned nothing"))),
         }
     }
 }

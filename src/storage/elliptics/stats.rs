@@ -23,8 +23,7 @@ fn u(v: &Value, path: &[&str]) -> u64 {
 /// ones report none) are skipped. Totals follow Backrunner: a size limit
 /// caps the space, else the file system's size counts.
 pub fn parse_backends(address: &str, json: &[u8]) -> Result<Vec<BackendStat>, String> {
-    let v: Value =
-        serde_json::from_slice(json).map_err(|e| format!("monitor statistics: {e}"))?;
+    let v: Value = serde_json::from_slice(json).map_err(|e| format!("monitor statistics: {e}"))?;
     let Some(backends) = v.get("backends").and_then(Value::as_object) else {
         let status = v
             .get("monitor_status")
@@ -93,8 +92,14 @@ mod tests {
         assert_eq!(s.len(), 1);
         let b = &s[0];
         assert_eq!((b.group, b.backend), (7, 2));
-        assert_eq!((b.total, b.avail, b.size_limit, b.used), (4000, 3000, 4000, 1000));
-        assert_eq!((b.records_total, b.records_removed, b.removed_size), (5, 1, 100));
+        assert_eq!(
+            (b.total, b.avail, b.size_limit, b.used),
+            (4000, 3000, 4000, 1000)
+        );
+        assert_eq!(
+            (b.records_total, b.records_removed, b.removed_size),
+            (5, 1, 100)
+        );
         assert!(b.read_only);
         assert_eq!(b.delay_ms, 30);
     }

@@ -22,7 +22,8 @@ fn main() {
         .flag_if_supported("-Wno-address-of-packed-member")
         .flag_if_supported("-Wno-deprecated-declarations")
         .flag_if_supported("-Wno-unused-but-set-variable")
-        .flag_if_supported("-Wno-unused-parameter");
+        .flag_if_supported("-Wno-unused-parameter")
+        .flag_if_supported("-Wno-format-truncation");
     for inc in &install.include_dirs {
         build.include(inc);
     }

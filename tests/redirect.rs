@@ -49,7 +49,7 @@ impl Redirect {
     fn target(&self) -> (String, u64, u64, String) {
         let rest = self
             .location
-            .strip_prefix("http://localhost:8080")
+            .strip_prefix(&format!("http://{}:8080", common::storage_host()))
             .unwrap_or_else(|| panic!("unexpected host in {}", self.location));
         let decoded = percent_decode(rest);
         let mut parts = decoded.rsplitn(3, ':');
@@ -278,7 +278,10 @@ fn signature_verifies_with_the_token_only() {
 
     // The request as the storage node receives it, headers copied over.
     let (_, _, _, raw_path) = r.target();
-    let mut request = format!("GET {raw_path} HTTP/1.1\r\nHost: localhost:8080\r\n");
+    let mut request = format!(
+        "GET {raw_path} HTTP/1.1\r\nHost: {}:8080\r\n",
+        common::storage_host()
+    );
     for (k, v) in &r.headers {
         if k.starts_with("x-ell-") || k == "authorization" {
             request += &format!("{k}: {v}\r\n");
@@ -349,6 +352,6 @@ fn redirect_prefers_the_fast_replica() {
     let r = redirect(&p, "/redirect/b1/k", None);
     assert_eq!(r.status, 302, "{}", r.body);
     let (file, offset, len, _) = r.target();
-    assert!(file.contains("/group-2/"), "{file}");
+    assert!(file.contains(&common::group_dir(2)), "{file}");
     assert_eq!(read_file(&file, offset, len), body);
 }

@@ -567,3 +567,19 @@ impl Drop for Ioserv {
         self.kill();
     }
 }
+
+/// The host the store reports for its replicas (redirect URLs point there).
+pub fn storage_host() -> &'static str {
+    match backend() {
+        Backend::Local => "localhost",
+        Backend::Elliptics => "127.0.0.1",
+    }
+}
+
+/// A path component that names the data directory of `group`.
+pub fn group_dir(group: u32) -> String {
+    match backend() {
+        Backend::Local => format!("/group-{group}/"),
+        Backend::Elliptics => format!("/eblob.{group}/"),
+    }
+}

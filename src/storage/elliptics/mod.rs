@@ -301,14 +301,55 @@ impl Storage for EllipticsStore {
         if ctx.groups.is_empty() {
             return Err(StorageError::new(-libc::ENXIO, "no groups to write to"));
         }
+        let mut session = self.session(ctx)?;
+        let mut live = ctx.groups.clone();
+        let mut failed = BTreeMap::new();
+        // A write at an offset needs the object in that group and keeps the
+        // bytes past its end: the final size is the larger of the current
+        // size and offset + size (as the embedded store does).
+        let mut total = offset.saturating_add(size);
+        if offset > 0 {
+            let (entries, overall) = session.lookup(key);
+            live.clear();
+            for r in per_group(&ctx.groups, &entries, &overall, replica) {
+                let checked = match r.result {
+                    Ok(info) if offset > info.size => Err(StorageError::invalid(format!(
+                        "group {}: offset {offset} is past the object's end ({} bytes)",
+                        r.group, info.size
+                    ))),
+                    Ok(info) => Ok(info.size),
+                    Err(e) if e.is_not_found() => Err(StorageError::invalid(format!(
+                        "group {}: offset {offset} given but the object does not exist",
+                        r.group
+                    ))),
+                    Err(e) => Err(e),
+                };
+                match checked {
+                    Ok(old) => {
+                        total = total.max(old);
+                        live.push(r.group);
+                    }
+                    Err(e) => {
+                        failed.insert(r.group, e);
+                    }
+                }
+            }
+            if live.is_empty() {
+                return Err(pick_error(failed.values()));
+            }
+            if live.len() != ctx.groups.len() {
+                session = session.with_groups(live.iter().map(|&g| g as i32).collect())?;
+            }
+        }
         Ok(Box::new(EllipticsWriter {
-            session: self.session(ctx)?,
+            session,
             key: key.to_string(),
             offset,
             size,
+            total,
             written: 0,
-            live: ctx.groups.clone(),
-            failed: BTreeMap::new(),
+            live,
+            failed,
             last: Vec::new(),
         }))
     }
@@ -413,16 +454,19 @@ fn fail_all<T>(groups: &[GroupId], e: StorageError) -> Vec<GroupResult<T>> {
         .collect()
 }
 
-/// A streaming write. A new object (offset 0) is written with
-/// write_prepare (reserving the whole size) / write_plain / write_commit,
-/// so it stays invisible until the last chunk; one that fits in a single
-/// chunk is one write. A write at an offset rewrites part of an existing
-/// record with plain writes at that offset, chunk by chunk.
+/// A streaming write: write_prepare (reserving the final size) /
+/// write_plain / write_commit, so the new version stays invisible until the
+/// last chunk; a whole object in one chunk is one write_data. A write at an
+/// offset does the same on the existing record: eblob's prepare keeps the
+/// record's bytes, and the commit size keeps any tail past the new bytes
+/// (a plain write_data at an offset would cut the object there).
 struct EllipticsWriter {
     session: Session,
     key: String,
     offset: u64,
     size: u64,
+    /// The object's size once committed.
+    total: u64,
     written: u64,
     /// Groups that have not failed yet.
     live: Vec<GroupId>,
@@ -476,17 +520,21 @@ impl ObjectWriter for EllipticsWriter {
             )));
         }
         let remote = self.offset + self.written;
-        let total = self.offset + self.size;
-        let kind = if self.offset > 0 || (self.written == 0 && end == self.size) {
+        let total = self.total;
+        let (first, last) = (self.written == 0, end == self.size);
+        let kind = if first && last && self.offset == 0 {
             WriteKind::Data
-        } else if self.written == 0 {
+        } else if first {
             WriteKind::Prepare
-        } else if end == self.size {
+        } else if last {
             WriteKind::Commit
         } else {
             WriteKind::Plain
         };
         self.send(kind, data, remote, total)?;
+        if first && last && kind == WriteKind::Prepare {
+            self.send(WriteKind::Commit, &[], remote + data.len() as u64, total)?;
+        }
         self.written = end;
         Ok(())
     }

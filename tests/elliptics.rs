@@ -136,3 +136,49 @@ fn killed_storage_node_gives_503_and_the_proxy_recovers() {
     let v: Value = p.upload("b1", "after", b"back".to_vec()).json().unwrap();
     assert_eq!(groups(&v, "success-groups"), json!([1, 2]));
 }
+
+#[test]
+fn aborted_upload_of_a_new_key_leaves_nothing() {
+    if !available("aborted_upload_of_a_new_key_leaves_nothing") {
+        return;
+    }
+    use std::io::Write;
+    let p = start(json!({"buckets": {"b1": {"groups": [1, 2]}}}));
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", p.port)).unwrap();
+    write!(
+        s,
+        "POST /upload/b1/fresh HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        64 << 20
+    )
+    .unwrap();
+    let chunk = common::random_bytes(1 << 20, 12);
+    for _ in 0..5 {
+        s.write_all(&chunk).unwrap();
+    }
+    s.flush().unwrap();
+    // The upload is under way: write_prepare reserved 64 MiB in eblob.
+    let data = p.ioserv.as_ref().unwrap().dir.join("eblob.1");
+    let reserved = || {
+        std::fs::read_dir(&data)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum::<u64>()
+            })
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reserved() < 64 << 20 {
+        assert!(
+            Instant::now() < deadline,
+            "prepare never reserved the space"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(s);
+    std::thread::sleep(Duration::from_millis(300));
+    // Never committed: not readable, not listed by lookup.
+    assert_eq!(p.get("b1", "fresh").status(), 404);
+    assert_eq!(p.get_path("/lookup/b1/fresh").status(), 404);
+    assert_eq!(p.upload("b1", "after", vec![7; 10]).status(), 200);
+}

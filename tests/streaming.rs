@@ -462,7 +462,8 @@ fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
 
 #[test]
 fn disconnect_mid_upload_leaves_nothing() {
-    let p = Proxy::start(Setup::default());
+    // Watches the embedded store's files, so it always runs on that store.
+    let p = Proxy::start_on(Setup::default(), common::Backend::Local);
     let store = p.dir.path().join("store");
     let old = random_bytes(4096, 11);
     assert_eq!(p.upload("b1", "keep", old.clone()).status(), 200);
@@ -508,7 +509,8 @@ fn open_store_files(p: &Proxy) -> usize {
 
 #[test]
 fn disconnect_mid_download_frees_the_reader() {
-    let p = Proxy::start(Setup::default());
+    // Watches the embedded store's files, so it always runs on that store.
+    let p = Proxy::start_on(Setup::default(), common::Backend::Local);
     let body = random_bytes(32 << 20, 13);
     assert_eq!(p.upload("b1", "big", body).status(), 200);
     let mut s = TcpStream::connect(("127.0.0.1", p.port)).unwrap();

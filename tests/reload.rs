@@ -129,10 +129,14 @@ fn bucket_appended_to_the_file_appears_after_sighup() {
 
 #[test]
 fn listed_bucket_whose_metadata_vanishes_keeps_its_previous_metadata() {
-    let p = Proxy::start(Setup {
-        proxy: json!({"bucket-update-interval": 1}),
-        ..Default::default()
-    });
+    // Deletes the embedded store's files behind the proxy.
+    let p = Proxy::start_on(
+        Setup {
+            proxy: json!({"bucket-update-interval": 1}),
+            ..Default::default()
+        },
+        common::Backend::Local,
+    );
     remove_object(&p, 1, b"bucket", b"b2");
     wait_for("the failed bucket read to be counted", WAIT, || {
         proxy_stat(&p)["ReloadErrors"].as_u64().unwrap() >= 1
@@ -306,7 +310,8 @@ fn update_local_config_takes_effect_and_suspends_refresh() {
 
 #[test]
 fn update_local_config_refuses_bad_bodies() {
-    let p = Proxy::start(Setup::default());
+    // Exercises the embedded store's `local` section.
+    let p = Proxy::start_on(Setup::default(), common::Backend::Local);
     let post = |body: &str| {
         p.client
             .post(p.url("/update_local_config/"))
@@ -404,10 +409,14 @@ fn group_read_only(p: &Proxy, bucket: &str, group: u32) -> bool {
 
 #[test]
 fn read_only_switch_flipped_on_sighup_moves_writes_away() {
-    let p = Proxy::start(Setup {
-        buckets: json!({"buckets": {"b1": {"groups": [1]}, "b2": {"groups": [2]}}}),
-        ..Default::default()
-    });
+    // Exercises the embedded store's `local` switches (Elliptics: tests/elliptics.rs).
+    let p = Proxy::start_on(
+        Setup {
+            buckets: json!({"buckets": {"b1": {"groups": [1]}, "b2": {"groups": [2]}}}),
+            ..Default::default()
+        },
+        common::Backend::Local,
+    );
     let used: std::collections::BTreeSet<String> = (0..30)
         .map(|i| nobucket_upload(&p, &format!("a{i}")))
         .collect();
@@ -525,12 +534,16 @@ fn sigint_exits_0() {
 
 #[test]
 fn new_group_and_delay_switch_apply_on_sighup() {
-    let p = Proxy::start(Setup {
-        groups: vec![Group::new(1), Group::new(2)],
-        buckets: json!({"buckets": {"b1": {"groups": [1]}, "b4": {"groups": [4]}}}),
-        bucket_list: vec!["b1".into()],
-        ..Default::default()
-    });
+    // Exercises the embedded store's `local` switches (Elliptics: tests/elliptics.rs).
+    let p = Proxy::start_on(
+        Setup {
+            groups: vec![Group::new(1), Group::new(2)],
+            buckets: json!({"buckets": {"b1": {"groups": [1]}, "b4": {"groups": [4]}}}),
+            bucket_list: vec!["b1".into()],
+            ..Default::default()
+        },
+        common::Backend::Local,
+    );
     assert_eq!(p.upload("b4", "k", b"x".to_vec()).status(), 503);
     let mut cfg = p.config();
     cfg["local"]["groups"]

@@ -521,7 +521,6 @@ impl Ioserv {
         }
         let e = &mut cfg["elliptics"];
         e["remote"] = json!([self.address]);
-        e["log-file"] = json!(self.dir.join("client.log"));
         e["node-config"] = json!({"io-thread-num": 4, "nonblocking-io-thread-num": 2,
             "net-thread-num": 2, "wait-timeout": 5, "check-timeout": 2, "stall-count": 3});
     }

@@ -18,12 +18,14 @@ use self::ffi::{
 };
 use crate::config::Config;
 use crate::storage::{
-    pick_error, BackendStat, Context, GroupId, GroupResult, ObjectReader, ObjectWriter,
-    ReplicaInfo, Storage, StorageError,
+    defrag_state, pick_error, BackendCommand, BackendStat, Context, DefragOutcome, GroupId,
+    GroupResult, ObjectReader, ObjectWriter, ReplicaInfo, Storage, StorageError,
 };
 
 /// `DNET_MONITOR_BACKEND`: backend statistics category.
 const MONITOR_BACKEND: u64 = 1 << 4;
+/// `DNET_MONITOR_COMMANDS`: per-command counters (per backend with BACKEND).
+const MONITOR_COMMANDS: u64 = 1 << 2;
 
 /// Maps a log level name to the client's severity number.
 pub fn log_level(name: &str) -> i32 {
@@ -42,6 +44,8 @@ pub struct EllipticsStore {
     /// How long gathered backend statistics are reused.
     stats_ttl: Duration,
     stats_cache: StatsCache,
+    /// Per (address, backend): defragmentation seen running, and runs seen finished.
+    defrags: Mutex<BTreeMap<(String, u32), (bool, u64)>>,
 }
 
 /// Backend statistics gathered last, reused for `stats_ttl` (eblob itself
@@ -81,6 +85,7 @@ impl EllipticsStore {
             node: Arc::new(node),
             stats_ttl: Duration::from_secs(config.proxy.bucket_stat_update_interval.clamp(1, 60)),
             stats_cache: Mutex::new(None),
+            defrags: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -199,7 +204,7 @@ impl EllipticsStore {
         let s = self.admin()?;
         let mut out = Vec::new();
         let mut failures = Vec::new();
-        for (addr, json) in s.monitor_stat(MONITOR_BACKEND)? {
+        for (addr, json) in s.monitor_stat(MONITOR_BACKEND | MONITOR_COMMANDS)? {
             match stats::parse_backends(&addr, &json) {
                 Ok(v) => out.extend(v),
                 Err(e) => failures.push(e),
@@ -235,7 +240,41 @@ impl EllipticsStore {
                 }
             }
         }
+        self.count_defrags(&mut out);
         Ok(out)
+    }
+
+    /// Counts finished defragmentations: a backend seen defragmenting and
+    /// later seen idle finished one run.
+    fn count_defrags(&self, stats: &mut [BackendStat]) {
+        let Ok(mut seen) = self.defrags.lock() else {
+            return;
+        };
+        for st in stats.iter_mut() {
+            let entry = seen
+                .entry((st.address.clone(), st.backend))
+                .or_insert((false, 0));
+            let running = st.defrag_state != defrag_state::NOT_STARTED;
+            if entry.0 && !running {
+                entry.1 += 1;
+            }
+            entry.0 = running;
+            st.defrag_runs = entry.1;
+        }
+    }
+
+    /// The node serving backend `backend` of `group`.
+    fn backend_address(&self, group: GroupId, backend: u32) -> Result<String, StorageError> {
+        self.group_backends(group)?
+            .into_iter()
+            .find(|(_, b)| *b == backend)
+            .map(|(a, _)| a)
+            .ok_or_else(|| {
+                StorageError::new(
+                    -libc::ENXIO,
+                    format!("group {group} has no backend {backend}"),
+                )
+            })
     }
 }
 
@@ -419,6 +458,45 @@ impl Storage for EllipticsStore {
                 )
             })
             .collect()
+    }
+
+    fn defragment(&self, group: GroupId, backend: u32) -> Result<DefragOutcome, StorageError> {
+        let addr = self.backend_address(group, backend)?;
+        let s = self.admin()?;
+        let status = s.backend_control(&addr, backend, BackendOp::Status)?;
+        if status
+            .iter()
+            .any(|b| b.backend == backend && b.defrag_state != defrag_state::NOT_STARTED)
+        {
+            return Ok(DefragOutcome::AlreadyRunning);
+        }
+        let removed = self
+            .backend_stats()
+            .iter()
+            .find(|st| st.address == addr && st.backend == backend)
+            .map(|st| st.removed_size);
+        if removed == Some(0) {
+            return Ok(DefragOutcome::NothingToCompact);
+        }
+        s.backend_control(&addr, backend, BackendOp::Defrag)?;
+        self.invalidate_stats();
+        Ok(DefragOutcome::Started)
+    }
+
+    fn backend_control(
+        &self,
+        group: GroupId,
+        backend: u32,
+        cmd: BackendCommand,
+    ) -> Result<(), StorageError> {
+        let addr = self.backend_address(group, backend)?;
+        let op = match cmd {
+            BackendCommand::SetReadOnly(true) => BackendOp::ReadOnly,
+            BackendCommand::SetReadOnly(false) => BackendOp::Writable,
+        };
+        self.admin()?.backend_control(&addr, backend, op)?;
+        self.invalidate_stats();
+        Ok(())
     }
 
     fn backend_stats(&self) -> Vec<BackendStat> {

@@ -3,7 +3,9 @@
 
 use serde_json::Value;
 
-use crate::storage::BackendStat;
+use std::collections::BTreeMap;
+
+use crate::storage::{BackendStat, CommandStat};
 
 fn u(v: &Value, path: &[&str]) -> u64 {
     let mut cur = v;
@@ -17,6 +19,29 @@ fn u(v: &Value, path: &[&str]) -> u64 {
         .or_else(|| cur.as_i64().map(|i| i.max(0) as u64))
         .or_else(|| cur.as_bool().map(u64::from))
         .unwrap_or(0)
+}
+
+/// Per-command counters of one backend (`DNET_MONITOR_COMMANDS`): every
+/// source (cache/disk, outside/internal) summed per command name.
+fn commands(b: &Value) -> BTreeMap<String, CommandStat> {
+    let mut out = BTreeMap::new();
+    let Some(cmds) = b.get("commands").and_then(Value::as_object) else {
+        return out;
+    };
+    for (name, c) in cmds {
+        let mut st = CommandStat::default();
+        for place in ["cache", "disk"] {
+            for origin in ["outside", "internal"] {
+                let v = &c[place][origin];
+                let (ok, failed) = (u(v, &["successes"]), u(v, &["failures"]));
+                st.requests += ok + failed;
+                st.failures += failed;
+                st.bytes += u(v, &["size"]);
+            }
+        }
+        out.insert(name.clone(), st);
+    }
+    out
 }
 
 /// Parses one node's monitor reply. Backends without a group (disabled
@@ -70,6 +95,8 @@ pub fn parse_backends(address: &str, json: &[u8]) -> Result<Vec<BackendStat>, St
             delay_ms: u(b, &["status", "delay"]),
             defrag_state: u(b, &["status", "defrag_state"]) as u32,
             error: b["status"]["last_start_err"].as_i64().unwrap_or(0) as i32,
+            commands: commands(b),
+            defrag_runs: 0,
         });
     }
     out.sort_by_key(|s| (s.group, s.backend));
@@ -84,6 +111,8 @@ mod tests {
     fn parses_backend_section() {
         let j = br#"{"monitor_status":"enabled","backends":{
           "2":{"backend_id":2,"status":{"state":1,"defrag_state":0,"last_start_err":0,"read_only":true,"delay":30},
+               "commands":{"WRITE":{"cache":{"outside":{"successes":1,"failures":0,"size":10}},
+                                    "disk":{"outside":{"successes":3,"failures":2,"size":1600},"internal":{"successes":1,"failures":0,"size":5}}}},
                "backend":{"summary_stats":{"records_total":5,"records_removed":1,"records_removed_size":100,"base_size":1000},
                           "config":{"blob_size_limit":4000,"group":7},
                           "vfs":{"frsize":4096,"blocks":1000,"bavail":500}}},
@@ -102,6 +131,8 @@ mod tests {
         );
         assert!(b.read_only);
         assert_eq!(b.delay_ms, 30);
+        let w = &b.commands["WRITE"];
+        assert_eq!((w.requests, w.failures, w.bytes), (7, 2, 1615));
     }
 
     #[test]

@@ -182,3 +182,53 @@ fn aborted_upload_of_a_new_key_leaves_nothing() {
     assert_eq!(p.get_path("/lookup/b1/fresh").status(), 404);
     assert_eq!(p.upload("b1", "after", vec![7; 10]).status(), 200);
 }
+
+#[test]
+fn backends_with_many_removed_records_are_defragmented() {
+    if !available("backends_with_many_removed_records_are_defragmented") {
+        return;
+    }
+    let p = Proxy::start_on(
+        Setup {
+            buckets: json!({"buckets": {"d": {"groups": [2]}}}),
+            bucket_list: vec!["d".into()],
+            proxy: json!({"defrag-removed-ratio": 0.5, "defrag-min-removed-records": 5}),
+            ..Setup::default()
+        },
+        Backend::Elliptics,
+    );
+    for i in 0..10 {
+        assert_eq!(p.upload("d", &format!("k{i}"), vec![7; 100]).status(), 200);
+    }
+    for i in 0..8 {
+        let r = p
+            .client
+            .post(p.url(&format!("/delete/d/k{i}")))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // The proxy starts eblob's defragmentation through backend control and
+    // counts the run once the backend reports it finished.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = p.json("/stat/d");
+        let st = &s["Buckets"]["d"]["Group"]["2"]["Backends"][0]["Stat"];
+        if st["DefragRuns"].as_u64() >= Some(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no defragmentation: {s}\n{}",
+            p.log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    for i in 8..10 {
+        assert_eq!(
+            p.get("d", &format!("k{i}")).bytes().unwrap(),
+            vec![7u8; 100]
+        );
+    }
+    assert_eq!(p.get("d", "k0").status(), 404);
+}

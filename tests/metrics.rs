@@ -118,7 +118,8 @@ fn metrics_parse_and_count_requests() {
 
 #[test]
 fn metrics_count_out_of_sync_replicas_and_reloads() {
-    let p = Proxy::start(Setup::default());
+    // Deletes a replica's file from the embedded store behind the proxy.
+    let p = Proxy::start_on(Setup::default(), common::Backend::Local);
     assert_eq!(p.upload("b1", "obj", b"hello".to_vec()).status(), 200);
     let v = p.json("/lookup/b1/obj");
     std::fs::remove_file(v["info"][0]["filename"].as_str().unwrap()).unwrap();

@@ -210,7 +210,8 @@ fn lookup_reports_a_replica_deleted_behind_the_proxys_back() {
         bucket_list: vec!["r".into()],
         ..Setup::default()
     };
-    let p = Proxy::start(setup);
+    // Deletes a replica's file from the embedded store behind the proxy.
+    let p = Proxy::start_on(setup, common::Backend::Local);
     assert_eq!(p.upload("r", "obj", random_bytes(5000, 1)).status(), 200);
     let v = p.json("/lookup/r/obj");
     assert_eq!(v["out-of-sync-groups"], json!([]));
@@ -243,7 +244,8 @@ fn recover_on_read_copies_the_newest_replica_back() {
         proxy: json!({"recover-on-read": true}),
         ..Setup::default()
     };
-    let p = Proxy::start(setup);
+    // Deletes a replica's file from the embedded store behind the proxy.
+    let p = Proxy::start_on(setup, common::Backend::Local);
     let body = random_bytes(300_000, 9);
     assert_eq!(p.upload("r", "obj", body.clone()).status(), 200);
     let v = p.json("/lookup/r/obj");
@@ -285,7 +287,8 @@ fn backends_with_many_removed_records_are_defragmented() {
         proxy: json!({"defrag-removed-ratio": 0.5, "defrag-min-removed-records": 5}),
         ..Setup::default()
     };
-    let p = Proxy::start(setup);
+    // Exercises the embedded store's compaction (all removed records reclaimed at once).
+    let p = Proxy::start_on(setup, common::Backend::Local);
     for i in 0..10 {
         assert_eq!(p.upload("d", &format!("k{i}"), vec![7; 100]).status(), 200);
     }

@@ -479,6 +479,10 @@ impl Storage for EllipticsStore {
             return Ok(DefragOutcome::NothingToCompact);
         }
         s.backend_control(&addr, backend, BackendOp::Defrag)?;
+        // A short run may end before statistics ever show it running.
+        if let Ok(mut seen) = self.defrags.lock() {
+            seen.entry((addr, backend)).or_insert((false, 0)).0 = true;
+        }
         self.invalidate_stats();
         Ok(DefragOutcome::Started)
     }

@@ -22,9 +22,15 @@ fn u(v: &Value, path: &[&str]) -> u64 {
 }
 
 /// Per-command counters of one backend (`DNET_MONITOR_COMMANDS`): every
-/// source (cache/disk, outside/internal) summed per command name.
+/// source (cache/disk, outside/internal) summed per command name. The
+/// server lists only commands it has run; the four the proxy sends are
+/// always present, and Elliptics 3.0's `REMOVE` is named `DEL` as the
+/// storage trait (and older Elliptics) names it.
 fn commands(b: &Value) -> BTreeMap<String, CommandStat> {
-    let mut out = BTreeMap::new();
+    let mut out: BTreeMap<String, CommandStat> = ["WRITE", "READ", "LOOKUP", "DEL"]
+        .into_iter()
+        .map(|c| (c.to_string(), CommandStat::default()))
+        .collect();
     let Some(cmds) = b.get("commands").and_then(Value::as_object) else {
         return out;
     };
@@ -39,7 +45,12 @@ fn commands(b: &Value) -> BTreeMap<String, CommandStat> {
                 st.bytes += u(v, &["size"]);
             }
         }
-        out.insert(name.clone(), st);
+        let name = if name == "REMOVE" {
+            "DEL"
+        } else {
+            name.as_str()
+        };
+        out.insert(name.to_string(), st);
     }
     out
 }
@@ -73,10 +84,15 @@ pub fn parse_backends(address: &str, json: &[u8]) -> Result<Vec<BackendStat>, St
         let fs_total = u(be, &["vfs", "blocks"]) * frsize;
         let fs_avail = u(be, &["vfs", "bavail"]) * frsize;
         let limit = u(be, &["config", "blob_size_limit"]);
-        let used = u(be, &["summary_stats", "base_size"]);
+        // eblob's totals include removed records; the trait counts live ones.
         let removed_size = u(be, &["summary_stats", "records_removed_size"]);
+        let base_size = u(be, &["summary_stats", "base_size"]);
+        let used = base_size.saturating_sub(removed_size);
+        let records_removed = u(be, &["summary_stats", "records_removed"]);
+        let records_total =
+            u(be, &["summary_stats", "records_total"]).saturating_sub(records_removed);
         let (total, avail) = if limit > 0 {
-            (limit, limit.saturating_sub(used).min(fs_avail))
+            (limit, limit.saturating_sub(base_size).min(fs_avail))
         } else {
             (fs_total, fs_avail)
         };
@@ -89,8 +105,8 @@ pub fn parse_backends(address: &str, json: &[u8]) -> Result<Vec<BackendStat>, St
             size_limit: limit,
             used,
             removed_size,
-            records_total: u(be, &["summary_stats", "records_total"]),
-            records_removed: u(be, &["summary_stats", "records_removed"]),
+            records_total,
+            records_removed,
             read_only: u(b, &["status", "read_only"]) != 0,
             delay_ms: u(b, &["status", "delay"]),
             defrag_state: u(b, &["status", "defrag_state"]) as u32,
@@ -123,16 +139,17 @@ mod tests {
         assert_eq!((b.group, b.backend), (7, 2));
         assert_eq!(
             (b.total, b.avail, b.size_limit, b.used),
-            (4000, 3000, 4000, 1000)
+            (4000, 3000, 4000, 900)
         );
         assert_eq!(
             (b.records_total, b.records_removed, b.removed_size),
-            (5, 1, 100)
+            (4, 1, 100)
         );
         assert!(b.read_only);
         assert_eq!(b.delay_ms, 30);
         let w = &b.commands["WRITE"];
         assert_eq!((w.requests, w.failures, w.bytes), (7, 2, 1615));
+        assert_eq!(b.commands["DEL"].requests, 0);
     }
 
     #[test]

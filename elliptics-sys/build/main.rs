@@ -5,13 +5,7 @@ mod bindgen_shim;
 mod find;
 
 fn main() {
-    let install = match find::find() {
-        Ok(i) => i,
-        Err(msg) => {
-            eprintln!("{msg}");
-            panic!("{msg}");
-        }
-    };
+    let install = find::find().unwrap_or_else(|msg| panic!("{msg}"));
     let mut build = cc::Build::new();
     build
         .cpp(true)

@@ -5,7 +5,8 @@
 #
 #   ci/package.sh              default flavour (embedded store)
 #   ELLIPTICS=1 ci/package.sh  also the backrunner-elliptics flavour
-#                              (automatic when elliptics-dev is installed)
+#                              (automatic when elliptics-dev is installed, or an
+#                              Elliptics build is in $ELLIPTICS_PREFIX or /opt/elliptics)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
@@ -18,8 +19,17 @@ done
 command -v dockerfilelint >/dev/null || fail "dockerfilelint missing: run ci/install-deps.sh"
 
 elliptics=${ELLIPTICS:-}
+ell_prefix="${ELLIPTICS_PREFIX:-/opt/elliptics}"
 if [ -z "$elliptics" ]; then
-  if dpkg -s elliptics-dev >/dev/null 2>&1; then elliptics=1; else elliptics=0; fi
+  if dpkg -s elliptics-dev >/dev/null 2>&1; then
+    elliptics=1
+  elif [ -e "$ell_prefix/lib/libelliptics_cpp.so" ]; then
+    # An Elliptics built from source (as the tests use): build the flavour against it.
+    elliptics=1
+    export ELLIPTICS_PREFIX="$ell_prefix"
+  else
+    elliptics=0
+  fi
 fi
 
 step "vendor crates (cargo vendor) and build offline"
@@ -118,9 +128,13 @@ if [ "$elliptics" = 1 ]; then
   build --features elliptics
   cargo deb --no-build --locked --offline --variant elliptics
   cargo generate-rpm --variant elliptics
-  ls target/debian/backrunner-elliptics_*.deb target/generate-rpm/backrunner-elliptics-*.rpm
+  edeb=$(ls target/debian/backrunner-elliptics_*.deb)
+  ls target/generate-rpm/backrunner-elliptics-*.rpm
+  grep -Eq '^ Depends:.*elliptics-client' <<<"$(dpkg-deb -I "$edeb")" || fail "$edeb does not depend on elliptics-client"
+  grep -q ' \./usr/bin/backrunner$' <<<"$(dpkg-deb -c "$edeb")" || fail "$edeb lacks /usr/bin/backrunner"
+  ldd target/release/backrunner | grep -q libelliptics_cpp || fail "the Elliptics flavour is not linked to libelliptics_cpp"
 else
-  echo "Elliptics flavour skipped (no elliptics-dev; ELLIPTICS=1 forces it)"
+  echo "Elliptics flavour skipped (no elliptics-dev, nothing in $ell_prefix; ELLIPTICS=1 forces it)"
 fi
 
 step "lint the Dockerfile"

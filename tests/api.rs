@@ -511,3 +511,52 @@ fn stat_and_proxy_stat_shapes() {
     let head = p.client.head(p.url("/anything/at/all")).send().unwrap();
     assert_eq!(head.status(), 200);
 }
+
+/// HMAC-SHA512 (hex) of raw bytes, computed with the `openssl` tool.
+fn hmac_hex(token: &str, text: &[u8]) -> String {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("openssl")
+        .args(["dgst", "-sha512", "-hmac", token, "-r"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("openssl");
+    child.stdin.take().unwrap().write_all(text).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn x_ell_header_with_non_ascii_value_is_signed_as_sent() {
+    let p = Proxy::start(Setup {
+        buckets: json!({"buckets": {"b": {"groups": [1], "acl": [
+            {"user": "u", "token": "tok", "flags": 2}
+        ]}}}),
+        bucket_list: vec!["b".into()],
+        ..Setup::default()
+    });
+    let path = "/upload/b/k";
+    let value = "тест".as_bytes();
+    let mut text = b"POST\n/upload/b/k\nx-ell-name:".to_vec();
+    text.extend_from_slice(value);
+    text.push(b'\n');
+    let sig = hmac_hex("tok", &text);
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 4\r\nAuthorization: riftv1 u:{sig}\r\nX-Ell-Name: "
+    )
+    .into_bytes();
+    req.extend_from_slice(value);
+    req.extend_from_slice(b"\r\n\r\nbody");
+    let mut s = TcpStream::connect(("127.0.0.1", p.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&req).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+}

@@ -87,7 +87,8 @@ impl Req {
             .http
             .headers()
             .iter()
-            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+            // `to_str` refuses any byte over 0x7f; clients sign UTF-8 values as sent.
+            .filter_map(|(k, v)| Some((k.as_str(), std::str::from_utf8(v.as_bytes()).ok()?)))
             .collect();
         let req = SignedRequest {
             method: self.http.method().as_str(),

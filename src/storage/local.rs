@@ -789,8 +789,12 @@ impl LocalWriter {
         })();
         write_header.map_err(|e| g.io_err("write header", &e))?;
         let target = g.path_of(&self.id);
-        if let Some(dir) = target.parent() {
+        if let Some(dir) = target.parent().filter(|d| !d.is_dir()) {
             fs::create_dir_all(dir).map_err(|e| g.io_err("create dir", &e))?;
+            // The new subdirectory's own entry must be durable too.
+            if let Ok(d) = File::open(&g.data) {
+                let _ = d.sync_all();
+            }
         }
         let new_len = header.len() + header.size;
         {

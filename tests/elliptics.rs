@@ -232,3 +232,38 @@ fn backends_with_many_removed_records_are_defragmented() {
     }
     assert_eq!(p.get("d", "k0").status(), 404);
 }
+
+#[test]
+fn reads_stay_on_the_replica_looked_up_when_the_client_randomizes_groups() {
+    if !available("reads_stay_on_the_replica_looked_up_when_the_client_randomizes_groups") {
+        return;
+    }
+    let names = vec!["b1".to_string()];
+    let mut p = Proxy::prepare_on(
+        Setup {
+            buckets: json!({"buckets": {"b1": {"groups": [1, 2]}}}),
+            bucket_list: names,
+            ..Setup::default()
+        },
+        Backend::Elliptics,
+    );
+    // DNET_CFG_RANDOMIZE_STATES: the client shuffles groups for every read.
+    let mut cfg = p.config();
+    cfg["elliptics"]["node-config"]["flags"] = json!(32);
+    p.write_config(&cfg);
+    p.spawn();
+    let io = p.ioserv.as_ref().unwrap();
+    assert_eq!(
+        p.upload("b1", "k", b"the old version, longer".to_vec())
+            .status(),
+        200
+    );
+    // Group 2 keeps the old version; group 1 gets the new one.
+    io.control(2, Control::ReadOnly(true));
+    assert_eq!(p.upload("b1", "k", b"new version".to_vec()).status(), 200);
+    for i in 0..24 {
+        let r = p.get("b1", "k");
+        assert_eq!(r.status(), 200, "GET {i}");
+        assert_eq!(r.bytes().unwrap(), "new version", "GET {i}");
+    }
+}

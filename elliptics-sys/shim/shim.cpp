@@ -267,10 +267,13 @@ int ell_read(ell_session *s, const char *k, size_t key_len, uint64_t offset, uin
 		ell_entry_cb cb, void *priv, ell_error *err)
 {
 	return guarded(err, [&]() {
-		// Reads try the groups in order and stop at the first answer.
+		// Reads try the groups in order and stop at the first answer. The
+		// groups are passed explicitly: the overload without them reorders
+		// them (node flags mix_states/randomize_states, ioflag mix_states),
+		// and a reader must stay on the replica it looked up.
 		session rs = s->s.clone();
 		rs.set_filter(filters::positive);
-		async_read_result res = rs.read_data(make_key(k, key_len), offset, size);
+		async_read_result res = rs.read_data(make_key(k, key_len), rs.get_groups(), offset, size);
 		res.wait();
 		for (const auto &r : res.get()) {
 			ell_entry e;

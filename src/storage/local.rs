@@ -76,7 +76,7 @@ impl Header {
         let u64_at = |o: usize| u64::from_le_bytes(fixed[o..o + 8].try_into().unwrap_or_default());
         let u32_at = |o: usize| u32::from_le_bytes(fixed[o..o + 4].try_into().unwrap_or_default());
         let size = u64_at(8);
-        let mtime = UNIX_EPOCH + Duration::new(u64_at(16), u32_at(24).min(999_999_999));
+        let mtime = super::stored_time(u64_at(16), u64::from(u32_at(24)));
         let mut csum = [0u8; 64];
         csum.copy_from_slice(&fixed[28..92]);
         let ns_len = u32_at(92) as usize;
@@ -1064,6 +1064,27 @@ mod tests {
             (0, 1, 0)
         );
         assert!(s.defragment(1, 7).is_err());
+    }
+
+    #[test]
+    fn damaged_mtime_is_clamped_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), &[(1, 0, false)]);
+        let ctx = Context::new("b", vec![1]);
+        let info = write_small(&s, &ctx, "k", b"abc").unwrap()[0]
+            .result
+            .clone()
+            .unwrap();
+        // Seconds of the mtime sit at bytes 16..24 of the header.
+        let f = OpenOptions::new().write(true).open(&info.filename).unwrap();
+        f.write_all_at(&u64::MAX.to_le_bytes(), 16).unwrap();
+        let found = s.lookup(&ctx, "k")[0].result.clone().unwrap();
+        let secs = found.mtime.duration_since(UNIX_EPOCH).unwrap().as_secs();
+        assert_eq!(secs, crate::storage::MAX_MTIME_SECS);
+        assert_eq!(
+            httpdate::fmt_http_date(found.mtime),
+            "Fri, 31 Dec 9999 23:59:59 GMT"
+        );
     }
 
     #[test]

@@ -237,6 +237,23 @@ pub trait Storage: Send + Sync + 'static {
     }
 }
 
+/// Latest time kept for an object: 9999-12-31T23:59:59Z, the last an HTTP
+/// date can express.
+pub const MAX_MTIME_SECS: u64 = 253_402_300_799;
+
+/// A stored timestamp as a `SystemTime`. Stores may hold any value (any
+/// Elliptics client can write one, a damaged file can hold one), so a time
+/// past year 9999, which `SystemTime` addition or HTTP date formatting would
+/// panic on, is clamped to the last second of 9999.
+pub fn stored_time(sec: u64, nsec: u64) -> SystemTime {
+    let d = if sec > MAX_MTIME_SECS {
+        Duration::from_secs(MAX_MTIME_SECS)
+    } else {
+        Duration::new(sec, (nsec % 1_000_000_000) as u32)
+    };
+    std::time::UNIX_EPOCH + d
+}
+
 /// Reads a whole object into memory; only for small objects such as bucket
 /// metadata. Fails with `EFBIG` past `limit` bytes.
 pub fn read_small(
@@ -323,5 +340,28 @@ pub fn open(config: &crate::config::Config) -> Result<std::sync::Arc<dyn Storage
              `cargo build --release --features elliptics` against the elliptics-dev package"
                 .to_string(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn stored_times_never_panic() {
+        assert_eq!(stored_time(5, 7), UNIX_EPOCH + Duration::new(5, 7));
+        assert_eq!(
+            stored_time(5, 1_000_000_001),
+            UNIX_EPOCH + Duration::new(5, 1)
+        );
+        for sec in [MAX_MTIME_SECS, MAX_MTIME_SECS + 1, u64::MAX] {
+            let t = stored_time(sec, 999_999_999);
+            assert_eq!(
+                httpdate::fmt_http_date(t),
+                "Fri, 31 Dec 9999 23:59:59 GMT",
+                "{sec}"
+            );
+        }
     }
 }

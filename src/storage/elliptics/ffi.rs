@@ -6,7 +6,7 @@ use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use elliptics_sys as sys;
 
@@ -165,20 +165,9 @@ unsafe fn string(p: *const c_char) -> String {
     }
 }
 
-/// Latest time kept from a reply: 9999-12-31T23:59:59Z, the last an HTTP
-/// date can express.
-const MAX_MTIME_SECS: u64 = 253_402_300_799;
-
-/// A timestamp from the server. Any client may store any value, so a time
-/// past year 9999 (which `SystemTime` addition or HTTP date formatting
-/// would panic on) is clamped to the last second of 9999.
+/// A timestamp from the server, clamped as every stored time is.
 fn time(sec: u64, nsec: u64) -> SystemTime {
-    let d = if sec > MAX_MTIME_SECS {
-        Duration::from_secs(MAX_MTIME_SECS)
-    } else {
-        Duration::new(sec, (nsec % 1_000_000_000) as u32)
-    };
-    UNIX_EPOCH + d
+    crate::storage::stored_time(sec, nsec)
 }
 
 unsafe extern "C" fn entry_cb(priv_: *mut c_void, e: *const sys::ell_entry) {
@@ -614,24 +603,5 @@ impl Drop for Session {
     fn drop(&mut self) {
         // SAFETY: the handle came from ell_session_new and is freed once.
         unsafe { sys::ell_session_free(self.raw.as_ptr()) }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_timestamps_never_panic() {
-        assert_eq!(time(5, 7), UNIX_EPOCH + Duration::new(5, 7));
-        assert_eq!(time(5, 1_000_000_001), UNIX_EPOCH + Duration::new(5, 1));
-        for sec in [MAX_MTIME_SECS, MAX_MTIME_SECS + 1, u64::MAX] {
-            let t = time(sec, 999_999_999);
-            assert_eq!(
-                httpdate::fmt_http_date(t),
-                "Fri, 31 Dec 9999 23:59:59 GMT",
-                "{sec}"
-            );
-        }
     }
 }

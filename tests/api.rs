@@ -7,7 +7,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{escape, random_bytes, sign, Group, Proxy, Setup};
+use common::{escape, hmac_hex, random_bytes, sign, Group, Proxy, Setup};
 use serde_json::{json, Value};
 
 #[test]
@@ -510,25 +510,6 @@ fn stat_and_proxy_stat_shapes() {
     );
     let head = p.client.head(p.url("/anything/at/all")).send().unwrap();
     assert_eq!(head.status(), 200);
-}
-
-/// HMAC-SHA512 (hex) of raw bytes, computed with the `openssl` tool.
-fn hmac_hex(token: &str, text: &[u8]) -> String {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new("openssl")
-        .args(["dgst", "-sha512", "-hmac", token, "-r"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("openssl");
-    child.stdin.take().unwrap().write_all(text).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
 }
 
 #[test]

@@ -136,25 +136,7 @@ fn openssl_signature(token: &str, r: &Redirect) -> String {
     for (k, v) in ell {
         text += &format!("{k}:{v}\n");
     }
-    let mut child = Command::new("openssl")
-        .args(["dgst", "-sha512", "-hmac", token, "-r"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
+    common::hmac_hex(token, text.as_bytes())
 }
 
 fn verify_cli(token: &str, input: &str, now: Option<u64>) -> (bool, String) {

@@ -351,9 +351,9 @@ pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
-/// `riftv1` signature computed independently of the proxy, with the
-/// `openssl` command line tool (HMAC-SHA512).
-pub fn sign(token: &str, method: &str, path: &str) -> String {
+/// HMAC-SHA512 (lowercase hex) of `text` keyed by `token`, computed with the
+/// `openssl` command line tool, independently of the proxy's code.
+pub fn hmac_hex(token: &str, text: &[u8]) -> String {
     use std::io::Write;
     let mut child = Command::new("openssl")
         .args(["dgst", "-sha512", "-hmac", token, "-r"])
@@ -361,12 +361,7 @@ pub fn sign(token: &str, method: &str, path: &str) -> String {
         .stdout(Stdio::piped())
         .spawn()
         .expect("openssl");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{method}\n{path}\n").as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(text).unwrap();
     let out = child.wait_with_output().unwrap();
     String::from_utf8(out.stdout)
         .unwrap()
@@ -374,6 +369,12 @@ pub fn sign(token: &str, method: &str, path: &str) -> String {
         .next()
         .unwrap()
         .to_string()
+}
+
+/// `riftv1` signature of a request without query or `x-ell-*` headers,
+/// computed independently of the proxy (see [`hmac_hex`]).
+pub fn sign(token: &str, method: &str, path: &str) -> String {
+    hmac_hex(token, format!("{method}\n{path}\n").as_bytes())
 }
 
 /// Polls `check` until it holds; panics naming `what` after `timeout`.

@@ -128,25 +128,3 @@ impl AppState {
         }
     }
 }
-
-/// Reads the bucket list named by `sources` (or by `elliptics.bucket-list-key`)
-/// and loads those buckets.
-pub fn load_buckets(
-    config: &Config,
-    storage: Arc<dyn Storage>,
-    sources: &Sources,
-) -> Result<Buckets, String> {
-    let mut errs = Vec::new();
-    let list = read_bucket_list(
-        config,
-        storage.as_ref(),
-        sources.buckets_path.as_deref(),
-        &mut errs,
-    )
-    .ok_or_else(|| errs.join("; "))?;
-    Ok(Buckets::new(
-        storage,
-        config.elliptics.metadata_groups.clone(),
-        list,
-    ))
-}

@@ -81,37 +81,6 @@ pub struct Buckets {
 }
 
 impl Buckets {
-    /// Creates the registry and loads every listed bucket; a listed bucket that
-    /// cannot be read is logged and skipped.
-    pub fn new(storage: Arc<dyn Storage>, meta_groups: Vec<u32>, list: Vec<String>) -> Buckets {
-        let b = Buckets {
-            storage,
-            meta_groups,
-            list: RwLock::new(list),
-            cache: RwLock::new(HashMap::new()),
-        };
-        b.refresh();
-        b
-    }
-
-    /// Re-reads the metadata of every listed and cached bucket.
-    pub fn refresh(&self) {
-        let mut names: Vec<String> = self.list.read().map(|l| l.clone()).unwrap_or_default();
-        if let Ok(c) = self.cache.read() {
-            names.extend(c.keys().cloned());
-        }
-        names.sort();
-        names.dedup();
-        for name in names {
-            match read_meta(self.storage.as_ref(), &self.meta_groups, &name) {
-                Ok(m) => {
-                    self.insert(m);
-                }
-                Err(e) => log::error!("bucket refresh: {e}"),
-            }
-        }
-    }
-
     /// Builds the registry for a reload: reads every bucket of `list` and,
     /// unless `forget_back`, every "back" bucket `previous` had loaded by name.
     /// A bucket that fails to read keeps its metadata from `previous` (a
@@ -230,7 +199,9 @@ mod tests {
         for n in ["listed", "back"] {
             write_meta(storage.as_ref(), &[1], &meta(n)).unwrap();
         }
-        let first = Buckets::new(storage.clone(), vec![1], vec!["listed".into()]);
+        let (first, errs) =
+            Buckets::reload(storage.clone(), vec![1], vec!["listed".into()], None, true);
+        assert!(errs.is_empty(), "{errs:?}");
         first.get("back").unwrap();
         // Metadata groups that hold nothing: every read fails.
         let (b, errs) = Buckets::reload(

@@ -2,10 +2,9 @@
 //! body, as Backrunner does (see docs/reload.md for the rules).
 
 use actix_web::{web, HttpResponse};
-use futures_util::StreamExt;
 
 use super::error::ApiError;
-use super::{blocking, Req};
+use super::{blocking, read_body, Req};
 use crate::reload::apply_posted_config;
 
 /// Largest config body accepted.
@@ -15,18 +14,9 @@ pub const MAX_CONFIG_BODY: usize = 1 << 20;
 /// hidden), or 400 naming what is wrong; the running config is then unchanged.
 pub async fn update_local_config(
     req: &Req,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
-        if body.len() + chunk.len() > MAX_CONFIG_BODY {
-            return Err(ApiError::BadRequest(format!(
-                "config body is larger than {MAX_CONFIG_BODY} bytes"
-            )));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_body(payload, MAX_CONFIG_BODY).await?;
     if body.is_empty() {
         return Err(ApiError::BadRequest(
             "config body is empty: POST the whole config JSON".into(),

@@ -3,10 +3,9 @@
 use std::collections::BTreeMap;
 
 use actix_web::{web, HttpResponse};
-use futures_util::StreamExt;
 
 use super::error::ApiError;
-use super::{blocking, Req};
+use super::{blocking, read_body, Req};
 use crate::storage::merge_results;
 
 /// Largest `bulk_delete` body accepted.
@@ -22,21 +21,6 @@ pub async fn delete(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, 
     let results = blocking(move || storage.remove(&ctx, &k)).await?;
     merge_results(results)?;
     Ok(HttpResponse::Ok().finish())
-}
-
-/// Reads a small request body, refusing more than `limit` bytes.
-pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::BadRequest(format!(
-                "body is larger than {limit} bytes"
-            )));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 /// Parses `{"keys": ["k1", ...]}`; every key must be a non-empty string.

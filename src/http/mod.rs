@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use actix_web::http::header::{HeaderName, HeaderValue, ALLOW, CONTENT_LENGTH};
 use actix_web::http::Method;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use futures_util::StreamExt;
 
 use crate::auth::{self, SignedRequest};
 use crate::bucket::BucketMeta;
@@ -142,6 +143,21 @@ pub fn parse_u64(s: &str) -> Option<u64> {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
         None => s.parse().ok(),
     }
+}
+
+/// Reads a small request body, refusing more than `limit` bytes.
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::BadRequest(format!(
+                "body is larger than {limit} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Runs blocking storage work on the blocking pool.

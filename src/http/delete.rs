@@ -13,9 +13,7 @@ pub const BULK_BODY_LIMIT: usize = 16 << 20;
 
 /// Handles `/delete/`: removes the key from every group of the bucket.
 pub async fn delete(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, ApiError> {
-    let meta = req.bucket(bucket).await?;
-    req.authorize(&meta, true)?;
-    let ctx = req.storage_ctx(&meta, true)?;
+    let (_, ctx) = req.bucket_session(bucket, true).await?;
     let storage = req.state.storage.clone();
     let k = key.to_string();
     let results = blocking(move || storage.remove(&ctx, &k)).await?;
@@ -49,10 +47,8 @@ pub async fn bulk_delete(
     bucket: &str,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let meta = req.bucket(bucket).await?;
-    req.authorize(&meta, true)?;
+    let (_, ctx) = req.bucket_session(bucket, true).await?;
     let keys = parse_keys(&read_body(payload, BULK_BODY_LIMIT).await?)?;
-    let ctx = req.storage_ctx(&meta, true)?;
     let storage = req.state.storage.clone();
     let results = blocking(move || storage.bulk_remove(&ctx, &keys)).await?;
     let failed: BTreeMap<String, String> = results

@@ -72,9 +72,7 @@ enum Body {
 
 /// Handles `/get/`.
 pub async fn get(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, ApiError> {
-    let meta = req.bucket(bucket).await?;
-    req.authorize(&meta, false)?;
-    let ctx = req.storage_ctx(&meta, false)?;
+    let (meta, ctx) = req.bucket_session(bucket, false).await?;
     let storage = req.state.storage.clone();
     let k = key.to_string();
     let groups = ctx.groups.clone();

@@ -11,9 +11,7 @@ use crate::storage::pick_error;
 
 /// Handles `/lookup/`.
 pub async fn lookup(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, ApiError> {
-    let meta = req.bucket(bucket).await?;
-    req.authorize(&meta, false)?;
-    let ctx = req.storage_ctx(&meta, false)?;
+    let (meta, ctx) = req.bucket_session(bucket, false).await?;
     let storage = req.state.storage.clone();
     let k = key.to_string();
     let results = blocking(move || storage.lookup(&ctx, &k)).await?;

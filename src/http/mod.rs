@@ -76,6 +76,19 @@ impl Req {
         Ok(web::block(move || buckets.get(&name)).await??)
     }
 
+    /// Loads a bucket, checks its ACL (`write` for uploads and deletes) and
+    /// builds the storage session for the operation.
+    pub async fn bucket_session(
+        &self,
+        name: &str,
+        write: bool,
+    ) -> Result<(Arc<BucketMeta>, Context), ApiError> {
+        let meta = self.bucket(name).await?;
+        self.authorize(&meta, write)?;
+        let ctx = self.storage_ctx(&meta, write)?;
+        Ok((meta, ctx))
+    }
+
     /// Checks the bucket's ACL; `write` for uploads and deletes.
     pub fn authorize(&self, bucket: &BucketMeta, write: bool) -> Result<(), ApiError> {
         let path_and_query = self

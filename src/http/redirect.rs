@@ -27,9 +27,7 @@ pub async fn redirect(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse
                 proxy.redirect_port
             ))
         })?;
-    let meta = req.bucket(bucket).await?;
-    req.authorize(&meta, false)?;
-    let ctx = req.storage_ctx(&meta, false)?;
+    let (_, ctx) = req.bucket_session(bucket, false).await?;
     let storage = req.state.storage.clone();
     let k = key.to_string();
     let results = blocking(move || storage.lookup(&ctx, &k)).await?;

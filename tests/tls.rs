@@ -595,3 +595,49 @@ fn sighup_serves_a_replaced_certificate_without_restart() {
     );
     assert_eq!(p.get_path("/ping/").status(), 200);
 }
+
+#[test]
+fn https_keep_alive_gets_do_not_stall() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = Pki::new(tmp.path());
+    let root = pki.root.to_str().unwrap().to_string();
+    let (cert, key) = pki.server("ka", KeyKind::EcPkcs8);
+    let port = free_port();
+    let p = Proxy::start(tls_setup(&cert, &key, port));
+    assert_eq!(p.upload("b1", "small", random_bytes(4096, 9)).status(), 200);
+    // One curl, 20 URLs: curl reuses the connection for all of them.
+    let url = format!("https://127.0.0.1:{port}/get/b1/small");
+    let out = Command::new("curl")
+        .args(["-sS", "--http1.1", "--max-time", "30", "--cacert", &root])
+        .args(["-w", "%{num_connects} %{time_total}\\n"])
+        .args((0..20).flat_map(|_| ["-o", "/dev/null", url.as_str()]))
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = String::from_utf8_lossy(&out.stdout).to_string();
+    let rows: Vec<(u32, f64)> = lines
+        .lines()
+        .map(|l| {
+            let (c, t) = l.split_once(' ').unwrap();
+            (c.parse().unwrap(), t.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), 20, "{lines}");
+    assert_eq!(
+        rows.iter().map(|r| r.0).sum::<u32>(),
+        1,
+        "one connection for all: {lines}"
+    );
+    // The first includes the handshake; the reused ones must not stall.
+    let mut reused: Vec<f64> = rows[1..].iter().map(|r| r.1).collect();
+    reused.sort_by(f64::total_cmp);
+    let med = reused[reused.len() / 2] * 1e3;
+    assert!(
+        med <= 5.0,
+        "median keep-alive HTTPS GET {med:.1} ms: {lines}"
+    );
+}

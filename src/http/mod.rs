@@ -319,6 +319,7 @@ pub async fn serve(state: web::Data<AppState>) -> std::io::Result<()> {
             .app_data(data.clone())
             .default_service(web::to(dispatch))
     })
+    .on_connect(set_nodelay)
     .keep_alive(idle)
     .client_request_timeout(idle.min(Duration::from_secs(30)))
     .client_disconnect_timeout(Duration::from_secs(5))
@@ -337,6 +338,23 @@ pub async fn serve(state: web::Data<AppState>) -> std::io::Result<()> {
         log::info!("listening on {}://{}", addr.1, addr.0);
     }
     server.run().await
+}
+
+/// Turns Nagle's algorithm off on every accepted connection, plain or TLS.
+/// A reply leaves in several writes (head, then body chunks as the store
+/// yields them); with Nagle on, a write after the first waits for the
+/// client's delayed ACK, 40 ms on every keep-alive request.
+fn set_nodelay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    use actix_web::rt::net::TcpStream;
+    let tcp = conn.downcast_ref::<TcpStream>().or_else(|| {
+        conn.downcast_ref::<actix_tls::accept::openssl::TlsStream<TcpStream>>()
+            .map(|tls| tls.get_ref())
+    });
+    match tcp.map(|t| t.set_nodelay(true)) {
+        Some(Ok(())) => {}
+        Some(Err(e)) => log::warn!("TCP_NODELAY on an accepted connection: {e}"),
+        None => log::warn!("TCP_NODELAY: unexpected connection type"),
+    }
 }
 
 /// SIGHUP: re-reads the certificate and key named by the current config;

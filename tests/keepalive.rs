@@ -1,0 +1,107 @@
+//! Keep-alive latency: every request on a reused connection is as fast as
+//! the first (no Nagle / delayed-ACK stall between the reply's writes).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Sends one GET on `conn` and reads the whole reply; answers its status and body.
+fn get_on(conn: &mut BufReader<TcpStream>, path: &str) -> (u16, Vec<u8>) {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n");
+    conn.get_mut().write_all(req.as_bytes()).unwrap();
+    let mut line = String::new();
+    conn.read_line(&mut line).unwrap();
+    let status: u16 = line.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut len = 0usize;
+    loop {
+        line.clear();
+        conn.read_line(&mut line).unwrap();
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().unwrap();
+            }
+        }
+    }
+    let mut body = vec![0; len];
+    conn.read_exact(&mut body).unwrap();
+    (status, body)
+}
+
+/// Median of the durations, in milliseconds.
+fn median_ms(mut v: Vec<Duration>) -> f64 {
+    v.sort();
+    v[v.len() / 2].as_secs_f64() * 1e3
+}
+
+/// Times `n` sequential GETs of `path` on one connection.
+fn sequential_gets(p: &Proxy, path: &str, want: &[u8], n: usize) -> Vec<Duration> {
+    let stream = TcpStream::connect(("127.0.0.1", p.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut conn = BufReader::new(stream);
+    (0..n)
+        .map(|i| {
+            let t = Instant::now();
+            let (status, body) = get_on(&mut conn, path);
+            let took = t.elapsed();
+            assert_eq!(status, 200, "request {i}");
+            assert_eq!(body, want, "request {i}");
+            took
+        })
+        .collect()
+}
+
+#[test]
+fn sequential_small_gets_on_one_connection_do_not_stall() {
+    let p = Proxy::start(Setup::default());
+    let body = random_bytes(4096, 7);
+    assert_eq!(p.upload("b1", "small", body.clone()).status(), 200);
+    let times = sequential_gets(&p, "/get/b1/small", &body, 20);
+    let med = median_ms(times.clone());
+    assert!(
+        med <= 5.0,
+        "median of 20 keep-alive GETs is {med:.1} ms (over 5 ms): {times:?}"
+    );
+    // Ranges and a multi-chunk object on the same kind of connection.
+    let big = random_bytes(600 * 1024, 8);
+    assert_eq!(p.upload("b1", "big", big.clone()).status(), 200);
+    let times = sequential_gets(&p, "/get/b1/big", &big, 10);
+    let med = median_ms(times.clone());
+    assert!(
+        med <= 30.0,
+        "median of 10 keep-alive GETs of 600 KiB is {med:.1} ms: {times:?}"
+    );
+}
+
+#[test]
+fn sequential_pings_and_errors_on_one_connection_do_not_stall() {
+    let p = Proxy::start(Setup::default());
+    let stream = TcpStream::connect(("127.0.0.1", p.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut conn = BufReader::new(stream);
+    let mut times = Vec::new();
+    for i in 0..20 {
+        let t = Instant::now();
+        let path = if i % 2 == 0 {
+            "/ping/"
+        } else {
+            "/get/b1/missing"
+        };
+        let (status, _) = get_on(&mut conn, path);
+        times.push(t.elapsed());
+        assert_eq!(status, if i % 2 == 0 { 200 } else { 404 }, "{path}");
+    }
+    let med = median_ms(times.clone());
+    assert!(med <= 5.0, "median {med:.1} ms: {times:?}");
+}

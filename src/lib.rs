@@ -1,12 +1,14 @@
 //! Backrunner-compatible HTTP proxy for the Elliptics distributed object store.
 //!
-//! Layers: [`http`] (actix-web handlers) over the proxy core ([`bucket`],
-//! [`auth`], [`stats`]) over the [`storage::Storage`] trait.
+//! Layers: [`http`] (actix-web handlers) over the proxy core ([`core`] for
+//! the object path, [`bucket`], [`auth`], [`placement`], [`stats`]) over the
+//! [`storage::Storage`] trait.
 
 pub mod auth;
 pub mod bucket;
 pub mod cli;
 pub mod config;
+pub mod core;
 pub mod encoding;
 pub mod http;
 pub mod logging;

@@ -44,7 +44,9 @@ pub struct AppState {
     /// Reload failures and the `/update_local_config/` suspension.
     pub reload: ReloadStatus,
     /// Cached cluster statistics, write costs and consistency counters.
-    pub cluster: crate::placement::Cluster,
+    pub cluster: Arc<crate::placement::Cluster>,
+    /// The object path (reads, writes, lookups, removes) over `storage`.
+    pub objects: crate::core::Objects,
     current: RwLock<Arc<Snapshot>>,
     hooks: Mutex<Vec<(&'static str, ReloadHook)>>,
 }
@@ -76,12 +78,14 @@ impl AppState {
             true,
         );
         errs.extend(bucket_errs);
+        let cluster = Arc::new(crate::placement::Cluster::default());
         let state = AppState {
+            objects: crate::core::Objects::new(storage.clone(), cluster.clone()),
+            cluster,
             storage,
             stats: ProxyStats::default(),
             sources,
             reload: ReloadStatus::default(),
-            cluster: Default::default(),
             current: RwLock::new(Arc::new(Snapshot {
                 config: Arc::new(config),
                 buckets: Arc::new(buckets),

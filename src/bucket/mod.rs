@@ -144,9 +144,14 @@ impl Buckets {
         m
     }
 
+    /// The bucket called `name` if its metadata is loaded. Never blocks on storage.
+    pub fn cached(&self, name: &str) -> Option<Arc<BucketMeta>> {
+        self.cache.read().ok().and_then(|c| c.get(name).cloned())
+    }
+
     /// The bucket called `name`, from the cache or the metadata groups.
     pub fn get(&self, name: &str) -> Result<Arc<BucketMeta>, BucketError> {
-        if let Some(m) = self.cache.read().ok().and_then(|c| c.get(name).cloned()) {
+        if let Some(m) = self.cached(name) {
             return Ok(m);
         }
         let m = read_meta(self.storage.as_ref(), &self.meta_groups, name)?;

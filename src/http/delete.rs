@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use actix_web::{web, HttpResponse};
 
 use super::error::ApiError;
-use super::{blocking, read_body, Req};
-use crate::storage::merge_results;
+use super::{read_body, Req};
 
 /// Largest `bulk_delete` body accepted.
 pub const BULK_BODY_LIMIT: usize = 16 << 20;
@@ -14,10 +13,7 @@ pub const BULK_BODY_LIMIT: usize = 16 << 20;
 /// Handles `/delete/`: removes the key from every group of the bucket.
 pub async fn delete(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, ApiError> {
     let (_, ctx) = req.bucket_session(bucket, true).await?;
-    let storage = req.state.storage.clone();
-    let k = key.to_string();
-    let results = blocking(move || storage.remove(&ctx, &k)).await?;
-    merge_results(results)?;
+    req.state.objects.remove(ctx, key).await?;
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -49,11 +45,13 @@ pub async fn bulk_delete(
 ) -> Result<HttpResponse, ApiError> {
     let (_, ctx) = req.bucket_session(bucket, true).await?;
     let keys = parse_keys(&read_body(payload, BULK_BODY_LIMIT).await?)?;
-    let storage = req.state.storage.clone();
-    let results = blocking(move || storage.bulk_remove(&ctx, &keys)).await?;
-    let failed: BTreeMap<String, String> = results
+    let failed: BTreeMap<String, String> = req
+        .state
+        .objects
+        .bulk_remove(ctx, keys)
+        .await?
         .into_iter()
-        .filter_map(|(key, r)| merge_results(r).err().map(|e| (key, e.to_string())))
+        .map(|(key, e)| (key, e.to_string()))
         .collect();
     Ok(HttpResponse::Ok().json(failed))
 }

@@ -7,6 +7,7 @@ use actix_web::HttpResponse;
 
 use crate::auth::AuthError;
 use crate::bucket::BucketError;
+use crate::core::ObjectError;
 use crate::storage::error::ErrorClass;
 use crate::storage::StorageError;
 
@@ -118,6 +119,17 @@ impl ApiError {
         }
         let line = format!("{url}: {self}").replace(['\n', '\r'], " ");
         resp.body(line + "\n")
+    }
+}
+
+impl From<ObjectError> for ApiError {
+    fn from(e: ObjectError) -> Self {
+        match e {
+            ObjectError::Storage(e) => ApiError::Storage(e),
+            ObjectError::NoBucket(why) => ApiError::Unavailable(why),
+            e @ ObjectError::BodyLength { .. } => ApiError::BadRequest(e.to_string()),
+            ObjectError::Internal(why) => ApiError::Internal(why),
+        }
     }
 }
 

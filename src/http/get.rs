@@ -13,16 +13,16 @@ use actix_web::http::header::{
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::TryStreamExt;
 
 use super::conditional::{self, Outcome, Preconditions, Validators};
 use super::error::ApiError;
-pub use super::multipart::READ_CHUNK;
-use super::multipart::{segments_stream, Multipart, Segment};
+use super::multipart::Multipart;
 use super::range::{self, Ranges, Span};
-use super::{blocking, Req};
+use super::Req;
+use crate::core::{Download, OpenObject, Piece, ReadOptions};
 use crate::encoding::hex;
-use crate::storage::{ObjectReader, ReplicaInfo};
+use crate::storage::ReplicaInfo;
 
 /// The Content-Type of a key: the longest matching suffix of the
 /// `content-types` map, else the type of its extension, else octet-stream.
@@ -51,15 +51,6 @@ pub fn etag(info: &ReplicaInfo) -> String {
     format!("\"{id}-{:x}-{ns:x}\"", info.size)
 }
 
-/// Streams `[start, end)` of an open object.
-pub fn object_stream(
-    reader: Box<dyn ObjectReader>,
-    start: u64,
-    end: u64,
-) -> impl Stream<Item = Result<Bytes, ApiError>> {
-    segments_stream(reader, vec![Segment::Object(Span { start, end })])
-}
-
 /// What the reply carries.
 enum Body {
     /// `[start, end)` with 200 (whole object or `offset`/`size` query).
@@ -72,27 +63,29 @@ enum Body {
 
 /// Handles `/get/`.
 pub async fn get(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, ApiError> {
-    let (meta, ctx) = req.bucket_session(bucket, false).await?;
-    let storage = req.state.storage.clone();
-    let k = key.to_string();
-    let groups = ctx.groups.clone();
-    // Replicas not being defragmented and fastest first.
-    let mut ctx = ctx;
-    ctx.groups = req.state.cluster.read_order(&groups);
-    let reader = blocking(move || storage.open(&ctx, &k)).await??;
-    let proxy = &req.snap.config.proxy;
-    if proxy.recover_on_read && groups.len() > 1 {
-        crate::placement::check_replicas_in_background(
-            req.state.clone(),
-            meta.name.clone(),
-            groups,
-            key.to_string(),
-            proxy.recover_bytes_per_second,
-        );
-    }
-    let info = reader.info().clone();
-    let size = info.size;
+    let (_, ctx) = req.bucket_session(bucket, false).await?;
     let head = req.http.method() == Method::HEAD;
+    let offset = req.num_param("offset")?;
+    let size_param = req.num_param("size")?;
+    let proxy = &req.snap.config.proxy;
+    let opts = ReadOptions {
+        // Where the body most likely starts: its first chunk is read with the open.
+        prefetch_from: match (head, offset, req.header(RANGE.as_str())) {
+            (true, ..) => None,
+            (false, Some(o), _) => Some(o),
+            (false, None, None) => Some(0),
+            (false, None, Some(r)) => match range::parse(r).as_deref() {
+                Some([range::RangeSpec::Int { first, .. }, ..]) => Some(*first),
+                _ => None,
+            },
+        },
+        recover_rate: proxy
+            .recover_on_read
+            .then_some(proxy.recover_bytes_per_second),
+    };
+    let object = req.state.objects.open(ctx, key, opts).await?;
+    let info = object.info().clone();
+    let size = info.size;
     let validators = Validators {
         etag: etag(&info),
         last_modified: info.mtime,
@@ -121,8 +114,6 @@ pub async fn get(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, Api
         }
     }
 
-    let offset = req.num_param("offset")?;
-    let size_param = req.num_param("size")?;
     let body = if offset.is_some() || size_param.is_some_and(|s| s > 0) {
         // The query parameters win over a Range header (SPEC.md).
         let offset = offset.unwrap_or(0);
@@ -153,13 +144,13 @@ pub async fn get(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, Api
     let (len, segments) = match body {
         Body::Whole(start, end) => {
             resp.insert_header((CONTENT_TYPE, ctype));
-            (end - start, vec![Segment::Object(Span { start, end })])
+            (end - start, vec![Piece::Object { start, end }])
         }
         Body::One(span) => {
             resp.status(StatusCode::PARTIAL_CONTENT)
                 .insert_header((CONTENT_TYPE, ctype))
                 .insert_header((CONTENT_RANGE, span.content_range(size)));
-            (span.len(), vec![Segment::Object(span)])
+            (span.len(), vec![Piece::from(span)])
         }
         Body::Many(m) => {
             resp.status(StatusCode::PARTIAL_CONTENT)
@@ -167,24 +158,28 @@ pub async fn get(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, Api
             (m.len(), m.segments)
         }
     };
-    Ok(send(resp, len, reader, segments, head))
+    Ok(send(resp, len, object, segments, head))
 }
 
 fn send(
     mut resp: HttpResponseBuilder,
     len: u64,
-    reader: Box<dyn ObjectReader>,
-    segments: Vec<Segment>,
+    object: OpenObject,
+    pieces: Vec<Piece>,
     head: bool,
 ) -> HttpResponse {
     if head {
         // A sized body that is never read: HEAD gets the real Content-Length
         // (actix writes the body's size, not a header set by hand).
-        drop(reader);
+        drop(object);
         let empty = futures_util::stream::empty::<Result<Bytes, ApiError>>();
         return resp.body(SizedStream::new(len, empty));
     }
-    resp.body(SizedStream::new(len, segments_stream(reader, segments)))
+    match object.body(pieces) {
+        // Headers and body leave in one write.
+        Download::Ready(bytes) => resp.body(bytes),
+        Download::Stream(s) => resp.body(SizedStream::new(len, s.map_err(ApiError::from))),
+    }
 }
 
 #[cfg(test)]

@@ -69,8 +69,12 @@ impl Req {
         self.http.headers().get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// Loads a bucket by name.
+    /// Loads a bucket by name: from the registry's cache without leaving
+    /// the worker, else from the metadata groups on the blocking pool.
     pub async fn bucket(&self, name: &str) -> Result<Arc<BucketMeta>, ApiError> {
+        if let Some(m) = self.snap.buckets.cached(name) {
+            return Ok(m);
+        }
         let buckets = self.snap.buckets.clone();
         let name = name.to_string();
         Ok(web::block(move || buckets.get(&name)).await??)

@@ -1,42 +1,15 @@
 //! `/upload/BUCKET/KEY` and `/nobucket_upload/KEY`: the body streams into the
 //! store chunk by chunk; it never sits in memory whole.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::http::header::{CONTENT_LENGTH, RANGE};
 use actix_web::{web, HttpResponse};
-use bytes::BytesMut;
 use futures_util::StreamExt;
 
 use super::error::ApiError;
-use super::reply::{first_errors, LookupJson, UploadJson};
-use super::{blocking, Req};
-use crate::bucket::BucketMeta;
-use crate::storage::{pick_error, GroupResult, ObjectWriter, ReplicaInfo};
-
-/// Bytes gathered from the socket before one blocking write.
-const WRITE_CHUNK: usize = 1 << 20;
-
-/// A write in progress; dropped unfinished, it is aborted on the blocking
-/// pool (aborting removes temp files), so nothing half-written stays.
-struct PendingWrite(Option<Box<dyn ObjectWriter>>);
-
-impl PendingWrite {
-    fn take(&mut self) -> Result<Box<dyn ObjectWriter>, ApiError> {
-        self.0
-            .take()
-            .ok_or_else(|| ApiError::Internal("write already finished".into()))
-    }
-}
-
-impl Drop for PendingWrite {
-    fn drop(&mut self) {
-        if let Some(w) = self.0.take() {
-            actix_web::rt::task::spawn_blocking(move || drop(w));
-        }
-    }
-}
+use super::reply::{LookupJson, UploadJson};
+use super::Req;
 
 /// Parses an upload's `Range: bytes=N-` into the offset N.
 pub fn upload_offset(range: Option<&str>) -> Result<u64, ApiError> {
@@ -69,103 +42,72 @@ fn content_length(req: &Req) -> Result<u64, ApiError> {
     Ok(n)
 }
 
-/// Picks the bucket of a `/nobucket_upload/` by the placement model
-/// (src/placement), from the cached cluster statistics.
-async fn choose_bucket(req: &Req, size: u64) -> Result<Arc<BucketMeta>, ApiError> {
-    if req.state.cluster.stats().time.is_none() {
-        let s = req.state.clone();
-        blocking(move || s.cluster.refresh(s.storage.as_ref())).await?;
-    }
-    req.state
-        .cluster
-        .choose_bucket(&req.snap.buckets.listed(), size, &req.snap.config.proxy)
-        .map_err(ApiError::Unavailable)
-}
-
 /// Handles an upload; `bucket` is `None` for `/nobucket_upload/`.
 pub async fn upload(
     req: &Req,
     bucket: Option<&str>,
     key: &str,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let size = content_length(req)?;
     let offset = upload_offset(req.header(RANGE.as_str()))?;
+    let objects = &req.state.objects;
     let meta = match bucket {
         Some(b) => req.bucket(b).await?,
-        None => choose_bucket(req, size).await?,
+        None => {
+            let listed = req.snap.buckets.listed();
+            objects
+                .choose_bucket(&listed, size, &req.snap.config.proxy)
+                .await?
+        }
     };
     req.authorize(&meta, true)?;
     let ctx = req.storage_ctx(&meta, true)?;
-    let storage = req.state.storage.clone();
-    let k = key.to_string();
-    let started = Instant::now();
-    let opened = blocking(move || storage.write(&ctx, &k, offset, size)).await?;
-    let mut writer = match opened {
-        Ok(w) => PendingWrite(Some(w)),
-        Err(e) => {
-            let failed: Vec<GroupResult<ReplicaInfo>> = meta
-                .groups
-                .iter()
-                .map(|&group| GroupResult {
-                    group,
-                    result: Err(e.clone()),
-                })
-                .collect();
-            req.state
-                .cluster
-                .record_upload(&failed, size, started.elapsed());
-            return Err(e.into());
-        }
-    };
-    let mut buf = BytesMut::with_capacity(WRITE_CHUNK.min(size as usize));
-    let mut received: u64 = 0;
     // A trickling client may not hold the write open forever.
     let idle = Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
-    loop {
-        let next = actix_web::rt::time::timeout(idle, payload.next())
-            .await
-            .map_err(|_| {
-                ApiError::RequestTimeout(format!(
-                    "no upload data for {}s (proxy.idle-timeout) after {received} of {size} bytes",
-                    idle.as_secs()
-                ))
-            })?;
-        let done = next.is_none();
-        if let Some(chunk) = next {
-            // Returning early drops `writer`, which aborts the write.
-            let chunk =
-                chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
-            received += chunk.len() as u64;
-            buf.extend_from_slice(&chunk);
-        }
-        if buf.len() >= WRITE_CHUNK || (done && !buf.is_empty()) {
-            let data = buf.split().freeze();
-            let mut w = writer.take()?;
-            writer.0 = Some(blocking(move || w.write(&data).map(|_| w)).await??);
-        }
-        if done {
-            break;
-        }
-    }
-    if received != size {
-        return Err(ApiError::BadRequest(format!(
-            "body has {received} bytes, Content-Length said {size}"
-        )));
-    }
-    let w = writer.take()?;
-    let results = blocking(move || w.commit()).await?;
-    req.state
-        .cluster
-        .record_upload(&results, size, started.elapsed());
-    if results.iter().all(|r| r.result.is_err()) {
-        return Err(pick_error(first_errors(&results)).into());
-    }
+    let body = idle_limited(payload, idle, size);
+    let results = objects.put(ctx, key, offset, size, body).await?;
     Ok(HttpResponse::Ok().json(UploadJson {
         bucket: meta.name.clone(),
         key: key.to_string(),
         reply: LookupJson::new(&results),
     }))
+}
+
+/// The upload body as a stream that fails with 408 when the client sends
+/// nothing for `idle`.
+fn idle_limited(
+    payload: web::Payload,
+    idle: Duration,
+    size: u64,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, ApiError>> + Unpin {
+    let state = (payload, 0u64, false);
+    Box::pin(futures_util::stream::unfold(
+        state,
+        move |(mut payload, received, done)| async move {
+            if done {
+                return None;
+            }
+            match actix_web::rt::time::timeout(idle, payload.next()).await {
+                Err(_) => Some((
+                    Err(ApiError::RequestTimeout(format!(
+                        "no upload data for {}s (proxy.idle-timeout) after {received} of {size} bytes",
+                        idle.as_secs()
+                    ))),
+                    (payload, received, true),
+                )),
+                Ok(None) => None,
+                Ok(Some(Err(e))) => Some((
+                    Err(ApiError::BadRequest(format!("reading the body: {e}"))),
+                    (payload, received, true),
+                )),
+                Ok(Some(Ok(chunk))) => {
+                    let n = received + chunk.len() as u64;
+                    Some((Ok(chunk), (payload, n, false)))
+                }
+            }
+        },
+    ))
 }
 
 #[cfg(test)]

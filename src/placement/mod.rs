@@ -10,6 +10,9 @@ pub mod consistency;
 pub mod defrag;
 pub mod estimator;
 pub mod pain;
+mod replica;
+
+pub use replica::choose_replica;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -298,7 +301,8 @@ pub fn spawn_stat_updater(state: web::Data<AppState>) {
 /// replicas out of sync and copies the newest replica over them at most
 /// `rate` bytes/s. Used after reads when `recover-on-read` is on.
 pub fn check_replicas_in_background(
-    state: web::Data<AppState>,
+    storage: Arc<dyn Storage>,
+    cluster: Arc<Cluster>,
     namespace: String,
     groups: Vec<GroupId>,
     key: String,
@@ -306,11 +310,19 @@ pub fn check_replicas_in_background(
 ) {
     background(move || {
         let ctx = crate::storage::Context::new(namespace.clone(), groups);
-        let results = state.storage.lookup(&ctx, &key);
+        let results = storage.lookup(&ctx, &key);
         let stale = consistency::out_of_sync_groups(&results);
-        state.cluster.note_out_of_sync(&namespace, &stale);
+        cluster.note_out_of_sync(&namespace, &stale);
         if let Some(source) = consistency::newest(&results) {
-            recover(&state, &namespace, &key, source, &stale, rate);
+            recover(
+                storage.as_ref(),
+                &cluster,
+                &namespace,
+                &key,
+                source,
+                &stale,
+                rate,
+            );
         }
     });
 }
@@ -318,14 +330,25 @@ pub fn check_replicas_in_background(
 /// Copies `source` over the `stale` groups in the background (a lookup
 /// already found them), at most `rate` bytes/s.
 pub fn recover_in_background(
-    state: web::Data<AppState>,
+    storage: Arc<dyn Storage>,
+    cluster: Arc<Cluster>,
     namespace: String,
     key: String,
     source: ReplicaInfo,
     stale: Vec<GroupId>,
     rate: u64,
 ) {
-    background(move || recover(&state, &namespace, &key, &source, &stale, rate));
+    background(move || {
+        recover(
+            storage.as_ref(),
+            &cluster,
+            &namespace,
+            &key,
+            &source,
+            &stale,
+            rate,
+        )
+    });
 }
 
 fn background(f: impl FnOnce() + Send + 'static) {
@@ -337,7 +360,8 @@ fn background(f: impl FnOnce() + Send + 'static) {
 }
 
 fn recover(
-    state: &AppState,
+    storage: &dyn Storage,
+    cluster: &Cluster,
     namespace: &str,
     key: &str,
     source: &ReplicaInfo,
@@ -347,12 +371,10 @@ fn recover(
     if stale.is_empty() {
         return;
     }
-    let Some(_slot) = state.cluster.recovery.slot() else {
+    let Some(_slot) = cluster.recovery.slot() else {
         return;
     };
-    let storage = state.storage.as_ref();
-    match state
-        .cluster
+    match cluster
         .recovery
         .copy(storage, namespace, key, source, stale, rate)
     {

@@ -1,0 +1,213 @@
+//! The proxy core's object path, between HTTP and [`Storage`]: every
+//! object operation goes through [`Objects`], which owns the hops onto the
+//! blocking pool, the read order from placement, recover-on-read, write
+//! cost recording and the rule that an operation fails only when every
+//! group failed. Handlers in `src/http` only translate HTTP to these calls.
+
+mod read;
+mod write;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use read::{Download, OpenObject, Piece, ReadOptions, READ_CHUNK};
+pub use write::WRITE_CHUNK;
+
+use crate::bucket::BucketMeta;
+use crate::config::ProxyConfig;
+use crate::placement::{self, consistency, Cluster};
+use crate::storage::{
+    merge_results, pick_error, Context, GroupId, GroupResult, ReplicaInfo, Storage, StorageError,
+};
+
+/// Why an object operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ObjectError {
+    /// From the store (when every group failed, the error that explains it best).
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    /// No listed bucket can take an upload (placement's reason).
+    #[error("{0}")]
+    NoBucket(String),
+    /// The body ended before the size it announced, or ran past it.
+    #[error("body has {received} bytes, Content-Length said {size}")]
+    BodyLength {
+        /// Bytes received.
+        received: u64,
+        /// Bytes announced.
+        size: u64,
+    },
+    /// A blocking task panicked or was cancelled.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// Runs blocking storage work on the blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ObjectError> {
+    actix_web::rt::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ObjectError::Internal(format!("storage task: {e}")))
+}
+
+/// The outcome of a lookup: every group's answer and which replicas are stale.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    /// Per-group results, in the bucket's group order.
+    pub results: Vec<GroupResult<ReplicaInfo>>,
+    /// Groups whose replica is missing or older than the newest one.
+    pub out_of_sync: Vec<GroupId>,
+}
+
+impl Lookup {
+    /// The replicas found.
+    pub fn replicas(&self) -> impl Iterator<Item = &ReplicaInfo> {
+        self.results.iter().filter_map(|r| r.result.as_ref().ok())
+    }
+}
+
+/// Objects in buckets, as the HTTP layer (and later APIs) use them.
+pub struct Objects {
+    storage: Arc<dyn Storage>,
+    cluster: Arc<Cluster>,
+}
+
+impl Objects {
+    /// The object path over `storage`, placed and measured by `cluster`.
+    pub fn new(storage: Arc<dyn Storage>, cluster: Arc<Cluster>) -> Objects {
+        Objects { storage, cluster }
+    }
+
+    /// Opens `key` for reading: the replicas not being defragmented and the
+    /// fastest first. One blocking-pool hop, which also reads the first chunk
+    /// when `opts.prefetch_from` says where the body will start.
+    pub async fn open(
+        &self,
+        mut ctx: Context,
+        key: &str,
+        opts: ReadOptions,
+    ) -> Result<OpenObject, ObjectError> {
+        let groups = ctx.groups.clone();
+        ctx.groups = self.cluster.read_order(&groups);
+        let storage = self.storage.clone();
+        let k = key.to_string();
+        let prefetch = opts.prefetch_from;
+        let open = blocking(move || read::open(storage.as_ref(), &ctx, &k, prefetch)).await??;
+        if let Some(rate) = opts.recover_rate {
+            if groups.len() > 1 {
+                placement::check_replicas_in_background(
+                    self.storage.clone(),
+                    self.cluster.clone(),
+                    open.namespace().to_string(),
+                    groups,
+                    key.to_string(),
+                    rate,
+                );
+            }
+        }
+        Ok(open)
+    }
+
+    /// Stores `size` bytes read from `body` at `offset` of `key` in every
+    /// group of `ctx`; see [`write`] for the pipeline. Answers the per-group
+    /// results when at least one group took the object.
+    pub async fn put<E, S>(
+        &self,
+        ctx: Context,
+        key: &str,
+        offset: u64,
+        size: u64,
+        body: S,
+    ) -> Result<Vec<GroupResult<ReplicaInfo>>, E>
+    where
+        E: From<ObjectError>,
+        S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    {
+        write::put(&self.storage, &self.cluster, ctx, key, offset, size, body).await
+    }
+
+    /// Looks `key` up in every group; fails when every group failed. With
+    /// `recover_rate`, stale replicas are repaired in the background.
+    pub async fn lookup(
+        &self,
+        ctx: Context,
+        key: &str,
+        recover_rate: Option<u64>,
+    ) -> Result<Lookup, ObjectError> {
+        let namespace = ctx.namespace.clone();
+        let storage = self.storage.clone();
+        let k = key.to_string();
+        let results = blocking(move || storage.lookup(&ctx, &k)).await?;
+        if results.iter().all(|r| r.result.is_err()) {
+            return Err(pick_error(results.iter().filter_map(|r| r.result.as_ref().err())).into());
+        }
+        let out_of_sync = consistency::out_of_sync_groups(&results);
+        if !out_of_sync.is_empty() {
+            self.cluster.note_out_of_sync(&namespace, &out_of_sync);
+            if let (Some(rate), Some(source)) = (recover_rate, consistency::newest(&results)) {
+                placement::recover_in_background(
+                    self.storage.clone(),
+                    self.cluster.clone(),
+                    namespace,
+                    key.to_string(),
+                    source.clone(),
+                    out_of_sync.clone(),
+                    rate,
+                );
+            }
+        }
+        Ok(Lookup {
+            results,
+            out_of_sync,
+        })
+    }
+
+    /// The replica a redirect should point at: the cheapest backend's.
+    pub fn choose_replica<'a>(&self, lookup: &'a Lookup) -> Option<&'a ReplicaInfo> {
+        let replicas: Vec<ReplicaInfo> = lookup.replicas().cloned().collect();
+        let stats = self.cluster.stats();
+        let best = placement::choose_replica(&replicas, &stats.backends, |s| self.cluster.cost(s))?;
+        lookup.replicas().find(|r| r.group == best.group)
+    }
+
+    /// Removes `key` from every group; fails when every group failed.
+    pub async fn remove(&self, ctx: Context, key: &str) -> Result<(), ObjectError> {
+        let storage = self.storage.clone();
+        let k = key.to_string();
+        let results = blocking(move || storage.remove(&ctx, &k)).await?;
+        merge_results(results)?;
+        Ok(())
+    }
+
+    /// Removes `keys`; answers the keys that every group failed to remove.
+    pub async fn bulk_remove(
+        &self,
+        ctx: Context,
+        keys: Vec<String>,
+    ) -> Result<BTreeMap<String, StorageError>, ObjectError> {
+        let storage = self.storage.clone();
+        let results = blocking(move || storage.bulk_remove(&ctx, &keys)).await?;
+        Ok(results
+            .into_iter()
+            .filter_map(|(key, r)| merge_results(r).err().map(|e| (key, e)))
+            .collect())
+    }
+
+    /// Picks the bucket of an upload of `size` bytes by the placement model,
+    /// from the cached statistics (gathered first if there are none yet).
+    pub async fn choose_bucket(
+        &self,
+        buckets: &[Arc<BucketMeta>],
+        size: u64,
+        cfg: &ProxyConfig,
+    ) -> Result<Arc<BucketMeta>, ObjectError> {
+        if self.cluster.stats().time.is_none() {
+            let (storage, cluster) = (self.storage.clone(), self.cluster.clone());
+            blocking(move || cluster.refresh(storage.as_ref())).await?;
+        }
+        self.cluster
+            .choose_bucket(buckets, size, cfg)
+            .map_err(ObjectError::NoBucket)
+    }
+}

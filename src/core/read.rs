@@ -1,0 +1,236 @@
+//! Reading objects: open with the first chunk in the same blocking hop, then
+//! a pipelined body (the next chunk is read while the previous one goes to
+//! the socket).
+
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+use tokio::sync::mpsc;
+
+use super::{blocking, ObjectError};
+use crate::storage::{Context, ObjectReader, ReplicaInfo, Storage, StorageError};
+
+/// Bytes read from the store per step of a download.
+pub const READ_CHUNK: usize = 256 * 1024;
+
+/// Chunks read ahead of the socket: a download holds at most this many
+/// chunks in the channel, one being read and one being written, so
+/// `(READ_AHEAD + 2) * READ_CHUNK` = 1 MiB per download whatever its size.
+const READ_AHEAD: usize = 2;
+
+/// How a read is going to be used.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions {
+    /// Where the body will most likely start; the first chunk from there is
+    /// read in the same hop as the open. `None` for HEAD and the like.
+    pub prefetch_from: Option<u64>,
+    /// Check the other replicas in the background (recover-on-read) at most
+    /// this many bytes/s.
+    pub recover_rate: Option<u64>,
+}
+
+/// One piece of a response body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Literal bytes (a part header or the closing delimiter).
+    Literal(Bytes),
+    /// Object bytes `[start, end)`.
+    Object {
+        /// First byte.
+        start: u64,
+        /// One past the last byte.
+        end: u64,
+    },
+}
+
+impl Piece {
+    /// Bytes this piece adds to the body.
+    pub fn len(&self) -> u64 {
+        match self {
+            Piece::Literal(b) => b.len() as u64,
+            Piece::Object { start, end } => end.saturating_sub(*start),
+        }
+    }
+
+    /// Whether the piece adds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An open object: the replica being read and, when prefetched, its first chunk.
+pub struct OpenObject {
+    namespace: String,
+    info: ReplicaInfo,
+    /// `(offset, bytes)` read in the open hop.
+    first: Option<(u64, Bytes)>,
+    reader: Box<dyn ObjectReader>,
+}
+
+/// Opens `key` and reads the first chunk from `prefetch` on. Blocking.
+pub(super) fn open(
+    storage: &dyn Storage,
+    ctx: &Context,
+    key: &str,
+    prefetch: Option<u64>,
+) -> Result<OpenObject, StorageError> {
+    let mut reader = storage.open(ctx, key)?;
+    let info = reader.info().clone();
+    let first = match prefetch {
+        Some(at) if at < info.size => {
+            let want = READ_CHUNK.min((info.size - at) as usize);
+            Some((at, read_full(reader.as_mut(), at, want)?))
+        }
+        _ => None,
+    };
+    Ok(OpenObject {
+        namespace: ctx.namespace.clone(),
+        info,
+        first,
+        reader,
+    })
+}
+
+/// Reads exactly `len` bytes at `at` (a store may answer a read in parts).
+fn read_full(r: &mut dyn ObjectReader, at: u64, len: usize) -> Result<Bytes, StorageError> {
+    let first = r.read_at(at, len)?;
+    if first.len() >= len || first.is_empty() {
+        return Ok(first);
+    }
+    let mut buf = BytesMut::with_capacity(len);
+    buf.extend_from_slice(&first);
+    while buf.len() < len {
+        let more = r.read_at(at + buf.len() as u64, len - buf.len())?;
+        if more.is_empty() {
+            break;
+        }
+        buf.extend_from_slice(&more);
+    }
+    Ok(buf.freeze())
+}
+
+/// A response body: in memory when the prefetched chunk covers it, else a
+/// pipelined stream.
+pub enum Download {
+    /// The whole body.
+    Ready(Bytes),
+    /// The body as it is read.
+    Stream(Box<dyn Stream<Item = Result<Bytes, ObjectError>> + Unpin>),
+}
+
+impl OpenObject {
+    /// The replica being read.
+    pub fn info(&self) -> &ReplicaInfo {
+        &self.info
+    }
+
+    /// The namespace (bucket) it was opened in.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The body made of `pieces`: assembled at once when every object piece
+    /// lies in the prefetched chunk (small objects: no further hop, one
+    /// write with the headers), else streamed with read-ahead.
+    pub fn body(self, pieces: Vec<Piece>) -> Download {
+        if let Some(bytes) = self.assemble(&pieces) {
+            return Download::Ready(bytes);
+        }
+        Download::Stream(Box::new(self.stream(pieces)))
+    }
+
+    fn assemble(&self, pieces: &[Piece]) -> Option<Bytes> {
+        let (at, chunk) = self.first.as_ref()?;
+        let inside = |s: u64, e: u64| s >= *at && e <= at + chunk.len() as u64;
+        if !pieces.iter().all(|p| match p {
+            Piece::Literal(_) => true,
+            Piece::Object { start, end } => inside(*start, *end),
+        }) {
+            return None;
+        }
+        if let [Piece::Object { start, end }] = pieces {
+            return Some(chunk.slice((start - at) as usize..(end - at) as usize));
+        }
+        let mut out = BytesMut::with_capacity(pieces.iter().map(Piece::len).sum::<u64>() as usize);
+        for p in pieces {
+            match p {
+                Piece::Literal(b) => out.extend_from_slice(b),
+                Piece::Object { start, end } => {
+                    out.extend_from_slice(&chunk[(start - at) as usize..(end - at) as usize])
+                }
+            }
+        }
+        Some(out.freeze())
+    }
+
+    /// Streams the pieces: a task on this worker reads each chunk on the
+    /// blocking pool and queues it, at most [`READ_AHEAD`] ahead of the
+    /// socket. Dropping the stream (client gone) ends the task and drops the
+    /// reader.
+    fn stream(self, pieces: Vec<Piece>) -> impl Stream<Item = Result<Bytes, ObjectError>> + Unpin {
+        let (tx, rx) = mpsc::channel(READ_AHEAD);
+        actix_web::rt::spawn(produce(self, pieces, tx));
+        Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }))
+    }
+}
+
+async fn produce(
+    open: OpenObject,
+    pieces: Vec<Piece>,
+    tx: mpsc::Sender<Result<Bytes, ObjectError>>,
+) {
+    let OpenObject {
+        mut first,
+        mut reader,
+        ..
+    } = open;
+    for piece in pieces {
+        let (mut pos, end) = match piece {
+            Piece::Literal(b) => {
+                if tx.send(Ok(b)).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Piece::Object { start, end } => (start, end),
+        };
+        while pos < end {
+            let want = READ_CHUNK.min((end - pos) as usize);
+            let chunk = match first.take() {
+                Some((at, c)) if at == pos && !c.is_empty() => c.slice(..want.min(c.len())),
+                _ => {
+                    let read = blocking(move || {
+                        let c = reader.read_at(pos, want);
+                        (reader, c)
+                    })
+                    .await;
+                    match read {
+                        Ok((r, Ok(c))) => {
+                            reader = r;
+                            c
+                        }
+                        Ok((_, Err(e))) => {
+                            let _ = tx.send(Err(e.into())).await;
+                            return;
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e)).await;
+                            return;
+                        }
+                    }
+                }
+            };
+            if chunk.is_empty() {
+                let e =
+                    StorageError::new(libc::EIO, format!("object ended at {pos} of {end} bytes"));
+                let _ = tx.send(Err(e.into())).await;
+                return;
+            }
+            pos += chunk.len() as u64;
+            if tx.send(Ok(chunk)).await.is_err() {
+                return;
+            }
+        }
+    }
+}

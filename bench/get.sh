@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# GET throughput and latency of the proxy as clients use it (keep-alive
+# connections, many requests per connection), side by side with a reference
+# serving the same bytes, alternating runs, and printed as ratios:
+#
+#   * embedded store: the release proxy against nginx reading the same
+#     object files from disk (sendfile);
+#   * Elliptics (when ELLIPTICS_PREFIX or /opt/elliptics has dnet_ioserv):
+#     the proxy on a loopback dnet_ioserv against the raw client reading the
+#     same objects in a tight loop (examples/raw_read.rs, no HTTP).
+#
+#   bench/get.sh                          # 4 KiB and 64 MiB, 1/64/256 connections
+#   DURATION=3 DURATION_BIG=8 CONNS="1 64" bench/get.sh  # a quicker run
+#   STORES=local bench/get.sh             # skip Elliptics
+#
+# Needs: wrk and nginx (apt-get install wrk nginx-light), curl, python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-5}
+DURATION_BIG=${DURATION_BIG:-15}
+CONNS=${CONNS:-"1 64 256"}
+SIZES=${SIZES:-"4096 67108864"}
+ROUNDS=${ROUNDS:-2}
+STORES=${STORES:-"local elliptics"}
+WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/br-get.XXXXXX")}
+ELL=${ELLIPTICS_PREFIX:-/opt/elliptics}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+wait_http() { for _ in $(seq 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+
+# wrk run: prints "req/s MB/s p99_ms". Large objects run longer, so that
+# every connection completes several requests.
+run_wrk() {
+  local url=$1 c=$2 d=$DURATION out
+  [[ $url == *obj-67108864 ]] && d=$DURATION_BIG
+  out=$(wrk -t1 -c"$c" -d"${d}s" --timeout 60s --latency "$url")
+  python3 - "$out" <<'PY'
+import re, sys
+t = sys.argv[1]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+tr = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", t)
+mb = float(tr.group(1)) * {"B": 1e-6, "KB": 1024/1e6, "MB": 1024**2/1e6, "GB": 1024**3/1e6}[tr.group(2)]
+m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
+p99 = float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
+errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+if errs:
+    sys.exit("non-2xx answers: " + errs.group(1))
+print(f"{rps:.0f} {mb:.0f} {p99:.2f}")
+PY
+}
+
+# Second word (MB/s) of a run result, for picking the best run.
+mbs() { local x=${1#* }; echo "${x%% *}"; }
+
+# Best of ROUNDS runs of A and B, alternating; prints one table row.
+compare() {
+  local label=$1 url_a=$2 url_b=$3 c=$4 best_a="0 -1 0" best_b="0 -1 0" r a b
+  for r in $(seq "$ROUNDS"); do
+    a=$(run_wrk "$url_a" "$c"); b=$(run_wrk "$url_b" "$c")
+    [ "$(mbs "$a")" -gt "$(mbs "$best_a")" ] && best_a=$a
+    [ "$(mbs "$b")" -gt "$(mbs "$best_b")" ] && best_b=$b
+  done
+  python3 - "$label" "$c" "$best_a" "$best_b" <<'PY'
+import sys
+label, c, a, b = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split()
+ra, ma, pa = map(float, a); rb, mb, pb = map(float, b)
+ratio = ra / rb if label.startswith("4") else ma / mb
+print(f"| {label} | {c} | {ra:.0f} req/s, {ma:.0f} MB/s, p99 {pa:.2f} ms | {rb:.0f} req/s, {mb:.0f} MB/s, p99 {pb:.2f} ms | {ratio:.2f} | {pa/pb if pb else 0:.2f} |")
+PY
+}
+
+header() {
+  echo
+  echo "$1"
+  echo
+  echo "| object | conns | $2 | $3 | rate ratio | p99 ratio |"
+  echo "|---|---|---|---|---|---|"
+}
+
+human() { case $1 in 4096) echo "4 KiB";; 67108864) echo "64 MiB";; *) echo "$1 B";; esac; }
+
+start_proxy() { # config-file features
+  RUST_LOG=warn "$1" -config "$2" -buckets "$WORK/buckets.txt" 2>>"$WORK/proxy.log" &
+  pids+=($!)
+}
+
+echo "GET benchmark: $DURATION s per run, best of $ROUNDS, wrk -t1; $(nproc) cores; $(date -u +%FT%TZ)"
+echo '{"buckets": {"b": {"groups": [1]}}}' >"$WORK/buckets.json"
+echo b >"$WORK/buckets.txt"
+
+if [[ " $STORES " == *" local "* ]]; then
+  cargo build --release --quiet --bins
+  PORT=$(free_port)
+  mkdir -p "$WORK/store"
+  cat >"$WORK/local.json" <<EOF
+{"elliptics": {"log-file": "/dev/null", "log-level": "error", "metadata-groups": [1]},
+ "proxy": {"address": "127.0.0.1:$PORT", "idle-timeout": 60},
+ "local": {"path": "$WORK/store", "groups": [{"group": 1}]}}
+EOF
+  target/release/bmeta -config "$WORK/local.json" -upload "$WORK/buckets.json" >/dev/null
+  start_proxy target/release/backrunner "$WORK/local.json"
+  wait_http "http://127.0.0.1:$PORT/ping/"
+
+  NPORT=$(free_port)
+  mkdir -p "$WORK/www"
+  cat >"$WORK/nginx.conf" <<EOF
+daemon off;
+user root;
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$NPORT; location /www/ { root $WORK; } }
+}
+EOF
+  nginx -c "$WORK/nginx.conf" &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$NPORT/"
+
+  header "Embedded store (proxy: 2 actix workers; nginx: 1 worker, sendfile)" proxy nginx
+  for size in $SIZES; do
+    head -c "$size" /dev/urandom >"$WORK/www/obj-$size"
+    curl -sf -o /dev/null -X POST --data-binary "@$WORK/www/obj-$size" "http://127.0.0.1:$PORT/upload/b/obj-$size"
+    for c in $CONNS; do
+      compare "$(human "$size")" "http://127.0.0.1:$PORT/get/b/obj-$size" "http://127.0.0.1:$NPORT/www/obj-$size" "$c"
+    done
+  done
+fi
+
+if [[ " $STORES " == *" elliptics "* ]]; then
+  if [ ! -x "$ELL/bin/dnet_ioserv" ]; then
+    echo
+    echo "Elliptics part skipped: $ELL/bin/dnet_ioserv not found"
+    exit 0
+  fi
+  export ELLIPTICS_PREFIX=$ELL
+  cargo build --release --quiet --features elliptics --bins --examples
+  IPORT=$(free_port); MPORT=$(free_port); EPORT=$(free_port)
+  mkdir -p "$WORK/ell/data-1"
+  cat >"$WORK/ioserv.json" <<EOF
+{"logger": {"level": "error", "root": [{"type": "blocking",
+   "formatter": {"type": "string", "pattern": "{timestamp} {severity}: {message}"},
+   "sinks": [{"type": "file", "path": "$WORK/ell/ioserv.log", "flush": 1}]}]},
+ "options": {"join": true, "flags": 4, "remote": [], "address": ["127.0.0.1:$IPORT:2"],
+   "wait_timeout": 30, "check_timeout": 60, "io_thread_num": 8, "nonblocking_io_thread_num": 4,
+   "net_thread_num": 2, "daemon": false, "auth_cookie": "bench",
+   "monitor": {"port": $MPORT, "address": "127.0.0.1"}},
+ "backends": [{"backend_id": 1, "type": "blob", "group": 1, "history": "$WORK/ell/history-1",
+   "data": "$WORK/ell/data-1/data", "sync": "-1", "blob_flags": "0", "blob_size": "10G",
+   "records_in_blob": "1000000", "periodic_timeout": 15}]}
+EOF
+  mkdir -p "$WORK/ell/history-1"
+  "$ELL/bin/dnet_ioserv" -c "$WORK/ioserv.json" >"$WORK/ioserv.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$IPORT) 2>/dev/null && break; sleep 0.1; done
+  cat >"$WORK/ell.json" <<EOF
+{"elliptics": {"log-file": "/dev/null", "log-level": "error", "metadata-groups": [1],
+   "remote": ["127.0.0.1:$IPORT:2"], "node-config": {"wait-timeout": 30}},
+ "proxy": {"address": "127.0.0.1:$EPORT", "idle-timeout": 60}}
+EOF
+  target/release/bmeta -config "$WORK/ell.json" -upload "$WORK/buckets.json" >/dev/null
+  start_proxy target/release/backrunner "$WORK/ell.json"
+  wait_http "http://127.0.0.1:$EPORT/ping/"
+
+  echo
+  echo "Elliptics (loopback dnet_ioserv, one eblob backend)"
+  echo
+  echo "| object | conns | proxy over HTTP | raw client (FFI reads, no HTTP) | proxy / raw |"
+  echo "|---|---|---|---|---|"
+  for size in $SIZES; do
+    head -c "$size" /dev/urandom >"$WORK/obj-$size"
+    curl -sf -o /dev/null -X POST --data-binary "@$WORK/obj-$size" "http://127.0.0.1:$EPORT/upload/b/obj-$size"
+    for c in $CONNS; do
+      best="0 -1 0"; raw_best="0 -1"
+      d=$DURATION; [ "$size" -gt 1048576 ] && d=$DURATION_BIG
+      for r in $(seq "$ROUNDS"); do
+        a=$(run_wrk "http://127.0.0.1:$EPORT/get/b/obj-$size" "$c")
+        [ "$(mbs "$a")" -gt "$(mbs "$best")" ] && best=$a
+        raw=$(target/release/examples/raw_read "$WORK/ell.json" b "obj-$size" "$c" "$d")
+        [ "$(mbs "$raw")" -gt "$(mbs "$raw_best")" ] && raw_best=$raw
+      done
+      python3 - "$(human "$size")" "$c" "$best" "$raw_best" <<'PY'
+import sys
+label, c, a, raw = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split()
+ra, ma, pa = map(float, a); rr, mr = map(float, raw[:2])
+ratio = ra / rr if label.startswith("4") else ma / mr
+print(f"| {label} | {c} | {ra:.0f} req/s, {ma:.0f} MB/s, p99 {pa:.2f} ms | {rr:.0f} req/s, {mr:.0f} MB/s | {ratio:.2f} |")
+PY
+    done
+  done
+fi

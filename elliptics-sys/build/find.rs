@@ -10,12 +10,48 @@ pub struct Install {
     pub lib_dirs: Vec<PathBuf>,
 }
 
-const VARS: [&str; 4] = [
+const VARS: [&str; 5] = [
     "ELLIPTICS_LIB_DIR",
     "ELLIPTICS_INCLUDE_DIR",
     "ELLIPTICS_PREFIX",
+    "ELLIPTICS_LIBS",
     "PKG_CONFIG_PATH",
 ];
+
+/// The libraries linked unless `ELLIPTICS_LIBS` (colon or comma separated) says otherwise.
+const DEFAULT_LIBS: [&str; 3] = ["elliptics_cpp", "elliptics_client", "blackhole"];
+
+/// The libraries to link: `ELLIPTICS_LIBS`, else [`DEFAULT_LIBS`].
+pub fn libs() -> Vec<String> {
+    match env::var("ELLIPTICS_LIBS") {
+        Ok(v) if !v.trim().is_empty() => v
+            .split([':', ','])
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect(),
+        _ => DEFAULT_LIBS.iter().map(|l| l.to_string()).collect(),
+    }
+}
+
+/// The Debian multiarch directory of the target (`x86_64-linux-gnu`, ...),
+/// from cargo's target description.
+fn multiarch() -> Option<String> {
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").ok()?;
+    let os = env::var("CARGO_CFG_TARGET_OS").ok()?;
+    let env_ = env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    let arch = match arch.as_str() {
+        "x86" => "i386".to_string(),
+        "arm" => "arm".to_string(),
+        a => a.to_string(),
+    };
+    let abi = match (arch.as_str(), env_.as_str()) {
+        ("arm", "gnu") => "gnueabihf".to_string(),
+        (_, e) if e.is_empty() => "gnu".to_string(),
+        (_, e) => e.to_string(),
+    };
+    Some(format!("{arch}-{os}-{abi}"))
+}
 
 fn var(name: &str) -> Option<PathBuf> {
     env::var_os(name)
@@ -35,13 +71,10 @@ fn has_libs(lib: &Path) -> bool {
 
 fn from_prefix(prefix: &Path) -> Option<Install> {
     let include = prefix.join("include");
-    let lib = [
-        prefix.join("lib"),
-        prefix.join("lib/x86_64-linux-gnu"),
-        prefix.join("lib64"),
-    ]
-    .into_iter()
-    .find(|d| has_libs(d))?;
+    let mut dirs = vec![prefix.join("lib")];
+    dirs.extend(multiarch().map(|m| prefix.join("lib").join(m)));
+    dirs.push(prefix.join("lib64"));
+    let lib = dirs.into_iter().find(|d| has_libs(d))?;
     has_headers(&include).then(|| Install {
         include_dirs: vec![include],
         lib_dirs: vec![lib],
@@ -52,6 +85,21 @@ fn from_prefix(prefix: &Path) -> Option<Install> {
 pub fn find() -> Result<Install, String> {
     for v in VARS {
         println!("cargo:rerun-if-env-changed={v}");
+    }
+    match (var("ELLIPTICS_LIB_DIR"), var("ELLIPTICS_INCLUDE_DIR")) {
+        (Some(lib), None) => {
+            return Err(format!(
+                "ELLIPTICS_LIB_DIR={} is set but ELLIPTICS_INCLUDE_DIR is not: set both, or ELLIPTICS_PREFIX",
+                lib.display()
+            ))
+        }
+        (None, Some(include)) => {
+            return Err(format!(
+                "ELLIPTICS_INCLUDE_DIR={} is set but ELLIPTICS_LIB_DIR is not: set both, or ELLIPTICS_PREFIX",
+                include.display()
+            ))
+        }
+        _ => {}
     }
     if let (Some(lib), Some(include)) = (var("ELLIPTICS_LIB_DIR"), var("ELLIPTICS_INCLUDE_DIR")) {
         if !has_headers(&include) || !has_libs(&lib) {

@@ -31,7 +31,8 @@ fn main() {
     if let Ok(joined) = std::env::join_paths(&install.lib_dirs) {
         println!("cargo:rpath={}", joined.to_string_lossy());
     }
-    for lib in ["elliptics_cpp", "elliptics_client", "blackhole", "stdc++"] {
+    // The C++ runtime comes from `cc` (it honours CXXSTDLIB).
+    for lib in find::libs() {
         println!("cargo:rustc-link-lib=dylib={lib}");
     }
     println!("cargo:rerun-if-changed=shim/shim.cpp");

@@ -47,7 +47,7 @@ fn multiarch() -> Option<String> {
     };
     let abi = match (arch.as_str(), env_.as_str()) {
         ("arm", "gnu") => "gnueabihf".to_string(),
-        (_, e) if e.is_empty() => "gnu".to_string(),
+        (_, "") => "gnu".to_string(),
         (_, e) => e.to_string(),
     };
     Some(format!("{arch}-{os}-{abi}"))

@@ -73,39 +73,19 @@ pub(super) fn open(
     key: &str,
     prefetch: Option<u64>,
 ) -> Result<OpenObject, StorageError> {
-    let mut reader = storage.open(ctx, key)?;
-    let info = reader.info().clone();
-    let first = match prefetch {
-        Some(at) if at < info.size => {
-            let want = READ_CHUNK.min((info.size - at) as usize);
-            Some((at, read_full(reader.as_mut(), at, want)?))
+    let (reader, first) = match prefetch {
+        Some(at) => {
+            let (r, chunk) = storage.open_read(ctx, key, at, READ_CHUNK)?;
+            (r, Some((at, chunk)))
         }
-        _ => None,
+        None => (storage.open(ctx, key)?, None),
     };
     Ok(OpenObject {
         namespace: ctx.namespace.clone(),
-        info,
+        info: reader.info().clone(),
         first,
         reader,
     })
-}
-
-/// Reads exactly `len` bytes at `at` (a store may answer a read in parts).
-fn read_full(r: &mut dyn ObjectReader, at: u64, len: usize) -> Result<Bytes, StorageError> {
-    let first = r.read_at(at, len)?;
-    if first.len() >= len || first.is_empty() {
-        return Ok(first);
-    }
-    let mut buf = BytesMut::with_capacity(len);
-    buf.extend_from_slice(&first);
-    while buf.len() < len {
-        let more = r.read_at(at + buf.len() as u64, len - buf.len())?;
-        if more.is_empty() {
-            break;
-        }
-        buf.extend_from_slice(&more);
-    }
-    Ok(buf.freeze())
 }
 
 /// A response body: in memory when the prefetched chunk covers it, else a

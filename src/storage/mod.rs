@@ -193,6 +193,19 @@ pub trait Storage: Send + Sync + 'static {
     /// Opens `key` for reading, trying the groups of `ctx` in order.
     fn open(&self, ctx: &Context, key: &str) -> Result<Box<dyn ObjectReader>, StorageError>;
 
+    /// Opens `key` and reads up to `len` bytes at `at` (fewer at the
+    /// object's end, none past it). A store that learns an object's size and
+    /// time from a read overrides this to save the separate lookup.
+    fn open_read(
+        &self,
+        ctx: &Context,
+        key: &str,
+        at: u64,
+        len: usize,
+    ) -> Result<(Box<dyn ObjectReader>, Bytes), StorageError> {
+        open_then_read(self, ctx, key, at, len)
+    }
+
     /// Looks `key` up in every group of `ctx`.
     fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>>;
 
@@ -252,6 +265,44 @@ pub fn stored_time(sec: u64, nsec: u64) -> SystemTime {
         Duration::new(sec, (nsec % 1_000_000_000) as u32)
     };
     std::time::UNIX_EPOCH + d
+}
+
+/// [`Storage::open_read`] as `open` followed by reads.
+pub fn open_then_read<S: Storage + ?Sized>(
+    storage: &S,
+    ctx: &Context,
+    key: &str,
+    at: u64,
+    len: usize,
+) -> Result<(Box<dyn ObjectReader>, Bytes), StorageError> {
+    let mut reader = storage.open(ctx, key)?;
+    let size = reader.info().size;
+    let data = if at < size {
+        let want = (size - at).min(len as u64) as usize;
+        read_full(reader.as_mut(), at, want)?
+    } else {
+        Bytes::new()
+    };
+    Ok((reader, data))
+}
+
+/// Reads `len` bytes at `at`, in as many reads as the store needs; fewer
+/// only if the object ends first.
+pub fn read_full(r: &mut dyn ObjectReader, at: u64, len: usize) -> Result<Bytes, StorageError> {
+    let first = r.read_at(at, len)?;
+    if first.len() >= len || first.is_empty() {
+        return Ok(first);
+    }
+    let mut buf = bytes::BytesMut::with_capacity(len);
+    buf.extend_from_slice(&first);
+    while buf.len() < len {
+        let more = r.read_at(at + buf.len() as u64, len - buf.len())?;
+        if more.is_empty() {
+            break;
+        }
+        buf.extend_from_slice(&more);
+    }
+    Ok(buf.freeze())
 }
 
 /// Reads a whole object into memory; only for small objects such as bucket

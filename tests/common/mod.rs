@@ -429,13 +429,27 @@ pub struct Ioserv {
 }
 
 impl Ioserv {
-    /// Writes the server config for `groups` under `dir` and starts it.
+    /// Writes the server config for `groups` under `dir` and starts it. A
+    /// port taken between `free_port` and the server's bind (tests run in
+    /// parallel) is retried on fresh ports.
     pub fn start(dir: &Path, groups: &[Group]) -> Ioserv {
         let bin = ioserv_binary().expect(
             "BACKRUNNER_TEST_BACKEND=elliptics but dnet_ioserv is not installed (set DNET_IOSERV or ELLIPTICS_PREFIX)",
         );
         assert!(bin.is_file());
         std::fs::create_dir_all(dir).unwrap();
+        let mut attempt = 0;
+        loop {
+            let mut io = Ioserv::configure(dir, groups);
+            match io.try_spawn() {
+                Ok(()) => return io,
+                Err(e) if attempt < 4 && e.contains("Address already in use") => attempt += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    fn configure(dir: &Path, groups: &[Group]) -> Ioserv {
         let port = free_port();
         let monitor_port = free_port();
         let address = format!("127.0.0.1:{port}:2");
@@ -469,20 +483,24 @@ impl Ioserv {
         });
         let config_path = dir.join("ioserv.json");
         std::fs::write(&config_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
-        let mut io = Ioserv {
+        Ioserv {
             dir: dir.to_path_buf(),
             port,
             monitor_port,
             address,
             config_path,
             child: None,
-        };
-        io.spawn();
-        io
+        }
     }
 
     /// Starts the server on its existing config and data; waits until it listens.
     pub fn spawn(&mut self) {
+        if let Err(e) = self.try_spawn() {
+            panic!("{e}");
+        }
+    }
+
+    fn try_spawn(&mut self) -> Result<(), String> {
         let bin = ioserv_binary().expect("dnet_ioserv");
         let out = std::fs::File::create(self.dir.join("ioserv.stderr")).unwrap();
         let child = Command::new(bin)
@@ -496,14 +514,18 @@ impl Ioserv {
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!(
+                self.child = None;
+                return Err(format!(
                     "dnet_ioserv exited with {st}: {}",
                     std::fs::read_to_string(self.dir.join("ioserv.log")).unwrap_or_default()
-                );
+                ));
             }
-            assert!(Instant::now() < deadline, "dnet_ioserv did not listen");
+            if Instant::now() >= deadline {
+                return Err("dnet_ioserv did not listen".into());
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
+        Ok(())
     }
 
     /// Kills the server (SIGKILL) and waits for it.

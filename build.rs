@@ -13,7 +13,8 @@ fn main() {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".to_string());
     let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+        // Backrunner's Makefile form: 2026-12-01/09:00:00/+0000.
+        .args(["-u", "+%Y-%m-%d/%H:%M:%S/%z"])
         .output()
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())

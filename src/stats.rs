@@ -231,19 +231,21 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 impl ProxyStats {
-    /// Counts one finished request under its status code and its status class.
+    /// Counts one finished request under its status class twice, as
+    /// Backrunner's `"200"`, `"400"`... (its estimator keys classes by their
+    /// round code) and as `"2xx"`, `"4xx"`..., and under its own code when
+    /// that is not the round one (`"206"`, `"404"`...).
     pub fn record(&self, handler: &str, status: u16, bytes: u64) {
         let now = Instant::now();
         if let Ok(mut h) = self.handlers.lock() {
             let by_status = h.entry(handler.to_string()).or_default();
-            by_status
-                .entry(status.to_string())
-                .or_default()
-                .add(bytes, now);
-            by_status
-                .entry(status_class(status))
-                .or_default()
-                .add(bytes, now);
+            let mut keys = vec![format!("{}00", status / 100), status_class(status)];
+            if status % 100 != 0 {
+                keys.push(status.to_string());
+            }
+            for key in keys {
+                by_status.entry(key).or_default().add(bytes, now);
+            }
         }
     }
 
@@ -386,10 +388,16 @@ mod tests {
         s.record("get", 200, 10);
         s.record("get", 200, 5);
         s.record("get", 204, 1);
+        s.record("get", 404, 7);
         let h = s.handlers();
-        assert_eq!(h["get"]["200"].bytes, 15);
-        assert_eq!(h["get"]["2xx"].requests, 3);
-        assert_eq!(h["get"]["2xx"].bytes, 16);
+        // Backrunner's class keys and ours hold every request of the class.
+        for class in ["200", "2xx"] {
+            assert_eq!((h["get"][class].requests, h["get"][class].bytes), (3, 16));
+        }
+        assert_eq!((h["get"]["204"].requests, h["get"]["204"].bytes), (1, 1));
+        assert_eq!(h["get"]["400"].requests, 1);
+        assert_eq!(h["get"]["404"].bytes, 7);
+        assert_eq!(h["get"].len(), 6, "{:?}", h["get"].keys());
     }
 
     #[test]

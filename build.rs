@@ -2,8 +2,9 @@
 
 use std::process::Command;
 
-/// `YYYY-MM-DDTHH:MM:SSZ` of a Unix time (civil-from-days, proleptic Gregorian).
-fn rfc3339_utc(secs: u64) -> String {
+/// A Unix time in Backrunner's Makefile form, `2026-12-01/09:00:00/+0000`
+/// (UTC; civil-from-days, proleptic Gregorian).
+fn build_date(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let z = days + 719_468;
@@ -16,7 +17,7 @@ fn rfc3339_utc(secs: u64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        "{y:04}-{m:02}-{d:02}/{:02}:{:02}:{:02}/+0000",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
@@ -44,7 +45,7 @@ fn main() {
                 .map(|d| d.as_secs())
                 .unwrap_or(0)
         });
-    let date = rfc3339_utc(secs);
+    let date = build_date(secs);
     println!("cargo:rustc-env=BACKRUNNER_COMMIT={commit}");
     println!("cargo:rustc-env=BACKRUNNER_BUILD_DATE={date}");
     println!("cargo:rerun-if-changed=.git/HEAD");

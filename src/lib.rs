@@ -26,6 +26,15 @@ pub mod build_info {
     pub const VERSION: &str = env!("CARGO_PKG_VERSION");
     /// Git commit the binary was built from.
     pub const COMMIT: &str = env!("BACKRUNNER_COMMIT");
-    /// Build date (UTC).
+    /// Build date (UTC), as Backrunner's Makefile writes it: `2026-12-01/09:00:00/+0000`.
     pub const DATE: &str = env!("BACKRUNNER_BUILD_DATE");
+    /// Commit of the Elliptics binding compiled in (Backrunner's
+    /// `EllipticsGoLastCommit`): the binding lives in this repository
+    /// (`elliptics-sys`, `storage::elliptics`), so it is [`COMMIT`]; empty
+    /// in a build without Elliptics support.
+    #[cfg(feature = "elliptics")]
+    pub const ELLIPTICS_BINDING_COMMIT: &str = COMMIT;
+    /// Commit of the Elliptics binding compiled in: none in this build.
+    #[cfg(not(feature = "elliptics"))]
+    pub const ELLIPTICS_BINDING_COMMIT: &str = "";
 }

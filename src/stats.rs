@@ -180,19 +180,41 @@ impl Default for ProxyStats {
     }
 }
 
-/// Formats a time as RFC 3339 in UTC with nanoseconds.
+/// Formats a time as Go's `encoding/json` writes a `time.Time` (RFC 3339 in
+/// UTC, nanoseconds with trailing zeros dropped): `2026-12-01T10:52:53.1528Z`,
+/// `1970-01-01T00:00:00Z`.
 pub fn format_time(t: SystemTime) -> String {
+    let (date, clock, frac) = civil_parts(t);
+    format!("{date}T{clock}{frac}Z")
+}
+
+/// Formats a time as Go's `time.Time.String()` does in UTC, the form
+/// Backrunner's `StatTime`, `*TimeString`, error `Time` and reply `mtime`
+/// carry: `2026-12-01 10:52:53.152506 +0000 UTC`. With `monotonic`, Go's
+/// monotonic clock reading follows (seconds since the process started, nine
+/// decimals): `... +0000 UTC m=+3.227690317`.
+pub fn go_time_string(t: SystemTime, monotonic: Option<Duration>) -> String {
+    let (date, clock, frac) = civil_parts(t);
+    let mut out = format!("{date} {clock}{frac} +0000 UTC");
+    if let Some(m) = monotonic {
+        out.push_str(&format!(" m=+{}.{:09}", m.as_secs(), m.subsec_nanos()));
+    }
+    out
+}
+
+/// Date, time of day and fraction (`.` and up to nine digits, trailing
+/// zeros dropped; empty for a whole second) of `t` in UTC.
+fn civil_parts(t: SystemTime) -> (String, String, String) {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, dd) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60,
-        d.subsec_nanos()
-    )
+    let clock = format!("{:02}:{:02}:{:02}", rem / 3600, (rem / 60) % 60, rem % 60);
+    let frac = match d.subsec_nanos() {
+        0 => String::new(),
+        n => format!(".{n:09}").trim_end_matches('0').to_string(),
+    };
+    (format!("{y:04}-{m:02}-{dd:02}"), clock, frac)
 }
 
 /// Howard Hinnant's days-to-civil conversion.
@@ -209,19 +231,21 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 impl ProxyStats {
-    /// Counts one finished request under its status code and its status class.
+    /// Counts one finished request under its status class twice, as
+    /// Backrunner's `"200"`, `"400"`... (its estimator keys classes by their
+    /// round code) and as `"2xx"`, `"4xx"`..., and under its own code when
+    /// that is not the round one (`"206"`, `"404"`...).
     pub fn record(&self, handler: &str, status: u16, bytes: u64) {
         let now = Instant::now();
         if let Ok(mut h) = self.handlers.lock() {
             let by_status = h.entry(handler.to_string()).or_default();
-            by_status
-                .entry(status.to_string())
-                .or_default()
-                .add(bytes, now);
-            by_status
-                .entry(status_class(status))
-                .or_default()
-                .add(bytes, now);
+            let mut keys = vec![format!("{}00", status / 100), status_class(status)];
+            if status % 100 != 0 {
+                keys.push(status.to_string());
+            }
+            for key in keys {
+                by_status.entry(key).or_default().add(bytes, now);
+            }
         }
     }
 
@@ -257,7 +281,7 @@ impl ProxyStats {
         let rec = ErrorRecord {
             tsec: d.as_secs(),
             tnsec: d.subsec_nanos(),
-            time: format_time(now),
+            time: self.go_time(now),
             method: method.to_string(),
             remote_addr: remote.to_string(),
             url: url.to_string(),
@@ -308,6 +332,13 @@ impl ProxyStats {
             .collect()
     }
 
+    /// `t` as Go's `time.Now().String()` shows it: with the monotonic
+    /// reading, here the time since the proxy started.
+    pub fn go_time(&self, t: SystemTime) -> String {
+        let since = t.duration_since(self.start_time).unwrap_or_default();
+        go_time_string(t, Some(since))
+    }
+
     /// Seconds since start.
     pub fn uptime(&self) -> f64 {
         self.started.elapsed().as_secs_f64()
@@ -320,10 +351,27 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn times_format_as_rfc3339() {
-        assert_eq!(format_time(UNIX_EPOCH), "1970-01-01T00:00:00.000000000Z");
+    fn times_format_as_go_does() {
+        assert_eq!(format_time(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         let t = UNIX_EPOCH + Duration::new(1_732_500_000, 5);
         assert_eq!(format_time(t), "2024-11-25T02:00:00.000000005Z");
+        let t = UNIX_EPOCH + Duration::new(1_796_122_373, 152_812_500);
+        assert_eq!(format_time(t), "2026-12-01T10:52:53.1528125Z");
+        // The captured Backrunner replies' forms.
+        let t = UNIX_EPOCH + Duration::new(1_796_122_373, 152_506_000);
+        assert_eq!(
+            go_time_string(t, None),
+            "2026-12-01 10:52:53.152506 +0000 UTC"
+        );
+        let t = UNIX_EPOCH + Duration::new(1_796_122_373, 159_737_556);
+        assert_eq!(
+            go_time_string(t, Some(Duration::new(3, 227_690_317))),
+            "2026-12-01 10:52:53.159737556 +0000 UTC m=+3.227690317"
+        );
+        assert_eq!(
+            go_time_string(UNIX_EPOCH + Duration::from_secs(60), Some(Duration::ZERO)),
+            "1970-01-01 00:01:00 +0000 UTC m=+0.000000000"
+        );
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(&format_time(leap)[..10], "2000-02-29");
     }
@@ -340,10 +388,16 @@ mod tests {
         s.record("get", 200, 10);
         s.record("get", 200, 5);
         s.record("get", 204, 1);
+        s.record("get", 404, 7);
         let h = s.handlers();
-        assert_eq!(h["get"]["200"].bytes, 15);
-        assert_eq!(h["get"]["2xx"].requests, 3);
-        assert_eq!(h["get"]["2xx"].bytes, 16);
+        // Backrunner's class keys and ours hold every request of the class.
+        for class in ["200", "2xx"] {
+            assert_eq!((h["get"][class].requests, h["get"][class].bytes), (3, 16));
+        }
+        assert_eq!((h["get"]["204"].requests, h["get"]["204"].bytes), (1, 1));
+        assert_eq!(h["get"]["400"].requests, 1);
+        assert_eq!(h["get"]["404"].bytes, 7);
+        assert_eq!(h["get"].len(), 6, "{:?}", h["get"].keys());
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! `/metrics` in the Prometheus text format and `/proxy_stat/` moving
-//! averages, against the running binary.
+//! `/metrics` in the Prometheus text format, `/proxy_stat/` moving
+//! averages and `/stat/` command counters, against the running binary.
 
 mod common;
 
-use common::{random_bytes, Proxy, Setup};
+use common::{random_bytes, wait_for, Proxy, Setup};
 use prometheus_parse::{Sample, Scrape, Value};
 use serde_json::Value as Json;
 
@@ -167,4 +167,56 @@ fn proxy_stat_keeps_moving_averages_by_code_and_class() {
         assert!(rs[key]["BPS"].as_f64().unwrap() > 0.0, "{v}");
     }
     assert!(v["BucketCtlStat"]["Hostname"].is_string());
+}
+
+/// Backrunner's own `test_stats_update`: `/stat/`'s WRITE `RequestsSuccess`
+/// grows by the uploads; `RPSSuccess` and `BPS` are the counters'
+/// differences over the time between two statistics updates.
+#[test]
+fn stat_counts_writes_and_their_rates() {
+    let p = Proxy::start(Setup::default());
+    let write = |v: &Json| {
+        v["Buckets"]["b1"]["Group"]["1"]["Backends"][0]["Stat"]["Commands"]["WRITE"].clone()
+    };
+    let before = write(&p.json("/stat/"))["RequestsSuccess"]
+        .as_u64()
+        .unwrap();
+    let n = 50;
+    for i in 0..n {
+        let r = p.upload("b1", &format!("k{i}"), random_bytes(1000, i));
+        assert_eq!(r.status(), 200);
+    }
+    // The first update that counts the last upload also rates it.
+    let mut seen = Json::Null;
+    wait_for(
+        "WRITE counters and rates",
+        std::time::Duration::from_secs(20),
+        || {
+            seen = write(&p.json("/stat/"));
+            seen["RequestsSuccess"].as_u64() >= Some(before + n)
+                && seen["RPSSuccess"].as_f64() > Some(0.0)
+        },
+    );
+    assert_eq!(seen["RequestsSuccess"], before + n, "{seen}");
+    assert_eq!(seen["RequestsFailures"], 0, "{seen}");
+    assert_eq!(seen["RPSFailures"], 0.0, "{seen}");
+    let (rps, bps) = (
+        seen["RPSSuccess"].as_f64().unwrap(),
+        seen["BPS"].as_f64().unwrap(),
+    );
+    // At least one interval (1 s) passes between updates.
+    assert!(rps <= n as f64, "{seen}");
+    // Every upload moved 1000 bytes (Elliptics may count a little more;
+    // the division may round just below).
+    let per_request = bps / rps;
+    assert!((999.999..1100.0).contains(&per_request), "{seen}");
+    // With no more writes, the next interval's rates are 0 again.
+    wait_for(
+        "rates back to 0",
+        std::time::Duration::from_secs(20),
+        || {
+            let w = write(&p.json("/stat/"));
+            w["RPSSuccess"] == 0.0 && w["BPS"] == 0.0
+        },
+    );
 }

@@ -56,7 +56,7 @@ fn spread(p: &Proxy, n: usize, size: usize) -> BTreeMap<String, usize> {
 
 fn writes_of(stat: &Value, bucket: &str, group: u32) -> u64 {
     stat["Buckets"][bucket]["Group"][group.to_string()]["Backends"][0]["Stat"]["Commands"]["WRITE"]
-        ["Requests"]
+        ["RequestsSuccess"]
         .as_u64()
         .unwrap_or_else(|| panic!("no WRITE counter for {bucket}/{group} in {stat}"))
 }

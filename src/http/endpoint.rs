@@ -157,6 +157,28 @@ impl Endpoint {
         Ok(ep)
     }
 
+    /// Handler names `/proxy_stat/` always lists, requested or not: every
+    /// [`Endpoint::name`], plus Backrunner's `exit` and `profile`, which this
+    /// proxy does not serve (their `RS` stays empty), so the list holds
+    /// every name Backrunner's has.
+    pub const HANDLER_NAMES: &'static [&'static str] = &[
+        "/",
+        "bulk_delete",
+        "delete",
+        "exit",
+        "get",
+        "lookup",
+        "metrics",
+        "nobucket_upload",
+        "ping",
+        "profile",
+        "proxy_stat",
+        "redirect",
+        "stat",
+        "update_local_config",
+        "upload",
+    ];
+
     /// Handler name, as `/proxy_stat/` counts requests.
     pub fn name(&self) -> &'static str {
         match self {
@@ -172,7 +194,8 @@ impl Endpoint {
             Endpoint::ProxyStat => "proxy_stat",
             Endpoint::Metrics => "metrics",
             Endpoint::UpdateLocalConfig => "update_local_config",
-            Endpoint::Static { .. } => "static",
+            // Backrunner's name for its file-serving handler.
+            Endpoint::Static { .. } => "/",
         }
     }
 
@@ -195,6 +218,28 @@ mod tests {
 
     fn p(s: &str) -> Endpoint {
         Endpoint::parse(s).unwrap()
+    }
+
+    #[test]
+    fn every_handler_name_is_listed() {
+        for path in [
+            "/upload/b/k",
+            "/nobucket_upload/k",
+            "/get/b/k",
+            "/lookup/b/k",
+            "/redirect/b/k",
+            "/delete/b/k",
+            "/bulk_delete/b",
+            "/ping/",
+            "/stat/",
+            "/proxy_stat/",
+            "/metrics",
+            "/update_local_config/",
+            "/index.html",
+        ] {
+            let name = p(path).name();
+            assert!(Endpoint::HANDLER_NAMES.contains(&name), "{path}: {name}");
+        }
     }
 
     #[test]

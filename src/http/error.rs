@@ -117,8 +117,13 @@ impl ApiError {
             }
             _ => {}
         }
-        let line = format!("{url}: {self}").replace(['\n', '\r'], " ");
-        resp.body(line + "\n")
+        resp.body(self.line(url) + "\n")
+    }
+
+    /// The one-line body of the error reply (without its newline), which
+    /// `/proxy_stat/` keeps as the error's `Error`, as Backrunner does.
+    pub fn line(&self, url: &str) -> String {
+        format!("{url}: {self}").replace(['\n', '\r'], " ")
     }
 }
 

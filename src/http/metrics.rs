@@ -182,7 +182,7 @@ pub fn registry(
             .set(crate::placement::pain::backend_pain(s, 0, c, limits).pain);
         for (name, st) in &s.commands {
             let cl = with("command", name);
-            commands.get_or_create(&cl).inc_by(st.requests);
+            commands.get_or_create(&cl).inc_by(st.requests());
             failures.get_or_create(&cl).inc_by(st.failures);
             cmd_bytes.get_or_create(&cl).inc_by(st.bytes);
         }

@@ -255,7 +255,7 @@ async fn dispatch(
                 &peer,
                 &url,
                 resp.status().as_u16(),
-                &e.to_string(),
+                &e.line(&url),
             );
             resp
         }

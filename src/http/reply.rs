@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::encoding::hex;
-use crate::stats::format_time;
+use crate::stats::go_time_string;
 use crate::storage::{GroupId, GroupResult, ReplicaInfo, StorageError};
 
 /// An Elliptics-style error object.
@@ -33,7 +33,7 @@ pub struct ReplicaJson {
     /// Where the object starts in `filename`.
     #[serde(rename = "offset-within-data-file")]
     pub offset: u64,
-    /// Modification time, RFC 3339.
+    /// Modification time, as Go's `time.Time.String()` writes it.
     pub mtime: String,
     /// Storage node address.
     pub server: String,
@@ -75,7 +75,7 @@ impl From<&ReplicaInfo> for ReplicaJson {
             filename: r.filename.clone(),
             size: r.size,
             offset: r.offset,
-            mtime: format_time(r.mtime),
+            mtime: go_time_string(r.mtime, None),
             server: r.address.clone(),
             error: None,
         }

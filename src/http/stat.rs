@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::HttpResponse;
 use serde_json::{json, Value};
@@ -14,10 +14,15 @@ use crate::bucket::BucketMeta;
 use crate::build_info;
 use crate::placement::pain::{self, Limits};
 use crate::placement::Cluster;
-use crate::stats::format_time;
+use crate::stats::{format_time, go_time_string};
 use crate::storage::BackendStat;
 
-fn backend_json(s: &BackendStat, cluster: &Cluster, limits: Limits) -> Value {
+/// A time in seconds since the epoch as Go's JSON writes `time.Unix(secs, 0)`.
+fn unix_time_json(secs: u64) -> String {
+    format_time(UNIX_EPOCH + Duration::from_secs(secs.min(crate::storage::MAX_MTIME_SECS)))
+}
+
+fn backend_json(s: &BackendStat, cluster: &Cluster, limits: Limits, started: SystemTime) -> Value {
     let cost = cluster.cost(s);
     let pid = cluster.write_cost(s);
     let commands: BTreeMap<&String, Value> = s
@@ -26,7 +31,14 @@ fn backend_json(s: &BackendStat, cluster: &Cluster, limits: Limits) -> Value {
         .map(|(name, c)| {
             (
                 name,
-                json!({"Requests": c.requests, "Failures": c.failures, "Bytes": c.bytes}),
+                json!({
+                    "RequestsSuccess": c.successes,
+                    "RequestsFailures": c.failures,
+                    "Bytes": c.bytes,
+                    "RPSSuccess": c.rps_success,
+                    "RPSFailures": c.rps_failures,
+                    "BPS": c.bps,
+                }),
             )
         })
         .collect();
@@ -37,15 +49,20 @@ fn backend_json(s: &BackendStat, cluster: &Cluster, limits: Limits) -> Value {
         "FreeSpaceRatio": pain::free_space_ratio(s, 0),
         "Stat": {
             "error": {"code": s.error},
+            "Percentage": s.percentage,
             "DefragState": s.defrag_state,
             "DefragStateStr": if s.defrag_state == 0 { "not-started" } else { "in-progress" },
+            "DefragStartTime": unix_time_json(s.defrag_start_time),
+            "DefragCompletionTime": unix_time_json(s.defrag_completion_time),
+            "DefragCompletionStatus": s.defrag_completion_status,
             "DefragRuns": s.defrag_runs,
             "RO": s.read_only,
             "Delay": s.delay_ms,
             "VFS": {
                 "Total": s.total,
                 "Avail": s.avail,
-                "TotalSizeLimit": s.size_limit,
+                // elliptics-go: the size limit, else the whole space.
+                "TotalSizeLimit": if s.size_limit > 0 { s.size_limit } else { s.total },
                 "BackendRemovedSize": s.removed_size,
                 "BackendUsedSize": s.used,
                 "RecordsTotal": s.records_total,
@@ -55,6 +72,9 @@ fn backend_json(s: &BackendStat, cluster: &Cluster, limits: Limits) -> Value {
             "PID": {
                 "Error": pid.error,
                 "IntegralError": pid.integral,
+                // Controllers start with the proxy, as elliptics-go's do
+                // with its first statistics.
+                "ErrorTime": format_time(pid.error_time.unwrap_or(started)),
                 "Pain": cost,
                 "Updates": pid.updates,
             },
@@ -124,7 +144,7 @@ pub async fn stat(req: &Req, ep: &Endpoint) -> Result<HttpResponse, ApiError> {
                     .backends
                     .iter()
                     .filter(|s| s.group == *g)
-                    .map(|s| backend_json(s, cluster, limits))
+                    .map(|s| backend_json(s, cluster, limits, req.state.stats.start_time))
                     .collect();
                 let n = oos.and_then(|m| m.get(g)).copied().unwrap_or(0);
                 (
@@ -147,7 +167,7 @@ pub async fn stat(req: &Req, ep: &Endpoint) -> Result<HttpResponse, ApiError> {
     let stat_time = stats.time.unwrap_or_else(SystemTime::now);
     Ok(HttpResponse::Ok().json(json!({
         "Buckets": out,
-        "StatTime": format_time(stat_time),
+        "StatTime": go_time_string(stat_time, None),
         "Recovery": cluster.recovery.summary(),
         "Defrag": cluster.defrag.summary(),
     })))
@@ -178,30 +198,34 @@ pub async fn proxy_stat(req: &Req) -> Result<HttpResponse, ApiError> {
     let cfg = &req.snap.config;
     let reload = &req.state.reload;
     let (last_error_time, last_error) = match reload.last_error() {
-        Some((t, e)) => (format_time(t), e),
+        Some((t, e)) => (go_time_string(t, None), e),
         None => (String::new(), String::new()),
     };
-    let handlers: BTreeMap<String, Value> = stats
-        .handlers()
-        .into_iter()
-        .map(|(name, rates)| (name, json!({ "RS": rates })))
+    let mut handlers: BTreeMap<String, Value> = Endpoint::HANDLER_NAMES
+        .iter()
+        .map(|n| (n.to_string(), json!({"RS": {}})))
         .collect();
+    for (name, rates) in stats.handlers() {
+        handlers.insert(name, json!({ "RS": rates }));
+    }
+    let stat_time = req.state.cluster.stats().time.unwrap_or(now);
     Ok(HttpResponse::Ok().json(json!({
         "BucketCtlStat": {
             "StartTime": unix(stats.start_time),
-            "StartTimeString": format_time(stats.start_time),
-            "StatTime": unix(now),
-            "StatTimeString": format_time(now),
+            "StartTimeString": stats.go_time(stats.start_time),
+            "StatTime": unix(stat_time),
+            "StatTimeString": go_time_string(stat_time, None),
             "ConfigTime": unix(req.snap.loaded),
-            "ConfigTimeString": format_time(req.snap.loaded),
+            "ConfigTimeString": stats.go_time(req.snap.loaded),
             "CurrentTime": unix(now),
-            "CurrentTimeString": format_time(now),
+            "CurrentTimeString": stats.go_time(now),
             "BucketNum": req.snap.buckets.listed().len(),
             "Hostname": hostname(),
             "ConfigUpdateInterval": cfg.proxy.bucket_update_interval,
             "StatUpdateInterval": cfg.proxy.bucket_stat_update_interval,
             "BuildDate": build_info::DATE,
             "LastCommit": build_info::COMMIT,
+            "EllipticsGoLastCommit": build_info::ELLIPTICS_BINDING_COMMIT,
             "Version": build_info::VERSION,
             "ProxyConfig": cfg.without_secrets(),
             "ReloadErrors": reload.error_count(),

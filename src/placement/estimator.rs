@@ -8,7 +8,7 @@
 //! sustained cost keeps it up. Between updates the pain halves every
 //! [`COST_HALF_LIFE`], so a backend that was penalised once gets tried again.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
@@ -45,6 +45,9 @@ pub struct WriteCost {
     /// Updates so far.
     #[serde(rename = "Updates")]
     pub updates: u64,
+    /// When the last update happened (wall clock), for `/stat/`'s `PID.ErrorTime`.
+    #[serde(skip)]
+    pub error_time: Option<SystemTime>,
     #[serde(skip)]
     updated: Option<Instant>,
 }
@@ -62,6 +65,7 @@ impl WriteCost {
         self.pain = KP * error + KI * integral;
         self.updates += 1;
         self.updated = Some(now);
+        self.error_time = Some(SystemTime::now());
     }
 
     /// The pain at `now`: the last pain, halved every [`COST_HALF_LIFE`] since.

@@ -80,9 +80,19 @@ impl Cluster {
 
     /// Gathers fresh statistics from the store. Blocking.
     pub fn refresh(&self, storage: &dyn Storage) {
+        let mut backends = storage.backend_stats();
+        let now = SystemTime::now();
+        let prev = self.stats();
+        if let Some(secs) = prev
+            .time
+            .and_then(|t| now.duration_since(t).ok())
+            .map(|d| d.as_secs_f64())
+        {
+            set_command_rates(&mut backends, &prev.backends, secs);
+        }
         let next = Arc::new(ClusterStats {
-            backends: storage.backend_stats().into_iter().map(Arc::new).collect(),
-            time: Some(SystemTime::now()),
+            backends: backends.into_iter().map(Arc::new).collect(),
+            time: Some(now),
         });
         match self.stats.write() {
             Ok(mut s) => *s = next,
@@ -262,6 +272,21 @@ impl Cluster {
     }
 }
 
+/// Per-command rates of `now` against the statistics gathered `secs`
+/// seconds before (`prev`), per backend and command present in both.
+pub fn set_command_rates(now: &mut [BackendStat], prev: &[Arc<BackendStat>], secs: f64) {
+    for b in now {
+        let Some(p) = prev.iter().find(|p| key_of(p) == key_of(b)) else {
+            continue;
+        };
+        for (name, c) in b.commands.iter_mut() {
+            if let Some(pc) = p.commands.get(name) {
+                c.set_rates(pc, secs);
+            }
+        }
+    }
+}
+
 fn limits(cfg: &ProxyConfig) -> Limits {
     Limits {
         soft: cfg.free_space_ratio_soft,
@@ -383,5 +408,40 @@ fn recover(
             source.group
         ),
         Err(e) => log::warn!("recover: {namespace}/{key}: groups {stale:?}: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::CommandStat;
+
+    fn backend(group: GroupId, write: CommandStat) -> BackendStat {
+        let mut b = BackendStat {
+            group,
+            address: "a:1:2".into(),
+            backend: group,
+            ..Default::default()
+        };
+        b.commands.insert("WRITE".into(), write);
+        b
+    }
+
+    #[test]
+    fn command_rates_pair_backends_and_commands() {
+        let prev = vec![Arc::new(backend(1, CommandStat::counters(4, 0, 400)))];
+        let mut now = vec![
+            backend(1, CommandStat::counters(14, 1, 1400)),
+            // Not in the previous statistics: no rate yet.
+            backend(2, CommandStat::counters(50, 0, 5000)),
+        ];
+        now[0]
+            .commands
+            .insert("READ".into(), CommandStat::counters(3, 0, 30));
+        set_command_rates(&mut now, &prev, 5.0);
+        let w = now[0].commands["WRITE"];
+        assert_eq!((w.rps_success, w.rps_failures, w.bps), (2.0, 0.2, 200.0));
+        assert_eq!(now[0].commands["READ"].rps_success, 0.0);
+        assert_eq!(now[1].commands["WRITE"].rps_success, 0.0);
     }
 }

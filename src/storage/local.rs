@@ -161,15 +161,23 @@ impl Counters {
             .iter()
             .zip(self.0.iter())
             .map(|(name, c)| {
-                let stat = CommandStat {
-                    requests: c[0].load(Ordering::Relaxed),
-                    failures: c[1].load(Ordering::Relaxed),
-                    bytes: c[2].load(Ordering::Relaxed),
-                };
+                let failures = c[1].load(Ordering::Relaxed);
+                let stat = CommandStat::counters(
+                    c[0].load(Ordering::Relaxed).saturating_sub(failures),
+                    failures,
+                    c[2].load(Ordering::Relaxed),
+                );
                 (name.to_string(), stat)
             })
             .collect()
     }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// One group: a directory with its switches and bookkeeping.
@@ -186,6 +194,9 @@ struct Group {
     commands: Counters,
     defrag_state: AtomicU32,
     defrag_runs: AtomicU64,
+    /// Seconds since the epoch when the last defragmentation started / finished.
+    defrag_started: AtomicU64,
+    defrag_completed: AtomicU64,
 }
 
 impl Group {
@@ -223,6 +234,8 @@ impl Group {
             commands: Counters::default(),
             defrag_state: AtomicU32::new(defrag_state::NOT_STARTED),
             defrag_runs: AtomicU64::new(0),
+            defrag_started: AtomicU64::new(0),
+            defrag_completed: AtomicU64::new(0),
         })
     }
 
@@ -514,6 +527,12 @@ impl Storage for LocalStore {
                     error: g.last_error.load(Ordering::Relaxed),
                     commands: g.commands.snapshot(),
                     defrag_runs: g.defrag_runs.load(Ordering::Relaxed),
+                    defrag_start_time: g.defrag_started.load(Ordering::Relaxed),
+                    defrag_completion_time: g.defrag_completed.load(Ordering::Relaxed),
+                    // A run cannot fail: it only sweeps temp files.
+                    defrag_completion_status: 0,
+                    // One backend per group serves the whole id ring.
+                    percentage: 1.0,
                 }
             })
             .collect()
@@ -543,10 +562,12 @@ impl Storage for LocalStore {
         {
             return Ok(DefragOutcome::AlreadyRunning);
         }
+        g.defrag_started.store(unix_now(), Ordering::Relaxed);
         g.sweep_stale_temp_files();
         g.removed_records.store(0, Ordering::Relaxed);
         g.removed_bytes.store(0, Ordering::Relaxed);
         g.defrag_runs.fetch_add(1, Ordering::Relaxed);
+        g.defrag_completed.store(unix_now(), Ordering::Relaxed);
         g.defrag_state
             .store(defrag_state::NOT_STARTED, Ordering::Release);
         Ok(DefragOutcome::NothingToCompact)
@@ -1038,31 +1059,22 @@ mod tests {
         s.remove(&ctx, "k");
         let st = &s.backend_stats()[0];
         let c = |n: &str| st.commands[n];
-        assert_eq!(
-            c("WRITE"),
-            CommandStat {
-                requests: 1,
-                failures: 0,
-                bytes: 3
-            }
-        );
+        assert_eq!(c("WRITE"), CommandStat::counters(1, 0, 3));
         assert_eq!(c("READ").bytes, 3);
-        assert_eq!(c("LOOKUP").requests, 1);
-        assert_eq!(
-            c("DEL"),
-            CommandStat {
-                requests: 2,
-                failures: 1,
-                bytes: 0
-            }
-        );
+        assert_eq!(c("LOOKUP").successes, 1);
+        assert_eq!(c("DEL"), CommandStat::counters(1, 1, 0));
         assert_eq!(st.records_removed, 1);
+        assert_eq!((st.defrag_start_time, st.defrag_completion_time), (0, 0));
+        let before = unix_now();
         assert_eq!(s.defragment(1, 1).unwrap(), DefragOutcome::NothingToCompact);
         let st = &s.backend_stats()[0];
         assert_eq!(
             (st.records_removed, st.defrag_runs, st.defrag_state),
             (0, 1, 0)
         );
+        assert!(st.defrag_start_time >= before, "{st:?}");
+        assert!(st.defrag_completion_time >= st.defrag_start_time, "{st:?}");
+        assert_eq!(st.defrag_completion_status, 0);
         assert!(s.defragment(1, 7).is_err());
     }
 

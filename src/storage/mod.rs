@@ -133,6 +133,14 @@ pub struct BackendStat {
     pub commands: std::collections::BTreeMap<String, CommandStat>,
     /// Defragmentations finished since start.
     pub defrag_runs: u64,
+    /// When the last defragmentation started (seconds since the epoch, 0 = never).
+    pub defrag_start_time: u64,
+    /// When the last defragmentation finished (seconds since the epoch, 0 = never).
+    pub defrag_completion_time: u64,
+    /// Outcome of the last defragmentation: 0 or a negative errno.
+    pub defrag_completion_status: i32,
+    /// Share of its group's id ring this backend serves, 0..=1.
+    pub percentage: f64,
 }
 
 impl AsRef<BackendStat> for BackendStat {
@@ -141,15 +149,57 @@ impl AsRef<BackendStat> for BackendStat {
     }
 }
 
-/// Requests, failures and bytes of one command on one backend.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+/// Counters of one command on one backend, and their rates over the last
+/// statistics interval (filled by `placement::Cluster::refresh`, 0 until
+/// two updates were seen).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct CommandStat {
-    /// Requests served, failed ones included.
-    pub requests: u64,
+    /// Requests that succeeded.
+    pub successes: u64,
     /// Requests that failed.
     pub failures: u64,
-    /// Payload bytes moved by successful requests.
+    /// Payload bytes moved (as the store counts them).
     pub bytes: u64,
+    /// Successes per second over the last statistics interval.
+    pub rps_success: f64,
+    /// Failures per second over the last statistics interval.
+    pub rps_failures: f64,
+    /// Bytes per second over the last statistics interval.
+    pub bps: f64,
+}
+
+impl CommandStat {
+    /// Counters only (rates 0).
+    pub fn counters(successes: u64, failures: u64, bytes: u64) -> Self {
+        CommandStat {
+            successes,
+            failures,
+            bytes,
+            ..Default::default()
+        }
+    }
+
+    /// Requests served, failed ones included.
+    pub fn requests(&self) -> u64 {
+        self.successes + self.failures
+    }
+
+    /// Fills the rates from the counters `prev` had `secs` seconds earlier,
+    /// as elliptics-go does: counter difference over the time between two
+    /// statistics updates. A counter that went back (a restarted node)
+    /// or a zero interval leaves the rate 0.
+    pub fn set_rates(&mut self, prev: &CommandStat, secs: f64) {
+        let rate = |now: u64, before: u64| {
+            if secs > 0.0 && now >= before {
+                (now - before) as f64 / secs
+            } else {
+                0.0
+            }
+        };
+        self.rps_success = rate(self.successes, prev.successes);
+        self.rps_failures = rate(self.failures, prev.failures);
+        self.bps = rate(self.bytes, prev.bytes);
+    }
 }
 
 /// Defragmentation states as `BackendStat::defrag_state` reports them.
@@ -398,6 +448,24 @@ pub fn open(config: &crate::config::Config) -> Result<std::sync::Arc<dyn Storage
 mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn command_rates_are_differences_over_the_interval() {
+        let prev = CommandStat::counters(10, 2, 1000);
+        let mut now = CommandStat::counters(30, 3, 5000);
+        now.set_rates(&prev, 2.0);
+        assert_eq!(
+            (now.rps_success, now.rps_failures, now.bps),
+            (10.0, 0.5, 2000.0)
+        );
+        assert_eq!(now.requests(), 33);
+        // A counter that went back (the node restarted) or no time: no rate.
+        let mut reset = CommandStat::counters(1, 0, 10);
+        reset.set_rates(&prev, 2.0);
+        assert_eq!((reset.rps_success, reset.bps), (0.0, 0.0));
+        now.set_rates(&prev, 0.0);
+        assert_eq!(now.rps_success, 0.0);
+    }
 
     #[test]
     fn stored_times_never_panic() {

@@ -2,6 +2,8 @@
 //! store, writes bucket metadata with the real `bmeta`, and talks HTTP to it.
 #![allow(dead_code)]
 
+pub mod shape;
+
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -240,6 +240,10 @@ impl EllipticsStore {
                 }
             }
         }
+        match s.routes() {
+            Ok(routes) => stats::set_ring_shares(&mut out, &routes),
+            Err(e) => log::warn!("elliptics routes for statistics: {e}"),
+        }
         self.count_defrags(&mut out);
         Ok(out)
     }

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use std::collections::BTreeMap;
 
+use super::ffi::Route;
 use crate::storage::{BackendStat, CommandStat};
 
 fn u(v: &Value, path: &[&str]) -> u64 {
@@ -40,7 +41,7 @@ fn commands(b: &Value) -> BTreeMap<String, CommandStat> {
             for origin in ["outside", "internal"] {
                 let v = &c[place][origin];
                 let (ok, failed) = (u(v, &["successes"]), u(v, &["failures"]));
-                st.requests += ok + failed;
+                st.successes += ok;
                 st.failures += failed;
                 st.bytes += u(v, &["size"]);
             }
@@ -113,10 +114,64 @@ pub fn parse_backends(address: &str, json: &[u8]) -> Result<Vec<BackendStat>, St
             error: b["status"]["last_start_err"].as_i64().unwrap_or(0) as i32,
             commands: commands(b),
             defrag_runs: 0,
+            defrag_start_time: u(be, &["global_stats", "datasort_start_time"]),
+            defrag_completion_time: u(be, &["global_stats", "datasort_completion_time"]),
+            defrag_completion_status: be["global_stats"]["datasort_completion_status"]
+                .as_i64()
+                .unwrap_or(0) as i32,
+            // Filled from the route table by `set_ring_shares`.
+            percentage: 0.0,
         });
     }
     out.sort_by_key(|s| (s.group, s.backend));
     Ok(out)
+}
+
+/// Share of its group's id ring each (address, backend) serves, as
+/// elliptics-go's `StatGroup.Finalize` computes `Percentage`: ids are
+/// compared by their first 8 bytes; a backend owns the range from each of
+/// its route ids to the next id of the group, and the last id's owner also
+/// owns the wrap-around up to the ring's end and from its start to the first id.
+pub fn ring_shares(routes: &[Route]) -> BTreeMap<(u32, String, u32), f64> {
+    let mut by_group: BTreeMap<u32, BTreeMap<u64, (String, u32)>> = BTreeMap::new();
+    for r in routes {
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&r.id[..8]);
+        by_group
+            .entry(r.group)
+            .or_default()
+            .entry(u64::from_be_bytes(head))
+            .or_insert_with(|| (r.address.clone(), r.backend));
+    }
+    let mut out = BTreeMap::new();
+    for (group, ids) in by_group {
+        let ids: Vec<(u64, (String, u32))> = ids.into_iter().collect();
+        let Some((last_id, last_owner)) = ids.last().cloned() else {
+            continue;
+        };
+        let mut sums: BTreeMap<(String, u32), f64> = BTreeMap::new();
+        // Before the first id: the last id's owner (the ring wraps).
+        *sums.entry(last_owner.clone()).or_default() += ids[0].0 as f64;
+        for w in ids.windows(2) {
+            *sums.entry(w[0].1.clone()).or_default() += (w[1].0 - w[0].0) as f64;
+        }
+        *sums.entry(last_owner).or_default() += (u64::MAX - last_id) as f64;
+        for ((addr, backend), sum) in sums {
+            out.insert((group, addr, backend), sum / u64::MAX as f64);
+        }
+    }
+    out
+}
+
+/// Sets `percentage` of every backend from the route table.
+pub fn set_ring_shares(stats: &mut [BackendStat], routes: &[Route]) {
+    let shares = ring_shares(routes);
+    for s in stats {
+        s.percentage = shares
+            .get(&(s.group, s.address.clone(), s.backend))
+            .copied()
+            .unwrap_or(0.0);
+    }
 }
 
 #[cfg(test)]
@@ -129,7 +184,8 @@ mod tests {
           "2":{"backend_id":2,"status":{"state":1,"defrag_state":0,"last_start_err":0,"read_only":true,"delay":30},
                "commands":{"WRITE":{"cache":{"outside":{"successes":1,"failures":0,"size":10}},
                                     "disk":{"outside":{"successes":3,"failures":2,"size":1600},"internal":{"successes":1,"failures":0,"size":5}}}},
-               "backend":{"summary_stats":{"records_total":5,"records_removed":1,"records_removed_size":100,"base_size":1000},
+               "backend":{"global_stats":{"datasort_start_time":1700000000,"datasort_completion_time":1700000060,"datasort_completion_status":-5},
+                          "summary_stats":{"records_total":5,"records_removed":1,"records_removed_size":100,"base_size":1000},
                           "config":{"blob_size_limit":4000,"group":7},
                           "vfs":{"frsize":4096,"blocks":1000,"bavail":500}}},
           "3":{"backend_id":3,"status":{"state":0},"backend":{"config":{}}}}}"#;
@@ -147,9 +203,50 @@ mod tests {
         );
         assert!(b.read_only);
         assert_eq!(b.delay_ms, 30);
+        assert_eq!(
+            (
+                b.defrag_start_time,
+                b.defrag_completion_time,
+                b.defrag_completion_status
+            ),
+            (1_700_000_000, 1_700_000_060, -5)
+        );
         let w = &b.commands["WRITE"];
-        assert_eq!((w.requests, w.failures, w.bytes), (7, 2, 1615));
-        assert_eq!(b.commands["DEL"].requests, 0);
+        assert_eq!((w.successes, w.failures, w.bytes), (5, 2, 1615));
+        assert_eq!(b.commands["DEL"].requests(), 0);
+    }
+
+    fn route(group: u32, backend: u32, head: u64) -> Route {
+        let mut id = [0u8; 64];
+        id[..8].copy_from_slice(&head.to_be_bytes());
+        id[8] = 0xff; // only the first 8 bytes count
+        Route {
+            address: "a:1:2".into(),
+            group,
+            backend,
+            id,
+        }
+    }
+
+    #[test]
+    fn ring_shares_follow_route_ids() {
+        let q = u64::MAX / 4;
+        // Group 1: backend 1 owns [q, 3q), backend 2 owns [3q, MAX] and [0, q).
+        let routes = [route(1, 1, q), route(1, 2, 3 * q), route(2, 5, 0)];
+        let s = ring_shares(&routes);
+        let share = |g: u32, b: u32| s[&(g, "a:1:2".to_string(), b)];
+        assert!((share(1, 1) - 0.5).abs() < 1e-9, "{s:?}");
+        assert!((share(1, 2) - 0.5).abs() < 1e-9, "{s:?}");
+        // One backend owns the whole ring, whatever its id.
+        assert!((share(2, 5) - 1.0).abs() < 1e-12, "{s:?}");
+        let mut st = vec![BackendStat {
+            group: 1,
+            address: "a:1:2".into(),
+            backend: 2,
+            ..Default::default()
+        }];
+        set_ring_shares(&mut st, &routes);
+        assert!((st[0].percentage - 0.5).abs() < 1e-9);
     }
 
     #[test]

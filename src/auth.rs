@@ -7,7 +7,7 @@ use openssl::pkey::PKey;
 use openssl::sign::Signer;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::bucket::meta::{BucketMeta, ACL_NO_TOKEN, ACL_WRITE};
+use crate::bucket::meta::{AclEntry, BucketMeta, ACL_NO_TOKEN, ACL_WRITE};
 use crate::encoding::hex;
 
 /// Go's `url.QueryEscape`: everything but `A-Z a-z 0-9 - _ . ~` is escaped.
@@ -187,24 +187,38 @@ pub struct SignedRequest<'a> {
     pub headers: Vec<(&'a str, &'a str)>,
 }
 
-/// Checks the bucket's ACL for a request; `write` for uploads and deletes.
-pub fn check(bucket: &BucketMeta, req: &SignedRequest<'_>, write: bool) -> Result<(), AuthError> {
+/// The ACL part of a check, without the signature: whether `user` may read
+/// (or `write`) in `bucket`. Answers the user's entry, or `None` for an
+/// empty ACL (which allows everything). Shared by riftv1 and the S3 API.
+pub fn acl_entry<'a>(
+    bucket: &'a BucketMeta,
+    user: &str,
+    write: bool,
+) -> Result<Option<&'a AclEntry>, AuthError> {
     if bucket.acl.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    let (user, sig) = parse_authorization(req.authorization);
-    let Some(entry) = bucket.acl.get(&user) else {
+    let Some(entry) = bucket.acl.get(user) else {
         return Err(AuthError::UnknownUser {
-            user,
+            user: user.to_string(),
             bucket: bucket.name.clone(),
         });
     };
     if write && entry.flags & ACL_WRITE == 0 {
         return Err(AuthError::NoWrite {
-            user,
+            user: user.to_string(),
             bucket: bucket.name.clone(),
         });
     }
+    Ok(Some(entry))
+}
+
+/// Checks the bucket's ACL for a request; `write` for uploads and deletes.
+pub fn check(bucket: &BucketMeta, req: &SignedRequest<'_>, write: bool) -> Result<(), AuthError> {
+    let (user, sig) = parse_authorization(req.authorization);
+    let Some(entry) = acl_entry(bucket, &user, write)? else {
+        return Ok(());
+    };
     if entry.flags & ACL_NO_TOKEN != 0 {
         return Ok(());
     }

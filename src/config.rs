@@ -171,6 +171,15 @@ pub struct ProxyConfig {
     /// Removed records a backend needs before its ratio is considered.
     #[serde(rename = "defrag-min-removed-records")]
     pub defrag_min_removed_records: u64,
+    /// Listen address of the S3 API (docs/s3.md); empty = off.
+    #[serde(rename = "s3-address")]
+    pub s3_address: String,
+    /// The region S3 signatures must name; empty = any region.
+    #[serde(rename = "s3-region")]
+    pub s3_region: String,
+    /// Domain of virtual-host style S3 requests (`BUCKET.<domain>`); empty = path style only.
+    #[serde(rename = "s3-domain")]
+    pub s3_domain: String,
 }
 
 impl Default for ProxyConfig {
@@ -199,6 +208,9 @@ impl Default for ProxyConfig {
             recover_bytes_per_second: 32 << 20,
             defrag_removed_ratio: 0.5,
             defrag_min_removed_records: 1000,
+            s3_address: String::new(),
+            s3_region: String::new(),
+            s3_domain: String::new(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod logging;
 pub mod placement;
 pub mod redirect_sign;
 pub mod reload;
+pub mod s3;
 pub mod state;
 pub mod stats;
 pub mod storage;

@@ -341,14 +341,20 @@ pub async fn serve(state: web::Data<AppState>) -> std::io::Result<()> {
     for addr in server.addrs_with_scheme() {
         log::info!("listening on {}://{}", addr.1, addr.0);
     }
-    server.run().await
+    // The S3 API (docs/s3.md) on its own listener; both stop together.
+    match crate::s3::server(&state)? {
+        Some(s3) => futures_util::future::try_join(server.run(), s3)
+            .await
+            .map(|_| ()),
+        None => server.run().await,
+    }
 }
 
 /// Turns Nagle's algorithm off on every accepted connection, plain or TLS.
 /// A reply leaves in several writes (head, then body chunks as the store
 /// yields them); with Nagle on, a write after the first waits for the
 /// client's delayed ACK, 40 ms on every keep-alive request.
-fn set_nodelay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+pub(crate) fn set_nodelay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
     use actix_web::rt::net::TcpStream;
     let tcp = conn.downcast_ref::<TcpStream>().or_else(|| {
         conn.downcast_ref::<actix_tls::accept::openssl::TlsStream<TcpStream>>()

@@ -1,0 +1,249 @@
+//! Object operations: GetObject/HeadObject (Range, conditional headers,
+//! `response-*` overrides), PutObject (the body streamed into the store,
+//! its SHA-256 and MD5 computed on the way) and DeleteObject. Objects are
+//! Backrunner's: the same namespace (bucket) and key as `/get/`, `/upload/`.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use actix_web::body::SizedStream;
+use actix_web::http::header::{
+    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_MATCH, IF_MODIFIED_SINCE,
+    IF_NONE_MATCH, IF_UNMODIFIED_SINCE, LAST_MODIFIED, RANGE,
+};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, HttpResponse};
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+
+use super::error::{S3Error, S3ErrorCode};
+use super::sigv4::BodyDigest;
+use super::S3Req;
+use crate::bucket::BucketMeta;
+use crate::core::{Download, Piece, ReadOptions};
+use crate::encoding::hex;
+use crate::http::conditional::{self, Outcome, Preconditions, Validators};
+use crate::http::get::{content_type, etag};
+use crate::http::range::{self, Ranges};
+
+/// Largest single PUT, as S3 (5 GiB).
+pub const MAX_PUT_SIZE: u64 = 5 << 30;
+
+/// Query parameters of GetObject that set a reply header.
+const RESPONSE_OVERRIDES: &[(&str, &str)] = &[
+    ("response-cache-control", "cache-control"),
+    ("response-content-disposition", "content-disposition"),
+    ("response-content-encoding", "content-encoding"),
+    ("response-content-language", "content-language"),
+    ("response-content-type", "content-type"),
+    ("response-expires", "expires"),
+];
+
+/// GetObject and HeadObject.
+pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResponse, S3Error> {
+    let head = req.http.method() == Method::HEAD;
+    let range_header = req.header(RANGE.as_str()).filter(|_| !head);
+    let proxy = &req.snap.config.proxy;
+    let opts = ReadOptions {
+        prefetch_from: match (head, range_header) {
+            (true, _) => None,
+            (false, None) => Some(0),
+            (false, Some(r)) => match range::parse(r).as_deref() {
+                Some([range::RangeSpec::Int { first, .. }]) => Some(*first),
+                _ => None,
+            },
+        },
+        recover_rate: proxy
+            .recover_on_read
+            .then_some(proxy.recover_bytes_per_second),
+    };
+    let ctx = req.storage_ctx(bucket, false);
+    let object = req.state.objects.open(ctx, key, opts).await.map_err(|e| {
+        let e = S3Error::from(e);
+        if e.code == S3ErrorCode::NoSuchKey {
+            S3Error::new(
+                S3ErrorCode::NoSuchKey,
+                format!("key {key:?} does not exist in bucket {}", bucket.name),
+            )
+        } else {
+            e
+        }
+    })?;
+    let info = object.info().clone();
+    let size = info.size;
+    let validators = Validators {
+        etag: etag(&info),
+        last_modified: info.mtime,
+    };
+    let mut resp = HttpResponse::Ok();
+    resp.insert_header((ETAG, validators.etag.clone()))
+        .insert_header((LAST_MODIFIED, httpdate::fmt_http_date(info.mtime)))
+        .insert_header((ACCEPT_RANGES, "bytes"));
+    let pre = Preconditions {
+        if_match: req.header(IF_MATCH.as_str()),
+        if_none_match: req.header(IF_NONE_MATCH.as_str()),
+        if_modified_since: req.header(IF_MODIFIED_SINCE.as_str()),
+        if_unmodified_since: req.header(IF_UNMODIFIED_SINCE.as_str()),
+    };
+    match conditional::evaluate(&pre, &validators, true) {
+        Outcome::Proceed => {}
+        Outcome::NotModified => return Ok(resp.status(StatusCode::NOT_MODIFIED).finish()),
+        Outcome::Failed(h) => {
+            return Err(S3Error::new(
+                S3ErrorCode::PreconditionFailed,
+                format!(
+                    "{h} does not hold for the object (ETag {}, Last-Modified {})",
+                    validators.etag,
+                    httpdate::fmt_http_date(info.mtime)
+                ),
+            ))
+        }
+    }
+    resp.insert_header((CONTENT_TYPE, content_type(&proxy.content_types, key)));
+    for (param, header) in RESPONSE_OVERRIDES {
+        if let Some(v) = req.param(param) {
+            resp.insert_header((*header, v));
+        }
+    }
+    // S3 serves one range; several ranges are ignored (the whole object, as
+    // RFC 9110 lets a server do) rather than sent as multipart.
+    let (start, end) = match range_header.map(|r| range::resolve(r, size)) {
+        None | Some(Ranges::Full) => (0, size),
+        Some(Ranges::Partial(spans)) if spans.len() == 1 => {
+            let span = spans[0];
+            resp.status(StatusCode::PARTIAL_CONTENT)
+                .insert_header((CONTENT_RANGE, span.content_range(size)));
+            (span.start, span.end)
+        }
+        Some(Ranges::Partial(_)) => (0, size),
+        Some(Ranges::Unsatisfiable) => {
+            let mut e = S3Error::new(
+                S3ErrorCode::InvalidRange,
+                format!("the requested range is not satisfiable: the object has {size} bytes"),
+            );
+            e.size = Some(size);
+            return Err(e);
+        }
+    };
+    let len = end - start;
+    if head {
+        drop(object);
+        let empty = futures_util::stream::empty::<Result<Bytes, S3Error>>();
+        return Ok(resp.body(SizedStream::new(len, empty)));
+    }
+    Ok(match object.body(vec![Piece::Object { start, end }]) {
+        Download::Ready(bytes) => resp.body(bytes),
+        Download::Stream(s) => resp.body(SizedStream::new(len, s.map_err(S3Error::from))),
+    })
+}
+
+fn content_length(req: &S3Req) -> Result<u64, S3Error> {
+    let Some(v) = req.http.headers().get(CONTENT_LENGTH) else {
+        return Err(S3Error::new(
+            S3ErrorCode::MissingContentLength,
+            "PutObject needs a Content-Length header",
+        ));
+    };
+    let n: u64 = v
+        .to_str()
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "Content-Length is not a number",
+            )
+        })?;
+    if n > MAX_PUT_SIZE {
+        return Err(S3Error::new(
+            S3ErrorCode::EntityTooLarge,
+            format!("a single PUT takes at most {MAX_PUT_SIZE} bytes, this one has {n}"),
+        ));
+    }
+    Ok(n)
+}
+
+/// PutObject: the body streams into every group of the bucket; its
+/// SHA-256 (when signed) and Content-MD5 (when sent) are checked at its
+/// end, before the write commits, so a mismatch stores nothing.
+pub async fn put(
+    req: &S3Req,
+    bucket: &BucketMeta,
+    key: &str,
+    payload: web::Payload,
+) -> Result<HttpResponse, S3Error> {
+    let size = content_length(req)?;
+    let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?;
+    let ctx = req.storage_ctx(bucket, true);
+    let idle = Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
+    let md5 = Rc::new(Cell::new(None));
+    let body = checked_body(payload, digest, idle, md5.clone());
+    req.state.objects.put(ctx, key, 0, size, body).await?;
+    let md5 = md5
+        .get()
+        .ok_or_else(|| S3Error::internal("the body ended without its digest"))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((ETAG, format!("\"{}\"", hex(&md5))))
+        .finish())
+}
+
+/// The PUT body as a stream: each chunk goes through `digest`; at the end
+/// the digest is checked (an error there makes the write abort) and the MD5
+/// left in `md5`. Fails with RequestTimeout when the client sends nothing
+/// for `idle`.
+fn checked_body(
+    payload: web::Payload,
+    digest: BodyDigest,
+    idle: Duration,
+    md5: Rc<Cell<Option<[u8; 16]>>>,
+) -> impl futures_util::Stream<Item = Result<Bytes, S3Error>> + Unpin {
+    let state = (payload, digest, md5, false);
+    Box::pin(futures_util::stream::unfold(
+        state,
+        move |(mut payload, mut digest, md5, done)| async move {
+            if done {
+                return None;
+            }
+            match actix_web::rt::time::timeout(idle, payload.next()).await {
+                Err(_) => Some((
+                    Err(S3Error::new(
+                        S3ErrorCode::RequestTimeout,
+                        format!("no body data for {}s (proxy.idle-timeout)", idle.as_secs()),
+                    )),
+                    (payload, digest, md5, true),
+                )),
+                Ok(Some(Err(e))) => Some((
+                    Err(S3Error::new(
+                        S3ErrorCode::IncompleteBody,
+                        format!("reading the body: {e}"),
+                    )),
+                    (payload, digest, md5, true),
+                )),
+                Ok(Some(Ok(chunk))) => match digest.update(&chunk) {
+                    Ok(()) => Some((Ok(chunk), (payload, digest, md5, false))),
+                    Err(e) => Some((Err(e), (payload, digest, md5, true))),
+                },
+                Ok(None) => match digest.finish() {
+                    Ok(m) => {
+                        md5.set(Some(m));
+                        None
+                    }
+                    Err(e) => Some((Err(e), (payload, digest, md5, true))),
+                },
+            }
+        },
+    ))
+}
+
+/// DeleteObject: removes the key from every group; 204 also when it was
+/// not there, as S3 answers.
+pub async fn delete(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResponse, S3Error> {
+    let ctx = req.storage_ctx(bucket, true);
+    match req.state.objects.remove(ctx, key).await {
+        Ok(()) => {}
+        Err(crate::core::ObjectError::Storage(e)) if e.is_not_found() => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -84,6 +84,7 @@ fn boto3_against_the_s3_listener() {
     let out = Command::new("python3")
         .arg(python_script("boto3_client.py"))
         .arg(&endpoint)
+        .arg(&p.base)
         .arg(work)
         .output()
         .expect("python3 (ci/install-deps.sh installs it with boto3)");
@@ -120,7 +121,10 @@ fn every_reply_has_a_request_id_and_errors_are_s3_xml() {
     // Unsigned, to a bucket that does not let `*` read.
     let r = c.get(format!("{endpoint}/b1/k")).send().unwrap();
     assert_eq!(r.status(), 403);
-    let id = r.headers()["x-amz-request-id"].to_str().unwrap().to_string();
+    let id = r.headers()["x-amz-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(r.headers()["x-test-header"], "yes", "proxy.headers apply");
     assert_eq!(r.headers()["content-type"], "application/xml");
     let body = r.text().unwrap();
@@ -240,7 +244,10 @@ fn aws_cli_cp_and_head_object() {
             .env("AWS_ACCESS_KEY_ID", "alice")
             .env("AWS_SECRET_ACCESS_KEY", ALICE)
             .env("AWS_CONFIG_FILE", work.join("no-aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", work.join("no-aws-credentials"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                work.join("no-aws-credentials"),
+            )
             .output()
             .expect("aws");
         assert!(
@@ -256,7 +263,14 @@ fn aws_cli_cp_and_head_object() {
     let down = work.join("down.bin").display().to_string();
     aws(&["s3", "cp", &up, "s3://b1/cli/up.bin"]);
     assert_eq!(get_signed(&p, "b1", "cli/up.bin"), body);
-    let head = aws(&["s3api", "head-object", "--bucket", "b1", "--key", "cli/up.bin"]);
+    let head = aws(&[
+        "s3api",
+        "head-object",
+        "--bucket",
+        "b1",
+        "--key",
+        "cli/up.bin",
+    ]);
     assert!(head.contains("\"ContentLength\": 2000000"), "{head}");
     aws(&["s3", "cp", "s3://b1/cli/up.bin", &down]);
     assert_eq!(std::fs::read(work.join("down.bin")).unwrap(), body);

@@ -29,6 +29,7 @@ pub enum S3ErrorCode {
     InvalidRange,
     InvalidRequest,
     MalformedXML,
+    MetadataTooLarge,
     MethodNotAllowed,
     MissingContentLength,
     NoSuchBucket,
@@ -60,6 +61,7 @@ impl S3ErrorCode {
             InvalidRange => "InvalidRange",
             InvalidRequest => "InvalidRequest",
             MalformedXML => "MalformedXML",
+            MetadataTooLarge => "MetadataTooLarge",
             MethodNotAllowed => "MethodNotAllowed",
             MissingContentLength => "MissingContentLength",
             NoSuchBucket => "NoSuchBucket",
@@ -90,6 +92,7 @@ impl S3ErrorCode {
             | InvalidDigest
             | InvalidRequest
             | MalformedXML
+            | MetadataTooLarge
             | RequestTimeout
             | XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod bucket;
 pub mod error;
+pub mod meta;
 pub mod object;
 pub mod sigv4;
 pub mod xml;

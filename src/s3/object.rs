@@ -18,6 +18,7 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::error::{S3Error, S3ErrorCode};
+use super::meta::{self, ObjectMeta};
 use super::sigv4::BodyDigest;
 use super::S3Req;
 use crate::bucket::BucketMeta;
@@ -59,7 +60,14 @@ pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResp
             .then_some(proxy.recover_bytes_per_second),
     };
     let ctx = req.storage_ctx(bucket, false);
-    let object = req.state.objects.open(ctx, key, opts).await.map_err(|e| {
+    let objects = &req.state.objects;
+    // The sidecar is read beside the object, not after it.
+    let (object, sidecar) = futures_util::future::join(
+        objects.open(ctx.clone(), key, opts),
+        meta::read(objects, &ctx, key),
+    )
+    .await;
+    let object = object.map_err(|e| {
         let e = S3Error::from(e);
         if e.code == S3ErrorCode::NoSuchKey {
             S3Error::new(
@@ -72,8 +80,12 @@ pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResp
     })?;
     let info = object.info().clone();
     let size = info.size;
+    let sidecar = sidecar.filter(|m| m.describes(&info));
     let validators = Validators {
-        etag: etag(&info),
+        etag: sidecar
+            .as_ref()
+            .map(|m| m.etag.clone())
+            .unwrap_or_else(|| etag(&info)),
         last_modified: info.mtime,
     };
     let mut resp = HttpResponse::Ok();
@@ -100,7 +112,16 @@ pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResp
             ))
         }
     }
-    resp.insert_header((CONTENT_TYPE, content_type(&proxy.content_types, key)));
+    let ctype = sidecar.as_ref().and_then(|m| m.content_type.clone());
+    resp.insert_header((
+        CONTENT_TYPE,
+        ctype.unwrap_or_else(|| content_type(&proxy.content_types, key)),
+    ));
+    if let Some(m) = &sidecar {
+        for (k, v) in m.headers.iter().chain(&m.user) {
+            resp.insert_header((k.as_str(), v.as_str()));
+        }
+    }
     for (param, header) in RESPONSE_OVERRIDES {
         if let Some(v) = req.param(param) {
             resp.insert_header((*header, v));
@@ -174,18 +195,39 @@ pub async fn put(
     payload: web::Payload,
 ) -> Result<HttpResponse, S3Error> {
     let size = content_length(req)?;
+    let stored = ObjectMeta::from_request(req.http.headers())?;
     let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?;
     let ctx = req.storage_ctx(bucket, true);
     let idle = Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
     let md5 = Rc::new(Cell::new(None));
     let body = checked_body(payload, digest, idle, md5.clone());
-    req.state.objects.put(ctx, key, 0, size, body).await?;
+    let objects = &req.state.objects;
+    let results = match objects.put(ctx.clone(), key, 0, size, body).await {
+        Ok(r) => r,
+        // Elliptics answers a zero-length write with ENOENT.
+        Err(e) if size == 0 && e.code == S3ErrorCode::NoSuchKey => {
+            return Err(S3Error::new(
+                S3ErrorCode::NotImplemented,
+                format!(
+                    "empty objects are not supported by this store ({})",
+                    e.message
+                ),
+            ))
+        }
+        Err(e) => return Err(e),
+    };
     let md5 = md5
         .get()
         .ok_or_else(|| S3Error::internal("the body ended without its digest"))?;
-    Ok(HttpResponse::Ok()
-        .insert_header((ETAG, format!("\"{}\"", hex(&md5))))
-        .finish())
+    let etag = format!("\"{}\"", hex(&md5));
+    meta::write(
+        objects,
+        &ctx,
+        key,
+        &stored.stored(size, etag.clone(), &results),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().insert_header((ETAG, etag)).finish())
 }
 
 /// The PUT body as a stream: each chunk goes through `digest`; at the end
@@ -240,10 +282,11 @@ fn checked_body(
 /// not there, as S3 answers.
 pub async fn delete(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResponse, S3Error> {
     let ctx = req.storage_ctx(bucket, true);
-    match req.state.objects.remove(ctx, key).await {
+    match req.state.objects.remove(ctx.clone(), key).await {
         Ok(()) => {}
         Err(crate::core::ObjectError::Storage(e)) if e.is_not_found() => {}
         Err(e) => return Err(e.into()),
     }
+    meta::remove(&req.state.objects, &ctx, key).await?;
     Ok(HttpResponse::NoContent().finish())
 }

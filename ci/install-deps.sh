@@ -30,5 +30,11 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}"
 fi
+# tests/s3.rs: the S3 API driven by boto3 and aws-cli (PyPI)
+command -v python3 >/dev/null || { apt-get update -qq; apt-get install -y -qq python3 python3-pip; }
+# (Debian's own python refuses pip without --break-system-packages, PEP 668.)
+pip_install() { python3 -m pip install --quiet "$@" || python3 -m pip install --quiet --break-system-packages "$@"; }
+python3 -c 'import boto3' 2>/dev/null || pip_install boto3
+command -v aws >/dev/null || pip_install awscli
 # Dockerfile linter (hadolint is not packaged in Debian; this is pure JS).
 command -v dockerfilelint >/dev/null || npm install -g --no-fund --no-audit dockerfilelint@1.8.0

@@ -220,6 +220,52 @@ print("OK")
     );
 }
 
+#[test]
+fn virtual_host_style_under_s3_domain() {
+    let port = free_port();
+    let p = Proxy::start(Setup {
+        buckets: json!({"buckets": {"pub": {"groups": [1, 2], "acl": [{"user": "*", "token": "", "flags": 3}]}}}),
+        bucket_list: vec!["pub".into()],
+        proxy: json!({"s3-address": format!("127.0.0.1:{port}"), "s3-domain": "s3.test"}),
+        ..Setup::default()
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let c = &p.client;
+    // Anonymous writes are allowed by `*` with flags 1+2 (no signature needed).
+    let r = c
+        .put(format!("{base}/dir/k%20v"))
+        .header("Host", format!("pub.s3.test:{port}"))
+        .body("virtual")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap_or_default());
+    // The same object path style, on both hosts, and through /get/.
+    for host in ["127.0.0.1", "s3.test"] {
+        let r = c
+            .get(format!("{base}/pub/dir/k%20v"))
+            .header("Host", host)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "Host {host}");
+        assert_eq!(r.text().unwrap(), "virtual");
+    }
+    let r = c
+        .get(format!("{base}/dir/k%20v"))
+        .header("Host", "PUB.s3.test")
+        .send()
+        .unwrap();
+    assert_eq!(r.text().unwrap(), "virtual");
+    assert_eq!(p.get("pub", "dir/k v").text().unwrap(), "virtual");
+    // Outside the domain, the first path segment is the bucket.
+    let r = c
+        .get(format!("{base}/dir/k%20v"))
+        .header("Host", "pub.elsewhere")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().unwrap().contains("<Code>NoSuchBucket</Code>"));
+}
+
 /// aws-cli, when installed (`pip install awscli`): `s3 cp` both ways and
 /// `s3api head-object`.
 #[test]

@@ -254,6 +254,16 @@ status, text = raw("PUT", "/b1/raw-bad-sha-big", big, payload_hash=hashlib.sha25
 check(status == 400 and b"XAmzContentSHA256Mismatch" in text, f"SHA-256 mismatch, 3 MiB: {status}")
 code, status, _ = error_of(alice.head_object, Bucket="b1", Key="raw-bad-sha-big")
 check(status == 404, "a 3 MiB body that does not match its SHA-256 is not stored")
+# A failed write leaves the previous object as it was.
+alice.put_object(Bucket="b1", Key="keep", Body=b"the old bytes")
+for size in (100, 3 << 20):
+    new = os.urandom(size)
+    status, _ = raw("PUT", "/b1/keep", new, payload_hash=hashlib.sha256(b"not it").hexdigest())
+    check(status == 400, f"mismatched overwrite of {size} bytes: {status}")
+    check(alice.get_object(Bucket="b1", Key="keep")["Body"].read() == b"the old bytes",
+          f"a mismatched {size}-byte overwrite keeps the old object")
+    h = alice.head_object(Bucket="b1", Key="keep")
+    check(h["ETag"] == '"%s"' % hashlib.md5(b"the old bytes").hexdigest(), "and its metadata")
 stale = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=16)
 status, text = raw("GET", "/b1/raw-ok", when=stale)
 check(status == 403 and b"<Code>RequestTimeTooSkewed</Code>" in text, f"skewed clock: {status} {text}")

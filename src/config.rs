@@ -174,6 +174,9 @@ pub struct ProxyConfig {
     /// Listen address of the S3 API (docs/s3.md); empty = off.
     #[serde(rename = "s3-address")]
     pub s3_address: String,
+    /// HTTPS listen address of the S3 API (with `cert_file`/`key_file`); empty = off.
+    #[serde(rename = "s3-https-address")]
+    pub s3_https_address: String,
     /// The region S3 signatures must name; empty = any region.
     #[serde(rename = "s3-region")]
     pub s3_region: String,
@@ -209,6 +212,7 @@ impl Default for ProxyConfig {
             defrag_removed_ratio: 0.5,
             defrag_min_removed_records: 1000,
             s3_address: String::new(),
+            s3_https_address: String::new(),
             s3_region: String::new(),
             s3_domain: String::new(),
         }
@@ -275,6 +279,9 @@ impl Config {
         }
         if !p.https_address.is_empty() && (p.cert_file.is_empty() || p.key_file.is_empty()) {
             return Err("proxy.https_address needs proxy.cert_file and proxy.key_file".into());
+        }
+        if !p.s3_https_address.is_empty() && (p.cert_file.is_empty() || p.key_file.is_empty()) {
+            return Err("proxy.s3-https-address needs proxy.cert_file and proxy.key_file".into());
         }
         if !(0.0..=1.0).contains(&p.free_space_ratio_hard)
             || !(0.0..=1.0).contains(&p.free_space_ratio_soft)

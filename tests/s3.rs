@@ -177,13 +177,13 @@ fn every_reply_has_a_request_id_and_errors_are_s3_xml() {
     assert!(r.text().unwrap().contains("<Code>NoSuchBucket</Code>"));
     // ...and the S3 API is not on Backrunner's listener.
     let r = c.get(p.url("/b2/k")).send().unwrap();
-    assert_ne!(r.headers().get("x-amz-request-id").is_some(), true);
+    assert!(r.headers().get("x-amz-request-id").is_none());
 }
 
 #[test]
 fn region_is_enforced_when_configured() {
     let port = free_port();
-    let p = Proxy::start(Setup {
+    let _proxy = Proxy::start(Setup {
         buckets: json!({"buckets": {"b1": {"groups": [1], "acl": [{"user": "alice", "token": ALICE, "flags": 2}]}}}),
         bucket_list: vec!["b1".into()],
         proxy: json!({"s3-address": format!("127.0.0.1:{port}"), "s3-region": "eu-test-1"}),
@@ -264,6 +264,70 @@ fn virtual_host_style_under_s3_domain() {
         .unwrap();
     assert_eq!(r.status(), 404);
     assert!(r.text().unwrap().contains("<Code>NoSuchBucket</Code>"));
+}
+
+/// `s3-https-address`: the proxy's certificate, boto3 verifying it. Over
+/// HTTPS boto3 sends UNSIGNED-PAYLOAD; its default CRC32 trailer needs
+/// aws-chunked bodies (not yet supported), so checksums are asked for only
+/// when required.
+#[test]
+fn boto3_over_https() {
+    let (https_port, dir) = (free_port(), tempfile::tempdir().unwrap());
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _proxy = Proxy::start(Setup {
+        buckets: json!({"buckets": {"b1": {"groups": [1, 2], "acl": [{"user": "alice", "token": ALICE, "flags": 2}]}}}),
+        bucket_list: vec!["b1".into()],
+        proxy: json!({"s3-https-address": format!("127.0.0.1:{https_port}"),
+                      "cert_file": cert, "key_file": key}),
+        ..Setup::default()
+    });
+    let script = format!(
+        r#"
+import boto3, os
+from botocore.config import Config
+c = boto3.client("s3", endpoint_url="https://127.0.0.1:{https_port}", verify="{cert}",
+    aws_access_key_id="alice", aws_secret_access_key="{ALICE}", region_name="us-east-1",
+    config=Config(s3={{"addressing_style": "path"}}, retries={{"max_attempts": 1}},
+                  request_checksum_calculation="when_required"))
+body = os.urandom(300000)
+r = c.put_object(Bucket="b1", Key="tls/k", Body=body)
+assert c.get_object(Bucket="b1", Key="tls/k")["Body"].read() == body
+assert c.get_object(Bucket="b1", Key="tls/k", Range="bytes=5-9")["Body"].read() == body[5:10]
+print("OK")
+"#,
+        cert = cert.display()
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// aws-cli, when installed (`pip install awscli`): `s3 cp` both ways and

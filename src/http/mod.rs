@@ -369,7 +369,7 @@ pub(crate) fn set_nodelay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Exte
 
 /// SIGHUP: re-reads the certificate and key named by the current config;
 /// a bad pair keeps the previous one.
-fn reload_tls(state: &AppState, reloader: &crate::tls::TlsReloader) {
+pub(crate) fn reload_tls(state: &AppState, reloader: &crate::tls::TlsReloader) {
     let snap = state.snapshot();
     let p = &snap.config.proxy;
     match reloader.reload(&p.cert_file, &p.key_file) {

@@ -565,16 +565,18 @@ async fn dispatch(
     resp
 }
 
-/// The S3 listener on `proxy.s3-address`, or `None` when that is unset.
+/// The S3 listeners on `proxy.s3-address` (HTTP) and `proxy.s3-https-address`
+/// (HTTPS with the proxy's certificate, re-read on SIGHUP), or `None` when
+/// both are unset.
 pub fn server(state: &web::Data<AppState>) -> std::io::Result<Option<actix_web::dev::Server>> {
     let snap = state.snapshot();
     let proxy = &snap.config.proxy;
-    if proxy.s3_address.is_empty() {
+    if proxy.s3_address.is_empty() && proxy.s3_https_address.is_empty() {
         return Ok(None);
     }
     let idle = Duration::from_secs(proxy.idle_timeout.max(1));
     let data = state.clone();
-    let server = HttpServer::new(move || {
+    let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .default_service(web::to(dispatch))
@@ -583,8 +585,21 @@ pub fn server(state: &web::Data<AppState>) -> std::io::Result<Option<actix_web::
     .keep_alive(idle)
     .client_request_timeout(idle.min(Duration::from_secs(30)))
     .client_disconnect_timeout(Duration::from_secs(5))
-    .shutdown_timeout(crate::http::SHUTDOWN_GRACE.as_secs())
-    .bind(crate::http::listen_addr(&proxy.s3_address))?;
+    .shutdown_timeout(crate::http::SHUTDOWN_GRACE.as_secs());
+    if !proxy.s3_address.is_empty() {
+        server = server.bind(crate::http::listen_addr(&proxy.s3_address))?;
+    }
+    if !proxy.s3_https_address.is_empty() {
+        let config_path = state.sources.config_path.display().to_string();
+        let (acceptor, reloader) = crate::tls::TlsReloader::new(&proxy.cert_file, &proxy.key_file)
+            .map_err(|e| std::io::Error::other(format!("config {config_path}: {e}")))?;
+        server =
+            server.bind_openssl(crate::http::listen_addr(&proxy.s3_https_address), acceptor)?;
+        state.on_reload(
+            "s3 tls",
+            Box::new(move |st| crate::http::reload_tls(st, &reloader)),
+        );
+    }
     for addr in server.addrs_with_scheme() {
         log::info!("S3 API listening on {}://{}", addr.1, addr.0);
     }

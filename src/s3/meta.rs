@@ -71,7 +71,20 @@ impl ObjectMeta {
         };
         for h in STORED_HEADERS {
             if let Some(v) = headers.get(*h) {
-                m.headers.insert(h.to_string(), text(v));
+                let mut v = text(v);
+                if *h == "content-encoding" {
+                    // The transfer framing of the request, not the object's encoding.
+                    v = v
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    if v.is_empty() {
+                        continue;
+                    }
+                }
+                m.headers.insert(h.to_string(), v);
             }
         }
         let mut total = 0;
@@ -202,12 +215,20 @@ mod tests {
             ("cache-control", "no-cache"),
             ("x-amz-meta-color", "blue"),
             ("x-amz-date", "ignored"),
+            ("content-encoding", "aws-chunked"),
         ]))
         .unwrap();
         assert_eq!(m.content_type.as_deref(), Some("text/plain"));
         assert_eq!(m.headers["cache-control"], "no-cache");
         assert_eq!(m.user["x-amz-meta-color"], "blue");
         assert_eq!(m.user.len(), 1);
+        assert!(
+            !m.headers.contains_key("content-encoding"),
+            "aws-chunked is framing"
+        );
+        let m = ObjectMeta::from_request(&headers(&[("content-encoding", "aws-chunked,gzip")]))
+            .unwrap();
+        assert_eq!(m.headers["content-encoding"], "gzip");
         let big = "v".repeat(MAX_USER_META);
         let e = ObjectMeta::from_request(&headers(&[("x-amz-meta-big", &big)])).unwrap_err();
         assert_eq!(e.code, S3ErrorCode::MetadataTooLarge);

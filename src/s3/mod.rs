@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod bucket;
+pub mod chunked;
 pub mod error;
 pub mod meta;
 pub mod object;
@@ -373,7 +374,7 @@ fn authenticate(
             "missing required header for this request: x-amz-content-sha256",
         )
     })?;
-    if payload_hash.starts_with("STREAMING-") {
+    if payload_hash.starts_with("STREAMING-") && payload_hash != chunked::UNSIGNED_TRAILER {
         return Err(S3Error::not_implemented(&format!(
             "x-amz-content-sha256 {payload_hash} (aws-chunked uploads)"
         )));

@@ -17,6 +17,7 @@ use actix_web::{web, HttpResponse};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 
+use super::chunked::{self, Decoder};
 use super::error::{S3Error, S3ErrorCode};
 use super::meta::{self, ObjectMeta};
 use super::sigv4::BodyDigest;
@@ -185,6 +186,29 @@ fn content_length(req: &S3Req) -> Result<u64, S3Error> {
     Ok(n)
 }
 
+/// The object size of an aws-chunked body: `x-amz-decoded-content-length`.
+fn decoded_length(req: &S3Req) -> Result<u64, S3Error> {
+    let v = req.header("x-amz-decoded-content-length").ok_or_else(|| {
+        S3Error::new(
+            S3ErrorCode::MissingContentLength,
+            "an aws-chunked PutObject needs x-amz-decoded-content-length",
+        )
+    })?;
+    let n: u64 = v.trim().parse().map_err(|_| {
+        S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            format!("x-amz-decoded-content-length {v:?} is not a number"),
+        )
+    })?;
+    if n > MAX_PUT_SIZE {
+        return Err(S3Error::new(
+            S3ErrorCode::EntityTooLarge,
+            format!("a single PUT takes at most {MAX_PUT_SIZE} bytes, this one has {n}"),
+        ));
+    }
+    Ok(n)
+}
+
 /// PutObject: the body streams into every group of the bucket; its
 /// SHA-256 (when signed) and Content-MD5 (when sent) are checked at its
 /// end, before the write commits, so a mismatch stores nothing.
@@ -194,13 +218,19 @@ pub async fn put(
     key: &str,
     payload: web::Payload,
 ) -> Result<HttpResponse, S3Error> {
-    let size = content_length(req)?;
+    // aws-chunked bodies come with Transfer-Encoding: chunked (no
+    // Content-Length); their object size is x-amz-decoded-content-length.
+    let chunked = (req.payload_hash == chunked::UNSIGNED_TRAILER).then(Decoder::default);
+    let size = match &chunked {
+        None => content_length(req)?,
+        Some(_) => decoded_length(req)?,
+    };
     let stored = ObjectMeta::from_request(req.http.headers())?;
     let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?;
     let ctx = req.storage_ctx(bucket, true);
     let idle = Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
     let md5 = Rc::new(Cell::new(None));
-    let body = checked_body(payload, digest, idle, md5.clone());
+    let body = checked_body(payload, digest, chunked, idle, md5.clone());
     let objects = &req.state.objects;
     let results = match objects.put(ctx.clone(), key, 0, size, body).await {
         Ok(r) => r,
@@ -230,49 +260,84 @@ pub async fn put(
     Ok(HttpResponse::Ok().insert_header((ETAG, etag)).finish())
 }
 
-/// The PUT body as a stream: each chunk goes through `digest`; at the end
-/// the digest is checked (an error there makes the write abort) and the MD5
-/// left in `md5`. Fails with RequestTimeout when the client sends nothing
-/// for `idle`.
+/// The PUT body as a stream: decoded first when aws-chunked; each data
+/// chunk goes through `digest`; at the end the encoding and the digest are
+/// checked (an error there makes the write abort) and the MD5 left in
+/// `md5`. Fails with RequestTimeout when the client sends nothing for `idle`.
 fn checked_body(
     payload: web::Payload,
     digest: BodyDigest,
+    chunked: Option<Decoder>,
     idle: Duration,
     md5: Rc<Cell<Option<[u8; 16]>>>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, S3Error>> + Unpin {
-    let state = (payload, digest, md5, false);
+    struct Body {
+        payload: web::Payload,
+        digest: BodyDigest,
+        chunked: Option<Decoder>,
+        md5: Rc<Cell<Option<[u8; 16]>>>,
+    }
+    impl Body {
+        /// The next data chunk, `None` at a good end.
+        async fn next(&mut self, idle: Duration) -> Result<Option<Bytes>, S3Error> {
+            loop {
+                let item = actix_web::rt::time::timeout(idle, self.payload.next())
+                    .await
+                    .map_err(|_| {
+                        S3Error::new(
+                            S3ErrorCode::RequestTimeout,
+                            format!("no body data for {}s (proxy.idle-timeout)", idle.as_secs()),
+                        )
+                    })?;
+                let chunk = match item {
+                    Some(Ok(c)) => c,
+                    Some(Err(e)) => {
+                        return Err(S3Error::new(
+                            S3ErrorCode::IncompleteBody,
+                            format!("reading the body: {e}"),
+                        ))
+                    }
+                    None => {
+                        if let Some(d) = &self.chunked {
+                            d.finish()?;
+                        }
+                        self.md5.set(Some(self.digest.finish()?));
+                        return Ok(None);
+                    }
+                };
+                let data = match &mut self.chunked {
+                    None => chunk,
+                    Some(d) => {
+                        let mut out = Vec::new();
+                        d.feed(chunk, &mut out)?;
+                        match out.len() {
+                            0 => continue,
+                            1 => out.swap_remove(0),
+                            _ => Bytes::from(out.concat()),
+                        }
+                    }
+                };
+                self.digest.update(&data)?;
+                return Ok(Some(data));
+            }
+        }
+    }
+    let body = Body {
+        payload,
+        digest,
+        chunked,
+        md5,
+    };
     Box::pin(futures_util::stream::unfold(
-        state,
-        move |(mut payload, mut digest, md5, done)| async move {
+        (body, false),
+        move |(mut body, done)| async move {
             if done {
                 return None;
             }
-            match actix_web::rt::time::timeout(idle, payload.next()).await {
-                Err(_) => Some((
-                    Err(S3Error::new(
-                        S3ErrorCode::RequestTimeout,
-                        format!("no body data for {}s (proxy.idle-timeout)", idle.as_secs()),
-                    )),
-                    (payload, digest, md5, true),
-                )),
-                Ok(Some(Err(e))) => Some((
-                    Err(S3Error::new(
-                        S3ErrorCode::IncompleteBody,
-                        format!("reading the body: {e}"),
-                    )),
-                    (payload, digest, md5, true),
-                )),
-                Ok(Some(Ok(chunk))) => match digest.update(&chunk) {
-                    Ok(()) => Some((Ok(chunk), (payload, digest, md5, false))),
-                    Err(e) => Some((Err(e), (payload, digest, md5, true))),
-                },
-                Ok(None) => match digest.finish() {
-                    Ok(m) => {
-                        md5.set(Some(m));
-                        None
-                    }
-                    Err(e) => Some((Err(e), (payload, digest, md5, true))),
-                },
+            match body.next(idle).await {
+                Ok(Some(data)) => Some((Ok(data), (body, false))),
+                Ok(None) => None,
+                Err(e) => Some((Err(e), (body, true))),
             }
         },
     ))

@@ -311,10 +311,13 @@ pub struct BodyDigest {
 }
 
 impl BodyDigest {
-    /// `payload_hash` is the `x-amz-content-sha256` value (64 hex digits, or
-    /// `UNSIGNED-PAYLOAD`); `content_md5` the base64 `Content-MD5` header.
+    /// `payload_hash` is the `x-amz-content-sha256` value (64 hex digits,
+    /// `UNSIGNED-PAYLOAD` or `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: nothing
+    /// to check); `content_md5` the base64 `Content-MD5` header.
     pub fn new(payload_hash: &str, content_md5: Option<&str>) -> Result<BodyDigest, S3Error> {
-        let sha256 = if payload_hash == UNSIGNED_PAYLOAD {
+        let sha256 = if payload_hash == UNSIGNED_PAYLOAD
+            || payload_hash == super::chunked::UNSIGNED_TRAILER
+        {
             None
         } else {
             Some((Sha256::new(), parse_hex32(payload_hash)?))

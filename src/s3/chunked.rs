@@ -1,0 +1,201 @@
+//! `Content-Encoding: aws-chunked` bodies with an unsigned trailer
+//! (`x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER`), which
+//! boto3 and aws-cli send over HTTPS: `HEX-SIZE\r\nDATA\r\n` chunks, a
+//! `0\r\n` chunk, trailer lines (`x-amz-checksum-crc32:...`) and an empty
+//! line. Decoded as it streams, chunk data passed on without copying.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::error::{S3Error, S3ErrorCode};
+
+/// The `x-amz-content-sha256` of these bodies.
+pub const UNSIGNED_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+
+/// Longest chunk-size line or trailer line accepted.
+const MAX_LINE: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Reading a `HEX[;ext]\r\n` line.
+    Size,
+    /// Passing on this many data bytes.
+    Data(u64),
+    /// Expecting the `\r\n` after data.
+    DataEnd,
+    /// Reading trailer lines until an empty one.
+    Trailer,
+    /// The body is complete; nothing may follow.
+    Done,
+}
+
+/// Incremental decoder: feed encoded bytes, get data bytes.
+#[derive(Debug)]
+pub struct Decoder {
+    state: State,
+    /// A partial line (size or trailer) across input chunks.
+    line: BytesMut,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder {
+            state: State::Size,
+            line: BytesMut::new(),
+        }
+    }
+}
+
+fn bad(why: impl Into<String>) -> S3Error {
+    S3Error::new(
+        S3ErrorCode::IncompleteBody,
+        format!("aws-chunked body: {}", why.into()),
+    )
+}
+
+impl Decoder {
+    /// Decodes `input`, appending the data it carries to `out`.
+    pub fn feed(&mut self, mut input: Bytes, out: &mut Vec<Bytes>) -> Result<(), S3Error> {
+        while !input.is_empty() {
+            match self.state {
+                State::Data(n) => {
+                    let take = (n.min(input.len() as u64)) as usize;
+                    out.push(input.split_to(take));
+                    let left = n - take as u64;
+                    self.state = if left == 0 {
+                        State::DataEnd
+                    } else {
+                        State::Data(left)
+                    };
+                }
+                State::Done => return Err(bad("bytes after the final chunk")),
+                State::Size | State::DataEnd | State::Trailer => {
+                    let Some(line) = self.line(&mut input)? else {
+                        continue;
+                    };
+                    self.on_line(&line)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes bytes up to a `\r\n`; `None` when the line is still incomplete.
+    fn line(&mut self, input: &mut Bytes) -> Result<Option<Bytes>, S3Error> {
+        match input.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                self.line.extend_from_slice(&input[..=i]);
+                input.advance(i + 1);
+                let mut l = self.line.split().freeze();
+                if !l.ends_with(b"\r\n") {
+                    return Err(bad("a line does not end with CRLF"));
+                }
+                l.truncate(l.len() - 2);
+                Ok(Some(l))
+            }
+            None => {
+                self.line.extend_from_slice(input);
+                input.clear();
+                if self.line.len() > MAX_LINE {
+                    return Err(bad(format!("a line is longer than {MAX_LINE} bytes")));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn on_line(&mut self, line: &[u8]) -> Result<(), S3Error> {
+        match self.state {
+            State::DataEnd => {
+                if !line.is_empty() {
+                    return Err(bad("chunk data is longer than its size"));
+                }
+                self.state = State::Size;
+            }
+            State::Size => {
+                let text = std::str::from_utf8(line).map_err(|_| bad("chunk size is not text"))?;
+                let hex = text.split(';').next().unwrap_or_default().trim();
+                let n = u64::from_str_radix(hex, 16)
+                    .map_err(|_| bad(format!("chunk size {hex:?} is not hexadecimal")))?;
+                self.state = if n == 0 {
+                    State::Trailer
+                } else {
+                    State::Data(n)
+                };
+            }
+            State::Trailer => {
+                if line.is_empty() {
+                    self.state = State::Done;
+                } else if !line.contains(&b':') {
+                    return Err(bad("a trailer line is not NAME:VALUE"));
+                }
+            }
+            State::Data(_) | State::Done => {}
+        }
+        Ok(())
+    }
+
+    /// Checks that the body ended where the encoding says it ends.
+    pub fn finish(&self) -> Result<(), S3Error> {
+        if self.state == State::Done {
+            Ok(())
+        } else {
+            Err(bad("the body ended before its final chunk and trailer"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(pieces: &[&[u8]]) -> Result<Vec<u8>, S3Error> {
+        let mut d = Decoder::default();
+        let mut out = Vec::new();
+        for p in pieces {
+            d.feed(Bytes::copy_from_slice(p), &mut out)?;
+        }
+        d.finish()?;
+        Ok(out.concat())
+    }
+
+    const BODY: &[u8] = b"5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n";
+
+    #[test]
+    fn whole_and_split_anywhere() {
+        assert_eq!(decode(&[BODY]).unwrap(), b"hello world");
+        for cut in 1..BODY.len() {
+            let (a, b) = BODY.split_at(cut);
+            assert_eq!(decode(&[a, b]).unwrap(), b"hello world", "cut at {cut}");
+        }
+        let bytes: Vec<&[u8]> = BODY.chunks(1).collect();
+        assert_eq!(decode(&bytes).unwrap(), b"hello world");
+        assert_eq!(decode(&[b"0\r\n\r\n"]).unwrap(), b"");
+        assert_eq!(
+            decode(&[b"3;chunk-signature=ab\r\nabc\r\n0\r\n\r\n"]).unwrap(),
+            b"abc"
+        );
+    }
+
+    #[test]
+    fn malformed_bodies() {
+        for bad in [
+            &b"5\r\nhello"[..],
+            b"5\r\nhelloX\r\n0\r\n\r\n",
+            b"z\r\nhello\r\n0\r\n\r\n",
+            b"5\nhello\r\n0\r\n\r\n",
+            b"0\r\nno-colon\r\n\r\n",
+            b"0\r\n\r\nextra",
+            b"0\r\n",
+        ] {
+            let e = decode(&[bad]).unwrap_err();
+            assert_eq!(
+                e.code,
+                S3ErrorCode::IncompleteBody,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let long = vec![b'1'; MAX_LINE + 1];
+        assert!(decode(&[&long]).is_err());
+    }
+}

@@ -24,11 +24,17 @@ pub struct Group {
     pub delay_ms: u64,
 }
 
+/// The size limit tests give a group unless they set one: placement then
+/// sees the group's own space, not how full the machine's disk happens to be
+/// (without a limit a group is as big as its file system, and a disk under
+/// 15% free puts every group past `free-space-ratio-hard`).
+pub const TEST_GROUP_LIMIT: u64 = 16 << 30;
+
 impl Group {
     pub fn new(id: u32) -> Group {
         Group {
             id,
-            size_limit: 0,
+            size_limit: TEST_GROUP_LIMIT,
             read_only: false,
             delay_ms: 0,
         }

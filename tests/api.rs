@@ -346,7 +346,7 @@ fn bad_input_gets_a_clear_4xx_and_the_proxy_keeps_serving() {
         .body("{not json")
         .send()
         .unwrap();
-    check(r.status().as_u16(), r, 400, "JSON");
+    check(r.status().as_u16(), r, 400, "could not parse input json");
     let r = p
         .client
         .post(p.url("/bulk_delete/b1"))

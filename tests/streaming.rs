@@ -186,7 +186,8 @@ fn single_ranges_416_and_malformed() {
         .header("Range", "bytes=0-0")
         .send()
         .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(r.status(), 206);
+    assert_eq!(hdr(&r, "content-range"), "bytes 100-109/10000");
     assert!(r.bytes().unwrap()[..] == body[100..110]);
     // The content-types map applies to every part type.
     let p2 = Proxy::start(Setup {

@@ -316,3 +316,69 @@ fn partial_upload_at_offset_zero_keeps_the_tail() {
     assert_eq!(post("k", b"z", None).status(), 200);
     assert_eq!(read("k"), b"z");
 }
+
+/// btest `test_write_failed` and the reply shapes Backrunner clients parse:
+/// a failed group is in `error-groups` and in `info` with elliptics-go's
+/// error fields; `mtime` is Go's `time.Time.String()`.
+#[test]
+fn upload_reply_lists_failed_groups_as_backrunner() {
+    let p = Proxy::start(Setup {
+        buckets: json!({"buckets": {"b1": {"groups": [1, 99]}}}),
+        bucket_list: vec!["b1".into()],
+        ..Setup::default()
+    });
+    let r = p.upload("b1", "k", random_bytes(4096, 1));
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["reply"]["error-groups"], json!([99]));
+    let info = v["reply"]["info"].as_array().unwrap();
+    assert_eq!(info.len(), 2, "{v}");
+    let ok = info.iter().find(|i| i["group"] == 1).unwrap();
+    assert!(ok["error"].is_null());
+    let mtime = ok["mtime"].as_str().unwrap();
+    assert!(
+        mtime.len() >= 23 && mtime.as_bytes()[10] == b' ' && mtime.ends_with(" +0000 UTC"),
+        "{mtime}"
+    );
+    let failed = info.iter().find(|i| i["group"] == 99).unwrap();
+    assert!(failed["error"]["Code"].as_i64().unwrap() < 0, "{failed}");
+    assert!(failed["error"]["Message"].is_string(), "{failed}");
+    // /lookup/ answers the same shape.
+    let l = p.json("/lookup/b1/k");
+    assert_eq!(l["info"].as_array().unwrap().len(), 2, "{l}");
+}
+
+/// Keys are decoded as Backrunner decodes them: Go's `URL.Path`, then
+/// `url.QueryUnescape`, so `%2B` is a space and `%252B` a plus.
+#[test]
+fn keys_decode_twice_as_backrunner() {
+    let p = Proxy::start(Setup::default());
+    for (raw, key) in [
+        ("a%2Bb", "a b"),
+        ("c+d", "c d"),
+        ("e%252Bf", "e+f"),
+        ("p%2525", "p%"),
+    ] {
+        let r = p
+            .client
+            .post(p.url(&format!("/upload/b1/{raw}")))
+            .body("x")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{raw}");
+        assert_eq!(r.json::<Value>().unwrap()["key"], key, "{raw}");
+    }
+    // The same key through either spelling.
+    assert_eq!(p.get_path("/get/b1/a+b").status(), 200);
+    assert_eq!(p.get_path("/get/b1/a%20b").status(), 200);
+    assert_eq!(p.get_path("/get/b1/e%252Bf").status(), 200);
+    assert_eq!(p.get_path("/get/b1/e+f").status(), 404, "that is \"e f\"");
+    // A % left after the first decoding is malformed, as in Backrunner.
+    let r = p.get_path("/get/b1/100%25");
+    assert_eq!(r.status(), 400);
+    assert!(r.text().unwrap().contains("could not unescape URL"));
+    // /ping/ names buckets as /stat/ does.
+    let s = p.json("/ping/b1");
+    let names: Vec<&String> = s["Buckets"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["b1"]);
+}

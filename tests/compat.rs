@@ -382,3 +382,47 @@ fn keys_decode_twice_as_backrunner() {
     let names: Vec<&String> = s["Buckets"].as_object().unwrap().keys().collect();
     assert_eq!(names, ["b1"]);
 }
+
+/// Go's `url.QueryEscape`: all but `[A-Za-z0-9-_.~]` escaped, space as `+`.
+fn go_query_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// btest `test_small_bucket_upload`: its key, escaped as btest escapes it,
+/// read back through `Range: bytes=-SIZE` (btest's whole-object check).
+#[test]
+fn btest_small_upload_key_and_suffix_range() {
+    let p = Proxy::start(Setup::default());
+    let key = "тестовый ключ :.&*^//$@#qweqфывфв0x44";
+    let size = 1024 * 37;
+    let body = random_bytes(size, 3);
+    let path = format!("b1/{}", go_query_escape(key));
+    let r = p
+        .client
+        .post(p.url(&format!("/upload/{path}")))
+        .body(body.clone())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let rep: Value = r.json().unwrap();
+    assert_eq!(rep["key"], key);
+    assert_eq!(rep["bucket"], "b1");
+    let r = p
+        .client
+        .get(p.url(&format!("/get/{path}")))
+        .header("range", format!("bytes=-{size}"))
+        .send()
+        .unwrap();
+    assert!(r.status().as_u16() < 400, "{}", r.status());
+    assert!(r.bytes().unwrap()[..] == body[..]);
+}

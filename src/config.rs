@@ -41,8 +41,10 @@ pub enum ConfigError {
 #[serde(default)]
 pub struct Config {
     /// Elliptics client settings (also `metadata-groups` for the local store).
+    #[serde(deserialize_with = "null_default")]
     pub elliptics: EllipticsConfig,
     /// HTTP proxy settings.
+    #[serde(deserialize_with = "null_default")]
     pub proxy: ProxyConfig,
     /// The embedded store; when present it is used instead of Elliptics.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -63,9 +65,10 @@ pub struct EllipticsConfig {
     #[serde(rename = "log-prefix")]
     pub log_prefix: String,
     /// Storage nodes, `host:port:family`.
+    #[serde(deserialize_with = "null_default")]
     pub remote: Vec<String>,
     /// Groups holding bucket metadata.
-    #[serde(rename = "metadata-groups")]
+    #[serde(rename = "metadata-groups", deserialize_with = "null_default")]
     pub metadata_groups: Vec<u32>,
     /// Key of the proxy config object in the metadata groups, when set.
     #[serde(rename = "backrunner-config-key")]
@@ -74,7 +77,7 @@ pub struct EllipticsConfig {
     #[serde(rename = "bucket-list-key")]
     pub bucket_list_key: String,
     /// Elliptics node parameters.
-    #[serde(rename = "node-config")]
+    #[serde(rename = "node-config", deserialize_with = "null_default")]
     pub node_config: NodeConfig,
 }
 
@@ -144,11 +147,12 @@ pub struct ProxyConfig {
     #[serde(rename = "redirect-root")]
     pub redirect_root: String,
     /// Headers added to every reply.
+    #[serde(deserialize_with = "null_default")]
     pub headers: BTreeMap<String, String>,
     /// Directory of static files.
     pub root: String,
     /// Key suffix -> Content-Type.
-    #[serde(rename = "content-types")]
+    #[serde(rename = "content-types", deserialize_with = "null_default")]
     pub content_types: BTreeMap<String, String>,
     /// Elliptics io flags for reads.
     #[serde(rename = "reader-io-flags")]
@@ -210,6 +214,7 @@ pub struct LocalConfig {
     /// Directory holding one subdirectory per group.
     pub path: PathBuf,
     /// The groups and their switches.
+    #[serde(deserialize_with = "null_default")]
     pub groups: Vec<LocalGroupConfig>,
 }
 
@@ -242,16 +247,37 @@ impl Config {
     }
 
     /// Parses and validates config JSON; `origin` names it in errors.
+    /// A `null` map, list or object means its default, exactly as an absent
+    /// key: Go's `encoding/json` writes nil maps and slices as `null`, and
+    /// Backrunner's own tools and test suite write configs that way.
     pub fn from_slice(data: &[u8], origin: &str) -> Result<Config, ConfigError> {
-        let config: Config = serde_json::from_slice(data).map_err(|e| ConfigError::Parse {
+        let mut config: Config = serde_json::from_slice(data).map_err(|e| ConfigError::Parse {
             path: origin.to_string(),
             message: format!("invalid JSON: {e}"),
         })?;
+        config.zeros_to_defaults();
         config.validate().map_err(|message| ConfigError::Invalid {
             path: origin.to_string(),
             message,
         })?;
         Ok(config)
+    }
+
+    /// Go's `encoding/json` writes every unset number as 0. Where Backrunner
+    /// gives 0 no meaning of its own the default applies: `idle-timeout`
+    /// (Backrunner ignores the key) and `bucket-stat-update-interval`
+    /// (Backrunner would never refresh statistics again, leaving
+    /// `/nobucket_upload/` to place writes on a stale view). Other zeros
+    /// keep Backrunner's meaning (docs/config.md).
+    fn zeros_to_defaults(&mut self) {
+        let defaults = ProxyConfig::default();
+        let p = &mut self.proxy;
+        if p.idle_timeout == 0 {
+            p.idle_timeout = defaults.idle_timeout;
+        }
+        if p.bucket_stat_update_interval == 0 {
+            p.bucket_stat_update_interval = defaults.bucket_stat_update_interval;
+        }
     }
 
     /// Checks what serde cannot: a store is selected, listen addresses exist,
@@ -320,6 +346,16 @@ impl Config {
         }
         c
     }
+}
+
+/// `null` as the type's default (Go writes nil maps, slices and pointers as
+/// `null`); an absent key gets the default through `#[serde(default)]`.
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Parses a size: a number of bytes, or a string with an optional
@@ -416,6 +452,59 @@ mod tests {
         assert_eq!(c.elliptics.node_config.io_thread_num, 8);
         assert!(c.local.is_none());
         assert_eq!(c.without_secrets().proxy.redirect_token, "<hidden>");
+    }
+
+    /// What Go's `json.Marshal` makes of Backrunner's `config.ProxyConfig`
+    /// with only address, remote and metadata groups set.
+    const GO_MARSHALLED: &str = include_str!("../tests/data/go-marshal-proxy-config.json");
+
+    #[test]
+    fn go_written_config_nulls_and_zeros() {
+        let c = Config::from_slice(GO_MARSHALLED.as_bytes(), "go.json").unwrap();
+        assert!(c.local.is_none(), "remote and no local: Elliptics");
+        assert_eq!(c.elliptics.remote, ["localhost:31008:2-0"]);
+        assert_eq!(c.elliptics.metadata_groups, [1, 2, 3]);
+        assert_eq!(c.elliptics.node_config.wait_timeout, 0);
+        let p = &c.proxy;
+        assert!(p.headers.is_empty() && p.content_types.is_empty());
+        assert!(p.https_address.is_empty() && p.redirect_token.is_empty());
+        assert_eq!(p.redirect_port, 0);
+        // zeros Backrunner gives no meaning take the defaults
+        assert_eq!(p.idle_timeout, 60);
+        assert_eq!(p.bucket_stat_update_interval, 10);
+        // zeros with a Backrunner meaning stay
+        assert_eq!(p.bucket_update_interval, 0);
+        assert_eq!(p.free_space_ratio_soft, 0.0);
+        assert_eq!(p.redirect_signature_timeout, 0);
+        // extension keys Go does not write keep their defaults
+        assert_eq!(p.recover_bytes_per_second, 32 << 20);
+
+        // a null map, list or object is as if absent, sections included
+        let j = r#"{"elliptics": {"metadata-groups": [1], "remote": null, "node-config": null},
+            "proxy": {"address": ":1", "headers": null, "content-types": null},
+            "local": {"path": "/x", "groups": [{"group": 1}]}}"#;
+        let c = Config::from_slice(j.as_bytes(), "t").unwrap();
+        assert!(c.elliptics.remote.is_empty());
+        assert!(c.proxy.headers.is_empty());
+        assert_eq!(c.proxy.free_space_ratio_hard, 0.15);
+        let j = r#"{"elliptics": {"metadata-groups": [1]}, "proxy": {"address": ":1"},
+            "local": {"path": "/x", "groups": null}}"#;
+        let e = Config::from_slice(j.as_bytes(), "t").unwrap_err();
+        assert!(e.to_string().contains("local.groups is empty"), "{e}");
+        let j =
+            r#"{"elliptics": {"metadata-groups": [1]}, "proxy": {"address": ":1"}, "local": null}"#;
+        let e = Config::from_slice(j.as_bytes(), "t").unwrap_err();
+        assert!(e.to_string().contains("no store selected"), "{e}");
+        let e = Config::from_slice(br#"{"proxy": null, "elliptics": null}"#, "t").unwrap_err();
+        assert!(e.to_string().contains("proxy.address"), "{e}");
+        // a real type error still names its line and column
+        let e = Config::from_slice(
+            b"{\"proxy\": {\"headers\": null,\n \"idle-timeout\": \"x\"}}",
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("line 2"), "{e}");
     }
 
     #[test]

@@ -109,14 +109,15 @@ impl Objects {
         Ok(open)
     }
 
-    /// Stores `size` bytes read from `body` at `offset` of `key` in every
-    /// group of `ctx`; see [`write`] for the pipeline. Answers the per-group
-    /// results when at least one group took the object.
+    /// Stores `size` bytes read from `body` as `key` in every group of
+    /// `ctx`: the whole object, or with `offset` a part of the existing one
+    /// (see [`write`] for the pipeline). Answers the per-group results when
+    /// at least one group took the object.
     pub async fn put<E, S>(
         &self,
         ctx: Context,
         key: &str,
-        offset: u64,
+        offset: Option<u64>,
         size: u64,
         body: S,
     ) -> Result<Vec<GroupResult<ReplicaInfo>>, E>

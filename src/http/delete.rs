@@ -17,14 +17,20 @@ pub async fn delete(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, 
     Ok(HttpResponse::Ok().finish())
 }
 
-/// Parses `{"keys": ["k1", ...]}`; every key must be a non-empty string.
+/// Parses `{"keys": ["k1", ...]}`; every key must be a non-empty string and
+/// the list must not be empty (messages as Backrunner words them).
 pub fn parse_keys(body: &[u8]) -> Result<Vec<String>, ApiError> {
-    let v: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("body is not JSON: {e}")))?;
-    let keys = v
-        .get("keys")
-        .and_then(|k| k.as_array())
-        .ok_or_else(|| ApiError::BadRequest("body must be {\"keys\": [...]}".into()))?;
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::BadRequest(format!("bulk_delete: could not parse input json: {e}"))
+    })?;
+    let keys = v.get("keys").and_then(|k| k.as_array()).ok_or_else(|| {
+        ApiError::BadRequest("bulk_delete: there is no 'keys' array in the body".into())
+    })?;
+    if keys.is_empty() {
+        return Err(ApiError::BadRequest(
+            "bulk_delete: 'keys' array is empty".into(),
+        ));
+    }
     keys.iter()
         .enumerate()
         .map(|(i, k)| match k.as_str() {
@@ -72,6 +78,10 @@ mod tests {
             .contains("keys[1]"));
         assert!(parse_keys(br#"{"keys": [""]}"#).is_err());
         assert!(parse_keys(br#"{"key": []}"#).is_err());
+        assert_eq!(
+            parse_keys(br#"{"keys": []}"#).unwrap_err().to_string(),
+            "bulk_delete: 'keys' array is empty"
+        );
         assert!(parse_keys(b"not json").is_err());
     }
 }

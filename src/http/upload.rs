@@ -11,16 +11,17 @@ use super::error::ApiError;
 use super::reply::{LookupJson, UploadJson};
 use super::Req;
 
-/// Parses an upload's `Range: bytes=N-` into the offset N.
-pub fn upload_offset(range: Option<&str>) -> Result<u64, ApiError> {
-    let Some(r) = range else { return Ok(0) };
+/// Parses an upload's `Range: bytes=N-` into the offset N; `None` without
+/// a Range header (the body replaces the object).
+pub fn upload_offset(range: Option<&str>) -> Result<Option<u64>, ApiError> {
+    let Some(r) = range else { return Ok(None) };
     let bad = || ApiError::BadRequest(format!("upload Range {r:?} must be \"bytes=N-\""));
     let spec = r.trim().strip_prefix("bytes=").ok_or_else(bad)?;
     let start = spec.strip_suffix('-').ok_or_else(bad)?;
     if start.is_empty() || !start.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    start.parse().map_err(|_| bad())
+    start.parse().map(Some).map_err(|_| bad())
 }
 
 fn content_length(req: &Req) -> Result<u64, ApiError> {
@@ -116,8 +117,9 @@ mod tests {
 
     #[test]
     fn upload_ranges() {
-        assert_eq!(upload_offset(None).unwrap(), 0);
-        assert_eq!(upload_offset(Some("bytes=100-")).unwrap(), 100);
+        assert_eq!(upload_offset(None).unwrap(), None);
+        assert_eq!(upload_offset(Some("bytes=0-")).unwrap(), Some(0));
+        assert_eq!(upload_offset(Some("bytes=100-")).unwrap(), Some(100));
         for bad in ["bytes=1-2", "bytes=-5", "items=1-", "bytes=x-", "bytes=-"] {
             assert!(upload_offset(Some(bad)).is_err(), "{bad}");
         }

@@ -404,7 +404,7 @@ impl Storage for LocalStore {
         &self,
         ctx: &Context,
         key: &str,
-        offset: u64,
+        offset: Option<u64>,
         size: u64,
     ) -> Result<Box<dyn ObjectWriter>, StorageError> {
         let id = object_id(&ctx.namespace, key);
@@ -660,7 +660,7 @@ impl GroupWrite {
         g: &Group,
         id: &[u8; 64],
         header: &Header,
-        offset: u64,
+        partial: Option<u64>,
         size: u64,
     ) -> Result<GroupWrite, StorageError> {
         g.delay();
@@ -671,26 +671,25 @@ impl GroupWrite {
                 format!("group {}: read-only", g.id),
             )));
         }
-        let old = if offset > 0 {
-            let (file, _, old_header) = g.stat(id).map_err(|e| {
-                if e.is_not_found() {
-                    StorageError::invalid(format!(
-                        "group {}: offset {offset} given but the object does not exist",
-                        g.id
-                    ))
-                } else {
-                    e
-                }
-            })?;
-            if offset > old_header.size {
+        let offset = partial.unwrap_or(0);
+        let old = match partial.map(|_| g.stat(id)) {
+            None => None,
+            // Nothing to keep: a write at 0 makes the object.
+            Some(Err(e)) if e.is_not_found() && offset == 0 => None,
+            Some(Err(e)) if e.is_not_found() => {
+                return Err(StorageError::invalid(format!(
+                    "group {}: offset {offset} given but the object does not exist",
+                    g.id
+                )))
+            }
+            Some(Err(e)) => return Err(e),
+            Some(Ok((_, _, old_header))) if offset > old_header.size => {
                 return Err(StorageError::invalid(format!(
                     "group {}: offset {offset} is past the object's end ({} bytes)",
                     g.id, old_header.size
-                )));
+                )))
             }
-            Some((file, old_header))
-        } else {
-            None
+            Some(Ok((file, _, old_header))) => Some((file, old_header)),
         };
         let old_size = old.as_ref().map_or(0, |(_, h)| h.size);
         let reserved = header.len() + old_size.max(offset.saturating_add(size));
@@ -1006,19 +1005,35 @@ mod tests {
         let s = store(dir.path(), &[(1, 0, false)]);
         let ctx = Context::new("b", vec![1]);
         write_small(&s, &ctx, "k", b"0123456789").unwrap();
-        let mut w = s.write(&ctx, "k", 3, 2).unwrap();
+        let mut w = s.write(&ctx, "k", Some(3), 2).unwrap();
         w.write(b"ab").unwrap();
         assert!(w.commit()[0].result.is_ok());
         assert_eq!(read_small(&s, &ctx, "k", 100).unwrap(), b"012ab56789");
-        let mut w = s.write(&ctx, "k", 10, 3).unwrap();
+        let mut w = s.write(&ctx, "k", Some(10), 3).unwrap();
         w.write(b"XYZ").unwrap();
         let info = w.commit()[0].result.clone().unwrap();
         assert_eq!(read_small(&s, &ctx, "k", 100).unwrap(), b"012ab56789XYZ");
         assert_eq!(info.csum, checksum(b"012ab56789XYZ").to_vec());
         assert_eq!(
-            s.write(&ctx, "k", 14, 1).err().unwrap().errno,
+            s.write(&ctx, "k", Some(14), 1).err().unwrap().errno,
             -libc::EINVAL
         );
+        // At offset 0 too the tail is kept; a missing object is made anew.
+        let mut w = s.write(&ctx, "k", Some(0), 2).unwrap();
+        w.write(b"AB").unwrap();
+        let info = w.commit()[0].result.clone().unwrap();
+        assert_eq!(read_small(&s, &ctx, "k", 100).unwrap(), b"AB2ab56789XYZ");
+        assert_eq!(info.size, 13);
+        let mut w = s.write(&ctx, "new", Some(0), 2).unwrap();
+        w.write(b"AB").unwrap();
+        assert!(w.commit()[0].result.is_ok());
+        assert_eq!(read_small(&s, &ctx, "new", 100).unwrap(), b"AB");
+        assert!(s.write(&ctx, "missing", Some(1), 1).is_err());
+        // Without an offset the body replaces the object.
+        let mut w = s.write(&ctx, "k", None, 1).unwrap();
+        w.write(b"z").unwrap();
+        assert!(w.commit()[0].result.is_ok());
+        assert_eq!(read_small(&s, &ctx, "k", 100).unwrap(), b"z");
     }
 
     #[test]
@@ -1026,9 +1041,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path(), &[(1, 1000, false), (2, 0, true)]);
         let ctx = Context::new("b", vec![1, 2]);
-        let e = s.write(&ctx, "big", 0, 2000).err().unwrap();
+        let e = s.write(&ctx, "big", None, 2000).err().unwrap();
         assert!(e.errno == -libc::ENOSPC || e.errno == -libc::EROFS, "{e}");
-        let mut w = s.write(&ctx, "k", 0, 10).unwrap();
+        let mut w = s.write(&ctx, "k", None, 10).unwrap();
         w.write(b"01234").unwrap();
         drop(w);
         assert_eq!(

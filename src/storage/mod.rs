@@ -230,13 +230,17 @@ pub enum BackendCommand {
 
 /// Storage as the proxy sees it. All methods block.
 pub trait Storage: Send + Sync + 'static {
-    /// Starts writing `size` bytes at `offset` of `key` in every group of
-    /// `ctx`. An `offset` above zero rewrites part of an existing object.
+    /// Starts writing `size` bytes of `key` in every group of `ctx`.
+    /// `offset` `None`: the bytes replace the object. `Some(n)` (a partial
+    /// upload, `Range: bytes=n-`, n = 0 included): they overwrite the object
+    /// from n on and its bytes outside `[n, n + size)` are kept; n must not
+    /// be past its end, and an object that does not exist is written anew
+    /// only for n = 0.
     fn write(
         &self,
         ctx: &Context,
         key: &str,
-        offset: u64,
+        offset: Option<u64>,
         size: u64,
     ) -> Result<Box<dyn ObjectWriter>, StorageError>;
 
@@ -392,7 +396,7 @@ pub fn write_small(
     key: &str,
     data: &[u8],
 ) -> Result<Vec<GroupResult<ReplicaInfo>>, StorageError> {
-    let mut writer = storage.write(ctx, key, 0, data.len() as u64)?;
+    let mut writer = storage.write(ctx, key, None, data.len() as u64)?;
     writer.write(data)?;
     Ok(writer.commit())
 }

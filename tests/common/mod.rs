@@ -329,8 +329,10 @@ impl Drop for Proxy {
     }
 }
 
-/// Percent-encodes a key for a URL path the way Backrunner clients do:
-/// everything but unreserved characters and `/`; space as `+`.
+/// Percent-encodes a key for a URL path the way a Backrunner client must:
+/// everything but unreserved characters and `/`; space as `+`; and `+` and
+/// `%` twice (`%252B`, `%2525`), since Backrunner decodes the path twice
+/// (Go's `URL.Path`, then `url.QueryUnescape`).
 pub fn escape(key: &str) -> String {
     let mut out = String::new();
     for b in key.bytes() {
@@ -339,6 +341,7 @@ pub fn escape(key: &str) -> String {
                 out.push(b as char)
             }
             b' ' => out.push('+'),
+            b'+' | b'%' => out.push_str(&format!("%25{b:02X}")),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

@@ -338,7 +338,7 @@ impl Storage for EllipticsStore {
         &self,
         ctx: &Context,
         key: &str,
-        offset: u64,
+        partial: Option<u64>,
         size: u64,
     ) -> Result<Box<dyn ObjectWriter>, StorageError> {
         if ctx.groups.is_empty() {
@@ -350,11 +350,28 @@ impl Storage for EllipticsStore {
         // A write at an offset needs the object in that group and keeps the
         // bytes past its end: the final size is the larger of the current
         // size and offset + size (as the embedded store does).
+        let offset = partial.unwrap_or(0);
         let mut total = offset.saturating_add(size);
-        if offset > 0 {
+        let mut partial = partial.is_some();
+        let looked_up = if partial {
             let (entries, overall) = session.lookup(key);
+            per_group(&ctx.groups, &entries, &overall, replica)
+        } else {
+            Vec::new()
+        };
+        // At offset 0 an object that exists in no group is simply written.
+        if offset == 0
+            && looked_up
+                .iter()
+                .all(|r| matches!(&r.result, Err(e) if e.is_not_found()))
+        {
+            partial = false;
+        }
+        if partial {
             live.clear();
-            for r in per_group(&ctx.groups, &entries, &overall, replica) {
+            // A group lacking the object fails: one commit size serves every
+            // group, so it cannot be written whole there meanwhile.
+            for r in looked_up {
                 let checked = match r.result {
                     Ok(info) if offset > info.size => Err(StorageError::invalid(format!(
                         "group {}: offset {offset} is past the object's end ({} bytes)",
@@ -388,6 +405,7 @@ impl Storage for EllipticsStore {
             session,
             key: key.to_string(),
             offset,
+            partial,
             size,
             total,
             written: 0,
@@ -599,6 +617,8 @@ struct EllipticsWriter {
     session: Session,
     key: String,
     offset: u64,
+    /// Whether bytes outside `[offset, offset + size)` are kept.
+    partial: bool,
     size: u64,
     /// The object's size once committed.
     total: u64,
@@ -657,7 +677,7 @@ impl ObjectWriter for EllipticsWriter {
         let remote = self.offset + self.written;
         let total = self.total;
         let (first, last) = (self.written == 0, end == self.size);
-        let kind = if first && last && self.offset == 0 {
+        let kind = if first && last && !self.partial {
             WriteKind::Data
         } else if first {
             WriteKind::Prepare

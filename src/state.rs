@@ -47,6 +47,8 @@ pub struct AppState {
     pub cluster: Arc<crate::placement::Cluster>,
     /// The object path (reads, writes, lookups, removes) over `storage`.
     pub objects: crate::core::Objects,
+    /// Open client connections and `proxy.max-connections`.
+    pub connections: crate::http::connections::Connections,
     current: RwLock<Arc<Snapshot>>,
     hooks: Mutex<Vec<(&'static str, ReloadHook)>>,
 }
@@ -86,6 +88,7 @@ impl AppState {
             stats: ProxyStats::default(),
             sources,
             reload: ReloadStatus::default(),
+            connections: Default::default(),
             current: RwLock::new(Arc::new(Snapshot {
                 config: Arc::new(config),
                 buckets: Arc::new(buckets),

@@ -64,7 +64,13 @@ impl AppState {
         sources: Sources,
     ) -> Result<AppState, String> {
         let mut errs = Vec::new();
-        let config = effective_config(config, storage.as_ref(), &mut errs);
+        let file = config.clone();
+        let mut config = effective_config(config, storage.as_ref(), &mut errs);
+        // The file's root was checked by the caller; a stored config's is checked here.
+        if let Err(e) = config.check_root(&sources.config_path) {
+            errs.push(format!("backrunner-config-key: {e}; using the config file"));
+            config = file;
+        }
         let list = read_bucket_list(
             &config,
             storage.as_ref(),

@@ -15,31 +15,33 @@ use super::error::ApiError;
 use crate::config::ProxyConfig;
 
 /// A request body read under the idle timeout and the throughput floor.
+///
+/// Both clocks run only while the reader waits for the client: time the
+/// caller spends writing a chunk to the store (when the client cannot send,
+/// held back by TCP) is not held against the client.
 pub struct BodyReader {
     payload: web::Payload,
     idle: Duration,
     /// Least bytes per second; 0 = no floor.
     floor: u64,
     window: Duration,
-    window_start: Instant,
+    /// Waiting time spent in the current window.
+    window_waited: Duration,
     window_bytes: u64,
     received: u64,
-    last_data: Instant,
 }
 
 impl BodyReader {
     /// Wraps `payload` with the limits of `proxy`.
     pub fn new(payload: web::Payload, proxy: &ProxyConfig) -> BodyReader {
-        let now = Instant::now();
         BodyReader {
             payload,
             idle: Duration::from_secs(proxy.idle_timeout.max(1)),
             floor: proxy.body_min_bytes_per_second,
             window: Duration::from_secs(proxy.body_min_rate_window.max(1)),
-            window_start: now,
+            window_waited: Duration::ZERO,
             window_bytes: 0,
             received: 0,
-            last_data: now,
         }
     }
 
@@ -51,39 +53,39 @@ impl BodyReader {
     /// The next chunk, `None` at the end of the body; 408 when the client
     /// is idle too long or too slow, 400 when the body cannot be read.
     pub async fn next(&mut self) -> Result<Option<Bytes>, ApiError> {
+        let idle_deadline = Instant::now() + self.idle;
         loop {
-            let idle_deadline = self.last_data + self.idle;
-            let window_end = self.window_start + self.window;
-            let deadline = if self.floor > 0 {
-                idle_deadline.min(window_end)
-            } else {
-                idle_deadline
-            };
+            let started = Instant::now();
+            let mut deadline = idle_deadline;
+            if self.floor > 0 {
+                deadline = deadline.min(started + self.window.saturating_sub(self.window_waited));
+            }
             // `StreamExt::next` is cancel safe: a timeout loses no bytes.
-            let wait = deadline.saturating_duration_since(Instant::now());
-            match timeout(wait, self.payload.next()).await {
+            let next = timeout(
+                deadline.saturating_duration_since(started),
+                self.payload.next(),
+            )
+            .await;
+            let now = Instant::now();
+            self.window_waited += now.saturating_duration_since(started);
+            match next {
                 Ok(None) => return Ok(None),
                 Ok(Some(chunk)) => {
                     let chunk = chunk
                         .map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
-                    let now = Instant::now();
                     self.received += chunk.len() as u64;
                     self.window_bytes += chunk.len() as u64;
-                    self.last_data = now;
-                    self.check_rate(now)?;
+                    self.check_rate()?;
                     return Ok(Some(chunk));
                 }
-                Err(_) => {
-                    let now = Instant::now();
-                    if now >= idle_deadline {
-                        return Err(ApiError::RequestTimeout(format!(
-                            "no body data for {}s (proxy.idle-timeout) after {} bytes",
-                            self.idle.as_secs(),
-                            self.received
-                        )));
-                    }
-                    self.check_rate(now)?;
+                Err(_) if now >= idle_deadline => {
+                    return Err(ApiError::RequestTimeout(format!(
+                        "no body data for {}s (proxy.idle-timeout) after {} bytes",
+                        self.idle.as_secs(),
+                        self.received
+                    )));
                 }
+                Err(_) => self.check_rate()?,
             }
         }
     }
@@ -107,8 +109,8 @@ impl BodyReader {
 
     /// At the end of each window: too few bytes in it is a 408, else a new
     /// window starts.
-    fn check_rate(&mut self, now: Instant) -> Result<(), ApiError> {
-        if self.floor == 0 || now < self.window_start + self.window {
+    fn check_rate(&mut self) -> Result<(), ApiError> {
+        if self.floor == 0 || self.window_waited < self.window {
             return Ok(());
         }
         let need = self.floor.saturating_mul(self.window.as_secs());
@@ -122,7 +124,7 @@ impl BodyReader {
                 self.received
             )));
         }
-        self.window_start = now;
+        self.window_waited = Duration::ZERO;
         self.window_bytes = 0;
         Ok(())
     }

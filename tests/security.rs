@@ -201,13 +201,32 @@ fn a_root_that_exposes_the_config_stops_the_start() {
     let mut cfg = p.config();
     cfg["proxy"]["root"] = json!("/");
     p.write_config(&cfg);
-    let out = std::process::Command::new(common::BACKRUNNER)
+    let mut child = std::process::Command::new(common::BACKRUNNER)
         .arg("-config")
         .arg(&p.config_path)
-        .output()
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("backrunner kept running with proxy.root \"/\"");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(err.contains("proxy.root"), "{err}");
     // SIGHUP with such a root keeps the running config.
     cfg["proxy"]["root"] = json!("");

@@ -4,8 +4,8 @@
 //! without panicking; round trips hold where a format has one.
 //!
 //! cargo-fuzz needs a nightly toolchain; proptest runs on stable, in CI, in
-//! bounded time: `BACKRUNNER_FUZZ_CASES` cases per property (default 1000,
-//! about 10 s in all for a debug build). Failing inputs are shrunk and printed.
+//! bounded time: `BACKRUNNER_FUZZ_CASES` cases per property (default 500,
+//! 5 to 15 s in all for a debug build). Failing inputs are shrunk and printed.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,7 +26,7 @@ fn cases() -> u32 {
     std::env::var("BACKRUNNER_FUZZ_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1000)
+        .unwrap_or(500)
 }
 
 fn config() -> ProptestConfig {

@@ -175,6 +175,32 @@ pub struct ProxyConfig {
     /// Removed records a backend needs before its ratio is considered.
     #[serde(rename = "defrag-min-removed-records")]
     pub defrag_min_removed_records: u64,
+    /// The user whose riftv1 signature (keyed by `admin-token`) authorizes
+    /// `/update_local_config/`; empty = no admin credential.
+    #[serde(rename = "admin-user")]
+    pub admin_user: String,
+    /// The admin user's token; never shown.
+    #[serde(rename = "admin-token")]
+    pub admin_token: String,
+    /// Accept unsigned `/update_local_config/` from loopback callers, as
+    /// Backrunner accepted it from anyone (off).
+    #[serde(rename = "unsigned-config-update-from-loopback")]
+    pub unsigned_config_update_from_loopback: bool,
+    /// When above 0, a checked signature must also sign an `X-Ell-Signtime`
+    /// (Unix seconds) at most this many seconds away from now.
+    #[serde(rename = "signature-max-age")]
+    pub signature_max_age: u64,
+    /// Open connections served in full; above it only health checks are
+    /// answered and everything else gets 503 (0 = a quarter of the fd limit).
+    #[serde(rename = "max-connections")]
+    pub max_connections: u64,
+    /// Least average bytes per second a request body must arrive at, measured
+    /// over every `body-min-rate-window` (0 = no floor).
+    #[serde(rename = "body-min-bytes-per-second")]
+    pub body_min_bytes_per_second: u64,
+    /// Seconds over which `body-min-bytes-per-second` is averaged.
+    #[serde(rename = "body-min-rate-window")]
+    pub body_min_rate_window: u64,
 }
 
 impl Default for ProxyConfig {
@@ -203,6 +229,13 @@ impl Default for ProxyConfig {
             recover_bytes_per_second: 32 << 20,
             defrag_removed_ratio: 0.5,
             defrag_min_removed_records: 1000,
+            admin_user: String::new(),
+            admin_token: String::new(),
+            unsigned_config_update_from_loopback: false,
+            signature_max_age: 0,
+            max_connections: 0,
+            body_min_bytes_per_second: 1024,
+            body_min_rate_window: 60,
         }
     }
 }
@@ -298,6 +331,12 @@ impl Config {
         if !(0.0..=1.0).contains(&p.defrag_removed_ratio) {
             return Err("proxy.defrag-removed-ratio must be between 0 and 1".into());
         }
+        if p.body_min_bytes_per_second > 0 && p.body_min_rate_window == 0 {
+            return Err("proxy.body-min-rate-window must be above 0 when proxy.body-min-bytes-per-second is set".into());
+        }
+        if p.admin_user.is_empty() != p.admin_token.is_empty() {
+            return Err("proxy.admin-user and proxy.admin-token must be set together".into());
+        }
         if p.recover_bytes_per_second == 0 {
             return Err("proxy.recover-bytes-per-second must be above 0".into());
         }
@@ -341,10 +380,121 @@ impl Config {
     /// The config as shown by `/proxy_stat/`: tokens blanked.
     pub fn without_secrets(&self) -> Config {
         let mut c = self.clone();
-        if !c.proxy.redirect_token.is_empty() {
-            c.proxy.redirect_token = "<hidden>".into();
+        for t in [&mut c.proxy.redirect_token, &mut c.proxy.admin_token] {
+            if !t.is_empty() {
+                *t = "<hidden>".into();
+            }
         }
         c
+    }
+
+    /// Keys that differ between `self` (running) and `next` but only take
+    /// effect on restart: listeners, connection limits, the store's
+    /// location, the Elliptics node and logging.
+    pub fn restart_only_changes(&self, next: &Config) -> Vec<&'static str> {
+        let (a, b) = (&self.proxy, &next.proxy);
+        let (e, f) = (&self.elliptics, &next.elliptics);
+        let json = |v: &NodeConfig| serde_json::to_value(v).ok();
+        let checks = [
+            ("proxy.address", a.address != b.address),
+            ("proxy.https_address", a.https_address != b.https_address),
+            ("proxy.idle-timeout", a.idle_timeout != b.idle_timeout),
+            (
+                "proxy.max-connections",
+                a.max_connections != b.max_connections,
+            ),
+            (
+                "local.path",
+                self.local.as_ref().map(|l| &l.path) != next.local.as_ref().map(|l| &l.path),
+            ),
+            ("elliptics.remote", e.remote != f.remote),
+            (
+                "elliptics.node-config",
+                json(&e.node_config) != json(&f.node_config),
+            ),
+            ("elliptics.log-file", e.log_file != f.log_file),
+            ("elliptics.log-level", e.log_level != f.log_level),
+            ("elliptics.log-prefix", e.log_prefix != f.log_prefix),
+        ];
+        checks
+            .into_iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// Refuses a `proxy.root` that would serve `/`, the config file's
+    /// directory or the embedded store (over it, or inside it): static files
+    /// must never expose tokens, bucket metadata or objects past their ACL.
+    pub fn check_root(&self, config_path: &Path) -> Result<(), String> {
+        let root = &self.proxy.root;
+        if root.is_empty() {
+            return Ok(());
+        }
+        let root_n = normalize(Path::new(root));
+        if root_n.parent().is_none() {
+            return Err(format!(
+                "proxy.root {root:?} would serve the whole file system"
+            ));
+        }
+        if let Some(dir) = config_path.parent() {
+            let dir_n = normalize(dir);
+            if dir_n.starts_with(&root_n) {
+                return Err(format!(
+                    "proxy.root {root:?} would serve the config file's directory {}",
+                    dir_n.display()
+                ));
+            }
+        }
+        if let Some(local) = &self.local {
+            let store = normalize(&local.path);
+            if store.starts_with(&root_n) || root_n.starts_with(&store) {
+                return Err(format!(
+                    "proxy.root {root:?} would serve the store's directory local.path {}",
+                    store.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An absolute path without `.`/`..` and with symlinks resolved as far as
+/// the path exists (a missing tail is kept as written).
+fn normalize(p: &Path) -> PathBuf {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
+    let mut lexical = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                lexical.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => lexical.push(c),
+        }
+    }
+    // Resolve the longest existing prefix, keep the rest.
+    let mut head = lexical.clone();
+    let mut tail = Vec::new();
+    loop {
+        if let Ok(real) = head.canonicalize() {
+            let mut out = real;
+            for t in tail.iter().rev() {
+                out.push(t);
+            }
+            return out;
+        }
+        match (head.file_name().map(|n| n.to_os_string()), head.parent()) {
+            (Some(name), Some(parent)) => {
+                tail.push(name);
+                head = parent.to_path_buf();
+            }
+            _ => return lexical,
+        }
     }
 }
 
@@ -505,6 +655,57 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn static_root_must_not_expose_store_or_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("store/group-1")).unwrap();
+        std::fs::create_dir_all(d.join("etc/www")).unwrap();
+        let config_path = d.join("etc/config.json");
+        let mut c = Config::from_slice(MINIMAL.as_bytes(), "t").unwrap();
+        c.local.as_mut().unwrap().path = d.join("store");
+        let with_root = |root: &Path| {
+            let mut c = c.clone();
+            c.proxy.root = root.display().to_string();
+            c.check_root(&config_path)
+        };
+        assert!(with_root(Path::new("")).is_ok());
+        assert!(with_root(&d.join("etc/www")).is_ok());
+        assert!(with_root(&d.join("elsewhere")).is_ok());
+        for bad in [
+            PathBuf::from("/"),
+            d.join("etc/www/../../.."),
+            d.to_path_buf(),
+            d.join("etc"),
+            d.join("etc/www/.."),
+            d.join("store"),
+            d.join("store/group-1"),
+            d.join("store/not-yet"),
+        ] {
+            assert!(with_root(&bad).is_err(), "{}", bad.display());
+        }
+        // A symlink to the store is the store.
+        std::os::unix::fs::symlink(d.join("store"), d.join("link")).unwrap();
+        assert!(with_root(&d.join("link")).is_err());
+    }
+
+    #[test]
+    fn restart_only_keys_are_named() {
+        let a = Config::from_slice(MINIMAL.as_bytes(), "t").unwrap();
+        let mut b = a.clone();
+        assert!(a.restart_only_changes(&b).is_empty());
+        b.proxy.headers.insert("X".into(), "y".into());
+        b.local.as_mut().unwrap().groups[0].read_only = true;
+        assert!(a.restart_only_changes(&b).is_empty(), "switches reload");
+        b.proxy.address = "127.0.0.1:1".into();
+        b.elliptics.node_config.io_thread_num = 3;
+        b.local.as_mut().unwrap().path = "/elsewhere".into();
+        assert_eq!(
+            a.restart_only_changes(&b),
+            ["proxy.address", "local.path", "elliptics.node-config"]
+        );
     }
 
     #[test]

@@ -268,7 +268,8 @@ fn bmeta_refuses_bad_config_and_missing_keys() {
 fn update_local_config_takes_effect_and_suspends_refresh() {
     let p = Proxy::start(Setup {
         buckets: json!({"buckets": {"b1": {"groups": [1]}, "b2": {"groups": [2]}, "b3": {"groups": [3]}}}),
-        proxy: json!({"bucket-update-interval": 1, "redirect-token": "secret"}),
+        proxy: json!({"bucket-update-interval": 1, "redirect-token": "secret",
+                      "unsigned-config-update-from-loopback": true}),
         ..Default::default()
     });
     let mut posted = p.config();
@@ -311,7 +312,13 @@ fn update_local_config_takes_effect_and_suspends_refresh() {
 #[test]
 fn update_local_config_refuses_bad_bodies() {
     // Exercises the embedded store's `local` section.
-    let p = Proxy::start_on(Setup::default(), common::Backend::Local);
+    let p = Proxy::start_on(
+        Setup {
+            proxy: json!({"unsigned-config-update-from-loopback": true}),
+            ..Default::default()
+        },
+        common::Backend::Local,
+    );
     let post = |body: &str| {
         p.client
             .post(p.url("/update_local_config/"))
@@ -339,7 +346,11 @@ fn update_local_config_refuses_bad_bodies() {
     cfg["proxy"]["headers"]["X-Test-Header"] = json!("moved");
     let r = post(&cfg.to_string());
     assert_eq!(r.status(), 400);
-    assert!(r.text().unwrap().contains("local.path changed"));
+    let text = r.text().unwrap();
+    assert!(
+        text.contains("cannot change while the proxy runs") && text.contains("local.path"),
+        "{text}"
+    );
     assert_eq!(test_header(&p), "yes");
     let r = p.get_path("/update_local_config/");
     assert_eq!(r.status(), 400);

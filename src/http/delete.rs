@@ -50,7 +50,7 @@ pub async fn bulk_delete(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (_, ctx) = req.bucket_session(bucket, true).await?;
-    let keys = parse_keys(&read_body(payload, BULK_BODY_LIMIT).await?)?;
+    let keys = parse_keys(&read_body(payload, &req.snap.config.proxy, BULK_BODY_LIMIT).await?)?;
     let failed: BTreeMap<String, String> = req
         .state
         .objects

@@ -223,6 +223,14 @@ impl Endpoint {
         }
     }
 
+    /// Monitoring routes, still served above `proxy.max-connections`.
+    pub fn is_health_check(&self) -> bool {
+        matches!(
+            self,
+            Endpoint::Ping | Endpoint::Stat { .. } | Endpoint::ProxyStat | Endpoint::Metrics
+        )
+    }
+
     /// Methods served on this endpoint.
     pub fn methods(&self) -> &'static [Method] {
         match self {

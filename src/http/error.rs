@@ -57,6 +57,9 @@ pub enum ApiError {
     /// From the ACL check.
     #[error("{0}")]
     Auth(#[from] AuthError),
+    /// Refused for another reason than a bucket's ACL (admin routes).
+    #[error("{0}")]
+    Forbidden(String),
     /// A blocking task was cancelled or panicked.
     #[error("internal: {0}")]
     Internal(String),
@@ -97,7 +100,7 @@ impl ApiError {
                 ErrorClass::InvalidArgument => StatusCode::BAD_REQUEST,
                 _ => StatusCode::SERVICE_UNAVAILABLE,
             },
-            ApiError::Auth(_) => StatusCode::FORBIDDEN,
+            ApiError::Auth(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         }

@@ -232,6 +232,8 @@ pub async fn proxy_stat(req: &Req) -> Result<HttpResponse, ApiError> {
             "LastReloadError": last_error,
             "LastReloadErrorTime": last_error_time,
             "ConfigUpdateDisabledFor": reload.config_frozen_for().map(|d| d.as_secs()).unwrap_or(0),
+            "Connections": req.state.connections.open(),
+            "MaxConnections": req.state.connections.cap(),
         },
         "handlers": handlers,
         "errors": stats.errors(),

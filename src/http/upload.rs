@@ -1,12 +1,10 @@
 //! `/upload/BUCKET/KEY` and `/nobucket_upload/KEY`: the body streams into the
 //! store chunk by chunk; it never sits in memory whole.
 
-use std::time::Duration;
-
 use actix_web::http::header::{CONTENT_LENGTH, RANGE};
 use actix_web::{web, HttpResponse};
-use futures_util::StreamExt;
 
+use super::body::BodyReader;
 use super::error::ApiError;
 use super::reply::{LookupJson, UploadJson};
 use super::Req;
@@ -64,51 +62,14 @@ pub async fn upload(
     };
     req.authorize(&meta, true)?;
     let ctx = req.storage_ctx(&meta, true)?;
-    // A trickling client may not hold the write open forever.
-    let idle = Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
-    let body = idle_limited(payload, idle, size);
+    // A stalled or trickling client may not hold the write open forever.
+    let body = BodyReader::new(payload, &req.snap.config.proxy).into_stream();
     let results = objects.put(ctx, key, offset, size, body).await?;
     Ok(HttpResponse::Ok().json(UploadJson {
         bucket: meta.name.clone(),
         key: key.to_string(),
         reply: LookupJson::new(&results),
     }))
-}
-
-/// The upload body as a stream that fails with 408 when the client sends
-/// nothing for `idle`.
-fn idle_limited(
-    payload: web::Payload,
-    idle: Duration,
-    size: u64,
-) -> impl futures_util::Stream<Item = Result<bytes::Bytes, ApiError>> + Unpin {
-    let state = (payload, 0u64, false);
-    Box::pin(futures_util::stream::unfold(
-        state,
-        move |(mut payload, received, done)| async move {
-            if done {
-                return None;
-            }
-            match actix_web::rt::time::timeout(idle, payload.next()).await {
-                Err(_) => Some((
-                    Err(ApiError::RequestTimeout(format!(
-                        "no upload data for {}s (proxy.idle-timeout) after {received} of {size} bytes",
-                        idle.as_secs()
-                    ))),
-                    (payload, received, true),
-                )),
-                Ok(None) => None,
-                Ok(Some(Err(e))) => Some((
-                    Err(ApiError::BadRequest(format!("reading the body: {e}"))),
-                    (payload, received, true),
-                )),
-                Ok(Some(Ok(chunk))) => {
-                    let n = received + chunk.len() as u64;
-                    Some((Ok(chunk), (payload, n, false)))
-                }
-            }
-        },
-    ))
 }
 
 #[cfg(test)]

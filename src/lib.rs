@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod encoding;
 pub mod http;
+pub mod limits;
 pub mod logging;
 pub mod placement;
 pub mod redirect_sign;

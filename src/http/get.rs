@@ -79,9 +79,17 @@ pub async fn get(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, Api
     // Replicas not being defragmented and fastest first.
     let mut ctx = ctx;
     ctx.groups = req.state.cluster.read_order(&groups);
-    let reader = blocking(move || storage.open(&ctx, &k)).await??;
+    let mut reader = blocking(move || storage.open(&ctx, &k)).await??;
     let proxy = &req.snap.config.proxy;
     if proxy.recover_on_read && groups.len() > 1 {
+        reader = crate::placement::repair_corrupt(
+            reader,
+            req.state.clone(),
+            meta.name.clone(),
+            groups.clone(),
+            key.to_string(),
+            proxy.recover_bytes_per_second,
+        );
         crate::placement::check_replicas_in_background(
             req.state.clone(),
             meta.name.clone(),

@@ -163,8 +163,8 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::BadRequest(format!(
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Err(ApiError::PayloadTooLarge(format!(
                 "body is larger than {limit} bytes"
             )));
         }

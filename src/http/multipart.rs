@@ -108,7 +108,7 @@ pub fn segments_stream(
                     return Err(StorageError::new(libc::EIO, "object ended early").into());
                 }
                 let next = Span {
-                    start: span.start + chunk.len() as u64,
+                    start: span.start.saturating_add(chunk.len() as u64),
                     end: span.end,
                 };
                 return Ok(Some((chunk, (Some(r), rest, Some(next)))));

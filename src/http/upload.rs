@@ -96,6 +96,14 @@ pub async fn upload(
         None => choose_bucket(req, size).await?,
     };
     req.authorize(&meta, true)?;
+    let stats = req.state.cluster.stats();
+    crate::limits::check_upload(
+        &meta,
+        offset,
+        size,
+        req.snap.config.proxy.max_object_size(),
+        |g| crate::limits::group_capacity(&stats, g),
+    )?;
     let ctx = req.storage_ctx(&meta, true)?;
     let storage = req.state.storage.clone();
     let k = key.to_string();

@@ -95,7 +95,14 @@ pub trait ObjectReader: Send {
     /// The replica being read.
     fn info(&self) -> &ReplicaInfo;
     /// Reads up to `len` bytes at `offset` (relative to the object's start).
+    /// Bytes that fail the store's checksum are never returned: the reader
+    /// reads them from another group's replica of the same object, or fails.
     fn read_at(&mut self, offset: u64, len: usize) -> Result<Bytes, StorageError>;
+    /// Groups whose replica failed a checksum since the last call (each
+    /// once), so the caller can repair them.
+    fn take_corrupt(&mut self) -> Vec<GroupId> {
+        Vec::new()
+    }
 }
 
 /// Space and health of one backend, as gathered for statistics and placement.
@@ -133,6 +140,9 @@ pub struct BackendStat {
     pub commands: std::collections::BTreeMap<String, CommandStat>,
     /// Defragmentations finished since start.
     pub defrag_runs: u64,
+    /// Reads since start that found a replica's bytes not matching their
+    /// checksum (the bytes were read from another replica, or the read failed).
+    pub checksum_errors: u64,
 }
 
 impl AsRef<BackendStat> for BackendStat {

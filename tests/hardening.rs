@@ -525,3 +525,64 @@ fn one_bad_metadata_copy_leaves_the_bucket_usable() {
         p.log()
     );
 }
+
+/// Whether `RecordsCorrupted` of `group` reaches `at_least` within 10 s
+/// (statistics are gathered every second).
+fn corrupted_eventually(p: &Proxy, bucket: &str, group: u32, at_least: u64) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if corrupted(p, bucket, group) >= at_least {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+#[test]
+fn elliptics_reads_past_a_corrupt_eblob_record() {
+    if !cfg!(feature = "elliptics") || common::ioserv_binary().is_none() {
+        eprintln!("skipped: needs --features elliptics and dnet_ioserv");
+        return;
+    }
+    let setup = Setup {
+        buckets: json!({"buckets": {"r": {"groups": [1, 2]}}}),
+        bucket_list: vec!["r".into()],
+        ..Setup::default()
+    };
+    let mut p = Proxy::start_on(setup, Backend::Elliptics);
+    let body = random_bytes((3 << 20) + 777, 8);
+    assert_eq!(p.upload("r", "obj", body.clone()).status(), 200);
+    let (f1, o1) = replica(&p, "r", "obj", 1);
+    let (f2, o2) = replica(&p, "r", "obj", 2);
+    // Different 1 MiB checksum chunks of the two records.
+    flip_bit(&f1, o1, 200_000);
+    flip_bit(&f2, o2, 2_500_000);
+    restart(&mut p);
+    for i in 0..5 {
+        let r = p.get("r", "obj");
+        assert_eq!(r.status(), 200);
+        let got = r
+            .bytes()
+            .unwrap_or_else(|e| panic!("GET {i}: {e}: {}", p.log()));
+        assert!(got == body, "GET {i} served wrong bytes");
+    }
+    // Every GET met both bad chunks, one in each record.
+    assert!(
+        corrupted_eventually(&p, "r", 1, 5) && corrupted_eventually(&p, "r", 2, 5),
+        "checksum errors not counted: {}",
+        p.json("/stat/r")
+    );
+    assert!(metric_sum(&p, "backend_checksum_errors_total") >= 10.0);
+    // Both records bad in the same chunk: an error, never wrong bytes.
+    flip_bit(&f2, o2, 200_001);
+    if let Ok(b) = p
+        .client
+        .get(p.url("/get/r/obj"))
+        .send()
+        .and_then(|r| r.bytes())
+    {
+        assert!(b.len() < body.len(), "a whole body despite two bad records");
+    }
+    assert_eq!(p.upload("r", "other", vec![1; 10]).status(), 200);
+}

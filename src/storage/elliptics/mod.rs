@@ -469,29 +469,26 @@ impl Storage for EllipticsStore {
         }
     }
 
-    fn bulk_remove(&self, ctx: &Context, keys: &[String]) -> Vec<(String, Vec<GroupResult<()>>)> {
+    fn bulk_remove(&self, ctx: &Context, keys: &[String]) -> Vec<Vec<GroupResult<()>>> {
         let (entries, overall) = match self.session(ctx).map(|s| s.bulk_remove(keys)) {
             Ok(r) => r,
             Err(e) => {
                 return keys
                     .iter()
-                    .map(|k| (k.clone(), fail_all(&ctx.groups, e.clone())))
+                    .map(|_| fail_all(&ctx.groups, e.clone()))
                     .collect()
             }
         };
-        keys.iter()
-            .enumerate()
-            .map(|(i, k)| {
-                let mine: Vec<Entry> = entries
-                    .iter()
-                    .filter(|e| e.key_index == Some(i))
-                    .cloned()
-                    .collect();
-                (
-                    k.clone(),
-                    per_group(&ctx.groups, &mine, &overall, |_| Ok(())),
-                )
-            })
+        // Replies sorted by key once, not searched once per key.
+        let mut per_key: Vec<Vec<Entry>> = vec![Vec::new(); keys.len()];
+        for e in entries {
+            if let Some(slot) = e.key_index.and_then(|i| per_key.get_mut(i)) {
+                slot.push(e);
+            }
+        }
+        per_key
+            .iter()
+            .map(|mine| per_group(&ctx.groups, mine, &overall, |_| Ok(())))
             .collect()
     }
 
@@ -712,8 +709,8 @@ struct EllipticsReader {
 }
 
 impl EllipticsReader {
-    /// Counts and drops from the reading order every group that answered
-    /// `-EILSEQ`, so later chunks go straight to a good replica.
+    /// Counts every group that answered `-EILSEQ` and moves it to the end of
+    /// the reading order, so later chunks go to a good replica first.
     fn note_corrupt(&mut self, entries: &[Entry]) -> Result<(), StorageError> {
         let bad: Vec<&Entry> = entries
             .iter()
@@ -724,7 +721,7 @@ impl EllipticsReader {
         }
         for e in &bad {
             log::error!(
-                "group {} ({} backend {}): {}: checksum mismatch, reading another replica",
+                "group {} ({} backend {}): {}: checksum mismatch",
                 e.group,
                 e.address,
                 e.backend,
@@ -737,10 +734,16 @@ impl EllipticsReader {
                 self.corrupt.push(e.group);
             }
         }
-        let before = self.order.len();
-        self.order
-            .retain(|&g| !bad.iter().any(|e| e.group as i32 == g));
-        if !self.order.is_empty() && self.order.len() != before {
+        // A bad record may be bad in one chunk only: its group moves to the
+        // end of the order (the last resort) instead of leaving it.
+        let (bad_groups, mut good): (Vec<i32>, Vec<i32>) = self
+            .order
+            .iter()
+            .copied()
+            .partition(|&g| bad.iter().any(|e| e.group as i32 == g));
+        good.extend(bad_groups);
+        if good != self.order {
+            self.order = good;
             self.session = self.session.with_groups(self.order.clone())?;
         }
         Ok(())
@@ -755,12 +758,6 @@ impl ObjectReader for EllipticsReader {
     fn read_at(&mut self, offset: u64, len: usize) -> Result<Bytes, StorageError> {
         if offset >= self.info.size || len == 0 {
             return Ok(Bytes::new());
-        }
-        if self.order.is_empty() {
-            return Err(StorageError::new(
-                -libc::EILSEQ,
-                format!("{}: every replica failed its checksum", self.key),
-            ));
         }
         let want = (len as u64).min(self.info.size - offset);
         let (entries, overall) = self.session.read(&self.key, offset, want);

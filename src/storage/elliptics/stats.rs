@@ -113,6 +113,8 @@ pub fn parse_backends(address: &str, json: &[u8]) -> Result<Vec<BackendStat>, St
             error: b["status"]["last_start_err"].as_i64().unwrap_or(0) as i32,
             commands: commands(b),
             defrag_runs: 0,
+            // Filled in by the store from its readers' -EILSEQ replies.
+            checksum_errors: 0,
         });
     }
     out.sort_by_key(|s| (s.group, s.backend));

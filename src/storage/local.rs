@@ -1431,6 +1431,96 @@ mod tests {
     }
 
     #[test]
+    fn format_1_objects_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), &[(1, 0, false)]);
+        let h = Header {
+            size: 5,
+            mtime: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            csum: checksum(b"hello"),
+            namespace: b"b".to_vec(),
+            key: b"old".to_vec(),
+            block_size: 0,
+        };
+        let path = object_path(dir.path(), 1, "b", "old");
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut raw = h.encode();
+        assert_eq!(&raw[..8], MAGIC_V1);
+        raw.extend_from_slice(b"hello");
+        fs::write(&path, raw).unwrap();
+        let ctx = Context::new("b", vec![1]);
+        assert_eq!(read_small(&s, &ctx, "old", 100).unwrap(), b"hello");
+        let info = s.lookup(&ctx, "old")[0].result.clone().unwrap();
+        assert_eq!(info.offset, h.len());
+        // A partial upload onto it writes format 2.
+        let mut w = s.write(&ctx, "old", 5, 1).unwrap();
+        w.write(b"!").unwrap();
+        w.commit();
+        assert_eq!(&fs::read(&path).unwrap()[..8], MAGIC_V2);
+        assert_eq!(read_small(&s, &ctx, "old", 100).unwrap(), b"hello!");
+    }
+
+    #[test]
+    fn bad_blocks_are_read_from_another_replica() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), &[(1, 0, false), (2, 0, false), (3, 0, false)]);
+        let ctx = Context::new("b", vec![1, 2, 3]);
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let res = write_small(&s, &ctx, "k", &data).unwrap();
+        let flip = |g: usize, at: u64| {
+            let info = res[g].result.as_ref().unwrap();
+            let f = OpenOptions::new()
+                .write(true)
+                .read(true)
+                .open(&info.filename)
+                .unwrap();
+            let mut b = [0u8; 1];
+            f.read_exact_at(&mut b, info.offset + at).unwrap();
+            f.write_all_at(&[b[0] ^ 1], info.offset + at).unwrap();
+        };
+        // Block 0 bad in group 1, block 2 bad in group 2: every block has a good copy.
+        flip(0, 10);
+        flip(1, 140_000);
+        let mut r = s.open(&ctx, "k").unwrap();
+        let mut got = Vec::new();
+        while got.len() < data.len() {
+            got.extend_from_slice(&r.read_at(got.len() as u64, 50_000).unwrap());
+        }
+        assert!(got == data);
+        assert_eq!(r.take_corrupt(), vec![1, 2]);
+        assert!(r.take_corrupt().is_empty());
+        // Unaligned reads across block edges.
+        assert_eq!(&r.read_at(65_530, 20).unwrap()[..], &data[65_530..65_550]);
+        // The same block bad everywhere: an error, not bytes.
+        flip(2, 10);
+        flip(1, 11);
+        let mut r = s.open(&ctx, "k").unwrap();
+        let e = r.read_at(0, 100).unwrap_err();
+        assert_eq!(e.errno, -libc::EILSEQ, "{e}");
+        assert!(r.read_at(200_000, 100).is_ok(), "other blocks still read");
+        let errors: u64 = s.backend_stats().iter().map(|b| b.checksum_errors).sum();
+        assert!(errors >= 5, "{errors}");
+    }
+
+    #[test]
+    fn partial_write_refuses_to_copy_a_bad_old_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), &[(1, 0, false)]);
+        let ctx = Context::new("b", vec![1]);
+        let data = vec![3u8; 200_000];
+        let info = write_small(&s, &ctx, "k", &data).unwrap()[0]
+            .result
+            .clone()
+            .unwrap();
+        let f = OpenOptions::new().write(true).open(&info.filename).unwrap();
+        f.write_all_at(&[9], info.offset + 150_000).unwrap();
+        let mut w = s.write(&ctx, "k", 10, 5).unwrap();
+        w.write(b"abcde").unwrap();
+        let e = w.commit()[0].result.clone().unwrap_err();
+        assert_eq!(e.errno, -libc::EILSEQ, "{e}");
+    }
+
+    #[test]
     fn reopen_counts_existing_objects() {
         let dir = tempfile::tempdir().unwrap();
         {

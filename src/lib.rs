@@ -11,6 +11,7 @@ pub mod encoding;
 pub mod http;
 pub mod limits;
 pub mod logging;
+pub mod memory;
 pub mod placement;
 pub mod redirect_sign;
 pub mod reload;

@@ -209,11 +209,9 @@ pub trait Storage: Send + Sync + 'static {
     /// Removes `key` from every group of `ctx`.
     fn remove(&self, ctx: &Context, key: &str) -> Vec<GroupResult<()>>;
 
-    /// Removes many keys; answers, for each key, the per-group outcome.
-    fn bulk_remove(&self, ctx: &Context, keys: &[String]) -> Vec<(String, Vec<GroupResult<()>>)> {
-        keys.iter()
-            .map(|k| (k.clone(), self.remove(ctx, k)))
-            .collect()
+    /// Removes many keys; answers, for each key in order, the per-group outcome.
+    fn bulk_remove(&self, ctx: &Context, keys: &[String]) -> Vec<Vec<GroupResult<()>>> {
+        keys.iter().map(|k| self.remove(ctx, k)).collect()
     }
 
     /// Statistics of every backend the store knows.

@@ -201,6 +201,23 @@ pub struct ProxyConfig {
     /// Seconds over which `body-min-bytes-per-second` is averaged.
     #[serde(rename = "body-min-rate-window")]
     pub body_min_rate_window: u64,
+    /// Largest object an upload may declare (offset + Content-Length), in
+    /// bytes or a size string; 0 or absent = [`DEFAULT_MAX_OBJECT_SIZE`].
+    #[serde(rename = "max-object-size", deserialize_with = "de_size")]
+    pub max_object_size: u64,
+}
+
+/// Default of `proxy.max-object-size`: 100 GiB.
+pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 100 << 30;
+
+impl ProxyConfig {
+    /// `max-object-size`, with 0 meaning the default.
+    pub fn max_object_size(&self) -> u64 {
+        match self.max_object_size {
+            0 => DEFAULT_MAX_OBJECT_SIZE,
+            n => n,
+        }
+    }
 }
 
 impl Default for ProxyConfig {
@@ -236,6 +253,7 @@ impl Default for ProxyConfig {
             max_connections: 0,
             body_min_bytes_per_second: 1024,
             body_min_rate_window: 60,
+            max_object_size: 0,
         }
     }
 }
@@ -543,17 +561,20 @@ fn de_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
             Ok(v)
         }
         fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
-            u64::try_from(v).map_err(|_| E::custom("size-limit must not be negative"))
+            u64::try_from(v).map_err(|_| E::custom("a size must not be negative"))
         }
         fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
             if v >= 0.0 && v.fract() == 0.0 {
                 Ok(v as u64)
             } else {
-                Err(E::custom("size-limit must be a whole number of bytes"))
+                Err(E::custom("a size must be a whole number of bytes"))
             }
         }
         fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
             parse_size(v).map_err(E::custom)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<u64, E> {
+            Ok(0)
         }
     }
     d.deserialize_any(V)

@@ -12,6 +12,7 @@ use backrunner::state::{AppState, Sources};
 use backrunner::{http, logging, reload, storage};
 
 fn main() -> ExitCode {
+    backrunner::memory::configure_allocator();
     let args = ProxyArgs::parse_from(normalize_args(std::env::args_os()));
     if let Some(path) = &args.check_config {
         return check_config(path);

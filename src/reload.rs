@@ -226,6 +226,7 @@ fn swap_in(
     let (buckets, bucket_errs) = Buckets::reload(
         state.storage.clone(),
         config.elliptics.metadata_groups.clone(),
+        crate::bucket::reserved_keys(&config.elliptics),
         list,
         Some(&old.buckets),
         forget_back,

@@ -81,6 +81,7 @@ impl AppState {
         let (buckets, bucket_errs) = Buckets::reload(
             storage.clone(),
             config.elliptics.metadata_groups.clone(),
+            crate::bucket::reserved_keys(&config.elliptics),
             list,
             None,
             true,

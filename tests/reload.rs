@@ -149,22 +149,16 @@ fn listed_bucket_whose_metadata_vanishes_keeps_its_previous_metadata() {
     assert!(last.contains("keeping its previous metadata"), "{last}");
 }
 
-/// Deletes an object's file from the embedded store behind the proxy's back
-/// (each file starts with a 100-byte fixed header, then namespace and key).
+/// Deletes an object's file from the embedded store behind the proxy's back.
 fn remove_object(p: &Proxy, group: u32, namespace: &[u8], key: &[u8]) {
-    let want = [namespace, key].concat();
-    let data = p.dir.path().join(format!("store/group-{group}/data"));
-    for sub in std::fs::read_dir(data).unwrap() {
-        for f in std::fs::read_dir(sub.unwrap().path()).unwrap() {
-            let path = f.unwrap().path();
-            let bytes = std::fs::read(&path).unwrap();
-            if bytes.get(100..100 + want.len()) == Some(&want[..]) {
-                std::fs::remove_file(&path).unwrap();
-                return;
-            }
-        }
-    }
-    panic!("no object {want:?} in group {group}");
+    let path = backrunner::storage::local::object_path(
+        &p.dir.path().join("store"),
+        group,
+        std::str::from_utf8(namespace).unwrap(),
+        std::str::from_utf8(key).unwrap(),
+    );
+    std::fs::remove_file(&path)
+        .unwrap_or_else(|e| panic!("no object {key:?} in group {group}: {e}"));
 }
 
 /// Starts a proxy whose bucket list and config live in the store under keys.

@@ -140,8 +140,8 @@ pub async fn read_body(
     let mut reader = BodyReader::new(payload, proxy);
     let mut body = Vec::new();
     while let Some(chunk) = reader.next().await? {
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::BadRequest(format!(
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Err(ApiError::PayloadTooLarge(format!(
                 "body is larger than {limit} bytes"
             )));
         }

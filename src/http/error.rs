@@ -66,6 +66,9 @@ pub enum ApiError {
     /// The client sent nothing for longer than `proxy.idle-timeout`.
     #[error("{0}")]
     RequestTimeout(String),
+    /// A declared body or object size over a limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
 }
 
 fn allow_list(allow: &[Method]) -> String {
@@ -94,7 +97,9 @@ impl ApiError {
                 ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             },
             // Backrunner answers an unknown bucket with 400.
-            ApiError::Bucket(BucketError::Unknown(_)) => StatusCode::BAD_REQUEST,
+            ApiError::Bucket(BucketError::Unknown(_) | BucketError::Reserved(..)) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::Bucket(BucketError::Corrupt(..)) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Bucket(BucketError::Storage(_, e)) => match e.class() {
                 ErrorClass::InvalidArgument => StatusCode::BAD_REQUEST,
@@ -103,6 +108,7 @@ impl ApiError {
             ApiError::Auth(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
@@ -148,6 +154,12 @@ impl From<ObjectError> for ApiError {
             e @ ObjectError::BodyLength { .. } => ApiError::BadRequest(e.to_string()),
             ObjectError::Internal(why) => ApiError::Internal(why),
         }
+    }
+}
+
+impl From<crate::limits::TooLarge> for ApiError {
+    fn from(e: crate::limits::TooLarge) -> Self {
+        ApiError::PayloadTooLarge(e.0)
     }
 }
 

@@ -61,6 +61,7 @@ pub async fn upload(
         }
     };
     req.authorize(&meta, true)?;
+    objects.check_upload(&meta, offset, size, req.snap.config.proxy.max_object_size())?;
     let ctx = req.storage_ctx(&meta, true)?;
     // A stalled or trickling client may not hold the write open forever.
     let body = BodyReader::new(payload, &req.snap.config.proxy).into_stream();

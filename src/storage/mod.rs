@@ -95,7 +95,14 @@ pub trait ObjectReader: Send {
     /// The replica being read.
     fn info(&self) -> &ReplicaInfo;
     /// Reads up to `len` bytes at `offset` (relative to the object's start).
+    /// Bytes that fail the store's checksum are never returned: the reader
+    /// reads them from another group's replica of the same object, or fails.
     fn read_at(&mut self, offset: u64, len: usize) -> Result<Bytes, StorageError>;
+    /// Groups whose replica failed a checksum since the last call (each
+    /// once), so the caller can repair them.
+    fn take_corrupt(&mut self) -> Vec<GroupId> {
+        Vec::new()
+    }
 }
 
 /// Space and health of one backend, as gathered for statistics and placement.
@@ -141,6 +148,9 @@ pub struct BackendStat {
     pub defrag_completion_status: i32,
     /// Share of its group's id ring this backend serves, 0..=1.
     pub percentage: f64,
+    /// Reads since start that found a replica's bytes not matching their
+    /// checksum (the bytes were read from another replica, or the read failed).
+    pub checksum_errors: u64,
 }
 
 impl AsRef<BackendStat> for BackendStat {
@@ -266,11 +276,9 @@ pub trait Storage: Send + Sync + 'static {
     /// Removes `key` from every group of `ctx`.
     fn remove(&self, ctx: &Context, key: &str) -> Vec<GroupResult<()>>;
 
-    /// Removes many keys; answers, for each key, the per-group outcome.
-    fn bulk_remove(&self, ctx: &Context, keys: &[String]) -> Vec<(String, Vec<GroupResult<()>>)> {
-        keys.iter()
-            .map(|k| (k.clone(), self.remove(ctx, k)))
-            .collect()
+    /// Removes many keys; answers, for each key in order, the per-group outcome.
+    fn bulk_remove(&self, ctx: &Context, keys: &[String]) -> Vec<Vec<GroupResult<()>>> {
+        keys.iter().map(|k| self.remove(ctx, k)).collect()
     }
 
     /// Statistics of every backend the store knows.

@@ -354,6 +354,49 @@ fn replica(e: &Entry) -> Result<ReplicaInfo, StorageError> {
     })
 }
 
+/// The context of a read: the server checks every read against its
+/// checksums (-EILSEQ on a mismatch), and no flag may turn that off.
+fn read_context(ctx: &Context) -> Context {
+    let mut rctx = ctx.clone();
+    rctx.ioflags &= !IO_FLAGS_NOCSUM;
+    rctx
+}
+
+impl EllipticsStore {
+    /// Looks `key` up and opens the replica found first.
+    fn reader(&self, ctx: &Context, key: &str) -> Result<EllipticsReader, StorageError> {
+        let s = self.session(&read_context(ctx))?;
+        let (entries, overall) = s.lookup(key);
+        let results = per_group(&ctx.groups, &entries, &overall, replica);
+        let info = match results.iter().find_map(|r| r.result.as_ref().ok()) {
+            Some(i) => i.clone(),
+            None => {
+                return Err(pick_error(
+                    results.iter().filter_map(|r| r.result.as_ref().err()),
+                ))
+            }
+        };
+        // Read the replica found first; the client library moves to the next
+        // group on an error (a failed checksum too), so only groups holding
+        // the same version follow, and a chunk never mixes versions.
+        let mut order = vec![info.group as i32];
+        order.extend(results.iter().filter_map(|r| match &r.result {
+            Ok(other) if other.group != info.group && !differ(other, &info) => {
+                Some(other.group as i32)
+            }
+            _ => None,
+        }));
+        Ok(EllipticsReader {
+            session: s.with_groups(order.clone())?,
+            order,
+            key: key.to_string(),
+            info,
+            checksum_errors: self.checksum_errors.clone(),
+            corrupt: Vec::new(),
+        })
+    }
+}
+
 impl Storage for EllipticsStore {
     fn write(
         &self,
@@ -442,46 +485,17 @@ impl Storage for EllipticsStore {
     }
 
     fn open(&self, ctx: &Context, key: &str) -> Result<Box<dyn ObjectReader>, StorageError> {
-        // The server checks every read against its checksums (-EILSEQ on a
-        // mismatch): never let a flag turn that off.
-        let mut rctx = ctx.clone();
-        rctx.ioflags &= !IO_FLAGS_NOCSUM;
-        let s = self.session(&rctx)?;
-        let (entries, overall) = s.lookup(key);
-        let results = per_group(&ctx.groups, &entries, &overall, replica);
-        let info = match results.iter().find_map(|r| r.result.as_ref().ok()) {
-            Some(i) => i.clone(),
-            None => {
-                return Err(pick_error(
-                    results.iter().filter_map(|r| r.result.as_ref().err()),
-                ))
-            }
-        };
-        // Read the replica found first; the client library moves to the next
-        // group on an error (a failed checksum too), so only groups holding
-        // the same version follow, and a chunk never mixes versions.
-        let mut order = vec![info.group as i32];
-        order.extend(results.iter().filter_map(|r| match &r.result {
-            Ok(other) if other.group != info.group && !differ(other, &info) => {
-                Some(other.group as i32)
-            }
-            _ => None,
-        }));
-        Ok(Box::new(EllipticsReader {
-            session: s.with_groups(order.clone())?,
-            order,
-            key: key.to_string(),
-            info,
-            checksum_errors: self.checksum_errors.clone(),
-            corrupt: Vec::new(),
-        }))
+        Ok(Box::new(self.reader(ctx, key)?))
     }
 
     /// From the start of an object, one read command: its reply carries the
-    /// record's size and time, so no lookup goes first. The replica's data
-    /// file and checksum are not in a read reply: the ETag then comes from
-    /// id, size and time, as it does for the all-zero checksums that
-    /// Elliptics 3.0 lookups answer.
+    /// record's size and time, so no lookup goes first, and a small object
+    /// is served by that one round trip. The replica's data file and
+    /// checksum are not in a read reply: the ETag then comes from id, size
+    /// and time, as it does for the all-zero checksums that Elliptics 3.0
+    /// lookups answer. An object larger than the first chunk is looked up
+    /// as well, so that later chunks come only from replicas of the same
+    /// version.
     fn open_read(
         &self,
         ctx: &Context,
@@ -493,13 +507,30 @@ impl Storage for EllipticsStore {
             // Past the end a read fails where a lookup answers the size.
             return crate::storage::open_then_read(self, ctx, key, at, len);
         }
-        let s = self.session(ctx)?;
-        let (entries, overall) = s.read(key, 0, len as u64);
-        let Some(e) = entries.into_iter().find(|e| e.status == 0) else {
-            return Err(overall
-                .err()
-                .unwrap_or_else(|| StorageError::new(-libc::EIO, "read returned nothing")));
+        let s = self.session(&read_context(ctx))?;
+        let (entries, _) = s.read(key, 0, len as u64);
+        let Some(first) = entries.iter().position(|e| e.status == 0) else {
+            // Every group failed: the lookup path reports why, group by group.
+            return crate::storage::open_then_read(self, ctx, key, at, len);
         };
+        let e = &entries[first];
+        if (e.data.len() as u64) < e.total_size {
+            let mut reader = self.reader(ctx, key)?;
+            reader.note_corrupt(&entries)?;
+            let i = &reader.info;
+            let data = if i.group == e.group && i.size == e.total_size && i.mtime == e.mtime {
+                Bytes::from(
+                    entries
+                        .into_iter()
+                        .nth(first)
+                        .map(|e| e.data)
+                        .unwrap_or_default(),
+                )
+            } else {
+                crate::storage::read_full(&mut reader, 0, len)?
+            };
+            return Ok((Box::new(reader), data));
+        }
         let info = ReplicaInfo {
             group: e.group,
             backend: e.backend,
@@ -511,19 +542,23 @@ impl Storage for EllipticsStore {
             mtime: e.mtime,
             csum: Vec::new(),
         };
-        let mut order = vec![info.group as i32];
-        order.extend(
-            ctx.groups
-                .iter()
-                .map(|&g| g as i32)
-                .filter(|&g| g != info.group as i32),
-        );
-        let reader = EllipticsReader {
-            session: s.with_groups(order)?,
+        // The whole object came in this reply: no later chunk needs an order.
+        let order = vec![info.group as i32];
+        let mut reader = EllipticsReader {
+            session: s.with_groups(order.clone())?,
+            order,
             key: key.to_string(),
             info,
+            checksum_errors: self.checksum_errors.clone(),
+            corrupt: Vec::new(),
         };
-        Ok((Box::new(reader), Bytes::from(e.data)))
+        reader.note_corrupt(&entries)?;
+        let data = entries
+            .into_iter()
+            .nth(first)
+            .map(|e| e.data)
+            .unwrap_or_default();
+        Ok((Box::new(reader), Bytes::from(data)))
     }
 
     fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>> {

@@ -12,6 +12,8 @@
 #   bench/get.sh                          # 4 KiB and 64 MiB, 1/64/256 connections
 #   DURATION=3 DURATION_BIG=8 CONNS="1 64" bench/get.sh  # a quicker run
 #   STORES=local bench/get.sh             # skip Elliptics
+#   ELL_CHUNKS="65536 262144 1048576" bench/get.sh   # also: raw Elliptics
+#                                         # 64 MiB reads by chunk size
 #
 # Needs: wrk and nginx (apt-get install wrk nginx-light), curl, python3.
 set -euo pipefail
@@ -200,4 +202,18 @@ print(f"| {label} | {c} | {ra:.0f} req/s, {ma:.0f} MB/s, p99 {pa:.2f} ms | {rr:.
 PY
     done
   done
+  if [ -n "${ELL_CHUNKS:-}" ]; then
+    echo
+    echo "Raw client, 64 MiB object, by read size ($DURATION_BIG s each)"
+    echo
+    echo "| chunk | 1 thread | 8 threads |"
+    echo "|---|---|---|"
+    [ -f "$WORK/obj-67108864" ] || { head -c 67108864 /dev/urandom >"$WORK/obj-67108864";
+      curl -sf -o /dev/null -X POST --data-binary "@$WORK/obj-67108864" "http://127.0.0.1:$EPORT/upload/b/obj-67108864"; }
+    for chunk in $ELL_CHUNKS; do
+      one=$(CHUNK=$chunk target/release/examples/raw_read "$WORK/ell.json" b obj-67108864 1 "$DURATION_BIG")
+      eight=$(CHUNK=$chunk target/release/examples/raw_read "$WORK/ell.json" b obj-67108864 8 "$DURATION_BIG")
+      echo "| $chunk | $(mbs "$one") MB/s | $(mbs "$eight") MB/s |"
+    done
+  fi
 fi

@@ -1,8 +1,9 @@
 //! The raw client's read rate, for `bench/get.sh`: the same store calls the
-//! proxy's GET makes (open, then read chunks), in a tight loop on `THREADS`
+//! proxy's GET makes (open with the first chunk, then read chunks), in a tight loop on `THREADS`
 //! threads for `SECONDS`, with no HTTP. Prints "requests/s MB/s".
 //!
-//! `raw_read CONFIG BUCKET KEY THREADS SECONDS`
+//! `raw_read CONFIG BUCKET KEY THREADS SECONDS`; `CHUNK=bytes` reads in
+//! chunks of that size instead of the proxy's `READ_CHUNK`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -25,6 +26,10 @@ fn main() {
             .unwrap_or_else(|e| panic!("{e}"));
     let ctx = Context::new(bucket.clone(), meta.groups.clone());
     let threads: usize = threads.parse().expect("THREADS");
+    let chunk: usize = std::env::var("CHUNK")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(READ_CHUNK);
     let until = Instant::now() + Duration::from_secs(secs.parse().expect("SECONDS"));
     let (reqs, bytes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let started = Instant::now();
@@ -33,11 +38,12 @@ fn main() {
             let (storage, ctx, reqs, bytes) = (&storage, &ctx, &reqs, &bytes);
             s.spawn(move || {
                 while Instant::now() < until {
-                    let mut r = storage.open(ctx, key).expect("open");
+                    // As the proxy's GET: the open reads the first chunk.
+                    let (mut r, first) = storage.open_read(ctx, key, 0, chunk).expect("open");
                     let size = r.info().size;
-                    let mut at = 0;
+                    let mut at = first.len() as u64;
                     while at < size {
-                        let c = r.read_at(at, READ_CHUNK).expect("read");
+                        let c = r.read_at(at, chunk).expect("read");
                         assert!(!c.is_empty(), "object ended early");
                         at += c.len() as u64;
                     }

@@ -44,7 +44,22 @@ pub enum AuthError {
         /// Where.
         bucket: String,
     },
+    /// `proxy.signature-max-age` is set and the signed `X-Ell-Signtime` is
+    /// missing, malformed or too far from now.
+    #[error("signature of user {user:?}: {reason} (proxy.signature-max-age is {max_age}s)")]
+    Signtime {
+        /// Who asked.
+        user: String,
+        /// What is wrong with the header.
+        reason: String,
+        /// The configured bound.
+        max_age: u64,
+    },
 }
+
+/// The header carrying the signing time, in Unix seconds; as an `x-ell-*`
+/// header it is covered by the riftv1 signature.
+pub const SIGNTIME_HEADER: &str = "x-ell-signtime";
 
 /// Go's `url.QueryEscape` of a string: space as `+`.
 pub fn query_escape(s: &str) -> String {
@@ -185,6 +200,58 @@ pub struct SignedRequest<'a> {
     pub authorization: Option<&'a str>,
     /// All request headers.
     pub headers: Vec<(&'a str, &'a str)>,
+    /// `proxy.signature-max-age`: when above 0, a checked signature must
+    /// sign an `X-Ell-Signtime` this close to now.
+    pub max_sign_age: u64,
+}
+
+impl SignedRequest<'_> {
+    /// Whether `given` (hex, any case) is the riftv1 signature of this
+    /// request keyed by `token`; compared in constant time.
+    pub fn signature_matches(&self, token: &str, given: &str) -> bool {
+        let expected = signature(
+            token,
+            self.method,
+            self.path_and_query,
+            self.headers.iter().copied(),
+        );
+        let given = given.to_ascii_lowercase();
+        given.len() == expected.len() && memcmp::eq(given.as_bytes(), expected.as_bytes())
+    }
+
+    /// Checks the signed `X-Ell-Signtime` against `max_sign_age` (nothing to
+    /// check when it is 0).
+    pub fn check_signtime(&self, user: &str, now: std::time::SystemTime) -> Result<(), AuthError> {
+        let max_age = self.max_sign_age;
+        if max_age == 0 {
+            return Ok(());
+        }
+        let err = |reason: String| AuthError::Signtime {
+            user: user.to_string(),
+            reason,
+            max_age,
+        };
+        let value = self
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(SIGNTIME_HEADER))
+            .map(|(_, v)| v.trim())
+            .ok_or_else(|| err("no X-Ell-Signtime header is signed".into()))?;
+        let t: u64 = value
+            .parse()
+            .map_err(|_| err(format!("X-Ell-Signtime {value:?} is not Unix seconds")))?;
+        let now = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if now.abs_diff(t) > max_age {
+            return Err(err(format!(
+                "X-Ell-Signtime {t} is {}s away from now",
+                now.abs_diff(t)
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The ACL part of a check, without the signature: whether `user` may read
@@ -222,21 +289,13 @@ pub fn check(bucket: &BucketMeta, req: &SignedRequest<'_>, write: bool) -> Resul
     if entry.flags & ACL_NO_TOKEN != 0 {
         return Ok(());
     }
-    let expected = signature(
-        &entry.token,
-        req.method,
-        req.path_and_query,
-        req.headers.iter().copied(),
-    );
-    let given = sig.unwrap_or_default().to_ascii_lowercase();
-    if given.len() == expected.len() && memcmp::eq(given.as_bytes(), expected.as_bytes()) {
-        Ok(())
-    } else {
-        Err(AuthError::BadSignature {
+    if !req.signature_matches(&entry.token, &sig.unwrap_or_default()) {
+        return Err(AuthError::BadSignature {
             user,
             bucket: bucket.name.clone(),
-        })
+        });
     }
+    req.check_signtime(&user, std::time::SystemTime::now())
 }
 
 #[cfg(test)]
@@ -327,6 +386,7 @@ mod tests {
                 path_and_query: "/get/b/k",
                 authorization: if auth.is_empty() { None } else { Some(auth) },
                 headers: vec![],
+                max_sign_age: 0,
             }
         }
         let ok = |flags, auth: &str, write| check(&bucket(flags), &req(auth), write).is_ok();
@@ -341,5 +401,41 @@ mod tests {
         // unknown user and no header
         assert!(!ok(3, "riftv1 x:00", false) && !ok(3, "", false));
         assert!(check(&BucketMeta::default(), &req(""), true).is_ok());
+    }
+
+    #[test]
+    fn signtime_is_checked_only_when_configured() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let with = |value: Option<&'static str>, max_sign_age| SignedRequest {
+            method: "GET",
+            path_and_query: "/get/b/k",
+            authorization: None,
+            headers: value.map(|v| ("X-Ell-Signtime", v)).into_iter().collect(),
+            max_sign_age,
+        };
+        assert!(with(None, 0).check_signtime("u", now).is_ok());
+        assert!(with(Some("junk"), 0).check_signtime("u", now).is_ok());
+        assert!(with(Some("1000000"), 60).check_signtime("u", now).is_ok());
+        assert!(with(Some("999950"), 60).check_signtime("u", now).is_ok());
+        assert!(with(Some("1000059"), 60).check_signtime("u", now).is_ok());
+        for bad in [
+            None,
+            Some("999900"),
+            Some("1000100"),
+            Some("-5"),
+            Some("1e6"),
+        ] {
+            let e = with(bad, 60)
+                .check_signtime("u", now)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("signature-max-age"), "{bad:?}: {e}");
+        }
+        // The header is signed: changing it breaks the signature.
+        let signed = with(Some("1000000"), 60);
+        let sig = signature("tok", "GET", "/get/b/k", [("X-Ell-Signtime", "1000000")]);
+        assert!(signed.signature_matches("tok", &sig));
+        assert!(!with(Some("1000001"), 60).signature_matches("tok", &sig));
     }
 }

@@ -41,8 +41,10 @@ pub enum ConfigError {
 #[serde(default)]
 pub struct Config {
     /// Elliptics client settings (also `metadata-groups` for the local store).
+    #[serde(deserialize_with = "null_default")]
     pub elliptics: EllipticsConfig,
     /// HTTP proxy settings.
+    #[serde(deserialize_with = "null_default")]
     pub proxy: ProxyConfig,
     /// The embedded store; when present it is used instead of Elliptics.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -63,9 +65,10 @@ pub struct EllipticsConfig {
     #[serde(rename = "log-prefix")]
     pub log_prefix: String,
     /// Storage nodes, `host:port:family`.
+    #[serde(deserialize_with = "null_default")]
     pub remote: Vec<String>,
     /// Groups holding bucket metadata.
-    #[serde(rename = "metadata-groups")]
+    #[serde(rename = "metadata-groups", deserialize_with = "null_default")]
     pub metadata_groups: Vec<u32>,
     /// Key of the proxy config object in the metadata groups, when set.
     #[serde(rename = "backrunner-config-key")]
@@ -74,7 +77,7 @@ pub struct EllipticsConfig {
     #[serde(rename = "bucket-list-key")]
     pub bucket_list_key: String,
     /// Elliptics node parameters.
-    #[serde(rename = "node-config")]
+    #[serde(rename = "node-config", deserialize_with = "null_default")]
     pub node_config: NodeConfig,
 }
 
@@ -144,11 +147,12 @@ pub struct ProxyConfig {
     #[serde(rename = "redirect-root")]
     pub redirect_root: String,
     /// Headers added to every reply.
+    #[serde(deserialize_with = "null_default")]
     pub headers: BTreeMap<String, String>,
     /// Directory of static files.
     pub root: String,
     /// Key suffix -> Content-Type.
-    #[serde(rename = "content-types")]
+    #[serde(rename = "content-types", deserialize_with = "null_default")]
     pub content_types: BTreeMap<String, String>,
     /// Elliptics io flags for reads.
     #[serde(rename = "reader-io-flags")]
@@ -183,6 +187,49 @@ pub struct ProxyConfig {
     /// Domain of virtual-host style S3 requests (`BUCKET.<domain>`); empty = path style only.
     #[serde(rename = "s3-domain")]
     pub s3_domain: String,
+    /// The user whose riftv1 signature (keyed by `admin-token`) authorizes
+    /// `/update_local_config/`; empty = no admin credential.
+    #[serde(rename = "admin-user")]
+    pub admin_user: String,
+    /// The admin user's token; never shown.
+    #[serde(rename = "admin-token")]
+    pub admin_token: String,
+    /// Accept unsigned `/update_local_config/` from loopback callers, as
+    /// Backrunner accepted it from anyone (off).
+    #[serde(rename = "unsigned-config-update-from-loopback")]
+    pub unsigned_config_update_from_loopback: bool,
+    /// When above 0, a checked signature must also sign an `X-Ell-Signtime`
+    /// (Unix seconds) at most this many seconds away from now.
+    #[serde(rename = "signature-max-age")]
+    pub signature_max_age: u64,
+    /// Open connections served in full; above it only health checks are
+    /// answered and everything else gets 503 (0 = a quarter of the fd limit).
+    #[serde(rename = "max-connections")]
+    pub max_connections: u64,
+    /// Least average bytes per second a request body must arrive at, measured
+    /// over every `body-min-rate-window` (0 = no floor).
+    #[serde(rename = "body-min-bytes-per-second")]
+    pub body_min_bytes_per_second: u64,
+    /// Seconds over which `body-min-bytes-per-second` is averaged.
+    #[serde(rename = "body-min-rate-window")]
+    pub body_min_rate_window: u64,
+    /// Largest object an upload may declare (offset + Content-Length), in
+    /// bytes or a size string; 0 or absent = [`DEFAULT_MAX_OBJECT_SIZE`].
+    #[serde(rename = "max-object-size", deserialize_with = "de_size")]
+    pub max_object_size: u64,
+}
+
+/// Default of `proxy.max-object-size`: 100 GiB.
+pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 100 << 30;
+
+impl ProxyConfig {
+    /// `max-object-size`, with 0 meaning the default.
+    pub fn max_object_size(&self) -> u64 {
+        match self.max_object_size {
+            0 => DEFAULT_MAX_OBJECT_SIZE,
+            n => n,
+        }
+    }
 }
 
 impl Default for ProxyConfig {
@@ -215,6 +262,14 @@ impl Default for ProxyConfig {
             s3_https_address: String::new(),
             s3_region: String::new(),
             s3_domain: String::new(),
+            admin_user: String::new(),
+            admin_token: String::new(),
+            unsigned_config_update_from_loopback: false,
+            signature_max_age: 0,
+            max_connections: 0,
+            body_min_bytes_per_second: 1024,
+            body_min_rate_window: 60,
+            max_object_size: 0,
         }
     }
 }
@@ -226,6 +281,7 @@ pub struct LocalConfig {
     /// Directory holding one subdirectory per group.
     pub path: PathBuf,
     /// The groups and their switches.
+    #[serde(deserialize_with = "null_default")]
     pub groups: Vec<LocalGroupConfig>,
 }
 
@@ -258,16 +314,37 @@ impl Config {
     }
 
     /// Parses and validates config JSON; `origin` names it in errors.
+    /// A `null` map, list or object means its default, exactly as an absent
+    /// key: Go's `encoding/json` writes nil maps and slices as `null`, and
+    /// Backrunner's own tools and test suite write configs that way.
     pub fn from_slice(data: &[u8], origin: &str) -> Result<Config, ConfigError> {
-        let config: Config = serde_json::from_slice(data).map_err(|e| ConfigError::Parse {
+        let mut config: Config = serde_json::from_slice(data).map_err(|e| ConfigError::Parse {
             path: origin.to_string(),
             message: format!("invalid JSON: {e}"),
         })?;
+        config.zeros_to_defaults();
         config.validate().map_err(|message| ConfigError::Invalid {
             path: origin.to_string(),
             message,
         })?;
         Ok(config)
+    }
+
+    /// Go's `encoding/json` writes every unset number as 0. Where Backrunner
+    /// gives 0 no meaning of its own the default applies: `idle-timeout`
+    /// (Backrunner ignores the key) and `bucket-stat-update-interval`
+    /// (Backrunner would never refresh statistics again, leaving
+    /// `/nobucket_upload/` to place writes on a stale view). Other zeros
+    /// keep Backrunner's meaning (docs/config.md).
+    fn zeros_to_defaults(&mut self) {
+        let defaults = ProxyConfig::default();
+        let p = &mut self.proxy;
+        if p.idle_timeout == 0 {
+            p.idle_timeout = defaults.idle_timeout;
+        }
+        if p.bucket_stat_update_interval == 0 {
+            p.bucket_stat_update_interval = defaults.bucket_stat_update_interval;
+        }
     }
 
     /// Checks what serde cannot: a store is selected, listen addresses exist,
@@ -290,6 +367,12 @@ impl Config {
         }
         if !(0.0..=1.0).contains(&p.defrag_removed_ratio) {
             return Err("proxy.defrag-removed-ratio must be between 0 and 1".into());
+        }
+        if p.body_min_bytes_per_second > 0 && p.body_min_rate_window == 0 {
+            return Err("proxy.body-min-rate-window must be above 0 when proxy.body-min-bytes-per-second is set".into());
+        }
+        if p.admin_user.is_empty() != p.admin_token.is_empty() {
+            return Err("proxy.admin-user and proxy.admin-token must be set together".into());
         }
         if p.recover_bytes_per_second == 0 {
             return Err("proxy.recover-bytes-per-second must be above 0".into());
@@ -334,11 +417,132 @@ impl Config {
     /// The config as shown by `/proxy_stat/`: tokens blanked.
     pub fn without_secrets(&self) -> Config {
         let mut c = self.clone();
-        if !c.proxy.redirect_token.is_empty() {
-            c.proxy.redirect_token = "<hidden>".into();
+        for t in [&mut c.proxy.redirect_token, &mut c.proxy.admin_token] {
+            if !t.is_empty() {
+                *t = "<hidden>".into();
+            }
         }
         c
     }
+
+    /// Keys that differ between `self` (running) and `next` but only take
+    /// effect on restart: listeners, connection limits, the store's
+    /// location, the Elliptics node and logging.
+    pub fn restart_only_changes(&self, next: &Config) -> Vec<&'static str> {
+        let (a, b) = (&self.proxy, &next.proxy);
+        let (e, f) = (&self.elliptics, &next.elliptics);
+        let json = |v: &NodeConfig| serde_json::to_value(v).ok();
+        let checks = [
+            ("proxy.address", a.address != b.address),
+            ("proxy.https_address", a.https_address != b.https_address),
+            ("proxy.idle-timeout", a.idle_timeout != b.idle_timeout),
+            (
+                "proxy.max-connections",
+                a.max_connections != b.max_connections,
+            ),
+            (
+                "local.path",
+                self.local.as_ref().map(|l| &l.path) != next.local.as_ref().map(|l| &l.path),
+            ),
+            ("elliptics.remote", e.remote != f.remote),
+            (
+                "elliptics.node-config",
+                json(&e.node_config) != json(&f.node_config),
+            ),
+            ("elliptics.log-file", e.log_file != f.log_file),
+            ("elliptics.log-level", e.log_level != f.log_level),
+            ("elliptics.log-prefix", e.log_prefix != f.log_prefix),
+        ];
+        checks
+            .into_iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// Refuses a `proxy.root` that would serve `/`, the config file's
+    /// directory or the embedded store (over it, or inside it): static files
+    /// must never expose tokens, bucket metadata or objects past their ACL.
+    pub fn check_root(&self, config_path: &Path) -> Result<(), String> {
+        let root = &self.proxy.root;
+        if root.is_empty() {
+            return Ok(());
+        }
+        let root_n = normalize(Path::new(root));
+        if root_n.parent().is_none() {
+            return Err(format!(
+                "proxy.root {root:?} would serve the whole file system"
+            ));
+        }
+        if let Some(dir) = config_path.parent() {
+            let dir_n = normalize(dir);
+            if dir_n.starts_with(&root_n) {
+                return Err(format!(
+                    "proxy.root {root:?} would serve the config file's directory {}",
+                    dir_n.display()
+                ));
+            }
+        }
+        if let Some(local) = &self.local {
+            let store = normalize(&local.path);
+            if store.starts_with(&root_n) || root_n.starts_with(&store) {
+                return Err(format!(
+                    "proxy.root {root:?} would serve the store's directory local.path {}",
+                    store.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An absolute path without `.`/`..` and with symlinks resolved as far as
+/// the path exists (a missing tail is kept as written).
+fn normalize(p: &Path) -> PathBuf {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
+    let mut lexical = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                lexical.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => lexical.push(c),
+        }
+    }
+    // Resolve the longest existing prefix, keep the rest.
+    let mut head = lexical.clone();
+    let mut tail = Vec::new();
+    loop {
+        if let Ok(real) = head.canonicalize() {
+            let mut out = real;
+            for t in tail.iter().rev() {
+                out.push(t);
+            }
+            return out;
+        }
+        match (head.file_name().map(|n| n.to_os_string()), head.parent()) {
+            (Some(name), Some(parent)) => {
+                tail.push(name);
+                head = parent.to_path_buf();
+            }
+            _ => return lexical,
+        }
+    }
+}
+
+/// `null` as the type's default (Go writes nil maps, slices and pointers as
+/// `null`); an absent key gets the default through `#[serde(default)]`.
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Parses a size: a number of bytes, or a string with an optional
@@ -376,17 +580,20 @@ fn de_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
             Ok(v)
         }
         fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
-            u64::try_from(v).map_err(|_| E::custom("size-limit must not be negative"))
+            u64::try_from(v).map_err(|_| E::custom("a size must not be negative"))
         }
         fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
             if v >= 0.0 && v.fract() == 0.0 {
                 Ok(v as u64)
             } else {
-                Err(E::custom("size-limit must be a whole number of bytes"))
+                Err(E::custom("a size must be a whole number of bytes"))
             }
         }
         fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
             parse_size(v).map_err(E::custom)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<u64, E> {
+            Ok(0)
         }
     }
     d.deserialize_any(V)
@@ -435,6 +642,110 @@ mod tests {
         assert_eq!(c.elliptics.node_config.io_thread_num, 8);
         assert!(c.local.is_none());
         assert_eq!(c.without_secrets().proxy.redirect_token, "<hidden>");
+    }
+
+    /// What Go's `json.Marshal` makes of Backrunner's `config.ProxyConfig`
+    /// with only address, remote and metadata groups set.
+    const GO_MARSHALLED: &str = include_str!("../tests/data/go-marshal-proxy-config.json");
+
+    #[test]
+    fn go_written_config_nulls_and_zeros() {
+        let c = Config::from_slice(GO_MARSHALLED.as_bytes(), "go.json").unwrap();
+        assert!(c.local.is_none(), "remote and no local: Elliptics");
+        assert_eq!(c.elliptics.remote, ["localhost:31008:2-0"]);
+        assert_eq!(c.elliptics.metadata_groups, [1, 2, 3]);
+        assert_eq!(c.elliptics.node_config.wait_timeout, 0);
+        let p = &c.proxy;
+        assert!(p.headers.is_empty() && p.content_types.is_empty());
+        assert!(p.https_address.is_empty() && p.redirect_token.is_empty());
+        assert_eq!(p.redirect_port, 0);
+        // zeros Backrunner gives no meaning take the defaults
+        assert_eq!(p.idle_timeout, 60);
+        assert_eq!(p.bucket_stat_update_interval, 10);
+        // zeros with a Backrunner meaning stay
+        assert_eq!(p.bucket_update_interval, 0);
+        assert_eq!(p.free_space_ratio_soft, 0.0);
+        assert_eq!(p.redirect_signature_timeout, 0);
+        // extension keys Go does not write keep their defaults
+        assert_eq!(p.recover_bytes_per_second, 32 << 20);
+
+        // a null map, list or object is as if absent, sections included
+        let j = r#"{"elliptics": {"metadata-groups": [1], "remote": null, "node-config": null},
+            "proxy": {"address": ":1", "headers": null, "content-types": null},
+            "local": {"path": "/x", "groups": [{"group": 1}]}}"#;
+        let c = Config::from_slice(j.as_bytes(), "t").unwrap();
+        assert!(c.elliptics.remote.is_empty());
+        assert!(c.proxy.headers.is_empty());
+        assert_eq!(c.proxy.free_space_ratio_hard, 0.15);
+        let j = r#"{"elliptics": {"metadata-groups": [1]}, "proxy": {"address": ":1"},
+            "local": {"path": "/x", "groups": null}}"#;
+        let e = Config::from_slice(j.as_bytes(), "t").unwrap_err();
+        assert!(e.to_string().contains("local.groups is empty"), "{e}");
+        let j =
+            r#"{"elliptics": {"metadata-groups": [1]}, "proxy": {"address": ":1"}, "local": null}"#;
+        let e = Config::from_slice(j.as_bytes(), "t").unwrap_err();
+        assert!(e.to_string().contains("no store selected"), "{e}");
+        let e = Config::from_slice(br#"{"proxy": null, "elliptics": null}"#, "t").unwrap_err();
+        assert!(e.to_string().contains("proxy.address"), "{e}");
+        // a real type error still names its line and column
+        let e = Config::from_slice(
+            b"{\"proxy\": {\"headers\": null,\n \"idle-timeout\": \"x\"}}",
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn static_root_must_not_expose_store_or_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("store/group-1")).unwrap();
+        std::fs::create_dir_all(d.join("etc/www")).unwrap();
+        let config_path = d.join("etc/config.json");
+        let mut c = Config::from_slice(MINIMAL.as_bytes(), "t").unwrap();
+        c.local.as_mut().unwrap().path = d.join("store");
+        let with_root = |root: &Path| {
+            let mut c = c.clone();
+            c.proxy.root = root.display().to_string();
+            c.check_root(&config_path)
+        };
+        assert!(with_root(Path::new("")).is_ok());
+        assert!(with_root(&d.join("etc/www")).is_ok());
+        assert!(with_root(&d.join("elsewhere")).is_ok());
+        for bad in [
+            PathBuf::from("/"),
+            d.join("etc/www/../../.."),
+            d.to_path_buf(),
+            d.join("etc"),
+            d.join("etc/www/.."),
+            d.join("store"),
+            d.join("store/group-1"),
+            d.join("store/not-yet"),
+        ] {
+            assert!(with_root(&bad).is_err(), "{}", bad.display());
+        }
+        // A symlink to the store is the store.
+        std::os::unix::fs::symlink(d.join("store"), d.join("link")).unwrap();
+        assert!(with_root(&d.join("link")).is_err());
+    }
+
+    #[test]
+    fn restart_only_keys_are_named() {
+        let a = Config::from_slice(MINIMAL.as_bytes(), "t").unwrap();
+        let mut b = a.clone();
+        assert!(a.restart_only_changes(&b).is_empty());
+        b.proxy.headers.insert("X".into(), "y".into());
+        b.local.as_mut().unwrap().groups[0].read_only = true;
+        assert!(a.restart_only_changes(&b).is_empty(), "switches reload");
+        b.proxy.address = "127.0.0.1:1".into();
+        b.elliptics.node_config.io_thread_num = 3;
+        b.local.as_mut().unwrap().path = "/elsewhere".into();
+        assert_eq!(
+            a.restart_only_changes(&b),
+            ["proxy.address", "local.path", "elliptics.node-config"]
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use backrunner::state::{AppState, Sources};
 use backrunner::{http, logging, reload, storage};
 
 fn main() -> ExitCode {
+    backrunner::memory::configure_allocator();
     let args = ProxyArgs::parse_from(normalize_args(std::env::args_os()));
     if let Some(path) = &args.check_config {
         return check_config(path);
@@ -27,6 +28,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = config.check_root(&config_path) {
+        eprintln!("backrunner: config {}: {e}", config_path.display());
+        return ExitCode::FAILURE;
+    }
     let log_file = match logging::init(&config.elliptics) {
         Ok(f) => f,
         Err(e) => {
@@ -103,6 +108,7 @@ async fn reload_on_sighup(state: web::Data<AppState>) {
 fn check_config(path: &std::path::Path) -> ExitCode {
     let checked = Config::load(path).map_err(|e| e.to_string()).and_then(|c| {
         logging::check(&c.elliptics)
+            .and_then(|()| c.check_root(path))
             .map_err(|e| format!("config {}: {e}", path.display()))
             .map(|()| c)
     });

@@ -59,7 +59,7 @@ impl SignedRedirect {
         let raw = format!(
             "{slash}{}:{}:{}",
             self.file,
-            self.object_offset + self.offset,
+            self.object_offset.saturating_add(self.offset),
             self.size
         );
         utf8_percent_encode(&raw, PATH_ESCAPE).to_string()

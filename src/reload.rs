@@ -192,16 +192,10 @@ pub fn read_bucket_list(
 /// Applies the store switches of `next` when its `local` section differs
 /// from `current`'s (read-only, delay, size limit, new groups).
 fn apply_store(state: &AppState, current: &Config, next: &Config) -> Result<(), String> {
-    for (what, old, new) in [
-        ("proxy.address", &current.proxy.address, &next.proxy.address),
-        (
-            "proxy.https_address",
-            &current.proxy.https_address,
-            &next.proxy.https_address,
-        ),
-    ] {
-        if old != new {
-            log::warn!("reload: {what} changed from {old:?} to {new:?}: takes effect on restart");
+    next.check_root(&state.sources.config_path)?;
+    for key in current.restart_only_changes(next) {
+        if key != "local.path" {
+            log::warn!("reload: {key} changed: takes effect on restart");
         }
     }
     if current.local == next.local {
@@ -232,6 +226,7 @@ fn swap_in(
     let (buckets, bucket_errs) = Buckets::reload(
         state.storage.clone(),
         config.elliptics.metadata_groups.clone(),
+        crate::bucket::reserved_keys(&config.elliptics),
         list,
         Some(&old.buckets),
         forget_back,
@@ -286,7 +281,9 @@ pub fn reload(state: &AppState, trigger: Trigger) {
 }
 
 /// Replaces the running config with `body` (`/update_local_config/`): it is
-/// validated first, keeps the running redirect token, and suspends automatic
+/// validated first (keys that need a restart must not change; `proxy.root`
+/// must not expose the store or the config), keeps the running redirect and
+/// admin credentials, and suspends automatic
 /// config refresh for its `disable-config-update-for-seconds`.
 pub fn apply_posted_config(state: &AppState, body: &[u8]) -> Result<Arc<Config>, String> {
     let status = &state.reload;
@@ -294,7 +291,19 @@ pub fn apply_posted_config(state: &AppState, body: &[u8]) -> Result<Arc<Config>,
     let old = state.snapshot();
     let mut next =
         Config::from_slice(body, "update_local_config body").map_err(|e| e.to_string())?;
-    next.proxy.redirect_token = old.config.proxy.redirect_token.clone();
+    // Secrets are changed in the file (and SIGHUP), never through the route
+    // they protect; a config copied from /proxy_stat/ carries "<hidden>".
+    let p = &old.config.proxy;
+    next.proxy.redirect_token = p.redirect_token.clone();
+    next.proxy.admin_user = p.admin_user.clone();
+    next.proxy.admin_token = p.admin_token.clone();
+    let fixed = old.config.restart_only_changes(&next);
+    if !fixed.is_empty() {
+        return Err(format!(
+            "update_local_config body: these keys cannot change while the proxy runs (edit the file and restart): {}",
+            fixed.join(", ")
+        ));
+    }
     apply_store(state, &old.config, &next)?;
     let next = Arc::new(next);
     let mut errs = Vec::new();

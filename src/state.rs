@@ -47,6 +47,8 @@ pub struct AppState {
     pub cluster: Arc<crate::placement::Cluster>,
     /// The object path (reads, writes, lookups, removes) over `storage`.
     pub objects: crate::core::Objects,
+    /// Open client connections and `proxy.max-connections`.
+    pub connections: crate::http::connections::Connections,
     current: RwLock<Arc<Snapshot>>,
     hooks: Mutex<Vec<(&'static str, ReloadHook)>>,
 }
@@ -62,7 +64,13 @@ impl AppState {
         sources: Sources,
     ) -> Result<AppState, String> {
         let mut errs = Vec::new();
-        let config = effective_config(config, storage.as_ref(), &mut errs);
+        let file = config.clone();
+        let mut config = effective_config(config, storage.as_ref(), &mut errs);
+        // The file's root was checked by the caller; a stored config's is checked here.
+        if let Err(e) = config.check_root(&sources.config_path) {
+            errs.push(format!("backrunner-config-key: {e}; using the config file"));
+            config = file;
+        }
         let list = read_bucket_list(
             &config,
             storage.as_ref(),
@@ -73,6 +81,7 @@ impl AppState {
         let (buckets, bucket_errs) = Buckets::reload(
             storage.clone(),
             config.elliptics.metadata_groups.clone(),
+            crate::bucket::reserved_keys(&config.elliptics),
             list,
             None,
             true,
@@ -86,6 +95,7 @@ impl AppState {
             stats: ProxyStats::default(),
             sources,
             reload: ReloadStatus::default(),
+            connections: Default::default(),
             current: RwLock::new(Arc::new(Snapshot {
                 config: Arc::new(config),
                 buckets: Arc::new(buckets),

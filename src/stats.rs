@@ -14,6 +14,24 @@ use serde::Serialize;
 /// How many errors `/proxy_stat/` keeps.
 pub const ERROR_HISTORY: usize = 128;
 
+/// Longest URL kept per error record (longer ones are cut, marked `...`):
+/// `/proxy_stat/` stays small whatever clients send.
+pub const ERROR_URL_MAX: usize = 256;
+/// Longest error text kept per error record.
+pub const ERROR_TEXT_MAX: usize = 512;
+
+/// `s` cut to at most `max` bytes on a character boundary, `...` marking a cut.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
 /// One failed request, as `/proxy_stat/` lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorRecord {
@@ -282,10 +300,10 @@ impl ProxyStats {
             tsec: d.as_secs(),
             tnsec: d.subsec_nanos(),
             time: self.go_time(now),
-            method: method.to_string(),
-            remote_addr: remote.to_string(),
-            url: url.to_string(),
-            error: error.to_string(),
+            method: clip(method, 16),
+            remote_addr: clip(remote, 64),
+            url: clip(url, ERROR_URL_MAX),
+            error: clip(error, ERROR_TEXT_MAX),
             status,
         };
         if let Ok(mut e) = self.errors.lock() {
@@ -349,6 +367,31 @@ impl ProxyStats {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn error_records_are_clipped() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("0123456789abc", 10), "0123456...");
+        let cut = clip(&"я".repeat(100), 11);
+        assert!(cut.len() <= 11 && cut.ends_with("..."), "{cut}");
+        let stats = ProxyStats::default();
+        for _ in 0..ERROR_HISTORY + 5 {
+            stats.record_error(
+                "GET",
+                "1.2.3.4:5",
+                &"/x".repeat(10_000),
+                400,
+                &"e".repeat(10_000),
+            );
+        }
+        let errors = stats.errors();
+        assert_eq!(errors.len(), ERROR_HISTORY);
+        let size = serde_json::to_vec(&errors).unwrap().len();
+        assert!(
+            size < ERROR_HISTORY * (ERROR_URL_MAX + ERROR_TEXT_MAX + 200),
+            "{size}"
+        );
+    }
 
     #[test]
     fn times_format_as_go_does() {

@@ -149,22 +149,16 @@ fn listed_bucket_whose_metadata_vanishes_keeps_its_previous_metadata() {
     assert!(last.contains("keeping its previous metadata"), "{last}");
 }
 
-/// Deletes an object's file from the embedded store behind the proxy's back
-/// (each file starts with a 100-byte fixed header, then namespace and key).
+/// Deletes an object's file from the embedded store behind the proxy's back.
 fn remove_object(p: &Proxy, group: u32, namespace: &[u8], key: &[u8]) {
-    let want = [namespace, key].concat();
-    let data = p.dir.path().join(format!("store/group-{group}/data"));
-    for sub in std::fs::read_dir(data).unwrap() {
-        for f in std::fs::read_dir(sub.unwrap().path()).unwrap() {
-            let path = f.unwrap().path();
-            let bytes = std::fs::read(&path).unwrap();
-            if bytes.get(100..100 + want.len()) == Some(&want[..]) {
-                std::fs::remove_file(&path).unwrap();
-                return;
-            }
-        }
-    }
-    panic!("no object {want:?} in group {group}");
+    let path = backrunner::storage::local::object_path(
+        &p.dir.path().join("store"),
+        group,
+        std::str::from_utf8(namespace).unwrap(),
+        std::str::from_utf8(key).unwrap(),
+    );
+    std::fs::remove_file(&path)
+        .unwrap_or_else(|e| panic!("no object {key:?} in group {group}: {e}"));
 }
 
 /// Starts a proxy whose bucket list and config live in the store under keys.
@@ -268,7 +262,8 @@ fn bmeta_refuses_bad_config_and_missing_keys() {
 fn update_local_config_takes_effect_and_suspends_refresh() {
     let p = Proxy::start(Setup {
         buckets: json!({"buckets": {"b1": {"groups": [1]}, "b2": {"groups": [2]}, "b3": {"groups": [3]}}}),
-        proxy: json!({"bucket-update-interval": 1, "redirect-token": "secret"}),
+        proxy: json!({"bucket-update-interval": 1, "redirect-token": "secret",
+                      "unsigned-config-update-from-loopback": true}),
         ..Default::default()
     });
     let mut posted = p.config();
@@ -311,7 +306,13 @@ fn update_local_config_takes_effect_and_suspends_refresh() {
 #[test]
 fn update_local_config_refuses_bad_bodies() {
     // Exercises the embedded store's `local` section.
-    let p = Proxy::start_on(Setup::default(), common::Backend::Local);
+    let p = Proxy::start_on(
+        Setup {
+            proxy: json!({"unsigned-config-update-from-loopback": true}),
+            ..Default::default()
+        },
+        common::Backend::Local,
+    );
     let post = |body: &str| {
         p.client
             .post(p.url("/update_local_config/"))
@@ -339,7 +340,11 @@ fn update_local_config_refuses_bad_bodies() {
     cfg["proxy"]["headers"]["X-Test-Header"] = json!("moved");
     let r = post(&cfg.to_string());
     assert_eq!(r.status(), 400);
-    assert!(r.text().unwrap().contains("local.path changed"));
+    let text = r.text().unwrap();
+    assert!(
+        text.contains("cannot change while the proxy runs") && text.contains("local.path"),
+        "{text}"
+    );
     assert_eq!(test_header(&p), "yes");
     let r = p.get_path("/update_local_config/");
     assert_eq!(r.status(), 400);

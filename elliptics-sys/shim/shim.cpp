@@ -270,9 +270,11 @@ int ell_read(ell_session *s, const char *k, size_t key_len, uint64_t offset, uin
 		// Reads try the groups in order and stop at the first answer. The
 		// groups are passed explicitly: the overload without them reorders
 		// them (node flags mix_states/randomize_states, ioflag mix_states),
-		// and a reader must stay on the replica it looked up.
+		// and a reader must stay on the replica it looked up. Failures are
+		// delivered too (filters::all), so a group answering -EILSEQ (its
+		// checksum failed and the next group served) is seen and counted.
 		session rs = s->s.clone();
-		rs.set_filter(filters::positive);
+		rs.set_filter(filters::all);
 		async_read_result res = rs.read_data(make_key(k, key_len), rs.get_groups(), offset, size);
 		res.wait();
 		for (const auto &r : res.get()) {

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use serde_json::json;
 
-use backrunner::bucket::{parse_bucket_list, read_meta, spec::parse_bucket_spec, write_meta};
+use backrunner::bucket::{
+    check_name, parse_bucket_list, read_meta, reserved_keys, spec::parse_bucket_spec, write_meta,
+};
 use backrunner::cli::{normalize_args, BmetaArgs};
 use backrunner::config::Config;
 use backrunner::reload::{merge_cluster_config, write_meta_object};
@@ -59,6 +61,10 @@ fn run(args: BmetaArgs) -> Result<(), String> {
         let text = std::str::from_utf8(&data)
             .map_err(|_| format!("{}: the bucket list is not UTF-8 text", path.display()))?;
         let names = parse_bucket_list(text);
+        let reserved = reserved_keys(&config.elliptics);
+        for n in &names {
+            check_name(n, &reserved).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
         write_meta_object(storage.as_ref(), &groups, key, &data)
             .map_err(|e| format!("bucket list key {key:?}: {e}"))?;
         println!(
@@ -69,6 +75,11 @@ fn run(args: BmetaArgs) -> Result<(), String> {
     if let Some(path) = &args.upload {
         let data = read_file(path)?;
         let buckets = parse_bucket_spec(&data).map_err(|e| format!("{}: {e}", path.display()))?;
+        // Check every name before writing any: a refused name writes nothing.
+        let reserved = reserved_keys(&config.elliptics);
+        for b in &buckets {
+            check_name(&b.name, &reserved).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
         for b in &buckets {
             write_meta(storage.as_ref(), &groups, b)
                 .map_err(|e| format!("bucket {}: {e}", b.name))?;
@@ -79,6 +90,7 @@ fn run(args: BmetaArgs) -> Result<(), String> {
         }
     }
     if let Some(name) = &args.bucket {
+        check_name(name, &reserved_keys(&config.elliptics)).map_err(|e| e.to_string())?;
         let m = read_meta(storage.as_ref(), &groups, name).map_err(|e| e.to_string())?;
         let acl: Vec<_> = m.acl.values().collect();
         let out = json!({

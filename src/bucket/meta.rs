@@ -47,7 +47,8 @@ pub struct BucketMeta {
     pub groups: Vec<u32>,
     /// Bucket flags (kept, not interpreted).
     pub flags: u64,
-    /// Maximum size (kept, not enforced, as in Backrunner).
+    /// Maximum size: an upload declaring a larger object is refused (413)
+    /// before its body is read; 0 = none.
     pub max_size: u64,
     /// Maximum number of keys (kept, not enforced, as in Backrunner).
     pub max_key_num: u64,

@@ -5,11 +5,12 @@ pub mod meta;
 pub mod spec;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 pub use meta::{AclEntry, BucketMeta};
 
-use crate::storage::{read_small, write_small, Context, Storage, StorageError};
+use crate::storage::{pick_error, read_small, write_small, Context, Storage, StorageError};
 
 /// Namespace of bucket metadata objects.
 pub const META_NAMESPACE: &str = "bucket";
@@ -28,6 +29,56 @@ pub enum BucketError {
     /// The metadata groups could not be read.
     #[error("bucket {0}: {1}")]
     Storage(String, StorageError),
+    /// The name can never be a bucket's (see [`check_name`]).
+    #[error("bucket name {0:?} is reserved: {1}")]
+    Reserved(String, String),
+}
+
+/// Whether `name` may name a bucket. Bucket metadata objects live in
+/// namespace [`META_NAMESPACE`] under the bucket's name, beside the
+/// `reserved` keys (`elliptics.backrunner-config-key` and
+/// `elliptics.bucket-list-key`), and a bucket's objects live in the
+/// namespace of its name. So a bucket called `bucket` could overwrite every
+/// bucket's metadata, one called like a reserved key would read that object
+/// as its metadata, and a NUL would let a namespace run into its key (Elliptics
+/// hashes namespace, NUL, key). All of these are refused.
+pub fn check_name(name: &str, reserved: &[String]) -> Result<(), BucketError> {
+    let refuse = |why: &str| Err(BucketError::Reserved(name.to_string(), why.to_string()));
+    if name.is_empty() {
+        return refuse("a bucket needs a name");
+    }
+    if name == META_NAMESPACE {
+        return refuse("bucket metadata lives in that namespace");
+    }
+    if name.contains('\0') {
+        return refuse("a bucket name may not contain NUL");
+    }
+    if reserved.iter().any(|k| k == name) {
+        return refuse(
+            "the metadata groups keep the proxy config or the bucket list under that key \
+             (elliptics.backrunner-config-key, elliptics.bucket-list-key)",
+        );
+    }
+    Ok(())
+}
+
+/// The keys beside bucket metadata in namespace [`META_NAMESPACE`]: the
+/// config key and the bucket list key, where set.
+pub fn reserved_keys(e: &crate::config::EllipticsConfig) -> Vec<String> {
+    [&e.backrunner_config_key, &e.bucket_list_key]
+        .into_iter()
+        .filter(|k| !k.is_empty())
+        .cloned()
+        .collect()
+}
+
+/// Copies of bucket metadata found undecodable since start (a later group's
+/// copy was used when one was good).
+static BAD_META_COPIES: AtomicU64 = AtomicU64::new(0);
+
+/// How many metadata copies failed to decode since start.
+pub fn bad_meta_copies() -> u64 {
+    BAD_META_COPIES.load(Ordering::Relaxed)
 }
 
 /// Parses a bucket list: one name per line; blank lines and `#` comments skipped.
@@ -39,22 +90,49 @@ pub fn parse_bucket_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Reads one bucket's metadata from the metadata groups.
+/// Reads one bucket's metadata from the metadata groups, one group after
+/// the other: a copy that cannot be read or decoded is logged (and counted,
+/// see [`bad_meta_copies`]) and the next group's copy is tried.
 pub fn read_meta(
     storage: &dyn Storage,
     meta_groups: &[u32],
     name: &str,
 ) -> Result<BucketMeta, BucketError> {
-    let ctx = Context::new(META_NAMESPACE, meta_groups.to_vec());
-    let data = read_small(storage, &ctx, name, META_LIMIT).map_err(|e| {
-        if e.is_not_found() {
-            BucketError::Unknown(name.to_string())
-        } else {
-            BucketError::Storage(name.to_string(), e)
+    check_name(name, &[])?;
+    let mut corrupt: Option<String> = None;
+    let mut errors = Vec::new();
+    for &g in meta_groups {
+        let ctx = Context::new(META_NAMESPACE, vec![g]);
+        let data = match read_small(storage, &ctx, name, META_LIMIT) {
+            Ok(d) => d,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        match BucketMeta::from_msgpack(&data) {
+            Ok(m) => {
+                if corrupt.is_some() || !errors.is_empty() {
+                    log::info!("bucket {name}: metadata read from group {g}");
+                }
+                return Ok(m);
+            }
+            Err(e) => {
+                BAD_META_COPIES.fetch_add(1, Ordering::Relaxed);
+                log::error!("bucket {name}: bad metadata copy in group {g}: {e}");
+                corrupt.get_or_insert_with(|| format!("group {g}: {e}"));
+            }
         }
-    })?;
-    BucketMeta::from_msgpack(&data)
-        .map_err(|e| BucketError::Corrupt(name.to_string(), e.to_string()))
+    }
+    if let Some(c) = corrupt {
+        return Err(BucketError::Corrupt(name.to_string(), c));
+    }
+    let e = pick_error(errors.iter());
+    Err(if e.is_not_found() {
+        BucketError::Unknown(name.to_string())
+    } else {
+        BucketError::Storage(name.to_string(), e)
+    })
 }
 
 /// Writes one bucket's metadata into every metadata group; fails unless all succeed.
@@ -76,6 +154,8 @@ pub fn write_meta(
 pub struct Buckets {
     storage: Arc<dyn Storage>,
     meta_groups: Vec<u32>,
+    /// Keys beside the metadata that no bucket may be named ([`reserved_keys`]).
+    reserved: Vec<String>,
     list: RwLock<Vec<String>>,
     cache: RwLock<HashMap<String, Arc<BucketMeta>>>,
 }
@@ -89,6 +169,7 @@ impl Buckets {
     pub fn reload(
         storage: Arc<dyn Storage>,
         meta_groups: Vec<u32>,
+        reserved: Vec<String>,
         list: Vec<String>,
         previous: Option<&Buckets>,
         forget_back: bool,
@@ -105,7 +186,10 @@ impl Buckets {
         let mut cache = HashMap::new();
         let mut errors = Vec::new();
         for name in names {
-            match read_meta(storage.as_ref(), &meta_groups, &name) {
+            let read = check_name(&name, &reserved)
+                .and_then(|_| read_meta(storage.as_ref(), &meta_groups, &name));
+            match read {
+                Err(e @ BucketError::Reserved(..)) => errors.push(e.to_string()),
                 Ok(m) => {
                     cache.insert(name, Arc::new(m));
                 }
@@ -125,6 +209,7 @@ impl Buckets {
         let b = Buckets {
             storage,
             meta_groups,
+            reserved,
             list: RwLock::new(list),
             cache: RwLock::new(cache),
         };
@@ -154,6 +239,7 @@ impl Buckets {
         if let Some(m) = self.cached(name) {
             return Ok(m);
         }
+        check_name(name, &self.reserved)?;
         let m = read_meta(self.storage.as_ref(), &self.meta_groups, name)?;
         Ok(self.insert(m))
     }
@@ -204,14 +290,21 @@ mod tests {
         for n in ["listed", "back"] {
             write_meta(storage.as_ref(), &[1], &meta(n)).unwrap();
         }
-        let (first, errs) =
-            Buckets::reload(storage.clone(), vec![1], vec!["listed".into()], None, true);
+        let (first, errs) = Buckets::reload(
+            storage.clone(),
+            vec![1],
+            Vec::new(),
+            vec!["listed".into()],
+            None,
+            true,
+        );
         assert!(errs.is_empty(), "{errs:?}");
         first.get("back").unwrap();
         // Metadata groups that hold nothing: every read fails.
         let (b, errs) = Buckets::reload(
             storage.clone(),
             vec![2],
+            Vec::new(),
             vec!["listed".into()],
             Some(&first),
             false,
@@ -219,7 +312,14 @@ mod tests {
         assert_eq!(b.listed().len(), 1, "listed bucket kept");
         assert_eq!(b.all().len(), 2, "back bucket kept on a read error");
         assert_eq!(errs.len(), 2, "{errs:?}");
-        let (b, errs) = Buckets::reload(storage, vec![1], vec!["listed".into()], Some(&b), true);
+        let (b, errs) = Buckets::reload(
+            storage,
+            vec![1],
+            Vec::new(),
+            vec!["listed".into()],
+            Some(&b),
+            true,
+        );
         assert!(errs.is_empty(), "{errs:?}");
         assert_eq!(b.all().len(), 1, "back bucket forgotten");
         assert_eq!(b.list(), vec!["listed"]);

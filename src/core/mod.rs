@@ -15,6 +15,7 @@ pub use write::WRITE_CHUNK;
 
 use crate::bucket::BucketMeta;
 use crate::config::ProxyConfig;
+use crate::limits::TooLarge;
 use crate::placement::{self, consistency, Cluster};
 use crate::storage::{
     merge_results, pick_error, Context, GroupId, GroupResult, ReplicaInfo, Storage, StorageError,
@@ -93,9 +94,21 @@ impl Objects {
         let storage = self.storage.clone();
         let k = key.to_string();
         let prefetch = opts.prefetch_from;
-        let open = blocking(move || read::open(storage.as_ref(), &ctx, &k, prefetch)).await??;
+        let mut open = blocking(move || read::open(storage.as_ref(), &ctx, &k, prefetch)).await??;
         if let Some(rate) = opts.recover_rate {
             if groups.len() > 1 {
+                let ns = open.namespace().to_string();
+                open.wrap_reader(|reader| {
+                    placement::repair_corrupt(
+                        reader,
+                        self.storage.clone(),
+                        self.cluster.clone(),
+                        ns,
+                        groups.clone(),
+                        key.to_string(),
+                        rate,
+                    )
+                });
                 placement::check_replicas_in_background(
                     self.storage.clone(),
                     self.cluster.clone(),
@@ -109,14 +122,15 @@ impl Objects {
         Ok(open)
     }
 
-    /// Stores `size` bytes read from `body` at `offset` of `key` in every
-    /// group of `ctx`; see [`write`] for the pipeline. Answers the per-group
-    /// results when at least one group took the object.
+    /// Stores `size` bytes read from `body` as `key` in every group of
+    /// `ctx`: the whole object, or with `offset` a part of the existing one
+    /// (see [`write`] for the pipeline). Answers the per-group results when
+    /// at least one group took the object.
     pub async fn put<E, S>(
         &self,
         ctx: Context,
         key: &str,
-        offset: u64,
+        offset: Option<u64>,
         size: u64,
         body: S,
     ) -> Result<Vec<GroupResult<ReplicaInfo>>, E>
@@ -125,6 +139,23 @@ impl Objects {
         S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     {
         write::put(&self.storage, &self.cluster, ctx, key, offset, size, body).await
+    }
+
+    /// Refuses, before any byte is read, an upload of `size` bytes at
+    /// `offset` that no group of `bucket` could hold, or that passes
+    /// `max_object_size` or the bucket's `max-size` (src/limits.rs).
+    pub fn check_upload(
+        &self,
+        bucket: &BucketMeta,
+        offset: Option<u64>,
+        size: u64,
+        max_object_size: u64,
+    ) -> Result<(), TooLarge> {
+        let stats = self.cluster.stats();
+        crate::limits::check_upload(bucket, offset.unwrap_or(0), size, max_object_size, |g| {
+            crate::limits::group_capacity(&stats, g)
+        })
+        .map(|_| ())
     }
 
     /// Looks `key` up in every group; fails when every group failed. With
@@ -187,9 +218,14 @@ impl Objects {
         keys: Vec<String>,
     ) -> Result<BTreeMap<String, StorageError>, ObjectError> {
         let storage = self.storage.clone();
-        let results = blocking(move || storage.bulk_remove(&ctx, &keys)).await?;
-        Ok(results
+        let (keys, results) = blocking(move || {
+            let r = storage.bulk_remove(&ctx, &keys);
+            (keys, r)
+        })
+        .await?;
+        Ok(keys
             .into_iter()
+            .zip(results)
             .filter_map(|(key, r)| merge_results(r).err().map(|e| (key, e)))
             .collect())
     }

@@ -88,6 +88,19 @@ pub(super) fn open(
     })
 }
 
+/// A placeholder reader, only while [`OpenObject::wrap_reader`] swaps readers.
+struct Nothing(ReplicaInfo);
+
+impl ObjectReader for Nothing {
+    fn info(&self) -> &ReplicaInfo {
+        &self.0
+    }
+
+    fn read_at(&mut self, _: u64, _: usize) -> Result<Bytes, StorageError> {
+        Err(StorageError::new(libc::EIO, "reader lost"))
+    }
+}
+
 /// A response body: in memory when the prefetched chunk covers it, else a
 /// pipelined stream.
 pub enum Download {
@@ -101,6 +114,15 @@ impl OpenObject {
     /// The replica being read.
     pub fn info(&self) -> &ReplicaInfo {
         &self.info
+    }
+
+    /// Replaces the reader by one built around it (repair on read).
+    pub(super) fn wrap_reader(
+        &mut self,
+        wrap: impl FnOnce(Box<dyn ObjectReader>) -> Box<dyn ObjectReader>,
+    ) {
+        let inner = std::mem::replace(&mut self.reader, Box::new(Nothing(self.info.clone())));
+        self.reader = wrap(inner);
     }
 
     /// The namespace (bucket) it was opened in.

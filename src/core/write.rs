@@ -68,7 +68,7 @@ pub(super) async fn put<E, S>(
     cluster: &Cluster,
     ctx: Context,
     key: &str,
-    offset: u64,
+    offset: Option<u64>,
     size: u64,
     mut body: S,
 ) -> Result<Vec<GroupResult<ReplicaInfo>>, E>

@@ -1,6 +1,8 @@
 //! Routing: the handler is the first path segment; bucket and key follow.
-//! The key is everything after `BUCKET/`, decoded as Go's `url.QueryUnescape`
-//! (`+` is a space), as Backrunner's clients expect.
+//! The path is decoded as Backrunner decodes it: Go's server percent-decodes
+//! it once (`URL.Path`) and Backrunner runs `url.QueryUnescape` over that, so
+//! `+` and `%2B` are spaces, and a plus is `%252B`. Existing clients and the
+//! keys they stored rely on it.
 
 use actix_web::http::Method;
 
@@ -79,28 +81,44 @@ const GET: &[Method] = &[Method::GET, Method::HEAD];
 const WRITE: &[Method] = &[Method::POST, Method::PUT];
 const POST: &[Method] = &[Method::POST];
 
-fn decode(raw: &str, what: &str) -> Result<String, ApiError> {
-    query_unescape(raw)
-        .ok_or_else(|| ApiError::BadRequest(format!("{what} is not valid percent-encoded UTF-8")))
+/// A raw request path as Backrunner sees it: `url.QueryUnescape` of Go's
+/// once-decoded `URL.Path`.
+pub fn backrunner_unescape(raw: &str) -> Result<String, ApiError> {
+    let bad = |what: &str| ApiError::BadRequest(format!("could not unescape URL: {what}"));
+    if !valid_escapes(raw) {
+        return Err(bad("malformed percent escape"));
+    }
+    let once = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| bad("not UTF-8"))?;
+    query_unescape(&once).ok_or_else(|| bad("malformed percent escape or not UTF-8 after decoding"))
+}
+
+/// Every `%` starts a two-digit hex escape.
+fn valid_escapes(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().all(|(i, &c)| {
+        c != b'%'
+            || (i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit())
+    })
 }
 
 fn bucket_and_key(rest: &str) -> Result<(String, String), ApiError> {
-    let (b, k) = rest.split_once('/').unwrap_or((rest, ""));
-    let bucket = decode(b, "bucket name")?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         return Err(ApiError::BadRequest("no bucket in the path".into()));
     }
-    let key = decode(k, "key")?;
     if key.is_empty() {
         return Err(ApiError::BadRequest("empty key".into()));
     }
-    Ok((bucket, key))
+    Ok((bucket.to_string(), key.to_string()))
 }
 
 impl Endpoint {
     /// Routes a raw request path (without the query).
     pub fn parse(path: &str) -> Result<Endpoint, ApiError> {
-        let trimmed = path.strip_prefix('/').unwrap_or(path);
+        let decoded = backrunner_unescape(path)?;
+        let trimmed = decoded.strip_prefix('/').unwrap_or(&decoded);
         let (handler, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
         let ep = match handler {
             "upload" => {
@@ -108,11 +126,12 @@ impl Endpoint {
                 Endpoint::Upload { bucket, key }
             }
             "nobucket_upload" => {
-                let key = decode(rest, "key")?;
-                if key.is_empty() {
+                if rest.is_empty() {
                     return Err(ApiError::BadRequest("empty key".into()));
                 }
-                Endpoint::NobucketUpload { key }
+                Endpoint::NobucketUpload {
+                    key: rest.to_string(),
+                }
             }
             "get" => {
                 let (bucket, key) = bucket_and_key(rest)?;
@@ -131,7 +150,7 @@ impl Endpoint {
                 Endpoint::Delete { bucket, key }
             }
             "bulk_delete" => {
-                let bucket = decode(rest.trim_end_matches('/'), "bucket name")?;
+                let bucket = rest.trim_end_matches('/').to_string();
                 if bucket.is_empty() || bucket.contains('/') {
                     return Err(ApiError::BadRequest(
                         "bulk_delete wants /bulk_delete/BUCKET".into(),
@@ -140,16 +159,21 @@ impl Endpoint {
                 Endpoint::BulkDelete { bucket }
             }
             "ping" if rest.is_empty() => Endpoint::Ping,
-            "stat" => Endpoint::Stat {
-                buckets: decode(rest.trim_end_matches('/'), "bucket list")?
+            // Backrunner's /ping/ is /stat/: `/ping/b1,b2` names buckets too.
+            "stat" | "ping" => Endpoint::Stat {
+                buckets: rest
+                    .split('/')
+                    .next()
+                    .unwrap_or("")
                     .split(',')
                     .filter(|b| !b.is_empty())
                     .map(str::to_string)
                     .collect(),
             },
-            "proxy_stat" if rest.is_empty() => Endpoint::ProxyStat,
+            // Backrunner ignores whatever follows these handler names.
+            "proxy_stat" => Endpoint::ProxyStat,
             "metrics" if rest.is_empty() => Endpoint::Metrics,
-            "update_local_config" if rest.is_empty() => Endpoint::UpdateLocalConfig,
+            "update_local_config" => Endpoint::UpdateLocalConfig,
             _ => Endpoint::Static {
                 path: path.to_string(),
             },
@@ -199,6 +223,14 @@ impl Endpoint {
         }
     }
 
+    /// Monitoring routes, still served above `proxy.max-connections`.
+    pub fn is_health_check(&self) -> bool {
+        matches!(
+            self,
+            Endpoint::Ping | Endpoint::Stat { .. } | Endpoint::ProxyStat | Endpoint::Metrics
+        )
+    }
+
     /// Methods served on this endpoint.
     pub fn methods(&self) -> &'static [Method] {
         match self {
@@ -243,14 +275,46 @@ mod tests {
     }
 
     #[test]
-    fn keys_decode_like_go_query_unescape() {
+    fn keys_decode_as_backrunner() {
+        // Go's URL.Path decoding, then url.QueryUnescape.
         assert_eq!(
-            p("/get/b1/dir/a+b%20c%2Fd%25"),
+            p("/get/b1/dir/a+b%20c%2Fd%2525"),
             Endpoint::Get {
                 bucket: "b1".into(),
                 key: "dir/a b c/d%".into()
             }
         );
+        for (raw, key) in [
+            ("a%2Bb", "a b"),
+            ("a%252Bb", "a+b"),
+            ("100%2525", "100%"),
+            ("%25D1%2582", "т"),
+            ("x%2Fy", "x/y"),
+        ] {
+            assert_eq!(
+                p(&format!("/get/b1/{raw}")),
+                Endpoint::Get {
+                    bucket: "b1".into(),
+                    key: key.into()
+                },
+                "{raw}"
+            );
+        }
+        // %2F splits after decoding, as in Backrunner.
+        assert_eq!(
+            p("/get/b1%2Fk"),
+            Endpoint::Get {
+                bucket: "b1".into(),
+                key: "k".into()
+            }
+        );
+        assert_eq!(
+            p("/ping/b1,b2"),
+            Endpoint::Stat {
+                buckets: vec!["b1".into(), "b2".into()]
+            }
+        );
+        assert_eq!(p("/proxy_stat/x"), Endpoint::ProxyStat);
         assert_eq!(
             p("/upload/b/%D1%82%D0%B5%D1%81%D1%82"),
             Endpoint::Upload {
@@ -291,6 +355,9 @@ mod tests {
             "/get/b1",
             "/get//k",
             "/upload/b/%zz",
+            // a literal % left after the first decoding
+            "/get/b/100%25",
+            "/get/b/%25zz",
             "/nobucket_upload/",
             "/bulk_delete/",
         ] {

@@ -1,7 +1,9 @@
 //! The HTTP layer's error and its mapping to a status: the one place where
 //! storage, bucket and ACL errors become HTTP replies.
 
-use actix_web::http::header::{HeaderValue, ALLOW, CONTENT_RANGE, CONTENT_TYPE};
+use actix_web::http::header::{
+    HeaderValue, ALLOW, CONTENT_RANGE, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
+};
 use actix_web::http::{Method, StatusCode};
 use actix_web::HttpResponse;
 
@@ -55,12 +57,18 @@ pub enum ApiError {
     /// From the ACL check.
     #[error("{0}")]
     Auth(#[from] AuthError),
+    /// Refused for another reason than a bucket's ACL (admin routes).
+    #[error("{0}")]
+    Forbidden(String),
     /// A blocking task was cancelled or panicked.
     #[error("internal: {0}")]
     Internal(String),
     /// The client sent nothing for longer than `proxy.idle-timeout`.
     #[error("{0}")]
     RequestTimeout(String),
+    /// A declared body or object size over a limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
 }
 
 fn allow_list(allow: &[Method]) -> String {
@@ -89,25 +97,32 @@ impl ApiError {
                 ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             },
             // Backrunner answers an unknown bucket with 400.
-            ApiError::Bucket(BucketError::Unknown(_)) => StatusCode::BAD_REQUEST,
+            ApiError::Bucket(BucketError::Unknown(_) | BucketError::Reserved(..)) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::Bucket(BucketError::Corrupt(..)) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Bucket(BucketError::Storage(_, e)) => match e.class() {
                 ErrorClass::InvalidArgument => StatusCode::BAD_REQUEST,
                 _ => StatusCode::SERVICE_UNAVAILABLE,
             },
-            ApiError::Auth(_) => StatusCode::FORBIDDEN,
+            ApiError::Auth(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
-    /// The reply: one line of text naming the URL and the cause.
+    /// The reply: one line of text naming the URL, the status and the cause,
+    /// worded as Backrunner's (`url: URL: error status: N, returned data:
+    /// 'CAUSE'`), with the headers of Go's `http.Error`.
     pub fn response(&self, url: &str) -> HttpResponse {
-        let mut resp = HttpResponse::build(self.status());
+        let status = self.status();
+        let mut resp = HttpResponse::build(status);
         resp.insert_header((
             CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
-        ));
+        ))
+        .insert_header((X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")));
         match self {
             ApiError::WrongMethod { allow, .. } => {
                 resp.insert_header((ALLOW, allow_list(allow)));
@@ -120,10 +135,14 @@ impl ApiError {
         resp.body(self.line(url) + "\n")
     }
 
-    /// The one-line body of the error reply (without its newline), which
-    /// `/proxy_stat/` keeps as the error's `Error`, as Backrunner does.
+    /// The one-line body of the error reply (without its newline), worded as
+    /// Backrunner's; `/proxy_stat/` keeps it as the error's `Error`.
     pub fn line(&self, url: &str) -> String {
-        format!("{url}: {self}").replace(['\n', '\r'], " ")
+        format!(
+            "url: {url}: error status: {}, returned data: '{self}'",
+            self.status().as_u16()
+        )
+        .replace(['\n', '\r'], " ")
     }
 }
 
@@ -138,6 +157,12 @@ impl From<ObjectError> for ApiError {
     }
 }
 
+impl From<crate::limits::TooLarge> for ApiError {
+    fn from(e: crate::limits::TooLarge) -> Self {
+        ApiError::PayloadTooLarge(e.0)
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         ApiError::Internal(e.to_string())
@@ -147,6 +172,20 @@ impl From<actix_web::error::BlockingError> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_as_backrunner() {
+        let r = ApiError::NotFound("no such file".into()).response("/x?a=1");
+        assert_eq!(r.headers().get(X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+        let body = actix_web::body::to_bytes(r.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            body,
+            "url: /x?a=1: error status: 404, returned data: 'no such file'\n"
+        );
+    }
 
     #[test]
     fn statuses() {

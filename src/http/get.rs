@@ -53,7 +53,7 @@ pub fn etag(info: &ReplicaInfo) -> String {
 
 /// What the reply carries.
 enum Body {
-    /// `[start, end)` with 200 (whole object or `offset`/`size` query).
+    /// `[start, end)` with 200 (whole object, or nothing at `offset` = size).
     Whole(u64, u64),
     /// One range, 206 with Content-Range.
     One(Span),
@@ -114,8 +114,10 @@ pub async fn get(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, Api
         }
     }
 
-    let body = if offset.is_some() || size_param.is_some_and(|s| s > 0) {
-        // The query parameters win over a Range header (SPEC.md).
+    let body = if offset.is_some_and(|o| o > 0) || size_param.is_some_and(|s| s > 0) {
+        // The query parameters win over a Range header (SPEC.md). Backrunner
+        // turns them into a Range header for Go's ServeContent, so the part
+        // is a 206 with its Content-Range.
         let offset = offset.unwrap_or(0);
         if offset > size {
             return Err(ApiError::BadRequest(format!(
@@ -126,7 +128,13 @@ pub async fn get(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, Api
             Some(s) if s > 0 => s.min(size - offset),
             _ => size - offset,
         };
-        Body::Whole(offset, offset + len)
+        match len {
+            0 => Body::Whole(offset, offset),
+            _ => Body::One(Span {
+                start: offset,
+                end: offset + len,
+            }),
+        }
     } else {
         // RFC 9110 §14.2: Range only on GET; If-Range may void it (§13.1.5).
         let range = req.header(RANGE.as_str()).filter(|_| !head).filter(|_| {

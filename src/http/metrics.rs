@@ -143,6 +143,7 @@ pub fn registry(
     let commands = CounterFamily::default();
     let failures = CounterFamily::default();
     let cmd_bytes = CounterFamily::default();
+    let csum_errors = CounterFamily::default();
     let limits = crate::placement::pain::Limits {
         soft: proxy.free_space_ratio_soft,
         hard: proxy.free_space_ratio_hard,
@@ -176,6 +177,7 @@ pub fn registry(
         ] {
             flags.get_or_create(&with("flag", flag)).set(v);
         }
+        csum_errors.get_or_create(&l).inc_by(s.checksum_errors);
         let c = cluster.cost(s);
         cost.get_or_create(&l).set(c);
         pain.get_or_create(&l)
@@ -189,6 +191,11 @@ pub fn registry(
     }
     reg.register("backend_space_bytes", "Backend space by kind", space);
     reg.register("backend_records", "Backend records by state", records);
+    reg.register(
+        "backend_checksum_errors",
+        "Reads that found a replica's bytes failing their checksum (served from another replica, or failed)",
+        csum_errors,
+    );
     reg.register(
         "backend_flag",
         "Backend read-only flag, defragmentation state and last error code",
@@ -253,6 +260,13 @@ pub fn registry(
         "replica_recovered_bytes",
         "Bytes copied by replica recovery",
         rec_bytes,
+    );
+    let bad_meta: Counter = Counter::default();
+    bad_meta.inc_by(crate::bucket::bad_meta_copies());
+    reg.register(
+        "bucket_metadata_bad_copies",
+        "Bucket metadata copies that failed to decode (another group's copy was tried)",
+        bad_meta,
     );
     let d = cluster.defrag.summary();
     let defrag = CounterFamily::default();

@@ -1,8 +1,10 @@
 //! The HTTP layer: one dispatcher routes every request to its handler,
 //! turns errors into replies, adds `proxy.headers`, counts and logs.
 
+pub mod body;
 pub mod conditional;
 pub mod config_update;
+pub mod connections;
 pub mod delete;
 pub mod endpoint;
 pub mod error;
@@ -23,7 +25,6 @@ use std::time::{Duration, Instant};
 use actix_web::http::header::{HeaderName, HeaderValue, ALLOW, CONTENT_LENGTH};
 use actix_web::http::Method;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use futures_util::StreamExt;
 
 use crate::auth::{self, SignedRequest};
 use crate::bucket::BucketMeta;
@@ -93,8 +94,8 @@ impl Req {
         Ok((meta, ctx))
     }
 
-    /// Checks the bucket's ACL; `write` for uploads and deletes.
-    pub fn authorize(&self, bucket: &BucketMeta, write: bool) -> Result<(), ApiError> {
+    /// The parts of this request a riftv1 signature covers.
+    pub fn signed(&self) -> SignedRequest<'_> {
         let path_and_query = self
             .http
             .uri()
@@ -108,13 +109,18 @@ impl Req {
             // `to_str` refuses any byte over 0x7f; clients sign UTF-8 values as sent.
             .filter_map(|(k, v)| Some((k.as_str(), std::str::from_utf8(v.as_bytes()).ok()?)))
             .collect();
-        let req = SignedRequest {
+        SignedRequest {
             method: self.http.method().as_str(),
             path_and_query,
             authorization: self.header("authorization"),
             headers,
-        };
-        Ok(auth::check(bucket, &req, write)?)
+            max_sign_age: self.snap.config.proxy.signature_max_age,
+        }
+    }
+
+    /// Checks the bucket's ACL; `write` for uploads and deletes.
+    pub fn authorize(&self, bucket: &BucketMeta, write: bool) -> Result<(), ApiError> {
+        Ok(auth::check(bucket, &self.signed(), write)?)
     }
 
     /// A storage session for `bucket`: its groups, io/command flags from the
@@ -162,20 +168,7 @@ pub fn parse_u64(s: &str) -> Option<u64> {
     }
 }
 
-/// Reads a small request body, refusing more than `limit` bytes.
-pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::BadRequest(format!(
-                "body is larger than {limit} bytes"
-            )));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
+pub use body::read_body;
 
 /// Runs blocking storage work on the blocking pool.
 pub async fn blocking<T: Send + 'static>(
@@ -220,6 +213,7 @@ async fn dispatch(
         snap,
     };
     let headers_size = header_bytes(&req.http);
+    let mut over_cap = false;
     let result = match &endpoint {
         _ if headers_size > MAX_HEADER_BYTES => Err(ApiError::HeadersTooLarge(format!(
             "request headers are {headers_size} bytes, more than {MAX_HEADER_BYTES}"
@@ -232,6 +226,14 @@ async fn dispatch(
         // Load balancers probe with HEAD: every path but /get/ answers OK, as Backrunner does.
         Ok(ep) if method == Method::HEAD && !matches!(ep, Endpoint::Get { .. }) => {
             Ok(HttpResponse::Ok().body("OK"))
+        }
+        Ok(ep) if !ep.is_health_check() && state.connections.over_cap() => {
+            over_cap = true;
+            Err(ApiError::Unavailable(format!(
+                "{} connections are open, more than proxy.max-connections {}; try again later",
+                state.connections.open(),
+                state.connections.cap()
+            )))
         }
         Ok(ep) if !ep.methods().contains(&method) => Err(ApiError::WrongMethod {
             method: method.clone(),
@@ -267,6 +269,11 @@ async fn dispatch(
         ) {
             resp.headers_mut().insert(k, v);
         }
+    }
+    if over_cap {
+        // Free the slot at once.
+        resp.head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
     }
     let status = resp.status().as_u16();
     let bytes = resp
@@ -317,13 +324,23 @@ pub async fn serve(state: web::Data<AppState>) -> std::io::Result<()> {
     let snap = state.snapshot();
     let proxy = &snap.config.proxy;
     let idle = Duration::from_secs(proxy.idle_timeout.max(1));
+    let cap = connections::effective_cap(proxy.max_connections, connections::raise_fd_limit());
+    state.connections.set_cap(cap);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per_worker = (cap + connections::HEALTH_RESERVE).div_ceil(workers);
     let data = state.clone();
+    let counted = state.clone();
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .default_service(web::to(dispatch))
     })
-    .on_connect(set_nodelay)
+    .workers(workers)
+    .max_connections(per_worker)
+    .on_connect(move |conn, ext| {
+        set_nodelay(conn, ext);
+        ext.insert(counted.connections.enter());
+    })
     .keep_alive(idle)
     .client_request_timeout(idle.min(Duration::from_secs(30)))
     .client_disconnect_timeout(Duration::from_secs(5))
@@ -341,6 +358,10 @@ pub async fn serve(state: web::Data<AppState>) -> std::io::Result<()> {
     for addr in server.addrs_with_scheme() {
         log::info!("listening on {}://{}", addr.1, addr.0);
     }
+    log::info!(
+        "connections: {cap} served in full (proxy.max-connections), {} more for health checks",
+        per_worker * workers - cap
+    );
     // The S3 API (docs/s3.md) on its own listener; both stop together.
     match crate::s3::server(&state)? {
         Some(s3) => futures_util::future::try_join(server.run(), s3)

@@ -6,12 +6,18 @@ use crate::encoding::hex;
 use crate::stats::go_time_string;
 use crate::storage::{GroupId, GroupResult, ReplicaInfo, StorageError};
 
-/// An Elliptics-style error object.
+/// The error of one replica, as Backrunner sends elliptics-go's `DnetError`
+/// (no JSON tags, so Go's capitalised field names).
 #[derive(Debug, Serialize)]
 pub struct ErrorJson {
     /// Negative errno.
+    #[serde(rename = "Code")]
     pub code: i32,
+    /// Command flags of the failed reply (0: not known here).
+    #[serde(rename = "Flags")]
+    pub flags: u64,
     /// Cause.
+    #[serde(rename = "Message")]
     pub message: String,
 }
 
@@ -96,7 +102,27 @@ impl LookupJson {
                     out.info.push(info.into());
                     out.success_groups.push(r.group);
                 }
-                Err(_) => out.error_groups.push(r.group),
+                // As Backrunner: a failed group is in `info` too, with
+                // only its group and error set.
+                Err(e) => {
+                    out.info.push(ReplicaJson {
+                        group: r.group,
+                        backend: 0,
+                        id: String::new(),
+                        csum: String::new(),
+                        filename: String::new(),
+                        size: 0,
+                        offset: 0,
+                        mtime: String::new(),
+                        server: String::new(),
+                        error: Some(ErrorJson {
+                            code: e.errno,
+                            flags: 0,
+                            message: e.message.clone(),
+                        }),
+                    });
+                    out.error_groups.push(r.group);
+                }
             }
         }
         out
@@ -106,4 +132,24 @@ impl LookupJson {
 /// The error to answer when no group succeeded.
 pub fn first_errors(results: &[GroupResult<ReplicaInfo>]) -> impl Iterator<Item = &StorageError> {
     results.iter().filter_map(|r| r.result.as_ref().err())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_groups_are_listed_in_info_with_go_error_fields() {
+        let results = vec![GroupResult {
+            group: 7,
+            result: Err(StorageError::new(libc::ENXIO, "no route")),
+        }];
+        let v = serde_json::to_value(LookupJson::new(&results)).unwrap();
+        assert_eq!(v["error-groups"], serde_json::json!([7]));
+        let e = &v["info"][0]["error"];
+        assert_eq!(v["info"][0]["group"], 7);
+        assert_eq!(e["Code"], -libc::ENXIO);
+        assert_eq!(e["Message"], "no route");
+        assert_eq!(e["Flags"], 0);
+    }
 }

@@ -67,7 +67,7 @@ fn backend_json(s: &BackendStat, cluster: &Cluster, limits: Limits, started: Sys
                 "BackendUsedSize": s.used,
                 "RecordsTotal": s.records_total,
                 "RecordsRemoved": s.records_removed,
-                "RecordsCorrupted": 0,
+                "RecordsCorrupted": s.checksum_errors,
             },
             "PID": {
                 "Error": pid.error,
@@ -232,6 +232,9 @@ pub async fn proxy_stat(req: &Req) -> Result<HttpResponse, ApiError> {
             "LastReloadError": last_error,
             "LastReloadErrorTime": last_error_time,
             "ConfigUpdateDisabledFor": reload.config_frozen_for().map(|d| d.as_secs()).unwrap_or(0),
+            "Connections": req.state.connections.open(),
+            "MaxConnections": req.state.connections.cap(),
+            "BadMetadataCopies": crate::bucket::bad_meta_copies(),
         },
         "handlers": handlers,
         "errors": stats.errors(),

@@ -1,26 +1,25 @@
 //! `/upload/BUCKET/KEY` and `/nobucket_upload/KEY`: the body streams into the
 //! store chunk by chunk; it never sits in memory whole.
 
-use std::time::Duration;
-
 use actix_web::http::header::{CONTENT_LENGTH, RANGE};
 use actix_web::{web, HttpResponse};
-use futures_util::StreamExt;
 
+use super::body::BodyReader;
 use super::error::ApiError;
 use super::reply::{LookupJson, UploadJson};
 use super::Req;
 
-/// Parses an upload's `Range: bytes=N-` into the offset N.
-pub fn upload_offset(range: Option<&str>) -> Result<u64, ApiError> {
-    let Some(r) = range else { return Ok(0) };
+/// Parses an upload's `Range: bytes=N-` into the offset N; `None` without
+/// a Range header (the body replaces the object).
+pub fn upload_offset(range: Option<&str>) -> Result<Option<u64>, ApiError> {
+    let Some(r) = range else { return Ok(None) };
     let bad = || ApiError::BadRequest(format!("upload Range {r:?} must be \"bytes=N-\""));
     let spec = r.trim().strip_prefix("bytes=").ok_or_else(bad)?;
     let start = spec.strip_suffix('-').ok_or_else(bad)?;
     if start.is_empty() || !start.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    start.parse().map_err(|_| bad())
+    start.parse().map(Some).map_err(|_| bad())
 }
 
 fn content_length(req: &Req) -> Result<u64, ApiError> {
@@ -62,10 +61,10 @@ pub async fn upload(
         }
     };
     req.authorize(&meta, true)?;
+    objects.check_upload(&meta, offset, size, req.snap.config.proxy.max_object_size())?;
     let ctx = req.storage_ctx(&meta, true)?;
-    // A trickling client may not hold the write open forever.
-    let idle = Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
-    let body = idle_limited(payload, idle, size);
+    // A stalled or trickling client may not hold the write open forever.
+    let body = BodyReader::new(payload, &req.snap.config.proxy).into_stream();
     let results = objects.put(ctx, key, offset, size, body).await?;
     Ok(HttpResponse::Ok().json(UploadJson {
         bucket: meta.name.clone(),
@@ -74,50 +73,15 @@ pub async fn upload(
     }))
 }
 
-/// The upload body as a stream that fails with 408 when the client sends
-/// nothing for `idle`.
-fn idle_limited(
-    payload: web::Payload,
-    idle: Duration,
-    size: u64,
-) -> impl futures_util::Stream<Item = Result<bytes::Bytes, ApiError>> + Unpin {
-    let state = (payload, 0u64, false);
-    Box::pin(futures_util::stream::unfold(
-        state,
-        move |(mut payload, received, done)| async move {
-            if done {
-                return None;
-            }
-            match actix_web::rt::time::timeout(idle, payload.next()).await {
-                Err(_) => Some((
-                    Err(ApiError::RequestTimeout(format!(
-                        "no upload data for {}s (proxy.idle-timeout) after {received} of {size} bytes",
-                        idle.as_secs()
-                    ))),
-                    (payload, received, true),
-                )),
-                Ok(None) => None,
-                Ok(Some(Err(e))) => Some((
-                    Err(ApiError::BadRequest(format!("reading the body: {e}"))),
-                    (payload, received, true),
-                )),
-                Ok(Some(Ok(chunk))) => {
-                    let n = received + chunk.len() as u64;
-                    Some((Ok(chunk), (payload, n, false)))
-                }
-            }
-        },
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn upload_ranges() {
-        assert_eq!(upload_offset(None).unwrap(), 0);
-        assert_eq!(upload_offset(Some("bytes=100-")).unwrap(), 100);
+        assert_eq!(upload_offset(None).unwrap(), None);
+        assert_eq!(upload_offset(Some("bytes=0-")).unwrap(), Some(0));
+        assert_eq!(upload_offset(Some("bytes=100-")).unwrap(), Some(100));
         for bad in ["bytes=1-2", "bytes=-5", "items=1-", "bytes=x-", "bytes=-"] {
             assert!(upload_offset(Some(bad)).is_err(), "{bad}");
         }

@@ -195,7 +195,8 @@ impl Recovery {
     ) -> Result<u64, StorageError> {
         let mut reader = storage.open(&Context::new(namespace, vec![source.group]), key)?;
         let size = reader.info().size;
-        let mut writer = storage.write(&Context::new(namespace, stale.to_vec()), key, 0, size)?;
+        let mut writer =
+            storage.write(&Context::new(namespace, stale.to_vec()), key, None, size)?;
         let mut pos = 0;
         while pos < size {
             let n = RECOVERY_CHUNK.min((size - pos) as usize);

@@ -24,7 +24,9 @@ use actix_web::web;
 use crate::bucket::BucketMeta;
 use crate::config::ProxyConfig;
 use crate::state::AppState;
-use crate::storage::{BackendStat, GroupId, GroupResult, ReplicaInfo, Storage};
+use crate::storage::{
+    BackendStat, GroupId, GroupResult, ObjectReader, ReplicaInfo, Storage, StorageError,
+};
 use estimator::WriteCost;
 use pain::{BucketPain, Limits};
 
@@ -374,6 +376,93 @@ pub fn recover_in_background(
             rate,
         )
     });
+}
+
+/// Wraps a reader so that replicas it finds corrupt (their bytes failed the
+/// store's checksum; the reader served the bytes from another replica) are
+/// copied over from a good replica in the background, at most `rate`
+/// bytes/s. Used by reads when `recover-on-read` is on.
+pub fn repair_corrupt(
+    reader: Box<dyn ObjectReader>,
+    storage: Arc<dyn Storage>,
+    cluster: Arc<Cluster>,
+    namespace: String,
+    groups: Vec<GroupId>,
+    key: String,
+    rate: u64,
+) -> Box<dyn ObjectReader> {
+    let mut r = Repairing {
+        reader,
+        storage,
+        cluster,
+        namespace,
+        groups,
+        key,
+        rate,
+    };
+    // Reads made before the wrap (the open's first chunk) count too.
+    r.repair_found();
+    Box::new(r)
+}
+
+struct Repairing {
+    reader: Box<dyn ObjectReader>,
+    storage: Arc<dyn Storage>,
+    cluster: Arc<Cluster>,
+    namespace: String,
+    groups: Vec<GroupId>,
+    key: String,
+    rate: u64,
+}
+
+impl Repairing {
+    /// Starts copying a good replica over those the reader found corrupt.
+    fn repair_found(&mut self) {
+        let bad = self.reader.take_corrupt();
+        if bad.is_empty() {
+            return;
+        }
+        let (storage, cluster) = (self.storage.clone(), self.cluster.clone());
+        let (ns, key, groups, rate) = (
+            self.namespace.clone(),
+            self.key.clone(),
+            self.groups.clone(),
+            self.rate,
+        );
+        // Reads run on the blocking pool, outside the actix runtime: the
+        // repair gets a thread of its own (recover() bounds how many copy).
+        let spawned = std::thread::Builder::new()
+            .name("repair".into())
+            .spawn(move || {
+                let results =
+                    storage.lookup(&crate::storage::Context::new(ns.clone(), groups), &key);
+                let good: Vec<GroupResult<ReplicaInfo>> = results
+                    .into_iter()
+                    .filter(|r| !bad.contains(&r.group))
+                    .collect();
+                match consistency::newest(&good) {
+                    Some(source) => {
+                        recover(storage.as_ref(), &cluster, &ns, &key, source, &bad, rate)
+                    }
+                    None => log::warn!("recover: {ns}/{key}: no good replica to repair {bad:?}"),
+                }
+            });
+        if let Err(e) = spawned {
+            log::warn!("recover: cannot start a repair: {e}");
+        }
+    }
+}
+
+impl ObjectReader for Repairing {
+    fn info(&self) -> &ReplicaInfo {
+        self.reader.info()
+    }
+
+    fn read_at(&mut self, offset: u64, len: usize) -> Result<bytes::Bytes, StorageError> {
+        let r = self.reader.read_at(offset, len);
+        self.repair_found();
+        r
+    }
 }
 
 fn background(f: impl FnOnce() + Send + 'static) {

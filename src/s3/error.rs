@@ -196,6 +196,7 @@ impl From<BucketError> for S3Error {
     fn from(e: BucketError) -> S3Error {
         let code = match &e {
             BucketError::Unknown(_) => S3ErrorCode::NoSuchBucket,
+            BucketError::Reserved(..) => S3ErrorCode::InvalidBucketName,
             BucketError::Corrupt(..) => S3ErrorCode::ServiceUnavailable,
             BucketError::Storage(_, se) => storage_code(se, S3ErrorCode::NoSuchBucket),
         };

@@ -139,7 +139,9 @@ pub async fn write(
     let body = serde_json::to_vec(meta).map_err(|e| S3Error::internal(format!("metadata: {e}")))?;
     let size = body.len() as u64;
     let stream = futures_util::stream::iter([Ok::<_, S3Error>(Bytes::from(body))]);
-    objects.put(sidecar_ctx(ctx), key, 0, size, stream).await?;
+    objects
+        .put(sidecar_ctx(ctx), key, None, size, stream)
+        .await?;
     Ok(())
 }
 

@@ -89,8 +89,17 @@ pub fn parse_target(host: Option<&str>, raw_path: &str, domain: &str) -> Result<
         Some((b, k)) => (b, (!k.is_empty()).then_some(k)),
         None => (path, None),
     };
+    let bucket = decode(b)?;
+    // `B/s3` is the namespace of B's metadata sidecars (meta.rs): a bucket
+    // name with a `/` is never served here.
+    if bucket.contains('/') {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidBucketName,
+            format!("bucket name {bucket:?} contains '/'"),
+        ));
+    }
     Ok(Target {
-        bucket: Some(decode(b)?),
+        bucket: Some(bucket),
         key: k.map(decode).transpose()?,
     })
 }
@@ -632,6 +641,10 @@ mod tests {
             t(Some("b1"), Some("т//x/"))
         );
         assert!(parse_target(None, "/b1/%FF", "").is_err());
+        assert_eq!(
+            parse_target(None, "/b1%2Fs3/k", "").unwrap_err().code,
+            S3ErrorCode::InvalidBucketName
+        );
         // virtual-host style only under the configured domain
         let d = "s3.example.com";
         assert_eq!(

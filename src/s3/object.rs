@@ -177,10 +177,16 @@ fn content_length(req: &S3Req) -> Result<u64, S3Error> {
                 "Content-Length is not a number",
             )
         })?;
-    if n > MAX_PUT_SIZE {
+    too_large(req, n)
+}
+
+/// A PUT takes at most 5 GiB (S3) and `proxy.max-object-size`.
+fn too_large(req: &S3Req, n: u64) -> Result<u64, S3Error> {
+    let max = MAX_PUT_SIZE.min(req.snap.config.proxy.max_object_size());
+    if n > max {
         return Err(S3Error::new(
             S3ErrorCode::EntityTooLarge,
-            format!("a single PUT takes at most {MAX_PUT_SIZE} bytes, this one has {n}"),
+            format!("a single PUT takes at most {max} bytes (5 GiB and proxy.max-object-size), this one has {n}"),
         ));
     }
     Ok(n)
@@ -200,13 +206,7 @@ fn decoded_length(req: &S3Req) -> Result<u64, S3Error> {
             format!("x-amz-decoded-content-length {v:?} is not a number"),
         )
     })?;
-    if n > MAX_PUT_SIZE {
-        return Err(S3Error::new(
-            S3ErrorCode::EntityTooLarge,
-            format!("a single PUT takes at most {MAX_PUT_SIZE} bytes, this one has {n}"),
-        ));
-    }
-    Ok(n)
+    too_large(req, n)
 }
 
 /// PutObject: the body streams into every group of the bucket; its
@@ -232,7 +232,7 @@ pub async fn put(
     let md5 = Rc::new(Cell::new(None));
     let body = checked_body(payload, digest, chunked, idle, md5.clone());
     let objects = &req.state.objects;
-    let results = match objects.put(ctx.clone(), key, 0, size, body).await {
+    let results = match objects.put(ctx.clone(), key, None, size, body).await {
         Ok(r) => r,
         // Elliptics answers a zero-length write with ENOENT.
         Err(e) if size == 0 && e.code == S3ErrorCode::NoSuchKey => {

@@ -3,8 +3,12 @@
 //! Layout of a group directory `PATH/group-N/`:
 //! - `data/XX/ID`: one file per object, named by the hex SHA-512 of
 //!   (namespace, key), so no key can name a path of its own. The file holds a
-//!   header (see [`Header`]) followed by the object's bytes, so a lookup's
-//!   `offset` is where the data starts inside `filename`.
+//!   header (see [`Header`]), then (format 2) a CRC32C of every 64 KiB block
+//!   of the object, then the object's bytes, so a lookup's `offset` is where
+//!   the data starts inside `filename`. Every block is checked before it is
+//!   served; a block that fails is read from the next group's replica of the
+//!   same object at the same offset. Files of format 1 (no block table) are
+//!   still read, unverified.
 //! - `tmp/`: writes in progress. A write becomes visible by `rename` after
 //!   `fsync`, so a crash or a dropped client never leaves half an object.
 
@@ -27,9 +31,17 @@ use super::{
 use crate::config::{LocalConfig, LocalGroupConfig};
 use crate::encoding::hex;
 
-const MAGIC: &[u8; 8] = b"BRLOBJ01";
-/// Fixed part of the header: magic, size, mtime (s, ns), csum, namespace and key lengths.
+/// Format 1: header and bytes, no block checksums.
+const MAGIC_V1: &[u8; 8] = b"BRLOBJ01";
+/// Format 2: header, block checksum table, bytes.
+const MAGIC_V2: &[u8; 8] = b"BRLOBJ02";
+/// Fixed part of a format 1 header: magic, size, mtime (s, ns), csum,
+/// namespace and key lengths. Format 2 adds the block size (u32).
 const FIXED_HEADER: usize = 8 + 8 + 8 + 4 + 64 + 4 + 4;
+/// Bytes covered by one CRC32C in format 2.
+pub const BLOCK_SIZE: u32 = 64 * 1024;
+/// Block checksums gathered before they are written to the table.
+const PENDING_SUMS: usize = 1024;
 const COPY_CHUNK: usize = 1 << 20;
 /// Age past which a temp file is an orphan of a dead write.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
@@ -42,23 +54,75 @@ struct Header {
     csum: [u8; 64],
     namespace: Vec<u8>,
     key: Vec<u8>,
+    /// Bytes per checksummed block; 0 for format 1 (no table).
+    block_size: u32,
+}
+
+fn bad_header(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("bad object header: {what}"),
+    )
 }
 
 impl Header {
+    /// Bytes of the header itself.
     fn len(&self) -> u64 {
-        (FIXED_HEADER + self.namespace.len() + self.key.len()) as u64
+        let fixed = if self.block_size == 0 {
+            FIXED_HEADER
+        } else {
+            FIXED_HEADER + 4
+        };
+        (fixed + self.namespace.len() + self.key.len()) as u64
+    }
+
+    /// Checksummed blocks of an object of `size` bytes.
+    fn blocks(&self, size: u64) -> u64 {
+        match self.block_size {
+            0 => 0,
+            bs => size.div_ceil(u64::from(bs)),
+        }
+    }
+
+    /// Where the block table starts (right after the header).
+    fn table_offset(&self) -> u64 {
+        self.len()
+    }
+
+    /// Where the object's bytes start in a file holding `size` bytes.
+    fn data_offset_for(&self, size: u64) -> u64 {
+        self.len() + 4 * self.blocks(size)
+    }
+
+    fn data_offset(&self) -> u64 {
+        self.data_offset_for(self.size)
+    }
+
+    /// The whole file's length for an object of `size` bytes; `None` past u64.
+    fn file_len_for(&self, size: u64) -> Option<u64> {
+        self.blocks(size)
+            .checked_mul(4)?
+            .checked_add(self.len())?
+            .checked_add(size)
     }
 
     fn encode(&self) -> Vec<u8> {
         let d = self.mtime.duration_since(UNIX_EPOCH).unwrap_or_default();
         let mut out = Vec::with_capacity(self.len() as usize);
-        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(if self.block_size == 0 {
+            MAGIC_V1
+        } else {
+            MAGIC_V2
+        });
         out.extend_from_slice(&self.size.to_le_bytes());
         out.extend_from_slice(&d.as_secs().to_le_bytes());
         out.extend_from_slice(&d.subsec_nanos().to_le_bytes());
         out.extend_from_slice(&self.csum);
         out.extend_from_slice(&(self.namespace.len() as u32).to_le_bytes());
         out.extend_from_slice(&(self.key.len() as u32).to_le_bytes());
+        if self.block_size != 0 {
+            out.extend_from_slice(&self.block_size.to_le_bytes());
+        }
         out.extend_from_slice(&self.namespace);
         out.extend_from_slice(&self.key);
         out
@@ -67,12 +131,11 @@ impl Header {
     fn read(file: &File) -> io::Result<Header> {
         let mut fixed = [0u8; FIXED_HEADER];
         file.read_exact_at(&mut fixed, 0)?;
-        if &fixed[..8] != MAGIC {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "bad object header",
-            ));
-        }
+        let v2 = match &fixed[..8] {
+            m if m == MAGIC_V1 => false,
+            m if m == MAGIC_V2 => true,
+            _ => return Err(bad_header("unknown magic")),
+        };
         let u64_at = |o: usize| u64::from_le_bytes(fixed[o..o + 8].try_into().unwrap_or_default());
         let u32_at = |o: usize| u32::from_le_bytes(fixed[o..o + 4].try_into().unwrap_or_default());
         let size = u64_at(8);
@@ -82,21 +145,162 @@ impl Header {
         let ns_len = u32_at(92) as usize;
         let key_len = u32_at(96) as usize;
         if ns_len + key_len > 1 << 20 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "bad object header",
-            ));
+            return Err(bad_header("names too long"));
         }
+        let mut names_at = FIXED_HEADER as u64;
+        let block_size = if v2 {
+            let mut b = [0u8; 4];
+            file.read_exact_at(&mut b, names_at)?;
+            names_at += 4;
+            match u32::from_le_bytes(b) {
+                bs @ 512..=0x0100_0000 => bs,
+                bs => return Err(bad_header(&format!("block size {bs}"))),
+            }
+        } else {
+            0
+        };
         let mut names = vec![0u8; ns_len + key_len];
-        file.read_exact_at(&mut names, FIXED_HEADER as u64)?;
+        file.read_exact_at(&mut names, names_at)?;
         let key = names.split_off(ns_len);
-        Ok(Header {
+        let h = Header {
             size,
             mtime,
             csum,
             namespace: names,
             key,
+            block_size,
+        };
+        let want = h.file_len_for(size).ok_or_else(|| bad_header("size"))?;
+        if file.metadata()?.len() < want {
+            return Err(bad_header(&format!("file shorter than its {want} bytes")));
+        }
+        Ok(h)
+    }
+}
+
+/// Why a verified read failed.
+enum Fault {
+    /// A block's bytes do not match its checksum.
+    Corrupt(String),
+    /// The file could not be read.
+    Io(io::Error),
+}
+
+/// A stored object: its open file, path and header.
+#[derive(Debug)]
+struct Stored {
+    file: File,
+    path: PathBuf,
+    header: Header,
+}
+
+impl Stored {
+    fn read_exact(&self, buf: &mut [u8], at: u64) -> Result<(), Fault> {
+        self.file.read_exact_at(buf, at).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                Fault::Io(io::Error::other("file ends before the object does"))
+            } else {
+                Fault::Io(e)
+            }
         })
+    }
+
+    /// Reads `len` bytes at `offset` of the object (within its size),
+    /// checking every block they touch against the block table.
+    fn read_verified(&self, offset: u64, len: usize) -> Result<Bytes, Fault> {
+        let h = &self.header;
+        let data = h.data_offset();
+        if h.block_size == 0 || len == 0 {
+            let mut buf = BytesMut::zeroed(len);
+            self.read_exact(&mut buf, data + offset)?;
+            return Ok(buf.freeze());
+        }
+        let bs = u64::from(h.block_size);
+        let end = offset.saturating_add(len as u64).min(h.size);
+        let first = offset / bs;
+        let last = end.div_ceil(bs);
+        let start = first * bs;
+        let stop = (last * bs).min(h.size);
+        let mut buf = BytesMut::zeroed((stop - start) as usize);
+        self.read_exact(&mut buf, data + start)?;
+        let mut sums = vec![0u8; ((last - first) * 4) as usize];
+        self.read_exact(&mut sums, h.table_offset() + first * 4)?;
+        for (i, (block, sum)) in buf.chunks(bs as usize).zip(sums.chunks(4)).enumerate() {
+            let want = u32::from_le_bytes(sum.try_into().unwrap_or_default());
+            let got = crc32c::crc32c(block);
+            if got != want {
+                return Err(Fault::Corrupt(format!(
+                    "block {} (bytes {}..) fails its checksum",
+                    first + i as u64,
+                    (first + i as u64) * bs
+                )));
+            }
+        }
+        let from = (offset - start) as usize;
+        Ok(buf.freeze().slice(from..from + (end - offset) as usize))
+    }
+}
+
+/// CRC32C of each block of an object as it is written, flushed into the
+/// block table a batch at a time (bounded memory whatever the size).
+#[derive(Debug)]
+struct BlockSums {
+    block_size: usize,
+    table: u64,
+    written: u64,
+    pending: Vec<u8>,
+    cur: u32,
+    fill: usize,
+}
+
+impl BlockSums {
+    fn new(header: &Header) -> BlockSums {
+        BlockSums {
+            block_size: header.block_size as usize,
+            table: header.table_offset(),
+            written: 0,
+            pending: Vec::with_capacity(PENDING_SUMS * 4),
+            cur: 0,
+            fill: 0,
+        }
+    }
+
+    fn feed(&mut self, file: &File, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let n = (self.block_size - self.fill).min(data.len());
+            self.cur = crc32c::crc32c_append(self.cur, &data[..n]);
+            self.fill += n;
+            data = &data[n..];
+            if self.fill == self.block_size {
+                self.push();
+            }
+        }
+        if self.pending.len() >= PENDING_SUMS * 4 {
+            self.flush(file)?;
+        }
+        Ok(())
+    }
+
+    fn push(&mut self) {
+        self.pending.extend_from_slice(&self.cur.to_le_bytes());
+        self.cur = 0;
+        self.fill = 0;
+    }
+
+    fn flush(&mut self, file: &File) -> io::Result<()> {
+        file.write_all_at(&self.pending, self.table + self.written * 4)?;
+        self.written += (self.pending.len() / 4) as u64;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Writes the last (partial) block's sum; answers the blocks written.
+    fn finish(&mut self, file: &File) -> io::Result<u64> {
+        if self.fill > 0 {
+            self.push();
+        }
+        self.flush(file)?;
+        Ok(self.written)
     }
 }
 
@@ -197,6 +401,7 @@ struct Group {
     /// Seconds since the epoch when the last defragmentation started / finished.
     defrag_started: AtomicU64,
     defrag_completed: AtomicU64,
+    checksum_errors: AtomicU64,
 }
 
 impl Group {
@@ -236,6 +441,7 @@ impl Group {
             defrag_runs: AtomicU64::new(0),
             defrag_started: AtomicU64::new(0),
             defrag_completed: AtomicU64::new(0),
+            checksum_errors: AtomicU64::new(0),
         })
     }
 
@@ -295,11 +501,21 @@ impl Group {
             address: LOCAL_ADDRESS.to_string(),
             id: hex(id),
             filename: path.display().to_string(),
-            offset: h.len(),
+            offset: h.data_offset(),
             size: h.size,
             mtime: h.mtime,
             csum: h.csum.to_vec(),
         }
+    }
+
+    /// Counts a replica whose bytes failed their checksum.
+    fn corrupt(&self, path: &Path, why: &str) -> StorageError {
+        self.checksum_errors.fetch_add(1, Ordering::Relaxed);
+        log::error!("group {}: {}: {why}", self.id, path.display());
+        self.fail(StorageError::new(
+            libc::EILSEQ,
+            format!("group {}: {}: {why}", self.id, path.display()),
+        ))
     }
 
     /// Reads the header of an object; `ENOENT` when it does not exist.
@@ -404,7 +620,7 @@ impl Storage for LocalStore {
         &self,
         ctx: &Context,
         key: &str,
-        offset: u64,
+        offset: Option<u64>,
         size: u64,
     ) -> Result<Box<dyn ObjectWriter>, StorageError> {
         let id = object_id(&ctx.namespace, key);
@@ -414,6 +630,7 @@ impl Storage for LocalStore {
             csum: [0; 64],
             namespace: ctx.namespace.as_bytes().to_vec(),
             key: key.as_bytes().to_vec(),
+            block_size: BLOCK_SIZE,
         };
         let targets = self.per_group(ctx, |g| {
             let r = GroupWrite::start(g, &id, &header, offset, size);
@@ -447,7 +664,7 @@ impl Storage for LocalStore {
     fn open(&self, ctx: &Context, key: &str) -> Result<Box<dyn ObjectReader>, StorageError> {
         let id = object_id(&ctx.namespace, key);
         let mut errors = Vec::new();
-        for &gid in &ctx.groups {
+        for (i, &gid) in ctx.groups.iter().enumerate() {
             let attempt = self.group(gid).and_then(|g| {
                 g.delay();
                 let r = g.stat(&id);
@@ -457,8 +674,14 @@ impl Storage for LocalStore {
                 let (file, path, header) = r?;
                 Ok(LocalReader {
                     info: g.replica(&path, &id, &header),
-                    file,
-                    group: g.clone(),
+                    cur: (g.clone(), Stored { file, path, header }),
+                    id,
+                    // Opened only if a block fails: the groups after this one.
+                    others: ctx.groups[i + 1..]
+                        .iter()
+                        .filter_map(|&g| self.group(g).ok().map(|g| (g, None)))
+                        .collect(),
+                    corrupt: Vec::new(),
                 })
             });
             match attempt {
@@ -533,6 +756,7 @@ impl Storage for LocalStore {
                     defrag_completion_status: 0,
                     // One backend per group serves the whole id ring.
                     percentage: 1.0,
+                    checksum_errors: g.checksum_errors.load(Ordering::Relaxed),
                 }
             })
             .collect()
@@ -649,9 +873,12 @@ struct GroupWrite {
     tmp_path: PathBuf,
     file: File,
     hasher: Sha512,
-    /// The replaced object, for a write at an offset: its file and header.
-    old: Option<(File, Header)>,
+    sums: BlockSums,
+    /// The replaced object, for a write at an offset.
+    old: Option<Stored>,
     offset: u64,
+    /// The object's size once written: the larger of the old size and offset + size.
+    final_size: u64,
     reserved: u64,
 }
 
@@ -660,7 +887,7 @@ impl GroupWrite {
         g: &Group,
         id: &[u8; 64],
         header: &Header,
-        offset: u64,
+        partial: Option<u64>,
         size: u64,
     ) -> Result<GroupWrite, StorageError> {
         g.delay();
@@ -671,32 +898,43 @@ impl GroupWrite {
                 format!("group {}: read-only", g.id),
             )));
         }
-        let old = if offset > 0 {
-            let (file, _, old_header) = g.stat(id).map_err(|e| {
-                if e.is_not_found() {
-                    StorageError::invalid(format!(
-                        "group {}: offset {offset} given but the object does not exist",
-                        g.id
-                    ))
-                } else {
-                    e
-                }
-            })?;
-            if offset > old_header.size {
+        let offset = partial.unwrap_or(0);
+        let old = match partial.map(|_| g.stat(id)) {
+            None => None,
+            // Nothing to keep: a write at 0 makes the object.
+            Some(Err(e)) if e.is_not_found() && offset == 0 => None,
+            Some(Err(e)) if e.is_not_found() => {
+                return Err(StorageError::invalid(format!(
+                    "group {}: offset {offset} given but the object does not exist",
+                    g.id
+                )))
+            }
+            Some(Err(e)) => return Err(e),
+            Some(Ok((_, _, old_header))) if offset > old_header.size => {
                 return Err(StorageError::invalid(format!(
                     "group {}: offset {offset} is past the object's end ({} bytes)",
                     g.id, old_header.size
-                )));
+                )))
             }
-            Some((file, old_header))
-        } else {
-            None
+            Some(Ok((file, path, header))) => Some(Stored { file, path, header }),
         };
-        let old_size = old.as_ref().map_or(0, |(_, h)| h.size);
-        let reserved = header.len() + old_size.max(offset.saturating_add(size));
+        let old_size = old.as_ref().map_or(0, |o| o.header.size);
+        let too_big = || {
+            StorageError::new(
+                libc::EFBIG,
+                format!("group {}: offset {offset} + size {size} is too large", g.id),
+            )
+        };
+        let end = offset.checked_add(size).ok_or_else(too_big)?;
+        let final_size = old_size.max(end);
+        let reserved = header.file_len_for(final_size).ok_or_else(too_big)?;
         {
             let mut space = g.space();
-            if sw.size_limit > 0 && space.used + space.reserved + reserved > sw.size_limit {
+            let after = space
+                .used
+                .saturating_add(space.reserved)
+                .saturating_add(reserved);
+            if sw.size_limit > 0 && after > sw.size_limit {
                 return Err(g.fail(StorageError::new(
                     libc::ENOSPC,
                     format!(
@@ -727,43 +965,58 @@ impl GroupWrite {
             tmp_path,
             file,
             hasher: Sha512::new(),
+            sums: BlockSums::new(header),
             old,
             offset,
+            final_size,
             reserved,
         };
+        // The header and the block table are rewritten at commit; the data
+        // goes after the table.
         let result = w
             .file
             .write_all(&header.encode())
-            .and_then(|_| w.copy_old(0, offset));
+            .and_then(|_| {
+                w.file
+                    .seek(SeekFrom::Start(header.data_offset_for(final_size)))
+            })
+            .map_err(|e| g.io_err("write", &e))
+            .and_then(|_| w.copy_old(g, 0, offset));
         if let Err(e) = result {
             let _ = fs::remove_file(&w.tmp_path);
-            return Err(release(g.io_err("write", &e)));
+            return Err(release(e));
         }
         Ok(w)
     }
 
-    /// Copies bytes `[from, to)` of the replaced object into the new one.
-    fn copy_old(&mut self, from: u64, to: u64) -> io::Result<()> {
-        let Some((old, h)) = &self.old else {
+    /// Copies bytes `[from, to)` of the replaced object into the new one,
+    /// checking them against the old block table.
+    fn copy_old(&mut self, g: &Group, from: u64, to: u64) -> Result<(), StorageError> {
+        let Some(old) = self.old.take() else {
             return Ok(());
         };
-        let base = h.len();
-        let mut buf = vec![0u8; COPY_CHUNK.min((to.saturating_sub(from)) as usize)];
         let mut pos = from;
-        while pos < to {
-            let n = ((to - pos) as usize).min(buf.len());
-            old.read_exact_at(&mut buf[..n], base + pos)?;
-            self.file.write_all(&buf[..n])?;
-            self.hasher.update(&buf[..n]);
+        let mut result = Ok(());
+        while pos < to && result.is_ok() {
+            let n = ((to - pos) as usize).min(COPY_CHUNK);
+            result = match old.read_verified(pos, n) {
+                Ok(buf) => self.append(&buf).map_err(|e| g.io_err("write", &e)),
+                Err(Fault::Io(e)) => Err(g.io_err("read the replaced object", &e)),
+                Err(Fault::Corrupt(why)) => Err(g.corrupt(
+                    &old.path,
+                    &format!("the replaced object's {why}; not copying it into a new version"),
+                )),
+            };
             pos += n as u64;
         }
-        Ok(())
+        self.old = Some(old);
+        result
     }
 
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
         self.file.write_all(data)?;
         self.hasher.update(data);
-        Ok(())
+        self.sums.feed(&self.file, data)
     }
 }
 
@@ -793,19 +1046,25 @@ impl LocalWriter {
                 self.written, self.size
             )));
         }
-        let end = w.offset + self.size;
-        let old_size = w.old.as_ref().map_or(0, |(_, h)| h.size);
+        // `start` checked that offset + size does not overflow.
+        let end = w.offset.saturating_add(self.size);
+        let old_size = w.old.as_ref().map_or(0, |o| o.header.size);
         if end < old_size {
-            w.copy_old(end, old_size)
-                .map_err(|e| g.io_err("copy tail", &e))?;
+            w.copy_old(g, end, old_size)?;
         }
         let mut header = self.header.clone();
         header.size = old_size.max(end);
         header.mtime = SystemTime::now();
         header.csum = std::mem::replace(&mut w.hasher, Sha512::new()).finish();
         let write_header = (|| {
-            w.file.seek(SeekFrom::Start(0))?;
-            w.file.write_all(&header.encode())?;
+            let blocks = w.sums.finish(&w.file)?;
+            if header.size != w.final_size || blocks != header.blocks(header.size) {
+                return Err(io::Error::other(format!(
+                    "wrote {} bytes in {blocks} blocks, planned {}",
+                    header.size, w.final_size
+                )));
+            }
+            w.file.write_all_at(&header.encode(), 0)?;
             w.file.sync_all()
         })();
         write_header.map_err(|e| g.io_err("write header", &e))?;
@@ -817,7 +1076,7 @@ impl LocalWriter {
                 let _ = d.sync_all();
             }
         }
-        let new_len = header.len() + header.size;
+        let new_len = header.file_len_for(header.size).unwrap_or(u64::MAX);
         {
             // One lock over stat + rename keeps `used` exact when two writes race.
             let mut space = g.space();
@@ -841,7 +1100,7 @@ impl LocalWriter {
 
 impl ObjectWriter for LocalWriter {
     fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
-        if self.written + data.len() as u64 > self.size {
+        if self.written.saturating_add(data.len() as u64) > self.size {
             return Err(StorageError::invalid(format!(
                 "body is longer than the {} bytes announced",
                 self.size
@@ -894,11 +1153,19 @@ impl Drop for LocalWriter {
     }
 }
 
-/// An object opened in one group.
+/// An object opened in one group; the groups after it in the context's
+/// order stand by for blocks that fail their checksum.
 struct LocalReader {
+    /// The replica opened first: what the reply describes.
     info: ReplicaInfo,
-    file: File,
-    group: Arc<Group>,
+    /// The replica being read now.
+    cur: (Arc<Group>, Stored),
+    id: [u8; 64],
+    /// The other groups, in order; a replica is opened the first time a
+    /// block needs it (`None` until then).
+    others: Vec<(Arc<Group>, Option<Stored>)>,
+    /// Groups whose replica failed a checksum, not yet taken.
+    corrupt: Vec<GroupId>,
 }
 
 impl ObjectReader for LocalReader {
@@ -909,42 +1176,113 @@ impl ObjectReader for LocalReader {
     fn read_at(&mut self, offset: u64, len: usize) -> Result<Bytes, StorageError> {
         let r = self.read_chunk(offset, len);
         let n = r.as_ref().map_or(0, |b| b.len() as u64);
-        self.group.commands.count(CMD_READ, &r, n);
+        self.cur.0.commands.count(CMD_READ, &r, n);
         r
+    }
+
+    fn take_corrupt(&mut self) -> Vec<GroupId> {
+        std::mem::take(&mut self.corrupt)
     }
 }
 
 impl LocalReader {
+    /// Reads from `stored`; a block failing its checksum is logged, counted
+    /// and noted for [`ObjectReader::take_corrupt`].
+    fn try_read(
+        corrupt: &mut Vec<GroupId>,
+        g: &Group,
+        stored: &Stored,
+        offset: u64,
+        len: usize,
+    ) -> Result<Bytes, StorageError> {
+        match stored.read_verified(offset, len) {
+            Ok(b) => Ok(b),
+            Err(Fault::Corrupt(why)) => {
+                if !corrupt.contains(&g.id) {
+                    corrupt.push(g.id);
+                }
+                Err(g.corrupt(&stored.path, &why))
+            }
+            Err(Fault::Io(e)) => Err(g.io_err(&stored.path.display().to_string(), &e)),
+        }
+    }
+
+    /// Reads `[offset, offset + len)` from the current replica; when that
+    /// fails, from the other groups' replicas of the same object (same size
+    /// and SHA-512) at the same offset, and the first that serves becomes
+    /// the current one.
     fn read_chunk(&mut self, offset: u64, len: usize) -> Result<Bytes, StorageError> {
         if offset >= self.info.size {
             return Ok(Bytes::new());
         }
         let len = len.min((self.info.size - offset) as usize);
-        let mut buf = BytesMut::zeroed(len);
-        let mut done = 0;
-        let base = self.info.offset + offset;
-        while done < len {
-            match self.file.read_at(&mut buf[done..], base + done as u64) {
-                Ok(0) => {
-                    return Err(StorageError::new(
-                        libc::EIO,
-                        format!("{}: file ends before the object does", self.info.filename),
-                    ))
-                }
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(StorageError::io(&self.info.filename, &e)),
+        let first = {
+            let (g, stored) = &self.cur;
+            match Self::try_read(&mut self.corrupt, g, stored, offset, len) {
+                Ok(b) => return Ok(b),
+                Err(e) => e,
             }
+        };
+        let mut i = 0;
+        while i < self.others.len() {
+            if self.others[i].1.is_none() {
+                match self.open_other(&self.others[i].0) {
+                    Some(st) => self.others[i].1 = Some(st),
+                    None => {
+                        self.others.remove(i);
+                        continue;
+                    }
+                }
+            }
+            let (g, stored) = &self.others[i];
+            if let Some(stored) = stored {
+                if let Ok(b) = Self::try_read(&mut self.corrupt, g, stored, offset, len) {
+                    log::warn!(
+                        "group {}: bytes {offset}.. of object {} read from group {} instead",
+                        self.cur.0.id,
+                        hex(&self.id[..8]),
+                        g.id
+                    );
+                    let (g, stored) = self.others.remove(i);
+                    if let Some(stored) = stored {
+                        let old = std::mem::replace(&mut self.cur, (g, stored));
+                        self.others.push((old.0, Some(old.1)));
+                    }
+                    return Ok(b);
+                }
+            }
+            i += 1;
         }
-        Ok(buf.freeze())
+        Err(first)
     }
+
+    /// Opens group `g`'s replica if it holds the same object as the one
+    /// first opened.
+    fn open_other(&self, g: &Group) -> Option<Stored> {
+        let (file, path, header) = g.stat(&self.id).ok()?;
+        (header.size == self.info.size && header.csum[..] == self.info.csum[..]).then_some(Stored {
+            file,
+            path,
+            header,
+        })
+    }
+}
+
+/// The file holding `key` of `namespace` in `group` of the store at `root`;
+/// for tests and tools.
+pub fn object_path(root: &Path, group: GroupId, namespace: &str, key: &str) -> PathBuf {
+    let h = hex(&object_id(namespace, key));
+    root.join(format!("group-{group}"))
+        .join("data")
+        .join(&h[..2])
+        .join(h)
 }
 
 /// Reads a whole object file as the local store laid it out; for tests and tools.
 pub fn read_object_file(path: &Path) -> io::Result<Vec<u8>> {
     let mut f = File::open(path)?;
     let h = Header::read(&f)?;
-    f.seek(SeekFrom::Start(h.len()))?;
+    f.seek(SeekFrom::Start(h.data_offset()))?;
     let mut out = Vec::new();
     f.take(h.size).read_to_end(&mut out)?;
     Ok(out)
@@ -1006,19 +1344,35 @@ mod tests {
         let s = store(dir.path(), &[(1, 0, false)]);
         let ctx = Context::new("b", vec![1]);
         write_small(&s, &ctx, "k", b"0123456789").unwrap();
-        let mut w = s.write(&ctx, "k", 3, 2).unwrap();
+        let mut w = s.write(&ctx, "k", Some(3), 2).unwrap();
         w.write(b"ab").unwrap();
         assert!(w.commit()[0].result.is_ok());
         assert_eq!(read_small(&s, &ctx, "k", 100).unwrap(), b"012ab56789");
-        let mut w = s.write(&ctx, "k", 10, 3).unwrap();
+        let mut w = s.write(&ctx, "k", Some(10), 3).unwrap();
         w.write(b"XYZ").unwrap();
         let info = w.commit()[0].result.clone().unwrap();
         assert_eq!(read_small(&s, &ctx, "k", 100).unwrap(), b"012ab56789XYZ");
         assert_eq!(info.csum, checksum(b"012ab56789XYZ").to_vec());
         assert_eq!(
-            s.write(&ctx, "k", 14, 1).err().unwrap().errno,
+            s.write(&ctx, "k", Some(14), 1).err().unwrap().errno,
             -libc::EINVAL
         );
+        // At offset 0 too the tail is kept; a missing object is made anew.
+        let mut w = s.write(&ctx, "k", Some(0), 2).unwrap();
+        w.write(b"AB").unwrap();
+        let info = w.commit()[0].result.clone().unwrap();
+        assert_eq!(read_small(&s, &ctx, "k", 100).unwrap(), b"AB2ab56789XYZ");
+        assert_eq!(info.size, 13);
+        let mut w = s.write(&ctx, "new", Some(0), 2).unwrap();
+        w.write(b"AB").unwrap();
+        assert!(w.commit()[0].result.is_ok());
+        assert_eq!(read_small(&s, &ctx, "new", 100).unwrap(), b"AB");
+        assert!(s.write(&ctx, "missing", Some(1), 1).is_err());
+        // Without an offset the body replaces the object.
+        let mut w = s.write(&ctx, "k", None, 1).unwrap();
+        w.write(b"z").unwrap();
+        assert!(w.commit()[0].result.is_ok());
+        assert_eq!(read_small(&s, &ctx, "k", 100).unwrap(), b"z");
     }
 
     #[test]
@@ -1026,9 +1380,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path(), &[(1, 1000, false), (2, 0, true)]);
         let ctx = Context::new("b", vec![1, 2]);
-        let e = s.write(&ctx, "big", 0, 2000).err().unwrap();
+        let e = s.write(&ctx, "big", None, 2000).err().unwrap();
         assert!(e.errno == -libc::ENOSPC || e.errno == -libc::EROFS, "{e}");
-        let mut w = s.write(&ctx, "k", 0, 10).unwrap();
+        let mut w = s.write(&ctx, "k", None, 10).unwrap();
         w.write(b"01234").unwrap();
         drop(w);
         assert_eq!(
@@ -1097,6 +1451,96 @@ mod tests {
             httpdate::fmt_http_date(found.mtime),
             "Fri, 31 Dec 9999 23:59:59 GMT"
         );
+    }
+
+    #[test]
+    fn format_1_objects_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), &[(1, 0, false)]);
+        let h = Header {
+            size: 5,
+            mtime: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            csum: checksum(b"hello"),
+            namespace: b"b".to_vec(),
+            key: b"old".to_vec(),
+            block_size: 0,
+        };
+        let path = object_path(dir.path(), 1, "b", "old");
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut raw = h.encode();
+        assert_eq!(&raw[..8], MAGIC_V1);
+        raw.extend_from_slice(b"hello");
+        fs::write(&path, raw).unwrap();
+        let ctx = Context::new("b", vec![1]);
+        assert_eq!(read_small(&s, &ctx, "old", 100).unwrap(), b"hello");
+        let info = s.lookup(&ctx, "old")[0].result.clone().unwrap();
+        assert_eq!(info.offset, h.len());
+        // A partial upload onto it writes format 2.
+        let mut w = s.write(&ctx, "old", Some(5), 1).unwrap();
+        w.write(b"!").unwrap();
+        w.commit();
+        assert_eq!(&fs::read(&path).unwrap()[..8], MAGIC_V2);
+        assert_eq!(read_small(&s, &ctx, "old", 100).unwrap(), b"hello!");
+    }
+
+    #[test]
+    fn bad_blocks_are_read_from_another_replica() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), &[(1, 0, false), (2, 0, false), (3, 0, false)]);
+        let ctx = Context::new("b", vec![1, 2, 3]);
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let res = write_small(&s, &ctx, "k", &data).unwrap();
+        let flip = |g: usize, at: u64| {
+            let info = res[g].result.as_ref().unwrap();
+            let f = OpenOptions::new()
+                .write(true)
+                .read(true)
+                .open(&info.filename)
+                .unwrap();
+            let mut b = [0u8; 1];
+            f.read_exact_at(&mut b, info.offset + at).unwrap();
+            f.write_all_at(&[b[0] ^ 1], info.offset + at).unwrap();
+        };
+        // Block 0 bad in group 1, block 2 bad in group 2: every block has a good copy.
+        flip(0, 10);
+        flip(1, 140_000);
+        let mut r = s.open(&ctx, "k").unwrap();
+        let mut got = Vec::new();
+        while got.len() < data.len() {
+            got.extend_from_slice(&r.read_at(got.len() as u64, 50_000).unwrap());
+        }
+        assert!(got == data);
+        assert_eq!(r.take_corrupt(), vec![1, 2]);
+        assert!(r.take_corrupt().is_empty());
+        // Unaligned reads across block edges.
+        assert_eq!(&r.read_at(65_530, 20).unwrap()[..], &data[65_530..65_550]);
+        // The same block bad everywhere: an error, not bytes.
+        flip(2, 10);
+        flip(1, 11);
+        let mut r = s.open(&ctx, "k").unwrap();
+        let e = r.read_at(0, 100).unwrap_err();
+        assert_eq!(e.errno, -libc::EILSEQ, "{e}");
+        assert!(r.read_at(200_000, 100).is_ok(), "other blocks still read");
+        let errors: u64 = s.backend_stats().iter().map(|b| b.checksum_errors).sum();
+        assert!(errors >= 5, "{errors}");
+    }
+
+    #[test]
+    fn partial_write_refuses_to_copy_a_bad_old_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), &[(1, 0, false)]);
+        let ctx = Context::new("b", vec![1]);
+        let data = vec![3u8; 200_000];
+        let info = write_small(&s, &ctx, "k", &data).unwrap()[0]
+            .result
+            .clone()
+            .unwrap();
+        let f = OpenOptions::new().write(true).open(&info.filename).unwrap();
+        f.write_all_at(&[9], info.offset + 150_000).unwrap();
+        let mut w = s.write(&ctx, "k", Some(10), 5).unwrap();
+        w.write(b"abcde").unwrap();
+        let e = w.commit()[0].result.clone().unwrap_err();
+        assert_eq!(e.errno, -libc::EILSEQ, "{e}");
     }
 
     #[test]

@@ -95,7 +95,14 @@ pub trait ObjectReader: Send {
     /// The replica being read.
     fn info(&self) -> &ReplicaInfo;
     /// Reads up to `len` bytes at `offset` (relative to the object's start).
+    /// Bytes that fail the store's checksum are never returned: the reader
+    /// reads them from another group's replica of the same object, or fails.
     fn read_at(&mut self, offset: u64, len: usize) -> Result<Bytes, StorageError>;
+    /// Groups whose replica failed a checksum since the last call (each
+    /// once), so the caller can repair them.
+    fn take_corrupt(&mut self) -> Vec<GroupId> {
+        Vec::new()
+    }
 }
 
 /// Space and health of one backend, as gathered for statistics and placement.
@@ -141,6 +148,9 @@ pub struct BackendStat {
     pub defrag_completion_status: i32,
     /// Share of its group's id ring this backend serves, 0..=1.
     pub percentage: f64,
+    /// Reads since start that found a replica's bytes not matching their
+    /// checksum (the bytes were read from another replica, or the read failed).
+    pub checksum_errors: u64,
 }
 
 impl AsRef<BackendStat> for BackendStat {
@@ -230,13 +240,17 @@ pub enum BackendCommand {
 
 /// Storage as the proxy sees it. All methods block.
 pub trait Storage: Send + Sync + 'static {
-    /// Starts writing `size` bytes at `offset` of `key` in every group of
-    /// `ctx`. An `offset` above zero rewrites part of an existing object.
+    /// Starts writing `size` bytes of `key` in every group of `ctx`.
+    /// `offset` `None`: the bytes replace the object. `Some(n)` (a partial
+    /// upload, `Range: bytes=n-`, n = 0 included): they overwrite the object
+    /// from n on and its bytes outside `[n, n + size)` are kept; n must not
+    /// be past its end, and an object that does not exist is written anew
+    /// only for n = 0.
     fn write(
         &self,
         ctx: &Context,
         key: &str,
-        offset: u64,
+        offset: Option<u64>,
         size: u64,
     ) -> Result<Box<dyn ObjectWriter>, StorageError>;
 
@@ -262,11 +276,9 @@ pub trait Storage: Send + Sync + 'static {
     /// Removes `key` from every group of `ctx`.
     fn remove(&self, ctx: &Context, key: &str) -> Vec<GroupResult<()>>;
 
-    /// Removes many keys; answers, for each key, the per-group outcome.
-    fn bulk_remove(&self, ctx: &Context, keys: &[String]) -> Vec<(String, Vec<GroupResult<()>>)> {
-        keys.iter()
-            .map(|k| (k.clone(), self.remove(ctx, k)))
-            .collect()
+    /// Removes many keys; answers, for each key in order, the per-group outcome.
+    fn bulk_remove(&self, ctx: &Context, keys: &[String]) -> Vec<Vec<GroupResult<()>>> {
+        keys.iter().map(|k| self.remove(ctx, k)).collect()
     }
 
     /// Statistics of every backend the store knows.
@@ -392,7 +404,7 @@ pub fn write_small(
     key: &str,
     data: &[u8],
 ) -> Result<Vec<GroupResult<ReplicaInfo>>, StorageError> {
-    let mut writer = storage.write(ctx, key, 0, data.len() as u64)?;
+    let mut writer = storage.write(ctx, key, None, data.len() as u64)?;
     writer.write(data)?;
     Ok(writer.commit())
 }

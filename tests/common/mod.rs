@@ -24,11 +24,17 @@ pub struct Group {
     pub delay_ms: u64,
 }
 
+/// The size limit tests give a group unless they set one: placement then
+/// sees the group's own space, not how full the machine's disk happens to be
+/// (without a limit a group is as big as its file system, and a disk under
+/// 15% free puts every group past `free-space-ratio-hard`).
+pub const TEST_GROUP_LIMIT: u64 = 16 << 30;
+
 impl Group {
     pub fn new(id: u32) -> Group {
         Group {
             id,
-            size_limit: 0,
+            size_limit: TEST_GROUP_LIMIT,
             read_only: false,
             delay_ms: 0,
         }
@@ -323,8 +329,10 @@ impl Drop for Proxy {
     }
 }
 
-/// Percent-encodes a key for a URL path the way Backrunner clients do:
-/// everything but unreserved characters and `/`; space as `+`.
+/// Percent-encodes a key for a URL path the way a Backrunner client must:
+/// everything but unreserved characters and `/`; space as `+`; and `+` and
+/// `%` twice (`%252B`, `%2525`), since Backrunner decodes the path twice
+/// (Go's `URL.Path`, then `url.QueryUnescape`).
 pub fn escape(key: &str) -> String {
     let mut out = String::new();
     for b in key.bytes() {
@@ -333,6 +341,7 @@ pub fn escape(key: &str) -> String {
                 out.push(b as char)
             }
             b' ' => out.push('+'),
+            b'+' | b'%' => out.push_str(&format!("%25{b:02X}")),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

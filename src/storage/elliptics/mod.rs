@@ -17,6 +17,7 @@ use self::ffi::{
     BackendOp, BackendStatus, Entry, Node, NodeParams, Route, Session, SessionParams, WriteKind,
 };
 use crate::config::Config;
+use crate::placement::consistency::differ;
 use crate::storage::{
     defrag_state, pick_error, BackendCommand, BackendStat, Context, DefragOutcome, GroupId,
     GroupResult, ObjectReader, ObjectWriter, ReplicaInfo, Storage, StorageError,
@@ -26,6 +27,11 @@ use crate::storage::{
 const MONITOR_BACKEND: u64 = 1 << 4;
 /// `DNET_MONITOR_COMMANDS`: per-command counters (per backend with BACKEND).
 const MONITOR_COMMANDS: u64 = 1 << 2;
+/// `DNET_IO_FLAGS_NOCSUM`: skips the server's checksum check; never set on reads.
+const IO_FLAGS_NOCSUM: u64 = 1 << 8;
+
+/// Checksum failures (`-EILSEQ` replies to reads) per (address, backend).
+type ChecksumErrors = Arc<Mutex<BTreeMap<(String, u32), u64>>>;
 
 /// Maps a log level name to the client's severity number.
 pub fn log_level(name: &str) -> i32 {
@@ -46,6 +52,7 @@ pub struct EllipticsStore {
     stats_cache: StatsCache,
     /// Per (address, backend): defragmentation seen running, and runs seen finished.
     defrags: Mutex<BTreeMap<(String, u32), (bool, u64)>>,
+    checksum_errors: ChecksumErrors,
 }
 
 /// Backend statistics gathered last, reused for `stats_ttl` (eblob itself
@@ -86,6 +93,7 @@ impl EllipticsStore {
             stats_ttl: Duration::from_secs(config.proxy.bucket_stat_update_interval.clamp(1, 60)),
             stats_cache: Mutex::new(None),
             defrags: Mutex::new(BTreeMap::new()),
+            checksum_errors: Arc::default(),
         })
     }
 
@@ -198,6 +206,19 @@ impl EllipticsStore {
 
     fn invalidate_stats(&self) {
         invalidate(&self.stats_cache);
+    }
+
+    /// Fills in the checksum failures this proxy's reads met per backend.
+    fn add_checksum_errors(&self, stats: &mut [BackendStat]) {
+        let Ok(seen) = self.checksum_errors.lock() else {
+            return;
+        };
+        for st in stats.iter_mut() {
+            st.checksum_errors = seen
+                .get(&(st.address.clone(), st.backend))
+                .copied()
+                .unwrap_or(0);
+        }
     }
 
     fn gather_stats(&self) -> Result<Vec<BackendStat>, StorageError> {
@@ -333,12 +354,55 @@ fn replica(e: &Entry) -> Result<ReplicaInfo, StorageError> {
     })
 }
 
+/// The context of a read: the server checks every read against its
+/// checksums (-EILSEQ on a mismatch), and no flag may turn that off.
+fn read_context(ctx: &Context) -> Context {
+    let mut rctx = ctx.clone();
+    rctx.ioflags &= !IO_FLAGS_NOCSUM;
+    rctx
+}
+
+impl EllipticsStore {
+    /// Looks `key` up and opens the replica found first.
+    fn reader(&self, ctx: &Context, key: &str) -> Result<EllipticsReader, StorageError> {
+        let s = self.session(&read_context(ctx))?;
+        let (entries, overall) = s.lookup(key);
+        let results = per_group(&ctx.groups, &entries, &overall, replica);
+        let info = match results.iter().find_map(|r| r.result.as_ref().ok()) {
+            Some(i) => i.clone(),
+            None => {
+                return Err(pick_error(
+                    results.iter().filter_map(|r| r.result.as_ref().err()),
+                ))
+            }
+        };
+        // Read the replica found first; the client library moves to the next
+        // group on an error (a failed checksum too), so only groups holding
+        // the same version follow, and a chunk never mixes versions.
+        let mut order = vec![info.group as i32];
+        order.extend(results.iter().filter_map(|r| match &r.result {
+            Ok(other) if other.group != info.group && !differ(other, &info) => {
+                Some(other.group as i32)
+            }
+            _ => None,
+        }));
+        Ok(EllipticsReader {
+            session: s.with_groups(order.clone())?,
+            order,
+            key: key.to_string(),
+            info,
+            checksum_errors: self.checksum_errors.clone(),
+            corrupt: Vec::new(),
+        })
+    }
+}
+
 impl Storage for EllipticsStore {
     fn write(
         &self,
         ctx: &Context,
         key: &str,
-        offset: u64,
+        partial: Option<u64>,
         size: u64,
     ) -> Result<Box<dyn ObjectWriter>, StorageError> {
         if ctx.groups.is_empty() {
@@ -350,11 +414,33 @@ impl Storage for EllipticsStore {
         // A write at an offset needs the object in that group and keeps the
         // bytes past its end: the final size is the larger of the current
         // size and offset + size (as the embedded store does).
-        let mut total = offset.saturating_add(size);
-        if offset > 0 {
+        let offset = partial.unwrap_or(0);
+        let mut total = offset.checked_add(size).ok_or_else(|| {
+            StorageError::new(
+                -libc::EFBIG,
+                format!("offset {offset} + size {size} is too large"),
+            )
+        })?;
+        let mut partial = partial.is_some();
+        let looked_up = if partial {
             let (entries, overall) = session.lookup(key);
+            per_group(&ctx.groups, &entries, &overall, replica)
+        } else {
+            Vec::new()
+        };
+        // At offset 0 an object that exists in no group is simply written.
+        if offset == 0
+            && looked_up
+                .iter()
+                .all(|r| matches!(&r.result, Err(e) if e.is_not_found()))
+        {
+            partial = false;
+        }
+        if partial {
             live.clear();
-            for r in per_group(&ctx.groups, &entries, &overall, replica) {
+            // A group lacking the object fails: one commit size serves every
+            // group, so it cannot be written whole there meanwhile.
+            for r in looked_up {
                 let checked = match r.result {
                     Ok(info) if offset > info.size => Err(StorageError::invalid(format!(
                         "group {}: offset {offset} is past the object's end ({} bytes)",
@@ -388,6 +474,7 @@ impl Storage for EllipticsStore {
             session,
             key: key.to_string(),
             offset,
+            partial,
             size,
             total,
             written: 0,
@@ -398,37 +485,17 @@ impl Storage for EllipticsStore {
     }
 
     fn open(&self, ctx: &Context, key: &str) -> Result<Box<dyn ObjectReader>, StorageError> {
-        let s = self.session(ctx)?;
-        let (entries, overall) = s.lookup(key);
-        let results = per_group(&ctx.groups, &entries, &overall, replica);
-        let info = match results.iter().find_map(|r| r.result.as_ref().ok()) {
-            Some(i) => i.clone(),
-            None => {
-                return Err(pick_error(
-                    results.iter().filter_map(|r| r.result.as_ref().err()),
-                ))
-            }
-        };
-        // Read the replica found first, falling back to the other groups.
-        let mut order = vec![info.group as i32];
-        order.extend(
-            ctx.groups
-                .iter()
-                .map(|&g| g as i32)
-                .filter(|&g| g != info.group as i32),
-        );
-        Ok(Box::new(EllipticsReader {
-            session: s.with_groups(order)?,
-            key: key.to_string(),
-            info,
-        }))
+        Ok(Box::new(self.reader(ctx, key)?))
     }
 
     /// From the start of an object, one read command: its reply carries the
-    /// record's size and time, so no lookup goes first. The replica's data
-    /// file and checksum are not in a read reply: the ETag then comes from
-    /// id, size and time, as it does for the all-zero checksums that
-    /// Elliptics 3.0 lookups answer.
+    /// record's size and time, so no lookup goes first, and a small object
+    /// is served by that one round trip. The replica's data file and
+    /// checksum are not in a read reply: the ETag then comes from id, size
+    /// and time, as it does for the all-zero checksums that Elliptics 3.0
+    /// lookups answer. An object larger than the first chunk is looked up
+    /// as well, so that later chunks come only from replicas of the same
+    /// version.
     fn open_read(
         &self,
         ctx: &Context,
@@ -440,13 +507,30 @@ impl Storage for EllipticsStore {
             // Past the end a read fails where a lookup answers the size.
             return crate::storage::open_then_read(self, ctx, key, at, len);
         }
-        let s = self.session(ctx)?;
-        let (entries, overall) = s.read(key, 0, len as u64);
-        let Some(e) = entries.into_iter().find(|e| e.status == 0) else {
-            return Err(overall
-                .err()
-                .unwrap_or_else(|| StorageError::new(-libc::EIO, "read returned nothing")));
+        let s = self.session(&read_context(ctx))?;
+        let (entries, _) = s.read(key, 0, len as u64);
+        let Some(first) = entries.iter().position(|e| e.status == 0) else {
+            // Every group failed: the lookup path reports why, group by group.
+            return crate::storage::open_then_read(self, ctx, key, at, len);
         };
+        let e = &entries[first];
+        if (e.data.len() as u64) < e.total_size {
+            let mut reader = self.reader(ctx, key)?;
+            reader.note_corrupt(&entries)?;
+            let i = &reader.info;
+            let data = if i.group == e.group && i.size == e.total_size && i.mtime == e.mtime {
+                Bytes::from(
+                    entries
+                        .into_iter()
+                        .nth(first)
+                        .map(|e| e.data)
+                        .unwrap_or_default(),
+                )
+            } else {
+                crate::storage::read_full(&mut reader, 0, len)?
+            };
+            return Ok((Box::new(reader), data));
+        }
         let info = ReplicaInfo {
             group: e.group,
             backend: e.backend,
@@ -458,19 +542,23 @@ impl Storage for EllipticsStore {
             mtime: e.mtime,
             csum: Vec::new(),
         };
-        let mut order = vec![info.group as i32];
-        order.extend(
-            ctx.groups
-                .iter()
-                .map(|&g| g as i32)
-                .filter(|&g| g != info.group as i32),
-        );
-        let reader = EllipticsReader {
-            session: s.with_groups(order)?,
+        // The whole object came in this reply: no later chunk needs an order.
+        let order = vec![info.group as i32];
+        let mut reader = EllipticsReader {
+            session: s.with_groups(order.clone())?,
+            order,
             key: key.to_string(),
             info,
+            checksum_errors: self.checksum_errors.clone(),
+            corrupt: Vec::new(),
         };
-        Ok((Box::new(reader), Bytes::from(e.data)))
+        reader.note_corrupt(&entries)?;
+        let data = entries
+            .into_iter()
+            .nth(first)
+            .map(|e| e.data)
+            .unwrap_or_default();
+        Ok((Box::new(reader), Bytes::from(data)))
     }
 
     fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>> {
@@ -487,29 +575,26 @@ impl Storage for EllipticsStore {
         }
     }
 
-    fn bulk_remove(&self, ctx: &Context, keys: &[String]) -> Vec<(String, Vec<GroupResult<()>>)> {
+    fn bulk_remove(&self, ctx: &Context, keys: &[String]) -> Vec<Vec<GroupResult<()>>> {
         let (entries, overall) = match self.session(ctx).map(|s| s.bulk_remove(keys)) {
             Ok(r) => r,
             Err(e) => {
                 return keys
                     .iter()
-                    .map(|k| (k.clone(), fail_all(&ctx.groups, e.clone())))
+                    .map(|_| fail_all(&ctx.groups, e.clone()))
                     .collect()
             }
         };
-        keys.iter()
-            .enumerate()
-            .map(|(i, k)| {
-                let mine: Vec<Entry> = entries
-                    .iter()
-                    .filter(|e| e.key_index == Some(i))
-                    .cloned()
-                    .collect();
-                (
-                    k.clone(),
-                    per_group(&ctx.groups, &mine, &overall, |_| Ok(())),
-                )
-            })
+        // Replies sorted by key once, not searched once per key.
+        let mut per_key: Vec<Vec<Entry>> = vec![Vec::new(); keys.len()];
+        for e in entries {
+            if let Some(slot) = e.key_index.and_then(|i| per_key.get_mut(i)) {
+                slot.push(e);
+            }
+        }
+        per_key
+            .iter()
+            .map(|mine| per_group(&ctx.groups, mine, &overall, |_| Ok(())))
             .collect()
     }
 
@@ -560,11 +645,13 @@ impl Storage for EllipticsStore {
         if let Ok(c) = self.stats_cache.lock() {
             if let Some((at, s)) = c.as_ref() {
                 if at.elapsed() < self.stats_ttl {
-                    return s.clone();
+                    let mut s = s.clone();
+                    self.add_checksum_errors(&mut s);
+                    return s;
                 }
             }
         }
-        match self.gather_stats() {
+        let mut stats = match self.gather_stats() {
             Ok(s) => {
                 if let Ok(mut c) = self.stats_cache.lock() {
                     *c = Some((Instant::now(), s.clone()));
@@ -575,7 +662,9 @@ impl Storage for EllipticsStore {
                 log::warn!("elliptics statistics: {e}");
                 Vec::new()
             }
-        }
+        };
+        self.add_checksum_errors(&mut stats);
+        stats
     }
 }
 
@@ -599,6 +688,8 @@ struct EllipticsWriter {
     session: Session,
     key: String,
     offset: u64,
+    /// Whether bytes outside `[offset, offset + size)` are kept.
+    partial: bool,
     size: u64,
     /// The object's size once committed.
     total: u64,
@@ -647,7 +738,7 @@ impl ObjectWriter for EllipticsWriter {
         if self.live.is_empty() {
             return Err(pick_error(self.failed.values()));
         }
-        let end = self.written + data.len() as u64;
+        let end = self.written.saturating_add(data.len() as u64);
         if end > self.size {
             return Err(StorageError::invalid(format!(
                 "body is longer than the declared {} bytes",
@@ -657,7 +748,7 @@ impl ObjectWriter for EllipticsWriter {
         let remote = self.offset + self.written;
         let total = self.total;
         let (first, last) = (self.written == 0, end == self.size);
-        let kind = if first && last && self.offset == 0 {
+        let kind = if first && last && !self.partial {
             WriteKind::Data
         } else if first {
             WriteKind::Prepare
@@ -712,11 +803,59 @@ impl ObjectWriter for EllipticsWriter {
     }
 }
 
-/// Reads one replica chunk by chunk.
+/// Reads one replica chunk by chunk; a chunk that fails the server's
+/// checksum is read from the next group holding the same version.
 struct EllipticsReader {
     session: Session,
+    /// Groups of `session`, in reading order.
+    order: Vec<i32>,
     key: String,
     info: ReplicaInfo,
+    checksum_errors: ChecksumErrors,
+    /// Groups whose replica failed a checksum, not yet taken.
+    corrupt: Vec<GroupId>,
+}
+
+impl EllipticsReader {
+    /// Counts every group that answered `-EILSEQ` and moves it to the end of
+    /// the reading order, so later chunks go to a good replica first.
+    fn note_corrupt(&mut self, entries: &[Entry]) -> Result<(), StorageError> {
+        let bad: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| e.status == -libc::EILSEQ)
+            .collect();
+        if bad.is_empty() {
+            return Ok(());
+        }
+        for e in &bad {
+            log::error!(
+                "group {} ({} backend {}): {}: checksum mismatch",
+                e.group,
+                e.address,
+                e.backend,
+                self.key
+            );
+            if let Ok(mut m) = self.checksum_errors.lock() {
+                *m.entry((e.address.clone(), e.backend)).or_default() += 1;
+            }
+            if !self.corrupt.contains(&e.group) {
+                self.corrupt.push(e.group);
+            }
+        }
+        // A bad record may be bad in one chunk only: its group moves to the
+        // end of the order (the last resort) instead of leaving it.
+        let (bad_groups, mut good): (Vec<i32>, Vec<i32>) = self
+            .order
+            .iter()
+            .copied()
+            .partition(|&g| bad.iter().any(|e| e.group as i32 == g));
+        good.extend(bad_groups);
+        if good != self.order {
+            self.order = good;
+            self.session = self.session.with_groups(self.order.clone())?;
+        }
+        Ok(())
+    }
 }
 
 impl ObjectReader for EllipticsReader {
@@ -730,12 +869,26 @@ impl ObjectReader for EllipticsReader {
         }
         let want = (len as u64).min(self.info.size - offset);
         let (entries, overall) = self.session.read(&self.key, offset, want);
+        self.note_corrupt(&entries)?;
         match entries.into_iter().find(|e| e.status == 0) {
+            Some(e) if e.total_size != 0 && e.total_size != self.info.size => {
+                Err(StorageError::new(
+                    -libc::EIO,
+                    format!(
+                        "group {}: {} changed during the read ({} bytes, was {})",
+                        e.group, self.key, e.total_size, self.info.size
+                    ),
+                ))
+            }
             Some(e) => Ok(Bytes::from(e.data)),
             None => Err(overall
                 .err()
                 .unwrap_or_else(|| StorageError::new(-libc::EIO, "read returned nothing"))),
         }
+    }
+
+    fn take_corrupt(&mut self) -> Vec<GroupId> {
+        std::mem::take(&mut self.corrupt)
     }
 }
 

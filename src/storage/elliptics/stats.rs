@@ -121,6 +121,8 @@ pub fn parse_backends(address: &str, json: &[u8]) -> Result<Vec<BackendStat>, St
                 .unwrap_or(0) as i32,
             // Filled from the route table by `set_ring_shares`.
             percentage: 0.0,
+            // Filled in by the store from its readers' -EILSEQ replies.
+            checksum_errors: 0,
         });
     }
     out.sort_by_key(|s| (s.group, s.backend));

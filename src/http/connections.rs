@@ -1,0 +1,119 @@
+//! The global connection cap (`proxy.max-connections`): the proxy keeps
+//! file descriptors for health checks and storage whatever clients hold.
+//!
+//! Every accepted connection is counted from accept to close. Above the cap
+//! a request gets 503 and its connection is closed, except health checks
+//! (`/ping/`, `/stat/`, `/proxy_stat/`, `/metrics`), which are still
+//! served. Actix stops accepting at the cap plus [`HEALTH_RESERVE`], so
+//! descriptors never run out: further clients wait in the listen backlog.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Connections accepted above the cap, for health checks and the 503s.
+pub const HEALTH_RESERVE: usize = 16;
+
+/// Open connections and the cap.
+#[derive(Debug, Default)]
+pub struct Connections {
+    open: Arc<AtomicUsize>,
+    cap: AtomicUsize,
+}
+
+/// Held for the life of one connection (in its actix extensions).
+pub struct ConnectionGuard(Arc<AtomicUsize>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Connections {
+    /// Counts a new connection until the guard is dropped.
+    pub fn enter(&self) -> ConnectionGuard {
+        self.open.fetch_add(1, Ordering::Relaxed);
+        ConnectionGuard(self.open.clone())
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// The cap in force (0 before the server starts: no cap).
+    pub fn cap(&self) -> usize {
+        self.cap.load(Ordering::Relaxed)
+    }
+
+    /// Sets the cap.
+    pub fn set_cap(&self, cap: usize) {
+        self.cap.store(cap, Ordering::Relaxed);
+    }
+
+    /// Whether more connections are open than the cap allows.
+    pub fn over_cap(&self) -> bool {
+        let cap = self.cap();
+        cap > 0 && self.open() > cap
+    }
+}
+
+/// The cap for `configured` (`proxy.max-connections`): itself, or when 0 half
+/// of the file descriptor limit (at least 64).
+pub fn effective_cap(configured: u64, fd_limit: u64) -> usize {
+    if configured > 0 {
+        return usize::try_from(configured).unwrap_or(usize::MAX / 2);
+    }
+    usize::try_from((fd_limit / 2).max(64)).unwrap_or(usize::MAX / 2)
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit, as Go's runtime does
+/// for Backrunner, and returns the soft limit in force.
+pub fn raise_fd_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 1024;
+    }
+    // The kernel refuses more than fs.nr_open (1 Mi by default).
+    let target = lim.rlim_max.min(1 << 20);
+    if lim.rlim_cur < target {
+        let raised = libc::rlimit {
+            rlim_cur: target,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: `raised` is a valid rlimit within the hard limit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim.rlim_cur = target;
+        }
+    }
+    lim.rlim_cur
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counting_and_cap() {
+        let c = Connections::default();
+        assert!(!c.over_cap());
+        c.set_cap(2);
+        let a = c.enter();
+        let b = c.enter();
+        assert!(!c.over_cap());
+        let d = c.enter();
+        assert!(c.over_cap());
+        drop((a, d));
+        assert_eq!(c.open(), 1);
+        assert!(!c.over_cap());
+        drop(b);
+        assert_eq!(c.open(), 0);
+        assert_eq!(effective_cap(8, 1024), 8);
+        assert_eq!(effective_cap(0, 1024), 512);
+        assert_eq!(effective_cap(0, 20), 64);
+    }
+}

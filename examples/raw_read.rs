@@ -3,14 +3,13 @@
 //! threads for `SECONDS`, with no HTTP. Prints "requests/s MB/s".
 //!
 //! `raw_read CONFIG BUCKET KEY THREADS SECONDS`; `CHUNK=bytes` reads in
-//! chunks of that size instead of the proxy's `READ_CHUNK`.
+//! chunks of that size instead of the store's `read_chunk()`, as the proxy reads.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backrunner::config::Config;
-use backrunner::core::READ_CHUNK;
 use backrunner::storage::Context;
 
 fn main() {
@@ -29,7 +28,7 @@ fn main() {
     let chunk: usize = std::env::var("CHUNK")
         .ok()
         .and_then(|c| c.parse().ok())
-        .unwrap_or(READ_CHUNK);
+        .unwrap_or_else(|| storage.read_chunk());
     let until = Instant::now() + Duration::from_secs(secs.parse().expect("SECONDS"));
     let (reqs, bytes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let started = Instant::now();

@@ -9,12 +9,14 @@ use tokio::sync::mpsc;
 use super::{blocking, ObjectError};
 use crate::storage::{Context, ObjectReader, ReplicaInfo, Storage, StorageError};
 
-/// Bytes read from the store per step of a download.
-pub const READ_CHUNK: usize = 256 * 1024;
+/// Bytes read from the store per step of a download, unless the store asks
+/// for another size ([`Storage::read_chunk`]).
+pub const READ_CHUNK: usize = crate::storage::DEFAULT_READ_CHUNK;
 
 /// Chunks read ahead of the socket: a download holds at most this many
 /// chunks in the channel, one being read and one being written, so
-/// `(READ_AHEAD + 2) * READ_CHUNK` = 1 MiB per download whatever its size.
+/// `(READ_AHEAD + 2)` chunks per download whatever its size: 1 MiB on the
+/// embedded store (256 KiB chunks), 2 MiB on Elliptics (512 KiB).
 const READ_AHEAD: usize = 2;
 
 /// How a read is going to be used.
@@ -64,6 +66,8 @@ pub struct OpenObject {
     /// `(offset, bytes)` read in the open hop.
     first: Option<(u64, Bytes)>,
     reader: Box<dyn ObjectReader>,
+    /// Bytes per read: the store's [`Storage::read_chunk`].
+    chunk: usize,
 }
 
 /// Opens `key` and reads the first chunk from `prefetch` on. Blocking.
@@ -73,9 +77,10 @@ pub(super) fn open(
     key: &str,
     prefetch: Option<u64>,
 ) -> Result<OpenObject, StorageError> {
+    let chunk = storage.read_chunk().max(1);
     let (reader, first) = match prefetch {
         Some(at) => {
-            let (r, chunk) = storage.open_read(ctx, key, at, READ_CHUNK)?;
+            let (r, chunk) = storage.open_read(ctx, key, at, chunk)?;
             (r, Some((at, chunk)))
         }
         None => (storage.open(ctx, key)?, None),
@@ -85,6 +90,7 @@ pub(super) fn open(
         info: reader.info().clone(),
         first,
         reader,
+        chunk,
     })
 }
 
@@ -185,6 +191,7 @@ async fn produce(
     let OpenObject {
         mut first,
         mut reader,
+        chunk,
         ..
     } = open;
     for piece in pieces {
@@ -198,7 +205,7 @@ async fn produce(
             Piece::Object { start, end } => (start, end),
         };
         while pos < end {
-            let want = READ_CHUNK.min((end - pos) as usize);
+            let want = chunk.min((end - pos) as usize);
             let chunk = match first.take() {
                 Some((at, c)) if at == pos && !c.is_empty() => c.slice(..want.min(c.len())),
                 _ => {

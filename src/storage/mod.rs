@@ -16,6 +16,9 @@ use serde::Serialize;
 
 pub use error::StorageError;
 
+/// Bytes per read of a download unless a store overrides [`Storage::read_chunk`].
+pub const DEFAULT_READ_CHUNK: usize = 256 * 1024;
+
 /// A replica group id, as Elliptics numbers them.
 pub type GroupId = u32;
 
@@ -253,6 +256,12 @@ pub trait Storage: Send + Sync + 'static {
         offset: Option<u64>,
         size: u64,
     ) -> Result<Box<dyn ObjectWriter>, StorageError>;
+
+    /// Bytes a download reads per step. Each read costs the store a round
+    /// trip or a system call; a download holds 4 chunks (docs/object-path.md).
+    fn read_chunk(&self) -> usize {
+        DEFAULT_READ_CHUNK
+    }
 
     /// Opens `key` for reading, trying the groups of `ctx` in order.
     fn open(&self, ctx: &Context, key: &str) -> Result<Box<dyn ObjectReader>, StorageError>;

@@ -4,7 +4,7 @@ set -euo pipefail
 need=()
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v openssl >/dev/null || need+=(openssl)
-# tests/tls.rs: an HTTPS and HTTP/2 client
+# tests/it/tls.rs: an HTTPS and HTTP/2 client
 command -v curl >/dev/null || need+=(curl)
 dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
 # ci/package.sh: shlib dependencies of the .deb, rpm -qlp, systemd-analyze
@@ -14,7 +14,7 @@ command -v rpm >/dev/null || need+=(rpm)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v adduser >/dev/null || need+=(adduser)
 command -v npm >/dev/null || need+=(npm)
-# tests/browser.rs: a test MP4 made by ffmpeg, played by headless Chromium
+# tests/it/browser.rs: a test MP4 made by ffmpeg, played by headless Chromium
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v chromium >/dev/null || need+=(chromium)
 # Building the Elliptics backend (only where Elliptics is installed):

@@ -2,14 +2,13 @@
 //! (RFC 9110 §14), conditional requests (§13), HEAD, partial upload,
 //! disconnects, idle and slow clients.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{random_bytes, Proxy, Setup};
+use crate::common;
+use crate::common::{random_bytes, wait_for, Proxy, Setup};
 use reqwest::blocking::Response;
 use serde_json::json;
 
@@ -112,7 +111,7 @@ fn multi_range_40mib_byte_exact() {
     }
 
     // Overlapping ranges are not merged (as Backrunner, Go's ServeContent):
-    // one part each, in the client's order (tests/compat.rs has more).
+    // one part each, in the client's order (tests/it/compat.rs has more).
     let r = get_with(&p, "big.mp4", &[("Range", "bytes=150-299,100-199,300-399")]);
     assert_eq!(r.status(), 206);
     let ct = hdr(&r, "content-type");
@@ -461,14 +460,6 @@ fn temp_files(store: &Path) -> Vec<String> {
     out
 }
 
-fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn disconnect_mid_upload_leaves_nothing() {
     // Watches the embedded store's files, so it always runs on that store.
@@ -491,11 +482,11 @@ fn disconnect_mid_upload_leaves_nothing() {
         }
         s.flush().unwrap();
         // The write is under way: its temp files exist.
-        wait_until("temp files", Duration::from_secs(10), || {
+        wait_for("temp files", Duration::from_secs(10), || {
             !temp_files(&store).is_empty()
         });
         drop(s);
-        wait_until("temp files to go", Duration::from_secs(10), || {
+        wait_for("temp files to go", Duration::from_secs(10), || {
             temp_files(&store).is_empty()
         });
     }
@@ -528,11 +519,11 @@ fn disconnect_mid_download_frees_the_reader() {
     let mut buf = vec![0u8; 64 * 1024];
     s.read_exact(&mut buf).unwrap();
     // The download is stalled on us, holding the object open.
-    wait_until("the object to be open", Duration::from_secs(10), || {
+    wait_for("the object to be open", Duration::from_secs(10), || {
         open_store_files(&p) == 1
     });
     drop(s);
-    wait_until("the reader to be dropped", Duration::from_secs(10), || {
+    wait_for("the reader to be dropped", Duration::from_secs(10), || {
         open_store_files(&p) == 0
     });
     assert_eq!(p.get("b1", "big").status(), 200);

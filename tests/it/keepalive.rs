@@ -1,13 +1,11 @@
 //! Keep-alive latency: every request on a reused connection is as fast as
 //! the first (no Nagle / delayed-ACK stall between the reply's writes).
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// Sends one GET on `conn` and reads the whole reply; answers its status and body.
 fn get_on(conn: &mut BufReader<TcpStream>, path: &str) -> (u16, Vec<u8>) {

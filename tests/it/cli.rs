@@ -1,11 +1,9 @@
 //! Start-up failures: a missing, unreadable or invalid config exits non-zero
 //! with one line naming the file and the problem.
 
-mod common;
-
 use std::process::Command;
 
-use common::{BACKRUNNER, BMETA};
+use crate::common::{BACKRUNNER, BMETA};
 
 fn run(bin: &str, args: &[&str]) -> (bool, String) {
     let out = Command::new(bin).args(args).output().unwrap();

@@ -2,22 +2,13 @@
 //! `elliptics.log-file` with `log-prefix`, and SIGHUP reopens the file after
 //! logrotate moved it away.
 
-mod common;
+use std::time::Duration;
 
-use std::time::{Duration, Instant};
-
-use common::{Proxy, Setup};
+use crate::common;
+use crate::common::{wait_for, Proxy, Setup};
 
 fn read(path: &std::path::Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
-}
-
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Restarts the proxy with the log settings merged into `elliptics`.
@@ -49,7 +40,9 @@ fn access_lines_go_to_the_log_file_and_sighup_reopens_it() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(p.get("b1", "no-such-key").status(), 404);
-    wait_for("access lines", || read(&log).contains("no-such-key"));
+    wait_for("access lines", Duration::from_secs(20), || {
+        read(&log).contains("no-such-key")
+    });
 
     let text = read(&log);
     let ping = text
@@ -80,7 +73,9 @@ fn access_lines_go_to_the_log_file_and_sighup_reopens_it() {
     let rotated = p.dir.path().join("logs/backrunner.log.1");
     std::fs::rename(&log, &rotated).unwrap();
     p.signal("HUP");
-    wait_for("the reopened log file", || log.exists());
+    wait_for("the reopened log file", Duration::from_secs(20), || {
+        log.exists()
+    });
     let r = p
         .client
         .get(p.url("/ping/"))
@@ -88,9 +83,11 @@ fn access_lines_go_to_the_log_file_and_sighup_reopens_it() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
-    wait_for("the access line in the new file", || {
-        read(&log).contains("x-fwd: 192.0.2.77")
-    });
+    wait_for(
+        "the access line in the new file",
+        Duration::from_secs(20),
+        || read(&log).contains("x-fwd: 192.0.2.77"),
+    );
     assert!(!read(&rotated).contains("192.0.2.77"));
     assert!(read(&rotated).contains("192.0.2.10"));
 }
@@ -117,7 +114,7 @@ fn log_level_error_silences_access_lines() {
         .spawn()
         .unwrap();
     p.child = Some(child);
-    wait_for("the proxy", || {
+    wait_for("the proxy", Duration::from_secs(20), || {
         p.client
             .get(p.url("/ping/"))
             .send()

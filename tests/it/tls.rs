@@ -1,14 +1,12 @@
 //! HTTPS beside HTTP against the running binary, with certificates made at
 //! test time by the `openssl` command line tool and a `curl` client.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{config_json, free_port, random_bytes, Proxy, Setup, BACKRUNNER};
+use crate::common::{config_json, eventually, free_port, random_bytes, Proxy, Setup, BACKRUNNER};
 use serde_json::json;
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -416,8 +414,8 @@ fn https_only_without_plain_http() {
     let mut setup = tls_setup(&cert, &key, port);
     setup.proxy["address"] = json!("");
     let mut child = start_raw(tmp.path(), &setup);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let mut stderr = String::new();
+    let answered = eventually(Duration::from_secs(20), || {
         let out = curl(
             tmp.path(),
             &[
@@ -427,12 +425,13 @@ fn https_only_without_plain_http() {
             ],
         );
         if out.code == 200 {
-            break;
+            return true;
         }
         assert!(child.try_wait().unwrap().is_none(), "proxy exited");
-        assert!(Instant::now() < deadline, "no https answer: {}", out.stderr);
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        stderr = out.stderr;
+        false
+    });
+    assert!(answered, "no https answer: {stderr}");
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -458,13 +457,11 @@ fn start_raw(dir: &Path, setup: &Setup) -> std::process::Child {
 /// Starts the binary and expects it to exit with an error; returns stderr.
 fn refused(dir: &Path, setup: &Setup) -> String {
     let mut child = start_raw(dir, setup);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("backrunner kept running with a bad certificate");
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if !eventually(Duration::from_secs(20), || {
+        child.try_wait().unwrap().is_some()
+    }) {
+        let _ = child.kill();
+        panic!("backrunner kept running with a bad certificate");
     }
     let out = child.wait_with_output().unwrap();
     assert!(!out.status.success());
@@ -553,15 +550,13 @@ fn sighup_serves_a_replaced_certificate_without_restart() {
         "cert-a"
     );
     p.signal("HUP");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while served_cn(tmp.path(), &pki.root, "127.0.0.1", port) != "cert-b" {
-        assert!(
-            Instant::now() < deadline,
-            "new certificate not served: {}",
-            p.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            served_cn(tmp.path(), &pki.root, "127.0.0.1", port) == "cert-b"
+        }),
+        "new certificate not served: {}",
+        p.log()
+    );
     assert_eq!(
         served_cn(tmp.path(), &pki.root, "localhost", port),
         "cert-b"
@@ -571,16 +566,12 @@ fn sighup_serves_a_replaced_certificate_without_restart() {
     // A broken replacement keeps the current certificate and says why.
     std::fs::write(&cert, "garbage").unwrap();
     p.signal("HUP");
-    let deadline = Instant::now() + Duration::from_secs(10);
     let failed = "keeping the previous certificate";
-    while !p.log().contains(failed) {
-        assert!(
-            Instant::now() < deadline,
-            "no reload error logged: {}",
-            p.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert!(
+        eventually(Duration::from_secs(10), || p.log().contains(failed)),
+        "no reload error logged: {}",
+        p.log()
+    );
     let log = p.log();
     let line = log.lines().find(|l| l.contains(failed)).unwrap();
     assert!(

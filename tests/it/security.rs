@@ -1,13 +1,12 @@
 //! Attacks against a running proxy (issue 13): each test performs one and
 //! shows it no longer works while normal use still does. See docs/security.md.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{hmac_hex, random_bytes, sign, wait_for, Proxy, Setup};
+use crate::common;
+use crate::common::{eventually, hmac_hex, random_bytes, sign, wait_for, Proxy, Setup};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "ops-admin";
@@ -207,18 +206,14 @@ fn a_root_that_exposes_the_config_stops_the_start() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("backrunner kept running with proxy.root \"/\"");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    if !eventually(Duration::from_secs(20), || {
+        child.try_wait().unwrap().is_some()
+    }) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("backrunner kept running with proxy.root \"/\"");
+    }
+    let status = child.wait().unwrap();
     assert!(!status.success());
     let mut err = String::new();
     child

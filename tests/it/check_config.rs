@@ -2,11 +2,9 @@
 //! secrets hidden and exits 0, or one line and exit 1. The packaged example
 //! config must pass it.
 
-mod common;
-
 use std::process::Command;
 
-use common::BACKRUNNER;
+use crate::common::BACKRUNNER;
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BACKRUNNER).args(args).output().unwrap();

@@ -1,13 +1,12 @@
 //! The core REST API over HTTP against the running binary on the embedded store.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{escape, hmac_hex, random_bytes, sign, Group, Proxy, Setup};
+use crate::common;
+use crate::common::{escape, hmac_hex, random_bytes, sign, Group, Proxy, Setup};
 use serde_json::{json, Value};
 
 #[test]
@@ -477,16 +476,14 @@ fn stat_and_proxy_stat_shapes() {
     if common::backend() == common::Backend::Elliptics {
         // eblob refreshes the statistics it reports once per periodic
         // timeout (1 s in the harness): wait for them to show the upload.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while stat["Buckets"]["b1"]["Group"]["1"]["Backends"][0]["Stat"]["VFS"]["BackendUsedSize"]
-            .as_u64()
-            .unwrap_or(0)
-            < 1000
-            && std::time::Instant::now() < deadline
-        {
-            std::thread::sleep(std::time::Duration::from_millis(200));
+        // (The assertions below report it if they never do.)
+        common::eventually(Duration::from_secs(10), || {
             stat = p.json("/stat/");
-        }
+            stat["Buckets"]["b1"]["Group"]["1"]["Backends"][0]["Stat"]["VFS"]["BackendUsedSize"]
+                .as_u64()
+                .unwrap_or(0)
+                >= 1000
+        });
     }
     let b1 = &stat["Buckets"]["b1"];
     assert_eq!(b1["Meta"]["groups"], json!([1, 3]));

@@ -1,14 +1,13 @@
 //! Elliptics-only behaviour against a real `dnet_ioserv` on loopback:
 //! backend control (read-only, delay) seen through the HTTP API, and a
 //! storage node killed and restarted under the proxy. The backend-independent
-//! suite (tests/api.rs, tests/cli.rs) runs against Elliptics with
+//! suite (tests/it/api.rs, tests/it/cli.rs) runs against Elliptics with
 //! `BACKRUNNER_TEST_BACKEND=elliptics`.
-
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Backend, Control, Proxy, Setup};
+use crate::common;
+use crate::common::{eventually, Backend, Control, Proxy, Setup};
 use serde_json::{json, Value};
 
 /// Whether these tests can run; prints why not when they cannot.
@@ -62,15 +61,11 @@ fn read_only_backend_shows_in_error_groups() {
     assert_eq!(groups(&v, "error-groups"), json!([2]));
     assert_eq!(p.get("b1", "ro-key").bytes().unwrap(), "payload");
     // /stat/ reports the flag once statistics are refreshed.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let stat = p.json("/stat/b1");
-        if stat["Buckets"]["b1"]["Group"]["2"]["Backends"][0]["Stat"]["RO"] == json!(true) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "RO never shown: {stat}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let ro_shown = eventually(Duration::from_secs(10), || {
+        p.json("/stat/b1")["Buckets"]["b1"]["Group"]["2"]["Backends"][0]["Stat"]["RO"]
+            == json!(true)
+    });
+    assert!(ro_shown, "RO never shown: {}", p.json("/stat/b1"));
     io.control(2, Control::ReadOnly(false));
     let v: Value = p.upload("b1", "rw-key", b"x".to_vec()).json().unwrap();
     assert_eq!(groups(&v, "success-groups"), json!([1, 2]));
@@ -119,20 +114,16 @@ fn killed_storage_node_gives_503_and_the_proxy_recovers() {
     // /ping/ still answers while storage is down.
     assert!(p.get_path("/ping/").status().as_u16() < 500);
     p.ioserv.as_mut().unwrap().spawn();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    let mut status = None;
+    let recovered = eventually(Duration::from_secs(60), || {
         let r = p.get("b1", "before");
-        if r.status() == 200 {
+        status = Some(r.status());
+        r.status() == 200 && {
             assert_eq!(r.bytes().unwrap(), "kept");
-            break;
+            true
         }
-        assert!(
-            Instant::now() < deadline,
-            "proxy did not recover: {}",
-            r.status()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    });
+    assert!(recovered, "proxy did not recover: {status:?}");
     let v: Value = p.upload("b1", "after", b"back".to_vec()).json().unwrap();
     assert_eq!(groups(&v, "success-groups"), json!([1, 2]));
 }
@@ -167,14 +158,10 @@ fn aborted_upload_of_a_new_key_leaves_nothing() {
             })
             .unwrap_or(0)
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while reserved() < 64 << 20 {
-        assert!(
-            Instant::now() < deadline,
-            "prepare never reserved the space"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        eventually(Duration::from_secs(10), || reserved() >= 64 << 20),
+        "prepare never reserved the space"
+    );
     drop(s);
     std::thread::sleep(Duration::from_millis(300));
     // Never committed: not readable, not listed by lookup.
@@ -210,20 +197,17 @@ fn backends_with_many_removed_records_are_defragmented() {
     }
     // The proxy starts eblob's defragmentation through backend control and
     // counts the run once the backend reports it finished.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let s = p.json("/stat/d");
-        let st = &s["Buckets"]["d"]["Group"]["2"]["Backends"][0]["Stat"];
-        if st["DefragRuns"].as_u64() >= Some(1) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no defragmentation: {s}\n{}",
-            p.log()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let defragmented = eventually(Duration::from_secs(30), || {
+        p.json("/stat/d")["Buckets"]["d"]["Group"]["2"]["Backends"][0]["Stat"]["DefragRuns"]
+            .as_u64()
+            >= Some(1)
+    });
+    assert!(
+        defragmented,
+        "no defragmentation: {}\n{}",
+        p.json("/stat/d"),
+        p.log()
+    );
     for i in 8..10 {
         assert_eq!(
             p.get("d", &format!("k{i}")).bytes().unwrap(),

@@ -1,6 +1,5 @@
 //! Test harness: starts the real `backrunner` binary on loopback with a temp
 //! store, writes bucket metadata with the real `bmeta`, and talks HTTP to it.
-#![allow(dead_code)]
 
 pub mod shape;
 
@@ -216,19 +215,15 @@ impl Proxy {
 
     /// Waits for the proxy to exit on its own.
     pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + timeout;
         let child = self.child.as_mut().expect("proxy running");
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                self.child = None;
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "proxy did not exit in {timeout:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut status = None;
+        let exited = eventually(timeout, || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        });
+        assert!(exited, "proxy did not exit in {timeout:?}");
+        self.child = None;
+        status.unwrap()
     }
 
     /// Starts the binary on the existing config and waits until `/ping/` answers.
@@ -388,13 +383,25 @@ pub fn sign(token: &str, method: &str, path: &str) -> String {
     hmac_hex(token, format!("{method}\n{path}\n").as_bytes())
 }
 
-/// Polls `check` until it holds; panics naming `what` after `timeout`.
-pub fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+/// Polls `check` every 50 ms until it holds or `timeout` passes; answers
+/// whether it held. The suite's one polling loop: callers assert on the
+/// answer with the state that explains a failure, or use [`wait_for`].
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Polls `check` until it holds; panics naming `what` after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, check: impl FnMut() -> bool) {
+    assert!(eventually(timeout, check), "timed out waiting for {what}");
 }
 
 /// Which store the suite runs against: `BACKRUNNER_TEST_BACKEND=elliptics`
@@ -432,7 +439,6 @@ pub fn ioserv_binary() -> Option<PathBuf> {
 pub struct Ioserv {
     pub dir: PathBuf,
     pub port: u16,
-    pub monitor_port: u16,
     /// `127.0.0.1:port:2`, as `elliptics.remote` lists it.
     pub address: String,
     pub config_path: PathBuf,
@@ -497,7 +503,6 @@ impl Ioserv {
         Ioserv {
             dir: dir.to_path_buf(),
             port,
-            monitor_port,
             address,
             config_path,
             child: None,
@@ -583,8 +588,12 @@ impl Ioserv {
     }
 
     #[cfg(not(feature = "elliptics"))]
-    pub fn control(&self, _group: u32, _op: Control) {
-        panic!("backend control needs the tests built with --features elliptics");
+    pub fn control(&self, group: u32, op: Control) {
+        let what = match op {
+            Control::ReadOnly(ro) => format!("read-only {ro}"),
+            Control::Delay(ms) => format!("delay {ms} ms"),
+        };
+        panic!("backend control ({what} on group {group}) needs the tests built with --features elliptics");
     }
 }
 

@@ -2,13 +2,12 @@
 //! signed URL names the exact bytes on disk, the signature verifies with
 //! the token only, and misconfiguration is a clear 503.
 
-mod common;
-
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::process::{Command, Stdio};
 
-use common::{random_bytes, Group, Proxy, Setup};
+use crate::common;
+use crate::common::{random_bytes, Group, Proxy, Setup};
 use serde_json::json;
 
 const VERIFY: &str = env!("CARGO_BIN_EXE_redirect-verify");

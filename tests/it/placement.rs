@@ -1,12 +1,11 @@
 //! Placement of `/nobucket_upload/`, cluster statistics, replica consistency
 //! and defragmentation, against the running binary on the embedded store.
 
-mod common;
-
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{escape, random_bytes, Group, Proxy, Setup};
+use crate::common;
+use crate::common::{escape, eventually, random_bytes, Group, Proxy, Setup};
 use serde_json::{json, Value};
 
 /// Three single-group buckets b1..b3 on groups 1..3, all listed.
@@ -61,18 +60,6 @@ fn writes_of(stat: &Value, bucket: &str, group: u32) -> u64 {
         .unwrap_or_else(|| panic!("no WRITE counter for {bucket}/{group} in {stat}"))
 }
 
-/// Polls `f` until it holds or `secs` pass.
-fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    f()
-}
-
 #[test]
 fn healthy_buckets_share_the_writes_and_stat_counts_them() {
     let p = Proxy::start(three_buckets(vec![
@@ -91,7 +78,7 @@ fn healthy_buckets_share_the_writes_and_stat_counts_them() {
     eprintln!("spread: {count:?}");
     assert!(min > 0 && max <= 2 * min, "uneven spread: {count:?}");
     // The statistics catch up within an update interval (1 s in tests).
-    let grown = eventually(5, || {
+    let grown = eventually(Duration::from_secs(5), || {
         let after = p.json("/stat/");
         ["b1", "b2", "b3"].iter().enumerate().all(|(i, b)| {
             let g = i as u32 + 1;
@@ -117,7 +104,7 @@ fn healthy_buckets_share_the_writes_and_stat_counts_them() {
             ["RecordsTotal"]
             .clone()
     };
-    let settled = eventually(5, || records(&p) == count["b2"]);
+    let settled = eventually(Duration::from_secs(5), || records(&p) == count["b2"]);
     assert!(settled, "RecordsTotal {} != {}", records(&p), count["b2"]);
 }
 
@@ -265,7 +252,8 @@ fn recover_on_read_copies_the_newest_replica_back() {
     assert!(r.bytes().unwrap() == body);
     // ...and the missing one comes back in the background.
     assert!(
-        eventually(10, || std::path::Path::new(&file).exists()),
+        eventually(Duration::from_secs(10), || std::path::Path::new(&file)
+            .exists()),
         "replica not recovered: {}",
         p.log()
     );
@@ -280,7 +268,7 @@ fn recover_on_read_copies_the_newest_replica_back() {
         .collect();
     assert!(csums.iter().all(|c| *c == csums[0]), "{v}");
     // The counter follows the copy's commit.
-    let counted = eventually(5, || {
+    let counted = eventually(Duration::from_secs(5), || {
         p.json("/stat/r")["Recovery"]["Recovered"].as_u64().unwrap() >= 1
     });
     assert!(counted, "{}", p.json("/stat/r"));
@@ -307,7 +295,7 @@ fn backends_with_many_removed_records_are_defragmented() {
             .unwrap();
         assert_eq!(r.status(), 200);
     }
-    let done = eventually(10, || {
+    let done = eventually(Duration::from_secs(10), || {
         let s = p.json("/stat/d");
         let st = &s["Buckets"]["d"]["Group"]["2"]["Backends"][0]["Stat"];
         st["DefragRuns"].as_u64() >= Some(1) && st["VFS"]["RecordsRemoved"] == 0

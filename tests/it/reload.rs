@@ -2,15 +2,14 @@
 //! refresh, the cluster-stored config and bucket list, `/update_local_config/`,
 //! store switches, and graceful shutdown — against the running binary.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{random_bytes, sign, wait_for, Group, Proxy, Setup};
+use crate::common;
+use crate::common::{random_bytes, sign, wait_for, Group, Proxy, Setup};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -414,7 +413,7 @@ fn group_read_only(p: &Proxy, bucket: &str, group: u32) -> bool {
 
 #[test]
 fn read_only_switch_flipped_on_sighup_moves_writes_away() {
-    // Exercises the embedded store's `local` switches (Elliptics: tests/elliptics.rs).
+    // Exercises the embedded store's `local` switches (Elliptics: tests/it/elliptics.rs).
     let p = Proxy::start_on(
         Setup {
             buckets: json!({"buckets": {"b1": {"groups": [1]}, "b2": {"groups": [2]}}}),
@@ -539,7 +538,7 @@ fn sigint_exits_0() {
 
 #[test]
 fn new_group_and_delay_switch_apply_on_sighup() {
-    // Exercises the embedded store's `local` switches (Elliptics: tests/elliptics.rs).
+    // Exercises the embedded store's `local` switches (Elliptics: tests/it/elliptics.rs).
     let p = Proxy::start_on(
         Setup {
             groups: vec![Group::new(1), Group::new(2)],

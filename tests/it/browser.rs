@@ -3,12 +3,10 @@
 //! made at test time by ffmpeg, seeks to the middle and reports, by
 //! requesting a `/report/...` URL the proxy logs, that playback moved on.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Proxy, Setup};
+use crate::common::{Proxy, Setup};
 use serde_json::json;
 
 const PAGE: &str = r#"<!doctype html>

@@ -3,13 +3,12 @@
 //! replicas, oversized bulk deletes, a bucket named like the metadata
 //! namespace, a damaged metadata copy.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{random_bytes, wait_for, Backend, Group, Proxy, Setup};
+use crate::common;
+use crate::common::{eventually, random_bytes, wait_for, Backend, Group, Proxy, Setup};
 use serde_json::{json, Value};
 
 /// Sends a raw request head plus `body`, and reads the reply's status line
@@ -529,14 +528,9 @@ fn one_bad_metadata_copy_leaves_the_bucket_usable() {
 /// Whether `RecordsCorrupted` of `group` reaches `at_least` within 10 s
 /// (statistics are gathered every second).
 fn corrupted_eventually(p: &Proxy, bucket: &str, group: u32, at_least: u64) -> bool {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::time::Instant::now() < deadline {
-        if corrupted(p, bucket, group) >= at_least {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
+    eventually(Duration::from_secs(10), || {
+        corrupted(p, bucket, group) >= at_least
+    })
 }
 
 #[test]

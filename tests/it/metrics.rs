@@ -1,9 +1,8 @@
 //! `/metrics` in the Prometheus text format, `/proxy_stat/` moving
 //! averages and `/stat/` command counters, against the running binary.
 
-mod common;
-
-use common::{random_bytes, wait_for, Proxy, Setup};
+use crate::common;
+use crate::common::{random_bytes, wait_for, Proxy, Setup};
 use prometheus_parse::{Sample, Scrape, Value};
 use serde_json::Value as Json;
 

@@ -3,12 +3,10 @@
 //! status, every key path of Backrunner's JSON present with the same type.
 //! Runs on both stores (`BACKRUNNER_TEST_BACKEND=elliptics`).
 
-mod common;
-
-use common::shape::{
+use crate::common::shape::{
     assert_like_captured, captured_body, captured_status, differences, shapes, time_form,
 };
-use common::{Proxy, Setup};
+use crate::common::{Proxy, Setup};
 use serde_json::{json, Value};
 
 /// Objects of `/stat/` and `/ping/` keyed by data.

@@ -2,18 +2,16 @@
 //! suite (`test/btest` in bioothod/backrunner) and its Go-written config
 //! files expect of the binary, checked over HTTP on the running proxy.
 
-mod common;
-
 use std::process::Command;
 
-use common::{random_bytes, Proxy, Setup, BACKRUNNER};
+use crate::common::{random_bytes, Proxy, Setup, BACKRUNNER};
 use reqwest::blocking::Response;
 use serde_json::{json, Value};
 
 /// What Go's `json.Marshal` makes of Backrunner's `config.ProxyConfig` with
 /// only address, remote and metadata groups set: every key present, nil maps
 /// as `null`, every other value `""` or `0`.
-const GO_CONFIG: &str = include_str!("data/go-marshal-proxy-config.json");
+const GO_CONFIG: &str = include_str!("../data/go-marshal-proxy-config.json");
 
 fn hdr(r: &Response, name: &str) -> String {
     r.headers()

@@ -1,0 +1,24 @@
+//! The integration tests: one crate, so the harness in `common` compiles
+//! once. Each module is one area of behaviour, checked over HTTP against the
+//! real binaries (`cargo test --test it api::` runs one area).
+
+mod common;
+
+mod api;
+mod backrunner_replies;
+mod browser;
+mod check_config;
+mod cli;
+mod compat;
+mod elliptics;
+mod hardening;
+mod keepalive;
+mod logging;
+mod metrics;
+mod parsers_fuzz;
+mod placement;
+mod redirect;
+mod reload;
+mod security;
+mod streaming;
+mod tls;

@@ -30,7 +30,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}"
 fi
-# tests/s3.rs: the S3 API driven by boto3 and aws-cli (PyPI)
+# tests/it/s3.rs: the S3 API driven by boto3 and aws-cli (PyPI)
 command -v python3 >/dev/null || { apt-get update -qq; apt-get install -y -qq python3 python3-pip; }
 # (Debian's own python refuses pip without --break-system-packages, PEP 668.)
 pip_install() { python3 -m pip install --quiet "$@" || python3 -m pip install --quiet --break-system-packages "$@"; }

@@ -19,6 +19,7 @@ mod parsers_fuzz;
 mod placement;
 mod redirect;
 mod reload;
+mod s3;
 mod security;
 mod streaming;
 mod tls;

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Drives the proxy's S3 API with boto3, the real AWS SDK for Python.
 
-Called by tests/s3.rs:
+Called by tests/it/s3.rs:
     boto3_client.py ENDPOINT BACKRUNNER_URL WORKDIR
 WORKDIR holds `from-backrunner.bin` (an object uploaded through /upload/
 as b1/from-backrunner.bin); the script leaves `from-s3.bin` there after
 putting it as b1/from-s3.bin, so the Rust side reads it back through /get/.
 
-Users (see tests/s3.rs): alice may write b1 and read b2; reader may read
+Users (see tests/it/s3.rs): alice may write b1 and read b2; reader may read
 b1; b2 lets `*` read. Every check raises on failure; the last line printed
 is "OK <checks>".
 """

@@ -3,12 +3,10 @@
 //! Objects are Backrunner's: what S3 puts, /get/ reads byte for byte, and
 //! the reverse.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{free_port, random_bytes, sign, Proxy, Setup};
+use crate::common::{free_port, random_bytes, sign, Proxy, Setup};
 use serde_json::json;
 
 const ALICE: &str = "alice-secret";

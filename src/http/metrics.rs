@@ -2,7 +2,7 @@
 //! Prometheus (OpenMetrics) text format. See docs/metrics.md.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use actix_web::{web, HttpResponse};
 use prometheus_client::encoding::text::encode;
@@ -54,12 +54,6 @@ fn backend_labels(s: &BackendStat) -> Labels {
     ])
 }
 
-fn secs(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 /// A registry of the metrics of the moment: the request families kept by
 /// [`crate::stats::ProxyStats`] plus gauges built from the cluster state.
 pub fn registry(
@@ -94,7 +88,7 @@ pub fn registry(
     uptime.set(state.stats.uptime());
     reg.register("uptime_seconds", "Seconds since the proxy started", uptime);
     let config_time: Gauge<f64, AtomicU64> = Gauge::default();
-    config_time.set(secs(loaded));
+    config_time.set(crate::time::unix_secs_f64(loaded));
     reg.register(
         "config_loaded_timestamp_seconds",
         "When the config in use was loaded",

@@ -12,7 +12,6 @@ use super::endpoint::Endpoint;
 use super::error::ApiError;
 use super::request::{header_bytes, Req, MAX_HEADER_BYTES};
 use super::{config_update, delete, files, get, lookup, metrics, redirect, stat, upload};
-use crate::auth;
 use crate::state::AppState;
 
 async fn handle(ep: &Endpoint, req: &Req, payload: web::Payload) -> Result<HttpResponse, ApiError> {
@@ -42,7 +41,7 @@ pub(super) async fn dispatch(
     let snap = state.snapshot();
     let endpoint = Endpoint::parse(http.uri().path());
     let req = Req {
-        query: auth::parse_query(http.uri().query().unwrap_or("")),
+        query: crate::encoding::parse_query(http.uri().query().unwrap_or("")),
         http,
         state,
         snap,

@@ -5,17 +5,12 @@ use openssl::hash::MessageDigest;
 use openssl::memcmp;
 use openssl::pkey::PKey;
 use openssl::sign::Signer;
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::percent_decode_str;
 
 use crate::bucket::meta::{AclEntry, BucketMeta, ACL_NO_TOKEN, ACL_WRITE};
 use crate::encoding::hex;
-
-/// Go's `url.QueryEscape`: everything but `A-Z a-z 0-9 - _ . ~` is escaped.
-const QUERY_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+/// The query codec the signature uses (it lives in [`crate::encoding`]).
+pub use crate::encoding::{parse_query, query_escape, query_unescape};
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,43 +55,6 @@ pub enum AuthError {
 /// The header carrying the signing time, in Unix seconds; as an `x-ell-*`
 /// header it is covered by the riftv1 signature.
 pub const SIGNTIME_HEADER: &str = "x-ell-signtime";
-
-/// Go's `url.QueryEscape` of a string: space as `+`.
-pub fn query_escape(s: &str) -> String {
-    utf8_percent_encode(s, QUERY_ESCAPE)
-        .to_string()
-        .replace("%20", "+")
-}
-
-/// Go's `url.QueryUnescape`: `+` is a space, `%XX` a byte; `None` when an
-/// escape is malformed or the result is not UTF-8.
-pub fn query_unescape(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    for (i, &c) in b.iter().enumerate() {
-        if c == b'%'
-            && !(i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit())
-        {
-            return None;
-        }
-    }
-    let spaced = s.replace('+', " ");
-    percent_decode_str(&spaced)
-        .decode_utf8()
-        .ok()
-        .map(|c| c.into_owned())
-}
-
-/// Parses a raw query string as Go's `url.ParseQuery` does, keeping order;
-/// pairs that do not decode are skipped, as Go drops them.
-pub fn parse_query(raw: &str) -> Vec<(String, String)> {
-    raw.split('&')
-        .filter(|p| !p.is_empty())
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            Some((query_unescape(k)?, query_unescape(v)?))
-        })
-        .collect()
-}
 
 /// The text a `riftv1` signature covers: method, decoded path, sorted
 /// non-empty query (first value per name) and the sorted `x-ell-*` headers.
@@ -240,10 +198,7 @@ impl SignedRequest<'_> {
         let t: u64 = value
             .parse()
             .map_err(|_| err(format!("X-Ell-Signtime {value:?} is not Unix seconds")))?;
-        let now = now
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now = crate::time::unix_secs(now);
         if now.abs_diff(t) > max_age {
             return Err(err(format!(
                 "X-Ell-Signtime {t} is {}s away from now",
@@ -333,16 +288,6 @@ mod tests {
             );
             assert_eq!(got, v.signature, "{} {}", v.method, v.request_target);
         }
-    }
-
-    #[test]
-    fn go_query_escaping() {
-        assert_eq!(query_escape("a b/c~*"), "a+b%2Fc~%2A");
-        assert_eq!(query_unescape("a+b%2Fc").as_deref(), Some("a b/c"));
-        assert_eq!(query_unescape("%zz"), None);
-        assert_eq!(query_unescape("abc%"), None);
-        assert_eq!(query_unescape("abc%4"), None);
-        assert_eq!(query_unescape("%D1%82").as_deref(), Some("т"));
     }
 
     #[test]

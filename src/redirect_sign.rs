@@ -7,23 +7,10 @@
 //! `redirect-token` over `GET`, the URL's path and the `X-Ell-*` headers.
 
 use openssl::memcmp;
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
+use percent_encoding::percent_decode_str;
 
 use crate::auth;
-
-/// Bytes escaped in the URL path (as a URL path segment needs); `/` and `:`
-/// stay, since they are part of FILE:OFFSET:SIZE.
-const PATH_ESCAPE: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
+use crate::encoding::redirect_path_escape;
 
 /// Everything a redirect carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +49,7 @@ impl SignedRedirect {
             self.object_offset.saturating_add(self.offset),
             self.size
         );
-        utf8_percent_encode(&raw, PATH_ESCAPE).to_string()
+        redirect_path_escape(&raw)
     }
 
     /// The whole URL for `Location`.

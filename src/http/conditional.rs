@@ -2,7 +2,7 @@
 //! `If-Modified-Since`, `If-Unmodified-Since` and `If-Range`, evaluated in the
 //! order of §13.2.2 against an object's strong ETag and Last-Modified.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// The validators of the selected representation.
 #[derive(Debug, Clone)]
@@ -39,8 +39,7 @@ pub enum Outcome {
 
 /// HTTP dates have one-second resolution.
 fn whole_seconds(t: SystemTime) -> SystemTime {
-    let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    UNIX_EPOCH + Duration::from_secs(secs)
+    crate::time::from_unix_secs(crate::time::unix_secs(t))
 }
 
 /// The entity tags of an `If-Match`/`If-None-Match` list: `(weak, opaque)`;
@@ -150,6 +149,7 @@ pub fn if_range(value: &str, v: &Validators) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn v() -> Validators {
         Validators {

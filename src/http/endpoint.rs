@@ -7,7 +7,7 @@
 use actix_web::http::Method;
 
 use super::error::ApiError;
-use crate::auth::query_unescape;
+use crate::encoding::query_unescape;
 
 /// What a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,6 @@
 //! chunk at a time.
 
 use std::collections::BTreeMap;
-use std::time::UNIX_EPOCH;
 
 use actix_web::body::SizedStream;
 use actix_web::http::header::{
@@ -42,11 +41,7 @@ pub fn etag(info: &ReplicaInfo) -> String {
     if !info.csum.is_empty() && info.csum.iter().any(|&b| b != 0) {
         return format!("\"{}\"", hex(&info.csum[..info.csum.len().min(16)]));
     }
-    let ns = info
-        .mtime
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
+    let ns = crate::time::since_epoch(info.mtime).as_nanos();
     let id: String = info.id.chars().take(32).collect();
     format!("\"{id}-{:x}-{ns:x}\"", info.size)
 }
@@ -193,7 +188,7 @@ fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn content_types() {

@@ -2,7 +2,7 @@
 //! Prometheus (OpenMetrics) text format. See docs/metrics.md.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use actix_web::{web, HttpResponse};
 use prometheus_client::encoding::text::encode;
@@ -13,6 +13,8 @@ use prometheus_client::registry::Registry;
 
 use super::error::ApiError;
 use super::Req;
+use crate::placement::pain::Limits;
+use crate::placement::{Cluster, ClusterStats};
 use crate::state::AppState;
 use crate::stats::Labels;
 use crate::storage::BackendStat;
@@ -54,12 +56,6 @@ fn backend_labels(s: &BackendStat) -> Labels {
     ])
 }
 
-fn secs(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 /// A registry of the metrics of the moment: the request families kept by
 /// [`crate::stats::ProxyStats`] plus gauges built from the cluster state.
 pub fn registry(
@@ -68,7 +64,23 @@ pub fn registry(
     proxy: &crate::config::ProxyConfig,
 ) -> Registry {
     let mut reg = Registry::with_prefix("backrunner");
-    let m = &state.stats.metrics;
+    register_requests(&mut reg, &state.stats.metrics);
+    register_process(&mut reg, state, loaded);
+    let cluster = &state.cluster;
+    let stats = cluster.stats();
+    register_stat_updates(&mut reg, cluster, &stats);
+    let limits = crate::placement::pain::Limits {
+        soft: proxy.free_space_ratio_soft,
+        hard: proxy.free_space_ratio_hard,
+    };
+    register_backends(&mut reg, cluster, &stats, limits);
+    register_replicas(&mut reg, cluster);
+    register_defrag(&mut reg, cluster);
+    reg
+}
+
+/// The request families: counts, latency, bytes in and out.
+fn register_requests(reg: &mut Registry, m: &crate::stats::RequestMetrics) {
     reg.register(
         "http_requests",
         "Requests served, by handler and status class",
@@ -89,12 +101,15 @@ pub fn registry(
         "Reply body bytes, by handler",
         m.bytes_out.clone(),
     );
+}
 
+/// Uptime, config load time and reload counters.
+fn register_process(reg: &mut Registry, state: &AppState, loaded: SystemTime) {
     let uptime: Gauge<f64, AtomicU64> = Gauge::default();
     uptime.set(state.stats.uptime());
     reg.register("uptime_seconds", "Seconds since the proxy started", uptime);
     let config_time: Gauge<f64, AtomicU64> = Gauge::default();
-    config_time.set(secs(loaded));
+    config_time.set(crate::time::unix_secs_f64(loaded));
     reg.register(
         "config_loaded_timestamp_seconds",
         "When the config in use was loaded",
@@ -110,8 +125,10 @@ pub fn registry(
         "Failed reload steps (SIGHUP, periodic, update_local_config)",
         reload_errors,
     );
-    let cluster = &state.cluster;
-    let stats = cluster.stats();
+}
+
+/// How the cluster statistics updates go, and their age.
+fn register_stat_updates(reg: &mut Registry, cluster: &Cluster, stats: &ClusterStats) {
     let updates: Counter = Counter::default();
     updates.inc_by(cluster.stat_updates());
     reg.register("stat_updates", "Cluster statistics updates", updates);
@@ -134,7 +151,11 @@ pub fn registry(
         "Age of the cached cluster statistics (-1 before the first update)",
         age,
     );
+}
 
+/// Per-backend space, records, flags, placement pain and write cost,
+/// checksum errors and storage commands.
+fn register_backends(reg: &mut Registry, cluster: &Cluster, stats: &ClusterStats, limits: Limits) {
     let space = GaugeFamily::default();
     let records = GaugeFamily::default();
     let flags = GaugeFamily::default();
@@ -144,10 +165,6 @@ pub fn registry(
     let failures = CounterFamily::default();
     let cmd_bytes = CounterFamily::default();
     let csum_errors = CounterFamily::default();
-    let limits = crate::placement::pain::Limits {
-        soft: proxy.free_space_ratio_soft,
-        hard: proxy.free_space_ratio_hard,
-    };
     for s in &stats.backends {
         let l = backend_labels(s);
         let with = |k: &str, v: &str| {
@@ -222,7 +239,10 @@ pub fn registry(
         "Payload bytes of successful storage commands per backend",
         cmd_bytes,
     );
+}
 
+/// Replicas out of sync, recoveries and bad bucket metadata copies.
+fn register_replicas(reg: &mut Registry, cluster: &Cluster) {
     let oos = CounterFamily::default();
     for (bucket, groups) in cluster.out_of_sync() {
         for (g, n) in groups {
@@ -268,6 +288,10 @@ pub fn registry(
         "Bucket metadata copies that failed to decode (another group's copy was tried)",
         bad_meta,
     );
+}
+
+/// Automatic defragmentation requests by outcome.
+fn register_defrag(reg: &mut Registry, cluster: &Cluster) {
     let d = cluster.defrag.summary();
     let defrag = CounterFamily::default();
     for (outcome, n) in [
@@ -285,7 +309,6 @@ pub fn registry(
         "Automatic defragmentation requests by outcome",
         defrag,
     );
-    reg
 }
 
 /// Handles `/metrics`.

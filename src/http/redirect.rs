@@ -1,7 +1,7 @@
 //! `/redirect/BUCKET/KEY`: 302 to the storage node holding the bytes, with a
 //! URL its streaming module can verify (SPEC.md, Redirect; docs/redirect.md).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use actix_web::http::header::{HeaderValue, AUTHORIZATION, LOCATION, RANGE};
 use actix_web::HttpResponse;
@@ -10,6 +10,7 @@ use super::error::ApiError;
 use super::range;
 use super::Req;
 use crate::redirect_sign::{address_host, SignedRedirect};
+use crate::time::unix_secs;
 
 /// Handles `/redirect/`.
 pub async fn redirect(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, ApiError> {
@@ -69,12 +70,6 @@ pub async fn redirect(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse
     resp.insert_header((AUTHORIZATION, target.signature(&proxy.redirect_token)))
         .insert_header((LOCATION, target.url()));
     Ok(resp.finish())
-}
-
-fn unix_secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// The requested `(offset, size)` within an object of `total` bytes: one

@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use crate::encoding::hex;
-use crate::stats::go_time_string;
 use crate::storage::{GroupId, GroupResult, ReplicaInfo, StorageError};
+use crate::time::go_time_string;
 
 /// The error of one replica, as Backrunner sends elliptics-go's `DnetError`
 /// (no JSON tags, so Go's capitalised field names).

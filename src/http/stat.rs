@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use actix_web::HttpResponse;
 use serde_json::{json, Value};
@@ -14,12 +14,12 @@ use crate::bucket::BucketMeta;
 use crate::build_info;
 use crate::placement::pain::{self, Limits};
 use crate::placement::Cluster;
-use crate::stats::{format_time, go_time_string};
 use crate::storage::BackendStat;
+use crate::time::{format_time, from_unix_secs, go_time_string, unix_secs};
 
 /// A time in seconds since the epoch as Go's JSON writes `time.Unix(secs, 0)`.
 fn unix_time_json(secs: u64) -> String {
-    format_time(UNIX_EPOCH + Duration::from_secs(secs.min(crate::storage::MAX_MTIME_SECS)))
+    format_time(from_unix_secs(secs.min(crate::storage::MAX_MTIME_SECS)))
 }
 
 fn backend_json(s: &BackendStat, cluster: &Cluster, limits: Limits, started: SystemTime) -> Value {
@@ -185,12 +185,6 @@ pub fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-fn unix(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Handles `/proxy_stat/`.
 pub async fn proxy_stat(req: &Req) -> Result<HttpResponse, ApiError> {
     let stats = &req.state.stats;
@@ -211,13 +205,13 @@ pub async fn proxy_stat(req: &Req) -> Result<HttpResponse, ApiError> {
     let stat_time = req.state.cluster.stats().time.unwrap_or(now);
     Ok(HttpResponse::Ok().json(json!({
         "BucketCtlStat": {
-            "StartTime": unix(stats.start_time),
+            "StartTime": unix_secs(stats.start_time),
             "StartTimeString": stats.go_time(stats.start_time),
-            "StatTime": unix(stat_time),
+            "StatTime": unix_secs(stat_time),
             "StatTimeString": go_time_string(stat_time, None),
-            "ConfigTime": unix(req.snap.loaded),
+            "ConfigTime": unix_secs(req.snap.loaded),
             "ConfigTimeString": stats.go_time(req.snap.loaded),
-            "CurrentTime": unix(now),
+            "CurrentTime": unix_secs(now),
             "CurrentTimeString": stats.go_time(now),
             "BucketNum": req.snap.buckets.listed().len(),
             "Hostname": hostname(),

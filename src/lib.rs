@@ -20,6 +20,7 @@ pub mod reload;
 pub mod state;
 pub mod stats;
 pub mod storage;
+pub mod sys;
 pub mod tls;
 
 /// Build facts shown by `/proxy_stat/`.

@@ -3,7 +3,7 @@
 //! Layout of a group directory `PATH/group-N/`:
 //! - `data/XX/ID`: one file per object, named by the hex SHA-512 of
 //!   (namespace, key), so no key can name a path of its own. The file holds a
-//!   header (see [`Header`]), then (format 2) a CRC32C of every 64 KiB block
+//!   header (see [`header`]), then (format 2) a CRC32C of every 64 KiB block
 //!   of the object, then the object's bytes, so a lookup's `offset` is where
 //!   the data starts inside `filename`. Every block is checked before it is
 //!   served; a block that fails is read from the next group's replica of the

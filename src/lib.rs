@@ -21,6 +21,7 @@ pub mod s3;
 pub mod state;
 pub mod stats;
 pub mod storage;
+pub mod sys;
 pub mod time;
 pub mod tls;
 

@@ -11,19 +11,11 @@ const MMAP_THRESHOLD: i32 = 4 << 20;
 
 /// Sets the allocator up at start, before any thread is spawned.
 pub fn configure_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator parameters.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
-    }
+    crate::sys::set_mmap_threshold(MMAP_THRESHOLD);
 }
 
 /// Returns free memory of every arena to the system (after a request that
 /// allocated much and freed it). Blocking: it walks the arenas.
 pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free memory.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    crate::sys::malloc_trim();
 }

@@ -70,27 +70,15 @@ pub fn effective_cap(configured: u64, fd_limit: u64) -> usize {
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit, as Go's runtime does
 /// for Backrunner, and returns the soft limit in force.
 pub fn raise_fd_limit() -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `lim` is a valid, writable rlimit.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+    let Some((soft, hard)) = crate::sys::fd_limit() else {
         return 1024;
-    }
+    };
     // The kernel refuses more than fs.nr_open (1 Mi by default).
-    let target = lim.rlim_max.min(1 << 20);
-    if lim.rlim_cur < target {
-        let raised = libc::rlimit {
-            rlim_cur: target,
-            rlim_max: lim.rlim_max,
-        };
-        // SAFETY: `raised` is a valid rlimit within the hard limit.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            lim.rlim_cur = target;
-        }
+    let target = hard.min(1 << 20);
+    if soft < target && crate::sys::set_fd_limit(target, hard) {
+        return target;
     }
-    lim.rlim_cur
+    soft
 }
 
 #[cfg(test)]

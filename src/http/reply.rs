@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::encoding::hex;
-use crate::storage::{GroupId, GroupResult, ReplicaInfo, StorageError};
+use crate::storage::{GroupId, GroupResult, ReplicaInfo};
 use crate::time::go_time_string;
 
 /// The error of one replica, as Backrunner sends elliptics-go's `DnetError`
@@ -129,14 +129,10 @@ impl LookupJson {
     }
 }
 
-/// The error to answer when no group succeeded.
-pub fn first_errors(results: &[GroupResult<ReplicaInfo>]) -> impl Iterator<Item = &StorageError> {
-    results.iter().filter_map(|r| r.result.as_ref().err())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::StorageError;
 
     #[test]
     fn failed_groups_are_listed_in_info_with_go_error_fields() {

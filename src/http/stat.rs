@@ -173,18 +173,6 @@ pub async fn stat(req: &Req, ep: &Endpoint) -> Result<HttpResponse, ApiError> {
     })))
 }
 
-/// The machine's host name.
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is writable and its length is passed.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return String::new();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
 /// Handles `/proxy_stat/`.
 pub async fn proxy_stat(req: &Req) -> Result<HttpResponse, ApiError> {
     let stats = &req.state.stats;
@@ -214,7 +202,7 @@ pub async fn proxy_stat(req: &Req) -> Result<HttpResponse, ApiError> {
             "CurrentTime": unix_secs(now),
             "CurrentTimeString": stats.go_time(now),
             "BucketNum": req.snap.buckets.listed().len(),
-            "Hostname": hostname(),
+            "Hostname": crate::sys::hostname(),
             "ConfigUpdateInterval": cfg.proxy.bucket_update_interval,
             "StatUpdateInterval": cfg.proxy.bucket_stat_update_interval,
             "BuildDate": build_info::DATE,

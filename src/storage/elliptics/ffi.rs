@@ -114,7 +114,6 @@ pub enum BackendOp {
     Writable,
     Delay(u32),
     Defrag,
-    StopDefrag,
 }
 
 /// What a write command does with its chunk.
@@ -534,7 +533,6 @@ impl Session {
             BackendOp::Writable => (sys::ELL_BACKEND_WRITABLE, 0),
             BackendOp::Delay(ms) => (sys::ELL_BACKEND_DELAY, ms),
             BackendOp::Defrag => (sys::ELL_BACKEND_DEFRAG, 0),
-            BackendOp::StopDefrag => (sys::ELL_BACKEND_STOP_DEFRAG, 0),
         };
         let addr = CString::new(address)
             .map_err(|_| StorageError::invalid("address contains a NUL byte"))?;
@@ -576,26 +574,6 @@ impl Session {
             return Err(to_error(&err, rc));
         }
         Ok(out)
-    }
-
-    /// The id `key` has in this session's namespace.
-    pub fn transform(&self, key: &str) -> Result<[u8; 64], StorageError> {
-        let mut id = [0u8; 64];
-        let mut err = empty_error();
-        // SAFETY: `id` has room for ELL_ID_SIZE bytes.
-        let rc = unsafe {
-            sys::ell_transform(
-                self.raw.as_ptr(),
-                key.as_ptr() as *const c_char,
-                key.len(),
-                id.as_mut_ptr(),
-                &mut err,
-            )
-        };
-        if rc != 0 {
-            return Err(to_error(&err, rc));
-        }
-        Ok(id)
     }
 }
 

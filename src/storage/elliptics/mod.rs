@@ -137,32 +137,6 @@ impl EllipticsStore {
         Ok(set.into_iter().collect())
     }
 
-    /// The node and backend that hold `key` of `namespace` in `group`: the
-    /// route whose start id is the largest not above the key's id (the ring
-    /// wraps to the last route).
-    pub fn key_backend(
-        &self,
-        namespace: &str,
-        key: &str,
-        group: GroupId,
-    ) -> Result<(String, u32), StorageError> {
-        let s = self.session(&Context::new(namespace, vec![group]))?;
-        let id = s.transform(key)?;
-        let mut routes: Vec<Route> = s
-            .routes()?
-            .into_iter()
-            .filter(|r| r.group == group)
-            .collect();
-        routes.sort_by_key(|r| r.id);
-        let pick = routes
-            .iter()
-            .rev()
-            .find(|r| r.id <= id)
-            .or_else(|| routes.last())
-            .ok_or_else(|| StorageError::new(-libc::ENXIO, format!("no route to group {group}")))?;
-        Ok((pick.address.clone(), pick.backend))
-    }
-
     /// Backend status or control on every backend of `group`; answers the
     /// backends' states afterwards.
     pub fn control_group(
@@ -197,11 +171,6 @@ impl EllipticsStore {
     pub fn set_delay(&self, group: GroupId, delay_ms: u32) -> Result<(), StorageError> {
         self.control_group(group, BackendOp::Delay(delay_ms))
             .map(|_| ())
-    }
-
-    /// Starts defragmentation of every backend of `group`.
-    pub fn defrag(&self, group: GroupId) -> Result<(), StorageError> {
-        self.control_group(group, BackendOp::Defrag).map(|_| ())
     }
 
     fn invalidate_stats(&self) {

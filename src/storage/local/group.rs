@@ -1,0 +1,246 @@
+//! One group: a directory, its switches, space accounting and counters.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::header::Header;
+use super::LOCAL_ADDRESS;
+use crate::config::LocalGroupConfig;
+use crate::encoding::hex;
+use crate::storage::{defrag_state, CommandStat, GroupId, ReplicaInfo, StorageError};
+
+/// Age past which a temp file is an orphan of a dead write.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct Switches {
+    pub(super) size_limit: u64,
+    pub(super) read_only: bool,
+    pub(super) delay: Duration,
+}
+
+impl From<&LocalGroupConfig> for Switches {
+    fn from(g: &LocalGroupConfig) -> Self {
+        Switches {
+            size_limit: g.size_limit,
+            read_only: g.read_only,
+            delay: Duration::from_millis(g.delay_ms),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Space {
+    /// Bytes of committed object files.
+    pub(super) used: u64,
+    /// Bytes promised to writes in progress.
+    pub(super) reserved: u64,
+    pub(super) records: u64,
+}
+
+/// Elliptics command names the local store counts.
+const COMMANDS: [&str; 4] = ["WRITE", "READ", "LOOKUP", "DEL"];
+pub(super) const CMD_WRITE: usize = 0;
+pub(super) const CMD_READ: usize = 1;
+pub(super) const CMD_LOOKUP: usize = 2;
+pub(super) const CMD_DEL: usize = 3;
+
+/// Requests, failures and bytes of each command in [`COMMANDS`].
+#[derive(Debug, Default)]
+pub(super) struct Counters([[AtomicU64; 3]; 4]);
+
+impl Counters {
+    pub(super) fn count<T>(&self, cmd: usize, r: &Result<T, StorageError>, bytes: u64) {
+        let c = &self.0[cmd];
+        c[0].fetch_add(1, Ordering::Relaxed);
+        match r {
+            Ok(_) => c[2].fetch_add(bytes, Ordering::Relaxed),
+            Err(_) => c[1].fetch_add(1, Ordering::Relaxed),
+        };
+    }
+
+    pub(super) fn snapshot(&self) -> BTreeMap<String, CommandStat> {
+        COMMANDS
+            .iter()
+            .zip(self.0.iter())
+            .map(|(name, c)| {
+                let failures = c[1].load(Ordering::Relaxed);
+                let stat = CommandStat::counters(
+                    c[0].load(Ordering::Relaxed).saturating_sub(failures),
+                    failures,
+                    c[2].load(Ordering::Relaxed),
+                );
+                (name.to_string(), stat)
+            })
+            .collect()
+    }
+}
+
+pub(super) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// One group: a directory with its switches and bookkeeping.
+#[derive(Debug)]
+pub(super) struct Group {
+    pub(super) id: GroupId,
+    pub(super) data: PathBuf,
+    pub(super) tmp: PathBuf,
+    pub(super) switches: RwLock<Switches>,
+    pub(super) space: Mutex<Space>,
+    pub(super) removed_records: AtomicU64,
+    pub(super) removed_bytes: AtomicU64,
+    pub(super) last_error: AtomicI32,
+    pub(super) commands: Counters,
+    pub(super) defrag_state: AtomicU32,
+    pub(super) defrag_runs: AtomicU64,
+    /// Seconds since the epoch when the last defragmentation started / finished.
+    pub(super) defrag_started: AtomicU64,
+    pub(super) defrag_completed: AtomicU64,
+    pub(super) checksum_errors: AtomicU64,
+}
+
+impl Group {
+    pub(super) fn open(root: &Path, cfg: &LocalGroupConfig) -> io::Result<Group> {
+        let dir = root.join(format!("group-{}", cfg.group));
+        let data = dir.join("data");
+        let tmp = dir.join("tmp");
+        fs::create_dir_all(&data)?;
+        // Leftovers of writes interrupted by a crash are never visible: drop them.
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp)?;
+        let mut space = Space::default();
+        for sub in fs::read_dir(&data)? {
+            let sub = sub?;
+            if !sub.file_type()?.is_dir() {
+                continue;
+            }
+            for f in fs::read_dir(sub.path())? {
+                let meta = f?.metadata()?;
+                if meta.is_file() {
+                    space.used += meta.len();
+                    space.records += 1;
+                }
+            }
+        }
+        Ok(Group {
+            id: cfg.group,
+            data,
+            tmp,
+            switches: RwLock::new(cfg.into()),
+            space: Mutex::new(space),
+            removed_records: AtomicU64::new(0),
+            removed_bytes: AtomicU64::new(0),
+            last_error: AtomicI32::new(0),
+            commands: Counters::default(),
+            defrag_state: AtomicU32::new(defrag_state::NOT_STARTED),
+            defrag_runs: AtomicU64::new(0),
+            defrag_started: AtomicU64::new(0),
+            defrag_completed: AtomicU64::new(0),
+            checksum_errors: AtomicU64::new(0),
+        })
+    }
+
+    pub(super) fn switches(&self) -> Switches {
+        self.switches.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub(super) fn space(&self) -> MutexGuard<'_, Space> {
+        self.space.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Removes temp files older than [`STALE_TEMP`]: no write lasts that long
+    /// without touching its file, so they belong to writes that died.
+    pub(super) fn sweep_stale_temp_files(&self) {
+        let Ok(dir) = fs::read_dir(&self.tmp) else {
+            return;
+        };
+        for entry in dir.flatten() {
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_TEMP);
+            if stale {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// Sleeps the configured delay: every operation on the group pays it.
+    pub(super) fn delay(&self) {
+        let d = self.switches().delay;
+        if !d.is_zero() {
+            std::thread::sleep(d);
+        }
+    }
+
+    pub(super) fn path_of(&self, id: &[u8; 64]) -> PathBuf {
+        let h = hex(id);
+        self.data.join(&h[..2]).join(h)
+    }
+
+    pub(super) fn fail(&self, e: StorageError) -> StorageError {
+        self.last_error.store(e.errno, Ordering::Relaxed);
+        e
+    }
+
+    pub(super) fn io_err(&self, what: &str, err: &io::Error) -> StorageError {
+        self.fail(StorageError::io(format!("group {}: {what}", self.id), err))
+    }
+
+    pub(super) fn replica(&self, path: &Path, id: &[u8; 64], h: &Header) -> ReplicaInfo {
+        ReplicaInfo {
+            group: self.id,
+            backend: self.id,
+            address: LOCAL_ADDRESS.to_string(),
+            id: hex(id),
+            filename: path.display().to_string(),
+            offset: h.data_offset(),
+            size: h.size,
+            mtime: h.mtime,
+            csum: h.csum.to_vec(),
+        }
+    }
+
+    /// Counts a replica whose bytes failed their checksum.
+    pub(super) fn corrupt(&self, path: &Path, why: &str) -> StorageError {
+        self.checksum_errors.fetch_add(1, Ordering::Relaxed);
+        log::error!("group {}: {}: {why}", self.id, path.display());
+        self.fail(StorageError::new(
+            libc::EILSEQ,
+            format!("group {}: {}: {why}", self.id, path.display()),
+        ))
+    }
+
+    /// Reads the header of an object; `ENOENT` when it does not exist.
+    pub(super) fn stat(&self, id: &[u8; 64]) -> Result<(File, PathBuf, Header), StorageError> {
+        let path = self.path_of(id);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StorageError::not_found(format!(
+                    "group {}: no such object",
+                    self.id
+                )))
+            }
+            Err(e) => return Err(self.io_err("open", &e)),
+        };
+        let header = Header::read(&file).map_err(|e| {
+            self.fail(StorageError::new(
+                libc::EILSEQ,
+                format!("group {}: {}: {e}", self.id, path.display()),
+            ))
+        })?;
+        Ok((file, path, header))
+    }
+}

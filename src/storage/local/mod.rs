@@ -1,0 +1,450 @@
+//! The embedded store: each group is a directory on the local disk.
+//!
+//! Layout of a group directory `PATH/group-N/`:
+//! - `data/XX/ID`: one file per object, named by the hex SHA-512 of
+//!   (namespace, key), so no key can name a path of its own. The file holds a
+//!   header (see [`header`]), then (format 2) a CRC32C of every 64 KiB block
+//!   of the object, then the object's bytes, so a lookup's `offset` is where
+//!   the data starts inside `filename`. Every block is checked before it is
+//!   served; a block that fails is read from the next group's replica of the
+//!   same object at the same offset. Files of format 1 (no block table) are
+//!   still read, unverified.
+//! - `tmp/`: writes in progress. A write becomes visible by `rename` after
+//!   `fsync`, so a crash or a dropped client never leaves half an object.
+
+//!
+//! Files: [`header`] (the on-disk header), [`blocks`] (the CRC32C block
+//! table: sums as written, checks as read), [`group`] (one group directory
+//! and its bookkeeping), [`write`] and [`read`] (the streaming writer and
+//! reader).
+
+mod blocks;
+mod group;
+mod header;
+mod read;
+mod write;
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+
+use openssl::sha::{sha512, Sha512};
+
+pub use self::blocks::BLOCK_SIZE;
+use self::group::{unix_now, Group, CMD_DEL, CMD_LOOKUP};
+use self::header::Header;
+use super::{
+    defrag_state, BackendCommand, BackendStat, Context, DefragOutcome, GroupId, GroupResult,
+    ObjectReader, ObjectWriter, ReplicaInfo, Storage, StorageError,
+};
+use crate::config::LocalConfig;
+use crate::encoding::hex;
+
+/// The object id: SHA-512 over the namespace's length, the namespace and the key.
+pub fn object_id(namespace: &str, key: &str) -> [u8; 64] {
+    let mut h = Sha512::new();
+    h.update(&(namespace.len() as u32).to_le_bytes());
+    h.update(namespace.as_bytes());
+    h.update(key.as_bytes());
+    h.finish()
+}
+
+/// Address reported for replicas of the embedded store.
+pub const LOCAL_ADDRESS: &str = "localhost:0:2";
+
+/// The embedded store.
+#[derive(Debug)]
+pub struct LocalStore {
+    root: PathBuf,
+    groups: RwLock<BTreeMap<GroupId, Arc<Group>>>,
+}
+
+impl LocalStore {
+    /// Opens (creating as needed) the store described by `cfg`.
+    pub fn open(cfg: &LocalConfig) -> Result<LocalStore, StorageError> {
+        fs::create_dir_all(&cfg.path)
+            .map_err(|e| StorageError::io(format!("local store {}", cfg.path.display()), &e))?;
+        let store = LocalStore {
+            root: cfg.path.clone(),
+            groups: RwLock::new(BTreeMap::new()),
+        };
+        store.reconfigure(Some(cfg))?;
+        Ok(store)
+    }
+
+    fn group(&self, id: GroupId) -> Result<Arc<Group>, StorageError> {
+        self.groups
+            .read()
+            .ok()
+            .and_then(|g| g.get(&id).cloned())
+            .ok_or_else(|| StorageError::new(libc::ENXIO, format!("group {id}: no such group")))
+    }
+
+    fn per_group<T>(
+        &self,
+        ctx: &Context,
+        mut f: impl FnMut(&Group) -> Result<T, StorageError>,
+    ) -> Vec<GroupResult<T>> {
+        ctx.groups
+            .iter()
+            .map(|&g| GroupResult {
+                group: g,
+                result: self.group(g).and_then(|grp| f(&grp)),
+            })
+            .collect()
+    }
+
+    fn remove_one(&self, g: &Group, id: &[u8; 64]) -> Result<(), StorageError> {
+        g.delay();
+        if g.switches().read_only {
+            return Err(StorageError::new(
+                libc::EROFS,
+                format!("group {}: read-only", g.id),
+            ));
+        }
+        let path = g.path_of(id);
+        let mut space = g.space();
+        let len = match fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StorageError::not_found(format!(
+                    "group {}: no such object",
+                    g.id
+                )))
+            }
+            Err(e) => return Err(g.io_err("stat", &e)),
+        };
+        fs::remove_file(&path).map_err(|e| g.io_err("remove", &e))?;
+        space.used = space.used.saturating_sub(len);
+        space.records = space.records.saturating_sub(1);
+        g.removed_records.fetch_add(1, Ordering::Relaxed);
+        g.removed_bytes.fetch_add(len, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// A store in `dir` with groups of (id, size limit, read-only).
+#[cfg(test)]
+fn test_store(dir: &Path, groups: &[(u32, u64, bool)]) -> LocalStore {
+    LocalStore::open(&LocalConfig {
+        path: dir.to_path_buf(),
+        groups: groups
+            .iter()
+            .map(
+                |&(group, size_limit, read_only)| crate::config::LocalGroupConfig {
+                    group,
+                    size_limit,
+                    read_only,
+                    delay_ms: 0,
+                },
+            )
+            .collect(),
+    })
+    .unwrap()
+}
+
+impl Storage for LocalStore {
+    fn write(
+        &self,
+        ctx: &Context,
+        key: &str,
+        offset: Option<u64>,
+        size: u64,
+    ) -> Result<Box<dyn ObjectWriter>, StorageError> {
+        write::start(self, ctx, key, offset, size)
+    }
+
+    fn open(&self, ctx: &Context, key: &str) -> Result<Box<dyn ObjectReader>, StorageError> {
+        read::open(self, ctx, key)
+    }
+
+    fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>> {
+        let id = object_id(&ctx.namespace, key);
+        self.per_group(ctx, |g| {
+            g.delay();
+            let r = g
+                .stat(&id)
+                .map(|(_, path, header)| g.replica(&path, &id, &header));
+            g.commands.count(CMD_LOOKUP, &r, 0);
+            r
+        })
+    }
+
+    fn remove(&self, ctx: &Context, key: &str) -> Vec<GroupResult<()>> {
+        let id = object_id(&ctx.namespace, key);
+        self.per_group(ctx, |g| {
+            let r = self.remove_one(g, &id);
+            g.commands.count(CMD_DEL, &r, 0);
+            r
+        })
+    }
+
+    fn backend_stats(&self) -> Vec<BackendStat> {
+        let groups: Vec<Arc<Group>> = match self.groups.read() {
+            Ok(g) => g.values().cloned().collect(),
+            Err(_) => return Vec::new(),
+        };
+        groups
+            .iter()
+            .map(|g| {
+                let sw = g.switches();
+                let (used, records) = {
+                    let s = g.space();
+                    (s.used, s.records)
+                };
+                let (fs_total, fs_avail) = crate::sys::fs_space(&g.data).unwrap_or((0, 0));
+                let total = if sw.size_limit > 0 {
+                    sw.size_limit
+                } else {
+                    fs_total
+                };
+                let avail = total.saturating_sub(used).min(fs_avail);
+                BackendStat {
+                    group: g.id,
+                    address: LOCAL_ADDRESS.to_string(),
+                    backend: g.id,
+                    total,
+                    avail,
+                    size_limit: sw.size_limit,
+                    used,
+                    removed_size: g.removed_bytes.load(Ordering::Relaxed),
+                    records_total: records,
+                    records_removed: g.removed_records.load(Ordering::Relaxed),
+                    read_only: sw.read_only,
+                    delay_ms: sw.delay.as_millis() as u64,
+                    defrag_state: g.defrag_state.load(Ordering::Relaxed),
+                    error: g.last_error.load(Ordering::Relaxed),
+                    commands: g.commands.snapshot(),
+                    defrag_runs: g.defrag_runs.load(Ordering::Relaxed),
+                    defrag_start_time: g.defrag_started.load(Ordering::Relaxed),
+                    defrag_completion_time: g.defrag_completed.load(Ordering::Relaxed),
+                    // A run cannot fail: it only sweeps temp files.
+                    defrag_completion_status: 0,
+                    // One backend per group serves the whole id ring.
+                    percentage: 1.0,
+                    checksum_errors: g.checksum_errors.load(Ordering::Relaxed),
+                }
+            })
+            .collect()
+    }
+
+    /// Objects are separate files whose space returns to the file system at
+    /// removal, so there is nothing to compact: a run sweeps temp files left
+    /// by interrupted writes, forgets the removed-record counters (as an
+    /// Elliptics defragmentation drops removed records) and reports
+    /// [`DefragOutcome::NothingToCompact`]. The state is `IN_PROGRESS` while it runs.
+    fn defragment(&self, group: GroupId, backend: u32) -> Result<DefragOutcome, StorageError> {
+        let g = self.group(group)?;
+        if backend != g.id {
+            return Err(StorageError::new(
+                libc::ENXIO,
+                format!("group {group}: no backend {backend}"),
+            ));
+        }
+        if g.defrag_state
+            .compare_exchange(
+                defrag_state::NOT_STARTED,
+                defrag_state::IN_PROGRESS,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            return Ok(DefragOutcome::AlreadyRunning);
+        }
+        g.defrag_started.store(unix_now(), Ordering::Relaxed);
+        g.sweep_stale_temp_files();
+        g.removed_records.store(0, Ordering::Relaxed);
+        g.removed_bytes.store(0, Ordering::Relaxed);
+        g.defrag_runs.fetch_add(1, Ordering::Relaxed);
+        g.defrag_completed.store(unix_now(), Ordering::Relaxed);
+        g.defrag_state
+            .store(defrag_state::NOT_STARTED, Ordering::Release);
+        Ok(DefragOutcome::NothingToCompact)
+    }
+
+    fn backend_control(
+        &self,
+        group: GroupId,
+        backend: u32,
+        cmd: BackendCommand,
+    ) -> Result<(), StorageError> {
+        let g = self.group(group)?;
+        if backend != g.id {
+            return Err(StorageError::new(
+                libc::ENXIO,
+                format!("group {group}: no backend {backend}"),
+            ));
+        }
+        match cmd {
+            BackendCommand::SetReadOnly(ro) => {
+                if let Ok(mut sw) = g.switches.write() {
+                    sw.read_only = ro;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn reconfigure(&self, local: Option<&LocalConfig>) -> Result<(), StorageError> {
+        let Some(cfg) = local else {
+            return Err(StorageError::invalid("the config has no \"local\" section"));
+        };
+        if cfg.path != self.root {
+            return Err(StorageError::invalid(format!(
+                "local.path changed from {} to {}: restart to move the store",
+                self.root.display(),
+                cfg.path.display()
+            )));
+        }
+        let mut groups = self
+            .groups
+            .write()
+            .map_err(|_| StorageError::new(libc::EIO, "group table poisoned"))?;
+        let mut next = BTreeMap::new();
+        for gc in &cfg.groups {
+            let group = match groups.get(&gc.group) {
+                Some(g) => {
+                    if let Ok(mut sw) = g.switches.write() {
+                        *sw = gc.into();
+                    }
+                    g.clone()
+                }
+                None => Arc::new(Group::open(&self.root, gc).map_err(|e| {
+                    StorageError::io(format!("local store group {}", gc.group), &e)
+                })?),
+            };
+            next.insert(gc.group, group);
+        }
+        *groups = next;
+        Ok(())
+    }
+}
+
+/// The file holding `key` of `namespace` in `group` of the store at `root`;
+/// for tests and tools.
+pub fn object_path(root: &Path, group: GroupId, namespace: &str, key: &str) -> PathBuf {
+    let h = hex(&object_id(namespace, key));
+    root.join(format!("group-{group}"))
+        .join("data")
+        .join(&h[..2])
+        .join(h)
+}
+
+/// Reads a whole object file as the local store laid it out; for tests and tools.
+pub fn read_object_file(path: &Path) -> io::Result<Vec<u8>> {
+    let mut f = File::open(path)?;
+    let h = Header::read(&f)?;
+    f.seek(SeekFrom::Start(h.data_offset()))?;
+    let mut out = Vec::new();
+    f.take(h.size).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// The SHA-512 checksum the local store records for `data`.
+pub fn checksum(data: &[u8]) -> [u8; 64] {
+    sha512(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{read_small, write_small, CommandStat};
+
+    #[test]
+    fn write_read_lookup_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = test_store(dir.path(), &[(1, 0, false), (2, 0, false)]);
+        let ctx = Context::new("b", vec![1, 2, 9]);
+        let res = write_small(&s, &ctx, "../../etc/passwd", b"hello").unwrap();
+        assert!(res[0].result.is_ok() && res[1].result.is_ok());
+        assert_eq!(res[2].result.as_ref().unwrap_err().errno, -libc::ENXIO);
+        let info = res[0].result.as_ref().unwrap();
+        assert!(info.filename.starts_with(dir.path().to_str().unwrap()));
+        let raw = fs::read(&info.filename).unwrap();
+        assert_eq!(&raw[info.offset as usize..], b"hello");
+        assert_eq!(info.csum, checksum(b"hello").to_vec());
+        assert_eq!(
+            read_small(&s, &ctx, "../../etc/passwd", 100).unwrap(),
+            b"hello"
+        );
+        let rm = s.remove(&ctx, "../../etc/passwd");
+        assert!(rm[0].result.is_ok() && rm[1].result.is_ok());
+        assert!(read_small(&s, &ctx, "../../etc/passwd", 100)
+            .unwrap_err()
+            .is_not_found());
+    }
+
+    #[test]
+    fn limits_read_only_and_abort() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = test_store(dir.path(), &[(1, 1000, false), (2, 0, true)]);
+        let ctx = Context::new("b", vec![1, 2]);
+        let e = s.write(&ctx, "big", None, 2000).err().unwrap();
+        assert!(e.errno == -libc::ENOSPC || e.errno == -libc::EROFS, "{e}");
+        let mut w = s.write(&ctx, "k", None, 10).unwrap();
+        w.write(b"01234").unwrap();
+        drop(w);
+        assert_eq!(
+            fs::read_dir(dir.path().join("group-1/tmp"))
+                .unwrap()
+                .count(),
+            0
+        );
+        assert!(s.lookup(&ctx, "k")[0]
+            .result
+            .as_ref()
+            .unwrap_err()
+            .is_not_found());
+        let stats = s.backend_stats();
+        assert_eq!(stats[0].used, 0);
+        assert!(stats[1].read_only);
+    }
+
+    #[test]
+    fn counts_commands_and_defragments() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = test_store(dir.path(), &[(1, 0, false)]);
+        let ctx = Context::new("b", vec![1]);
+        write_small(&s, &ctx, "k", b"abc").unwrap();
+        assert_eq!(read_small(&s, &ctx, "k", 100).unwrap(), b"abc");
+        s.lookup(&ctx, "k");
+        s.remove(&ctx, "k");
+        s.remove(&ctx, "k");
+        let st = &s.backend_stats()[0];
+        let c = |n: &str| st.commands[n];
+        assert_eq!(c("WRITE"), CommandStat::counters(1, 0, 3));
+        assert_eq!(c("READ").bytes, 3);
+        assert_eq!(c("LOOKUP").successes, 1);
+        assert_eq!(c("DEL"), CommandStat::counters(1, 1, 0));
+        assert_eq!(st.records_removed, 1);
+        assert_eq!((st.defrag_start_time, st.defrag_completion_time), (0, 0));
+        let before = unix_now();
+        assert_eq!(s.defragment(1, 1).unwrap(), DefragOutcome::NothingToCompact);
+        let st = &s.backend_stats()[0];
+        assert_eq!(
+            (st.records_removed, st.defrag_runs, st.defrag_state),
+            (0, 1, 0)
+        );
+        assert!(st.defrag_start_time >= before, "{st:?}");
+        assert!(st.defrag_completion_time >= st.defrag_start_time, "{st:?}");
+        assert_eq!(st.defrag_completion_status, 0);
+        assert!(s.defragment(1, 7).is_err());
+    }
+
+    #[test]
+    fn reopen_counts_existing_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = test_store(dir.path(), &[(1, 0, false)]);
+            write_small(&s, &Context::new("b", vec![1]), "k", b"abc").unwrap();
+        }
+        let s = test_store(dir.path(), &[(1, 0, false)]);
+        let st = &s.backend_stats()[0];
+        assert_eq!(st.records_total, 1);
+        assert!(st.used > 3);
+    }
+}

@@ -26,6 +26,23 @@ pub struct Preconditions<'a> {
     pub if_unmodified_since: Option<&'a str>,
 }
 
+impl<'a> Preconditions<'a> {
+    /// The four precondition headers of a request (values that are not
+    /// text count as absent).
+    pub fn from_headers(h: &'a actix_web::http::header::HeaderMap) -> Self {
+        use actix_web::http::header::{
+            IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE,
+        };
+        let get = |name| h.get(name).and_then(|v| v.to_str().ok());
+        Preconditions {
+            if_match: get(IF_MATCH),
+            if_none_match: get(IF_NONE_MATCH),
+            if_modified_since: get(IF_MODIFIED_SINCE),
+            if_unmodified_since: get(IF_UNMODIFIED_SINCE),
+        }
+    }
+}
+
 /// What the preconditions decide.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

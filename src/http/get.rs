@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 
 use actix_web::body::SizedStream;
 use actix_web::http::header::{
-    ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH,
-    IF_RANGE, IF_UNMODIFIED_SINCE, LAST_MODIFIED, RANGE,
+    ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE,
 };
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, HttpResponseBuilder};
@@ -91,12 +90,7 @@ pub async fn get(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, Api
         .insert_header((LAST_MODIFIED, httpdate::fmt_http_date(info.mtime)))
         .insert_header((ACCEPT_RANGES, "bytes"));
 
-    let pre = Preconditions {
-        if_match: req.header(IF_MATCH.as_str()),
-        if_none_match: req.header(IF_NONE_MATCH.as_str()),
-        if_modified_since: req.header(IF_MODIFIED_SINCE.as_str()),
-        if_unmodified_since: req.header(IF_UNMODIFIED_SINCE.as_str()),
-    };
+    let pre = Preconditions::from_headers(req.http.headers());
     match conditional::evaluate(&pre, &validators, true) {
         Outcome::Proceed => {}
         Outcome::NotModified => return Ok(resp.status(StatusCode::NOT_MODIFIED).finish()),

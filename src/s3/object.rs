@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use actix_web::body::SizedStream;
 use actix_web::http::header::{
-    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_MATCH, IF_MODIFIED_SINCE,
-    IF_NONE_MATCH, IF_UNMODIFIED_SINCE, LAST_MODIFIED, RANGE,
+    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, LAST_MODIFIED, RANGE,
 };
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpResponse};
@@ -93,12 +92,7 @@ pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResp
     resp.insert_header((ETAG, validators.etag.clone()))
         .insert_header((LAST_MODIFIED, httpdate::fmt_http_date(info.mtime)))
         .insert_header((ACCEPT_RANGES, "bytes"));
-    let pre = Preconditions {
-        if_match: req.header(IF_MATCH.as_str()),
-        if_none_match: req.header(IF_NONE_MATCH.as_str()),
-        if_modified_since: req.header(IF_MODIFIED_SINCE.as_str()),
-        if_unmodified_since: req.header(IF_UNMODIFIED_SINCE.as_str()),
-    };
+    let pre = Preconditions::from_headers(req.http.headers());
     match conditional::evaluate(&pre, &validators, true) {
         Outcome::Proceed => {}
         Outcome::NotModified => return Ok(resp.status(StatusCode::NOT_MODIFIED).finish()),

@@ -122,14 +122,7 @@ fn finish(routed: Routed, req: &Req, name: &str, started: Instant) -> HttpRespon
             resp
         }
     };
-    for (k, v) in &req.snap.config.proxy.headers {
-        if let (Ok(k), Ok(v)) = (
-            HeaderName::try_from(k.as_str()),
-            HeaderValue::try_from(v.as_str()),
-        ) {
-            resp.headers_mut().insert(k, v);
-        }
-    }
+    add_proxy_headers(&mut resp, &req.snap.config.proxy.headers);
     if routed.over_cap {
         // Free the slot at once.
         resp.head_mut()
@@ -162,6 +155,22 @@ fn finish(routed: Routed, req: &Req, name: &str, started: Instant) -> HttpRespon
 
 /// The reply body's size: its Content-Length, else the size a streamed
 /// body (SizedStream) carries, else 0.
+/// Adds `proxy.headers` to a reply (names or values that are not valid
+/// HTTP are skipped), on every listener.
+pub(crate) fn add_proxy_headers(
+    resp: &mut HttpResponse,
+    headers: &std::collections::BTreeMap<String, String>,
+) {
+    for (k, v) in headers {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::try_from(k.as_str()),
+            HeaderValue::try_from(v.as_str()),
+        ) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+}
+
 fn reply_bytes(resp: &HttpResponse) -> u64 {
     resp.headers()
         .get(CONTENT_LENGTH)

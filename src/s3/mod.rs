@@ -533,14 +533,7 @@ async fn dispatch(
             resp
         }
     };
-    for (k, v) in &snap.config.proxy.headers {
-        if let (Ok(k), Ok(v)) = (
-            HeaderName::try_from(k.as_str()),
-            HeaderValue::try_from(v.as_str()),
-        ) {
-            resp.headers_mut().insert(k, v);
-        }
-    }
+    crate::http::router::add_proxy_headers(&mut resp, &snap.config.proxy.headers);
     if let Ok(v) = HeaderValue::try_from(request_id.as_str()) {
         resp.headers_mut()
             .insert(HeaderName::from_static("x-amz-request-id"), v);

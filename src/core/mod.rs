@@ -10,7 +10,7 @@ mod write;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub use read::{Download, OpenObject, Piece, ReadOptions, READ_CHUNK};
+pub use read::{Download, OpenObject, Piece, ReadOptions};
 pub use write::WRITE_CHUNK;
 
 use crate::bucket::BucketMeta;

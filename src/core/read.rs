@@ -9,10 +9,6 @@ use tokio::sync::mpsc;
 use super::{blocking, ObjectError};
 use crate::storage::{Context, ObjectReader, ReplicaInfo, Storage, StorageError};
 
-/// Bytes read from the store per step of a download, unless the store asks
-/// for another size ([`Storage::read_chunk`]).
-pub const READ_CHUNK: usize = crate::storage::DEFAULT_READ_CHUNK;
-
 /// Chunks read ahead of the socket: a download holds at most this many
 /// chunks in the channel, one being read and one being written, so
 /// `(READ_AHEAD + 2)` chunks per download whatever its size: 1 MiB on the

@@ -392,18 +392,14 @@ pub fn read_small(
             format!("object {key} is {size} bytes, more than {limit}"),
         ));
     }
-    let mut out = Vec::with_capacity(size as usize);
-    while (out.len() as u64) < size {
-        let chunk = reader.read_at(out.len() as u64, (size as usize) - out.len())?;
-        if chunk.is_empty() {
-            return Err(StorageError::new(
-                -libc::EIO,
-                format!("object {key} ended early"),
-            ));
-        }
-        out.extend_from_slice(&chunk);
+    let out = read_full(reader.as_mut(), 0, size as usize)?;
+    if (out.len() as u64) < size {
+        return Err(StorageError::new(
+            -libc::EIO,
+            format!("object {key} ended early"),
+        ));
     }
-    Ok(out)
+    Ok(out.to_vec())
 }
 
 /// Writes a small object in one piece to every group of `ctx`.

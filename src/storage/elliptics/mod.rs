@@ -355,6 +355,17 @@ impl EllipticsStore {
             }
             _ => None,
         }));
+        self.reader_in_order(&s, order, key, info)
+    }
+
+    /// A reader of `info` that reads the groups in `order`.
+    fn reader_in_order(
+        &self,
+        s: &Session,
+        order: Vec<i32>,
+        key: &str,
+        info: ReplicaInfo,
+    ) -> Result<EllipticsReader, StorageError> {
         Ok(EllipticsReader {
             session: s.with_groups(order.clone())?,
             order,
@@ -484,10 +495,22 @@ impl Storage for EllipticsStore {
             return crate::storage::open_then_read(self, ctx, key, at, len);
         }
         let s = self.session(&read_context(ctx))?;
-        let (entries, _) = s.read(key, 0, len as u64);
+        let (entries, overall) = s.read(key, 0, len as u64);
         let Some(first) = entries.iter().position(|e| e.status == 0) else {
-            // Every group failed: the lookup path reports why, group by group.
-            return crate::storage::open_then_read(self, ctx, key, at, len);
+            if entries.iter().any(|e| e.status == -libc::EILSEQ) {
+                // Bad records: the lookup path counts and skips them.
+                return crate::storage::open_then_read(self, ctx, key, at, len);
+            }
+            // A missing key costs this one round trip, not a lookup more.
+            let errors: Vec<StorageError> =
+                entries.iter().filter_map(|e| e.result().err()).collect();
+            return Err(if errors.is_empty() {
+                overall
+                    .err()
+                    .unwrap_or_else(|| StorageError::new(-libc::EIO, "read returned nothing"))
+            } else {
+                pick_error(errors.iter())
+            });
         };
         let e = &entries[first];
         if (e.data.len() as u64) < e.total_size {
@@ -520,14 +543,7 @@ impl Storage for EllipticsStore {
         };
         // The whole object came in this reply: no later chunk needs an order.
         let order = vec![info.group as i32];
-        let mut reader = EllipticsReader {
-            session: s.with_groups(order.clone())?,
-            order,
-            key: key.to_string(),
-            info,
-            checksum_errors: self.checksum_errors.clone(),
-            corrupt: Vec::new(),
-        };
+        let mut reader = self.reader_in_order(&s, order, key, info)?;
         reader.note_corrupt(&entries)?;
         let data = entries
             .into_iter()

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod bucket;
 pub mod chunked;
+pub mod digest;
 pub mod error;
 pub mod meta;
 pub mod object;

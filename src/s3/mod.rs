@@ -9,6 +9,7 @@ pub mod access;
 mod auth;
 pub mod bucket;
 pub mod chunked;
+pub mod digest;
 pub mod error;
 pub mod meta;
 pub mod object;

@@ -17,6 +17,7 @@ pub mod logging;
 pub mod memory;
 pub mod redirect_sign;
 pub mod reload;
+pub mod runtime;
 pub mod s3;
 pub mod state;
 pub mod stats;

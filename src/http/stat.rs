@@ -178,7 +178,7 @@ pub async fn proxy_stat(req: &Req) -> Result<HttpResponse, ApiError> {
     let stats = &req.state.stats;
     let now = SystemTime::now();
     let cfg = &req.snap.config;
-    let reload = &req.state.reload;
+    let reload = &req.state.reload.status;
     let (last_error_time, last_error) = match reload.last_error() {
         Some((t, e)) => (go_time_string(t, None), e),
         None => (String::new(), String::new()),

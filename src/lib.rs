@@ -9,6 +9,7 @@ pub mod bucket;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod connections;
 pub mod core;
 pub mod encoding;
 pub mod http;

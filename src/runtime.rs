@@ -1,4 +1,5 @@
-//! Running the proxy: the one place that binds the listeners, spawns every
+//! Running the proxy: the one place that binds the listeners (REST and
+//! S3), spawns every
 //! background loop (SIGHUP, periodic reload, cluster statistics) and
 //! declares, in order, the work redone on SIGHUP.
 
@@ -20,6 +21,10 @@ pub fn run(state: web::Data<AppState>, log_file: Option<Arc<LogFile>>) -> std::i
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let mut listeners = crate::http::bind(&state)?;
+        // The S3 API (docs/s3.md) on its own listeners; all stop together.
+        if let Some((s3, tls)) = crate::s3::server(&state)? {
+            listeners.add(s3, tls.map(|r| ("s3 tls", r)));
+        }
         // In this order: the config first, since the hooks after it read it.
         let mut hooks: Vec<ReloadHook> = vec![(
             "config+buckets",

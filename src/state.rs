@@ -25,7 +25,7 @@ pub struct AppState {
     /// The object path (reads, writes, lookups, removes) over `storage`.
     pub objects: crate::core::Objects,
     /// Open client connections and `proxy.max-connections`.
-    pub connections: crate::http::connections::Connections,
+    pub connections: crate::connections::Connections,
 }
 
 impl AppState {

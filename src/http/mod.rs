@@ -6,7 +6,6 @@
 pub mod body;
 pub mod conditional;
 pub mod config_update;
-pub mod connections;
 pub mod delete;
 pub mod endpoint;
 pub mod error;

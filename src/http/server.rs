@@ -5,16 +5,16 @@ use std::time::Duration;
 
 use actix_web::{web, App, HttpServer};
 
-use super::connections;
 use super::router::dispatch;
+use crate::connections;
 use crate::state::AppState;
 use crate::tls::TlsReloader;
 
 /// How long SIGTERM/SIGINT wait for requests in flight before the process exits.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// The bound listeners (REST, and S3 when configured) and the certificates
-/// their TLS listeners re-read on SIGHUP.
+/// The bound listeners and the certificates their TLS listeners re-read on
+/// SIGHUP.
 pub struct Listeners {
     servers: Vec<actix_web::dev::Server>,
     /// One per TLS listener, named for the reload log line.
@@ -22,6 +22,16 @@ pub struct Listeners {
 }
 
 impl Listeners {
+    /// Adds another listener (the S3 API's) and its certificate reloader.
+    pub fn add(
+        &mut self,
+        server: actix_web::dev::Server,
+        tls: Option<(&'static str, TlsReloader)>,
+    ) {
+        self.servers.push(server);
+        self.tls.extend(tls);
+    }
+
     /// Serves until stopped; the listeners stop together.
     pub async fn run(self) -> std::io::Result<()> {
         futures_util::future::try_join_all(self.servers)
@@ -30,7 +40,8 @@ impl Listeners {
     }
 }
 
-/// Binds the configured listeners. Call it inside the actix system.
+/// Binds the REST listeners (`proxy.address`, `proxy.https-address`).
+/// Call it inside the actix system.
 pub fn bind(state: &web::Data<AppState>) -> std::io::Result<Listeners> {
     let snap = state.snapshot();
     let proxy = &snap.config.proxy;
@@ -74,13 +85,10 @@ pub fn bind(state: &web::Data<AppState>) -> std::io::Result<Listeners> {
         "connections: {cap} served in full (proxy.max-connections), {} more for health checks",
         per_worker * workers - cap
     );
-    let mut servers = vec![server.run()];
-    // The S3 API (docs/s3.md) on its own listener.
-    if let Some((s3, s3_tls)) = crate::s3::server(state)? {
-        servers.push(s3);
-        tls.extend(s3_tls.map(|r| ("s3 tls", r)));
-    }
-    Ok(Listeners { servers, tls })
+    Ok(Listeners {
+        servers: vec![server.run()],
+        tls,
+    })
 }
 
 /// Turns Nagle's algorithm off on every accepted connection, plain or TLS.

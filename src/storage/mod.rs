@@ -73,6 +73,24 @@ pub struct ReplicaInfo {
     pub csum: Vec<u8>,
 }
 
+impl ReplicaInfo {
+    fn has_csum(&self) -> bool {
+        self.csum.iter().any(|&b| b != 0)
+    }
+
+    /// Whether two replicas hold different data: sizes differ, or checksums
+    /// differ (when both have one), or, without checksums, modification times differ.
+    pub fn differs_from(&self, other: &ReplicaInfo) -> bool {
+        if self.size != other.size {
+            return true;
+        }
+        if self.has_csum() && other.has_csum() {
+            return self.csum != other.csum;
+        }
+        self.mtime != other.mtime
+    }
+}
+
 /// The outcome of an operation on one group.
 #[derive(Debug, Clone)]
 pub struct GroupResult<T> {

@@ -22,4 +22,5 @@ mod reload;
 mod s3;
 mod security;
 mod streaming;
+mod structure;
 mod tls;

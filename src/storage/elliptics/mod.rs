@@ -16,7 +16,6 @@ use bytes::Bytes;
 use self::ffi::{
     BackendOp, BackendStatus, Entry, Node, NodeParams, Route, Session, SessionParams, WriteKind,
 };
-use crate::cluster::consistency::differ;
 use crate::config::Config;
 use crate::storage::{
     defrag_state, pick_error, BackendCommand, BackendStat, Context, DefragOutcome, GroupId,
@@ -350,7 +349,7 @@ impl EllipticsStore {
         // the same version follow, and a chunk never mixes versions.
         let mut order = vec![info.group as i32];
         order.extend(results.iter().filter_map(|r| match &r.result {
-            Ok(other) if other.group != info.group && !differ(other, &info) => {
+            Ok(other) if other.group != info.group && !other.differs_from(&info) => {
                 Some(other.group as i32)
             }
             _ => None,

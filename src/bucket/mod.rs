@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 
 pub use meta::{AclEntry, BucketMeta};
 
-use crate::storage::{pick_error, read_small, write_small, Context, Storage, StorageError};
+use crate::storage::{read_small, write_small, Context, Replicas, Storage, StorageError};
 
 /// Namespace of bucket metadata objects.
 pub const META_NAMESPACE: &str = "bucket";
@@ -139,7 +139,7 @@ pub fn read_meta(
     if let Some(c) = corrupt {
         return Err(BucketError::Corrupt(name.to_string(), c));
     }
-    let e = pick_error(errors.iter());
+    let e = StorageError::pick(&errors);
     Err(if e.is_not_found() {
         BucketError::Unknown(name.to_string())
     } else {
@@ -177,17 +177,7 @@ pub fn write_meta_object(
     data: &[u8],
 ) -> Result<(), StorageError> {
     let ctx = Context::new(META_NAMESPACE, meta_groups.to_vec());
-    let results = write_small(storage, &ctx, key, data)?;
-    match results
-        .into_iter()
-        .find_map(|r| r.result.err().map(|e| (r.group, e)))
-    {
-        Some((g, e)) => Err(StorageError::new(
-            e.errno,
-            format!("group {g}: {}", e.message),
-        )),
-        None => Ok(()),
-    }
+    write_small(storage, &ctx, key, data)?.all_ok()
 }
 
 /// The buckets the proxy knows: the listed (writable) ones, loaded up front,

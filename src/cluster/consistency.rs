@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::storage::{Context, GroupId, GroupResult, ReplicaInfo, Storage, StorageError};
+use crate::storage::{Context, GroupId, GroupResult, ReplicaInfo, Replicas, Storage, StorageError};
 
 /// Recoveries allowed at once; more are skipped (the next read retries).
 pub const MAX_RECOVERIES: usize = 2;
@@ -213,7 +213,7 @@ impl Recovery {
             }
         }
         let results = writer.commit();
-        if let Some(e) = results.iter().find_map(|r| r.result.as_ref().err()) {
+        if let Some((_, e)) = results.first_error() {
             return Err(e.clone());
         }
         Ok(size * stale.len() as u64)

@@ -212,7 +212,7 @@ impl Cluster {
                 let (keys, err): (Vec<BackendKey>, bool) = match &r.result {
                     Ok(info) => (vec![(r.group, info.address.clone(), info.backend)], false),
                     // The request's fault, not the backend's.
-                    Err(e) if e.is_not_found() || e.errno == -libc::EINVAL => continue,
+                    Err(e) if e.is_request_fault() => continue,
                     Err(_) => (
                         stats
                             .backends
@@ -254,7 +254,7 @@ impl Cluster {
         let stats = self.stats();
         let rank = |g: GroupId| {
             let mine = stats.backends.iter().filter(|s| s.group == g);
-            let defrag = mine.clone().any(|s| s.defrag_state != 0);
+            let defrag = mine.clone().any(|s| s.defrag_state.is_running());
             let cost = mine.map(|s| self.cost(s)).fold(0.0, f64::max);
             (defrag, cost)
         };

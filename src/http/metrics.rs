@@ -189,7 +189,7 @@ fn register_backends(reg: &mut Registry, cluster: &Cluster, stats: &ClusterStats
             .set(s.records_removed as f64);
         for (flag, v) in [
             ("read_only", f64::from(u8::from(s.read_only))),
-            ("defrag_state", f64::from(s.defrag_state)),
+            ("defrag_state", f64::from(s.defrag_state.code())),
             ("error_code", f64::from(s.error)),
         ] {
             flags.get_or_create(&with("flag", flag)).set(v);

@@ -50,8 +50,8 @@ fn backend_json(s: &BackendStat, cluster: &Cluster, limits: Limits, started: Sys
         "Stat": {
             "error": {"code": s.error},
             "Percentage": s.percentage,
-            "DefragState": s.defrag_state,
-            "DefragStateStr": if s.defrag_state == 0 { "not-started" } else { "in-progress" },
+            "DefragState": s.defrag_state.code(),
+            "DefragStateStr": s.defrag_state.as_str(),
             "DefragStartTime": unix_time_json(s.defrag_start_time),
             "DefragCompletionTime": unix_time_json(s.defrag_completion_time),
             "DefragCompletionStatus": s.defrag_completion_status,

@@ -18,8 +18,8 @@ use self::ffi::{
 };
 use crate::config::Config;
 use crate::storage::{
-    defrag_state, pick_error, BackendCommand, BackendStat, Context, DefragOutcome, GroupId,
-    GroupResult, ObjectReader, ObjectWriter, ReplicaInfo, Storage, StorageError,
+    BackendCommand, BackendStat, Context, DefragOutcome, DefragState, GroupId, GroupResult,
+    ObjectReader, ObjectWriter, ReplicaInfo, Replicas, Storage, StorageError,
 };
 
 /// `DNET_MONITOR_BACKEND`: backend statistics category.
@@ -129,7 +129,7 @@ impl EllipticsStore {
             .collect();
         if set.is_empty() {
             return Err(StorageError::new(
-                -libc::ENXIO,
+                libc::ENXIO,
                 format!("no route to group {group}"),
             ));
         }
@@ -221,7 +221,7 @@ impl EllipticsStore {
                             backend: b.backend,
                             read_only: b.read_only,
                             delay_ms: b.delay_ms.into(),
-                            defrag_state: b.defrag_state,
+                            defrag_state: DefragState::from_code(b.defrag_state),
                             error: b.last_start_err,
                             ..Default::default()
                         });
@@ -247,7 +247,7 @@ impl EllipticsStore {
             let entry = seen
                 .entry((st.address.clone(), st.backend))
                 .or_insert((false, 0));
-            let running = st.defrag_state != defrag_state::NOT_STARTED;
+            let running = st.defrag_state.is_running();
             if entry.0 && !running {
                 entry.1 += 1;
             }
@@ -264,7 +264,7 @@ impl EllipticsStore {
             .map(|(a, _)| a)
             .ok_or_else(|| {
                 StorageError::new(
-                    -libc::ENXIO,
+                    libc::ENXIO,
                     format!("group {group} has no backend {backend}"),
                 )
             })
@@ -289,9 +289,9 @@ fn per_group<T>(
                     Some(e) => e
                         .result()
                         .err()
-                        .unwrap_or_else(|| StorageError::new(-libc::EIO, "no reply")),
+                        .unwrap_or_else(|| StorageError::new(libc::EIO, "no reply")),
                     None => overall.clone().err().unwrap_or_else(|| {
-                        StorageError::new(-libc::ENXIO, format!("no reply from group {g}"))
+                        StorageError::new(libc::ENXIO, format!("no reply from group {g}"))
                     }),
                 }),
             };
@@ -308,7 +308,7 @@ fn replica(e: &Entry) -> Result<ReplicaInfo, StorageError> {
     let info = e
         .info
         .as_ref()
-        .ok_or_else(|| StorageError::new(-libc::EIO, "reply without file information"))?;
+        .ok_or_else(|| StorageError::new(libc::EIO, "reply without file information"))?;
     Ok(ReplicaInfo {
         group: e.group,
         backend: e.backend,
@@ -336,13 +336,9 @@ impl EllipticsStore {
         let s = self.session(&read_context(ctx))?;
         let (entries, overall) = s.lookup(key);
         let results = per_group(&ctx.groups, &entries, &overall, replica);
-        let info = match results.iter().find_map(|r| r.result.as_ref().ok()) {
-            Some(i) => i.clone(),
-            None => {
-                return Err(pick_error(
-                    results.iter().filter_map(|r| r.result.as_ref().err()),
-                ))
-            }
+        let info = match results.successes().next() {
+            Some((_, i)) => i.clone(),
+            None => return Err(results.error()),
         };
         // Read the replica found first; the client library moves to the next
         // group on an error (a failed checksum too), so only groups holding
@@ -385,7 +381,7 @@ impl Storage for EllipticsStore {
         size: u64,
     ) -> Result<Box<dyn ObjectWriter>, StorageError> {
         if ctx.groups.is_empty() {
-            return Err(StorageError::new(-libc::ENXIO, "no groups to write to"));
+            return Err(StorageError::new(libc::ENXIO, "no groups to write to"));
         }
         let mut session = self.session(ctx)?;
         let mut live = ctx.groups.clone();
@@ -396,7 +392,7 @@ impl Storage for EllipticsStore {
         let offset = partial.unwrap_or(0);
         let mut total = offset.checked_add(size).ok_or_else(|| {
             StorageError::new(
-                -libc::EFBIG,
+                libc::EFBIG,
                 format!("offset {offset} + size {size} is too large"),
             )
         })?;
@@ -443,7 +439,7 @@ impl Storage for EllipticsStore {
                 }
             }
             if live.is_empty() {
-                return Err(pick_error(failed.values()));
+                return Err(StorageError::pick(failed.values()));
             }
             if live.len() != ctx.groups.len() {
                 session = session.with_groups(live.iter().map(|&g| g as i32).collect())?;
@@ -506,9 +502,9 @@ impl Storage for EllipticsStore {
             return Err(if errors.is_empty() {
                 overall
                     .err()
-                    .unwrap_or_else(|| StorageError::new(-libc::EIO, "read returned nothing"))
+                    .unwrap_or_else(|| StorageError::new(libc::EIO, "read returned nothing"))
             } else {
-                pick_error(errors.iter())
+                StorageError::pick(&errors)
             });
         };
         let e = &entries[first];
@@ -555,14 +551,14 @@ impl Storage for EllipticsStore {
     fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>> {
         match self.session(ctx).map(|s| s.lookup(key)) {
             Ok((entries, overall)) => per_group(&ctx.groups, &entries, &overall, replica),
-            Err(e) => fail_all(&ctx.groups, e),
+            Err(e) => GroupResult::fail_all(&ctx.groups, &e),
         }
     }
 
     fn remove(&self, ctx: &Context, key: &str) -> Vec<GroupResult<()>> {
         match self.session(ctx).map(|s| s.remove(key)) {
             Ok((entries, overall)) => per_group(&ctx.groups, &entries, &overall, |_| Ok(())),
-            Err(e) => fail_all(&ctx.groups, e),
+            Err(e) => GroupResult::fail_all(&ctx.groups, &e),
         }
     }
 
@@ -572,7 +568,7 @@ impl Storage for EllipticsStore {
             Err(e) => {
                 return keys
                     .iter()
-                    .map(|_| fail_all(&ctx.groups, e.clone()))
+                    .map(|_| GroupResult::fail_all(&ctx.groups, &e))
                     .collect()
             }
         };
@@ -595,7 +591,7 @@ impl Storage for EllipticsStore {
         let status = s.backend_control(&addr, backend, BackendOp::Status)?;
         if status
             .iter()
-            .any(|b| b.backend == backend && b.defrag_state != defrag_state::NOT_STARTED)
+            .any(|b| b.backend == backend && DefragState::from_code(b.defrag_state).is_running())
         {
             return Ok(DefragOutcome::AlreadyRunning);
         }
@@ -659,16 +655,6 @@ impl Storage for EllipticsStore {
     }
 }
 
-fn fail_all<T>(groups: &[GroupId], e: StorageError) -> Vec<GroupResult<T>> {
-    groups
-        .iter()
-        .map(|&g| GroupResult {
-            group: g,
-            result: Err(e.clone()),
-        })
-        .collect()
-}
-
 /// A streaming write: write_prepare (reserving the final size) /
 /// write_plain / write_commit, so the new version stays invisible until the
 /// last chunk; a whole object in one chunk is one write_data. A write at an
@@ -713,7 +699,7 @@ impl EllipticsWriter {
         }
         self.last = entries.into_iter().filter(|e| e.status == 0).collect();
         if self.live.is_empty() {
-            return Err(pick_error(self.failed.values()));
+            return Err(StorageError::pick(self.failed.values()));
         }
         if self.live.len() != before {
             self.session = self
@@ -727,7 +713,7 @@ impl EllipticsWriter {
 impl ObjectWriter for EllipticsWriter {
     fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
         if self.live.is_empty() {
-            return Err(pick_error(self.failed.values()));
+            return Err(StorageError::pick(self.failed.values()));
         }
         let end = self.written.saturating_add(data.len() as u64);
         if end > self.size {
@@ -762,7 +748,7 @@ impl ObjectWriter for EllipticsWriter {
         }
         if self.written < self.size {
             let e = StorageError::new(
-                -libc::EIO,
+                libc::EIO,
                 format!("body ended after {} of {} bytes", self.written, self.size),
             );
             return self
@@ -782,7 +768,7 @@ impl ObjectWriter for EllipticsWriter {
                     .last
                     .iter()
                     .find(|e| e.group == g)
-                    .ok_or_else(|| StorageError::new(-libc::EIO, "no reply"))
+                    .ok_or_else(|| StorageError::new(libc::EIO, "no reply"))
                     .and_then(replica),
             })
             .collect();
@@ -864,7 +850,7 @@ impl ObjectReader for EllipticsReader {
         match entries.into_iter().find(|e| e.status == 0) {
             Some(e) if e.total_size != 0 && e.total_size != self.info.size => {
                 Err(StorageError::new(
-                    -libc::EIO,
+                    libc::EIO,
                     format!(
                         "group {}: {} changed during the read ({} bytes, was {})",
                         e.group, self.key, e.total_size, self.info.size
@@ -874,7 +860,7 @@ impl ObjectReader for EllipticsReader {
             Some(e) => Ok(Bytes::from(e.data)),
             None => Err(overall
                 .err()
-                .unwrap_or_else(|| StorageError::new(-libc::EIO, "read returned nothing"))),
+                .unwrap_or_else(|| StorageError::new(libc::EIO, "read returned nothing"))),
         }
     }
 
@@ -915,7 +901,7 @@ mod tests {
     #[test]
     fn groups_without_reply_get_the_command_error() {
         let entries = vec![entry(1, 0), entry(2, -libc::EROFS)];
-        let overall = Err(StorageError::new(-libc::ETIMEDOUT, "timed out"));
+        let overall = Err(StorageError::new(libc::ETIMEDOUT, "timed out"));
         let r = per_group(&[1, 2, 3], &entries, &overall, |_| Ok(()));
         assert!(r[0].result.is_ok());
         assert_eq!(r[1].result.as_ref().unwrap_err().errno, -libc::EROFS);

@@ -23,4 +23,5 @@ mod reload;
 mod s3;
 mod security;
 mod streaming;
+mod structure;
 mod tls;

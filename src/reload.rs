@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::bucket::{parse_bucket_list, read_meta_object, BucketReloadError, Buckets};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, InvalidConfig};
 use crate::storage::{Storage, StorageError};
 
 /// The config and buckets a request runs on, from start to end.
@@ -64,10 +64,10 @@ pub enum ReloadError {
     },
     /// The stored config's `proxy.root` would expose the store or the config.
     #[error("backrunner-config-key: {0}")]
-    StoredRoot(String),
+    StoredRoot(InvalidConfig),
     /// The new config's `proxy.root` would expose the store or the config.
     #[error("{0}")]
-    Root(String),
+    Root(InvalidConfig),
     /// The store refused the new `local` switches.
     #[error("store switches: {0}")]
     Store(StorageError),

@@ -47,6 +47,22 @@ pub struct ClusterStats {
     pub time: Option<SystemTime>,
 }
 
+/// Why no bucket can take an upload without a bucket.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NoBucket {
+    /// The bucket list is empty.
+    #[error("no buckets are listed for automatic placement")]
+    NoneListed,
+    /// Every listed bucket has a group that cannot take the bytes.
+    #[error("no bucket can take {size} more bytes: {why}")]
+    AllRefuse {
+        /// The upload's size.
+        size: u64,
+        /// Per bucket, the groups and their reasons.
+        why: String,
+    },
+}
+
 /// What the proxy knows about the cluster, shared by every request.
 #[derive(Default)]
 pub struct Cluster {
@@ -159,9 +175,9 @@ impl Cluster {
         buckets: &[Arc<BucketMeta>],
         size: u64,
         cfg: &ProxyConfig,
-    ) -> Result<Arc<BucketMeta>, String> {
+    ) -> Result<Arc<BucketMeta>, NoBucket> {
         if buckets.is_empty() {
-            return Err("no buckets are listed for automatic placement".into());
+            return Err(NoBucket::NoneListed);
         }
         let pains: Vec<BucketPain> = buckets
             .iter()
@@ -184,10 +200,10 @@ impl Cluster {
                         format!("{}: {}", b.name, bad.join(", "))
                     })
                     .collect();
-                Err(format!(
-                    "no bucket can take {size} more bytes: {}",
-                    why.join("; ")
-                ))
+                Err(NoBucket::AllRefuse {
+                    size,
+                    why: why.join("; "),
+                })
             }
         }
     }

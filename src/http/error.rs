@@ -150,7 +150,7 @@ impl From<ObjectError> for ApiError {
     fn from(e: ObjectError) -> Self {
         match e {
             ObjectError::Storage(e) => ApiError::Storage(e),
-            ObjectError::NoBucket(why) => ApiError::Unavailable(why),
+            ObjectError::NoBucket(why) => ApiError::Unavailable(why.to_string()),
             e @ ObjectError::BodyLength { .. } => ApiError::BadRequest(e.to_string()),
             ObjectError::Internal(why) => ApiError::Internal(why),
         }

@@ -196,7 +196,7 @@ impl EllipticsStore {
         for (addr, json) in s.monitor_stat(MONITOR_BACKEND | MONITOR_COMMANDS)? {
             match stats::parse_backends(&addr, &json) {
                 Ok(v) => out.extend(v),
-                Err(e) => failures.push(e),
+                Err(e) => failures.push(e.to_string()),
             }
         }
         // Nodes without a monitor still report their backends' state.

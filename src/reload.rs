@@ -529,7 +529,13 @@ mod tests {
     }
 
     fn header(s: &Reloader) -> String {
-        s.snapshot().config.proxy.headers["X-H"].clone()
+        s.snapshot()
+            .config
+            .proxy
+            .headers
+            .get("X-H")
+            .unwrap()
+            .to_string()
     }
 
     #[test]
@@ -559,7 +565,7 @@ mod tests {
             "local": {"path": "/elsewhere", "groups": [{"group": 9}]}}"#;
         let c = file.merge_stored(stored, "key").unwrap();
         assert_eq!(c.local, file.local);
-        assert_eq!(c.proxy.headers["X-H"], "s");
+        assert_eq!(c.proxy.headers.get("X-H"), Some("s"));
         let e = file
             .merge_stored(br#"{"proxy": {"address": ":1"}}"#, "key")
             .unwrap_err()

@@ -10,7 +10,7 @@ mod proxy;
 mod values;
 
 pub use check::InvalidConfig;
-pub use proxy::{ProxyConfig, DEFAULT_MAX_OBJECT_SIZE};
+pub use proxy::{ProxyConfig, ProxyHeaders, DEFAULT_MAX_OBJECT_SIZE};
 pub use values::parse_size;
 use values::{de_size, null_default};
 
@@ -342,7 +342,7 @@ mod tests {
         let a = Config::from_slice(MINIMAL.as_bytes(), "t").unwrap();
         let mut b = a.clone();
         assert!(a.restart_only_changes(&b).is_empty());
-        b.proxy.headers.insert("X".into(), "y".into());
+        b.proxy.headers = ProxyHeaders::new([("X".into(), "y".into())].into()).unwrap();
         b.local.as_mut().unwrap().groups[0].read_only = true;
         assert!(a.restart_only_changes(&b).is_empty(), "switches reload");
         b.proxy.address = "127.0.0.1:1".into();

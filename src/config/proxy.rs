@@ -5,7 +5,73 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use actix_web::http::header::{HeaderName, HeaderValue};
+use serde::Deserializer;
+
 use super::values::{de_size, null_default};
+use super::InvalidConfig;
+
+/// `proxy.headers`: names and values as written, and as HTTP headers. A
+/// name or value that is not valid HTTP makes the whole config invalid
+/// (the error names it), so replies never drop one silently.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyHeaders {
+    text: BTreeMap<String, String>,
+    parsed: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl ProxyHeaders {
+    /// Checks and keeps `text`; the error names the first bad header.
+    pub fn new(text: BTreeMap<String, String>) -> Result<ProxyHeaders, InvalidConfig> {
+        let mut parsed = Vec::with_capacity(text.len());
+        for (k, v) in &text {
+            let name = HeaderName::try_from(k.as_str()).map_err(|_| {
+                InvalidConfig(format!("proxy.headers: {k:?} is not a valid header name"))
+            })?;
+            let value = HeaderValue::try_from(v.as_str()).map_err(|_| {
+                InvalidConfig(format!(
+                    "proxy.headers: the value of {k} ({v:?}) is not a valid header value"
+                ))
+            })?;
+            parsed.push((name, value));
+        }
+        Ok(ProxyHeaders { text, parsed })
+    }
+
+    /// The headers, ready to insert into a reply.
+    pub fn iter(&self) -> impl Iterator<Item = &(HeaderName, HeaderValue)> {
+        self.parsed.iter()
+    }
+
+    /// The value configured for `name`, as written.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.text.get(name).map(String::as_str)
+    }
+
+    /// Whether none is configured.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+}
+
+impl PartialEq for ProxyHeaders {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Serialize for ProxyHeaders {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.text.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ProxyHeaders {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = BTreeMap::<String, String>::deserialize(d)?;
+        ProxyHeaders::new(text).map_err(serde::de::Error::custom)
+    }
+}
 
 /// The `proxy` section.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -46,9 +112,9 @@ pub struct ProxyConfig {
     /// Prefix cut from file names in redirect URLs.
     #[serde(rename = "redirect-root")]
     pub redirect_root: String,
-    /// Headers added to every reply.
+    /// Headers added to every reply, checked when the config is read.
     #[serde(deserialize_with = "null_default")]
-    pub headers: BTreeMap<String, String>,
+    pub headers: ProxyHeaders,
     /// Directory of static files.
     pub root: String,
     /// Key suffix -> Content-Type.
@@ -148,7 +214,7 @@ impl Default for ProxyConfig {
             redirect_token: String::new(),
             redirect_signature_timeout: 60,
             redirect_root: String::new(),
-            headers: BTreeMap::new(),
+            headers: ProxyHeaders::default(),
             root: String::new(),
             content_types: BTreeMap::new(),
             reader_io_flags: 0,

@@ -105,6 +105,7 @@ impl ApiError {
                 ErrorClass::InvalidArgument => StatusCode::BAD_REQUEST,
                 _ => StatusCode::SERVICE_UNAVAILABLE,
             },
+            ApiError::Auth(AuthError::Hmac(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Auth(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,

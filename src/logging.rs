@@ -5,7 +5,9 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use log::LevelFilter;
 
@@ -78,7 +80,7 @@ impl LogFile {
     /// old file stays in use.
     pub fn reopen(&self) -> io::Result<()> {
         let fresh = open_append(&self.path)?;
-        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let mut f = self.file.lock();
         let _ = f.flush();
         *f = fresh;
         Ok(())
@@ -97,19 +99,11 @@ struct SharedFile(Arc<LogFile>);
 
 impl Write for SharedFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .file
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .write(buf)
+        self.0.file.lock().write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.0
-            .file
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .flush()
+        self.0.file.lock().flush()
     }
 }
 

@@ -8,7 +8,9 @@
 //! handshake, with or without SNI.
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use openssl::error::ErrorStack;
 use openssl::pkey::{PKey, Private};
@@ -162,20 +164,14 @@ impl TlsReloader {
 
     /// The context loaded last.
     pub fn current(&self) -> SslContext {
-        match self.current.read() {
-            Ok(c) => c.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.current.read().clone()
     }
 
     /// Re-reads the files; on error the previous certificate stays and the
     /// error is returned.
     pub fn reload(&self, cert_file: &str, key_file: &str) -> Result<(), TlsError> {
         let next = context(cert_file, key_file)?;
-        match self.current.write() {
-            Ok(mut c) => *c = next,
-            Err(poisoned) => *poisoned.into_inner() = next,
-        }
+        *self.current.write() = next;
         Ok(())
     }
 }

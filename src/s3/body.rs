@@ -16,7 +16,7 @@ use openssl::hash::{hash, MessageDigest};
 use super::chunked::{self, Decoder};
 use super::error::{S3Error, S3ErrorCode};
 use super::object::checked_body;
-use super::sigv4::BodyDigest;
+use super::digest::BodyDigest;
 use super::S3Req;
 
 /// Reads the whole body of `what` (an operation name for messages), at most

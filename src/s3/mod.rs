@@ -13,6 +13,7 @@ pub mod bucket_admin;
 pub mod bucket_name;
 pub mod chunked;
 pub mod delete_objects;
+pub mod digest;
 pub mod error;
 pub mod meta;
 pub mod object;

@@ -14,9 +14,9 @@ use futures_util::StreamExt;
 use openssl::hash::{hash, MessageDigest};
 
 use super::chunked::{self, Decoder};
+use super::digest::BodyDigest;
 use super::error::{S3Error, S3ErrorCode};
 use super::object::checked_body;
-use super::digest::BodyDigest;
 use super::S3Req;
 
 /// Reads the whole body of `what` (an operation name for messages), at most

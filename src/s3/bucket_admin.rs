@@ -75,9 +75,11 @@ async fn new_groups(req: &S3Req) -> Result<Vec<u32>, S3Error> {
     Ok(chosen.groups.clone())
 }
 
-/// `PUT /BUCKET`: CreateBucket. An existing bucket answers 409:
-/// `BucketAlreadyOwnedByYou` when the caller may write in it (its ACL gives
-/// the caller flag 2, or it has an empty ACL), else `BucketAlreadyExists`.
+/// `PUT /BUCKET`: CreateBucket. An existing bucket the caller may write in
+/// (its ACL gives the caller flag 2, or it has an empty ACL) answers 200 in
+/// us-east-1 (also when `s3-region` is unset) and 409
+/// `BucketAlreadyOwnedByYou` elsewhere, as S3; someone else's answers 409
+/// `BucketAlreadyExists`.
 pub async fn create(
     req: &S3Req,
     name: &str,
@@ -116,17 +118,24 @@ pub async fn create(
                     .acl
                     .get(&entry.user)
                     .is_some_and(|e| e.flags & ACL_WRITE != 0);
-            return Err(if mine {
-                S3Error::new(
-                    S3ErrorCode::BucketAlreadyOwnedByYou,
-                    format!("bucket {name} exists and is yours"),
-                )
-            } else {
-                S3Error::new(
+            if !mine {
+                return Err(S3Error::new(
                     S3ErrorCode::BucketAlreadyExists,
                     format!("bucket {name} exists and belongs to others"),
-                )
-            });
+                ));
+            }
+            // As S3: us-east-1 answers an owner's re-create with 200 (and
+            // changes nothing), every other region with 409.
+            let region = config.proxy.s3_region.as_str();
+            if region.is_empty() || region == "us-east-1" {
+                return Ok(HttpResponse::Ok()
+                    .insert_header((LOCATION, format!("/{name}")))
+                    .finish());
+            }
+            return Err(S3Error::new(
+                S3ErrorCode::BucketAlreadyOwnedByYou,
+                format!("bucket {name} exists and is yours"),
+            ));
         }
         Err(BucketError::Unknown(_)) => {}
         Err(e) => return Err(e.into()),

@@ -79,6 +79,8 @@ fn aws_cli_mb_cp_ls_rm() {
     let up = write_file(&work, "up.bin", &data);
     let down = work.join("down.bin");
     aws(&["s3", "mb", "s3://aws-cli-bucket"]);
+    // Again: as in S3's us-east-1, an owner's re-create succeeds.
+    aws(&["s3", "mb", "s3://aws-cli-bucket"]);
     aws(&[
         "s3",
         "cp",

@@ -3,15 +3,23 @@
 //! metadata: what S3 CreateBucket and DeleteBucket change, so the next
 //! reload of every proxy (SIGHUP or `bucket-update-interval`) sees it.
 //!
-//! The list is read, edited and written back whole. Two proxies editing it
-//! at the same instant can lose one edit (the later write wins); bucket
-//! creation and deletion are rare admin operations, and a lost name shows
-//! as the bucket missing from ListBuckets until it is created again.
+//! Both stay in the formats Backrunner and `bmeta` use (a plain text list,
+//! plain MessagePack metadata), and both changes are compare-and-swap
+//! ([`Storage::write_if`]) in the first metadata group, the *primary*:
+//! two proxies editing the list at once never lose an edit (the loser
+//! re-reads and retries), and of two creators of one name exactly one
+//! wins. The other metadata groups then get plain copies.
+
+use std::time::Duration;
 
 use crate::config::Config;
-use crate::storage::{read_small, Context, Storage, StorageError};
+use crate::storage::cas::{read_versioned, Version};
+use crate::storage::{write_small, Context, GroupResult, ReplicaInfo, Storage, StorageError};
 
-use super::{parse_bucket_list, write_meta, BucketMeta, META_NAMESPACE};
+use super::{parse_bucket_list, BucketMeta, META_NAMESPACE};
+
+/// Compare-and-swap attempts of one list edit before giving up.
+const ATTEMPTS: u32 = 50;
 
 /// Largest bucket list read back for an edit.
 const LIST_LIMIT: u64 = 16 << 20;
@@ -62,31 +70,92 @@ fn list_key(config: &Config) -> Result<&str, String> {
     Ok(key)
 }
 
-/// Reads the list object as text; a missing one reads as `seed` (the
-/// list the proxy runs with, e.g. from its `-buckets` file), one name a line.
-fn read_list(
-    storage: &dyn Storage,
-    config: &Config,
-    key: &str,
-    seed: &[String],
-) -> Result<String, String> {
-    let ctx = Context::new(META_NAMESPACE, config.elliptics.metadata_groups.clone());
-    match read_small(storage, &ctx, key, LIST_LIMIT) {
-        Ok(data) => String::from_utf8(data)
-            .map_err(|_| format!("bucket list key {key:?} is not UTF-8 text")),
-        Err(e) if e.is_not_found() => Ok(seed.iter().map(|n| format!("{n}\n")).collect()),
-        Err(e) => Err(format!("bucket list key {key:?}: {e}")),
-    }
+/// Why a bucket cannot be created.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateError {
+    /// Another creator wrote metadata under that name first.
+    #[error("bucket {0} was created meanwhile")]
+    Exists(String),
+    /// The store failed, or the list key is not set.
+    #[error("{0}")]
+    Failed(String),
 }
 
-fn write_list(storage: &dyn Storage, config: &Config, key: &str, text: &str) -> Result<(), String> {
-    crate::reload::write_meta_object(
-        storage,
-        &config.elliptics.metadata_groups,
-        key,
-        text.as_bytes(),
-    )
-    .map_err(|e| format!("bucket list key {key:?}: {e}"))
+fn first_error(results: Vec<GroupResult<ReplicaInfo>>) -> Option<StorageError> {
+    results.into_iter().find_map(|r| r.result.err())
+}
+
+/// Writes `data` under `key` in the metadata groups: compare-and-swap
+/// against `expected` in the primary (a conflict is answered as such),
+/// then plain copies in the others.
+fn write_primary_then_copies(
+    storage: &dyn Storage,
+    groups: &[u32],
+    key: &str,
+    data: &[u8],
+    expected: &Version,
+) -> Result<(), StorageError> {
+    let (primary, rest) = groups
+        .split_first()
+        .ok_or_else(|| StorageError::new(-libc::EINVAL, "no metadata groups"))?;
+    let ctx = Context::new(META_NAMESPACE, vec![*primary]);
+    if let Some(e) = first_error(storage.write_if(&ctx, key, data, expected)) {
+        return Err(e);
+    }
+    if !rest.is_empty() {
+        let ctx = Context::new(META_NAMESPACE, rest.to_vec());
+        if let Some(e) = first_error(write_small(storage, &ctx, key, data)?) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Edits the list with `edit` (which answers `None` for "no change") by
+/// compare-and-swap in the primary metadata group, retrying on conflicts.
+/// A list object that does not exist yet starts as `seed`.
+fn edit_list(
+    storage: &dyn Storage,
+    config: &Config,
+    seed: &[String],
+    edit: impl Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    let key = list_key(config)?;
+    let groups = &config.elliptics.metadata_groups;
+    let primary = Context::new(META_NAMESPACE, groups.iter().take(1).copied().collect());
+    for attempt in 0..ATTEMPTS {
+        let (text, version) = match read_versioned(storage, &primary, key, LIST_LIMIT)
+            .map_err(|e| format!("bucket list key {key:?}: {e}"))?
+        {
+            Some((data, v)) => (
+                String::from_utf8(data)
+                    .map_err(|_| format!("bucket list key {key:?} is not UTF-8 text"))?,
+                v,
+            ),
+            None => (
+                seed.iter().map(|n| format!("{n}\n")).collect(),
+                Version::Absent,
+            ),
+        };
+        // Unchanged: still write when the list does not exist yet, so the
+        // cluster holds the seed.
+        let next = match (edit(&text), &version) {
+            (Some(next), _) => next,
+            (None, Version::Absent) if !text.is_empty() => text,
+            (None, _) => return Ok(()),
+        };
+        match write_primary_then_copies(storage, groups, key, next.as_bytes(), &version) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_conflict() => {
+                let ms = 1 + rand::random::<u64>() % (5 << attempt.min(4));
+                std::thread::sleep(Duration::from_millis(ms));
+            }
+            Err(e) => return Err(format!("bucket list key {key:?}: {e}")),
+        }
+    }
+    Err(format!(
+        "bucket list key {key:?}: still changing after {ATTEMPTS} attempts"
+    ))
 }
 
 /// Checks that the cluster holds a bucket list (before anything is written).
@@ -94,22 +163,35 @@ pub fn check_list_key(config: &Config) -> Result<(), String> {
     list_key(config).map(|_| ())
 }
 
-/// Writes `meta` into the metadata groups and adds its name to the cluster's
-/// bucket list. Blocking.
+/// Writes `meta` into the metadata groups, if no bucket of that name exists
+/// (compare-and-swap against "absent" in the primary group), and adds its
+/// name to the cluster's bucket list. Blocking.
 pub fn create(
     storage: &dyn Storage,
     config: &Config,
     meta: &BucketMeta,
     seed: &[String],
-) -> Result<(), String> {
-    let key = list_key(config)?;
-    write_meta(storage, &config.elliptics.metadata_groups, meta)
-        .map_err(|e| format!("bucket {} metadata: {e}", meta.name))?;
-    let text = read_list(storage, config, key, seed)?;
-    if let Some(next) = with_name(&text, &meta.name) {
-        write_list(storage, config, key, &next)?;
+) -> Result<(), CreateError> {
+    list_key(config).map_err(CreateError::Failed)?;
+    let groups = &config.elliptics.metadata_groups;
+    match write_primary_then_copies(
+        storage,
+        groups,
+        &meta.name,
+        &meta.to_msgpack(),
+        &Version::Absent,
+    ) {
+        Ok(()) => {}
+        Err(e) if e.is_conflict() => return Err(CreateError::Exists(meta.name.clone())),
+        Err(e) => {
+            return Err(CreateError::Failed(format!(
+                "bucket {} metadata: {e}",
+                meta.name
+            )))
+        }
     }
-    Ok(())
+    edit_list(storage, config, seed, |text| with_name(text, &meta.name))
+        .map_err(CreateError::Failed)
 }
 
 /// Removes `name` from the cluster's bucket list, then its metadata from
@@ -120,11 +202,7 @@ pub fn delete(
     name: &str,
     seed: &[String],
 ) -> Result<(), String> {
-    let key = list_key(config)?;
-    let text = read_list(storage, config, key, seed)?;
-    if let Some(next) = without_name(&text, name) {
-        write_list(storage, config, key, &next)?;
-    }
+    edit_list(storage, config, seed, |text| without_name(text, name))?;
     let ctx = Context::new(META_NAMESPACE, config.elliptics.metadata_groups.clone());
     let failed: Vec<StorageError> = storage
         .remove(&ctx, name)
@@ -154,5 +232,102 @@ mod tests {
         assert!(without_name("a\n# n\n", "n").is_none());
         let empty = without_name("n\n", "n").unwrap();
         assert!(parse_bucket_list(&empty).is_empty() && !empty.is_empty());
+    }
+
+    fn store() -> (tempfile::TempDir, std::sync::Arc<dyn Storage>, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        let local = crate::config::LocalConfig {
+            path: dir.path().to_path_buf(),
+            groups: [1, 2]
+                .into_iter()
+                .map(|g| crate::config::LocalGroupConfig {
+                    group: g,
+                    ..Default::default()
+                })
+                .collect(),
+        };
+        let storage: std::sync::Arc<dyn Storage> =
+            std::sync::Arc::new(crate::storage::local::LocalStore::open(&local).unwrap());
+        let mut config = Config::default();
+        config.elliptics.metadata_groups = vec![1, 2];
+        config.elliptics.bucket_list_key = "bucket-list".into();
+        (dir, storage, config)
+    }
+
+    fn listed(storage: &dyn Storage, config: &Config) -> Vec<String> {
+        let mut errs = Vec::new();
+        let list = crate::reload::read_bucket_list(config, storage, None, &mut errs).unwrap();
+        assert!(errs.is_empty(), "{errs:?}");
+        list
+    }
+
+    #[test]
+    fn concurrent_creators_lose_no_name_and_one_name_has_one_creator() {
+        let (_dir, storage, config) = store();
+        let meta = |name: &str, user: &str| {
+            let mut m = BucketMeta {
+                version: 1,
+                name: name.into(),
+                groups: vec![1],
+                ..Default::default()
+            };
+            m.acl.insert(
+                user.into(),
+                crate::bucket::AclEntry {
+                    version: 1,
+                    user: user.into(),
+                    token: "t".into(),
+                    flags: 6,
+                },
+            );
+            m
+        };
+        let seed = vec!["old".to_string()];
+        std::thread::scope(|s| {
+            for i in 0..8 {
+                let (storage, config, seed) = (storage.clone(), &config, &seed);
+                s.spawn(move || {
+                    create(storage.as_ref(), config, &meta(&format!("b{i}"), "u"), seed).unwrap()
+                });
+            }
+        });
+        let mut names = listed(storage.as_ref(), &config);
+        names.sort();
+        assert_eq!(
+            names,
+            ["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "old"]
+        );
+        // Eight creators of one name: exactly one wins, its metadata stays.
+        let wins: Vec<bool> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let (storage, config, seed) = (storage.clone(), &config, &seed);
+                    s.spawn(move || {
+                        let m = meta("same", &format!("u{i}"));
+                        match create(storage.as_ref(), config, &m, seed) {
+                            Ok(()) => true,
+                            Err(CreateError::Exists(_)) => false,
+                            Err(e) => panic!("{e}"),
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(wins.iter().filter(|w| **w).count(), 1, "{wins:?}");
+        let winner = format!("u{}", wins.iter().position(|w| *w).unwrap());
+        for g in [1, 2] {
+            let m = crate::bucket::read_meta(storage.as_ref(), &[g], "same").unwrap();
+            assert!(m.acl.contains_key(&winner), "group {g}: {:?}", m.acl);
+        }
+        // Delete: out of the list, metadata gone from every group, and the
+        // name can be created again.
+        delete(storage.as_ref(), &config, "b3", &seed).unwrap();
+        assert!(!listed(storage.as_ref(), &config).contains(&"b3".to_string()));
+        assert!(matches!(
+            crate::bucket::read_meta(storage.as_ref(), &[1, 2], "b3"),
+            Err(crate::bucket::BucketError::Unknown(_))
+        ));
+        create(storage.as_ref(), &config, &meta("b3", "u"), &seed).unwrap();
     }
 }

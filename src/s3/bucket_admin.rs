@@ -163,7 +163,15 @@ pub async fn create(
     let written = meta.clone();
     web::block(move || cluster_list::create(storage.as_ref(), &config, &written, &seed))
         .await?
-        .map_err(|e| S3Error::new(S3ErrorCode::ServiceUnavailable, e))?;
+        .map_err(|e| match e {
+            cluster_list::CreateError::Exists(_) => S3Error::new(
+                S3ErrorCode::BucketAlreadyExists,
+                format!("bucket {name} was created by another request meanwhile"),
+            ),
+            cluster_list::CreateError::Failed(why) => {
+                S3Error::new(S3ErrorCode::ServiceUnavailable, why)
+            }
+        })?;
     log::info!(
         "s3: user {} created bucket {name} on groups {:?}",
         entry.user,

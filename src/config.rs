@@ -340,6 +340,23 @@ impl Config {
         Ok(config)
     }
 
+    /// Parses a config stored in the cluster (under
+    /// `elliptics.backrunner-config-key`) and merges it with `self`, the
+    /// file's: the `local` section always comes from the file (it describes
+    /// this machine's disks). The result is validated like a config file.
+    pub fn merge_stored(&self, data: &[u8], origin: &str) -> Result<Config, ConfigError> {
+        let mut c: Config = serde_json::from_slice(data).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: format!("invalid JSON: {e}"),
+        })?;
+        c.local = self.local.clone();
+        c.validate().map_err(|message| ConfigError::Invalid {
+            path: origin.to_string(),
+            message,
+        })?;
+        Ok(c)
+    }
+
     /// Go's `encoding/json` writes every unset number as 0. Where Backrunner
     /// gives 0 no meaning of its own the default applies: `idle-timeout`
     /// (Backrunner ignores the key) and `bucket-stat-update-interval`

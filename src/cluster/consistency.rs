@@ -7,28 +7,12 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::storage::{Context, GroupId, GroupResult, ReplicaInfo, Storage, StorageError};
+use crate::storage::{Context, GroupId, GroupResult, ReplicaInfo, Replicas, Storage, StorageError};
 
 /// Recoveries allowed at once; more are skipped (the next read retries).
 pub const MAX_RECOVERIES: usize = 2;
 /// Bytes copied per step of a recovery.
 const RECOVERY_CHUNK: usize = 1 << 20;
-
-fn has_csum(r: &ReplicaInfo) -> bool {
-    r.csum.iter().any(|&b| b != 0)
-}
-
-/// Whether two replicas hold different data: sizes differ, or checksums
-/// differ (when both have one), or, without checksums, modification times differ.
-pub fn differ(a: &ReplicaInfo, b: &ReplicaInfo) -> bool {
-    if a.size != b.size {
-        return true;
-    }
-    if has_csum(a) && has_csum(b) {
-        return a.csum != b.csum;
-    }
-    a.mtime != b.mtime
-}
 
 /// The newest replica: latest modification time.
 pub fn newest(results: &[GroupResult<ReplicaInfo>]) -> Option<&ReplicaInfo> {
@@ -47,7 +31,7 @@ pub fn out_of_sync_groups(results: &[GroupResult<ReplicaInfo>]) -> Vec<GroupId> 
     results
         .iter()
         .filter(|r| match &r.result {
-            Ok(info) => differ(info, best),
+            Ok(info) => info.differs_from(best),
             Err(e) => e.is_not_found(),
         })
         .map(|r| r.group)
@@ -216,9 +200,9 @@ impl Recovery {
         for r in storage.lookup(&Context::new(namespace, groups), key) {
             let Ok(now) = r.result else { continue };
             let changed = if r.group == source.group {
-                differ(&now, &start)
+                now.differs_from(&start)
             } else {
-                now.mtime > start.mtime && differ(&now, &start)
+                now.mtime > start.mtime && now.differs_from(&start)
             };
             if changed {
                 // Dropping the writer aborts the copy.
@@ -229,7 +213,7 @@ impl Recovery {
             }
         }
         let results = writer.commit();
-        if let Some(e) = results.iter().find_map(|r| r.result.as_ref().err()) {
+        if let Some((_, e)) = results.first_error() {
             return Err(e.clone());
         }
         Ok(size * stale.len() as u64)

@@ -2,9 +2,10 @@
 //! per-backend write costs, bucket choice for `/nobucket_upload/`, read
 //! order, replica consistency counters and automatic defragmentation.
 //!
-//! The statistics are gathered by a background task every
-//! `proxy.bucket-stat-update-interval` seconds ([`spawn_stat_updater`]);
-//! requests read the cache only.
+//! The statistics are gathered every `proxy.bucket-stat-update-interval`
+//! seconds ([`Cluster::update`], run by `runtime`); requests read the cache
+//! only. Nothing here sees the proxy state: callers hand in the store and
+//! the config.
 
 pub mod consistency;
 pub mod defrag;
@@ -23,7 +24,6 @@ use actix_web::web;
 
 use crate::bucket::BucketMeta;
 use crate::config::ProxyConfig;
-use crate::state::AppState;
 use crate::storage::{
     BackendStat, GroupId, GroupResult, ObjectReader, ReplicaInfo, Storage, StorageError,
 };
@@ -78,6 +78,18 @@ impl Cluster {
     /// Statistics updates that panicked or failed.
     pub fn stat_errors(&self) -> u64 {
         self.stat_errors.load(Ordering::Relaxed)
+    }
+
+    /// One round of the statistics task: fresh statistics, then the
+    /// defragmentations that are due. Blocking.
+    pub fn update(&self, storage: &dyn Storage, cfg: &ProxyConfig) {
+        self.refresh(storage);
+        defrag::run_due(self, storage, cfg);
+    }
+
+    /// Counts a statistics round that did not finish.
+    pub fn note_stat_error(&self) {
+        self.stat_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Gathers fresh statistics from the store. Blocking.
@@ -200,7 +212,7 @@ impl Cluster {
                 let (keys, err): (Vec<BackendKey>, bool) = match &r.result {
                     Ok(info) => (vec![(r.group, info.address.clone(), info.backend)], false),
                     // The request's fault, not the backend's.
-                    Err(e) if e.is_not_found() || e.errno == -libc::EINVAL => continue,
+                    Err(e) if e.is_request_fault() => continue,
                     Err(_) => (
                         stats
                             .backends
@@ -242,7 +254,7 @@ impl Cluster {
         let stats = self.stats();
         let rank = |g: GroupId| {
             let mine = stats.backends.iter().filter(|s| s.group == g);
-            let defrag = mine.clone().any(|s| s.defrag_state != 0);
+            let defrag = mine.clone().any(|s| s.defrag_state.is_running());
             let cost = mine.map(|s| self.cost(s)).fold(0.0, f64::max);
             (defrag, cost)
         };
@@ -294,34 +306,6 @@ fn limits(cfg: &ProxyConfig) -> Limits {
         soft: cfg.free_space_ratio_soft,
         hard: cfg.free_space_ratio_hard,
     }
-}
-
-/// Starts the background task that refreshes the statistics every
-/// `bucket-stat-update-interval` seconds (re-read from the current config
-/// each round) and starts defragmentations where they are due.
-pub fn spawn_stat_updater(state: web::Data<AppState>) {
-    actix_web::rt::spawn(async move {
-        loop {
-            let s = state.clone();
-            let done = web::block(move || {
-                s.cluster.refresh(s.storage.as_ref());
-                let cfg = s.snapshot().config.clone();
-                defrag::run_due(&s.cluster, s.storage.as_ref(), &cfg.proxy);
-            })
-            .await;
-            if let Err(e) = done {
-                state.cluster.stat_errors.fetch_add(1, Ordering::Relaxed);
-                log::error!("statistics update failed: {e}");
-            }
-            let secs = state
-                .snapshot()
-                .config
-                .proxy
-                .bucket_stat_update_interval
-                .max(1);
-            actix_web::rt::time::sleep(Duration::from_secs(secs)).await;
-        }
-    });
 }
 
 /// Looks `key` up in every group of its bucket in the background, counts the

@@ -25,4 +25,5 @@ mod s3_cli;
 mod s3_clients;
 mod security;
 mod streaming;
+mod structure;
 mod tls;

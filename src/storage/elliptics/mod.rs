@@ -19,7 +19,7 @@ use bytes::Bytes;
 use self::ffi::{BackendOp, BackendStatus, Entry, Node, NodeParams, Route, Session, SessionParams};
 use crate::config::Config;
 use crate::storage::{
-    defrag_state, BackendCommand, BackendStat, Context, DefragOutcome, GroupId, GroupResult,
+    BackendCommand, BackendStat, Context, DefragOutcome, DefragState, GroupId, GroupResult,
     ObjectReader, ObjectWriter, ReplicaInfo, Storage, StorageError, Version,
 };
 
@@ -130,7 +130,7 @@ impl EllipticsStore {
             .collect();
         if set.is_empty() {
             return Err(StorageError::new(
-                -libc::ENXIO,
+                libc::ENXIO,
                 format!("no route to group {group}"),
             ));
         }
@@ -222,7 +222,7 @@ impl EllipticsStore {
                             backend: b.backend,
                             read_only: b.read_only,
                             delay_ms: b.delay_ms.into(),
-                            defrag_state: b.defrag_state,
+                            defrag_state: DefragState::from_code(b.defrag_state),
                             error: b.last_start_err,
                             ..Default::default()
                         });
@@ -248,7 +248,7 @@ impl EllipticsStore {
             let entry = seen
                 .entry((st.address.clone(), st.backend))
                 .or_insert((false, 0));
-            let running = st.defrag_state != defrag_state::NOT_STARTED;
+            let running = st.defrag_state.is_running();
             if entry.0 && !running {
                 entry.1 += 1;
             }
@@ -265,7 +265,7 @@ impl EllipticsStore {
             .map(|(a, _)| a)
             .ok_or_else(|| {
                 StorageError::new(
-                    -libc::ENXIO,
+                    libc::ENXIO,
                     format!("group {group} has no backend {backend}"),
                 )
             })
@@ -290,9 +290,9 @@ fn per_group<T>(
                     Some(e) => e
                         .result()
                         .err()
-                        .unwrap_or_else(|| StorageError::new(-libc::EIO, "no reply")),
+                        .unwrap_or_else(|| StorageError::new(libc::EIO, "no reply")),
                     None => overall.clone().err().unwrap_or_else(|| {
-                        StorageError::new(-libc::ENXIO, format!("no reply from group {g}"))
+                        StorageError::new(libc::ENXIO, format!("no reply from group {g}"))
                     }),
                 }),
             };
@@ -309,7 +309,7 @@ fn replica(e: &Entry) -> Result<ReplicaInfo, StorageError> {
     let info = e
         .info
         .as_ref()
-        .ok_or_else(|| StorageError::new(-libc::EIO, "reply without file information"))?;
+        .ok_or_else(|| StorageError::new(libc::EIO, "reply without file information"))?;
     Ok(ReplicaInfo {
         group: e.group,
         backend: e.backend,
@@ -369,14 +369,14 @@ impl Storage for EllipticsStore {
     fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>> {
         match self.session(ctx).map(|s| s.lookup(key)) {
             Ok((entries, overall)) => per_group(&ctx.groups, &entries, &overall, replica),
-            Err(e) => fail_all(&ctx.groups, e),
+            Err(e) => GroupResult::fail_all(&ctx.groups, &e),
         }
     }
 
     fn remove(&self, ctx: &Context, key: &str) -> Vec<GroupResult<()>> {
         match self.session(ctx).map(|s| s.remove(key)) {
             Ok((entries, overall)) => per_group(&ctx.groups, &entries, &overall, |_| Ok(())),
-            Err(e) => fail_all(&ctx.groups, e),
+            Err(e) => GroupResult::fail_all(&ctx.groups, &e),
         }
     }
 
@@ -386,7 +386,7 @@ impl Storage for EllipticsStore {
             Err(e) => {
                 return keys
                     .iter()
-                    .map(|_| fail_all(&ctx.groups, e.clone()))
+                    .map(|_| GroupResult::fail_all(&ctx.groups, &e))
                     .collect()
             }
         };
@@ -409,7 +409,7 @@ impl Storage for EllipticsStore {
         let status = s.backend_control(&addr, backend, BackendOp::Status)?;
         if status
             .iter()
-            .any(|b| b.backend == backend && b.defrag_state != defrag_state::NOT_STARTED)
+            .any(|b| b.backend == backend && DefragState::from_code(b.defrag_state).is_running())
         {
             return Ok(DefragOutcome::AlreadyRunning);
         }
@@ -515,7 +515,7 @@ mod tests {
     #[test]
     fn groups_without_reply_get_the_command_error() {
         let entries = vec![entry(1, 0), entry(2, -libc::EROFS)];
-        let overall = Err(StorageError::new(-libc::ETIMEDOUT, "timed out"));
+        let overall = Err(StorageError::new(libc::ETIMEDOUT, "timed out"));
         let r = per_group(&[1, 2, 3], &entries, &overall, |_| Ok(()));
         assert!(r[0].result.is_ok());
         assert_eq!(r[1].result.as_ref().unwrap_err().errno, -libc::EROFS);

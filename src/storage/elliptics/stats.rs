@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 use super::ffi::Route;
-use crate::storage::{BackendStat, CommandStat};
+use crate::storage::{BackendStat, CommandStat, DefragState};
 
 fn u(v: &Value, path: &[&str]) -> u64 {
     let mut cur = v;
@@ -110,7 +110,7 @@ pub fn parse_backends(address: &str, json: &[u8]) -> Result<Vec<BackendStat>, St
             records_removed,
             read_only: u(b, &["status", "read_only"]) != 0,
             delay_ms: u(b, &["status", "delay"]),
-            defrag_state: u(b, &["status", "defrag_state"]) as u32,
+            defrag_state: DefragState::from_code(u(b, &["status", "defrag_state"]) as u32),
             error: b["status"]["last_start_err"].as_i64().unwrap_or(0) as i32,
             commands: commands(b),
             defrag_runs: 0,

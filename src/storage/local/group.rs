@@ -12,7 +12,7 @@ use super::header::Header;
 use super::LOCAL_ADDRESS;
 use crate::config::LocalGroupConfig;
 use crate::encoding::hex;
-use crate::storage::{defrag_state, CommandStat, GroupId, ReplicaInfo, StorageError};
+use crate::storage::{CommandStat, DefragState, GroupId, ReplicaInfo, StorageError};
 
 /// Age past which a temp file is an orphan of a dead write.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
@@ -150,7 +150,7 @@ impl Group {
             removed_bytes: AtomicU64::new(0),
             last_error: AtomicI32::new(0),
             commands: Counters::default(),
-            defrag_state: AtomicU32::new(defrag_state::NOT_STARTED),
+            defrag_state: AtomicU32::new(DefragState::NotStarted.code()),
             defrag_runs: AtomicU64::new(0),
             defrag_started: AtomicU64::new(0),
             defrag_completed: AtomicU64::new(0),

@@ -37,7 +37,7 @@ pub use self::blocks::BLOCK_SIZE;
 use self::group::{unix_now, Group, CMD_DEL, CMD_LOOKUP};
 use self::header::Header;
 use super::{
-    defrag_state, BackendCommand, BackendStat, Context, DefragOutcome, GroupId, GroupResult,
+    BackendCommand, BackendStat, Context, DefragOutcome, DefragState, GroupId, GroupResult,
     ObjectReader, ObjectWriter, ReplicaInfo, Storage, StorageError, Version,
 };
 use crate::config::LocalConfig;
@@ -225,7 +225,7 @@ impl Storage for LocalStore {
                     records_removed: g.removed_records.load(Ordering::Relaxed),
                     read_only: sw.read_only,
                     delay_ms: sw.delay.as_millis() as u64,
-                    defrag_state: g.defrag_state.load(Ordering::Relaxed),
+                    defrag_state: DefragState::from_code(g.defrag_state.load(Ordering::Relaxed)),
                     error: g.last_error.load(Ordering::Relaxed),
                     commands: g.commands.snapshot(),
                     defrag_runs: g.defrag_runs.load(Ordering::Relaxed),
@@ -256,8 +256,8 @@ impl Storage for LocalStore {
         }
         if g.defrag_state
             .compare_exchange(
-                defrag_state::NOT_STARTED,
-                defrag_state::IN_PROGRESS,
+                DefragState::NotStarted.code(),
+                DefragState::InProgress.code(),
                 Ordering::AcqRel,
                 Ordering::Acquire,
             )
@@ -272,7 +272,7 @@ impl Storage for LocalStore {
         g.defrag_runs.fetch_add(1, Ordering::Relaxed);
         g.defrag_completed.store(unix_now(), Ordering::Relaxed);
         g.defrag_state
-            .store(defrag_state::NOT_STARTED, Ordering::Release);
+            .store(DefragState::NotStarted.code(), Ordering::Release);
         Ok(DefragOutcome::NothingToCompact)
     }
 
@@ -437,7 +437,7 @@ mod tests {
         let st = &s.backend_stats()[0];
         assert_eq!(
             (st.records_removed, st.defrag_runs, st.defrag_state),
-            (0, 1, 0)
+            (0, 1, DefragState::NotStarted)
         );
         assert!(st.defrag_start_time >= before, "{st:?}");
         assert!(st.defrag_completion_time >= st.defrag_start_time, "{st:?}");

@@ -97,7 +97,7 @@ fn write_primary_then_copies(
 ) -> Result<(), StorageError> {
     let (primary, rest) = groups
         .split_first()
-        .ok_or_else(|| StorageError::new(-libc::EINVAL, "no metadata groups"))?;
+        .ok_or_else(|| StorageError::new(libc::EINVAL, "no metadata groups"))?;
     let ctx = Context::new(META_NAMESPACE, vec![*primary]);
     if let Some(e) = first_error(storage.write_if(&ctx, key, data, expected)) {
         return Err(e);
@@ -144,8 +144,9 @@ fn edit_list(
             (None, Version::Absent) if !text.is_empty() => text,
             (None, _) => return Ok(()),
         };
-        match write_primary_then_copies(storage, groups, key, next.as_bytes(), &version) {
-            Ok(()) => return Ok(()),
+        let primary_only = &groups[..groups.len().min(1)];
+        match write_primary_then_copies(storage, primary_only, key, next.as_bytes(), &version) {
+            Ok(()) => return copy_list(storage, groups, key, &primary, next),
             Err(e) if e.is_conflict() => {
                 let ms = 1 + rand::random::<u64>() % (5 << attempt.min(4));
                 std::thread::sleep(Duration::from_millis(ms));
@@ -156,6 +157,38 @@ fn edit_list(
     Err(format!(
         "bucket list key {key:?}: still changing after {ATTEMPTS} attempts"
     ))
+}
+
+/// Copies the list to the metadata groups after the primary: the
+/// primary's latest text, again while the primary changes under the copy,
+/// so concurrent editors that finish leave the copies equal to the primary
+/// (each one's last copy is of the text it saw last, after its own edit).
+fn copy_list(
+    storage: &dyn Storage,
+    groups: &[u32],
+    key: &str,
+    primary: &Context,
+    mut text: String,
+) -> Result<(), String> {
+    let Some(rest) = groups.get(1..).filter(|r| !r.is_empty()) else {
+        return Ok(());
+    };
+    let ctx = Context::new(META_NAMESPACE, rest.to_vec());
+    for _ in 0..ATTEMPTS {
+        let written = write_small(storage, &ctx, key, text.as_bytes())
+            .map_err(|e| format!("bucket list key {key:?}: {e}"))?;
+        if let Some(e) = first_error(written) {
+            return Err(format!("bucket list key {key:?} copy: {e}"));
+        }
+        match read_versioned(storage, primary, key, LIST_LIMIT) {
+            Ok(Some((now, _))) if now != text.as_bytes() => {
+                text = String::from_utf8(now)
+                    .map_err(|_| format!("bucket list key {key:?} is not UTF-8 text"))?;
+            }
+            _ => return Ok(()),
+        }
+    }
+    Ok(())
 }
 
 /// Checks that the cluster holds a bucket list (before anything is written).
@@ -255,10 +288,14 @@ mod tests {
     }
 
     fn listed(storage: &dyn Storage, config: &Config) -> Vec<String> {
-        let mut errs = Vec::new();
-        let list = crate::reload::read_bucket_list(config, storage, None, &mut errs).unwrap();
-        assert!(errs.is_empty(), "{errs:?}");
-        list
+        let mut lists = config.elliptics.metadata_groups.iter().map(|g| {
+            let ctx = Context::new(META_NAMESPACE, vec![*g]);
+            let data = crate::storage::read_small(storage, &ctx, "bucket-list", LIST_LIMIT);
+            parse_bucket_list(&String::from_utf8(data.unwrap()).unwrap())
+        });
+        let first = lists.next().unwrap();
+        assert!(lists.all(|l| l == first), "every metadata group has the list");
+        first
     }
 
     #[test]

@@ -25,6 +25,8 @@ if [ -d "${ELLIPTICS_PREFIX:-/opt/elliptics}" ]; then
   dpkg -s libboost-dev >/dev/null 2>&1 || need+=(libboost-dev)
   command -v g++ >/dev/null || need+=(g++)
 fi
+# tests/it/s3_cli.rs: rclone as users run it (Debian's package)
+command -v rclone >/dev/null || need+=(rclone)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -36,5 +38,7 @@ command -v python3 >/dev/null || { apt-get update -qq; apt-get install -y -qq py
 pip_install() { python3 -m pip install --quiet "$@" || python3 -m pip install --quiet --break-system-packages "$@"; }
 python3 -c 'import boto3' 2>/dev/null || pip_install boto3
 command -v aws >/dev/null || pip_install awscli
+# tests/it/s3_cli.rs: s3cmd (PyPI)
+command -v s3cmd >/dev/null || pip_install s3cmd
 # Dockerfile linter (hadolint is not packaged in Debian; this is pure JS).
 command -v dockerfilelint >/dev/null || npm install -g --no-fund --no-audit dockerfilelint@1.8.0

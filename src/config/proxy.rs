@@ -153,6 +153,14 @@ pub struct ProxyConfig {
     /// Domain of virtual-host style S3 requests (`BUCKET.<domain>`); empty = path style only.
     #[serde(rename = "s3-domain")]
     pub s3_domain: String,
+    /// The bucket whose ACL declares the S3 users and who may create and
+    /// delete buckets (flag 4); empty = S3 CreateBucket/DeleteBucket off.
+    #[serde(rename = "s3-admin-bucket")]
+    pub s3_admin_bucket: String,
+    /// Groups of buckets made by S3 CreateBucket; empty = the groups of the
+    /// listed bucket placement picks (as for `/nobucket_upload/`).
+    #[serde(rename = "s3-default-groups")]
+    pub s3_default_groups: Vec<u32>,
     /// The user whose riftv1 signature (keyed by `admin-token`) authorizes
     /// `/update_local_config/`; empty = no admin credential.
     #[serde(rename = "admin-user")]
@@ -228,6 +236,8 @@ impl Default for ProxyConfig {
             s3_https_address: String::new(),
             s3_region: String::new(),
             s3_domain: String::new(),
+            s3_admin_bucket: String::new(),
+            s3_default_groups: Vec::new(),
             admin_user: String::new(),
             admin_token: String::new(),
             unsigned_config_update_from_loopback: false,

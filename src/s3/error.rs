@@ -19,7 +19,11 @@ pub enum S3ErrorCode {
     AccessDenied,
     AuthorizationHeaderMalformed,
     BadDigest,
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
     EntityTooLarge,
+    IllegalLocationConstraintException,
     IncompleteBody,
     InternalError,
     InvalidAccessKeyId,
@@ -51,6 +55,10 @@ impl S3ErrorCode {
             AccessDenied => "AccessDenied",
             AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
             BadDigest => "BadDigest",
+            BucketAlreadyExists => "BucketAlreadyExists",
+            BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
+            BucketNotEmpty => "BucketNotEmpty",
+            IllegalLocationConstraintException => "IllegalLocationConstraintException",
             EntityTooLarge => "EntityTooLarge",
             IncompleteBody => "IncompleteBody",
             InternalError => "InternalError",
@@ -86,6 +94,7 @@ impl S3ErrorCode {
             AuthorizationHeaderMalformed
             | BadDigest
             | EntityTooLarge
+            | IllegalLocationConstraintException
             | IncompleteBody
             | InvalidArgument
             | InvalidBucketName
@@ -95,6 +104,7 @@ impl S3ErrorCode {
             | MetadataTooLarge
             | RequestTimeout
             | XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,
+            BucketAlreadyExists | BucketAlreadyOwnedByYou | BucketNotEmpty => StatusCode::CONFLICT,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

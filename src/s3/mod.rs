@@ -7,8 +7,12 @@
 
 pub mod access;
 mod auth;
+pub mod body;
 pub mod bucket;
+pub mod bucket_admin;
+pub mod bucket_name;
 pub mod chunked;
+pub mod delete_objects;
 pub mod digest;
 pub mod error;
 pub mod meta;
@@ -19,6 +23,7 @@ mod server;
 pub mod sigv4;
 pub mod target;
 pub mod xml;
+pub mod xml_body;
 
 pub use op::{parse_op, Op};
 pub use request::S3Req;

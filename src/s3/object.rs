@@ -258,7 +258,7 @@ pub async fn put(
 /// chunk goes through `digest`; at the end the encoding and the digest are
 /// checked (an error there makes the write abort) and the MD5 left in
 /// `md5`. Fails with RequestTimeout when the client sends nothing for `idle`.
-fn checked_body(
+pub(super) fn checked_body(
     payload: web::Payload,
     digest: BodyDigest,
     chunked: Option<Decoder>,

@@ -14,6 +14,12 @@ pub enum Op {
     HeadBucket,
     /// `GET /BUCKET?location`.
     GetBucketLocation,
+    /// `PUT /BUCKET`.
+    CreateBucket,
+    /// `DELETE /BUCKET`.
+    DeleteBucket,
+    /// `POST /BUCKET?delete`.
+    DeleteObjects,
     /// `GET /BUCKET/KEY`.
     GetObject,
     /// `HEAD /BUCKET/KEY`.
@@ -33,6 +39,9 @@ impl Op {
             Op::ListBuckets => "s3_list_buckets",
             Op::HeadBucket => "s3_head_bucket",
             Op::GetBucketLocation => "s3_get_bucket_location",
+            Op::CreateBucket => "s3_create_bucket",
+            Op::DeleteBucket => "s3_delete_bucket",
+            Op::DeleteObjects => "s3_delete_objects",
             Op::GetObject => "s3_get_object",
             Op::HeadObject => "s3_head_object",
             Op::PutObject => "s3_put_object",
@@ -41,9 +50,12 @@ impl Op {
         }
     }
 
-    /// Whether the operation writes (needs ACL write rights).
+    /// Whether the operation writes (needs ACL write rights in its bucket).
     pub fn writes(self) -> bool {
-        matches!(self, Op::PutObject | Op::DeleteObject)
+        matches!(
+            self,
+            Op::PutObject | Op::DeleteObject | Op::DeleteObjects | Op::DeleteBucket
+        )
     }
 }
 
@@ -109,6 +121,9 @@ pub fn parse_op(
             if *method == Method::GET && has("location") {
                 return Ok(Op::GetBucketLocation);
             }
+            if *method == Method::POST && has("delete") {
+                return Ok(Op::DeleteObjects);
+            }
             if let Some((_, what)) = BUCKET_SUBRESOURCES.iter().find(|(k, _)| has(k)) {
                 return Ok(Op::NotImplemented(what));
             }
@@ -118,8 +133,8 @@ pub fn parse_op(
                     Ok(Op::NotImplemented("ListObjectsV2 (needs the name index)"))
                 }
                 Method::GET => Ok(Op::NotImplemented("ListObjects (needs the name index)")),
-                Method::PUT => Ok(Op::NotImplemented("CreateBucket")),
-                Method::DELETE => Ok(Op::NotImplemented("DeleteBucket")),
+                Method::PUT => Ok(Op::CreateBucket),
+                Method::DELETE => Ok(Op::DeleteBucket),
                 Method::POST => Ok(Op::NotImplemented("POST object uploads")),
                 _ => Err(not_allowed()),
             }
@@ -177,9 +192,21 @@ mod tests {
             op(Method::GET, t(Some("b"), None), "").unwrap(),
             Op::NotImplemented(w) if w.starts_with("ListObjects ")
         ));
-        assert!(matches!(
+        assert_eq!(
             op(Method::POST, t(Some("b"), None), "delete").unwrap(),
-            Op::NotImplemented("DeleteObjects")
+            Op::DeleteObjects
+        );
+        assert_eq!(
+            op(Method::PUT, t(Some("b"), None), "").unwrap(),
+            Op::CreateBucket
+        );
+        assert_eq!(
+            op(Method::DELETE, t(Some("b"), None), "").unwrap(),
+            Op::DeleteBucket
+        );
+        assert!(matches!(
+            op(Method::PUT, t(Some("b"), None), "versioning").unwrap(),
+            Op::NotImplemented(_)
         ));
         assert_eq!(
             op(Method::GET, t(Some("b"), Some("k")), "").unwrap(),

@@ -14,7 +14,7 @@ use super::error::{S3Error, S3ErrorCode};
 use super::op::{parse_op, Op};
 use super::request::{load_bucket, S3Req};
 use super::target::{parse_target, Target};
-use super::{access, bucket, object};
+use super::{access, bucket, bucket_admin, delete_objects, object};
 use crate::state::{AppState, Snapshot};
 
 async fn handle(
@@ -34,6 +34,19 @@ async fn handle(
         )) => Some(load_bucket(snap, b).await),
         _ => None,
     };
+    // The admin bucket declares S3 users that may be in no other ACL yet:
+    // load it for the operations that name no bucket of theirs.
+    let admin = &snap.config.proxy.s3_admin_bucket;
+    if !admin.is_empty()
+        && matches!(
+            op,
+            Ok((Op::ListBuckets | Op::CreateBucket | Op::DeleteBucket, _))
+        )
+    {
+        if let Err(e) = load_bucket(snap, admin).await {
+            log::warn!("s3: admin bucket {admin}: {e}");
+        }
+    }
     // Authentication comes first: an unknown bucket is told only to a caller
     // whose signature holds.
     let meta = bucket
@@ -59,6 +72,10 @@ async fn handle(
             _ => Err(S3Error::internal("operation without a bucket")),
         };
     };
+    if op == Op::CreateBucket {
+        let name = target.bucket.as_deref().unwrap_or_default();
+        return bucket_admin::create(&req, name, payload).await;
+    }
     let bucket = bucket?;
     access::authorize(&req.caller, &bucket, op.writes())?;
     let key = target.key.as_deref().unwrap_or_default();
@@ -68,7 +85,11 @@ async fn handle(
         Op::GetObject | Op::HeadObject => object::get(&req, &bucket, key).await,
         Op::PutObject => object::put(&req, &bucket, key, payload).await,
         Op::DeleteObject => object::delete(&req, &bucket, key).await,
-        Op::ListBuckets | Op::NotImplemented(_) => Err(S3Error::internal("unroutable operation")),
+        Op::DeleteObjects => delete_objects::delete_objects(&req, &bucket, payload).await,
+        Op::DeleteBucket => bucket_admin::delete(&req, &bucket).await,
+        Op::ListBuckets | Op::CreateBucket | Op::NotImplemented(_) => {
+            Err(S3Error::internal("unroutable operation"))
+        }
     }
 }
 

@@ -21,6 +21,8 @@ mod placement;
 mod redirect;
 mod reload;
 mod s3;
+mod s3_cli;
+mod s3_clients;
 mod security;
 mod streaming;
 mod structure;

@@ -7,11 +7,14 @@
 
 pub mod access;
 pub mod bucket;
+pub mod checksum;
 pub mod chunked;
+pub mod chunksig;
 pub mod digest;
 pub mod error;
 pub mod meta;
 pub mod object;
+pub mod presign;
 pub mod sigv4;
 pub mod xml;
 
@@ -258,6 +261,8 @@ pub struct S3Req {
     pub payload_hash: String,
     /// Who sent it.
     pub caller: Caller,
+    /// Signed aws-chunked bodies: where their chunk signature chain starts.
+    pub chunk_seed: Option<chunksig::Seed>,
 }
 
 impl S3Req {
@@ -310,43 +315,112 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-/// Authenticates a request: Signature V4 in the Authorization header, or
-/// anonymous. Answers the caller and the payload hash the body must match.
-fn authenticate(
-    http: &HttpRequest,
-    snap: &Snapshot,
-    bucket: Option<&BucketMeta>,
-    query: &[(String, String)],
-) -> Result<(Caller, String), S3Error> {
-    let header = |n: &str| http.headers().get(n).and_then(|v| v.to_str().ok());
-    if query
+/// Who sent a request, what its body must match, and where a signed
+/// aws-chunked body's signature chain starts.
+type Authenticated = (Caller, String, Option<chunksig::Seed>);
+
+/// The request's headers as the signature covers them (`host` from the
+/// URI when the request has no Host header, as HTTP/2 requests).
+fn signed_headers_of(http: &HttpRequest) -> Vec<(&str, &str)> {
+    let mut headers: Vec<(&str, &str)> = http
+        .headers()
         .iter()
-        .any(|(k, _)| k == "X-Amz-Signature" || k == "X-Amz-Algorithm")
-    {
-        return Err(S3Error::not_implemented(
-            "presigned URLs (query-string authentication)",
-        ));
+        .filter_map(|(k, v)| Some((k.as_str(), std::str::from_utf8(v.as_bytes()).ok()?)))
+        .collect();
+    if !headers.iter().any(|(k, _)| *k == "host") {
+        if let Some(a) = http.uri().authority() {
+            headers.push(("host", a.as_str()));
+        }
     }
-    let Some(value) = header("authorization") else {
-        return Ok((Caller::Anonymous, sigv4::UNSIGNED_PAYLOAD.into()));
-    };
-    let auth = sigv4::parse_authorization(value)?;
+    headers
+}
+
+/// The scope must name `s3` and, when `s3-region` is set, that region.
+fn check_scope(
+    auth: &sigv4::Authorization,
+    snap: &Snapshot,
+    code: S3ErrorCode,
+) -> Result<(), S3Error> {
     if auth.service != "s3" {
         return Err(S3Error::new(
-            S3ErrorCode::AuthorizationHeaderMalformed,
+            code,
             format!("credential scope service {:?} must be \"s3\"", auth.service),
         ));
     }
     let region = &snap.config.proxy.s3_region;
     if !region.is_empty() && auth.region != *region {
         return Err(S3Error::new(
-            S3ErrorCode::AuthorizationHeaderMalformed,
+            code,
             format!(
                 "the region {:?} is wrong; expecting {region:?}",
                 auth.region
             ),
         ));
     }
+    Ok(())
+}
+
+/// A presigned URL's request (docs/s3.md "Presigned URLs").
+fn authenticate_query(
+    http: &HttpRequest,
+    snap: &Snapshot,
+    bucket: Option<&BucketMeta>,
+    query: &[(String, String)],
+) -> Result<Authenticated, S3Error> {
+    let raw_query = http.uri().query().unwrap_or("");
+    let p = presign::parse(query, raw_query, now_secs())?;
+    check_scope(
+        &p.auth,
+        snap,
+        S3ErrorCode::AuthorizationQueryParametersError,
+    )?;
+    let payload_hash = presign::payload_hash(
+        http.headers()
+            .get("x-amz-content-sha256")
+            .and_then(|v| v.to_str().ok()),
+    )
+    .to_string();
+    if payload_hash.starts_with("STREAMING-") {
+        return Err(S3Error::not_implemented(&format!(
+            "x-amz-content-sha256 {payload_hash} on a presigned URL"
+        )));
+    }
+    let req = sigv4::Request {
+        method: http.method().as_str(),
+        raw_path: http.uri().path(),
+        raw_query: &p.signed_query,
+        headers: signed_headers_of(http),
+        payload_hash: &payload_hash,
+    };
+    let all = snap.buckets.all();
+    let caller = access::verify(&p.auth, &p.amz_date, &req, bucket, &all)?;
+    Ok((caller, payload_hash, None))
+}
+
+/// Authenticates a request: Signature V4 in the Authorization header or
+/// in the query (presigned URL), or anonymous. Answers the caller and the
+/// payload hash the body must match.
+fn authenticate(
+    http: &HttpRequest,
+    snap: &Snapshot,
+    bucket: Option<&BucketMeta>,
+    query: &[(String, String)],
+) -> Result<Authenticated, S3Error> {
+    let header = |n: &str| http.headers().get(n).and_then(|v| v.to_str().ok());
+    if presign::is_presigned(query) {
+        if header("authorization").is_some() {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified",
+            ));
+        }
+        return authenticate_query(http, snap, bucket, query);
+    }
+    let Some(value) = header("authorization") else {
+        return Ok((Caller::Anonymous, sigv4::UNSIGNED_PAYLOAD.into(), None));
+    };
+    let auth = sigv4::parse_authorization(value)?;
+    check_scope(&auth, snap, S3ErrorCode::AuthorizationHeaderMalformed)?;
     let amz_date = header("x-amz-date").ok_or_else(|| {
         S3Error::new(
             S3ErrorCode::AccessDenied,
@@ -384,34 +458,32 @@ fn authenticate(
             "missing required header for this request: x-amz-content-sha256",
         )
     })?;
-    if payload_hash.starts_with("STREAMING-") && payload_hash != chunked::UNSIGNED_TRAILER {
+    let signed_chunks =
+        [chunksig::SIGNED_PAYLOAD, chunksig::SIGNED_PAYLOAD_TRAILER].contains(&payload_hash);
+    if payload_hash.starts_with("STREAMING-")
+        && payload_hash != chunked::UNSIGNED_TRAILER
+        && !signed_chunks
+    {
         return Err(S3Error::not_implemented(&format!(
-            "x-amz-content-sha256 {payload_hash} (aws-chunked uploads)"
+            "x-amz-content-sha256 {payload_hash} (SigV4a aws-chunked uploads)"
         )));
-    }
-    let raw_path = http.uri().path();
-    let raw_query = http.uri().query().unwrap_or("");
-    let mut headers: Vec<(&str, &str)> = http
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str(), std::str::from_utf8(v.as_bytes()).ok()?)))
-        .collect();
-    let authority = http.uri().authority().map(|a| a.as_str().to_string());
-    if !headers.iter().any(|(k, _)| *k == "host") {
-        if let Some(a) = authority.as_deref() {
-            headers.push(("host", a));
-        }
     }
     let req = sigv4::Request {
         method: http.method().as_str(),
-        raw_path,
-        raw_query,
-        headers,
+        raw_path: http.uri().path(),
+        raw_query: http.uri().query().unwrap_or(""),
+        headers: signed_headers_of(http),
         payload_hash,
     };
     let all = snap.buckets.all();
-    let caller = access::verify(&auth, amz_date, &req, bucket, &all)?;
-    Ok((caller, payload_hash.to_string()))
+    let (caller, key) = access::verify_key(&auth, amz_date, &req, bucket, &all)?;
+    let seed = signed_chunks.then(|| chunksig::Seed {
+        key,
+        amz_date: amz_date.to_string(),
+        scope: auth.scope(),
+        signature: auth.signature.clone(),
+    });
+    Ok((caller, payload_hash.to_string(), seed))
 }
 
 async fn handle(
@@ -437,7 +509,7 @@ async fn handle(
         .as_ref()
         .and_then(|b| b.as_ref().ok())
         .map(|m| m.as_ref());
-    let (caller, payload_hash) = authenticate(http, snap, meta, &query)?;
+    let (caller, payload_hash, chunk_seed) = authenticate(http, snap, meta, &query)?;
     let (op, target) = op?;
     let req = S3Req {
         http: http.clone(),
@@ -446,6 +518,7 @@ async fn handle(
         query,
         payload_hash,
         caller,
+        chunk_seed,
     };
     if let Op::NotImplemented(what) = op {
         return Err(S3Error::not_implemented(what));

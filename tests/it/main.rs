@@ -20,6 +20,7 @@ mod placement;
 mod redirect;
 mod reload;
 mod s3;
+mod s3_wire;
 mod security;
 mod streaming;
 mod tls;

@@ -1,0 +1,377 @@
+//! What the 2025 SDKs send on the wire (docs/s3.md "Checksums",
+//! "aws-chunked bodies", "Presigned URLs", "CORS"), driven by real clients:
+//! boto3 ≥ 1.36 with its default checksums over HTTPS, hand-built signed
+//! aws-chunked requests (tests/s3/chunked_client.py), and presigned URLs
+//! from boto3 used by curl.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common::{free_port, sign, Proxy, Setup};
+use serde_json::{json, Value};
+
+const ALICE: &str = "alice-secret";
+
+fn setup(proxy: Value) -> Setup {
+    Setup {
+        buckets: json!({"buckets": {
+            "b1": {"groups": [1, 2], "acl": [
+                {"user": "alice", "token": ALICE, "flags": 2},
+                {"user": "reader", "token": "reader-secret", "flags": 0}]},
+        }}),
+        bucket_list: vec!["b1".into()],
+        proxy,
+        ..Setup::default()
+    }
+}
+
+/// Backrunner's `/get/` of an S3 key of b1 (URL-safe), signed by alice.
+fn get_signed(p: &Proxy, key: &str) -> reqwest::blocking::Response {
+    let path = format!("/get/b1/{key}");
+    p.client
+        .get(p.url(&path))
+        .header(
+            "Authorization",
+            format!("riftv1 alice:{}", sign(ALICE, "GET", &path)),
+        )
+        .send()
+        .unwrap()
+}
+
+fn python(p: &Proxy, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new("python3")
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("python3 (ci/install-deps.sh installs it with boto3)");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "python failed:\n{stdout}\n{}\nproxy log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        p.log()
+    );
+    stdout
+}
+
+fn script(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/s3")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+fn b64(raw: &[u8]) -> String {
+    openssl::base64::encode_block(raw)
+}
+
+/// boto3's defaults over HTTPS: PutObject streams as aws-chunked
+/// (STREAMING-UNSIGNED-PAYLOAD-TRAILER, no Content-Length) with a CRC32
+/// trailer; the checksum is verified, stored, and answered on GET/HEAD with
+/// ChecksumMode=ENABLED (not on ranged GETs); a wrong checksum stores
+/// nothing; what was stored is only the payload (read back through /get/).
+#[test]
+fn boto3_default_checksums_over_https() {
+    let (https_port, dir) = (free_port(), tempfile::tempdir().unwrap());
+    let (cert, key) = self_signed(dir.path());
+    let p = Proxy::start(setup(json!({
+        "s3-https-address": format!("127.0.0.1:{https_port}"),
+        "cert_file": cert, "key_file": key})));
+    let body = crate::common::random_bytes(300_000 + 11, 41);
+    let body_file = p.dir.path().join("body.bin");
+    std::fs::write(&body_file, &body).unwrap();
+    // Values boto3 cannot compute without awscrt: computed here, sent as given.
+    let crc32c = b64(&crc32c::crc32c(&body).to_be_bytes());
+    let mut d = crc64fast_nvme::Digest::new();
+    d.write(&body);
+    let crc64 = b64(&d.sum64().to_be_bytes());
+    let code = format!(
+        r#"
+import boto3, botocore, hashlib, base64, zlib, sys
+from botocore.config import Config
+from botocore.exceptions import ClientError
+assert tuple(int(x) for x in botocore.__version__.split(".")[:2]) >= (1, 36), botocore.__version__
+body = open({body_file:?}, "rb").read()
+c = boto3.client("s3", endpoint_url="https://127.0.0.1:{https_port}", verify={cert:?},
+    aws_access_key_id="alice", aws_secret_access_key="{ALICE}", region_name="us-east-1",
+    config=Config(s3={{"addressing_style": "path"}}, retries={{"max_attempts": 1}}))
+seen = []
+def hook(request, **kw):
+    seen.append({{k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}})
+c.meta.events.register("before-send.s3.PutObject", hook)
+crc32 = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+r = c.put_object(Bucket="b1", Key="sdk/default", Body=body)
+h = seen[-1]
+assert h.get("x-amz-content-sha256") == "STREAMING-UNSIGNED-PAYLOAD-TRAILER", h
+assert h.get("x-amz-trailer") == "x-amz-checksum-crc32", h
+assert "content-length" not in h and h.get("transfer-encoding") == "chunked", h
+assert r["ETag"] == '"%s"' % hashlib.md5(body).hexdigest(), r
+assert r.get("ChecksumCRC32") == crc32, r
+g = c.get_object(Bucket="b1", Key="sdk/default", ChecksumMode="ENABLED")
+assert g["Body"].read() == body
+assert g["ChecksumCRC32"] == crc32 and g["ChecksumType"] == "FULL_OBJECT", g
+hd = c.head_object(Bucket="b1", Key="sdk/default", ChecksumMode="ENABLED")
+assert hd["ChecksumCRC32"] == crc32, hd
+rg = c.get_object(Bucket="b1", Key="sdk/default", ChecksumMode="ENABLED", Range="bytes=10-99")
+assert rg["Body"].read() == body[10:100] and "ChecksumCRC32" not in rg, rg
+assert "ChecksumCRC32" not in c.head_object(Bucket="b1", Key="sdk/default")
+# Other algorithms: SHA1/SHA256 computed by boto3, CRC32C/CRC64NVME given.
+for alg, extra, field, want in [
+    ("SHA1", {{}}, "ChecksumSHA1", base64.b64encode(hashlib.sha1(body).digest()).decode()),
+    ("SHA256", {{}}, "ChecksumSHA256", base64.b64encode(hashlib.sha256(body).digest()).decode()),
+    (None, {{"ChecksumCRC32C": "{crc32c}"}}, "ChecksumCRC32C", "{crc32c}"),
+    (None, {{"ChecksumCRC64NVME": "{crc64}"}}, "ChecksumCRC64NVME", "{crc64}"),
+]:
+    kw = dict(extra)
+    if alg: kw["ChecksumAlgorithm"] = alg
+    k = "sdk/" + field
+    c.put_object(Bucket="b1", Key=k, Body=body, **kw)
+    g = c.get_object(Bucket="b1", Key=k, ChecksumMode="ENABLED")
+    assert g["Body"].read() == body and g[field] == want, (field, g)
+# Wrong checksums: BadDigest, nothing stored.
+for kw in ({{"ChecksumCRC32": "AAAAAA=="}}, {{"ChecksumCRC32C": "AAAAAA=="}},
+           {{"ChecksumCRC64NVME": "AAAAAAAAAAA="}}, {{"ContentMD5": "AAAAAAAAAAAAAAAAAAAAAA=="}}):
+    try:
+        c.put_object(Bucket="b1", Key="sdk/bad", Body=body, **kw)
+        sys.exit("a wrong checksum was accepted: %r" % kw)
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "BadDigest", e.response
+    try:
+        c.head_object(Bucket="b1", Key="sdk/bad")
+        sys.exit("a refused PUT stored the object")
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "404", e.response
+# A malformed value: InvalidRequest.
+try:
+    c.put_object(Bucket="b1", Key="sdk/bad", Body=body, ChecksumCRC32="nope")
+    sys.exit("a malformed checksum was accepted")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "InvalidRequest", e.response
+print("OK")
+"#,
+        cert = cert.display().to_string(),
+        body_file = body_file.display().to_string(),
+    );
+    let out = python(&p, &["-c", &code], &[]);
+    assert!(out.contains("OK"), "{out}");
+    // The stored object is the payload only, not the aws-chunked framing.
+    for k in ["sdk/default", "sdk/ChecksumSHA1", "sdk/ChecksumCRC64NVME"] {
+        let r = get_signed(&p, k);
+        assert_eq!(r.status(), 200, "{k}");
+        assert!(
+            r.bytes().unwrap() == body,
+            "{k}: /get/ differs from the payload"
+        );
+    }
+    assert_eq!(get_signed(&p, "sdk/bad").status(), 404);
+}
+
+/// Signed aws-chunked bodies (every chunk signature checked, chained from
+/// the seed; the trailer signature too), the unsigned trailer form, and a
+/// plain body with Transfer-Encoding: chunked and
+/// x-amz-decoded-content-length; broken signatures or checksums store
+/// nothing. Bodies read back through /get/ byte for byte.
+#[test]
+fn hand_built_aws_chunked_bodies() {
+    let port = free_port();
+    let p = Proxy::start(setup(json!({"s3-address": format!("127.0.0.1:{port}")})));
+    let body_file = p.dir.path().join("chunked.bin");
+    let out = python(
+        &p,
+        &[
+            &script("chunked_client.py"),
+            &port.to_string(),
+            "alice",
+            ALICE,
+            "b1",
+        ],
+        &[("CHUNKED_BODY_FILE", body_file.to_str().unwrap())],
+    );
+    assert!(out.lines().last().unwrap_or("").starts_with("OK "), "{out}");
+    let body = std::fs::read(&body_file).unwrap();
+    let mut stored = 0;
+    for mode in ["signed", "signed-trailer", "unsigned-trailer", "plain"] {
+        for te in ["cl", "te"] {
+            if mode == "plain" && te == "cl" {
+                continue;
+            }
+            let k = format!("chunked/{mode}/{te}");
+            let r = get_signed(&p, &k);
+            assert_eq!(r.status(), 200, "{k}");
+            assert!(
+                r.bytes().unwrap() == body,
+                "{k}: stored bytes differ from the payload"
+            );
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 7);
+    for i in 0..6 {
+        assert_eq!(
+            get_signed(&p, &format!("chunked/bad/{i}")).status(),
+            404,
+            "bad/{i}"
+        );
+    }
+}
+
+fn curl(args: &[&str]) -> (u16, String, String) {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-S",
+            "-o",
+            "-",
+            "-D",
+            "/dev/stderr",
+            "-w",
+            "\n%{http_code}",
+        ])
+        .args(args)
+        .output()
+        .expect("curl");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let (text, code) = stdout.rsplit_once('\n').unwrap_or(("", "0"));
+    (
+        code.trim().parse().unwrap_or(0),
+        text.to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn presign(
+    p: &Proxy,
+    endpoint: &str,
+    user: (&str, &str),
+    calls: &[(&str, &str, i64)],
+) -> Vec<String> {
+    let list: Vec<String> = calls
+        .iter()
+        .map(|(op, key, exp)| format!("({op:?}, {key:?}, {exp})"))
+        .collect();
+    let code = format!(
+        r#"
+import boto3
+from botocore.config import Config
+c = boto3.client("s3", endpoint_url="{endpoint}", aws_access_key_id="{}",
+    aws_secret_access_key="{}", region_name="us-east-1",
+    config=Config(signature_version="s3v4", s3={{"addressing_style": "path"}}))
+for op, key, exp in [{}]:
+    print(c.generate_presigned_url(op, Params={{"Bucket": "b1", "Key": key}}, ExpiresIn=exp))
+"#,
+        user.0,
+        user.1,
+        list.join(", ")
+    );
+    python(p, &["-c", &code], &[])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Presigned URLs made by boto3, used by curl: PUT, GET, HEAD, DELETE;
+/// expired, out-of-range expiry, altered and misused URLs are refused.
+#[test]
+fn presigned_urls_with_curl() {
+    let port = free_port();
+    let p = Proxy::start(setup(json!({"s3-address": format!("127.0.0.1:{port}")})));
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let urls = presign(
+        &p,
+        &endpoint,
+        ("alice", ALICE),
+        &[
+            ("put_object", "pre/a b+c", 300),
+            ("get_object", "pre/a b+c", 300),
+            ("head_object", "pre/a b+c", 300),
+            ("delete_object", "pre/a b+c", 300),
+            ("get_object", "pre/a b+c", 1),
+            ("get_object", "pre/a b+c", 604_801),
+        ],
+    );
+    let [put, get, head, delete, short, long] = &urls[..] else {
+        panic!("{urls:?}");
+    };
+    let (code, text, _) = curl(&["-X", "PUT", "--data-binary", "presigned body", put]);
+    assert_eq!(code, 200, "{text}\n{}", p.log());
+    let (code, text, _) = curl(&[get]);
+    assert_eq!((code, text.as_str()), (200, "presigned body"));
+    let (code, _, headers) = curl(&["-I", head]);
+    assert_eq!(code, 200, "{headers}");
+    assert!(
+        headers.to_ascii_lowercase().contains("content-length: 14"),
+        "{headers}"
+    );
+    // A URL is signed for its method and key.
+    let (code, text, _) = curl(&["-X", "DELETE", get]);
+    assert_eq!(code, 403, "{text}");
+    assert!(text.contains("SignatureDoesNotMatch"), "{text}");
+    let other_key = get.replace("/b1/pre/", "/b1/other/");
+    let (code, _, _) = curl(&[&other_key]);
+    assert_eq!(code, 403);
+    let last = if get.ends_with('0') { '1' } else { '0' };
+    let altered = format!("{}{last}", &get[..get.len() - 1]);
+    let (code, text, _) = curl(&[&altered]);
+    assert_eq!(code, 403);
+    assert!(text.contains("SignatureDoesNotMatch"), "{text}");
+    // Expiry.
+    let (code, text, _) = curl(&[long]);
+    assert_eq!(code, 403);
+    assert!(
+        text.contains("AccessDenied") && text.contains("604800"),
+        "{text}"
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    let (code, text, _) = curl(&[short]);
+    assert_eq!(code, 403);
+    assert!(
+        text.contains("<Code>AccessDenied</Code><Message>Request has expired"),
+        "{text}"
+    );
+    // A presigned URL and an Authorization header together.
+    let (code, text, _) = curl(&["-H", "Authorization: AWS4-HMAC-SHA256 x", get]);
+    assert_eq!(code, 400, "{text}");
+    // The reader may presign a GET but not a PUT.
+    let r = presign(
+        &p,
+        &endpoint,
+        ("reader", "reader-secret"),
+        &[("get_object", "pre/a b+c", 60), ("put_object", "pre/r", 60)],
+    );
+    assert_eq!(curl(&[&r[0]]).0, 200);
+    let (code, text, _) = curl(&["-X", "PUT", "--data-binary", "x", &r[1]]);
+    assert_eq!(code, 403, "{text}");
+    assert!(text.contains("AccessDenied"), "{text}");
+    // DELETE, then the key is gone.
+    let (code, _, _) = curl(&["-X", "DELETE", delete]);
+    assert_eq!(code, 204);
+    assert_eq!(curl(&[get]).0, 404);
+}

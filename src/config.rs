@@ -187,6 +187,9 @@ pub struct ProxyConfig {
     /// Domain of virtual-host style S3 requests (`BUCKET.<domain>`); empty = path style only.
     #[serde(rename = "s3-domain")]
     pub s3_domain: String,
+    /// CORS rules of the S3 listener (docs/s3.md "CORS"); empty = no CORS.
+    #[serde(rename = "s3-cors", deserialize_with = "null_default")]
+    pub s3_cors: Vec<crate::s3::cors::CorsRule>,
     /// The user whose riftv1 signature (keyed by `admin-token`) authorizes
     /// `/update_local_config/`; empty = no admin credential.
     #[serde(rename = "admin-user")]
@@ -262,6 +265,7 @@ impl Default for ProxyConfig {
             s3_https_address: String::new(),
             s3_region: String::new(),
             s3_domain: String::new(),
+            s3_cors: Vec::new(),
             admin_user: String::new(),
             admin_token: String::new(),
             unsigned_config_update_from_loopback: false,
@@ -360,6 +364,7 @@ impl Config {
         if !p.s3_https_address.is_empty() && (p.cert_file.is_empty() || p.key_file.is_empty()) {
             return Err("proxy.s3-https-address needs proxy.cert_file and proxy.key_file".into());
         }
+        crate::s3::cors::validate(&p.s3_cors)?;
         if !(0.0..=1.0).contains(&p.free_space_ratio_hard)
             || !(0.0..=1.0).contains(&p.free_space_ratio_soft)
         {

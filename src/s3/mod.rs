@@ -10,6 +10,7 @@ pub mod bucket;
 pub mod checksum;
 pub mod chunked;
 pub mod chunksig;
+pub mod cors;
 pub mod digest;
 pub mod error;
 pub mod meta;
@@ -567,10 +568,12 @@ async fn dispatch(
         &snap.config.proxy.s3_domain,
     )
     .and_then(|t| Ok((parse_op(&method, &t, &query, http.headers())?, t)));
-    let name = op
-        .as_ref()
-        .map(|(o, _)| o.stat_name())
-        .unwrap_or("s3_invalid");
+    let preflight = method == Method::OPTIONS;
+    let name = match &op {
+        _ if preflight => "s3_cors_preflight",
+        Ok((o, _)) => o.stat_name(),
+        Err(_) => "s3_invalid",
+    };
     let headers_size: usize = http
         .headers()
         .iter()
@@ -584,6 +587,8 @@ async fn dispatch(
                 crate::http::MAX_HEADER_BYTES
             ),
         ))
+    } else if preflight {
+        cors::preflight(http.headers(), &snap.config.proxy.s3_cors)
     } else {
         handle(&http, &state, &snap, op, query, payload).await
     };
@@ -608,6 +613,12 @@ async fn dispatch(
         }
     };
     crate::http::router::add_proxy_headers(&mut resp, &snap.config.proxy.headers);
+    cors::decorate(
+        &mut resp,
+        http.headers(),
+        method.as_str(),
+        &snap.config.proxy.s3_cors,
+    );
     if let Ok(v) = HeaderValue::try_from(request_id.as_str()) {
         resp.headers_mut()
             .insert(HeaderName::from_static("x-amz-request-id"), v);

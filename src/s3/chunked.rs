@@ -199,6 +199,9 @@ impl Decoder {
                     .split_once(':')
                     .ok_or_else(|| bad("a trailer line is not NAME:VALUE"))?;
                 let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_string());
+                if self.signed.as_ref().is_some_and(|s| !s.trailer) {
+                    return Err(bad("trailer lines in a signed body without a trailer"));
+                }
                 if name == TRAILER_SIGNATURE {
                     if let Some(s) = &mut self.signed {
                         s.trailer_signature = Some(value);
@@ -253,6 +256,72 @@ mod tests {
         assert_eq!(
             decode(&[b"3;chunk-signature=ab\r\nabc\r\n0\r\n\r\n"]).unwrap(),
             b"abc"
+        );
+    }
+
+    #[test]
+    fn trailers_are_kept() {
+        let mut d = Decoder::default();
+        let mut out = Vec::new();
+        d.feed(Bytes::from_static(BODY), &mut out).unwrap();
+        d.finish().unwrap();
+        assert_eq!(
+            d.trailers(),
+            &[("x-amz-checksum-crc32".to_string(), "DUoRhQ==".to_string())]
+        );
+    }
+
+    #[test]
+    fn signed_chunks() {
+        use crate::s3::chunksig::{ChunkSigner, Seed};
+        let seed = Seed {
+            key: vec![7; 32],
+            amz_date: "20240101T000000Z".into(),
+            scope: "20240101/r/s3/aws4_request".into(),
+            signature: "ab".repeat(32),
+        };
+        // Signatures computed by a chain of its own.
+        let mut chain = ChunkSigner::new(seed.clone());
+        let mut body = Vec::new();
+        for data in [&b"hello"[..], b" world", b""] {
+            let sha = openssl::sha::sha256(data);
+            let sig = chain.expected_chunk(&sha);
+            chain.chunk(&sha, Some(&sig)).unwrap();
+            body.extend_from_slice(
+                format!("{:x};chunk-signature={sig}\r\n", data.len()).as_bytes(),
+            );
+            if !data.is_empty() {
+                body.extend_from_slice(data);
+                body.extend_from_slice(b"\r\n");
+            }
+        }
+        let run = |b: &[u8], trailer: bool| {
+            let mut d = Decoder::signed(ChunkSigner::new(seed.clone()), trailer);
+            let mut out = Vec::new();
+            for piece in b.chunks(3) {
+                d.feed(Bytes::copy_from_slice(piece), &mut out)?;
+            }
+            d.finish().map(|_| out.concat())
+        };
+        let mut good = body.clone();
+        good.extend_from_slice(b"\r\n");
+        assert_eq!(run(&good, false).unwrap(), b"hello world");
+        // A flipped data byte breaks its chunk's signature.
+        let mut flipped = good.clone();
+        let at = flipped.iter().position(|&b| b == b'w').unwrap();
+        flipped[at] = b'W';
+        assert_eq!(
+            run(&flipped, false).unwrap_err().code,
+            S3ErrorCode::SignatureDoesNotMatch
+        );
+        // Unsigned trailer lines are not taken in a body signed without a trailer.
+        let mut injected = body.clone();
+        injected.extend_from_slice(b"x-amz-checksum-crc32:AAAAAA==\r\n\r\n");
+        assert!(run(&injected, false).is_err());
+        // With a trailer, its signature is required.
+        assert_eq!(
+            run(&injected, true).unwrap_err().code,
+            S3ErrorCode::SignatureDoesNotMatch
         );
     }
 

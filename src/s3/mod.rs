@@ -418,7 +418,12 @@ fn authenticate(
         return authenticate_query(http, snap, bucket, query);
     }
     let Some(value) = header("authorization") else {
-        return Ok((Caller::Anonymous, sigv4::UNSIGNED_PAYLOAD.into(), None));
+        // An anonymous aws-chunked body is decoded too (nothing signs it).
+        let payload = match header("x-amz-content-sha256") {
+            Some(chunked::UNSIGNED_TRAILER) => chunked::UNSIGNED_TRAILER,
+            _ => sigv4::UNSIGNED_PAYLOAD,
+        };
+        return Ok((Caller::Anonymous, payload.into(), None));
     };
     let auth = sigv4::parse_authorization(value)?;
     check_scope(&auth, snap, S3ErrorCode::AuthorizationHeaderMalformed)?;

@@ -20,8 +20,9 @@ fn setup(proxy: Value) -> Setup {
             "b1": {"groups": [1, 2], "acl": [
                 {"user": "alice", "token": ALICE, "flags": 2},
                 {"user": "reader", "token": "reader-secret", "flags": 0}]},
+            "pub": {"groups": [2, 3], "acl": [{"user": "*", "token": "", "flags": 3}]},
         }}),
-        bucket_list: vec!["b1".into()],
+        bucket_list: vec!["b1".into(), "pub".into()],
         proxy,
         ..Setup::default()
     }
@@ -235,6 +236,31 @@ fn hand_built_aws_chunked_bodies() {
         }
     }
     assert_eq!(stored, 7);
+    // Anonymous (a bucket where `*` writes): the unsigned trailer form is
+    // decoded and its checksum checked as well.
+    let s3 = format!("http://127.0.0.1:{port}");
+    let anon = |key: &str, crc: u32| {
+        let framed = format!(
+            "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:{}\r\n\r\n",
+            b64(&crc.to_be_bytes())
+        );
+        p.client
+            .put(format!("{s3}/pub/{key}"))
+            .header("content-encoding", "aws-chunked")
+            .header("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+            .header("x-amz-trailer", "x-amz-checksum-crc32")
+            .header("x-amz-decoded-content-length", "5")
+            .body(framed)
+            .send()
+            .unwrap()
+    };
+    let r = anon("anon", crc32fast::hash(b"hello"));
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap_or_default());
+    assert_eq!(p.get("pub", "anon").text().unwrap(), "hello");
+    let r = anon("anon-bad", 1);
+    assert_eq!(r.status(), 400);
+    assert!(r.text().unwrap().contains("<Code>BadDigest</Code>"));
+    assert_eq!(p.get("pub", "anon-bad").status(), 404);
     for i in 0..6 {
         assert_eq!(
             get_signed(&p, &format!("chunked/bad/{i}")).status(),

@@ -16,8 +16,8 @@ use bytes::Bytes;
 use self::ffi::{
     BackendOp, BackendStatus, Entry, Node, NodeParams, Route, Session, SessionParams, WriteKind,
 };
+use crate::cluster::consistency::differ;
 use crate::config::Config;
-use crate::placement::consistency::differ;
 use crate::storage::{
     defrag_state, pick_error, BackendCommand, BackendStat, Context, DefragOutcome, GroupId,
     GroupResult, ObjectReader, ObjectWriter, ReplicaInfo, Storage, StorageError,

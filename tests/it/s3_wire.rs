@@ -623,3 +623,56 @@ fn chromium_presigned_put_and_get_cross_origin() {
         "/report/error-",
     );
 }
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Memory stays bounded whatever the body size: a 256 MiB PutObject as
+/// boto3 sends it over HTTPS (aws-chunked with a CRC32 trailer, no
+/// Content-Length), decoded, hashed (MD5, CRC32) and checked as it streams.
+#[test]
+fn large_aws_chunked_upload_in_bounded_memory() {
+    let (https_port, dir) = (free_port(), tempfile::tempdir().unwrap());
+    let (cert, key) = self_signed(dir.path());
+    let p = Proxy::start(setup(json!({
+        "s3-https-address": format!("127.0.0.1:{https_port}"),
+        "cert_file": cert, "key_file": key})));
+    let before = vm_hwm_kib(p.pid());
+    let code = format!(
+        r#"
+import boto3, io, os, time
+from botocore.config import Config
+size = 256 << 20
+class Gen(io.RawIOBase):
+    # A deterministic stream the client never holds whole.
+    def __init__(self): self.left = size; self.block = os.urandom(1 << 20)
+    def readable(self): return True
+    def readinto(self, b):
+        n = min(len(b), self.left, len(self.block))
+        b[:n] = self.block[:n]; self.left -= n; return n
+c = boto3.client("s3", endpoint_url="https://127.0.0.1:{https_port}", verify={cert:?},
+    aws_access_key_id="alice", aws_secret_access_key="{ALICE}", region_name="us-east-1",
+    config=Config(s3={{"addressing_style": "path"}}, retries={{"max_attempts": 1}}))
+sent = []
+c.meta.events.register("before-send.s3.PutObject",
+    lambda request, **kw: sent.append(request.headers.get("X-Amz-Content-SHA256")))
+t = time.time()
+c.put_object(Bucket="b1", Key="big", Body=Gen(), ContentLength=size)
+assert sent == [b"STREAMING-UNSIGNED-PAYLOAD-TRAILER"], sent
+h = c.head_object(Bucket="b1", Key="big", ChecksumMode="ENABLED")
+assert h["ContentLength"] == size and h["ChecksumCRC32"], h
+print("PUT", size, "bytes in %.1f s" % (time.time() - t))
+"#,
+        cert = cert.display().to_string(),
+    );
+    let out = python(&p, &["-c", &code], &[]);
+    let peak = vm_hwm_kib(p.pid());
+    eprintln!("{out}proxy peak RSS {before} KiB before, {peak} KiB after");
+    assert!(peak < 256 << 10, "peak RSS {peak} KiB");
+}

@@ -269,16 +269,18 @@ pub async fn put(
         .ok_or_else(|| S3Error::internal("the body ended without its digest"))?;
     let etag = format!("\"{}\"", hex(&md5));
     stored.checksum = sum.borrow_mut().take();
+    // The reply names the checksum only when the request declared one.
+    let answered = stored.checksum.clone().filter(|_| declared.is_some());
     meta::write(
         objects,
         &ctx,
         key,
-        &stored.clone().stored(size, etag.clone(), &results),
+        &stored.stored(size, etag.clone(), &results),
     )
     .await?;
     let mut resp = HttpResponse::Ok();
     resp.insert_header((ETAG, etag));
-    if let (Some(c), Some(_)) = (&stored.checksum, &declared) {
+    if let Some(c) = &answered {
         checksum_headers(&mut resp, c);
     }
     Ok(resp.finish())

@@ -111,6 +111,12 @@ pub(super) fn authenticate(
     query: &[(String, String)],
 ) -> Result<Authenticated, S3Error> {
     let header = |n: &str| http.headers().get(n).and_then(|v| v.to_str().ok());
+    if presign::is_sigv2(query) {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "The authorization mechanism you have provided (Signature V2 in the query) is not supported. Please use AWS4-HMAC-SHA256.",
+        ));
+    }
     if presign::is_presigned(query) {
         if header("authorization").is_some() {
             return Err(S3Error::new(

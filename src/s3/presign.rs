@@ -16,6 +16,12 @@ pub fn is_presigned(query: &[(String, String)]) -> bool {
         .any(|(k, _)| k == "X-Amz-Signature" || k == "X-Amz-Algorithm" || k == "X-Amz-Credential")
 }
 
+/// Whether the query carries a Signature V2 (`AWSAccessKeyId`, `Signature`,
+/// `Expires`), as aws-cli v1's `s3 presign` makes by default.
+pub fn is_sigv2(query: &[(String, String)]) -> bool {
+    query.iter().any(|(k, _)| k == "AWSAccessKeyId") && query.iter().any(|(k, _)| k == "Signature")
+}
+
 fn query_error(why: impl Into<String>) -> S3Error {
     S3Error::new(S3ErrorCode::AuthorizationQueryParametersError, why)
 }

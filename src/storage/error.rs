@@ -56,6 +56,12 @@ impl StorageError {
         self.class() == ErrorClass::NotFound
     }
 
+    /// Whether a compare-and-swap write found another version (`-EBADFD`,
+    /// as the Elliptics server answers it).
+    pub fn is_conflict(&self) -> bool {
+        self.errno == -libc::EBADFD
+    }
+
     /// Classifies the errno as SPEC.md maps it to HTTP.
     pub fn class(&self) -> ErrorClass {
         match -self.errno {

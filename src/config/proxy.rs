@@ -153,6 +153,9 @@ pub struct ProxyConfig {
     /// Domain of virtual-host style S3 requests (`BUCKET.<domain>`); empty = path style only.
     #[serde(rename = "s3-domain")]
     pub s3_domain: String,
+    /// CORS rules of the S3 listener (docs/s3.md "CORS"); empty = no CORS.
+    #[serde(rename = "s3-cors", deserialize_with = "null_default")]
+    pub s3_cors: Vec<crate::s3::cors::CorsRule>,
     /// The bucket whose ACL declares the S3 users and who may create and
     /// delete buckets (flag 4); empty = S3 CreateBucket/DeleteBucket off.
     #[serde(rename = "s3-admin-bucket")]
@@ -236,6 +239,7 @@ impl Default for ProxyConfig {
             s3_https_address: String::new(),
             s3_region: String::new(),
             s3_domain: String::new(),
+            s3_cors: Vec::new(),
             s3_admin_bucket: String::new(),
             s3_default_groups: Vec::new(),
             admin_user: String::new(),

@@ -187,6 +187,10 @@ pub struct ProxyConfig {
     /// Domain of virtual-host style S3 requests (`BUCKET.<domain>`); empty = path style only.
     #[serde(rename = "s3-domain")]
     pub s3_domain: String,
+    /// Seconds after which an unfinished S3 multipart upload is removed
+    /// with its parts (0 = never).
+    #[serde(rename = "s3-multipart-max-age")]
+    pub s3_multipart_max_age: u64,
     /// The user whose riftv1 signature (keyed by `admin-token`) authorizes
     /// `/update_local_config/`; empty = no admin credential.
     #[serde(rename = "admin-user")]
@@ -262,6 +266,7 @@ impl Default for ProxyConfig {
             s3_https_address: String::new(),
             s3_region: String::new(),
             s3_domain: String::new(),
+            s3_multipart_max_age: 7 * 24 * 3600,
             admin_user: String::new(),
             admin_token: String::new(),
             unsigned_config_update_from_loopback: false,

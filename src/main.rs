@@ -73,6 +73,7 @@ fn main() -> ExitCode {
         actix_web::rt::spawn(reload_on_sighup(state.clone()));
         actix_web::rt::spawn(reload::run_periodic(state.clone()));
         backrunner::placement::spawn_stat_updater(state.clone());
+        backrunner::s3::upload_lists::spawn_cleanup(state.clone());
         backrunner::http::metrics::count_reloads(&state);
     });
     match system.block_on(http::serve(state)) {

@@ -8,10 +8,16 @@
 pub mod access;
 pub mod bucket;
 pub mod chunked;
+pub mod cluster_doc;
+pub mod copy;
 pub mod error;
+pub mod long_reply;
 pub mod meta;
+pub mod multipart;
 pub mod object;
 pub mod sigv4;
+pub mod upload_lists;
+pub mod write_conditions;
 pub mod xml;
 
 use std::sync::Arc;
@@ -121,6 +127,22 @@ pub enum Op {
     PutObject,
     /// `DELETE /BUCKET/KEY`.
     DeleteObject,
+    /// `PUT /BUCKET/KEY` with `x-amz-copy-source`.
+    CopyObject,
+    /// `POST /BUCKET/KEY?uploads`.
+    CreateMultipartUpload,
+    /// `PUT /BUCKET/KEY?partNumber=N&uploadId=ID`.
+    UploadPart,
+    /// UploadPart with `x-amz-copy-source`.
+    UploadPartCopy,
+    /// `POST /BUCKET/KEY?uploadId=ID`.
+    CompleteMultipartUpload,
+    /// `DELETE /BUCKET/KEY?uploadId=ID`.
+    AbortMultipartUpload,
+    /// `GET /BUCKET/KEY?uploadId=ID`.
+    ListParts,
+    /// `GET /BUCKET?uploads`.
+    ListMultipartUploads,
     /// An S3 operation not built yet (its name).
     NotImplemented(&'static str),
 }
@@ -136,13 +158,31 @@ impl Op {
             Op::HeadObject => "s3_head_object",
             Op::PutObject => "s3_put_object",
             Op::DeleteObject => "s3_delete_object",
+            Op::CopyObject => "s3_copy_object",
+            Op::CreateMultipartUpload => "s3_create_multipart_upload",
+            Op::UploadPart => "s3_upload_part",
+            Op::UploadPartCopy => "s3_upload_part_copy",
+            Op::CompleteMultipartUpload => "s3_complete_multipart_upload",
+            Op::AbortMultipartUpload => "s3_abort_multipart_upload",
+            Op::ListParts => "s3_list_parts",
+            Op::ListMultipartUploads => "s3_list_multipart_uploads",
             Op::NotImplemented(_) => "s3_not_implemented",
         }
     }
 
     /// Whether the operation writes (needs ACL write rights).
     pub fn writes(self) -> bool {
-        matches!(self, Op::PutObject | Op::DeleteObject)
+        matches!(
+            self,
+            Op::PutObject
+                | Op::DeleteObject
+                | Op::CopyObject
+                | Op::CreateMultipartUpload
+                | Op::UploadPart
+                | Op::UploadPartCopy
+                | Op::CompleteMultipartUpload
+                | Op::AbortMultipartUpload
+        )
     }
 }
 
@@ -208,6 +248,9 @@ pub fn parse_op(
             if *method == Method::GET && has("location") {
                 return Ok(Op::GetBucketLocation);
             }
+            if *method == Method::GET && has("uploads") {
+                return Ok(Op::ListMultipartUploads);
+            }
             if let Some((_, what)) = BUCKET_SUBRESOURCES.iter().find(|(k, _)| has(k)) {
                 return Ok(Op::NotImplemented(what));
             }
@@ -224,15 +267,25 @@ pub fn parse_op(
             }
         }
         (Some(_), Some(_)) => {
+            let copy = headers.contains_key("x-amz-copy-source");
+            match *method {
+                Method::POST if has("uploads") => return Ok(Op::CreateMultipartUpload),
+                Method::POST if has("uploadId") => return Ok(Op::CompleteMultipartUpload),
+                Method::PUT if has("uploadId") && has("partNumber") && copy => {
+                    return Ok(Op::UploadPartCopy)
+                }
+                Method::PUT if has("uploadId") && has("partNumber") => return Ok(Op::UploadPart),
+                Method::DELETE if has("uploadId") => return Ok(Op::AbortMultipartUpload),
+                Method::GET if has("uploadId") => return Ok(Op::ListParts),
+                _ => {}
+            }
             if let Some((_, what)) = OBJECT_SUBRESOURCES.iter().find(|(k, _)| has(k)) {
                 return Ok(Op::NotImplemented(what));
             }
             match *method {
                 Method::GET => Ok(Op::GetObject),
                 Method::HEAD => Ok(Op::HeadObject),
-                Method::PUT if headers.contains_key("x-amz-copy-source") => {
-                    Ok(Op::NotImplemented("CopyObject"))
-                }
+                Method::PUT if copy => Ok(Op::CopyObject),
                 Method::PUT => Ok(Op::PutObject),
                 Method::DELETE => Ok(Op::DeleteObject),
                 Method::POST => Ok(Op::NotImplemented("POST object operations")),
@@ -257,6 +310,8 @@ pub struct S3Req {
     pub payload_hash: String,
     /// Who sent it.
     pub caller: Caller,
+    /// The `x-amz-request-id` of the reply.
+    pub request_id: String,
 }
 
 impl S3Req {
@@ -293,7 +348,7 @@ impl S3Req {
 
 /// Loads a bucket: from the cache without leaving the worker, else from
 /// the metadata groups on the blocking pool.
-async fn load_bucket(snap: &Snapshot, name: &str) -> Result<Arc<BucketMeta>, S3Error> {
+pub(super) async fn load_bucket(snap: &Snapshot, name: &str) -> Result<Arc<BucketMeta>, S3Error> {
     if let Some(m) = snap.buckets.cached(name) {
         return Ok(m);
     }
@@ -420,6 +475,7 @@ async fn handle(
     op: Result<(Op, Target), S3Error>,
     query: Vec<(String, String)>,
     payload: web::Payload,
+    request_id: &str,
 ) -> Result<HttpResponse, S3Error> {
     let bucket = match &op {
         Ok((
@@ -445,6 +501,7 @@ async fn handle(
         query,
         payload_hash,
         caller,
+        request_id: request_id.to_string(),
     };
     if let Op::NotImplemented(what) = op {
         return Err(S3Error::not_implemented(what));
@@ -464,6 +521,14 @@ async fn handle(
         Op::GetObject | Op::HeadObject => object::get(&req, &bucket, key).await,
         Op::PutObject => object::put(&req, &bucket, key, payload).await,
         Op::DeleteObject => object::delete(&req, &bucket, key).await,
+        Op::CopyObject => copy::copy_object(&req, &bucket, key).await,
+        Op::CreateMultipartUpload => multipart::create(&req, &bucket, key).await,
+        Op::UploadPart => multipart::upload_part(&req, &bucket, key, payload).await,
+        Op::UploadPartCopy => multipart::upload_part_copy(&req, &bucket, key).await,
+        Op::CompleteMultipartUpload => multipart::complete(&req, &bucket, key, payload).await,
+        Op::AbortMultipartUpload => multipart::abort(&req, &bucket, key).await,
+        Op::ListParts => upload_lists::list_parts(&req, &bucket, key).await,
+        Op::ListMultipartUploads => upload_lists::list_uploads(&req, &bucket).await,
         Op::ListBuckets | Op::NotImplemented(_) => Err(S3Error::internal("unroutable operation")),
     }
 }
@@ -511,7 +576,7 @@ async fn dispatch(
             ),
         ))
     } else {
-        handle(&http, &state, &snap, op, query, payload).await
+        handle(&http, &state, &snap, op, query, payload, &request_id).await
     };
     let peer = http
         .peer_addr()
@@ -705,13 +770,38 @@ mod tests {
             op(Method::DELETE, t(Some("b"), Some("k")), "").unwrap(),
             Op::DeleteObject
         );
-        assert!(matches!(
+        assert_eq!(
             op(
                 Method::PUT,
                 t(Some("b"), Some("k")),
                 "partNumber=1&uploadId=x"
             )
             .unwrap(),
+            Op::UploadPart
+        );
+        let obj = t(Some("b"), Some("k"));
+        assert_eq!(
+            op(Method::POST, obj.clone(), "uploads").unwrap(),
+            Op::CreateMultipartUpload
+        );
+        assert_eq!(
+            op(Method::POST, obj.clone(), "uploadId=x").unwrap(),
+            Op::CompleteMultipartUpload
+        );
+        assert_eq!(
+            op(Method::DELETE, obj.clone(), "uploadId=x").unwrap(),
+            Op::AbortMultipartUpload
+        );
+        assert_eq!(
+            op(Method::GET, obj.clone(), "uploadId=x").unwrap(),
+            Op::ListParts
+        );
+        assert_eq!(
+            op(Method::GET, t(Some("b"), None), "uploads").unwrap(),
+            Op::ListMultipartUploads
+        );
+        assert!(matches!(
+            op(Method::GET, obj, "partNumber=1").unwrap(),
             Op::NotImplemented(_)
         ));
         let mut copy = actix_web::http::header::HeaderMap::new();
@@ -721,7 +811,17 @@ mod tests {
         );
         assert_eq!(
             parse_op(&Method::PUT, &t(Some("b"), Some("k")), &[], &copy).unwrap(),
-            Op::NotImplemented("CopyObject")
+            Op::CopyObject
+        );
+        assert_eq!(
+            parse_op(
+                &Method::PUT,
+                &t(Some("b"), Some("k")),
+                &q("partNumber=2&uploadId=x"),
+                &copy
+            )
+            .unwrap(),
+            Op::UploadPartCopy
         );
         assert_eq!(
             op(Method::PATCH, t(Some("b"), Some("k")), "")

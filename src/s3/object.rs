@@ -154,7 +154,7 @@ pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResp
     })
 }
 
-fn content_length(req: &S3Req) -> Result<u64, S3Error> {
+pub(super) fn content_length(req: &S3Req) -> Result<u64, S3Error> {
     let Some(v) = req.http.headers().get(CONTENT_LENGTH) else {
         return Err(S3Error::new(
             S3ErrorCode::MissingContentLength,
@@ -187,7 +187,7 @@ fn too_large(req: &S3Req, n: u64) -> Result<u64, S3Error> {
 }
 
 /// The object size of an aws-chunked body: `x-amz-decoded-content-length`.
-fn decoded_length(req: &S3Req) -> Result<u64, S3Error> {
+pub(super) fn decoded_length(req: &S3Req) -> Result<u64, S3Error> {
     let v = req.header("x-amz-decoded-content-length").ok_or_else(|| {
         S3Error::new(
             S3ErrorCode::MissingContentLength,
@@ -222,6 +222,7 @@ pub async fn put(
     let stored = ObjectMeta::from_request(req.http.headers())?;
     let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?;
     let ctx = req.storage_ctx(bucket, true);
+    super::write_conditions::check(req, &ctx, key).await?;
     let idle = Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
     let md5 = Rc::new(Cell::new(None));
     let body = checked_body(payload, digest, chunked, idle, md5.clone());
@@ -258,7 +259,7 @@ pub async fn put(
 /// chunk goes through `digest`; at the end the encoding and the digest are
 /// checked (an error there makes the write abort) and the MD5 left in
 /// `md5`. Fails with RequestTimeout when the client sends nothing for `idle`.
-fn checked_body(
+pub(super) fn checked_body(
     payload: web::Payload,
     digest: BodyDigest,
     chunked: Option<Decoder>,

@@ -1,12 +1,13 @@
 //! Backrunner-compatible HTTP proxy for the Elliptics distributed object store.
 //!
 //! Layers: [`http`] (actix-web handlers) over the proxy core ([`core`] for
-//! the object path, [`bucket`], [`auth`], [`placement`], [`stats`]) over the
+//! the object path, [`bucket`], [`auth`], [`cluster`], [`stats`]) over the
 //! [`storage::Storage`] trait.
 
 pub mod auth;
 pub mod bucket;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod core;
 pub mod encoding;
@@ -14,7 +15,6 @@ pub mod http;
 pub mod limits;
 pub mod logging;
 pub mod memory;
-pub mod placement;
 pub mod redirect_sign;
 pub mod reload;
 pub mod s3;

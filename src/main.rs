@@ -72,7 +72,7 @@ fn main() -> ExitCode {
     system.block_on(async {
         actix_web::rt::spawn(reload_on_sighup(state.clone()));
         actix_web::rt::spawn(reload::run_periodic(state.clone()));
-        backrunner::placement::spawn_stat_updater(state.clone());
+        backrunner::cluster::spawn_stat_updater(state.clone());
         backrunner::s3::upload_lists::spawn_cleanup(state.clone());
         backrunner::http::metrics::count_reloads(&state);
     });

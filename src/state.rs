@@ -44,7 +44,7 @@ pub struct AppState {
     /// Reload failures and the `/update_local_config/` suspension.
     pub reload: ReloadStatus,
     /// Cached cluster statistics, write costs and consistency counters.
-    pub cluster: Arc<crate::placement::Cluster>,
+    pub cluster: Arc<crate::cluster::Cluster>,
     /// The object path (reads, writes, lookups, removes) over `storage`.
     pub objects: crate::core::Objects,
     /// Open client connections and `proxy.max-connections`.
@@ -87,7 +87,7 @@ impl AppState {
             true,
         );
         errs.extend(bucket_errs);
-        let cluster = Arc::new(crate::placement::Cluster::default());
+        let cluster = Arc::new(crate::cluster::Cluster::default());
         let state = AppState {
             objects: crate::core::Objects::new(storage.clone(), cluster.clone()),
             cluster,

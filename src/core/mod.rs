@@ -14,9 +14,9 @@ pub use read::{Download, OpenObject, Piece, ReadOptions};
 pub use write::WRITE_CHUNK;
 
 use crate::bucket::BucketMeta;
+use crate::cluster::{self, consistency, Cluster};
 use crate::config::ProxyConfig;
 use crate::limits::TooLarge;
-use crate::placement::{self, consistency, Cluster};
 use crate::storage::{
     merge_results, pick_error, Context, GroupId, GroupResult, ReplicaInfo, Storage, StorageError,
 };
@@ -99,7 +99,7 @@ impl Objects {
             if groups.len() > 1 {
                 let ns = open.namespace().to_string();
                 open.wrap_reader(|reader| {
-                    placement::repair_corrupt(
+                    cluster::repair_corrupt(
                         reader,
                         self.storage.clone(),
                         self.cluster.clone(),
@@ -109,7 +109,7 @@ impl Objects {
                         rate,
                     )
                 });
-                placement::check_replicas_in_background(
+                cluster::check_replicas_in_background(
                     self.storage.clone(),
                     self.cluster.clone(),
                     open.namespace().to_string(),
@@ -177,7 +177,7 @@ impl Objects {
         if !out_of_sync.is_empty() {
             self.cluster.note_out_of_sync(&namespace, &out_of_sync);
             if let (Some(rate), Some(source)) = (recover_rate, consistency::newest(&results)) {
-                placement::recover_in_background(
+                cluster::recover_in_background(
                     self.storage.clone(),
                     self.cluster.clone(),
                     namespace,
@@ -198,7 +198,7 @@ impl Objects {
     pub fn choose_replica<'a>(&self, lookup: &'a Lookup) -> Option<&'a ReplicaInfo> {
         let replicas: Vec<ReplicaInfo> = lookup.replicas().cloned().collect();
         let stats = self.cluster.stats();
-        let best = placement::choose_replica(&replicas, &stats.backends, |s| self.cluster.cost(s))?;
+        let best = cluster::choose_replica(&replicas, &stats.backends, |s| self.cluster.cost(s))?;
         lookup.replicas().find(|r| r.group == best.group)
     }
 

@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 
 use super::ObjectError;
-use crate::placement::Cluster;
+use crate::cluster::Cluster;
 use crate::storage::{
     pick_error, Context, GroupResult, ObjectWriter, ReplicaInfo, Storage, StorageError,
 };

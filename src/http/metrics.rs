@@ -13,8 +13,8 @@ use prometheus_client::registry::Registry;
 
 use super::error::ApiError;
 use super::Req;
-use crate::placement::pain::Limits;
-use crate::placement::{Cluster, ClusterStats};
+use crate::cluster::pain::Limits;
+use crate::cluster::{Cluster, ClusterStats};
 use crate::state::AppState;
 use crate::stats::Labels;
 use crate::storage::BackendStat;
@@ -69,7 +69,7 @@ pub fn registry(
     let cluster = &state.cluster;
     let stats = cluster.stats();
     register_stat_updates(&mut reg, cluster, &stats);
-    let limits = crate::placement::pain::Limits {
+    let limits = crate::cluster::pain::Limits {
         soft: proxy.free_space_ratio_soft,
         hard: proxy.free_space_ratio_hard,
     };
@@ -198,7 +198,7 @@ fn register_backends(reg: &mut Registry, cluster: &Cluster, stats: &ClusterStats
         let c = cluster.cost(s);
         cost.get_or_create(&l).set(c);
         pain.get_or_create(&l)
-            .set(crate::placement::pain::backend_pain(s, 0, c, limits).pain);
+            .set(crate::cluster::pain::backend_pain(s, 0, c, limits).pain);
         for (name, st) in &s.commands {
             let cl = with("command", name);
             commands.get_or_create(&cl).inc_by(st.requests());

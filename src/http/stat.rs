@@ -12,8 +12,8 @@ use super::error::ApiError;
 use super::{blocking, Req};
 use crate::bucket::BucketMeta;
 use crate::build_info;
-use crate::placement::pain::{self, Limits};
-use crate::placement::Cluster;
+use crate::cluster::pain::{self, Limits};
+use crate::cluster::Cluster;
 use crate::storage::BackendStat;
 use crate::time::{format_time, from_unix_secs, go_time_string, unix_secs};
 

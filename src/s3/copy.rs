@@ -96,7 +96,7 @@ pub async fn open_source(req: &S3Req) -> Result<Source, S3Error> {
         )
     })?;
     let (bucket_name, key) = parse_source(value)?;
-    let bucket = super::load_bucket(&req.snap, &bucket_name).await?;
+    let bucket = super::request::load_bucket(&req.snap, &bucket_name).await?;
     access::authorize(&req.caller, &bucket, false)?;
     let ctx = req.storage_ctx(&bucket, false);
     let current = write_conditions::current(req, &ctx, &key, true)

@@ -29,11 +29,11 @@ use serde::{Deserialize, Serialize};
 
 use super::chunked::{self, Decoder};
 use super::copy;
+use super::digest::BodyDigest;
 use super::error::{S3Error, S3ErrorCode};
 use super::long_reply::long_reply;
 use super::meta::{self, ObjectMeta};
 use super::object;
-use super::sigv4::BodyDigest;
 use super::upload_lists;
 use super::{access::Caller, cluster_doc, write_conditions, xml, S3Req};
 use crate::bucket::BucketMeta;

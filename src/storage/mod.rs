@@ -165,7 +165,7 @@ impl AsRef<BackendStat> for BackendStat {
 }
 
 /// Counters of one command on one backend, and their rates over the last
-/// statistics interval (filled by `placement::Cluster::refresh`, 0 until
+/// statistics interval (filled by `cluster::Cluster::refresh`, 0 until
 /// two updates were seen).
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct CommandStat {

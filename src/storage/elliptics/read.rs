@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use super::ffi::{Entry, Session};
 use super::{hex, per_group, replica, ChecksumErrors, EllipticsStore, IO_FLAGS_NOCSUM};
-use crate::placement::consistency::differ;
+use crate::cluster::consistency::differ;
 use crate::storage::{pick_error, Context, GroupId, ObjectReader, ReplicaInfo, StorageError};
 
 /// The context of a read: the server checks every read against its

@@ -212,3 +212,115 @@ fn aws_cli_cp_of_a_large_file() {
         mib as f64 / up_secs
     );
 }
+
+/// rclone (Debian's package): `copyto` of a 300 MiB file (multipart past
+/// its 200 MiB cutoff, 5 MiB chunks, 4 in flight), a server-side copy, and
+/// a modification-time update of the unchanged file, which rclone makes by
+/// copying the object onto itself with new metadata.
+#[test]
+fn rclone_multipart_and_server_side_copy() {
+    let have = Command::new("rclone")
+        .arg("version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !have {
+        eprintln!("rclone is not installed (ci/install-deps.sh installs it): skipped");
+        return;
+    }
+    let (p, endpoint) = start(json!({}));
+    let work = p.dir.path();
+    let data = random_bytes(300 << 20, 163);
+    let file = work.join("rc.bin");
+    std::fs::write(&file, &data).unwrap();
+    let rclone = |args: &[&str]| {
+        let out = Command::new("rclone")
+            .args(args)
+            .args(["--config", "/dev/null", "-v"])
+            // Set on some machines for HTTPS; rclone 1.60 then fails on any endpoint.
+            .env_remove("AWS_CA_BUNDLE")
+            .env("RCLONE_CONFIG_S3_TYPE", "s3")
+            .env("RCLONE_CONFIG_S3_PROVIDER", "Other")
+            .env("RCLONE_CONFIG_S3_ENDPOINT", &endpoint)
+            .env("RCLONE_CONFIG_S3_REGION", "us-east-1")
+            // The bucket exists; CreateBucket needs the admin flag.
+            .env("RCLONE_CONFIG_S3_NO_CHECK_BUCKET", "true")
+            .env("RCLONE_CONFIG_S3_ACCESS_KEY_ID", "alice")
+            .env("RCLONE_CONFIG_S3_SECRET_ACCESS_KEY", ALICE)
+            .output()
+            .expect("rclone");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success(),
+            "rclone {args:?}: {text}\nproxy log:\n{}",
+            p.log()
+        );
+        text
+    };
+    let src = file.display().to_string();
+    let started = Instant::now();
+    rclone(&["copyto", &src, "s3:b1/rc/big.bin"]);
+    eprintln!(
+        "rclone copyto 300 MiB: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let stat = p.json("/proxy_stat/");
+    assert!(
+        stat["handlers"]["s3_complete_multipart_upload"]["RS"]["200"].is_object(),
+        "rclone used multipart: {}",
+        stat["handlers"]
+    );
+    let (status, body) = backrunner_get(&p, "b1", "rc/big.bin", Some("bytes=209715190-209715209"));
+    assert_eq!(status, 206);
+    assert_eq!(body, &data[209_715_190..209_715_210]);
+    // Server-side copy.
+    rclone(&["copyto", "s3:b1/rc/big.bin", "s3:b1/rc/copy.bin"]);
+    assert!(
+        p.json("/proxy_stat/")["handlers"]["s3_copy_object"]["RS"]["200"].is_object(),
+        "rclone copied server-side"
+    );
+    let (status, body) = backrunner_get(&p, "b1", "rc/copy.bin", None);
+    assert_eq!(status, 200);
+    assert!(body == data, "the server-side copy differs");
+    // The same bytes with another mtime: rclone sets the mtime in place.
+    let touched = Command::new("touch")
+        .args(["-d", "2001-02-03 04:05:06 UTC", &src])
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    let log = rclone(&["copyto", &src, "s3:b1/rc/copy.bin"]);
+    assert!(
+        !log.contains("Copied (replaced existing)"),
+        "rclone uploaded again instead of setting the mtime: {log}"
+    );
+    let stat = rclone(&["lsjson", "--stat", "s3:b1/rc/copy.bin"]);
+    assert!(stat.contains("2001-02-03T04:05:06"), "{stat}");
+    let (_, body) = backrunner_get(&p, "b1", "rc/copy.bin", None);
+    assert!(body == data, "the object changed with its mtime");
+    // One copy to rc/copy.bin, one onto itself for the mtime; no new upload.
+    assert_eq!(served(&p, "s3_copy_object"), 2.0);
+    assert_eq!(served(&p, "s3_complete_multipart_upload"), 1.0);
+}
+
+/// Requests of an S3 handler answered 2xx, from `/metrics`.
+fn served(p: &Proxy, handler: &str) -> f64 {
+    let text = p
+        .client
+        .get(p.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines()
+        .find(|l| {
+            l.starts_with("backrunner_http_requests_total{")
+                && l.contains(&format!("handler=\"{handler}\""))
+                && l.contains("class=\"2xx\"")
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}

@@ -38,6 +38,15 @@ pub fn long_reply(
     resource: String,
     request_id: String,
 ) -> HttpResponse {
+    reply_every(KEEPALIVE, work, resource, request_id)
+}
+
+fn reply_every(
+    keepalive: Duration,
+    work: impl Future<Output = Result<String, S3Error>> + 'static,
+    resource: String,
+    request_id: String,
+) -> HttpResponse {
     let phase = Phase::Start(Box::pin(work));
     let body = futures_util::stream::unfold(phase, move |phase| {
         let (resource, request_id) = (resource.clone(), request_id.clone());
@@ -48,7 +57,7 @@ pub fn long_reply(
                     Phase::Working(w),
                 )),
                 Phase::Working(w) => {
-                    let tick = Box::pin(actix_web::rt::time::sleep(KEEPALIVE));
+                    let tick = Box::pin(actix_web::rt::time::sleep(keepalive));
                     match select(w, tick).await {
                         Either::Left((result, _)) => {
                             let doc = match result {
@@ -73,4 +82,50 @@ pub fn long_reply(
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "application/xml"))
         .streaming(Box::pin(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::s3::error::S3ErrorCode;
+
+    async fn body(r: HttpResponse) -> String {
+        let b = actix_web::body::to_bytes(r.into_body()).await.unwrap();
+        String::from_utf8(b.to_vec()).unwrap()
+    }
+
+    #[actix_web::test]
+    async fn spaces_while_working_then_the_document() {
+        let work = async {
+            actix_web::rt::time::sleep(Duration::from_millis(130)).await;
+            Ok(format!("{}<Done/>", xml::DECL))
+        };
+        let r = reply_every(Duration::from_millis(20), work, "/b/k".into(), "ID".into());
+        assert_eq!(r.status(), 200);
+        let text = body(r).await;
+        let rest = text.strip_prefix(xml::DECL).expect("declaration first");
+        let spaces = rest.len() - rest.trim_start().len();
+        assert!(spaces >= 3, "{text:?}");
+        assert_eq!(rest.trim_start(), "<Done/>");
+    }
+
+    #[actix_web::test]
+    async fn an_error_after_the_200_is_an_error_document() {
+        let work = async {
+            Err(S3Error::new(
+                S3ErrorCode::ServiceUnavailable,
+                "storage: no route",
+            ))
+        };
+        let r = long_reply(work, "/b/k".into(), "ID".into());
+        assert_eq!(r.status(), 200);
+        let text = body(r).await;
+        assert!(text.starts_with(xml::DECL));
+        assert_eq!(text.matches("<?xml").count(), 1, "{text}");
+        assert!(
+            text.contains("<Error><Code>ServiceUnavailable</Code>")
+                && text.contains("<RequestId>ID</RequestId>"),
+            "{text}"
+        );
+    }
 }

@@ -17,9 +17,7 @@ use crate::bucket::BucketMeta;
 use crate::cluster::{self, consistency, Cluster};
 use crate::config::ProxyConfig;
 use crate::limits::TooLarge;
-use crate::storage::{
-    merge_results, pick_error, Context, GroupId, GroupResult, ReplicaInfo, Storage, StorageError,
-};
+use crate::storage::{Context, GroupId, GroupResult, ReplicaInfo, Replicas, Storage, StorageError};
 
 /// Why an object operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -29,7 +27,7 @@ pub enum ObjectError {
     Storage(#[from] StorageError),
     /// No listed bucket can take an upload (placement's reason).
     #[error("{0}")]
-    NoBucket(String),
+    NoBucket(#[from] cluster::NoBucket),
     /// The body ended before the size it announced, or ran past it.
     #[error("body has {received} bytes, Content-Length said {size}")]
     BodyLength {
@@ -170,9 +168,7 @@ impl Objects {
         let storage = self.storage.clone();
         let k = key.to_string();
         let results = blocking(move || storage.lookup(&ctx, &k)).await?;
-        if results.iter().all(|r| r.result.is_err()) {
-            return Err(pick_error(results.iter().filter_map(|r| r.result.as_ref().err())).into());
-        }
+        results.any_ok()?;
         let out_of_sync = consistency::out_of_sync_groups(&results);
         if !out_of_sync.is_empty() {
             self.cluster.note_out_of_sync(&namespace, &out_of_sync);
@@ -207,7 +203,7 @@ impl Objects {
         let storage = self.storage.clone();
         let k = key.to_string();
         let results = blocking(move || storage.remove(&ctx, &k)).await?;
-        merge_results(results)?;
+        results.any_ok()?;
         Ok(())
     }
 
@@ -226,7 +222,7 @@ impl Objects {
         Ok(keys
             .into_iter()
             .zip(results)
-            .filter_map(|(key, r)| merge_results(r).err().map(|e| (key, e)))
+            .filter_map(|(key, r)| r.any_ok().err().map(|e| (key, e)))
             .collect())
     }
 
@@ -244,6 +240,6 @@ impl Objects {
         }
         self.cluster
             .choose_bucket(buckets, size, cfg)
-            .map_err(ObjectError::NoBucket)
+            .map_err(ObjectError::from)
     }
 }

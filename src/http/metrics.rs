@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -119,7 +119,7 @@ fn register_process(reg: &mut Registry, state: &AppState, loaded: SystemTime) {
     signals.inc_by(state.stats.reloads.signals.load(Ordering::Relaxed));
     reg.register("reload_signals", "SIGHUPs whose reload hooks ran", signals);
     let reload_errors: Counter = Counter::default();
-    reload_errors.inc_by(state.reload.error_count());
+    reload_errors.inc_by(state.reload.status.error_count());
     reg.register(
         "reload_errors",
         "Failed reload steps (SIGHUP, periodic, update_local_config)",
@@ -189,7 +189,7 @@ fn register_backends(reg: &mut Registry, cluster: &Cluster, stats: &ClusterStats
             .set(s.records_removed as f64);
         for (flag, v) in [
             ("read_only", f64::from(u8::from(s.read_only))),
-            ("defrag_state", f64::from(s.defrag_state)),
+            ("defrag_state", f64::from(s.defrag_state.code())),
             ("error_code", f64::from(s.error)),
         ] {
             flags.get_or_create(&with("flag", flag)).set(v);
@@ -317,18 +317,6 @@ pub async fn metrics(req: &Req) -> Result<HttpResponse, ApiError> {
     let mut out = String::new();
     encode(&mut out, &reg).map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))?;
     Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(out))
-}
-
-/// Registers the reload hook that counts SIGHUPs for `/metrics` and
-/// refreshes the cluster statistics, since a reload may add or switch groups.
-pub fn count_reloads(state: &web::Data<AppState>) {
-    state.on_reload(
-        "count reloads, refresh statistics",
-        Box::new(|s: &AppState| {
-            s.stats.reloads.signals.fetch_add(1, Ordering::Relaxed);
-            s.cluster.refresh(s.storage.as_ref());
-        }),
-    );
 }
 
 #[cfg(test)]

@@ -184,8 +184,10 @@ async fn dispatch(
 
 /// The S3 listeners on `proxy.s3-address` (HTTP) and `proxy.s3-https-address`
 /// (HTTPS with the proxy's certificate, re-read on SIGHUP), or `None` when
-/// both are unset.
-pub fn server(state: &web::Data<AppState>) -> std::io::Result<Option<actix_web::dev::Server>> {
+/// both are unset; with the certificate reloader of the HTTPS one.
+pub fn server(
+    state: &web::Data<AppState>,
+) -> std::io::Result<Option<(actix_web::dev::Server, Option<crate::tls::TlsReloader>)>> {
     let snap = state.snapshot();
     let proxy = &snap.config.proxy;
     if proxy.s3_address.is_empty() && proxy.s3_https_address.is_empty() {
@@ -206,19 +208,17 @@ pub fn server(state: &web::Data<AppState>) -> std::io::Result<Option<actix_web::
     if !proxy.s3_address.is_empty() {
         server = server.bind(crate::http::listen_addr(&proxy.s3_address))?;
     }
+    let mut tls = None;
     if !proxy.s3_https_address.is_empty() {
-        let config_path = state.sources.config_path.display().to_string();
+        let config_path = state.sources().config_path.display().to_string();
         let (acceptor, reloader) = crate::tls::TlsReloader::new(&proxy.cert_file, &proxy.key_file)
             .map_err(|e| std::io::Error::other(format!("config {config_path}: {e}")))?;
         server =
             server.bind_openssl(crate::http::listen_addr(&proxy.s3_https_address), acceptor)?;
-        state.on_reload(
-            "s3 tls",
-            Box::new(move |st| crate::http::reload_tls(st, &reloader)),
-        );
+        tls = Some(reloader);
     }
     for addr in server.addrs_with_scheme() {
         log::info!("S3 API listening on {}://{}", addr.1, addr.0);
     }
-    Ok(Some(server.run()))
+    Ok(Some((server.run(), tls)))
 }

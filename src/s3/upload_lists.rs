@@ -450,24 +450,22 @@ pub async fn clean_abandoned(app: &web::Data<AppState>) -> usize {
     removed
 }
 
-/// The cleanup of abandoned uploads: while the S3 API is on and
-/// `proxy.s3-multipart-max-age` is not 0, every max-age/4 (1 s to 1 h)
-/// [`clean_abandoned`] runs.
-pub fn spawn_cleanup(app: web::Data<AppState>) {
-    actix_web::rt::spawn(async move {
-        loop {
-            let snap = app.snapshot();
-            let p = &snap.config.proxy;
-            let on = !(p.s3_address.is_empty() && p.s3_https_address.is_empty())
-                && p.s3_multipart_max_age > 0;
-            let period = Duration::from_secs((p.s3_multipart_max_age / 4).clamp(1, 3600));
-            drop(snap);
-            actix_web::rt::time::sleep(period).await;
-            if on {
-                clean_abandoned(&app).await;
-            }
+/// The cleanup of abandoned uploads, a loop for the runtime to spawn:
+/// while the S3 API is on and `proxy.s3-multipart-max-age` is not 0, every
+/// max-age/4 (1 s to 1 h, re-read each round) [`clean_abandoned`] runs.
+pub async fn clean_periodically(app: web::Data<AppState>) {
+    loop {
+        let snap = app.snapshot();
+        let p = &snap.config.proxy;
+        let on = !(p.s3_address.is_empty() && p.s3_https_address.is_empty())
+            && p.s3_multipart_max_age > 0;
+        let period = Duration::from_secs((p.s3_multipart_max_age / 4).clamp(1, 3600));
+        drop(snap);
+        actix_web::rt::time::sleep(period).await;
+        if on {
+            clean_abandoned(&app).await;
         }
-    });
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ command -v npm >/dev/null || need+=(npm)
 # tests/it/browser.rs: a test MP4 made by ffmpeg, played by headless Chromium
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v chromium >/dev/null || need+=(chromium)
+# tests/it/s3_multipart.rs: rclone's multipart upload and server-side copy
+command -v rclone >/dev/null || need+=(rclone)
 # Building the Elliptics backend (only where Elliptics is installed):
 # bindgen needs libclang; the client headers need boost.
 if [ -d "${ELLIPTICS_PREFIX:-/opt/elliptics}" ]; then

@@ -1,6 +1,7 @@
 //! Running the proxy: the one place that binds the listeners (REST and
 //! S3), spawns every
-//! background loop (SIGHUP, periodic reload, cluster statistics) and
+//! background loop (SIGHUP, periodic reload, cluster statistics, the
+//! cleanup of abandoned S3 multipart uploads) and
 //! declares, in order, the work redone on SIGHUP.
 
 use std::sync::atomic::Ordering;
@@ -58,6 +59,7 @@ pub fn run(state: web::Data<AppState>, log_file: Option<Arc<LogFile>>) -> std::i
         }
         actix_web::rt::spawn(reload_on_sighup(state.clone(), Arc::new(hooks)));
         actix_web::rt::spawn(reload_periodically(state.clone()));
+        actix_web::rt::spawn(crate::s3::upload_lists::clean_periodically(state.clone()));
         actix_web::rt::spawn(update_statistics(state));
         listeners.run().await
     })

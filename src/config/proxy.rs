@@ -155,7 +155,7 @@ pub struct ProxyConfig {
     pub s3_domain: String,
     /// CORS rules of the S3 listener (docs/s3.md "CORS"); empty = no CORS.
     #[serde(rename = "s3-cors", deserialize_with = "null_default")]
-    pub s3_cors: Vec<crate::s3::cors::CorsRule>,
+    pub s3_cors: Vec<super::cors::CorsRule>,
     /// The bucket whose ACL declares the S3 users and who may create and
     /// delete buckets (flag 4); empty = S3 CreateBucket/DeleteBucket off.
     #[serde(rename = "s3-admin-bucket")]
@@ -164,6 +164,10 @@ pub struct ProxyConfig {
     /// listed bucket placement picks (as for `/nobucket_upload/`).
     #[serde(rename = "s3-default-groups")]
     pub s3_default_groups: Vec<u32>,
+    /// Seconds after which an unfinished S3 multipart upload is removed
+    /// with its parts (0 = never).
+    #[serde(rename = "s3-multipart-max-age")]
+    pub s3_multipart_max_age: u64,
     /// The user whose riftv1 signature (keyed by `admin-token`) authorizes
     /// `/update_local_config/`; empty = no admin credential.
     #[serde(rename = "admin-user")]
@@ -242,6 +246,7 @@ impl Default for ProxyConfig {
             s3_cors: Vec::new(),
             s3_admin_bucket: String::new(),
             s3_default_groups: Vec::new(),
+            s3_multipart_max_age: 7 * 24 * 3600,
             admin_user: String::new(),
             admin_token: String::new(),
             unsigned_config_update_from_loopback: false,

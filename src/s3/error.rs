@@ -26,12 +26,15 @@ pub enum S3ErrorCode {
     BucketNotEmpty,
     EntityTooLarge,
     IllegalLocationConstraintException,
+    EntityTooSmall,
     IncompleteBody,
     InternalError,
     InvalidAccessKeyId,
     InvalidArgument,
     InvalidBucketName,
     InvalidDigest,
+    InvalidPart,
+    InvalidPartOrder,
     InvalidRange,
     InvalidRequest,
     MalformedXML,
@@ -40,6 +43,7 @@ pub enum S3ErrorCode {
     MissingContentLength,
     NoSuchBucket,
     NoSuchKey,
+    NoSuchUpload,
     NotImplemented,
     PreconditionFailed,
     RequestTimeTooSkewed,
@@ -64,12 +68,15 @@ impl S3ErrorCode {
             BucketNotEmpty => "BucketNotEmpty",
             IllegalLocationConstraintException => "IllegalLocationConstraintException",
             EntityTooLarge => "EntityTooLarge",
+            EntityTooSmall => "EntityTooSmall",
             IncompleteBody => "IncompleteBody",
             InternalError => "InternalError",
             InvalidAccessKeyId => "InvalidAccessKeyId",
             InvalidArgument => "InvalidArgument",
             InvalidBucketName => "InvalidBucketName",
             InvalidDigest => "InvalidDigest",
+            InvalidPart => "InvalidPart",
+            InvalidPartOrder => "InvalidPartOrder",
             InvalidRange => "InvalidRange",
             InvalidRequest => "InvalidRequest",
             MalformedXML => "MalformedXML",
@@ -78,6 +85,7 @@ impl S3ErrorCode {
             MissingContentLength => "MissingContentLength",
             NoSuchBucket => "NoSuchBucket",
             NoSuchKey => "NoSuchKey",
+            NoSuchUpload => "NoSuchUpload",
             NotImplemented => "NotImplemented",
             PreconditionFailed => "PreconditionFailed",
             RequestTimeTooSkewed => "RequestTimeTooSkewed",
@@ -102,10 +110,13 @@ impl S3ErrorCode {
             | BadDigest
             | EntityTooLarge
             | IllegalLocationConstraintException
+            | EntityTooSmall
             | IncompleteBody
             | InvalidArgument
             | InvalidBucketName
             | InvalidDigest
+            | InvalidPart
+            | InvalidPartOrder
             | InvalidRequest
             | MalformedXML
             | MetadataTooLarge
@@ -116,7 +127,7 @@ impl S3ErrorCode {
             InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
-            NoSuchBucket | NoSuchKey => StatusCode::NOT_FOUND,
+            NoSuchBucket | NoSuchKey | NoSuchUpload => StatusCode::NOT_FOUND,
             NotImplemented => StatusCode::NOT_IMPLEMENTED,
             PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,

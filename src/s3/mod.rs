@@ -3,7 +3,8 @@
 //! (bucket, key) is parsed in [`target`], its operation in [`op`]; it is
 //! authenticated in [`auth`] (Signature V4 against the ACL users, checked
 //! in [`sigv4`] and [`access`]) and served by [`server`]'s dispatcher.
-//! Operations live in [`bucket`] and [`object`]; errors in [`error`].
+//! Operations live in [`bucket`], [`object`], [`copy`], [`multipart`] and
+//! [`upload_lists`]; errors in [`error`].
 
 pub mod access;
 mod auth;
@@ -14,11 +15,15 @@ pub mod bucket_name;
 pub mod checksum;
 pub mod chunked;
 pub mod chunksig;
+pub mod cluster_doc;
+pub mod copy;
 pub mod cors;
 pub mod delete_objects;
 pub mod digest;
 pub mod error;
+pub mod long_reply;
 pub mod meta;
+pub mod multipart;
 pub mod object;
 pub mod op;
 pub mod presign;
@@ -26,6 +31,8 @@ pub mod request;
 mod server;
 pub mod sigv4;
 pub mod target;
+pub mod upload_lists;
+pub mod write_conditions;
 pub mod xml;
 pub mod xml_body;
 

@@ -171,7 +171,7 @@ fn checksum_headers(resp: &mut actix_web::HttpResponseBuilder, c: &ObjectChecksu
         .insert_header(("x-amz-checksum-type", c.kind.name()));
 }
 
-fn content_length(req: &S3Req) -> Result<u64, S3Error> {
+pub(super) fn content_length(req: &S3Req) -> Result<u64, S3Error> {
     let Some(v) = req.http.headers().get(CONTENT_LENGTH) else {
         // A plain body sent with Transfer-Encoding: chunked names its size here.
         if req.header("x-amz-decoded-content-length").is_some() {
@@ -208,7 +208,7 @@ fn too_large(req: &S3Req, n: u64) -> Result<u64, S3Error> {
 }
 
 /// The object size of an aws-chunked body: `x-amz-decoded-content-length`.
-fn decoded_length(req: &S3Req) -> Result<u64, S3Error> {
+pub(super) fn decoded_length(req: &S3Req) -> Result<u64, S3Error> {
     let v = req.header("x-amz-decoded-content-length").ok_or_else(|| {
         S3Error::new(
             S3ErrorCode::MissingContentLength,
@@ -245,6 +245,7 @@ pub async fn put(
     let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?
         .with_checksum(declared.clone());
     let ctx = req.storage_ctx(bucket, true);
+    super::write_conditions::check(req, &ctx, key).await?;
     let idle = Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
     let md5 = Rc::new(Cell::new(None));
     let sum = Rc::new(std::cell::RefCell::new(None));

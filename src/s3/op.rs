@@ -28,6 +28,22 @@ pub enum Op {
     PutObject,
     /// `DELETE /BUCKET/KEY`.
     DeleteObject,
+    /// `PUT /BUCKET/KEY` with `x-amz-copy-source`.
+    CopyObject,
+    /// `POST /BUCKET/KEY?uploads`.
+    CreateMultipartUpload,
+    /// `PUT /BUCKET/KEY?partNumber=N&uploadId=ID`.
+    UploadPart,
+    /// UploadPart with `x-amz-copy-source`.
+    UploadPartCopy,
+    /// `POST /BUCKET/KEY?uploadId=ID`.
+    CompleteMultipartUpload,
+    /// `DELETE /BUCKET/KEY?uploadId=ID`.
+    AbortMultipartUpload,
+    /// `GET /BUCKET/KEY?uploadId=ID`.
+    ListParts,
+    /// `GET /BUCKET?uploads`.
+    ListMultipartUploads,
     /// An S3 operation not built yet (its name).
     NotImplemented(&'static str),
 }
@@ -46,6 +62,14 @@ impl Op {
             Op::HeadObject => "s3_head_object",
             Op::PutObject => "s3_put_object",
             Op::DeleteObject => "s3_delete_object",
+            Op::CopyObject => "s3_copy_object",
+            Op::CreateMultipartUpload => "s3_create_multipart_upload",
+            Op::UploadPart => "s3_upload_part",
+            Op::UploadPartCopy => "s3_upload_part_copy",
+            Op::CompleteMultipartUpload => "s3_complete_multipart_upload",
+            Op::AbortMultipartUpload => "s3_abort_multipart_upload",
+            Op::ListParts => "s3_list_parts",
+            Op::ListMultipartUploads => "s3_list_multipart_uploads",
             Op::NotImplemented(_) => "s3_not_implemented",
         }
     }
@@ -54,7 +78,16 @@ impl Op {
     pub fn writes(self) -> bool {
         matches!(
             self,
-            Op::PutObject | Op::DeleteObject | Op::DeleteObjects | Op::DeleteBucket
+            Op::PutObject
+                | Op::DeleteObject
+                | Op::DeleteObjects
+                | Op::DeleteBucket
+                | Op::CopyObject
+                | Op::CreateMultipartUpload
+                | Op::UploadPart
+                | Op::UploadPartCopy
+                | Op::CompleteMultipartUpload
+                | Op::AbortMultipartUpload
         )
     }
 }
@@ -124,6 +157,9 @@ pub fn parse_op(
             if *method == Method::POST && has("delete") {
                 return Ok(Op::DeleteObjects);
             }
+            if *method == Method::GET && has("uploads") {
+                return Ok(Op::ListMultipartUploads);
+            }
             if let Some((_, what)) = BUCKET_SUBRESOURCES.iter().find(|(k, _)| has(k)) {
                 return Ok(Op::NotImplemented(what));
             }
@@ -140,15 +176,25 @@ pub fn parse_op(
             }
         }
         (Some(_), Some(_)) => {
+            let copy = headers.contains_key("x-amz-copy-source");
+            match *method {
+                Method::POST if has("uploads") => return Ok(Op::CreateMultipartUpload),
+                Method::POST if has("uploadId") => return Ok(Op::CompleteMultipartUpload),
+                Method::PUT if has("uploadId") && has("partNumber") && copy => {
+                    return Ok(Op::UploadPartCopy)
+                }
+                Method::PUT if has("uploadId") && has("partNumber") => return Ok(Op::UploadPart),
+                Method::DELETE if has("uploadId") => return Ok(Op::AbortMultipartUpload),
+                Method::GET if has("uploadId") => return Ok(Op::ListParts),
+                _ => {}
+            }
             if let Some((_, what)) = OBJECT_SUBRESOURCES.iter().find(|(k, _)| has(k)) {
                 return Ok(Op::NotImplemented(what));
             }
             match *method {
                 Method::GET => Ok(Op::GetObject),
                 Method::HEAD => Ok(Op::HeadObject),
-                Method::PUT if headers.contains_key("x-amz-copy-source") => {
-                    Ok(Op::NotImplemented("CopyObject"))
-                }
+                Method::PUT if copy => Ok(Op::CopyObject),
                 Method::PUT => Ok(Op::PutObject),
                 Method::DELETE => Ok(Op::DeleteObject),
                 Method::POST => Ok(Op::NotImplemented("POST object operations")),
@@ -229,13 +275,38 @@ mod tests {
             op(Method::DELETE, t(Some("b"), Some("k")), "").unwrap(),
             Op::DeleteObject
         );
-        assert!(matches!(
+        assert_eq!(
             op(
                 Method::PUT,
                 t(Some("b"), Some("k")),
                 "partNumber=1&uploadId=x"
             )
             .unwrap(),
+            Op::UploadPart
+        );
+        let obj = t(Some("b"), Some("k"));
+        assert_eq!(
+            op(Method::POST, obj.clone(), "uploads").unwrap(),
+            Op::CreateMultipartUpload
+        );
+        assert_eq!(
+            op(Method::POST, obj.clone(), "uploadId=x").unwrap(),
+            Op::CompleteMultipartUpload
+        );
+        assert_eq!(
+            op(Method::DELETE, obj.clone(), "uploadId=x").unwrap(),
+            Op::AbortMultipartUpload
+        );
+        assert_eq!(
+            op(Method::GET, obj.clone(), "uploadId=x").unwrap(),
+            Op::ListParts
+        );
+        assert_eq!(
+            op(Method::GET, t(Some("b"), None), "uploads").unwrap(),
+            Op::ListMultipartUploads
+        );
+        assert!(matches!(
+            op(Method::GET, obj, "partNumber=1").unwrap(),
             Op::NotImplemented(_)
         ));
         let mut copy = actix_web::http::header::HeaderMap::new();
@@ -245,7 +316,17 @@ mod tests {
         );
         assert_eq!(
             parse_op(&Method::PUT, &t(Some("b"), Some("k")), &[], &copy).unwrap(),
-            Op::NotImplemented("CopyObject")
+            Op::CopyObject
+        );
+        assert_eq!(
+            parse_op(
+                &Method::PUT,
+                &t(Some("b"), Some("k")),
+                &q("partNumber=2&uploadId=x"),
+                &copy
+            )
+            .unwrap(),
+            Op::UploadPartCopy
         );
         assert_eq!(
             op(Method::PATCH, t(Some("b"), Some("k")), "")

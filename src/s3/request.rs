@@ -27,6 +27,8 @@ pub struct S3Req {
     pub caller: Caller,
     /// Signed aws-chunked bodies: where their chunk signature chain starts.
     pub chunk_seed: Option<super::chunksig::Seed>,
+    /// The `x-amz-request-id` of the reply.
+    pub request_id: String,
 }
 
 impl S3Req {

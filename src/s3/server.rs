@@ -15,7 +15,9 @@ use super::error::{S3Error, S3ErrorCode};
 use super::op::{parse_op, Op};
 use super::request::{load_bucket, S3Req};
 use super::target::{parse_target, Target};
-use super::{access, bucket, bucket_admin, cors, delete_objects, object};
+use super::{
+    access, bucket, bucket_admin, copy, cors, delete_objects, multipart, object, upload_lists,
+};
 use crate::state::{AppState, Snapshot};
 
 async fn handle(
@@ -25,6 +27,7 @@ async fn handle(
     op: Result<(Op, Target), S3Error>,
     query: Vec<(String, String)>,
     payload: web::Payload,
+    request_id: &str,
 ) -> Result<HttpResponse, S3Error> {
     let bucket = match &op {
         Ok((
@@ -64,6 +67,7 @@ async fn handle(
         payload_hash,
         caller,
         chunk_seed,
+        request_id: request_id.to_string(),
     };
     if let Op::NotImplemented(what) = op {
         return Err(S3Error::not_implemented(what));
@@ -89,6 +93,14 @@ async fn handle(
         Op::DeleteObject => object::delete(&req, &bucket, key).await,
         Op::DeleteObjects => delete_objects::delete_objects(&req, &bucket, payload).await,
         Op::DeleteBucket => bucket_admin::delete(&req, &bucket).await,
+        Op::CopyObject => copy::copy_object(&req, &bucket, key).await,
+        Op::CreateMultipartUpload => multipart::create(&req, &bucket, key).await,
+        Op::UploadPart => multipart::upload_part(&req, &bucket, key, payload).await,
+        Op::UploadPartCopy => multipart::upload_part_copy(&req, &bucket, key).await,
+        Op::CompleteMultipartUpload => multipart::complete(&req, &bucket, key, payload).await,
+        Op::AbortMultipartUpload => multipart::abort(&req, &bucket, key).await,
+        Op::ListParts => upload_lists::list_parts(&req, &bucket, key).await,
+        Op::ListMultipartUploads => upload_lists::list_uploads(&req, &bucket).await,
         Op::ListBuckets | Op::CreateBucket | Op::NotImplemented(_) => {
             Err(S3Error::internal("unroutable operation"))
         }
@@ -142,7 +154,7 @@ async fn dispatch(
     } else if preflight {
         cors::preflight(http.headers(), &snap.config.proxy.s3_cors)
     } else {
-        handle(&http, &state, &snap, op, query, payload).await
+        handle(&http, &state, &snap, op, query, payload, &request_id).await
     };
     let peer = http
         .peer_addr()

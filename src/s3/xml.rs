@@ -6,7 +6,8 @@ use std::time::SystemTime;
 
 /// The S3 XML namespace.
 pub const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
-const DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+/// The XML declaration every document starts with.
+pub const DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 /// Escapes text for XML content and attribute values.
 pub fn escape(s: &str) -> String {

@@ -78,6 +78,37 @@ pub fn malloc_trim() {
     }
 }
 
+/// An exclusive `flock` on a file, released when dropped. `flock` locks
+/// belong to the open file: two opens of one path exclude each other, in one
+/// process or several; one open shared by threads does not (callers add a
+/// mutex for that).
+pub struct FlockGuard<'a>(&'a std::fs::File);
+
+/// Takes an exclusive `flock` on `file`, waiting for it.
+pub fn flock_exclusive(file: &std::fs::File) -> std::io::Result<FlockGuard<'_>> {
+    use std::os::unix::io::AsRawFd;
+    loop {
+        // SAFETY: the descriptor is open for as long as `file` lives.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(FlockGuard(file));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+impl Drop for FlockGuard<'_> {
+    fn drop(&mut self) {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: as in `flock_exclusive`; unlocking cannot harm the descriptor.
+        unsafe {
+            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

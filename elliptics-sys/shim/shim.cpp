@@ -263,6 +263,26 @@ int ell_write(ell_session *s, int kind, const char *k, size_t key_len, const voi
 	});
 }
 
+int ell_write_cas(ell_session *s, const char *k, size_t key_len, const void *data, size_t len,
+		const uint8_t *old_csum, ell_entry_cb cb, void *priv, ell_error *err)
+{
+	return guarded(err, [&]() {
+		key id = make_key(k, key_len);
+		argument_data file(data_pointer::from_raw(const_cast<void *>(data), len));
+		dnet_id csum;
+		memset(&csum, 0, sizeof(csum));
+		memcpy(csum.id, old_csum, ELL_ID_SIZE);
+		async_write_result res = s->s.write_cas(id, file, csum, 0);
+		res.wait();
+		for (const auto &r : res.get()) {
+			if (r.is_ack() && r.status() == 0)
+				continue;
+			report_lookup(r, cb, priv);
+		}
+		return finish(res.error(), err);
+	});
+}
+
 int ell_read(ell_session *s, const char *k, size_t key_len, uint64_t offset, uint64_t size,
 		ell_entry_cb cb, void *priv, ell_error *err)
 {

@@ -139,6 +139,13 @@ void ell_session_free(ell_session *session);
 
 int ell_write(ell_session *s, int kind, const char *key, size_t key_len, const void *data, size_t len,
 		uint64_t remote_offset, uint64_t size_arg, ell_entry_cb cb, void *priv, ell_error *err);
+/* Compare-and-swap: writes the whole object in every group of the session
+ * whose stored record's checksum (sha512 of its bytes, as the server computes
+ * it) equals `old_csum` (ELL_ID_SIZE bytes); a group holding another version
+ * answers -EBADFD and keeps it. The server takes the write where the key is
+ * absent, whatever `old_csum` is. */
+int ell_write_cas(ell_session *s, const char *key, size_t key_len, const void *data, size_t len,
+		const uint8_t *old_csum, ell_entry_cb cb, void *priv, ell_error *err);
 /* Reads `size` bytes (0 = to the end) at `offset`, trying the session's groups in order. */
 int ell_read(ell_session *s, const char *key, size_t key_len, uint64_t offset, uint64_t size,
 		ell_entry_cb cb, void *priv, ell_error *err);

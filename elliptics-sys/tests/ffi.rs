@@ -185,6 +185,11 @@ unsafe extern "C" fn collect_stat(
     );
 }
 
+/// EBADFD on Linux (the sys crate keeps no libc dependency).
+fn libc_ebadfd() -> i32 {
+    77
+}
+
 fn err() -> ell_error {
     ell_error {
         code: 0,
@@ -269,6 +274,27 @@ fn ffi_round_trip_against_dnet_ioserv() {
             "{out:?} vs {}",
             server.addr
         );
+
+        // Compare-and-swap: all-zero checksum (= "absent") is refused where
+        // the record exists and taken where it does not (tests/it/cas.rs
+        // checks real versions).
+        for (k, want) in [(key, -libc_ebadfd()), ("cas-new", 0)] {
+            let mut o: Vec<Entry> = Vec::new();
+            let zeros = [0u8; ELL_ID_SIZE as usize];
+            ell_write_cas(
+                s,
+                k.as_ptr() as *const _,
+                k.len(),
+                b"cas".as_ptr() as *const _,
+                3,
+                zeros.as_ptr(),
+                Some(collect),
+                &mut o as *mut _ as *mut c_void,
+                &mut e,
+            );
+            let statuses: Vec<i32> = o.iter().map(|x| x.status).collect();
+            assert_eq!(statuses, vec![want; 3], "write_cas {k}: {o:?}");
+        }
 
         // Chunked write: prepare reserves the full size, commit publishes it.
         let parts: [&[u8]; 3] = [b"aaaa", b"bbbb", b"cc"];

@@ -58,6 +58,18 @@ impl StorageError {
         self.class() == ErrorClass::NotFound
     }
 
+    /// Whether a compare-and-swap write found another version (`-EBADFD`,
+    /// as the Elliptics server answers it).
+    pub fn is_conflict(&self) -> bool {
+        self.errno == -libc::EBADFD
+    }
+
+    /// Whether the store found the record damaged (`-EILSEQ`: a checksum
+    /// mismatch).
+    pub fn is_corrupt(&self) -> bool {
+        self.errno == -libc::EILSEQ
+    }
+
     /// The error to report when every group failed: "not found" wins, since
     /// some group answered for the key; else the first error; ENXIO when
     /// there was no group at all.

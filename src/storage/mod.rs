@@ -4,6 +4,7 @@
 //!
 //! Every call blocks; the HTTP layer runs them on the blocking pool.
 
+pub mod cas;
 #[cfg(feature = "elliptics")]
 pub mod elliptics;
 pub mod error;
@@ -15,6 +16,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use serde::Serialize;
 
+pub use cas::Version;
 pub use error::StorageError;
 pub use replicas::Replicas;
 
@@ -357,6 +359,23 @@ pub trait Storage: Send + Sync + 'static {
     fn bulk_remove(&self, ctx: &Context, keys: &[String]) -> Vec<Vec<GroupResult<()>>> {
         keys.iter().map(|k| self.remove(ctx, k)).collect()
     }
+
+    /// Compare-and-swap: writes `data` (not empty) as `key` in each group of
+    /// `ctx` whose stored object still has version `expected`
+    /// ([`Version::of`] its bytes, or [`Version::Absent`]); the check and the
+    /// write are one atomic step per group, against writers in any process.
+    /// A group where the version differs answers an error for which
+    /// [`StorageError::is_conflict`] holds and keeps its object. On
+    /// Elliptics a group where the key is absent takes any `expected` (the
+    /// server's rule): callers never remove objects they update this way.
+    /// [`cas`] builds replicated read-modify-write updates on it.
+    fn write_if(
+        &self,
+        ctx: &Context,
+        key: &str,
+        data: &[u8],
+        expected: &Version,
+    ) -> Vec<GroupResult<ReplicaInfo>>;
 
     /// Statistics of every backend the store knows.
     fn backend_stats(&self) -> Vec<BackendStat>;

@@ -7,6 +7,7 @@ mod common;
 mod api;
 mod backrunner_replies;
 mod browser;
+mod cas;
 mod check_config;
 mod cli;
 mod compat;

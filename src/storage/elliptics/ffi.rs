@@ -169,7 +169,8 @@ fn time(sec: u64, nsec: u64) -> SystemTime {
     crate::storage::stored_time(sec, nsec)
 }
 
-unsafe extern "C" fn entry_cb(priv_: *mut c_void, e: *const sys::ell_entry) {
+/// Collects one reply into the `Vec<Entry>` behind `priv_`.
+pub(super) unsafe extern "C" fn entry_cb(priv_: *mut c_void, e: *const sys::ell_entry) {
     let _ = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: `priv_` is the `Vec<Entry>` passed by `Session::entries`;
         // `e` and the pointers in it are valid for this call only.
@@ -367,7 +368,8 @@ impl Session {
         )
     }
 
-    fn entries(
+    /// Runs one shim call that reports entries through [`entry_cb`].
+    pub(super) fn entries(
         &self,
         call: impl FnOnce(*mut sys::ell_session, *mut c_void, *mut sys::ell_error) -> i32,
     ) -> (Vec<Entry>, Result<(), StorageError>) {

@@ -4,8 +4,11 @@
 //! timeout. Keys are the bucket-relative key strings with the bucket as
 //! namespace, as Backrunner (elliptics-go) stored them.
 
+mod cas;
 pub mod ffi;
+mod read;
 pub mod stats;
+mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -15,13 +18,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use self::ffi::{
-    BackendOp, BackendStatus, Entry, Node, NodeParams, Route, Session, SessionParams, WriteKind,
-};
+use self::ffi::{BackendOp, BackendStatus, Entry, Node, NodeParams, Route, Session, SessionParams};
 use crate::config::Config;
 use crate::storage::{
     BackendCommand, BackendStat, Context, DefragOutcome, DefragState, GroupId, GroupResult,
-    ObjectReader, ObjectWriter, ReplicaInfo, Replicas, Storage, StorageError,
+    ObjectReader, ObjectWriter, ReplicaInfo, Storage, StorageError, Version,
 };
 
 /// `DNET_MONITOR_BACKEND`: backend statistics category.
@@ -318,56 +319,6 @@ fn replica(e: &Entry) -> Result<ReplicaInfo, StorageError> {
     })
 }
 
-/// The context of a read: the server checks every read against its
-/// checksums (-EILSEQ on a mismatch), and no flag may turn that off.
-fn read_context(ctx: &Context) -> Context {
-    let mut rctx = ctx.clone();
-    rctx.ioflags &= !IO_FLAGS_NOCSUM;
-    rctx
-}
-
-impl EllipticsStore {
-    /// Looks `key` up and opens the replica found first.
-    fn reader(&self, ctx: &Context, key: &str) -> Result<EllipticsReader, StorageError> {
-        let s = self.session(&read_context(ctx))?;
-        let (entries, overall) = s.lookup(key);
-        let results = per_group(&ctx.groups, &entries, &overall, replica);
-        let info = match results.successes().next() {
-            Some((_, i)) => i.clone(),
-            None => return Err(results.error()),
-        };
-        // Read the replica found first; the client library moves to the next
-        // group on an error (a failed checksum too), so only groups holding
-        // the same version follow, and a chunk never mixes versions.
-        let mut order = vec![info.group as i32];
-        order.extend(results.iter().filter_map(|r| match &r.result {
-            Ok(other) if other.group != info.group && !other.differs_from(&info) => {
-                Some(other.group as i32)
-            }
-            _ => None,
-        }));
-        self.reader_in_order(&s, order, key, info)
-    }
-
-    /// A reader of `info` that reads the groups in `order`.
-    fn reader_in_order(
-        &self,
-        s: &Session,
-        order: Vec<i32>,
-        key: &str,
-        info: ReplicaInfo,
-    ) -> Result<EllipticsReader, StorageError> {
-        Ok(EllipticsReader {
-            session: s.with_groups(order.clone())?,
-            order,
-            key: key.to_string(),
-            info,
-            checksum_errors: self.checksum_errors.clone(),
-            corrupt: Vec::new(),
-        })
-    }
-}
-
 impl Storage for EllipticsStore {
     fn write(
         &self,
@@ -376,83 +327,17 @@ impl Storage for EllipticsStore {
         partial: Option<u64>,
         size: u64,
     ) -> Result<Box<dyn ObjectWriter>, StorageError> {
-        if ctx.groups.is_empty() {
-            return Err(StorageError::new(libc::ENXIO, "no groups to write to"));
-        }
-        let mut session = self.session(ctx)?;
-        let mut live = ctx.groups.clone();
-        let mut failed = BTreeMap::new();
-        // A write at an offset needs the object in that group and keeps the
-        // bytes past its end: the final size is the larger of the current
-        // size and offset + size (as the embedded store does).
-        let offset = partial.unwrap_or(0);
-        let mut total = offset.checked_add(size).ok_or_else(|| {
-            StorageError::new(
-                libc::EFBIG,
-                format!("offset {offset} + size {size} is too large"),
-            )
-        })?;
-        let mut partial = partial.is_some();
-        let looked_up = if partial {
-            let (entries, overall) = session.lookup(key);
-            per_group(&ctx.groups, &entries, &overall, replica)
-        } else {
-            Vec::new()
-        };
-        // At offset 0 an object that exists in no group is simply written.
-        if offset == 0
-            && looked_up
-                .iter()
-                .all(|r| matches!(&r.result, Err(e) if e.is_not_found()))
-        {
-            partial = false;
-        }
-        if partial {
-            live.clear();
-            // A group lacking the object fails: one commit size serves every
-            // group, so it cannot be written whole there meanwhile.
-            for r in looked_up {
-                let checked = match r.result {
-                    Ok(info) if offset > info.size => Err(StorageError::invalid(format!(
-                        "group {}: offset {offset} is past the object's end ({} bytes)",
-                        r.group, info.size
-                    ))),
-                    Ok(info) => Ok(info.size),
-                    Err(e) if e.is_not_found() => Err(StorageError::invalid(format!(
-                        "group {}: offset {offset} given but the object does not exist",
-                        r.group
-                    ))),
-                    Err(e) => Err(e),
-                };
-                match checked {
-                    Ok(old) => {
-                        total = total.max(old);
-                        live.push(r.group);
-                    }
-                    Err(e) => {
-                        failed.insert(r.group, e);
-                    }
-                }
-            }
-            if live.is_empty() {
-                return Err(StorageError::pick(failed.values()));
-            }
-            if live.len() != ctx.groups.len() {
-                session = session.with_groups(live.iter().map(|&g| g as i32).collect())?;
-            }
-        }
-        Ok(Box::new(EllipticsWriter {
-            session,
-            key: key.to_string(),
-            offset,
-            partial,
-            size,
-            total,
-            written: 0,
-            live,
-            failed,
-            last: Vec::new(),
-        }))
+        self.start_write(ctx, key, partial, size)
+    }
+
+    fn write_if(
+        &self,
+        ctx: &Context,
+        key: &str,
+        data: &[u8],
+        expected: &Version,
+    ) -> Vec<GroupResult<ReplicaInfo>> {
+        cas::write_if(self, ctx, key, data, expected)
     }
 
     /// Each read is a round trip to the node: 512 KiB reads gave the raw
@@ -466,14 +351,7 @@ impl Storage for EllipticsStore {
         Ok(Box::new(self.reader(ctx, key)?))
     }
 
-    /// From the start of an object, one read command: its reply carries the
-    /// record's size and time, so no lookup goes first, and a small object
-    /// is served by that one round trip. The replica's data file and
-    /// checksum are not in a read reply: the ETag then comes from id, size
-    /// and time, as it does for the all-zero checksums that Elliptics 3.0
-    /// lookups answer. An object larger than the first chunk is looked up
-    /// as well, so that later chunks come only from replicas of the same
-    /// version.
+    /// From the start of an object, one read command (see [`read`]).
     fn open_read(
         &self,
         ctx: &Context,
@@ -481,67 +359,7 @@ impl Storage for EllipticsStore {
         at: u64,
         len: usize,
     ) -> Result<(Box<dyn ObjectReader>, Bytes), StorageError> {
-        if at != 0 || len == 0 {
-            // Past the end a read fails where a lookup answers the size.
-            return crate::storage::open_then_read(self, ctx, key, at, len);
-        }
-        let s = self.session(&read_context(ctx))?;
-        let (entries, overall) = s.read(key, 0, len as u64);
-        let Some(first) = entries.iter().position(|e| e.status == 0) else {
-            if entries.iter().any(|e| e.status == -libc::EILSEQ) {
-                // Bad records: the lookup path counts and skips them.
-                return crate::storage::open_then_read(self, ctx, key, at, len);
-            }
-            // A missing key costs this one round trip, not a lookup more.
-            let errors: Vec<StorageError> =
-                entries.iter().filter_map(|e| e.result().err()).collect();
-            return Err(if errors.is_empty() {
-                overall
-                    .err()
-                    .unwrap_or_else(|| StorageError::new(libc::EIO, "read returned nothing"))
-            } else {
-                StorageError::pick(&errors)
-            });
-        };
-        let e = &entries[first];
-        if (e.data.len() as u64) < e.total_size {
-            let mut reader = self.reader(ctx, key)?;
-            reader.note_corrupt(&entries)?;
-            let i = &reader.info;
-            let data = if i.group == e.group && i.size == e.total_size && i.mtime == e.mtime {
-                Bytes::from(
-                    entries
-                        .into_iter()
-                        .nth(first)
-                        .map(|e| e.data)
-                        .unwrap_or_default(),
-                )
-            } else {
-                crate::storage::read_full(&mut reader, 0, len)?
-            };
-            return Ok((Box::new(reader), data));
-        }
-        let info = ReplicaInfo {
-            group: e.group,
-            backend: e.backend,
-            address: e.address.clone(),
-            id: hex(&e.id),
-            filename: String::new(),
-            offset: 0,
-            size: e.total_size,
-            mtime: e.mtime,
-            csum: Vec::new(),
-        };
-        // The whole object came in this reply: no later chunk needs an order.
-        let order = vec![info.group as i32];
-        let mut reader = self.reader_in_order(&s, order, key, info)?;
-        reader.note_corrupt(&entries)?;
-        let data = entries
-            .into_iter()
-            .nth(first)
-            .map(|e| e.data)
-            .unwrap_or_default();
-        Ok((Box::new(reader), Bytes::from(data)))
+        self.open_first(ctx, key, at, len)
     }
 
     fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>> {
@@ -601,10 +419,11 @@ impl Storage for EllipticsStore {
         }
         s.backend_control(&addr, backend, BackendOp::Defrag)?;
         // A short run may end before statistics ever show it running.
-        {
-            let mut seen = self.defrags.lock();
-            seen.entry((addr, backend)).or_insert((false, 0)).0 = true;
-        }
+        self.defrags
+            .lock()
+            .entry((addr, backend))
+            .or_insert((false, 0))
+            .0 = true;
         self.invalidate_stats();
         Ok(DefragOutcome::Started)
     }
@@ -626,14 +445,11 @@ impl Storage for EllipticsStore {
     }
 
     fn backend_stats(&self) -> Vec<BackendStat> {
-        {
-            let c = self.stats_cache.lock();
-            if let Some((at, s)) = c.as_ref() {
-                if at.elapsed() < self.stats_ttl {
-                    let mut s = s.clone();
-                    self.add_checksum_errors(&mut s);
-                    return s;
-                }
+        let cached = self.stats_cache.lock().clone();
+        if let Some((at, mut s)) = cached {
+            if at.elapsed() < self.stats_ttl {
+                self.add_checksum_errors(&mut s);
+                return s;
             }
         }
         let mut stats = match self.gather_stats() {
@@ -648,221 +464,6 @@ impl Storage for EllipticsStore {
         };
         self.add_checksum_errors(&mut stats);
         stats
-    }
-}
-
-/// A streaming write: write_prepare (reserving the final size) /
-/// write_plain / write_commit, so the new version stays invisible until the
-/// last chunk; a whole object in one chunk is one write_data. A write at an
-/// offset does the same on the existing record: eblob's prepare keeps the
-/// record's bytes, and the commit size keeps any tail past the new bytes
-/// (a plain write_data at an offset would cut the object there).
-struct EllipticsWriter {
-    session: Session,
-    key: String,
-    offset: u64,
-    /// Whether bytes outside `[offset, offset + size)` are kept.
-    partial: bool,
-    size: u64,
-    /// The object's size once committed.
-    total: u64,
-    written: u64,
-    /// Groups that have not failed yet.
-    live: Vec<GroupId>,
-    failed: BTreeMap<GroupId, StorageError>,
-    /// Replies of the latest command, per live group.
-    last: Vec<Entry>,
-}
-
-impl EllipticsWriter {
-    fn send(
-        &mut self,
-        kind: WriteKind,
-        data: &[u8],
-        remote_offset: u64,
-        size_arg: u64,
-    ) -> Result<(), StorageError> {
-        let (entries, overall) = self
-            .session
-            .write(kind, &self.key, data, remote_offset, size_arg);
-        let results = per_group(&self.live, &entries, &overall, |_| Ok(()));
-        let before = self.live.len();
-        for r in results {
-            if let Err(e) = r.result {
-                self.live.retain(|&g| g != r.group);
-                self.failed.insert(r.group, e);
-            }
-        }
-        self.last = entries.into_iter().filter(|e| e.status == 0).collect();
-        if self.live.is_empty() {
-            return Err(StorageError::pick(self.failed.values()));
-        }
-        if self.live.len() != before {
-            self.session = self
-                .session
-                .with_groups(self.live.iter().map(|&g| g as i32).collect())?;
-        }
-        Ok(())
-    }
-}
-
-impl ObjectWriter for EllipticsWriter {
-    fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
-        if self.live.is_empty() {
-            return Err(StorageError::pick(self.failed.values()));
-        }
-        let end = self.written.saturating_add(data.len() as u64);
-        if end > self.size {
-            return Err(StorageError::invalid(format!(
-                "body is longer than the declared {} bytes",
-                self.size
-            )));
-        }
-        let remote = self.offset + self.written;
-        let total = self.total;
-        let (first, last) = (self.written == 0, end == self.size);
-        let kind = if first && last && !self.partial {
-            WriteKind::Data
-        } else if first {
-            WriteKind::Prepare
-        } else if last {
-            WriteKind::Commit
-        } else {
-            WriteKind::Plain
-        };
-        self.send(kind, data, remote, total)?;
-        if first && last && kind == WriteKind::Prepare {
-            self.send(WriteKind::Commit, &[], remote + data.len() as u64, total)?;
-        }
-        self.written = end;
-        Ok(())
-    }
-
-    fn commit(mut self: Box<Self>) -> Vec<GroupResult<ReplicaInfo>> {
-        if self.size == 0 && self.written == 0 && !self.live.is_empty() {
-            let _ = self.send(WriteKind::Data, &[], self.offset, self.offset);
-        }
-        if self.written < self.size {
-            let e = StorageError::new(
-                libc::EIO,
-                format!("body ended after {} of {} bytes", self.written, self.size),
-            );
-            return self
-                .live
-                .iter()
-                .map(|&g| (g, Err(e.clone())))
-                .chain(self.failed.iter().map(|(&g, e)| (g, Err(e.clone()))))
-                .map(|(group, result)| GroupResult { group, result })
-                .collect();
-        }
-        let mut out: Vec<GroupResult<ReplicaInfo>> = self
-            .live
-            .iter()
-            .map(|&g| GroupResult {
-                group: g,
-                result: self
-                    .last
-                    .iter()
-                    .find(|e| e.group == g)
-                    .ok_or_else(|| StorageError::new(libc::EIO, "no reply"))
-                    .and_then(replica),
-            })
-            .collect();
-        out.extend(self.failed.iter().map(|(&g, e)| GroupResult {
-            group: g,
-            result: Err(e.clone()),
-        }));
-        out
-    }
-}
-
-/// Reads one replica chunk by chunk; a chunk that fails the server's
-/// checksum is read from the next group holding the same version.
-struct EllipticsReader {
-    session: Session,
-    /// Groups of `session`, in reading order.
-    order: Vec<i32>,
-    key: String,
-    info: ReplicaInfo,
-    checksum_errors: ChecksumErrors,
-    /// Groups whose replica failed a checksum, not yet taken.
-    corrupt: Vec<GroupId>,
-}
-
-impl EllipticsReader {
-    /// Counts every group that answered `-EILSEQ` and moves it to the end of
-    /// the reading order, so later chunks go to a good replica first.
-    fn note_corrupt(&mut self, entries: &[Entry]) -> Result<(), StorageError> {
-        let bad: Vec<&Entry> = entries
-            .iter()
-            .filter(|e| e.status == -libc::EILSEQ)
-            .collect();
-        if bad.is_empty() {
-            return Ok(());
-        }
-        for e in &bad {
-            log::error!(
-                "group {} ({} backend {}): {}: checksum mismatch",
-                e.group,
-                e.address,
-                e.backend,
-                self.key
-            );
-            {
-                let mut m = self.checksum_errors.lock();
-                *m.entry((e.address.clone(), e.backend)).or_default() += 1;
-            }
-            if !self.corrupt.contains(&e.group) {
-                self.corrupt.push(e.group);
-            }
-        }
-        // A bad record may be bad in one chunk only: its group moves to the
-        // end of the order (the last resort) instead of leaving it.
-        let (bad_groups, mut good): (Vec<i32>, Vec<i32>) = self
-            .order
-            .iter()
-            .copied()
-            .partition(|&g| bad.iter().any(|e| e.group as i32 == g));
-        good.extend(bad_groups);
-        if good != self.order {
-            self.order = good;
-            self.session = self.session.with_groups(self.order.clone())?;
-        }
-        Ok(())
-    }
-}
-
-impl ObjectReader for EllipticsReader {
-    fn info(&self) -> &ReplicaInfo {
-        &self.info
-    }
-
-    fn read_at(&mut self, offset: u64, len: usize) -> Result<Bytes, StorageError> {
-        if offset >= self.info.size || len == 0 {
-            return Ok(Bytes::new());
-        }
-        let want = (len as u64).min(self.info.size - offset);
-        let (entries, overall) = self.session.read(&self.key, offset, want);
-        self.note_corrupt(&entries)?;
-        match entries.into_iter().find(|e| e.status == 0) {
-            Some(e) if e.total_size != 0 && e.total_size != self.info.size => {
-                Err(StorageError::new(
-                    libc::EIO,
-                    format!(
-                        "group {}: {} changed during the read ({} bytes, was {})",
-                        e.group, self.key, e.total_size, self.info.size
-                    ),
-                ))
-            }
-            Some(e) => Ok(Bytes::from(e.data)),
-            None => Err(overall
-                .err()
-                .unwrap_or_else(|| StorageError::new(libc::EIO, "read returned nothing"))),
-        }
-    }
-
-    fn take_corrupt(&mut self) -> Vec<GroupId> {
-        std::mem::take(&mut self.corrupt)
     }
 }
 

@@ -106,6 +106,10 @@ pub(super) struct Group {
     pub(super) defrag_started: AtomicU64,
     pub(super) defrag_completed: AtomicU64,
     pub(super) checksum_errors: AtomicU64,
+    /// `cas.lock` in the group's directory: compare-and-swap writes hold its
+    /// `flock` (other processes on the same directory) and this mutex (other
+    /// threads) from the version check to the rename.
+    pub(super) cas_lock: Mutex<File>,
 }
 
 impl Group {
@@ -117,6 +121,11 @@ impl Group {
         // Leftovers of writes interrupted by a crash are never visible: drop them.
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp)?;
+        let cas_lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("cas.lock"))?;
         let mut space = Space::default();
         for sub in fs::read_dir(&data)? {
             let sub = sub?;
@@ -146,6 +155,7 @@ impl Group {
             defrag_started: AtomicU64::new(0),
             defrag_completed: AtomicU64::new(0),
             checksum_errors: AtomicU64::new(0),
+            cas_lock: Mutex::new(cas_lock),
         })
     }
 

@@ -40,7 +40,7 @@ use self::group::{unix_now, Group, CMD_DEL, CMD_LOOKUP};
 use self::header::Header;
 use super::{
     BackendCommand, BackendStat, Context, DefragOutcome, DefragState, GroupId, GroupResult,
-    ObjectReader, ObjectWriter, ReplicaInfo, Storage, StorageError,
+    ObjectReader, ObjectWriter, ReplicaInfo, Storage, StorageError, Version,
 };
 use crate::config::LocalConfig;
 use crate::encoding::hex;
@@ -161,6 +161,16 @@ impl Storage for LocalStore {
 
     fn open(&self, ctx: &Context, key: &str) -> Result<Box<dyn ObjectReader>, StorageError> {
         read::open(self, ctx, key)
+    }
+
+    fn write_if(
+        &self,
+        ctx: &Context,
+        key: &str,
+        data: &[u8],
+        expected: &Version,
+    ) -> Vec<GroupResult<ReplicaInfo>> {
+        write::write_if(self, ctx, key, data, expected)
     }
 
     fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>> {

@@ -14,7 +14,9 @@ use super::group::{Group, CMD_WRITE};
 use super::header::Header;
 use super::{object_id, LocalStore};
 use crate::encoding::hex;
-use crate::storage::{Context, GroupResult, ObjectWriter, ReplicaInfo, Replicas, StorageError};
+use crate::storage::{
+    cas, Context, GroupResult, ObjectWriter, ReplicaInfo, Replicas, StorageError, Version,
+};
 
 /// Bytes of the replaced object copied at a time by a write at an offset.
 const COPY_CHUNK: usize = 1 << 20;
@@ -28,6 +30,53 @@ pub(super) fn start(
     offset: Option<u64>,
     size: u64,
 ) -> Result<Box<dyn ObjectWriter>, StorageError> {
+    Ok(Box::new(start_writer(store, ctx, key, offset, size)?))
+}
+
+/// Writes `data` as `key` in each group of `ctx` whose object still has
+/// version `expected` (see `Storage::write_if`).
+pub(super) fn write_if(
+    store: &LocalStore,
+    ctx: &Context,
+    key: &str,
+    data: &[u8],
+    expected: &Version,
+) -> Vec<GroupResult<ReplicaInfo>> {
+    let mut w = match start_writer(store, ctx, key, None, data.len() as u64) {
+        Ok(w) => w,
+        Err(e) => {
+            return ctx
+                .groups
+                .iter()
+                .map(|&group| GroupResult {
+                    group,
+                    result: Err(e.clone()),
+                })
+                .collect()
+        }
+    };
+    w.expected = Some(expected.clone());
+    let mut w: Box<dyn ObjectWriter> = Box::new(w);
+    if let Err(e) = w.write(data) {
+        return ctx
+            .groups
+            .iter()
+            .map(|&group| GroupResult {
+                group,
+                result: Err(e.clone()),
+            })
+            .collect();
+    }
+    w.commit()
+}
+
+fn start_writer(
+    store: &LocalStore,
+    ctx: &Context,
+    key: &str,
+    offset: Option<u64>,
+    size: u64,
+) -> Result<LocalWriter, StorageError> {
     let id = object_id(&ctx.namespace, key);
     let header = Header {
         size: 0,
@@ -50,6 +99,7 @@ pub(super) fn start(
         size,
         written: 0,
         targets: Vec::new(),
+        expected: None,
     };
     for t in targets {
         let result = match (store.group(t.group), t.result) {
@@ -62,7 +112,7 @@ pub(super) fn start(
         });
     }
     writer.targets.any_ok()?;
-    Ok(Box::new(writer))
+    Ok(writer)
 }
 
 /// A write in progress in one group.
@@ -227,6 +277,9 @@ struct LocalWriter {
     size: u64,
     written: u64,
     targets: Vec<Target>,
+    /// For a compare-and-swap: the version each group's object must still
+    /// have when the write is renamed into place.
+    expected: Option<Version>,
 }
 
 impl LocalWriter {
@@ -275,6 +328,28 @@ impl LocalWriter {
         }
         let new_len = header.file_len_for(header.size).unwrap_or(u64::MAX);
         {
+            // A compare-and-swap holds the group's CAS lock from the check to
+            // the rename (taken before the space lock, never after it).
+            let cas_file = self.expected.as_ref().map(|_| g.cas_lock.lock());
+            let _flock = match &cas_file {
+                Some(f) => Some(
+                    crate::sys::flock_exclusive(f).map_err(|e| g.io_err("lock cas.lock", &e))?,
+                ),
+                None => None,
+            };
+            if let Some(expected) = &self.expected {
+                let current = match g.stat(&self.id) {
+                    Ok((_, _, h)) => Version::Digest(h.csum),
+                    Err(e) if e.is_not_found() && e.errno == -libc::ENOENT => Version::Absent,
+                    Err(e) => return Err(e),
+                };
+                if &current != expected {
+                    return Err(cas::conflict(format!(
+                        "group {}: the object changed (compare-and-swap refused)",
+                        g.id
+                    )));
+                }
+            }
             // One lock over stat + rename keeps `used` exact when two writes race.
             let mut space = g.space();
             let replaced = fs::metadata(&target).map(|m| m.len()).ok();

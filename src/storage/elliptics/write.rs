@@ -1,0 +1,221 @@
+//! Streaming writes to Elliptics: write_prepare / write_plain / write_commit.
+
+use std::collections::BTreeMap;
+
+use super::ffi::{Entry, Session, WriteKind};
+use super::{per_group, replica, EllipticsStore};
+use crate::storage::{Context, GroupId, GroupResult, ObjectWriter, ReplicaInfo, StorageError};
+
+impl EllipticsStore {
+    /// [`crate::storage::Storage::write`].
+    pub(super) fn start_write(
+        &self,
+        ctx: &Context,
+        key: &str,
+        partial: Option<u64>,
+        size: u64,
+    ) -> Result<Box<dyn ObjectWriter>, StorageError> {
+        if ctx.groups.is_empty() {
+            return Err(StorageError::new(libc::ENXIO, "no groups to write to"));
+        }
+        let mut session = self.session(ctx)?;
+        let mut live = ctx.groups.clone();
+        let mut failed = BTreeMap::new();
+        // A write at an offset needs the object in that group and keeps the
+        // bytes past its end: the final size is the larger of the current
+        // size and offset + size (as the embedded store does).
+        let offset = partial.unwrap_or(0);
+        let mut total = offset.checked_add(size).ok_or_else(|| {
+            StorageError::new(
+                -libc::EFBIG,
+                format!("offset {offset} + size {size} is too large"),
+            )
+        })?;
+        let mut partial = partial.is_some();
+        let looked_up = if partial {
+            let (entries, overall) = session.lookup(key);
+            per_group(&ctx.groups, &entries, &overall, replica)
+        } else {
+            Vec::new()
+        };
+        // At offset 0 an object that exists in no group is simply written.
+        if offset == 0
+            && looked_up
+                .iter()
+                .all(|r| matches!(&r.result, Err(e) if e.is_not_found()))
+        {
+            partial = false;
+        }
+        if partial {
+            live.clear();
+            // A group lacking the object fails: one commit size serves every
+            // group, so it cannot be written whole there meanwhile.
+            for r in looked_up {
+                let checked = match r.result {
+                    Ok(info) if offset > info.size => Err(StorageError::invalid(format!(
+                        "group {}: offset {offset} is past the object's end ({} bytes)",
+                        r.group, info.size
+                    ))),
+                    Ok(info) => Ok(info.size),
+                    Err(e) if e.is_not_found() => Err(StorageError::invalid(format!(
+                        "group {}: offset {offset} given but the object does not exist",
+                        r.group
+                    ))),
+                    Err(e) => Err(e),
+                };
+                match checked {
+                    Ok(old) => {
+                        total = total.max(old);
+                        live.push(r.group);
+                    }
+                    Err(e) => {
+                        failed.insert(r.group, e);
+                    }
+                }
+            }
+            if live.is_empty() {
+                return Err(StorageError::pick(failed.values()));
+            }
+            if live.len() != ctx.groups.len() {
+                session = session.with_groups(live.iter().map(|&g| g as i32).collect())?;
+            }
+        }
+        Ok(Box::new(EllipticsWriter {
+            session,
+            key: key.to_string(),
+            offset,
+            partial,
+            size,
+            total,
+            written: 0,
+            live,
+            failed,
+            last: Vec::new(),
+        }))
+    }
+}
+
+/// A streaming write: write_prepare (reserving the final size) /
+/// write_plain / write_commit, so the new version stays invisible until the
+/// last chunk; a whole object in one chunk is one write_data. A write at an
+/// offset does the same on the existing record: eblob's prepare keeps the
+/// record's bytes, and the commit size keeps any tail past the new bytes
+/// (a plain write_data at an offset would cut the object there).
+struct EllipticsWriter {
+    session: Session,
+    key: String,
+    offset: u64,
+    /// Whether bytes outside `[offset, offset + size)` are kept.
+    partial: bool,
+    size: u64,
+    /// The object's size once committed.
+    total: u64,
+    written: u64,
+    /// Groups that have not failed yet.
+    live: Vec<GroupId>,
+    failed: BTreeMap<GroupId, StorageError>,
+    /// Replies of the latest command, per live group.
+    last: Vec<Entry>,
+}
+
+impl EllipticsWriter {
+    fn send(
+        &mut self,
+        kind: WriteKind,
+        data: &[u8],
+        remote_offset: u64,
+        size_arg: u64,
+    ) -> Result<(), StorageError> {
+        let (entries, overall) = self
+            .session
+            .write(kind, &self.key, data, remote_offset, size_arg);
+        let results = per_group(&self.live, &entries, &overall, |_| Ok(()));
+        let before = self.live.len();
+        for r in results {
+            if let Err(e) = r.result {
+                self.live.retain(|&g| g != r.group);
+                self.failed.insert(r.group, e);
+            }
+        }
+        self.last = entries.into_iter().filter(|e| e.status == 0).collect();
+        if self.live.is_empty() {
+            return Err(StorageError::pick(self.failed.values()));
+        }
+        if self.live.len() != before {
+            self.session = self
+                .session
+                .with_groups(self.live.iter().map(|&g| g as i32).collect())?;
+        }
+        Ok(())
+    }
+}
+
+impl ObjectWriter for EllipticsWriter {
+    fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        if self.live.is_empty() {
+            return Err(StorageError::pick(self.failed.values()));
+        }
+        let end = self.written.saturating_add(data.len() as u64);
+        if end > self.size {
+            return Err(StorageError::invalid(format!(
+                "body is longer than the declared {} bytes",
+                self.size
+            )));
+        }
+        let remote = self.offset + self.written;
+        let total = self.total;
+        let (first, last) = (self.written == 0, end == self.size);
+        let kind = if first && last && !self.partial {
+            WriteKind::Data
+        } else if first {
+            WriteKind::Prepare
+        } else if last {
+            WriteKind::Commit
+        } else {
+            WriteKind::Plain
+        };
+        self.send(kind, data, remote, total)?;
+        if first && last && kind == WriteKind::Prepare {
+            self.send(WriteKind::Commit, &[], remote + data.len() as u64, total)?;
+        }
+        self.written = end;
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Vec<GroupResult<ReplicaInfo>> {
+        if self.size == 0 && self.written == 0 && !self.live.is_empty() {
+            let _ = self.send(WriteKind::Data, &[], self.offset, self.offset);
+        }
+        if self.written < self.size {
+            let e = StorageError::new(
+                -libc::EIO,
+                format!("body ended after {} of {} bytes", self.written, self.size),
+            );
+            return self
+                .live
+                .iter()
+                .map(|&g| (g, Err(e.clone())))
+                .chain(self.failed.iter().map(|(&g, e)| (g, Err(e.clone()))))
+                .map(|(group, result)| GroupResult { group, result })
+                .collect();
+        }
+        let mut out: Vec<GroupResult<ReplicaInfo>> = self
+            .live
+            .iter()
+            .map(|&g| GroupResult {
+                group: g,
+                result: self
+                    .last
+                    .iter()
+                    .find(|e| e.group == g)
+                    .ok_or_else(|| StorageError::new(libc::EIO, "no reply"))
+                    .and_then(replica),
+            })
+            .collect();
+        out.extend(self.failed.iter().map(|(&g, e)| GroupResult {
+            group: g,
+            result: Err(e.clone()),
+        }));
+        out
+    }
+}

@@ -78,6 +78,24 @@ impl Objects {
         Objects { storage, cluster }
     }
 
+    /// Recover-on-read of `key` in `groups` of `namespace`.
+    fn repair_job(
+        &self,
+        namespace: &str,
+        groups: Vec<GroupId>,
+        key: &str,
+        rate: u64,
+    ) -> cluster::RepairJob {
+        cluster::RepairJob {
+            storage: self.storage.clone(),
+            cluster: self.cluster.clone(),
+            namespace: namespace.to_string(),
+            groups,
+            key: key.to_string(),
+            rate,
+        }
+    }
+
     /// Opens `key` for reading: the replicas not being defragmented and the
     /// fastest first. One blocking-pool hop, which also reads the first chunk
     /// when `opts.prefetch_from` says where the body will start.
@@ -95,26 +113,9 @@ impl Objects {
         let mut open = blocking(move || read::open(storage.as_ref(), &ctx, &k, prefetch)).await??;
         if let Some(rate) = opts.recover_rate {
             if groups.len() > 1 {
-                let ns = open.namespace().to_string();
-                open.wrap_reader(|reader| {
-                    cluster::repair_corrupt(
-                        reader,
-                        self.storage.clone(),
-                        self.cluster.clone(),
-                        ns,
-                        groups.clone(),
-                        key.to_string(),
-                        rate,
-                    )
-                });
-                cluster::check_replicas_in_background(
-                    self.storage.clone(),
-                    self.cluster.clone(),
-                    open.namespace().to_string(),
-                    groups,
-                    key.to_string(),
-                    rate,
-                );
+                let job = self.repair_job(open.namespace(), groups, key, rate);
+                open.wrap_reader(|reader| job.clone().repair_corrupt(reader));
+                job.check_in_background();
             }
         }
         Ok(open)
@@ -164,7 +165,7 @@ impl Objects {
         key: &str,
         recover_rate: Option<u64>,
     ) -> Result<Lookup, ObjectError> {
-        let namespace = ctx.namespace.clone();
+        let (namespace, groups) = (ctx.namespace.clone(), ctx.groups.clone());
         let storage = self.storage.clone();
         let k = key.to_string();
         let results = blocking(move || storage.lookup(&ctx, &k)).await?;
@@ -173,15 +174,8 @@ impl Objects {
         if !out_of_sync.is_empty() {
             self.cluster.note_out_of_sync(&namespace, &out_of_sync);
             if let (Some(rate), Some(source)) = (recover_rate, consistency::newest(&results)) {
-                cluster::recover_in_background(
-                    self.storage.clone(),
-                    self.cluster.clone(),
-                    namespace,
-                    key.to_string(),
-                    source.clone(),
-                    out_of_sync.clone(),
-                    rate,
-                );
+                self.repair_job(&namespace, groups, key, rate)
+                    .recover_in_background(source.clone(), out_of_sync.clone());
             }
         }
         Ok(Lookup {

@@ -44,28 +44,12 @@ pub(super) fn write_if(
 ) -> Vec<GroupResult<ReplicaInfo>> {
     let mut w = match start_writer(store, ctx, key, None, data.len() as u64) {
         Ok(w) => w,
-        Err(e) => {
-            return ctx
-                .groups
-                .iter()
-                .map(|&group| GroupResult {
-                    group,
-                    result: Err(e.clone()),
-                })
-                .collect()
-        }
+        Err(e) => return GroupResult::fail_all(&ctx.groups, &e),
     };
     w.expected = Some(expected.clone());
     let mut w: Box<dyn ObjectWriter> = Box::new(w);
     if let Err(e) = w.write(data) {
-        return ctx
-            .groups
-            .iter()
-            .map(|&group| GroupResult {
-                group,
-                result: Err(e.clone()),
-            })
-            .collect();
+        return GroupResult::fail_all(&ctx.groups, &e);
     }
     w.commit()
 }

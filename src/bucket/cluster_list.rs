@@ -294,7 +294,10 @@ mod tests {
             parse_bucket_list(&String::from_utf8(data.unwrap()).unwrap())
         });
         let first = lists.next().unwrap();
-        assert!(lists.all(|l| l == first), "every metadata group has the list");
+        assert!(
+            lists.all(|l| l == first),
+            "every metadata group has the list"
+        );
         first
     }
 

@@ -3,6 +3,12 @@
 //! Layers: [`http`] (actix-web handlers) over the proxy core ([`core`] for
 //! the object path, [`bucket`], [`auth`], [`cluster`], [`stats`]) over the
 //! [`storage::Storage`] trait.
+//!
+//! Locks: every lock is a `parking_lot` one, which does not poison. A panic
+//! while a lock is held (none is expected: each critical section is a
+//! lookup, an insert or a swap of a whole value) leaves the data as the
+//! holder left it, and the next caller uses it; nothing answers "empty"
+//! because a lock was poisoned.
 
 pub mod auth;
 pub mod bucket;

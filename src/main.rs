@@ -71,7 +71,8 @@ fn main() -> ExitCode {
 fn check_config(path: &std::path::Path) -> ExitCode {
     let checked = Config::load(path).map_err(|e| e.to_string()).and_then(|c| {
         logging::check(&c.elliptics)
-            .and_then(|()| c.check_root(path))
+            .map_err(|e| e.to_string())
+            .and_then(|()| c.check_root(path).map_err(|e| e.to_string()))
             .map_err(|e| format!("config {}: {e}", path.display()))
             .map(|()| c)
     });

@@ -11,11 +11,13 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::bucket::{parse_bucket_list, read_meta_object, BucketReloadError, Buckets};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, InvalidConfig};
 use crate::storage::{Storage, StorageError};
 
 /// The config and buckets a request runs on, from start to end.
@@ -64,10 +66,10 @@ pub enum ReloadError {
     },
     /// The stored config's `proxy.root` would expose the store or the config.
     #[error("backrunner-config-key: {0}")]
-    StoredRoot(String),
+    StoredRoot(InvalidConfig),
     /// The new config's `proxy.root` would expose the store or the config.
     #[error("{0}")]
-    Root(String),
+    Root(InvalidConfig),
     /// The store refused the new `local` switches.
     #[error("store switches: {0}")]
     Store(StorageError),
@@ -188,7 +190,7 @@ impl ReloadStatus {
 
     /// The last failure and when it happened.
     pub fn last_error(&self) -> Option<(SystemTime, String)> {
-        self.last_error.lock().ok().and_then(|e| e.clone())
+        self.last_error.lock().clone()
     }
 
     /// Logs and counts one failed reload step.
@@ -196,9 +198,7 @@ impl ReloadStatus {
         let line = line.to_string();
         log::error!("reload: {line}");
         self.errors.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut e) = self.last_error.lock() {
-            *e = Some((SystemTime::now(), line));
-        }
+        *self.last_error.lock() = Some((SystemTime::now(), line));
     }
 
     /// Logs and counts every failure of `report`, and hands it back.
@@ -211,21 +211,16 @@ impl ReloadStatus {
 
     /// How long automatic config refresh stays suspended, if it is.
     pub fn config_frozen_for(&self) -> Option<Duration> {
-        let until = (*self.config_frozen_until.lock().ok()?)?;
+        let until = (*self.config_frozen_until.lock())?;
         until.checked_duration_since(Instant::now())
     }
 
     fn freeze_config(&self, d: Option<Duration>) {
-        if let Ok(mut f) = self.config_frozen_until.lock() {
-            *f = d.map(|d| Instant::now() + d);
-        }
+        *self.config_frozen_until.lock() = d.map(|d| Instant::now() + d);
     }
 
     fn exclusive(&self) -> MutexGuard<'_, ()> {
-        match self.running.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.running.lock()
     }
 }
 
@@ -391,19 +386,13 @@ impl Reloader {
 
     /// The snapshot to serve one request with.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        match self.current.read() {
-            Ok(s) => s.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.current.read().clone()
     }
 
     /// Replaces the snapshot; requests already running keep the old one.
     fn replace(&self, next: Snapshot) {
         let next = Arc::new(next);
-        match self.current.write() {
-            Ok(mut s) => *s = next,
-            Err(poisoned) => *poisoned.into_inner() = next,
-        }
+        *self.current.write() = next;
     }
 
     /// Applies the store switches of `next` when its `local` section differs
@@ -529,7 +518,13 @@ mod tests {
     }
 
     fn header(s: &Reloader) -> String {
-        s.snapshot().config.proxy.headers["X-H"].clone()
+        s.snapshot()
+            .config
+            .proxy
+            .headers
+            .get("X-H")
+            .unwrap()
+            .to_string()
     }
 
     #[test]
@@ -559,7 +554,7 @@ mod tests {
             "local": {"path": "/elsewhere", "groups": [{"group": 9}]}}"#;
         let c = file.merge_stored(stored, "key").unwrap();
         assert_eq!(c.local, file.local);
-        assert_eq!(c.proxy.headers["X-H"], "s");
+        assert_eq!(c.proxy.headers.get("X-H"), Some("s"));
         let e = file
             .merge_stored(br#"{"proxy": {"address": ":1"}}"#, "key")
             .unwrap_err()

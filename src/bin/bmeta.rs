@@ -23,7 +23,7 @@ fn read_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
 fn run(args: BmetaArgs) -> Result<(), String> {
     let config = Config::load(&args.config).map_err(|e| e.to_string())?;
     let groups = config.elliptics.metadata_groups.clone();
-    let storage = storage::open(&config)?;
+    let storage = storage::open(&config).map_err(|e| e.to_string())?;
     if args.upload.is_none()
         && args.bucket.is_none()
         && args.upload_backrunner_config.is_none()

@@ -7,7 +7,9 @@ pub mod spec;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 pub use meta::{AclEntry, BucketMeta};
 
@@ -206,9 +208,8 @@ impl Buckets {
         previous: Option<&Buckets>,
         forget_back: bool,
     ) -> (Buckets, Vec<BucketReloadError>) {
-        let old: HashMap<String, Arc<BucketMeta>> = previous
-            .and_then(|p| p.cache.read().ok().map(|c| c.clone()))
-            .unwrap_or_default();
+        let old: HashMap<String, Arc<BucketMeta>> =
+            previous.map(|p| p.cache.read().clone()).unwrap_or_default();
         let mut names = list.clone();
         if !forget_back {
             names.extend(old.keys().cloned());
@@ -254,20 +255,18 @@ impl Buckets {
 
     /// The names in the bucket list, in list order.
     pub fn list(&self) -> Vec<String> {
-        self.list.read().map(|l| l.clone()).unwrap_or_default()
+        self.list.read().clone()
     }
 
     fn insert(&self, m: BucketMeta) -> Arc<BucketMeta> {
         let m = Arc::new(m);
-        if let Ok(mut c) = self.cache.write() {
-            c.insert(m.name.clone(), m.clone());
-        }
+        self.cache.write().insert(m.name.clone(), m.clone());
         m
     }
 
     /// The bucket called `name` if its metadata is loaded. Never blocks on storage.
     pub fn cached(&self, name: &str) -> Option<Arc<BucketMeta>> {
-        self.cache.read().ok().and_then(|c| c.get(name).cloned())
+        self.cache.read().get(name).cloned()
     }
 
     /// The bucket called `name`, from the cache or the metadata groups.
@@ -282,29 +281,23 @@ impl Buckets {
 
     /// Every loaded bucket, sorted by name (S3 ListBuckets).
     pub fn all(&self) -> Vec<Arc<BucketMeta>> {
-        let mut v: Vec<_> = self
-            .cache
-            .read()
-            .map(|c| c.values().cloned().collect())
-            .unwrap_or_default();
+        let mut v: Vec<_> = self.cache.read().values().cloned().collect();
         v.sort_by(|a: &Arc<BucketMeta>, b| a.name.cmp(&b.name));
         v
     }
 
     /// The listed buckets whose metadata is loaded, in list order.
     pub fn listed(&self) -> Vec<Arc<BucketMeta>> {
-        let list = self.list.read().map(|l| l.clone()).unwrap_or_default();
-        let cache = match self.cache.read() {
-            Ok(c) => c,
-            Err(_) => return Vec::new(),
-        };
+        let list = self.list.read().clone();
+        let cache = self.cache.read();
         list.iter().filter_map(|n| cache.get(n).cloned()).collect()
     }
 
     /// Adds a bucket just created (S3 CreateBucket) to this registry, loaded
     /// and listed, so it is served before the next reload reads it back.
     pub fn add_listed(&self, m: BucketMeta) -> Arc<BucketMeta> {
-        if let Ok(mut l) = self.list.write() {
+        {
+            let mut l = self.list.write();
             if !l.contains(&m.name) {
                 l.push(m.name.clone());
             }
@@ -314,12 +307,8 @@ impl Buckets {
 
     /// Forgets a bucket just deleted (S3 DeleteBucket).
     pub fn forget(&self, name: &str) {
-        if let Ok(mut l) = self.list.write() {
-            l.retain(|n| n != name);
-        }
-        if let Ok(mut c) = self.cache.write() {
-            c.remove(name);
-        }
+        self.list.write().retain(|n| n != name);
+        self.cache.write().remove(name);
     }
 }
 

@@ -1,8 +1,8 @@
 //! Replica consistency: which groups hold a stale or missing replica of a
 //! key, and the opt-in recovery that copies the newest replica over them.
 
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -125,9 +125,7 @@ impl Recovery {
     fn pace(&self, n: usize, rate: u64) {
         let rate = rate.max(1) as f64;
         let wait = {
-            let Ok(mut b) = self.budget.lock() else {
-                return;
-            };
+            let mut b = self.budget.lock();
             let now = Instant::now();
             let refill = now.saturating_duration_since(b.at).as_secs_f64() * rate;
             b.tokens = (b.tokens + refill).min(rate);

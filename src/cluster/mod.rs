@@ -17,7 +17,9 @@ pub use replica::choose_replica;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use actix_web::web;
@@ -47,6 +49,22 @@ pub struct ClusterStats {
     pub time: Option<SystemTime>,
 }
 
+/// Why no bucket can take an upload without a bucket.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NoBucket {
+    /// The bucket list is empty.
+    #[error("no buckets are listed for automatic placement")]
+    NoneListed,
+    /// Every listed bucket has a group that cannot take the bytes.
+    #[error("no bucket can take {size} more bytes: {why}")]
+    AllRefuse {
+        /// The upload's size.
+        size: u64,
+        /// Per bucket, the groups and their reasons.
+        why: String,
+    },
+}
+
 /// What the proxy knows about the cluster, shared by every request.
 #[derive(Default)]
 pub struct Cluster {
@@ -64,10 +82,7 @@ pub struct Cluster {
 impl Cluster {
     /// The cached statistics.
     pub fn stats(&self) -> Arc<ClusterStats> {
-        match self.stats.read() {
-            Ok(s) => s.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        self.stats.read().clone()
     }
 
     /// Statistics updates done so far.
@@ -108,10 +123,7 @@ impl Cluster {
             backends: backends.into_iter().map(Arc::new).collect(),
             time: Some(now),
         });
-        match self.stats.write() {
-            Ok(mut s) => *s = next,
-            Err(p) => *p.into_inner() = next,
-        }
+        *self.stats.write() = next;
         self.stat_updates.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -119,34 +131,28 @@ impl Cluster {
     pub fn cost(&self, s: &BackendStat) -> f64 {
         self.costs
             .lock()
-            .ok()
-            .and_then(|c| c.get(&key_of(s)).map(|w| w.pain_at(Instant::now())))
-            .unwrap_or(0.0)
+            .get(&key_of(s))
+            .map_or(0.0, |w| w.pain_at(Instant::now()))
     }
 
     /// The controller state of a backend, for `/stat/`.
     pub fn write_cost(&self, s: &BackendStat) -> WriteCost {
         self.costs
             .lock()
-            .ok()
-            .and_then(|c| c.get(&key_of(s)).copied())
+            .get(&key_of(s))
+            .copied()
             .unwrap_or_default()
     }
 
     /// The pain of `bucket` taking `size` bytes, from the cached statistics.
     pub fn bucket_pain(&self, groups: &[GroupId], size: u64, cfg: &ProxyConfig) -> BucketPain {
         let stats = self.stats();
-        let costs = self.costs.lock().ok();
+        let costs = self.costs.lock();
         let now = Instant::now();
         pain::bucket_pain(
             groups,
             &stats.backends,
-            |s| {
-                costs
-                    .as_ref()
-                    .and_then(|c| c.get(&key_of(s)))
-                    .map_or(0.0, |w| w.pain_at(now))
-            },
+            |s| costs.get(&key_of(s)).map_or(0.0, |w| w.pain_at(now)),
             size,
             limits(cfg),
         )
@@ -159,9 +165,9 @@ impl Cluster {
         buckets: &[Arc<BucketMeta>],
         size: u64,
         cfg: &ProxyConfig,
-    ) -> Result<Arc<BucketMeta>, String> {
+    ) -> Result<Arc<BucketMeta>, NoBucket> {
         if buckets.is_empty() {
-            return Err("no buckets are listed for automatic placement".into());
+            return Err(NoBucket::NoneListed);
         }
         let pains: Vec<BucketPain> = buckets
             .iter()
@@ -184,10 +190,10 @@ impl Cluster {
                         format!("{}: {}", b.name, bad.join(", "))
                     })
                     .collect();
-                Err(format!(
-                    "no bucket can take {size} more bytes: {}",
-                    why.join("; ")
-                ))
+                Err(NoBucket::AllRefuse {
+                    size,
+                    why: why.join("; "),
+                })
             }
         }
     }
@@ -207,7 +213,8 @@ impl Cluster {
         let stats = self.stats();
         let mut booked = (*stats).clone();
         let mut changed = false;
-        if let Ok(mut costs) = self.costs.lock() {
+        {
+            let mut costs = self.costs.lock();
             for r in results {
                 let (keys, err): (Vec<BackendKey>, bool) = match &r.result {
                     Ok(info) => (vec![(r.group, info.address.clone(), info.backend)], false),
@@ -239,7 +246,8 @@ impl Cluster {
             }
         }
         if changed {
-            if let Ok(mut s) = self.stats.write() {
+            {
+                let mut s = self.stats.write();
                 // Only if no update came in between: a fresh one already counts the write.
                 if s.time == stats.time {
                     *s = Arc::new(booked);
@@ -269,7 +277,8 @@ impl Cluster {
         if groups.is_empty() {
             return;
         }
-        if let Ok(mut m) = self.out_of_sync.lock() {
+        {
+            let mut m = self.out_of_sync.lock();
             let per = m.entry(bucket.to_string()).or_default();
             for g in groups {
                 *per.entry(*g).or_default() += 1;
@@ -279,10 +288,7 @@ impl Cluster {
 
     /// Out-of-sync replicas seen, per bucket and group.
     pub fn out_of_sync(&self) -> BTreeMap<String, BTreeMap<GroupId, u64>> {
-        self.out_of_sync
-            .lock()
-            .map(|m| m.clone())
-            .unwrap_or_default()
+        self.out_of_sync.lock().clone()
     }
 }
 

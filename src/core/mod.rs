@@ -27,7 +27,7 @@ pub enum ObjectError {
     Storage(#[from] StorageError),
     /// No listed bucket can take an upload (placement's reason).
     #[error("{0}")]
-    NoBucket(String),
+    NoBucket(#[from] cluster::NoBucket),
     /// The body ended before the size it announced, or ran past it.
     #[error("body has {received} bytes, Content-Length said {size}")]
     BodyLength {
@@ -240,6 +240,6 @@ impl Objects {
         }
         self.cluster
             .choose_bucket(buckets, size, cfg)
-            .map_err(ObjectError::NoBucket)
+            .map_err(ObjectError::from)
     }
 }

@@ -44,7 +44,7 @@ pub fn authorize_admin(req: &Req, what: &str) -> Result<(), ApiError> {
     let (user, sig) = parse_authorization(signed.authorization);
     if !p.admin_user.is_empty() && user == p.admin_user {
         let sig = sig.unwrap_or_default();
-        if !signed.signature_matches(&p.admin_token, &sig) {
+        if !signed.signature_matches(&p.admin_token, &sig)? {
             return Err(ApiError::Forbidden(format!(
                 "{what}: signature of admin user {user:?} (proxy.admin-user) does not match"
             )));

@@ -17,7 +17,9 @@ use crate::storage::StorageError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum S3ErrorCode {
     AccessDenied,
+    AccessForbidden,
     AuthorizationHeaderMalformed,
+    AuthorizationQueryParametersError,
     BadDigest,
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -53,7 +55,9 @@ impl S3ErrorCode {
         use S3ErrorCode::*;
         match self {
             AccessDenied => "AccessDenied",
+            AccessForbidden => "AccessForbidden",
             AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
+            AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
             BadDigest => "BadDigest",
             BucketAlreadyExists => "BucketAlreadyExists",
             BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
@@ -88,10 +92,13 @@ impl S3ErrorCode {
     pub fn status(self) -> StatusCode {
         use S3ErrorCode::*;
         match self {
-            AccessDenied | InvalidAccessKeyId | RequestTimeTooSkewed | SignatureDoesNotMatch => {
-                StatusCode::FORBIDDEN
-            }
+            AccessDenied
+            | AccessForbidden
+            | InvalidAccessKeyId
+            | RequestTimeTooSkewed
+            | SignatureDoesNotMatch => StatusCode::FORBIDDEN,
             AuthorizationHeaderMalformed
+            | AuthorizationQueryParametersError
             | BadDigest
             | EntityTooLarge
             | IllegalLocationConstraintException
@@ -193,7 +200,9 @@ impl From<ObjectError> for S3Error {
     fn from(e: ObjectError) -> S3Error {
         match e {
             ObjectError::Storage(e) => e.into(),
-            ObjectError::NoBucket(why) => S3Error::new(S3ErrorCode::ServiceUnavailable, why),
+            ObjectError::NoBucket(why) => {
+                S3Error::new(S3ErrorCode::ServiceUnavailable, why.to_string())
+            }
             e @ ObjectError::BodyLength { .. } => {
                 S3Error::new(S3ErrorCode::IncompleteBody, e.to_string())
             }

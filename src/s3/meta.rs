@@ -50,6 +50,9 @@ pub struct ObjectMeta {
     /// `x-amz-meta-*` (names lower case, with the prefix).
     #[serde(default)]
     pub user: BTreeMap<String, String>,
+    /// The `x-amz-checksum-*` verified (or computed) at PUT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<super::checksum::ObjectChecksum>,
 }
 
 fn nanos(t: SystemTime) -> u128 {

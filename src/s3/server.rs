@@ -1,6 +1,7 @@
 //! The S3 listener: every request goes through [`dispatch`], which routes
 //! it to its operation ([`handle`]) and decorates the answer
-//! (`x-amz-request-id`, `proxy.headers`, counters, access log).
+//! (`x-amz-request-id`, `proxy.headers`, CORS, counters, access log);
+//! CORS preflights are answered by [`super::cors`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use super::error::{S3Error, S3ErrorCode};
 use super::op::{parse_op, Op};
 use super::request::{load_bucket, S3Req};
 use super::target::{parse_target, Target};
-use super::{access, bucket, bucket_admin, delete_objects, object};
+use super::{access, bucket, bucket_admin, cors, delete_objects, object};
 use crate::state::{AppState, Snapshot};
 
 async fn handle(
@@ -48,7 +49,7 @@ async fn handle(
         .as_ref()
         .and_then(|b| b.as_ref().ok())
         .map(|m| m.as_ref());
-    let (caller, payload_hash) = authenticate(http, snap, meta, &query)?;
+    let (caller, payload_hash, chunk_seed) = authenticate(http, snap, meta, &query)?;
     let (op, target) = op?;
     let req = S3Req {
         http: http.clone(),
@@ -57,6 +58,7 @@ async fn handle(
         query,
         payload_hash,
         caller,
+        chunk_seed,
     };
     if let Op::NotImplemented(what) = op {
         return Err(S3Error::not_implemented(what));
@@ -113,10 +115,12 @@ async fn dispatch(
         &snap.config.proxy.s3_domain,
     )
     .and_then(|t| Ok((parse_op(&method, &t, &query, http.headers())?, t)));
-    let name = op
-        .as_ref()
-        .map(|(o, _)| o.stat_name())
-        .unwrap_or("s3_invalid");
+    let preflight = method == Method::OPTIONS;
+    let name = match &op {
+        _ if preflight => "s3_cors_preflight",
+        Ok((o, _)) => o.stat_name(),
+        Err(_) => "s3_invalid",
+    };
     let headers_size: usize = http
         .headers()
         .iter()
@@ -130,6 +134,8 @@ async fn dispatch(
                 crate::http::MAX_HEADER_BYTES
             ),
         ))
+    } else if preflight {
+        cors::preflight(http.headers(), &snap.config.proxy.s3_cors)
     } else {
         handle(&http, &state, &snap, op, query, payload).await
     };
@@ -154,6 +160,12 @@ async fn dispatch(
         }
     };
     crate::http::router::add_proxy_headers(&mut resp, &snap.config.proxy.headers);
+    cors::decorate(
+        &mut resp,
+        http.headers(),
+        method.as_str(),
+        &snap.config.proxy.s3_cors,
+    );
     if let Ok(v) = HeaderValue::try_from(request_id.as_str()) {
         resp.headers_mut()
             .insert(HeaderName::from_static("x-amz-request-id"), v);

@@ -503,23 +503,36 @@ pub fn write_small(
 
 /// Opens the store the config selects: the embedded one when a `local`
 /// section is present, else Elliptics.
-pub fn open(config: &crate::config::Config) -> Result<std::sync::Arc<dyn Storage>, String> {
+pub fn open(config: &crate::config::Config) -> Result<std::sync::Arc<dyn Storage>, OpenError> {
     match &config.local {
         Some(l) => Ok(std::sync::Arc::new(
-            local::LocalStore::open(l).map_err(|e| format!("local store: {e}"))?,
+            local::LocalStore::open(l).map_err(OpenError::Local)?,
         )),
         #[cfg(feature = "elliptics")]
         None => Ok(std::sync::Arc::new(
-            elliptics::EllipticsStore::open(config).map_err(|e| format!("elliptics: {e}"))?,
+            elliptics::EllipticsStore::open(config).map_err(OpenError::Elliptics)?,
         )),
         #[cfg(not(feature = "elliptics"))]
-        None => Err(
-            "the config selects Elliptics (elliptics.remote and no \"local\" section), \
-             but this binary was built without Elliptics support: rebuild with \
-             `cargo build --release --features elliptics` against the elliptics-dev package"
-                .to_string(),
-        ),
+        None => Err(OpenError::NoElliptics),
     }
+}
+
+/// Why the store the config selects cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The embedded store's directories cannot be used.
+    #[error("local store: {0}")]
+    Local(StorageError),
+    /// The Elliptics client cannot start or reach its nodes.
+    #[error("elliptics: {0}")]
+    Elliptics(StorageError),
+    /// The config selects Elliptics, which this binary lacks.
+    #[error(
+        "the config selects Elliptics (elliptics.remote and no \"local\" section), \
+         but this binary was built without Elliptics support: rebuild with \
+         `cargo build --release --features elliptics` against the elliptics-dev package"
+    )]
+    NoElliptics,
 }
 
 #[cfg(test)]

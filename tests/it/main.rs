@@ -23,6 +23,8 @@ mod reload;
 mod s3;
 mod s3_cli;
 mod s3_clients;
+mod s3_presign;
+mod s3_wire;
 mod security;
 mod streaming;
 mod structure;

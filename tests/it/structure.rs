@@ -201,3 +201,43 @@ fn the_checker_sees_cycles_and_groups() {
         .collect();
     assert_eq!(cycles(&g), vec![vec!["a", "b", "c"]]);
 }
+
+/// The names `code` takes from `prefix` (`std::sync::` -> `Mutex`, ...).
+fn names_after(code: &str, prefix: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for (i, _) in code.match_indices(prefix) {
+        let rest = &code[i + prefix.len()..];
+        match rest.strip_prefix('{') {
+            Some(group) => {
+                let end = group.find('}').unwrap_or(group.len());
+                for item in group[..end].split(',') {
+                    found.insert(ident(item.trim()).to_string());
+                }
+            }
+            None => {
+                found.insert(ident(rest).to_string());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn one_lock_policy_parking_lot_everywhere() {
+    let mut files = Vec::new();
+    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    let mut std_locks = Vec::new();
+    for file in files {
+        let code = code_only(&std::fs::read_to_string(&file).unwrap());
+        let names = names_after(&code, "std::sync::");
+        if names.contains("Mutex") || names.contains("RwLock") {
+            std_locks.push(file.display().to_string());
+        }
+    }
+    assert!(
+        std_locks.is_empty(),
+        "std locks poison; use parking_lot (src/lib.rs): {std_locks:?}"
+    );
+    let seen = names_after("use std::sync::{Arc, Mutex};", "std::sync::");
+    assert!(seen.contains("Mutex"), "{seen:?}");
+}

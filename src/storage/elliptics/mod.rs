@@ -11,7 +11,9 @@ pub mod stats;
 mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -60,9 +62,7 @@ pub struct EllipticsStore {
 type StatsCache = Mutex<Option<(Instant, Vec<BackendStat>)>>;
 
 fn invalidate(cache: &StatsCache) {
-    if let Ok(mut c) = cache.lock() {
-        *c = None;
-    }
+    *cache.lock() = None;
 }
 
 impl EllipticsStore {
@@ -179,9 +179,7 @@ impl EllipticsStore {
 
     /// Fills in the checksum failures this proxy's reads met per backend.
     fn add_checksum_errors(&self, stats: &mut [BackendStat]) {
-        let Ok(seen) = self.checksum_errors.lock() else {
-            return;
-        };
+        let seen = self.checksum_errors.lock();
         for st in stats.iter_mut() {
             st.checksum_errors = seen
                 .get(&(st.address.clone(), st.backend))
@@ -197,7 +195,7 @@ impl EllipticsStore {
         for (addr, json) in s.monitor_stat(MONITOR_BACKEND | MONITOR_COMMANDS)? {
             match stats::parse_backends(&addr, &json) {
                 Ok(v) => out.extend(v),
-                Err(e) => failures.push(e),
+                Err(e) => failures.push(e.to_string()),
             }
         }
         // Nodes without a monitor still report their backends' state.
@@ -241,9 +239,7 @@ impl EllipticsStore {
     /// Counts finished defragmentations: a backend seen defragmenting and
     /// later seen idle finished one run.
     fn count_defrags(&self, stats: &mut [BackendStat]) {
-        let Ok(mut seen) = self.defrags.lock() else {
-            return;
-        };
+        let mut seen = self.defrags.lock();
         for st in stats.iter_mut() {
             let entry = seen
                 .entry((st.address.clone(), st.backend))
@@ -423,7 +419,8 @@ impl Storage for EllipticsStore {
         }
         s.backend_control(&addr, backend, BackendOp::Defrag)?;
         // A short run may end before statistics ever show it running.
-        if let Ok(mut seen) = self.defrags.lock() {
+        {
+            let mut seen = self.defrags.lock();
             seen.entry((addr, backend)).or_insert((false, 0)).0 = true;
         }
         self.invalidate_stats();
@@ -447,7 +444,8 @@ impl Storage for EllipticsStore {
     }
 
     fn backend_stats(&self) -> Vec<BackendStat> {
-        if let Ok(c) = self.stats_cache.lock() {
+        {
+            let c = self.stats_cache.lock();
             if let Some((at, s)) = c.as_ref() {
                 if at.elapsed() < self.stats_ttl {
                     let mut s = s.clone();
@@ -458,9 +456,7 @@ impl Storage for EllipticsStore {
         }
         let mut stats = match self.gather_stats() {
             Ok(s) => {
-                if let Ok(mut c) = self.stats_cache.lock() {
-                    *c = Some((Instant::now(), s.clone()));
-                }
+                *self.stats_cache.lock() = Some((Instant::now(), s.clone()));
                 s
             }
             Err(e) => {

@@ -167,9 +167,11 @@ impl EllipticsReader {
                 e.backend,
                 self.key
             );
-            if let Ok(mut m) = self.checksum_errors.lock() {
-                *m.entry((e.address.clone(), e.backend)).or_default() += 1;
-            }
+            *self
+                .checksum_errors
+                .lock()
+                .entry((e.address.clone(), e.backend))
+                .or_default() += 1;
             if !self.corrupt.contains(&e.group) {
                 self.corrupt.push(e.group);
             }

@@ -1,11 +1,11 @@
 //! One group: a directory, its switches, space accounting and counters.
 
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::header::Header;
@@ -160,11 +160,11 @@ impl Group {
     }
 
     pub(super) fn switches(&self) -> Switches {
-        self.switches.read().map(|s| s.clone()).unwrap_or_default()
+        self.switches.read().clone()
     }
 
     pub(super) fn space(&self) -> MutexGuard<'_, Space> {
-        self.space.lock().unwrap_or_else(|e| e.into_inner())
+        self.space.lock()
     }
 
     /// Removes temp files older than [`STALE_TEMP`]: no write lasts that long

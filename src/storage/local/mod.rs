@@ -29,7 +29,9 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use openssl::sha::{sha512, Sha512};
 
@@ -78,8 +80,8 @@ impl LocalStore {
     fn group(&self, id: GroupId) -> Result<Arc<Group>, StorageError> {
         self.groups
             .read()
-            .ok()
-            .and_then(|g| g.get(&id).cloned())
+            .get(&id)
+            .cloned()
             .ok_or_else(|| StorageError::new(libc::ENXIO, format!("group {id}: no such group")))
     }
 
@@ -193,9 +195,9 @@ impl Storage for LocalStore {
     }
 
     fn backend_stats(&self) -> Vec<BackendStat> {
-        let groups: Vec<Arc<Group>> = match self.groups.read() {
-            Ok(g) => g.values().cloned().collect(),
-            Err(_) => return Vec::new(),
+        let groups: Vec<Arc<Group>> = {
+            let g = self.groups.read();
+            g.values().cloned().collect()
         };
         groups
             .iter()
@@ -291,9 +293,8 @@ impl Storage for LocalStore {
         }
         match cmd {
             BackendCommand::SetReadOnly(ro) => {
-                if let Ok(mut sw) = g.switches.write() {
-                    sw.read_only = ro;
-                }
+                let mut sw = g.switches.write();
+                sw.read_only = ro;
             }
         }
         Ok(())
@@ -310,17 +311,12 @@ impl Storage for LocalStore {
                 cfg.path.display()
             )));
         }
-        let mut groups = self
-            .groups
-            .write()
-            .map_err(|_| StorageError::new(libc::EIO, "group table poisoned"))?;
+        let mut groups = self.groups.write();
         let mut next = BTreeMap::new();
         for gc in &cfg.groups {
             let group = match groups.get(&gc.group) {
                 Some(g) => {
-                    if let Ok(mut sw) = g.switches.write() {
-                        *sw = gc.into();
-                    }
+                    *g.switches.write() = gc.into();
                     g.clone()
                 }
                 None => Arc::new(Group::open(&self.root, gc).map_err(|e| {

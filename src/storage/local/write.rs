@@ -333,7 +333,7 @@ impl LocalWriter {
             let cas_file = self
                 .expected
                 .as_ref()
-                .map(|_| g.cas_lock.lock().unwrap_or_else(|e| e.into_inner()));
+                .map(|_| g.cas_lock.lock());
             let _flock = match &cas_file {
                 Some(f) => Some(
                     crate::sys::flock_exclusive(f).map_err(|e| g.io_err("lock cas.lock", &e))?,

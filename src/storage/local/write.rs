@@ -330,10 +330,7 @@ impl LocalWriter {
         {
             // A compare-and-swap holds the group's CAS lock from the check to
             // the rename (taken before the space lock, never after it).
-            let cas_file = self
-                .expected
-                .as_ref()
-                .map(|_| g.cas_lock.lock());
+            let cas_file = self.expected.as_ref().map(|_| g.cas_lock.lock());
             let _flock = match &cas_file {
                 Some(f) => Some(
                     crate::sys::flock_exclusive(f).map_err(|e| g.io_err("lock cas.lock", &e))?,

@@ -75,14 +75,19 @@ impl ObjectMeta {
         for h in STORED_HEADERS {
             if let Some(v) = headers.get(*h) {
                 let mut v = text(v);
-                if *h == "content-encoding" {
-                    // The transfer framing of the request, not the object's encoding.
+                let framed = || {
+                    v.split(',')
+                        .any(|e| e.trim().eq_ignore_ascii_case("aws-chunked"))
+                };
+                if *h == "content-encoding" && framed() {
+                    // The transfer framing of the request, not the object's
+                    // encoding; the rest is kept as listed, `, ` apart.
                     v = v
                         .split(',')
                         .map(str::trim)
                         .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
                         .collect::<Vec<_>>()
-                        .join(",");
+                        .join(", ");
                     if v.is_empty() {
                         continue;
                     }
@@ -234,6 +239,18 @@ mod tests {
         let m = ObjectMeta::from_request(&headers(&[("content-encoding", "aws-chunked,gzip")]))
             .unwrap();
         assert_eq!(m.headers["content-encoding"], "gzip");
+        let m = ObjectMeta::from_request(&headers(&[(
+            "content-encoding",
+            "deflate, aws-chunked,gzip",
+        )]))
+        .unwrap();
+        assert_eq!(m.headers["content-encoding"], "deflate, gzip");
+        let m =
+            ObjectMeta::from_request(&headers(&[("content-encoding", "deflate,gzip")])).unwrap();
+        assert_eq!(
+            m.headers["content-encoding"], "deflate,gzip",
+            "kept as sent"
+        );
         let big = "v".repeat(MAX_USER_META);
         let e = ObjectMeta::from_request(&headers(&[("x-amz-meta-big", &big)])).unwrap_err();
         assert_eq!(e.code, S3ErrorCode::MetadataTooLarge);

@@ -39,14 +39,9 @@ async fn handle(
         _ => None,
     };
     // The admin bucket declares S3 users that may be in no other ACL yet:
-    // load it for the operations that name no bucket of theirs.
+    // it is loaded (once; it stays cached) before any signature is checked.
     let admin = &snap.config.proxy.s3_admin_bucket;
-    if !admin.is_empty()
-        && matches!(
-            op,
-            Ok((Op::ListBuckets | Op::CreateBucket | Op::DeleteBucket, _))
-        )
-    {
+    if !admin.is_empty() && snap.buckets.cached(admin).is_none() {
         if let Err(e) = load_bucket(snap, admin).await {
             log::warn!("s3: admin bucket {admin}: {e}");
         }

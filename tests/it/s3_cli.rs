@@ -7,7 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::{random_bytes, Proxy};
-use crate::s3_clients::{assert_ran, start_with_admin};
+use crate::s3_clients::{assert_ran, start_with_admin_groups};
+
+/// The proxy of these tests: new buckets on groups 1 and 2 (placement's
+/// choice is tested with boto3; here it would depend on the test machine's
+/// free disk space).
+fn start() -> (Proxy, String) {
+    start_with_admin_groups("us-east-1", &[1, 2])
+}
 
 /// Runs `program args` with `env`, asserting it succeeds; answers stdout.
 fn run(p: &Proxy, program: &str, args: &[&str], env: &[(&str, String)]) -> String {
@@ -67,7 +74,7 @@ fn aws_env(work: &Path) -> Vec<(&'static str, String)> {
 
 #[test]
 fn aws_cli_mb_cp_ls_rm() {
-    let (p, endpoint) = start_with_admin("us-east-1");
+    let (p, endpoint) = start();
     let work = p.dir.path().join("aws");
     let env = aws_env(&work);
     let aws = |args: &[&str]| {
@@ -116,7 +123,7 @@ fn aws_cli_mb_cp_ls_rm() {
 
 #[test]
 fn rclone_mkdir_copyto_lsd_deletefile() {
-    let (p, endpoint) = start_with_admin("us-east-1");
+    let (p, endpoint) = start();
     let work = p.dir.path().join("rclone");
     // A remote `s3t` configured through the environment, as rclone documents.
     let env: Vec<(&str, String)> = vec![
@@ -162,7 +169,7 @@ fn rclone_mkdir_copyto_lsd_deletefile() {
 
 #[test]
 fn s3cmd_mb_put_get_ls_del() {
-    let (p, endpoint) = start_with_admin("us-east-1");
+    let (p, endpoint) = start();
     let work = p.dir.path().join("s3cmd");
     let host = endpoint.trim_start_matches("http://");
     // Path style: host_bucket without %(bucket)s.

@@ -17,6 +17,12 @@ pub const ADMIN_BUCKET: &str = "s3-users";
 /// A proxy with the S3 listener, the admin bucket, an existing bucket `bobs-bucket`
 /// that belongs to `bob`, and the bucket list held in the cluster.
 pub fn start_with_admin(region: &str) -> (Proxy, String) {
+    start_with_admin_groups(region, &[])
+}
+
+/// Like `start_with_admin`, with `proxy.s3-default-groups` (empty: placement
+/// picks the groups of new buckets).
+pub fn start_with_admin_groups(region: &str, groups: &[u32]) -> (Proxy, String) {
     let port = free_port();
     let mut p = Proxy::prepare(Setup {
         buckets: json!({"buckets": {
@@ -30,6 +36,7 @@ pub fn start_with_admin(region: &str) -> (Proxy, String) {
             "s3-address": format!("127.0.0.1:{port}"),
             "s3-region": region,
             "s3-admin-bucket": ADMIN_BUCKET,
+            "s3-default-groups": groups,
         }),
         ..Setup::default()
     });

@@ -9,6 +9,7 @@
 # Needs python3 with venv; the suite's requirements are installed into
 # $S3TESTS_VENV (default: S3TESTS_DIR/.venv) from PyPI on first use.
 # Extra pytest arguments: S3TESTS_PYTEST_ARGS (e.g. "-x -q").
+# S3TESTS_NO_CLEANUP=1 skips the suite's bucket cleanup (see below).
 # Per-family JUnit reports and the proxy log are left in $OUT (default a temp dir).
 set -euo pipefail
 
@@ -129,12 +130,17 @@ family_expr() {
   esac
 }
 
+# S3TESTS_NO_CLEANUP=1: the suite's per-test bucket cleanup is skipped
+# (tests/s3/ceph_no_cleanup.py), for a server without DeleteBucket.
+plugin=
+[ "${S3TESTS_NO_CLEANUP:-}" = 1 ] && plugin="-p ceph_no_cleanup" && echo "bucket cleanup skipped (S3TESTS_NO_CLEANUP=1)"
 # A test whose body passed but whose teardown failed (the suite's bucket
 # cleanup) counts as passed, and is also shown under "teardown".
 printf '%-12s %7s %7s %7s %7s %9s\n' family passed failed errors skipped teardown
 for f in "${families[@]}"; do
   # shellcheck disable=SC2086
-  (cd "$suite" && S3TEST_CONF="$out/s3tests.conf" "$venv/bin/pytest" -q -p no:cacheprovider \
+  (cd "$suite" && S3TEST_CONF="$out/s3tests.conf" PYTHONPATH="$here/tests/s3" \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider $plugin \
     s3tests/functional/test_s3.py -k "$(family_expr "$f")" -m "not fails_on_aws" \
     --junitxml="$out/$f.xml" ${S3TESTS_PYTEST_ARGS:-} > "$out/$f.log" 2>&1) || true
   python3 - "$out/$f.xml" "$f" <<'PY'

@@ -11,6 +11,7 @@ pub mod config;
 pub mod core;
 pub mod encoding;
 pub mod http;
+pub mod index;
 pub mod limits;
 pub mod logging;
 pub mod memory;

@@ -89,7 +89,11 @@ impl AppState {
         errs.extend(bucket_errs);
         let cluster = Arc::new(crate::placement::Cluster::default());
         let state = AppState {
-            objects: crate::core::Objects::new(storage.clone(), cluster.clone()),
+            objects: crate::core::Objects::new(
+                storage.clone(),
+                cluster.clone(),
+                config.proxy.index_shard_entries,
+            ),
             cluster,
             storage,
             stats: ProxyStats::default(),

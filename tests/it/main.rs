@@ -21,6 +21,7 @@ mod placement;
 mod redirect;
 mod reload;
 mod s3;
+mod s3_list;
 mod security;
 mod streaming;
 mod tls;

@@ -306,6 +306,11 @@ fn eight_writers_through_two_proxies_lose_no_entry() {
         conflicts(&p),
         conflicts(&q)
     );
+    for x in [&p, &q] {
+        let index = &x.json("/proxy_stat/")["index"];
+        eprintln!("index counters: {index}");
+        assert_eq!(index["failures"], 0, "{}", x.log());
+    }
 }
 
 #[test]

@@ -50,6 +50,10 @@ pub enum AuthError {
         /// The configured bound.
         max_age: u64,
     },
+    /// OpenSSL could not compute the HMAC (no signature is then made or
+    /// accepted).
+    #[error("cannot compute the riftv1 signature: {0}")]
+    Hmac(String),
 }
 
 /// The header carrying the signing time, in Unix seconds; as an `x-ell-*`
@@ -113,23 +117,21 @@ pub fn signature<'a>(
     method: &str,
     path_and_query: &str,
     headers: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> String {
+) -> Result<String, AuthError> {
     let text = string_to_sign(method, path_and_query, headers);
-    hex(&hmac_sha512(token.as_bytes(), &text))
+    let mac = hmac_sha512(token.as_bytes(), &text).map_err(|e| AuthError::Hmac(e.to_string()))?;
+    Ok(hex(&mac))
 }
 
-fn hmac_sha512(key: &[u8], data: &[u8]) -> Vec<u8> {
+fn hmac_sha512(key: &[u8], data: &[u8]) -> Result<Vec<u8>, openssl::error::ErrorStack> {
     // HMAC pads short keys with zeros to the block size (128 bytes for
     // SHA-512), so an empty key, which OpenSSL refuses, equals 128 zero bytes.
     let zeros = [0u8; 128];
     let key = if key.is_empty() { &zeros[..] } else { key };
-    let sign = || -> Result<Vec<u8>, openssl::error::ErrorStack> {
-        let pkey = PKey::hmac(key)?;
-        let mut signer = Signer::new(MessageDigest::sha512(), &pkey)?;
-        signer.update(data)?;
-        signer.sign_to_vec()
-    };
-    sign().unwrap_or_default()
+    let pkey = PKey::hmac(key)?;
+    let mut signer = Signer::new(MessageDigest::sha512(), &pkey)?;
+    signer.update(data)?;
+    signer.sign_to_vec()
 }
 
 /// Splits `Authorization: riftv1 USER:HEXSIG`; anything else is user `*`.
@@ -166,15 +168,15 @@ pub struct SignedRequest<'a> {
 impl SignedRequest<'_> {
     /// Whether `given` (hex, any case) is the riftv1 signature of this
     /// request keyed by `token`; compared in constant time.
-    pub fn signature_matches(&self, token: &str, given: &str) -> bool {
+    pub fn signature_matches(&self, token: &str, given: &str) -> Result<bool, AuthError> {
         let expected = signature(
             token,
             self.method,
             self.path_and_query,
             self.headers.iter().copied(),
-        );
+        )?;
         let given = given.to_ascii_lowercase();
-        given.len() == expected.len() && memcmp::eq(given.as_bytes(), expected.as_bytes())
+        Ok(given.len() == expected.len() && memcmp::eq(given.as_bytes(), expected.as_bytes()))
     }
 
     /// Checks the signed `X-Ell-Signtime` against `max_sign_age` (nothing to
@@ -244,7 +246,7 @@ pub fn check(bucket: &BucketMeta, req: &SignedRequest<'_>, write: bool) -> Resul
     if entry.flags & ACL_NO_TOKEN != 0 {
         return Ok(());
     }
-    if !req.signature_matches(&entry.token, &sig.unwrap_or_default()) {
+    if !req.signature_matches(&entry.token, &sig.unwrap_or_default())? {
         return Err(AuthError::BadSignature {
             user,
             bucket: bucket.name.clone(),
@@ -285,7 +287,8 @@ mod tests {
                 &v.method,
                 &v.request_target,
                 v.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            );
+            )
+            .unwrap();
             assert_eq!(got, v.signature, "{} {}", v.method, v.request_target);
         }
     }
@@ -323,7 +326,10 @@ mod tests {
 
     #[test]
     fn acl_matrix() {
-        let good = format!("riftv1 u:{}", signature("tok", "GET", "/get/b/k", []));
+        let good = format!(
+            "riftv1 u:{}",
+            signature("tok", "GET", "/get/b/k", []).unwrap()
+        );
         let bad = "riftv1 u:00".to_string();
         fn req(auth: &str) -> SignedRequest<'_> {
             SignedRequest {
@@ -379,8 +385,10 @@ mod tests {
         }
         // The header is signed: changing it breaks the signature.
         let signed = with(Some("1000000"), 60);
-        let sig = signature("tok", "GET", "/get/b/k", [("X-Ell-Signtime", "1000000")]);
-        assert!(signed.signature_matches("tok", &sig));
-        assert!(!with(Some("1000001"), 60).signature_matches("tok", &sig));
+        let sig = signature("tok", "GET", "/get/b/k", [("X-Ell-Signtime", "1000000")]).unwrap();
+        assert!(signed.signature_matches("tok", &sig).unwrap());
+        assert!(!with(Some("1000001"), 60)
+            .signature_matches("tok", &sig)
+            .unwrap());
     }
 }

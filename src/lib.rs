@@ -1,13 +1,21 @@
 //! Backrunner-compatible HTTP proxy for the Elliptics distributed object store.
 //!
 //! Layers: [`http`] (actix-web handlers) over the proxy core ([`core`] for
-//! the object path, [`bucket`], [`auth`], [`placement`], [`stats`]) over the
+//! the object path, [`bucket`], [`auth`], [`cluster`], [`stats`]) over the
 //! [`storage::Storage`] trait.
+//!
+//! Locks: every lock is a `parking_lot` one, which does not poison. A panic
+//! while a lock is held (none is expected: each critical section is a
+//! lookup, an insert or a swap of a whole value) leaves the data as the
+//! holder left it, and the next caller uses it; nothing answers "empty"
+//! because a lock was poisoned.
 
 pub mod auth;
 pub mod bucket;
 pub mod cli;
+pub mod cluster;
 pub mod config;
+pub mod connections;
 pub mod core;
 pub mod encoding;
 pub mod http;
@@ -15,9 +23,9 @@ pub mod index;
 pub mod limits;
 pub mod logging;
 pub mod memory;
-pub mod placement;
 pub mod redirect_sign;
 pub mod reload;
+pub mod runtime;
 pub mod s3;
 pub mod state;
 pub mod stats;

@@ -3,7 +3,7 @@
 //! (docs/security.md, "Limits").
 
 use crate::bucket::BucketMeta;
-use crate::placement::ClusterStats;
+use crate::cluster::ClusterStats;
 use crate::storage::GroupId;
 
 /// Why an upload is refused before its body is read (413).

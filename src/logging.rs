@@ -5,15 +5,36 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use log::LevelFilter;
 
 use crate::config::EllipticsConfig;
 
+/// Why logging cannot be set up as configured.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// `elliptics.log-level` names no level.
+    #[error("elliptics.log-level {0:?} is not one of error, warning, notice, info, debug")]
+    Level(String),
+    /// `elliptics.log-file` cannot be opened.
+    #[error("elliptics.log-file {path}: cannot open: {source}")]
+    Open {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A logger is installed already.
+    #[error("cannot install the logger: {0}")]
+    Install(#[from] log::SetLoggerError),
+}
+
 /// Maps a Backrunner/Elliptics log level to a `log` filter. Empty means
 /// `info`; unknown names are an error naming the accepted ones.
-pub fn parse_level(level: &str) -> Result<LevelFilter, String> {
+pub fn parse_level(level: &str) -> Result<LevelFilter, LogError> {
     Ok(match level.trim().to_ascii_lowercase().as_str() {
         "" | "info" | "notice" => LevelFilter::Info,
         "error" => LevelFilter::Error,
@@ -21,11 +42,7 @@ pub fn parse_level(level: &str) -> Result<LevelFilter, String> {
         "debug" => LevelFilter::Debug,
         "trace" => LevelFilter::Trace,
         "off" | "none" => LevelFilter::Off,
-        other => {
-            return Err(format!(
-                "elliptics.log-level {other:?} is not one of error, warning, notice, info, debug"
-            ))
-        }
+        other => return Err(LogError::Level(other.to_string())),
     })
 }
 
@@ -63,7 +80,7 @@ impl LogFile {
     /// old file stays in use.
     pub fn reopen(&self) -> io::Result<()> {
         let fresh = open_append(&self.path)?;
-        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let mut f = self.file.lock();
         let _ = f.flush();
         *f = fresh;
         Ok(())
@@ -82,42 +99,37 @@ struct SharedFile(Arc<LogFile>);
 
 impl Write for SharedFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .file
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .write(buf)
+        self.0.file.lock().write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.0
-            .file
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .flush()
+        self.0.file.lock().flush()
     }
 }
 
 /// Picks the sink for `elliptics.log-file`.
-pub fn open_sink(log_file: &str) -> Result<Sink, String> {
+pub fn open_sink(log_file: &str) -> Result<Sink, LogError> {
     match log_file.trim() {
         "" | "/dev/stderr" => Ok(Sink::Stderr),
         "/dev/stdout" => Ok(Sink::Stdout),
         path => LogFile::open(Path::new(path))
             .map(|f| Sink::File(Arc::new(f)))
-            .map_err(|e| format!("elliptics.log-file {path}: cannot open: {e}")),
+            .map_err(|source| LogError::Open {
+                path: path.to_string(),
+                source,
+            }),
     }
 }
 
 /// Checks the log settings without opening anything (for `--check-config`).
-pub fn check(cfg: &EllipticsConfig) -> Result<(), String> {
+pub fn check(cfg: &EllipticsConfig) -> Result<(), LogError> {
     parse_level(&cfg.log_level).map(|_| ())
 }
 
 /// Installs the global logger: level from `log-level` unless `RUST_LOG` is
 /// set, lines `PREFIX<time> LEVEL target: message` into `log-file`.
 /// Returns the log file when there is one to reopen on SIGHUP.
-pub fn init(cfg: &EllipticsConfig) -> Result<Option<Arc<LogFile>>, String> {
+pub fn init(cfg: &EllipticsConfig) -> Result<Option<Arc<LogFile>>, LogError> {
     let level = parse_level(&cfg.log_level)?;
     let sink = open_sink(&cfg.log_file)?;
     let env = env_logger::Env::default().default_filter_or(level.as_str());
@@ -147,9 +159,7 @@ pub fn init(cfg: &EllipticsConfig) -> Result<Option<Arc<LogFile>>, String> {
             Some(f)
         }
     };
-    builder
-        .try_init()
-        .map_err(|e| format!("cannot install the logger: {e}"))?;
+    builder.try_init()?;
     Ok(file)
 }
 
@@ -165,7 +175,7 @@ mod tests {
         assert_eq!(parse_level("INFO").unwrap(), LevelFilter::Info);
         assert_eq!(parse_level("").unwrap(), LevelFilter::Info);
         assert_eq!(parse_level("debug").unwrap(), LevelFilter::Debug);
-        let e = parse_level("loud").unwrap_err();
+        let e = parse_level("loud").unwrap_err().to_string();
         assert!(e.contains("\"loud\""), "{e}");
     }
 

@@ -9,7 +9,7 @@ use clap::Parser;
 use backrunner::cli::{normalize_args, ProxyArgs};
 use backrunner::config::Config;
 use backrunner::state::{AppState, Sources};
-use backrunner::{http, logging, reload, storage};
+use backrunner::{logging, storage};
 
 fn main() -> ExitCode {
     backrunner::memory::configure_allocator();
@@ -57,48 +57,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    reload::install(&state);
-    if let Some(file) = log_file {
-        state.on_reload(
-            "logs",
-            Box::new(move |_| {
-                if let Err(e) = file.reopen() {
-                    log::error!("log file {}: cannot reopen: {e}", file.path().display());
-                }
-            }),
-        );
-    }
-    let system = actix_web::rt::System::new();
-    system.block_on(async {
-        actix_web::rt::spawn(reload_on_sighup(state.clone()));
-        actix_web::rt::spawn(reload::run_periodic(state.clone()));
-        backrunner::placement::spawn_stat_updater(state.clone());
-        backrunner::http::metrics::count_reloads(&state);
-    });
-    match system.block_on(http::serve(state)) {
+    match backrunner::runtime::run(state, log_file) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("backrunner: {e}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-/// Runs the reload hooks on every SIGHUP, on the blocking pool.
-async fn reload_on_sighup(state: web::Data<AppState>) {
-    use actix_web::rt::signal::unix::{signal, SignalKind};
-    let mut hup = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("cannot listen for SIGHUP: {e}");
-            return;
-        }
-    };
-    while hup.recv().await.is_some() {
-        log::info!("SIGHUP: reloading");
-        let s = state.clone();
-        if let Err(e) = web::block(move || s.run_reload_hooks()).await {
-            log::error!("reload failed: {e}");
         }
     }
 }
@@ -108,7 +71,8 @@ async fn reload_on_sighup(state: web::Data<AppState>) {
 fn check_config(path: &std::path::Path) -> ExitCode {
     let checked = Config::load(path).map_err(|e| e.to_string()).and_then(|c| {
         logging::check(&c.elliptics)
-            .and_then(|()| c.check_root(path))
+            .map_err(|e| e.to_string())
+            .and_then(|()| c.check_root(path).map_err(|e| e.to_string()))
             .map_err(|e| format!("config {}: {e}", path.display()))
             .map(|()| c)
     });

@@ -75,7 +75,7 @@ impl SignedRedirect {
     }
 
     /// The `Authorization` value: lowercase hex signature made with `token`.
-    pub fn signature(&self, token: &str) -> String {
+    pub fn signature(&self, token: &str) -> Result<String, auth::AuthError> {
         let headers = self.headers();
         auth::signature(
             token,
@@ -100,6 +100,9 @@ pub fn address_host(address: &str) -> Option<&str> {
 /// Why a redirect request does not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
+    /// The expected signature cannot be computed.
+    #[error(transparent)]
+    Signing(#[from] auth::AuthError),
     /// A header the signature needs is absent.
     #[error("header {0} is missing")]
     Missing(&'static str),
@@ -176,7 +179,7 @@ pub fn verify(
         _ => given,
     }
     .to_ascii_lowercase();
-    let expected = auth::signature(token, method, path_and_query, headers.iter().copied());
+    let expected = auth::signature(token, method, path_and_query, headers.iter().copied())?;
     if given.len() != expected.len() || !memcmp::eq(given.as_bytes(), expected.as_bytes()) {
         return Err(VerifyError::BadSignature);
     }
@@ -234,7 +237,7 @@ mod tests {
         assert_eq!(r.path(), "/srv/data/blob-1.0:4096:100");
         assert_eq!(r.url(), "http://10.0.0.1:8080/srv/data/blob-1.0:4096:100");
         assert_eq!(
-            r.signature("redirect secure token"),
+            r.signature("redirect secure token").unwrap(),
             "c49293687fbac07c2e685104218a7ce60972a749eb7f0f55218486ac7c30af33\
              d64595c6d24f540d9d12111df8a4b33b60f38fd9c6b75593792d279c731f2a88"
         );
@@ -246,7 +249,7 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
-        h.push(("Authorization".into(), r.signature(token)));
+        h.push(("Authorization".into(), r.signature(token).unwrap()));
         h
     }
 

@@ -8,19 +8,36 @@
 //! with. Whatever fails to read or validate keeps its previous good value,
 //! logs one line and is counted in `/proxy_stat/` (see docs/reload.md).
 
+use std::fmt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use actix_web::web;
+use crate::bucket::{parse_bucket_list, read_meta_object, BucketReloadError, Buckets};
+use crate::config::{Config, ConfigError, InvalidConfig};
+use crate::storage::{Storage, StorageError};
 
-use crate::bucket::{parse_bucket_list, Buckets, META_NAMESPACE};
-use crate::config::{Config, ConfigError};
-use crate::state::{AppState, Snapshot};
-use crate::storage::{read_small, write_small, Context, Storage};
+/// The config and buckets a request runs on, from start to end.
+pub struct Snapshot {
+    /// The proxy config.
+    pub config: Arc<Config>,
+    /// The bucket registry built for this config.
+    pub buckets: Arc<Buckets>,
+    /// When this config was loaded.
+    pub loaded: SystemTime,
+}
 
-/// Largest config or bucket list object read from the metadata groups.
-const OBJECT_LIMIT: u64 = 16 << 20;
+/// Where the config and the bucket list came from, for reloads.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// The `-config` file.
+    pub config_path: PathBuf,
+    /// The `-buckets` file, if given.
+    pub buckets_path: Option<PathBuf>,
+}
 
 /// What started a reload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +49,129 @@ pub enum Trigger {
     /// (ending a suspension) and back buckets are forgotten.
     Signal,
 }
+
+/// One reload step that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The config file, the stored config or a posted one is unreadable or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The stored config (`elliptics.backrunner-config-key`) cannot be read.
+    #[error("config backrunner-config-key {key:?}: {source}")]
+    StoredConfig {
+        /// The key.
+        key: String,
+        /// Why.
+        source: StorageError,
+    },
+    /// The stored config's `proxy.root` would expose the store or the config.
+    #[error("backrunner-config-key: {0}")]
+    StoredRoot(InvalidConfig),
+    /// The new config's `proxy.root` would expose the store or the config.
+    #[error("{0}")]
+    Root(InvalidConfig),
+    /// The store refused the new `local` switches.
+    #[error("store switches: {0}")]
+    Store(StorageError),
+    /// The bucket list object (`elliptics.bucket-list-key`) cannot be read.
+    #[error("bucket list key {key:?}: {source}")]
+    BucketListKey {
+        /// The key.
+        key: String,
+        /// Why.
+        source: StorageError,
+    },
+    /// The `-buckets` file cannot be read.
+    #[error("bucket list {path}: cannot read: {source}")]
+    BucketListFile {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// One bucket's metadata cannot be read.
+    #[error(transparent)]
+    Bucket(#[from] BucketReloadError),
+    /// A posted config changes keys that need a restart.
+    #[error("update_local_config body: these keys cannot change while the proxy runs (edit the file and restart): {}", .0.join(", "))]
+    RestartOnly(Vec<&'static str>),
+}
+
+/// What a failed step fell back to, said after its cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// Nothing to say (the step's error says it).
+    Nothing,
+    /// The stored config failed: the file's is used.
+    ConfigFile,
+    /// The new config failed: the running one stays.
+    RunningConfig,
+    /// The bucket list key failed: the `-buckets` file is read.
+    BucketsFile,
+    /// The bucket list key failed and there is no file: the list stays.
+    CurrentList,
+}
+
+impl fmt::Display for Fallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Fallback::Nothing => "",
+            Fallback::ConfigFile => "; using the config file",
+            Fallback::RunningConfig => "; keeping the running config",
+            Fallback::BucketsFile => "; using the -buckets file",
+            Fallback::CurrentList => "; keeping the current list",
+        })
+    }
+}
+
+/// A failed step and what the reload did instead.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}{fallback}")]
+pub struct ReloadFailure {
+    /// What failed.
+    pub error: ReloadError,
+    /// What was used instead.
+    pub fallback: Fallback,
+}
+
+/// The failures of one reload (or of the start), one line each.
+#[derive(Debug, Default)]
+pub struct ReloadReport {
+    /// In the order they happened.
+    pub failures: Vec<ReloadFailure>,
+}
+
+impl ReloadReport {
+    fn push(&mut self, error: impl Into<ReloadError>, fallback: Fallback) {
+        self.failures.push(ReloadFailure {
+            error: error.into(),
+            fallback,
+        });
+    }
+
+    fn extend(&mut self, other: ReloadReport) {
+        self.failures.extend(other.failures);
+    }
+
+    /// Whether every step succeeded.
+    pub fn is_clean(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+impl fmt::Display for ReloadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.failures.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ReloadReport {}
 
 /// Reload bookkeeping: serialises reloads and remembers failures for `/proxy_stat/`.
 #[derive(Default)]
@@ -50,303 +190,310 @@ impl ReloadStatus {
 
     /// The last failure and when it happened.
     pub fn last_error(&self) -> Option<(SystemTime, String)> {
-        self.last_error.lock().ok().and_then(|e| e.clone())
+        self.last_error.lock().clone()
     }
 
     /// Logs and counts one failed reload step.
-    pub fn fail(&self, line: &str) {
+    pub fn fail(&self, line: &dyn fmt::Display) {
+        let line = line.to_string();
         log::error!("reload: {line}");
         self.errors.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut e) = self.last_error.lock() {
-            *e = Some((SystemTime::now(), line.to_string()));
+        *self.last_error.lock() = Some((SystemTime::now(), line));
+    }
+
+    /// Logs and counts every failure of `report`, and hands it back.
+    fn record(&self, report: ReloadReport) -> ReloadReport {
+        for e in &report.failures {
+            self.fail(e);
         }
+        report
     }
 
     /// How long automatic config refresh stays suspended, if it is.
     pub fn config_frozen_for(&self) -> Option<Duration> {
-        let until = (*self.config_frozen_until.lock().ok()?)?;
+        let until = (*self.config_frozen_until.lock())?;
         until.checked_duration_since(Instant::now())
     }
 
     fn freeze_config(&self, d: Option<Duration>) {
-        if let Ok(mut f) = self.config_frozen_until.lock() {
-            *f = d.map(|d| Instant::now() + d);
-        }
+        *self.config_frozen_until.lock() = d.map(|d| Instant::now() + d);
     }
 
     fn exclusive(&self) -> MutexGuard<'_, ()> {
-        match self.running.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.running.lock()
     }
-}
-
-/// Reads a small object of namespace `bucket` from the metadata groups.
-pub fn read_meta_object(
-    storage: &dyn Storage,
-    meta_groups: &[u32],
-    key: &str,
-) -> Result<Vec<u8>, String> {
-    let ctx = Context::new(META_NAMESPACE, meta_groups.to_vec());
-    read_small(storage, &ctx, key, OBJECT_LIMIT).map_err(|e| e.to_string())
-}
-
-/// Writes a small object of namespace `bucket` into every metadata group;
-/// fails unless all succeed.
-pub fn write_meta_object(
-    storage: &dyn Storage,
-    meta_groups: &[u32],
-    key: &str,
-    data: &[u8],
-) -> Result<(), String> {
-    let ctx = Context::new(META_NAMESPACE, meta_groups.to_vec());
-    let results = write_small(storage, &ctx, key, data).map_err(|e| e.to_string())?;
-    match results.into_iter().find(|r| r.result.is_err()) {
-        Some(r) => Err(format!(
-            "group {}: {}",
-            r.group,
-            r.result.err().map(|e| e.to_string()).unwrap_or_default()
-        )),
-        None => Ok(()),
-    }
-}
-
-/// Parses a config stored in the cluster and merges it with the file's: the
-/// `local` section always comes from the file (it describes this machine's
-/// disks). The result is validated like a config file.
-pub fn merge_cluster_config(
-    file: &Config,
-    data: &[u8],
-    origin: &str,
-) -> Result<Config, ConfigError> {
-    let mut c: Config = serde_json::from_slice(data).map_err(|e| ConfigError::Parse {
-        path: origin.to_string(),
-        message: format!("invalid JSON: {e}"),
-    })?;
-    c.local = file.local.clone();
-    c.validate().map_err(|message| ConfigError::Invalid {
-        path: origin.to_string(),
-        message,
-    })?;
-    Ok(c)
 }
 
 /// The config to run: `file`, or the one stored under its
-/// `elliptics.backrunner-config-key` when that is set and readable (a
-/// failure is added to `errs` and the file is used).
-pub fn effective_config(file: Config, storage: &dyn Storage, errs: &mut Vec<String>) -> Config {
+/// `elliptics.backrunner-config-key` when that is set and readable (else
+/// the failure, and the file is used).
+pub fn effective_config(file: Config, storage: &dyn Storage) -> (Config, ReloadReport) {
+    let mut report = ReloadReport::default();
     let key = file.elliptics.backrunner_config_key.clone();
     if key.is_empty() {
-        return file;
+        return (file, report);
     }
-    let origin = format!("backrunner-config-key {key:?}");
     let read = read_meta_object(storage, &file.elliptics.metadata_groups, &key)
-        .map_err(|e| format!("config {origin}: {e}"))
-        .and_then(|data| merge_cluster_config(&file, &data, &origin).map_err(|e| e.to_string()));
+        .map_err(|source| ReloadError::StoredConfig {
+            key: key.clone(),
+            source,
+        })
+        .and_then(|data| {
+            file.merge_stored(&data, &format!("backrunner-config-key {key:?}"))
+                .map_err(ReloadError::from)
+        });
     match read {
-        Ok(c) => c,
+        Ok(c) => (c, report),
         Err(e) => {
-            errs.push(format!("{e}; using the config file"));
-            file
+            report.push(e, Fallback::ConfigFile);
+            (file, report)
         }
     }
 }
 
 /// The bucket list: the `elliptics.bucket-list-key` object when set and
-/// readable, else the `-buckets` file, else empty. `None` (with the cause in
-/// `errs`) when neither source that should work can be read.
+/// readable, else the `-buckets` file, else empty. `None` when neither
+/// source that should work can be read (the report says why).
 pub fn read_bucket_list(
     config: &Config,
     storage: &dyn Storage,
     file: Option<&std::path::Path>,
-    errs: &mut Vec<String>,
-) -> Option<Vec<String>> {
+) -> (Option<Vec<String>>, ReloadReport) {
+    let mut report = ReloadReport::default();
     let key = &config.elliptics.bucket_list_key;
     if !key.is_empty() {
         match read_meta_object(storage, &config.elliptics.metadata_groups, key) {
-            Ok(data) => return Some(parse_bucket_list(&String::from_utf8_lossy(&data))),
-            Err(e) => {
+            Ok(data) => {
+                return (
+                    Some(parse_bucket_list(&String::from_utf8_lossy(&data))),
+                    report,
+                )
+            }
+            Err(source) => {
                 let fallback = if file.is_some() {
-                    "using the -buckets file"
+                    Fallback::BucketsFile
                 } else {
-                    "keeping the current list"
+                    Fallback::CurrentList
                 };
-                errs.push(format!("bucket list key {key:?}: {e}; {fallback}"));
+                let key = key.clone();
+                report.push(ReloadError::BucketListKey { key, source }, fallback);
             }
         }
     }
-    match file {
+    let list = match file {
         Some(p) => match std::fs::read_to_string(p) {
             Ok(text) => Some(parse_bucket_list(&text)),
-            Err(e) => {
-                errs.push(format!("bucket list {}: cannot read: {e}", p.display()));
+            Err(source) => {
+                let path = p.display().to_string();
+                report.push(
+                    ReloadError::BucketListFile { path, source },
+                    Fallback::Nothing,
+                );
                 None
             }
         },
         None if key.is_empty() => Some(Vec::new()),
         None => None,
-    }
+    };
+    (list, report)
 }
 
-/// Applies the store switches of `next` when its `local` section differs
-/// from `current`'s (read-only, delay, size limit, new groups).
-fn apply_store(state: &AppState, current: &Config, next: &Config) -> Result<(), String> {
-    next.check_root(&state.sources.config_path)?;
-    for key in current.restart_only_changes(next) {
-        if key != "local.path" {
-            log::warn!("reload: {key} changed: takes effect on restart");
-        }
-    }
-    if current.local == next.local {
-        return Ok(());
-    }
-    state
-        .storage
-        .reconfigure(next.local.as_ref())
-        .map_err(|e| format!("store switches: {e}"))
-}
-
-/// Reads list and metadata for `config` and swaps the new snapshot in.
-fn swap_in(
-    state: &AppState,
-    old: &Snapshot,
+/// Builds the snapshot of `config`: reads the bucket list and the buckets'
+/// metadata. With a `previous` snapshot (a reload) its list is kept when
+/// the list cannot be read, and so is the metadata of a bucket that cannot;
+/// without one (the start) an unreadable list gives `None`.
+pub fn build_snapshot(
+    storage: &Arc<dyn Storage>,
+    sources: &Sources,
     config: Arc<Config>,
+    previous: Option<&Snapshot>,
     forget_back: bool,
-    errs: &mut Vec<String>,
-) {
-    let storage = state.storage.as_ref();
-    let list = read_bucket_list(
-        &config,
-        storage,
-        state.sources.buckets_path.as_deref(),
-        errs,
-    )
-    .unwrap_or_else(|| old.buckets.list());
+) -> (Option<Snapshot>, ReloadReport) {
+    let (list, mut report) =
+        read_bucket_list(&config, storage.as_ref(), sources.buckets_path.as_deref());
+    let list = match (list, previous) {
+        (Some(list), _) => list,
+        (None, Some(p)) => p.buckets.list(),
+        (None, None) => return (None, report),
+    };
     let (buckets, bucket_errs) = Buckets::reload(
-        state.storage.clone(),
+        storage.clone(),
         config.elliptics.metadata_groups.clone(),
         crate::bucket::reserved_keys(&config.elliptics),
         list,
-        Some(&old.buckets),
+        previous.map(|p| p.buckets.as_ref()),
         forget_back,
     );
-    errs.extend(bucket_errs);
-    let loaded = if Arc::ptr_eq(&config, &old.config) {
-        old.loaded
-    } else {
-        SystemTime::now()
+    for e in bucket_errs {
+        report.push(e, Fallback::Nothing);
+    }
+    let loaded = match previous {
+        Some(p) if Arc::ptr_eq(&config, &p.config) => p.loaded,
+        _ => SystemTime::now(),
     };
-    state.replace(Snapshot {
+    let snap = Snapshot {
         config,
         buckets: Arc::new(buckets),
         loaded,
-    });
+    };
+    (Some(snap), report)
 }
 
-/// Re-reads config, bucket list and bucket metadata and swaps them in.
-/// Blocking: run it off the actix workers.
-pub fn reload(state: &AppState, trigger: Trigger) {
-    let status = &state.reload;
-    let _one_at_a_time = status.exclusive();
-    let old = state.snapshot();
-    let mut errs = Vec::new();
-    if trigger == Trigger::Signal {
-        status.freeze_config(None);
+/// The running config and buckets, and how to re-read them.
+pub struct Reloader {
+    storage: Arc<dyn Storage>,
+    sources: Sources,
+    /// Reload failures and the `/update_local_config/` suspension.
+    pub status: ReloadStatus,
+    current: RwLock<Arc<Snapshot>>,
+}
+
+impl Reloader {
+    /// The first snapshot: takes the config from the cluster when the file
+    /// names a `backrunner-config-key`, reads the bucket list and loads the
+    /// listed buckets. Only an unreadable bucket list is fatal; other
+    /// failures are logged and counted like reload failures.
+    pub fn start(
+        file: Config,
+        storage: Arc<dyn Storage>,
+        sources: Sources,
+    ) -> Result<Reloader, ReloadReport> {
+        let (mut config, mut report) = effective_config(file.clone(), storage.as_ref());
+        // The file's root was checked by the caller; a stored config's is checked here.
+        if let Err(e) = config.check_root(&sources.config_path) {
+            report.push(ReloadError::StoredRoot(e), Fallback::ConfigFile);
+            config = file;
+        }
+        let (snap, more) = build_snapshot(&storage, &sources, Arc::new(config), None, true);
+        report.extend(more);
+        let Some(snap) = snap else {
+            return Err(report);
+        };
+        let reloader = Reloader {
+            storage,
+            sources,
+            status: ReloadStatus::default(),
+            current: RwLock::new(Arc::new(snap)),
+        };
+        reloader.status.record(report);
+        Ok(reloader)
     }
-    let config = if status.config_frozen_for().is_some() {
-        old.config.clone()
-    } else {
-        match Config::load(&state.sources.config_path) {
-            Err(e) => {
-                errs.push(format!("{e}; keeping the running config"));
-                old.config.clone()
+
+    /// Where config and bucket list are re-read from.
+    pub fn sources(&self) -> &Sources {
+        &self.sources
+    }
+
+    /// The snapshot to serve one request with.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.read().clone()
+    }
+
+    /// Replaces the snapshot; requests already running keep the old one.
+    fn replace(&self, next: Snapshot) {
+        let next = Arc::new(next);
+        *self.current.write() = next;
+    }
+
+    /// Applies the store switches of `next` when its `local` section differs
+    /// from `current`'s (read-only, delay, size limit, new groups).
+    fn apply_store(&self, current: &Config, next: &Config) -> Result<(), ReloadError> {
+        next.check_root(&self.sources.config_path)
+            .map_err(ReloadError::Root)?;
+        for key in current.restart_only_changes(next) {
+            if key != "local.path" {
+                log::warn!("reload: {key} changed: takes effect on restart");
             }
-            Ok(file) => {
-                let next = effective_config(file, state.storage.as_ref(), &mut errs);
-                match apply_store(state, &old.config, &next) {
-                    Ok(()) => Arc::new(next),
-                    Err(e) => {
-                        errs.push(format!("{e}; keeping the running config"));
-                        old.config.clone()
+        }
+        if current.local == next.local {
+            return Ok(());
+        }
+        self.storage
+            .reconfigure(next.local.as_ref())
+            .map_err(ReloadError::Store)
+    }
+
+    /// Builds the snapshot of `config` over `old` and swaps it in.
+    fn swap_in(&self, old: &Snapshot, config: Arc<Config>, forget_back: bool) -> ReloadReport {
+        let (snap, report) =
+            build_snapshot(&self.storage, &self.sources, config, Some(old), forget_back);
+        if let Some(snap) = snap {
+            self.replace(snap);
+        }
+        report
+    }
+
+    /// Re-reads config, bucket list and bucket metadata and swaps them in;
+    /// the failures are logged, counted and returned. Blocking: run it off
+    /// the actix workers.
+    pub fn reload(&self, trigger: Trigger) -> ReloadReport {
+        let status = &self.status;
+        let _one_at_a_time = status.exclusive();
+        let old = self.snapshot();
+        let mut report = ReloadReport::default();
+        if trigger == Trigger::Signal {
+            status.freeze_config(None);
+        }
+        let config = if status.config_frozen_for().is_some() {
+            old.config.clone()
+        } else {
+            match Config::load(&self.sources.config_path) {
+                Err(e) => {
+                    report.push(e, Fallback::RunningConfig);
+                    old.config.clone()
+                }
+                Ok(file) => {
+                    let (next, r) = effective_config(file, self.storage.as_ref());
+                    report.extend(r);
+                    match self.apply_store(&old.config, &next) {
+                        Ok(()) => Arc::new(next),
+                        Err(e) => {
+                            report.push(e, Fallback::RunningConfig);
+                            old.config.clone()
+                        }
                     }
                 }
             }
-        }
-    };
-    swap_in(state, &old, config, trigger == Trigger::Signal, &mut errs);
-    for e in &errs {
-        status.fail(e);
+        };
+        report.extend(self.swap_in(&old, config, trigger == Trigger::Signal));
+        status.record(report)
     }
-}
 
-/// Replaces the running config with `body` (`/update_local_config/`): it is
-/// validated first (keys that need a restart must not change; `proxy.root`
-/// must not expose the store or the config), keeps the running redirect and
-/// admin credentials, and suspends automatic
-/// config refresh for its `disable-config-update-for-seconds`.
-pub fn apply_posted_config(state: &AppState, body: &[u8]) -> Result<Arc<Config>, String> {
-    let status = &state.reload;
-    let _one_at_a_time = status.exclusive();
-    let old = state.snapshot();
-    let mut next =
-        Config::from_slice(body, "update_local_config body").map_err(|e| e.to_string())?;
-    // Secrets are changed in the file (and SIGHUP), never through the route
-    // they protect; a config copied from /proxy_stat/ carries "<hidden>".
-    let p = &old.config.proxy;
-    next.proxy.redirect_token = p.redirect_token.clone();
-    next.proxy.admin_user = p.admin_user.clone();
-    next.proxy.admin_token = p.admin_token.clone();
-    let fixed = old.config.restart_only_changes(&next);
-    if !fixed.is_empty() {
-        return Err(format!(
-            "update_local_config body: these keys cannot change while the proxy runs (edit the file and restart): {}",
-            fixed.join(", ")
-        ));
-    }
-    apply_store(state, &old.config, &next)?;
-    let next = Arc::new(next);
-    let mut errs = Vec::new();
-    swap_in(state, &old, next.clone(), false, &mut errs);
-    for e in &errs {
-        status.fail(e);
-    }
-    let hold = next.proxy.disable_config_update_for_seconds;
-    status.freeze_config((hold > 0).then(|| Duration::from_secs(hold)));
-    log::info!(
-        "config replaced by /update_local_config/; automatic config refresh off for {hold}s"
-    );
-    Ok(next)
-}
-
-/// Registers the SIGHUP hook that reloads config and buckets.
-pub fn install(state: &AppState) {
-    state.on_reload(
-        "config+buckets",
-        Box::new(|s: &AppState| reload(s, Trigger::Signal)),
-    );
-}
-
-/// Reloads every `proxy.bucket-update-interval` seconds (read from the
-/// running config each time; 0 turns it off) until the process ends.
-pub async fn run_periodic(state: web::Data<AppState>) {
-    loop {
-        let secs = state.snapshot().config.proxy.bucket_update_interval;
-        actix_web::rt::time::sleep(Duration::from_secs(secs.max(1))).await;
-        if secs == 0 {
-            continue;
+    /// Replaces the running config with `body` (`/update_local_config/`): it is
+    /// validated first (keys that need a restart must not change; `proxy.root`
+    /// must not expose the store or the config), keeps the running redirect and
+    /// admin credentials, and suspends automatic
+    /// config refresh for its `disable-config-update-for-seconds`.
+    pub fn apply_posted_config(&self, body: &[u8]) -> Result<Arc<Config>, ReloadError> {
+        let status = &self.status;
+        let _one_at_a_time = status.exclusive();
+        let old = self.snapshot();
+        let mut next = Config::from_slice(body, "update_local_config body")?;
+        // Secrets are changed in the file (and SIGHUP), never through the route
+        // they protect; a config copied from /proxy_stat/ carries "<hidden>".
+        let p = &old.config.proxy;
+        next.proxy.redirect_token = p.redirect_token.clone();
+        next.proxy.admin_user = p.admin_user.clone();
+        next.proxy.admin_token = p.admin_token.clone();
+        let fixed = old.config.restart_only_changes(&next);
+        if !fixed.is_empty() {
+            return Err(ReloadError::RestartOnly(fixed));
         }
-        let s = state.clone();
-        if let Err(e) = web::block(move || reload(&s, Trigger::Periodic)).await {
-            log::error!("reload: periodic refresh did not run: {e}");
-        }
+        self.apply_store(&old.config, &next)?;
+        let next = Arc::new(next);
+        status.record(self.swap_in(&old, next.clone(), false));
+        let hold = next.proxy.disable_config_update_for_seconds;
+        status.freeze_config((hold > 0).then(|| Duration::from_secs(hold)));
+        log::info!(
+            "config replaced by /update_local_config/; automatic config refresh off for {hold}s"
+        );
+        Ok(next)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Sources;
 
     fn config_text(dir: &std::path::Path, token: &str, header: &str) -> String {
         serde_json::json!({
@@ -358,7 +505,7 @@ mod tests {
         .to_string()
     }
 
-    fn state(dir: &std::path::Path) -> AppState {
+    fn state(dir: &std::path::Path) -> Reloader {
         let path = dir.join("config.json");
         std::fs::write(&path, config_text(dir, "file-token", "file")).unwrap();
         let cfg = Config::load(&path).unwrap();
@@ -367,11 +514,17 @@ mod tests {
             config_path: path,
             buckets_path: None,
         };
-        AppState::new(cfg, storage, sources).unwrap()
+        Reloader::start(cfg, storage, sources).unwrap()
     }
 
-    fn header(s: &AppState) -> String {
-        s.snapshot().config.proxy.headers["X-H"].clone()
+    fn header(s: &Reloader) -> String {
+        s.snapshot()
+            .config
+            .proxy
+            .headers
+            .get("X-H")
+            .unwrap()
+            .to_string()
     }
 
     #[test]
@@ -379,17 +532,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = state(dir.path());
         let posted = config_text(dir.path(), "posted-token", "posted");
-        let c = apply_posted_config(&s, posted.as_bytes()).unwrap();
+        let c = s.apply_posted_config(posted.as_bytes()).unwrap();
         assert_eq!(c.proxy.redirect_token, "file-token");
         assert_eq!(header(&s), "posted");
-        assert!(s.reload.config_frozen_for().unwrap() > Duration::from_secs(50));
-        reload(&s, Trigger::Periodic);
+        assert!(s.status.config_frozen_for().unwrap() > Duration::from_secs(50));
+        assert!(s.reload(Trigger::Periodic).is_clean());
         assert_eq!(header(&s), "posted");
-        reload(&s, Trigger::Signal);
+        assert!(s.reload(Trigger::Signal).is_clean());
         assert_eq!(header(&s), "file");
-        assert!(s.reload.config_frozen_for().is_none());
-        assert_eq!(s.reload.error_count(), 0);
-        assert!(apply_posted_config(&s, b"{}").is_err());
+        assert!(s.status.config_frozen_for().is_none());
+        assert_eq!(s.status.error_count(), 0);
+        assert!(s.apply_posted_config(b"{}").is_err());
         assert_eq!(header(&s), "file");
     }
 
@@ -399,10 +552,11 @@ mod tests {
         let file = Config::from_slice(config_text(dir.path(), "t", "f").as_bytes(), "f").unwrap();
         let stored = br#"{"elliptics": {"metadata-groups": [1]}, "proxy": {"address": ":1", "headers": {"X-H": "s"}},
             "local": {"path": "/elsewhere", "groups": [{"group": 9}]}}"#;
-        let c = merge_cluster_config(&file, stored, "key").unwrap();
+        let c = file.merge_stored(stored, "key").unwrap();
         assert_eq!(c.local, file.local);
-        assert_eq!(c.proxy.headers["X-H"], "s");
-        let e = merge_cluster_config(&file, br#"{"proxy": {"address": ":1"}}"#, "key")
+        assert_eq!(c.proxy.headers.get("X-H"), Some("s"));
+        let e = file
+            .merge_stored(br#"{"proxy": {"address": ":1"}}"#, "key")
             .unwrap_err()
             .to_string();
         assert!(e.contains("metadata-groups"), "{e}");
@@ -413,14 +567,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = state(dir.path());
         let before = s.snapshot();
-        std::fs::write(&s.sources.config_path, "not json").unwrap();
-        reload(&s, Trigger::Signal);
+        std::fs::write(&s.sources().config_path, "not json").unwrap();
+        let report = s.reload(Trigger::Signal);
+        assert_eq!(report.failures.len(), 1, "{report}");
+        assert_eq!(report.failures[0].fallback, Fallback::RunningConfig);
         let after = s.snapshot();
         assert!(Arc::ptr_eq(&before.config, &after.config));
         assert_eq!(before.loaded, after.loaded);
-        assert_eq!(s.reload.error_count(), 1);
+        assert_eq!(s.status.error_count(), 1);
         assert!(s
-            .reload
+            .status
             .last_error()
             .unwrap()
             .1

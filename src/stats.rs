@@ -2,8 +2,8 @@
 //! by status code and status class (moving averages) and the last errors;
 //! for `/metrics`, Prometheus counters and latency histograms.
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::time::go_time_string;
@@ -207,7 +207,8 @@ impl ProxyStats {
     /// that is not the round one (`"206"`, `"404"`...).
     pub fn record(&self, handler: &str, status: u16, bytes: u64) {
         let now = Instant::now();
-        if let Ok(mut h) = self.handlers.lock() {
+        {
+            let mut h = self.handlers.lock();
             let by_status = h.entry(handler.to_string()).or_default();
             let mut keys = vec![format!("{}00", status / 100), status_class(status)];
             if status % 100 != 0 {
@@ -258,7 +259,8 @@ impl ProxyStats {
             error: clip(error, ERROR_TEXT_MAX),
             status,
         };
-        if let Ok(mut e) = self.errors.lock() {
+        {
+            let mut e = self.errors.lock();
             if e.len() == ERROR_HISTORY {
                 e.pop_front();
             }
@@ -268,19 +270,13 @@ impl ProxyStats {
 
     /// The last errors, oldest first.
     pub fn errors(&self) -> Vec<ErrorRecord> {
-        self.errors
-            .lock()
-            .map(|e| e.iter().cloned().collect())
-            .unwrap_or_default()
+        self.errors.lock().iter().cloned().collect()
     }
 
     /// Per handler, per status code and class: moving-average rates and totals.
     pub fn handlers(&self) -> BTreeMap<String, BTreeMap<String, Rate>> {
         let now = Instant::now();
-        let h = match self.handlers.lock() {
-            Ok(h) => h.clone(),
-            Err(_) => return BTreeMap::new(),
-        };
+        let h = self.handlers.lock().clone();
         h.into_iter()
             .map(|(name, by_status)| {
                 let rates = by_status

@@ -8,7 +8,9 @@
 //! handshake, with or without SNI.
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use openssl::error::ErrorStack;
 use openssl::pkey::{PKey, Private};
@@ -22,13 +24,70 @@ use openssl::x509::X509;
 const ALPN_H2: &[u8] = b"h2";
 const ALPN_HTTP11: &[u8] = b"http/1.1";
 
+/// Why a certificate and key cannot be served; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// `proxy.cert_file` or `proxy.key_file` is empty.
+    #[error("{kind} is not set")]
+    NotSet {
+        /// The config key.
+        kind: &'static str,
+    },
+    /// The file cannot be read.
+    #[error("{kind} {path}: cannot read: {source}")]
+    Read {
+        /// The config key.
+        kind: &'static str,
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The certificate file holds no certificate.
+    #[error("cert_file {path}: no PEM certificate in the file")]
+    NoCertificate {
+        /// The file.
+        path: String,
+    },
+    /// The certificate file is not a PEM chain, or OpenSSL refuses it.
+    #[error("cert_file {path}: {why}")]
+    Certificate {
+        /// The file.
+        path: String,
+        /// OpenSSL's reasons.
+        why: String,
+    },
+    /// The key file is not an unencrypted PEM private key.
+    #[error("key_file {path}: not an unencrypted PEM private key: {why}")]
+    Key {
+        /// The file.
+        path: String,
+        /// OpenSSL's reasons.
+        why: String,
+    },
+    /// The key is not the certificate's.
+    #[error(
+        "key_file {key_file}: private key does not match the certificate in {cert_file} ({why})"
+    )]
+    KeyMismatch {
+        /// The key file.
+        key_file: String,
+        /// The certificate file.
+        cert_file: String,
+        /// OpenSSL's reasons.
+        why: String,
+    },
+    /// OpenSSL cannot set up a TLS context at all.
+    #[error("cannot set up TLS: {0}")]
+    Setup(String),
+}
+
 /// A server-side TLS setup read from a certificate chain and a key file.
-/// Errors name the file and the cause in one line.
-pub fn builder(cert_file: &str, key_file: &str) -> Result<SslAcceptorBuilder, String> {
+pub fn builder(cert_file: &str, key_file: &str) -> Result<SslAcceptorBuilder, TlsError> {
     let chain = read_chain(cert_file)?;
     let key = read_key(key_file)?;
     let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
-        .map_err(|e| format!("cannot set up TLS: {}", reasons(&e)))?;
+        .map_err(|e| TlsError::Setup(reasons(&e)))?;
     let set_chain = |b: &mut SslAcceptorBuilder| -> Result<(), ErrorStack> {
         b.set_min_proto_version(Some(SslVersion::TLS1_2))?;
         let mut certs = chain.into_iter();
@@ -40,21 +99,23 @@ pub fn builder(cert_file: &str, key_file: &str) -> Result<SslAcceptorBuilder, St
         }
         Ok(())
     };
-    set_chain(&mut b).map_err(|e| format!("cert_file {cert_file}: {}", reasons(&e)))?;
+    set_chain(&mut b).map_err(|e| TlsError::Certificate {
+        path: cert_file.to_string(),
+        why: reasons(&e),
+    })?;
     b.set_private_key(&key)
         .and_then(|_| b.check_private_key())
-        .map_err(|e| {
-            format!(
-                "key_file {key_file}: private key does not match the certificate in {cert_file} ({})",
-                reasons(&e)
-            )
+        .map_err(|e| TlsError::KeyMismatch {
+            key_file: key_file.to_string(),
+            cert_file: cert_file.to_string(),
+            why: reasons(&e),
         })?;
     b.set_alpn_select_callback(|_, offered| select_alpn(offered).ok_or(AlpnError::NOACK));
     Ok(b)
 }
 
 /// A finished context for the files, as swapped in on reload.
-pub fn context(cert_file: &str, key_file: &str) -> Result<SslContext, String> {
+pub fn context(cert_file: &str, key_file: &str) -> Result<SslContext, TlsError> {
     Ok(builder(cert_file, key_file)?.build().into_context())
 }
 
@@ -86,7 +147,7 @@ impl TlsReloader {
     /// Loads the files and returns the acceptor builder to bind (its
     /// client-hello callback switches each connection to the current context)
     /// and the handle that reloads them.
-    pub fn new(cert_file: &str, key_file: &str) -> Result<(SslAcceptorBuilder, Self), String> {
+    pub fn new(cert_file: &str, key_file: &str) -> Result<(SslAcceptorBuilder, Self), TlsError> {
         let first = context(cert_file, key_file)?;
         let reloader = TlsReloader {
             current: Arc::new(RwLock::new(first)),
@@ -103,53 +164,51 @@ impl TlsReloader {
 
     /// The context loaded last.
     pub fn current(&self) -> SslContext {
-        match self.current.read() {
-            Ok(c) => c.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.current.read().clone()
     }
 
     /// Re-reads the files; on error the previous certificate stays and the
     /// error is returned.
-    pub fn reload(&self, cert_file: &str, key_file: &str) -> Result<(), String> {
+    pub fn reload(&self, cert_file: &str, key_file: &str) -> Result<(), TlsError> {
         let next = context(cert_file, key_file)?;
-        match self.current.write() {
-            Ok(mut c) => *c = next,
-            Err(poisoned) => *poisoned.into_inner() = next,
-        }
+        *self.current.write() = next;
         Ok(())
     }
 }
 
-fn read_file(kind: &str, path: &str) -> Result<Vec<u8>, String> {
+fn read_file(kind: &'static str, path: &str) -> Result<Vec<u8>, TlsError> {
     if path.is_empty() {
-        return Err(format!("{kind} is not set"));
+        return Err(TlsError::NotSet { kind });
     }
-    std::fs::read(Path::new(path)).map_err(|e| format!("{kind} {path}: cannot read: {e}"))
+    std::fs::read(Path::new(path)).map_err(|source| TlsError::Read {
+        kind,
+        path: path.to_string(),
+        source,
+    })
 }
 
 /// Reads a PEM file of certificates: the server's first, then its chain.
-fn read_chain(path: &str) -> Result<Vec<X509>, String> {
+fn read_chain(path: &str) -> Result<Vec<X509>, TlsError> {
     let pem = read_file("cert_file", path)?;
     match X509::stack_from_pem(&pem) {
         Ok(certs) if !certs.is_empty() => Ok(certs),
-        Ok(_) => Err(format!("cert_file {path}: no PEM certificate in the file")),
-        Err(e) => Err(format!(
-            "cert_file {path}: not a PEM certificate chain: {}",
-            reasons(&e)
-        )),
+        Ok(_) => Err(TlsError::NoCertificate {
+            path: path.to_string(),
+        }),
+        Err(e) => Err(TlsError::Certificate {
+            path: path.to_string(),
+            why: format!("not a PEM certificate chain: {}", reasons(&e)),
+        }),
     }
 }
 
 /// Reads a PEM private key: PKCS#8, or traditional RSA or EC. An encrypted
 /// key is refused rather than prompting for a passphrase.
-fn read_key(path: &str) -> Result<PKey<Private>, String> {
+fn read_key(path: &str) -> Result<PKey<Private>, TlsError> {
     let pem = read_file("key_file", path)?;
-    PKey::private_key_from_pem_callback(&pem, |_| Ok(0)).map_err(|e| {
-        format!(
-            "key_file {path}: not an unencrypted PEM private key: {}",
-            reasons(&e)
-        )
+    PKey::private_key_from_pem_callback(&pem, |_| Ok(0)).map_err(|e| TlsError::Key {
+        path: path.to_string(),
+        why: reasons(&e),
     })
 }
 
@@ -186,7 +245,8 @@ mod tests {
     fn missing_files_are_named() {
         let e = builder("/nonexistent/cert.pem", "/nonexistent/key.pem")
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(
             e.starts_with("cert_file /nonexistent/cert.pem: cannot read"),
             "{e}"
@@ -195,9 +255,9 @@ mod tests {
         let junk = dir.path().join("junk.pem");
         std::fs::write(&junk, "hello").unwrap();
         let j = junk.to_str().unwrap();
-        let e = read_chain(j).err().unwrap();
+        let e = read_chain(j).err().unwrap().to_string();
         assert!(e.starts_with(&format!("cert_file {j}: ")), "{e}");
-        let e = read_key(j).err().unwrap();
+        let e = read_key(j).err().unwrap().to_string();
         assert!(e.starts_with(&format!("key_file {j}: ")), "{e}");
     }
 }

@@ -37,7 +37,7 @@ struct Args {
 fn run(args: Args) -> Result<bool, String> {
     let config = Config::load(&args.config).map_err(|e| e.to_string())?;
     check_name(&args.check, &reserved_keys(&config.elliptics)).map_err(|e| e.to_string())?;
-    let storage = storage::open(&config)?;
+    let storage = storage::open(&config).map_err(|e| e.to_string())?;
     let meta = read_meta(
         storage.as_ref(),
         &config.elliptics.metadata_groups,

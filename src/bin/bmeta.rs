@@ -10,10 +10,10 @@ use serde_json::json;
 
 use backrunner::bucket::{
     check_name, parse_bucket_list, read_meta, reserved_keys, spec::parse_bucket_spec, write_meta,
+    write_meta_object,
 };
 use backrunner::cli::{normalize_args, BmetaArgs};
 use backrunner::config::Config;
-use backrunner::reload::{merge_cluster_config, write_meta_object};
 use backrunner::storage;
 
 fn read_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
@@ -23,7 +23,7 @@ fn read_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
 fn run(args: BmetaArgs) -> Result<(), String> {
     let config = Config::load(&args.config).map_err(|e| e.to_string())?;
     let groups = config.elliptics.metadata_groups.clone();
-    let storage = storage::open(&config)?;
+    let storage = storage::open(&config).map_err(|e| e.to_string())?;
     if args.upload.is_none()
         && args.bucket.is_none()
         && args.upload_backrunner_config.is_none()
@@ -43,7 +43,8 @@ fn run(args: BmetaArgs) -> Result<(), String> {
         }
         let data = read_file(path)?;
         // Refuse what the proxy would refuse when it reads the object back.
-        merge_cluster_config(&config, &data, &path.display().to_string())
+        config
+            .merge_stored(&data, &path.display().to_string())
             .map_err(|e| e.to_string())?;
         write_meta_object(storage.as_ref(), &groups, key, &data)
             .map_err(|e| format!("config key {key:?}: {e}"))?;

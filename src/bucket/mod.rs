@@ -6,16 +6,20 @@ pub mod spec;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 pub use meta::{AclEntry, BucketMeta};
 
-use crate::storage::{pick_error, read_small, write_small, Context, Storage, StorageError};
+use crate::storage::{read_small, write_small, Context, Replicas, Storage, StorageError};
 
 /// Namespace of bucket metadata objects.
 pub const META_NAMESPACE: &str = "bucket";
 /// Bucket metadata larger than this is refused as corrupt.
 const META_LIMIT: u64 = 1 << 20;
+/// Largest config or bucket list object read from the metadata groups.
+const OBJECT_LIMIT: u64 = 16 << 20;
 
 /// Why a bucket cannot be used.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -32,6 +36,16 @@ pub enum BucketError {
     /// The name can never be a bucket's (see [`check_name`]).
     #[error("bucket name {0:?} is reserved: {1}")]
     Reserved(String, String),
+}
+
+/// A bucket a reload could not read, and whether its previous metadata is kept.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{error}{}", if *.kept_previous { "; keeping its previous metadata" } else { "" })]
+pub struct BucketReloadError {
+    /// Why it could not be read.
+    pub error: BucketError,
+    /// Whether the registry keeps the metadata the previous one had.
+    pub kept_previous: bool,
 }
 
 /// Whether `name` may name a bucket. Bucket metadata objects live in
@@ -127,7 +141,7 @@ pub fn read_meta(
     if let Some(c) = corrupt {
         return Err(BucketError::Corrupt(name.to_string(), c));
     }
-    let e = pick_error(errors.iter());
+    let e = StorageError::pick(&errors);
     Err(if e.is_not_found() {
         BucketError::Unknown(name.to_string())
     } else {
@@ -141,12 +155,31 @@ pub fn write_meta(
     meta_groups: &[u32],
     meta: &BucketMeta,
 ) -> Result<(), StorageError> {
+    write_meta_object(storage, meta_groups, &meta.name, &meta.to_msgpack())
+}
+
+/// Reads a small object of namespace [`META_NAMESPACE`] other than a
+/// bucket's metadata (the stored proxy config, the bucket list) from the
+/// metadata groups.
+pub fn read_meta_object(
+    storage: &dyn Storage,
+    meta_groups: &[u32],
+    key: &str,
+) -> Result<Vec<u8>, StorageError> {
     let ctx = Context::new(META_NAMESPACE, meta_groups.to_vec());
-    let results = write_small(storage, &ctx, &meta.name, &meta.to_msgpack())?;
-    match results.into_iter().find_map(|r| r.result.err()) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    read_small(storage, &ctx, key, OBJECT_LIMIT)
+}
+
+/// Writes a small object of namespace [`META_NAMESPACE`] into every
+/// metadata group; fails unless all succeed (the error names the group).
+pub fn write_meta_object(
+    storage: &dyn Storage,
+    meta_groups: &[u32],
+    key: &str,
+    data: &[u8],
+) -> Result<(), StorageError> {
+    let ctx = Context::new(META_NAMESPACE, meta_groups.to_vec());
+    write_small(storage, &ctx, key, data)?.all_ok()
 }
 
 /// The buckets the proxy knows: the listed (writable) ones, loaded up front,
@@ -173,10 +206,9 @@ impl Buckets {
         list: Vec<String>,
         previous: Option<&Buckets>,
         forget_back: bool,
-    ) -> (Buckets, Vec<String>) {
-        let old: HashMap<String, Arc<BucketMeta>> = previous
-            .and_then(|p| p.cache.read().ok().map(|c| c.clone()))
-            .unwrap_or_default();
+    ) -> (Buckets, Vec<BucketReloadError>) {
+        let old: HashMap<String, Arc<BucketMeta>> =
+            previous.map(|p| p.cache.read().clone()).unwrap_or_default();
         let mut names = list.clone();
         if !forget_back {
             names.extend(old.keys().cloned());
@@ -188,8 +220,12 @@ impl Buckets {
         for name in names {
             let read = check_name(&name, &reserved)
                 .and_then(|_| read_meta(storage.as_ref(), &meta_groups, &name));
+            let failed = |error, kept_previous| BucketReloadError {
+                error,
+                kept_previous,
+            };
             match read {
-                Err(e @ BucketError::Reserved(..)) => errors.push(e.to_string()),
+                Err(e @ BucketError::Reserved(..)) => errors.push(failed(e, false)),
                 Ok(m) => {
                     cache.insert(name, Arc::new(m));
                 }
@@ -198,10 +234,10 @@ impl Buckets {
                 Err(e) => {
                     match old.get(&name) {
                         Some(m) => {
-                            errors.push(format!("{e}; keeping its previous metadata"));
+                            errors.push(failed(e, true));
                             cache.insert(name, m.clone());
                         }
-                        None => errors.push(e.to_string()),
+                        None => errors.push(failed(e, false)),
                     };
                 }
             }
@@ -218,20 +254,18 @@ impl Buckets {
 
     /// The names in the bucket list, in list order.
     pub fn list(&self) -> Vec<String> {
-        self.list.read().map(|l| l.clone()).unwrap_or_default()
+        self.list.read().clone()
     }
 
     fn insert(&self, m: BucketMeta) -> Arc<BucketMeta> {
         let m = Arc::new(m);
-        if let Ok(mut c) = self.cache.write() {
-            c.insert(m.name.clone(), m.clone());
-        }
+        self.cache.write().insert(m.name.clone(), m.clone());
         m
     }
 
     /// The bucket called `name` if its metadata is loaded. Never blocks on storage.
     pub fn cached(&self, name: &str) -> Option<Arc<BucketMeta>> {
-        self.cache.read().ok().and_then(|c| c.get(name).cloned())
+        self.cache.read().get(name).cloned()
     }
 
     /// The bucket called `name`, from the cache or the metadata groups.
@@ -246,22 +280,15 @@ impl Buckets {
 
     /// Every loaded bucket, sorted by name (S3 ListBuckets).
     pub fn all(&self) -> Vec<Arc<BucketMeta>> {
-        let mut v: Vec<_> = self
-            .cache
-            .read()
-            .map(|c| c.values().cloned().collect())
-            .unwrap_or_default();
+        let mut v: Vec<_> = self.cache.read().values().cloned().collect();
         v.sort_by(|a: &Arc<BucketMeta>, b| a.name.cmp(&b.name));
         v
     }
 
     /// The listed buckets whose metadata is loaded, in list order.
     pub fn listed(&self) -> Vec<Arc<BucketMeta>> {
-        let list = self.list.read().map(|l| l.clone()).unwrap_or_default();
-        let cache = match self.cache.read() {
-            Ok(c) => c,
-            Err(_) => return Vec::new(),
-        };
+        let list = self.list.read().clone();
+        let cache = self.cache.read();
         list.iter().filter_map(|n| cache.get(n).cloned()).collect()
     }
 }

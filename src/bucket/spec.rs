@@ -26,22 +26,39 @@ struct SpecFile {
     buckets: BTreeMap<String, Fields>,
 }
 
+/// Why an upload JSON describes no usable buckets.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// Not JSON of the expected shape.
+    #[error("invalid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// `"buckets"` names none.
+    #[error("\"buckets\" is empty")]
+    NoBuckets,
+    /// A bucket called "".
+    #[error("a bucket has an empty name")]
+    EmptyName,
+    /// A bucket without groups, and none in `generic`.
+    #[error("bucket {0}: no groups")]
+    NoGroups(String),
+}
+
 /// Parses the upload JSON into the buckets it describes, sorted by name.
-pub fn parse_bucket_spec(data: &[u8]) -> Result<Vec<BucketMeta>, String> {
-    let spec: SpecFile = serde_json::from_slice(data).map_err(|e| format!("invalid JSON: {e}"))?;
+pub fn parse_bucket_spec(data: &[u8]) -> Result<Vec<BucketMeta>, SpecError> {
+    let spec: SpecFile = serde_json::from_slice(data)?;
     if spec.buckets.is_empty() {
-        return Err("\"buckets\" is empty".into());
+        return Err(SpecError::NoBuckets);
     }
     spec.buckets
         .into_iter()
         .map(|(name, b)| {
             if name.is_empty() {
-                return Err("a bucket has an empty name".to_string());
+                return Err(SpecError::EmptyName);
             }
             let g = &spec.generic;
             let groups = b.groups.or_else(|| g.groups.clone()).unwrap_or_default();
             if groups.is_empty() {
-                return Err(format!("bucket {name}: no groups"));
+                return Err(SpecError::NoGroups(name));
             }
             let acl = b.acl.or_else(|| g.acl.clone()).unwrap_or_default();
             Ok(BucketMeta {
@@ -77,6 +94,7 @@ mod tests {
         assert!(b[1].acl.is_empty());
         assert!(parse_bucket_spec(br#"{"buckets": {"b": {}}}"#)
             .unwrap_err()
+            .to_string()
             .contains("no groups"));
         assert!(parse_bucket_spec(b"[]").is_err());
     }

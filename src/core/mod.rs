@@ -14,13 +14,11 @@ pub use read::{Download, OpenObject, Piece, ReadOptions};
 pub use write::WRITE_CHUNK;
 
 use crate::bucket::BucketMeta;
+use crate::cluster::{self, consistency, Cluster};
 use crate::config::ProxyConfig;
 use crate::index::Index;
 use crate::limits::TooLarge;
-use crate::placement::{self, consistency, Cluster};
-use crate::storage::{
-    merge_results, pick_error, Context, GroupId, GroupResult, ReplicaInfo, Storage, StorageError,
-};
+use crate::storage::{Context, GroupId, GroupResult, ReplicaInfo, Replicas, Storage, StorageError};
 
 /// Why an object operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -30,7 +28,7 @@ pub enum ObjectError {
     Storage(#[from] StorageError),
     /// No listed bucket can take an upload (placement's reason).
     #[error("{0}")]
-    NoBucket(String),
+    NoBucket(#[from] cluster::NoBucket),
     /// The body ended before the size it announced, or ran past it.
     #[error("body has {received} bytes, Content-Length said {size}")]
     BodyLength {
@@ -81,7 +79,7 @@ fn index_entry(
         size: info.size,
         mtime_ns: u64::try_from(crate::time::since_epoch(info.mtime).as_nanos())
             .unwrap_or(u64::MAX),
-        etag: crate::http::get::etag(info),
+        etag: info.etag(),
         owner: None,
         content_type: None,
     })
@@ -130,7 +128,7 @@ impl Objects {
             if groups.len() > 1 {
                 let ns = open.namespace().to_string();
                 open.wrap_reader(|reader| {
-                    placement::repair_corrupt(
+                    cluster::repair_corrupt(
                         reader,
                         self.storage.clone(),
                         self.cluster.clone(),
@@ -140,7 +138,7 @@ impl Objects {
                         rate,
                     )
                 });
-                placement::check_replicas_in_background(
+                cluster::check_replicas_in_background(
                     self.storage.clone(),
                     self.cluster.clone(),
                     open.namespace().to_string(),
@@ -252,14 +250,12 @@ impl Objects {
         let storage = self.storage.clone();
         let k = key.to_string();
         let results = blocking(move || storage.lookup(&ctx, &k)).await?;
-        if results.iter().all(|r| r.result.is_err()) {
-            return Err(pick_error(results.iter().filter_map(|r| r.result.as_ref().err())).into());
-        }
+        results.any_ok()?;
         let out_of_sync = consistency::out_of_sync_groups(&results);
         if !out_of_sync.is_empty() {
             self.cluster.note_out_of_sync(&namespace, &out_of_sync);
             if let (Some(rate), Some(source)) = (recover_rate, consistency::newest(&results)) {
-                placement::recover_in_background(
+                cluster::recover_in_background(
                     self.storage.clone(),
                     self.cluster.clone(),
                     namespace,
@@ -280,7 +276,7 @@ impl Objects {
     pub fn choose_replica<'a>(&self, lookup: &'a Lookup) -> Option<&'a ReplicaInfo> {
         let replicas: Vec<ReplicaInfo> = lookup.replicas().cloned().collect();
         let stats = self.cluster.stats();
-        let best = placement::choose_replica(&replicas, &stats.backends, |s| self.cluster.cost(s))?;
+        let best = cluster::choose_replica(&replicas, &stats.backends, |s| self.cluster.cost(s))?;
         lookup.replicas().find(|r| r.group == best.group)
     }
 
@@ -292,9 +288,9 @@ impl Objects {
         let k = key.to_string();
         let index_ctx = ctx.clone();
         let results = blocking(move || storage.remove(&ctx, &k)).await?;
-        let merged = merge_results(results);
+        let merged = results.any_ok();
         let gone = match &merged {
-            Ok(_) => true,
+            Ok(()) => true,
             Err(e) => e.is_not_found(),
         };
         if gone && crate::index::is_listed(&index_ctx) {
@@ -323,8 +319,8 @@ impl Objects {
         let mut failed = BTreeMap::new();
         let mut gone = Vec::new();
         for (key, r) in keys.into_iter().zip(results) {
-            match merge_results(r) {
-                Ok(_) => gone.push(key),
+            match r.any_ok() {
+                Ok(()) => gone.push(key),
                 Err(e) => {
                     if e.is_not_found() {
                         gone.push(key.clone());
@@ -356,6 +352,6 @@ impl Objects {
         }
         self.cluster
             .choose_bucket(buckets, size, cfg)
-            .map_err(ObjectError::NoBucket)
+            .map_err(ObjectError::from)
     }
 }

@@ -10,9 +10,9 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 
 use super::ObjectError;
-use crate::placement::Cluster;
+use crate::cluster::Cluster;
 use crate::storage::{
-    pick_error, Context, GroupResult, ObjectWriter, ReplicaInfo, Storage, StorageError,
+    Context, GroupResult, ObjectWriter, ReplicaInfo, Replicas, Storage, StorageError,
 };
 
 /// Bytes gathered from the socket before one write to the store.
@@ -83,13 +83,8 @@ where
     let mut writer = match opened {
         Ok(w) => Pending(Some(State::Idle(w))),
         Err(e) => {
-            let failed: Vec<GroupResult<ReplicaInfo>> = groups
-                .iter()
-                .map(|&group| GroupResult {
-                    group,
-                    result: Err(e.clone()),
-                })
-                .collect();
+            // No group took the write: each counts as failed.
+            let failed = GroupResult::fail_all(&groups, &e);
             cluster.record_upload(&failed, size, started.elapsed());
             return Err(ObjectError::from(e).into());
         }
@@ -117,9 +112,6 @@ where
     let w = writer.ready().await?;
     let results = super::blocking(move || w.commit()).await?;
     cluster.record_upload(&results, size, started.elapsed());
-    if results.iter().all(|r| r.result.is_err()) {
-        let e = pick_error(results.iter().filter_map(|r| r.result.as_ref().err()));
-        return Err(ObjectError::from(e).into());
-    }
+    results.any_ok().map_err(ObjectError::from)?;
     Ok(results)
 }

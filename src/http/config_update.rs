@@ -13,7 +13,6 @@ use actix_web::{web, HttpResponse};
 use super::error::ApiError;
 use super::{blocking, read_body, Req};
 use crate::auth::parse_authorization;
-use crate::reload::apply_posted_config;
 
 /// Largest config body accepted.
 pub const MAX_CONFIG_BODY: usize = 1 << 20;
@@ -45,7 +44,7 @@ pub fn authorize_admin(req: &Req, what: &str) -> Result<(), ApiError> {
     let (user, sig) = parse_authorization(signed.authorization);
     if !p.admin_user.is_empty() && user == p.admin_user {
         let sig = sig.unwrap_or_default();
-        if !signed.signature_matches(&p.admin_token, &sig) {
+        if !signed.signature_matches(&p.admin_token, &sig)? {
             return Err(ApiError::Forbidden(format!(
                 "{what}: signature of admin user {user:?} (proxy.admin-user) does not match"
             )));
@@ -82,8 +81,8 @@ pub async fn update_local_config(
         ));
     }
     let state = req.state.clone();
-    let config = blocking(move || apply_posted_config(&state, &body))
+    let config = blocking(move || state.reload.apply_posted_config(&body))
         .await?
-        .map_err(ApiError::BadRequest)?;
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     Ok(HttpResponse::Ok().json(config.without_secrets()))
 }

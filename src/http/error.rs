@@ -105,6 +105,7 @@ impl ApiError {
                 ErrorClass::InvalidArgument => StatusCode::BAD_REQUEST,
                 _ => StatusCode::SERVICE_UNAVAILABLE,
             },
+            ApiError::Auth(AuthError::Hmac(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Auth(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -150,7 +151,7 @@ impl From<ObjectError> for ApiError {
     fn from(e: ObjectError) -> Self {
         match e {
             ObjectError::Storage(e) => ApiError::Storage(e),
-            ObjectError::NoBucket(why) => ApiError::Unavailable(why),
+            ObjectError::NoBucket(why) => ApiError::Unavailable(why.to_string()),
             e @ ObjectError::BodyLength { .. } => ApiError::BadRequest(e.to_string()),
             ObjectError::Internal(why) => ApiError::Internal(why),
         }

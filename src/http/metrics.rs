@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -13,8 +13,8 @@ use prometheus_client::registry::Registry;
 
 use super::error::ApiError;
 use super::Req;
-use crate::placement::pain::Limits;
-use crate::placement::{Cluster, ClusterStats};
+use crate::cluster::pain::Limits;
+use crate::cluster::{Cluster, ClusterStats};
 use crate::state::AppState;
 use crate::stats::Labels;
 use crate::storage::BackendStat;
@@ -69,7 +69,7 @@ pub fn registry(
     let cluster = &state.cluster;
     let stats = cluster.stats();
     register_stat_updates(&mut reg, cluster, &stats);
-    let limits = crate::placement::pain::Limits {
+    let limits = crate::cluster::pain::Limits {
         soft: proxy.free_space_ratio_soft,
         hard: proxy.free_space_ratio_hard,
     };
@@ -119,7 +119,7 @@ fn register_process(reg: &mut Registry, state: &AppState, loaded: SystemTime) {
     signals.inc_by(state.stats.reloads.signals.load(Ordering::Relaxed));
     reg.register("reload_signals", "SIGHUPs whose reload hooks ran", signals);
     let reload_errors: Counter = Counter::default();
-    reload_errors.inc_by(state.reload.error_count());
+    reload_errors.inc_by(state.reload.status.error_count());
     reg.register(
         "reload_errors",
         "Failed reload steps (SIGHUP, periodic, update_local_config)",
@@ -189,7 +189,7 @@ fn register_backends(reg: &mut Registry, cluster: &Cluster, stats: &ClusterStats
             .set(s.records_removed as f64);
         for (flag, v) in [
             ("read_only", f64::from(u8::from(s.read_only))),
-            ("defrag_state", f64::from(s.defrag_state)),
+            ("defrag_state", f64::from(s.defrag_state.code())),
             ("error_code", f64::from(s.error)),
         ] {
             flags.get_or_create(&with("flag", flag)).set(v);
@@ -198,7 +198,7 @@ fn register_backends(reg: &mut Registry, cluster: &Cluster, stats: &ClusterStats
         let c = cluster.cost(s);
         cost.get_or_create(&l).set(c);
         pain.get_or_create(&l)
-            .set(crate::placement::pain::backend_pain(s, 0, c, limits).pain);
+            .set(crate::cluster::pain::backend_pain(s, 0, c, limits).pain);
         for (name, st) in &s.commands {
             let cl = with("command", name);
             commands.get_or_create(&cl).inc_by(st.requests());
@@ -317,18 +317,6 @@ pub async fn metrics(req: &Req) -> Result<HttpResponse, ApiError> {
     let mut out = String::new();
     encode(&mut out, &reg).map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))?;
     Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(out))
-}
-
-/// Registers the reload hook that counts SIGHUPs for `/metrics` and
-/// refreshes the cluster statistics, since a reload may add or switch groups.
-pub fn count_reloads(state: &web::Data<AppState>) {
-    state.on_reload(
-        "count reloads, refresh statistics",
-        Box::new(|s: &AppState| {
-            s.stats.reloads.signals.fetch_add(1, Ordering::Relaxed);
-            s.cluster.refresh(s.storage.as_ref());
-        }),
-    );
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The HTTP layer: [`server`] starts the listeners, [`router`] sends every
+//! The HTTP layer: [`server`] binds the listeners, [`router`] sends every
 //! request to its handler and finishes the reply (errors to replies,
 //! `proxy.headers`, statistics, the access line), [`request::Req`] is the
 //! context every handler gets; one file per operation beside them.
@@ -6,7 +6,6 @@
 pub mod body;
 pub mod conditional;
 pub mod config_update;
-pub mod connections;
 pub mod delete;
 pub mod endpoint;
 pub mod error;
@@ -26,5 +25,5 @@ pub mod upload;
 
 pub use body::read_body;
 pub use request::{blocking, parse_u64, Req, MAX_HEADER_BYTES};
-pub use server::{listen_addr, serve, SHUTDOWN_GRACE};
-pub(crate) use server::{reload_tls, set_nodelay};
+pub(crate) use server::set_nodelay;
+pub use server::{bind, listen_addr, reload_tls, Listeners, SHUTDOWN_GRACE};

@@ -67,7 +67,7 @@ pub async fn redirect(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse
         })?;
         resp.insert_header((name, value));
     }
-    resp.insert_header((AUTHORIZATION, target.signature(&proxy.redirect_token)))
+    resp.insert_header((AUTHORIZATION, target.signature(&proxy.redirect_token)?))
         .insert_header((LOCATION, target.url()));
     Ok(resp.finish())
 }

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use actix_web::http::header::{HeaderName, HeaderValue, ALLOW, CONTENT_LENGTH};
+use actix_web::http::header::{ALLOW, CONTENT_LENGTH};
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -155,19 +155,11 @@ fn finish(routed: Routed, req: &Req, name: &str, started: Instant) -> HttpRespon
 
 /// The reply body's size: its Content-Length, else the size a streamed
 /// body (SizedStream) carries, else 0.
-/// Adds `proxy.headers` to a reply (names or values that are not valid
-/// HTTP are skipped), on every listener.
-pub(crate) fn add_proxy_headers(
-    resp: &mut HttpResponse,
-    headers: &std::collections::BTreeMap<String, String>,
-) {
-    for (k, v) in headers {
-        if let (Ok(k), Ok(v)) = (
-            HeaderName::try_from(k.as_str()),
-            HeaderValue::try_from(v.as_str()),
-        ) {
-            resp.headers_mut().insert(k, v);
-        }
+/// Adds `proxy.headers` (checked when the config was read) to a reply, on
+/// every listener.
+pub(crate) fn add_proxy_headers(resp: &mut HttpResponse, headers: &crate::config::ProxyHeaders) {
+    for (k, v) in headers.iter() {
+        resp.headers_mut().insert(k.clone(), v.clone());
     }
 }
 

@@ -5,15 +5,44 @@ use std::time::Duration;
 
 use actix_web::{web, App, HttpServer};
 
-use super::connections;
 use super::router::dispatch;
+use crate::connections;
 use crate::state::AppState;
+use crate::tls::TlsReloader;
 
 /// How long SIGTERM/SIGINT wait for requests in flight before the process exits.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Starts the HTTP server on the configured address and serves until stopped.
-pub async fn serve(state: web::Data<AppState>) -> std::io::Result<()> {
+/// The bound listeners and the certificates their TLS listeners re-read on
+/// SIGHUP.
+pub struct Listeners {
+    servers: Vec<actix_web::dev::Server>,
+    /// One per TLS listener, named for the reload log line.
+    pub tls: Vec<(&'static str, TlsReloader)>,
+}
+
+impl Listeners {
+    /// Adds another listener (the S3 API's) and its certificate reloader.
+    pub fn add(
+        &mut self,
+        server: actix_web::dev::Server,
+        tls: Option<(&'static str, TlsReloader)>,
+    ) {
+        self.servers.push(server);
+        self.tls.extend(tls);
+    }
+
+    /// Serves until stopped; the listeners stop together.
+    pub async fn run(self) -> std::io::Result<()> {
+        futures_util::future::try_join_all(self.servers)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Binds the REST listeners (`proxy.address`, `proxy.https-address`).
+/// Call it inside the actix system.
+pub fn bind(state: &web::Data<AppState>) -> std::io::Result<Listeners> {
     let snap = state.snapshot();
     let proxy = &snap.config.proxy;
     let idle = Duration::from_secs(proxy.idle_timeout.max(1));
@@ -41,12 +70,13 @@ pub async fn serve(state: web::Data<AppState>) -> std::io::Result<()> {
     if !proxy.address.is_empty() {
         server = server.bind(listen_addr(&proxy.address))?;
     }
+    let mut tls = Vec::new();
     if !proxy.https_address.is_empty() {
-        let config_path = state.sources.config_path.display().to_string();
-        let (acceptor, reloader) = crate::tls::TlsReloader::new(&proxy.cert_file, &proxy.key_file)
+        let config_path = state.sources().config_path.display().to_string();
+        let (acceptor, reloader) = TlsReloader::new(&proxy.cert_file, &proxy.key_file)
             .map_err(|e| std::io::Error::other(format!("config {config_path}: {e}")))?;
         server = server.bind_openssl(listen_addr(&proxy.https_address), acceptor)?;
-        state.on_reload("tls", Box::new(move |st| reload_tls(st, &reloader)));
+        tls.push(("tls", reloader));
     }
     for addr in server.addrs_with_scheme() {
         log::info!("listening on {}://{}", addr.1, addr.0);
@@ -55,13 +85,10 @@ pub async fn serve(state: web::Data<AppState>) -> std::io::Result<()> {
         "connections: {cap} served in full (proxy.max-connections), {} more for health checks",
         per_worker * workers - cap
     );
-    // The S3 API (docs/s3.md) on its own listener; both stop together.
-    match crate::s3::server(&state)? {
-        Some(s3) => futures_util::future::try_join(server.run(), s3)
-            .await
-            .map(|_| ()),
-        None => server.run().await,
-    }
+    Ok(Listeners {
+        servers: vec![server.run()],
+        tls,
+    })
 }
 
 /// Turns Nagle's algorithm off on every accepted connection, plain or TLS.
@@ -83,14 +110,15 @@ pub(crate) fn set_nodelay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Exte
 
 /// SIGHUP: re-reads the certificate and key named by the current config;
 /// a bad pair keeps the previous one.
-pub(crate) fn reload_tls(state: &AppState, reloader: &crate::tls::TlsReloader) {
+pub fn reload_tls(state: &AppState, reloader: &TlsReloader) {
     let snap = state.snapshot();
     let p = &snap.config.proxy;
     match reloader.reload(&p.cert_file, &p.key_file) {
         Ok(()) => log::info!("tls: reloaded certificate {}", p.cert_file),
         Err(e) => state
             .reload
-            .fail(&format!("tls: {e}; keeping the previous certificate")),
+            .status
+            .fail(&format_args!("tls: {e}; keeping the previous certificate")),
     }
 }
 

@@ -12,8 +12,8 @@ use super::error::ApiError;
 use super::{blocking, Req};
 use crate::bucket::BucketMeta;
 use crate::build_info;
-use crate::placement::pain::{self, Limits};
-use crate::placement::Cluster;
+use crate::cluster::pain::{self, Limits};
+use crate::cluster::Cluster;
 use crate::storage::BackendStat;
 use crate::time::{format_time, from_unix_secs, go_time_string, unix_secs};
 
@@ -50,8 +50,8 @@ fn backend_json(s: &BackendStat, cluster: &Cluster, limits: Limits, started: Sys
         "Stat": {
             "error": {"code": s.error},
             "Percentage": s.percentage,
-            "DefragState": s.defrag_state,
-            "DefragStateStr": if s.defrag_state == 0 { "not-started" } else { "in-progress" },
+            "DefragState": s.defrag_state.code(),
+            "DefragStateStr": s.defrag_state.as_str(),
             "DefragStartTime": unix_time_json(s.defrag_start_time),
             "DefragCompletionTime": unix_time_json(s.defrag_completion_time),
             "DefragCompletionStatus": s.defrag_completion_status,
@@ -178,7 +178,7 @@ pub async fn proxy_stat(req: &Req) -> Result<HttpResponse, ApiError> {
     let stats = &req.state.stats;
     let now = SystemTime::now();
     let cfg = &req.snap.config;
-    let reload = &req.state.reload;
+    let reload = &req.state.reload.status;
     let (last_error_time, last_error) = match reload.last_error() {
         Some((t, e)) => (go_time_string(t, None), e),
         None => (String::new(), String::new()),

@@ -24,9 +24,10 @@ pub mod shard;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use serde::Serialize;
 
 use self::page::{EntrySource, Start};
@@ -36,7 +37,7 @@ use crate::storage::{Context, Storage, StorageError};
 
 /// Entries a shard holds before it splits, unless configured
 /// (`proxy.index-shard-entries`).
-pub const DEFAULT_SHARD_ENTRIES: usize = 256;
+pub const DEFAULT_SHARD_ENTRIES: usize = crate::config::DEFAULT_INDEX_SHARD_ENTRIES;
 /// The largest index object read or written (a shard of long keys with
 /// their metadata stays far below).
 const OBJECT_LIMIT: u64 = 16 << 20;
@@ -166,11 +167,9 @@ impl Index {
     /// The root of an index context: cached for [`ROOT_TTL`], else read.
     fn root(&self, ictx: &Context, fresh: bool) -> Result<Arc<Root>, StorageError> {
         if !fresh {
-            if let Ok(m) = self.roots.lock() {
-                if let Some((at, r)) = m.get(&ictx.namespace) {
-                    if at.elapsed() < ROOT_TTL {
-                        return Ok(r.clone());
-                    }
+            if let Some((at, r)) = self.roots.lock().get(&ictx.namespace) {
+                if at.elapsed() < ROOT_TTL {
+                    return Ok(r.clone());
                 }
             }
         }
@@ -184,9 +183,9 @@ impl Index {
     }
 
     fn remember(&self, ictx: &Context, root: Arc<Root>) {
-        if let Ok(mut m) = self.roots.lock() {
-            m.insert(ictx.namespace.clone(), (Instant::now(), root));
-        }
+        self.roots
+            .lock()
+            .insert(ictx.namespace.clone(), (Instant::now(), root));
     }
 
     /// Adds shard `id` (from `lower`) to the root.

@@ -183,7 +183,9 @@ impl From<ObjectError> for S3Error {
     fn from(e: ObjectError) -> S3Error {
         match e {
             ObjectError::Storage(e) => e.into(),
-            ObjectError::NoBucket(why) => S3Error::new(S3ErrorCode::ServiceUnavailable, why),
+            ObjectError::NoBucket(why) => {
+                S3Error::new(S3ErrorCode::ServiceUnavailable, why.to_string())
+            }
             e @ ObjectError::BodyLength { .. } => {
                 S3Error::new(S3ErrorCode::IncompleteBody, e.to_string())
             }

@@ -10,7 +10,8 @@ use actix_web::HttpResponse;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::error::{S3Error, S3ErrorCode};
-use super::{xml, S3Req};
+use super::request::S3Req;
+use super::xml;
 use crate::bucket::BucketMeta;
 use crate::encoding::hex;
 use crate::index::page::{self, Page, Query};

@@ -17,9 +17,9 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::chunked::{self, Decoder};
+use super::digest::BodyDigest;
 use super::error::{S3Error, S3ErrorCode};
 use super::meta::{self, ObjectMeta};
-use super::sigv4::BodyDigest;
 use super::S3Req;
 use crate::bucket::BucketMeta;
 use crate::core::{Download, Piece, ReadOptions};

@@ -77,13 +77,13 @@ pub fn read_versioned(
             let size = reader.info().size;
             if size > limit {
                 return Err(StorageError::new(
-                    -libc::EFBIG,
+                    libc::EFBIG,
                     format!("object {key} is {size} bytes, more than {limit}"),
                 ));
             }
             if (data.len() as u64) < size {
                 return Err(StorageError::new(
-                    -libc::EIO,
+                    libc::EIO,
                     format!("object {key} ended early"),
                 ));
             }
@@ -92,7 +92,7 @@ pub fn read_versioned(
             let version = Version::of(data);
             Ok(Some((data.to_vec(), version)))
         }
-        Err(e) if e.is_not_found() && !e.is_conflict() && e.errno != -libc::EILSEQ => Ok(None),
+        Err(e) if e.is_not_found() && !e.is_conflict() && !e.is_corrupt() => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -131,7 +131,7 @@ pub fn envelope(generation: u64, payload: &[u8]) -> Vec<u8> {
 pub fn open_envelope<'a>(key: &str, data: &'a [u8]) -> Result<(u64, &'a [u8]), StorageError> {
     if data.len() < ENVELOPE || &data[..8] != MAGIC {
         return Err(StorageError::new(
-            -libc::EILSEQ,
+            libc::EILSEQ,
             format!("{key}: not an object kept by compare-and-swap updates"),
         ));
     }
@@ -223,7 +223,7 @@ pub fn read(
     limit: u64,
 ) -> Result<Option<Stored>, StorageError> {
     let Some(&primary) = ctx.groups.first() else {
-        return Err(StorageError::new(-libc::ENXIO, "no groups to read from"));
+        return Err(StorageError::new(libc::ENXIO, "no groups to read from"));
     };
     match read_group(storage, ctx, primary, key, limit) {
         Ok(Some(s)) => Ok(Some(s)),
@@ -310,7 +310,7 @@ pub fn update<T>(
     mut f: impl FnMut(Option<&[u8]>) -> Result<Change<T>, StorageError>,
 ) -> Result<(T, UpdateCost), StorageError> {
     let Some(&primary) = ctx.groups.first() else {
-        return Err(StorageError::new(-libc::ENXIO, "no groups to write to"));
+        return Err(StorageError::new(libc::ENXIO, "no groups to write to"));
     };
     let pctx = one_group(ctx, primary);
     let mut cost = UpdateCost::default();
@@ -343,7 +343,7 @@ pub fn update<T>(
         let data = envelope(generation, &payload);
         if data.len() as u64 > limit {
             return Err(StorageError::new(
-                -libc::EFBIG,
+                libc::EFBIG,
                 format!("{key}: {} bytes, more than {limit}", data.len()),
             ));
         }
@@ -354,7 +354,7 @@ pub fn update<T>(
             Some(Ok(_)) => {}
             Some(Err(e)) if e.is_conflict() => continue,
             Some(Err(e)) => return Err(e),
-            None => return Err(StorageError::new(-libc::EIO, "no reply from the primary")),
+            None => return Err(StorageError::new(libc::EIO, "no reply from the primary")),
         }
         // The replicas normally hold what the primary held.
         let replaced = match &base {

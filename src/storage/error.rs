@@ -25,7 +25,9 @@ pub struct StorageError {
 }
 
 impl StorageError {
-    /// Creates an error; a positive errno is negated.
+    /// Creates an error from a libc errno constant (`libc::EIO`); the sign
+    /// does not matter: the error always holds it negative, as Elliptics
+    /// reports it. Callers pass the positive constant.
     pub fn new(errno: i32, message: impl Into<String>) -> Self {
         StorageError {
             errno: -errno.abs(),
@@ -62,6 +64,51 @@ impl StorageError {
         self.errno == -libc::EBADFD
     }
 
+    /// Whether the store found the record damaged (`-EILSEQ`: a checksum
+    /// mismatch).
+    pub fn is_corrupt(&self) -> bool {
+        self.errno == -libc::EILSEQ
+    }
+
+    /// The error to report when every group failed: "not found" wins, since
+    /// some group answered for the key; else the first error; ENXIO when
+    /// there was no group at all.
+    pub fn pick<'a>(errors: impl IntoIterator<Item = &'a StorageError>) -> StorageError {
+        let mut first: Option<&StorageError> = None;
+        for e in errors {
+            if e.is_not_found() {
+                return e.clone();
+            }
+            first.get_or_insert(e);
+        }
+        first
+            .cloned()
+            .unwrap_or_else(|| StorageError::new(libc::ENXIO, "no groups to operate on"))
+    }
+
+    /// Whether the request caused this error (the key is absent, or the
+    /// request was invalid: `EINVAL`), so it says nothing about the
+    /// backend's health.
+    pub fn is_request_fault(&self) -> bool {
+        self.is_not_found() || -self.errno == libc::EINVAL
+    }
+
+    /// Whether this error says the backend itself is faulty. Running out of
+    /// space and being read-only are not faults (placement weighs them on
+    /// their own terms); a missing object, a bad request, a too large or
+    /// already existing object are the client's business.
+    pub fn is_backend_fault(&self) -> bool {
+        ![
+            libc::ENOSPC,
+            libc::EROFS,
+            libc::ENOENT,
+            libc::EINVAL,
+            libc::EFBIG,
+            libc::EEXIST,
+        ]
+        .contains(&-self.errno)
+    }
+
     /// Classifies the errno as SPEC.md maps it to HTTP.
     pub fn class(&self) -> ErrorClass {
         match -self.errno {
@@ -88,7 +135,7 @@ mod tests {
     #[test]
     fn classes_follow_spec_status_table() {
         assert_eq!(
-            StorageError::new(-libc::ENOENT, "").class(),
+            StorageError::new(libc::ENOENT, "").class(),
             ErrorClass::NotFound
         );
         assert_eq!(
@@ -96,27 +143,27 @@ mod tests {
             ErrorClass::NotFound
         );
         assert_eq!(
-            StorageError::new(-libc::EBADFD, "").class(),
+            StorageError::new(libc::EBADFD, "").class(),
             ErrorClass::NotFound
         );
         assert_eq!(
-            StorageError::new(-libc::ENXIO, "").class(),
+            StorageError::new(libc::ENXIO, "").class(),
             ErrorClass::Unavailable
         );
         assert_eq!(
-            StorageError::new(-libc::EIO, "").class(),
+            StorageError::new(libc::EIO, "").class(),
             ErrorClass::Unavailable
         );
         assert_eq!(
-            StorageError::new(-libc::ETIMEDOUT, "").class(),
+            StorageError::new(libc::ETIMEDOUT, "").class(),
             ErrorClass::Unavailable
         );
         assert_eq!(
-            StorageError::new(-libc::EINVAL, "").class(),
+            StorageError::new(libc::EINVAL, "").class(),
             ErrorClass::InvalidArgument
         );
         assert_eq!(
-            StorageError::new(-libc::EACCES, "").class(),
+            StorageError::new(libc::EACCES, "").class(),
             ErrorClass::Forbidden
         );
         assert_eq!(StorageError::new(libc::EIO, "x").errno, -libc::EIO);

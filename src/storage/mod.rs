@@ -9,6 +9,7 @@ pub mod cas;
 pub mod elliptics;
 pub mod error;
 pub mod local;
+pub mod replicas;
 
 use std::time::{Duration, SystemTime};
 
@@ -17,6 +18,7 @@ use serde::Serialize;
 
 pub use cas::Version;
 pub use error::StorageError;
+pub use replicas::Replicas;
 
 /// Bytes per read of a download unless a store overrides [`Storage::read_chunk`].
 pub const DEFAULT_READ_CHUNK: usize = 256 * 1024;
@@ -73,6 +75,42 @@ pub struct ReplicaInfo {
     pub mtime: SystemTime,
     /// Stored checksum (all zeros when the backend keeps none).
     pub csum: Vec<u8>,
+}
+
+impl ReplicaInfo {
+    fn has_csum(&self) -> bool {
+        self.csum.iter().any(|&b| b != 0)
+    }
+
+    /// Whether two replicas hold different data: sizes differ, or checksums
+    /// differ (when both have one), or, without checksums, modification times differ.
+    pub fn differs_from(&self, other: &ReplicaInfo) -> bool {
+        if self.size != other.size {
+            return true;
+        }
+        if self.has_csum() && other.has_csum() {
+            return self.csum != other.csum;
+        }
+        self.mtime != other.mtime
+    }
+}
+
+impl ReplicaInfo {
+    /// The strong ETag of the replica (docs/http-caching.md): the first 128
+    /// bits of its stored checksum; when the backend keeps none (all zeros,
+    /// as plain Elliptics 3.0 lookups answer), the object id, size and mtime
+    /// in ns.
+    pub fn etag(&self) -> String {
+        if !self.csum.is_empty() && self.csum.iter().any(|&b| b != 0) {
+            return format!(
+                "\"{}\"",
+                crate::encoding::hex(&self.csum[..self.csum.len().min(16)])
+            );
+        }
+        let ns = crate::time::since_epoch(self.mtime).as_nanos();
+        let id: String = self.id.chars().take(32).collect();
+        format!("\"{id}-{:x}-{ns:x}\"", self.size)
+    }
 }
 
 /// The outcome of an operation on one group.
@@ -137,8 +175,8 @@ pub struct BackendStat {
     pub read_only: bool,
     /// Artificial delay per operation in milliseconds.
     pub delay_ms: u64,
-    /// Defragmentation state: 0 = not started.
-    pub defrag_state: u32,
+    /// Whether a defragmentation is running.
+    pub defrag_state: DefragState,
     /// Last error code (negative errno, 0 = none).
     pub error: i32,
     /// Per-command counters, keyed by Elliptics command name (`WRITE`, `READ`, `LOOKUP`, `DEL`).
@@ -158,6 +196,13 @@ pub struct BackendStat {
     pub checksum_errors: u64,
 }
 
+impl BackendStat {
+    /// The backend's last error, if it reports one.
+    pub fn last_error(&self) -> Option<StorageError> {
+        (self.error != 0).then(|| StorageError::new(self.error, "backend error"))
+    }
+}
+
 impl AsRef<BackendStat> for BackendStat {
     fn as_ref(&self) -> &BackendStat {
         self
@@ -165,7 +210,7 @@ impl AsRef<BackendStat> for BackendStat {
 }
 
 /// Counters of one command on one backend, and their rates over the last
-/// statistics interval (filled by `placement::Cluster::refresh`, 0 until
+/// statistics interval (filled by `cluster::Cluster::refresh`, 0 until
 /// two updates were seen).
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct CommandStat {
@@ -217,12 +262,53 @@ impl CommandStat {
     }
 }
 
-/// Defragmentation states as `BackendStat::defrag_state` reports them.
-pub mod defrag_state {
-    /// No defragmentation running.
-    pub const NOT_STARTED: u32 = 0;
-    /// A defragmentation is running.
-    pub const IN_PROGRESS: u32 = 1;
+/// Whether a backend is being defragmented (Elliptics'
+/// `DNET_BACKEND_DEFRAG_*`; serialized as that code).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DefragState {
+    /// No defragmentation running (code 0).
+    #[default]
+    NotStarted,
+    /// A defragmentation is running (code 1; any other code reads so too).
+    InProgress,
+}
+
+impl DefragState {
+    /// The state of an Elliptics status code.
+    pub fn from_code(code: u32) -> DefragState {
+        if code == 0 {
+            DefragState::NotStarted
+        } else {
+            DefragState::InProgress
+        }
+    }
+
+    /// The Elliptics status code.
+    pub fn code(self) -> u32 {
+        match self {
+            DefragState::NotStarted => 0,
+            DefragState::InProgress => 1,
+        }
+    }
+
+    /// Whether a defragmentation is running.
+    pub fn is_running(self) -> bool {
+        self == DefragState::InProgress
+    }
+
+    /// Backrunner's `/stat/` words.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DefragState::NotStarted => "not-started",
+            DefragState::InProgress => "in-progress",
+        }
+    }
+}
+
+impl Serialize for DefragState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(self.code())
+    }
 }
 
 /// What a defragmentation request achieved.
@@ -316,7 +402,7 @@ pub trait Storage: Send + Sync + 'static {
     /// Unsupported unless a store implements it.
     fn defragment(&self, group: GroupId, backend: u32) -> Result<DefragOutcome, StorageError> {
         Err(StorageError::new(
-            -libc::ENOTSUP,
+            libc::ENOTSUP,
             format!("group {group} backend {backend}: defragmentation is not supported"),
         ))
     }
@@ -329,7 +415,7 @@ pub trait Storage: Send + Sync + 'static {
         cmd: BackendCommand,
     ) -> Result<(), StorageError> {
         Err(StorageError::new(
-            -libc::ENOTSUP,
+            libc::ENOTSUP,
             format!("group {group} backend {backend}: {cmd:?} is not supported"),
         ))
     }
@@ -407,14 +493,14 @@ pub fn read_small(
     let size = reader.info().size;
     if size > limit {
         return Err(StorageError::new(
-            -libc::EFBIG,
+            libc::EFBIG,
             format!("object {key} is {size} bytes, more than {limit}"),
         ));
     }
     let out = read_full(reader.as_mut(), 0, size as usize)?;
     if (out.len() as u64) < size {
         return Err(StorageError::new(
-            -libc::EIO,
+            libc::EIO,
             format!("object {key} ended early"),
         ));
     }
@@ -433,51 +519,38 @@ pub fn write_small(
     Ok(writer.commit())
 }
 
-/// Reduces per-group outcomes of a remove or read to one result: success if
-/// any group succeeded, "not found" if any group said so, else the first error.
-pub fn merge_results<T>(results: Vec<GroupResult<T>>) -> Result<Vec<GroupResult<T>>, StorageError> {
-    if results.iter().any(|r| r.result.is_ok()) {
-        return Ok(results);
-    }
-    Err(pick_error(
-        results.iter().filter_map(|r| r.result.as_ref().err()),
-    ))
-}
-
-/// Chooses the error to report when every group failed: "not found" wins,
-/// since some group answered for the key; else the first error.
-pub fn pick_error<'a>(errors: impl Iterator<Item = &'a StorageError>) -> StorageError {
-    let mut first: Option<&StorageError> = None;
-    for e in errors {
-        if e.is_not_found() {
-            return e.clone();
-        }
-        first.get_or_insert(e);
-    }
-    first
-        .cloned()
-        .unwrap_or_else(|| StorageError::new(-libc::ENXIO, "no groups to operate on"))
-}
-
 /// Opens the store the config selects: the embedded one when a `local`
 /// section is present, else Elliptics.
-pub fn open(config: &crate::config::Config) -> Result<std::sync::Arc<dyn Storage>, String> {
+pub fn open(config: &crate::config::Config) -> Result<std::sync::Arc<dyn Storage>, OpenError> {
     match &config.local {
         Some(l) => Ok(std::sync::Arc::new(
-            local::LocalStore::open(l).map_err(|e| format!("local store: {e}"))?,
+            local::LocalStore::open(l).map_err(OpenError::Local)?,
         )),
         #[cfg(feature = "elliptics")]
         None => Ok(std::sync::Arc::new(
-            elliptics::EllipticsStore::open(config).map_err(|e| format!("elliptics: {e}"))?,
+            elliptics::EllipticsStore::open(config).map_err(OpenError::Elliptics)?,
         )),
         #[cfg(not(feature = "elliptics"))]
-        None => Err(
-            "the config selects Elliptics (elliptics.remote and no \"local\" section), \
-             but this binary was built without Elliptics support: rebuild with \
-             `cargo build --release --features elliptics` against the elliptics-dev package"
-                .to_string(),
-        ),
+        None => Err(OpenError::NoElliptics),
     }
+}
+
+/// Why the store the config selects cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The embedded store's directories cannot be used.
+    #[error("local store: {0}")]
+    Local(StorageError),
+    /// The Elliptics client cannot start or reach its nodes.
+    #[error("elliptics: {0}")]
+    Elliptics(StorageError),
+    /// The config selects Elliptics, which this binary lacks.
+    #[error(
+        "the config selects Elliptics (elliptics.remote and no \"local\" section), \
+         but this binary was built without Elliptics support: rebuild with \
+         `cargo build --release --features elliptics` against the elliptics-dev package"
+    )]
+    NoElliptics,
 }
 
 #[cfg(test)]

@@ -55,7 +55,29 @@ fn invalid_configs_exit_1_with_one_line() {
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, "{\"proxy\": [").unwrap();
     let missing = dir.path().join("missing.json");
+    // proxy.headers are checked when the config is read, not dropped per reply.
+    let bad_header = dir.path().join("header.json");
+    std::fs::write(
+        &bad_header,
+        r#"{"elliptics": {"metadata-groups": [1]},
+            "proxy": {"address": "127.0.0.1:9090", "headers": {"X-Ok": "1", "Bad Name": "v"}},
+            "local": {"path": "/tmp/x", "groups": [{"group": 1}]}}"#,
+    )
+    .unwrap();
+    let bad_value = dir.path().join("value.json");
+    std::fs::write(
+        &bad_value,
+        r#"{"elliptics": {"metadata-groups": [1]},
+            "proxy": {"address": "127.0.0.1:9090", "headers": {"X-Line": "a\nb"}},
+            "local": {"path": "/tmp/x", "groups": [{"group": 1}]}}"#,
+    )
+    .unwrap();
     for (path, needle) in [
+        (
+            &bad_header,
+            "proxy.headers: \"Bad Name\" is not a valid header name",
+        ),
+        (&bad_value, "proxy.headers: the value of X-Line"),
         (&bad_level, "chatty"),
         (&broken, "invalid JSON"),
         (&missing, "cannot read"),

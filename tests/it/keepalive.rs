@@ -7,6 +7,12 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
+/// Highest median a small request on a reused connection may take. The
+/// stall this guards against (Nagle against delayed ACK) costs about 40 ms
+/// per request, every request; an unstalled one takes under 1 ms on an idle
+/// machine and a few ms on a loaded 2-core one (medians of 5.5 ms seen).
+pub const STALL_BOUND_MS: f64 = 20.0;
+
 /// Sends one GET on `conn` and reads the whole reply; answers its status and body.
 fn get_on(conn: &mut BufReader<TcpStream>, path: &str) -> (u16, Vec<u8>) {
     let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n");
@@ -66,8 +72,8 @@ fn sequential_small_gets_on_one_connection_do_not_stall() {
     let times = sequential_gets(&p, "/get/b1/small", &body, 20);
     let med = median_ms(times.clone());
     assert!(
-        med <= 5.0,
-        "median of 20 keep-alive GETs is {med:.1} ms (over 5 ms): {times:?}"
+        med <= STALL_BOUND_MS,
+        "median of 20 keep-alive GETs is {med:.1} ms (over {STALL_BOUND_MS} ms): {times:?}"
     );
     // Ranges and a multi-chunk object on the same kind of connection.
     let big = random_bytes(600 * 1024, 8);
@@ -101,5 +107,5 @@ fn sequential_pings_and_errors_on_one_connection_do_not_stall() {
         assert_eq!(status, if i % 2 == 0 { 200 } else { 404 }, "{path}");
     }
     let med = median_ms(times.clone());
-    assert!(med <= 5.0, "median {med:.1} ms: {times:?}");
+    assert!(med <= STALL_BOUND_MS, "median {med:.1} ms: {times:?}");
 }

@@ -24,4 +24,5 @@ mod s3;
 mod s3_list;
 mod security;
 mod streaming;
+mod structure;
 mod tls;

@@ -628,7 +628,7 @@ fn https_keep_alive_gets_do_not_stall() {
     reused.sort_by(f64::total_cmp);
     let med = reused[reused.len() / 2] * 1e3;
     assert!(
-        med <= 5.0,
+        med <= crate::keepalive::STALL_BOUND_MS,
         "median keep-alive HTTPS GET {med:.1} ms: {lines}"
     );
 }

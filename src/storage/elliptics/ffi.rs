@@ -143,7 +143,7 @@ fn to_error(e: &sys::ell_error, rc: i32) -> StorageError {
         .into_owned();
     let code = if e.code != 0 { e.code } else { rc };
     StorageError::new(
-        if code == 0 { -libc::EIO } else { code },
+        if code == 0 { libc::EIO } else { code },
         if msg.is_empty() {
             format!("elliptics error {code}")
         } else {

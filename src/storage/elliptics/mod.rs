@@ -11,7 +11,9 @@ pub mod stats;
 mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -19,7 +21,7 @@ use bytes::Bytes;
 use self::ffi::{BackendOp, BackendStatus, Entry, Node, NodeParams, Route, Session, SessionParams};
 use crate::config::Config;
 use crate::storage::{
-    defrag_state, BackendCommand, BackendStat, Context, DefragOutcome, GroupId, GroupResult,
+    BackendCommand, BackendStat, Context, DefragOutcome, DefragState, GroupId, GroupResult,
     ObjectReader, ObjectWriter, ReplicaInfo, Storage, StorageError, Version,
 };
 
@@ -60,9 +62,7 @@ pub struct EllipticsStore {
 type StatsCache = Mutex<Option<(Instant, Vec<BackendStat>)>>;
 
 fn invalidate(cache: &StatsCache) {
-    if let Ok(mut c) = cache.lock() {
-        *c = None;
-    }
+    *cache.lock() = None;
 }
 
 impl EllipticsStore {
@@ -130,7 +130,7 @@ impl EllipticsStore {
             .collect();
         if set.is_empty() {
             return Err(StorageError::new(
-                -libc::ENXIO,
+                libc::ENXIO,
                 format!("no route to group {group}"),
             ));
         }
@@ -179,9 +179,7 @@ impl EllipticsStore {
 
     /// Fills in the checksum failures this proxy's reads met per backend.
     fn add_checksum_errors(&self, stats: &mut [BackendStat]) {
-        let Ok(seen) = self.checksum_errors.lock() else {
-            return;
-        };
+        let seen = self.checksum_errors.lock();
         for st in stats.iter_mut() {
             st.checksum_errors = seen
                 .get(&(st.address.clone(), st.backend))
@@ -197,7 +195,7 @@ impl EllipticsStore {
         for (addr, json) in s.monitor_stat(MONITOR_BACKEND | MONITOR_COMMANDS)? {
             match stats::parse_backends(&addr, &json) {
                 Ok(v) => out.extend(v),
-                Err(e) => failures.push(e),
+                Err(e) => failures.push(e.to_string()),
             }
         }
         // Nodes without a monitor still report their backends' state.
@@ -222,7 +220,7 @@ impl EllipticsStore {
                             backend: b.backend,
                             read_only: b.read_only,
                             delay_ms: b.delay_ms.into(),
-                            defrag_state: b.defrag_state,
+                            defrag_state: DefragState::from_code(b.defrag_state),
                             error: b.last_start_err,
                             ..Default::default()
                         });
@@ -241,14 +239,12 @@ impl EllipticsStore {
     /// Counts finished defragmentations: a backend seen defragmenting and
     /// later seen idle finished one run.
     fn count_defrags(&self, stats: &mut [BackendStat]) {
-        let Ok(mut seen) = self.defrags.lock() else {
-            return;
-        };
+        let mut seen = self.defrags.lock();
         for st in stats.iter_mut() {
             let entry = seen
                 .entry((st.address.clone(), st.backend))
                 .or_insert((false, 0));
-            let running = st.defrag_state != defrag_state::NOT_STARTED;
+            let running = st.defrag_state.is_running();
             if entry.0 && !running {
                 entry.1 += 1;
             }
@@ -265,7 +261,7 @@ impl EllipticsStore {
             .map(|(a, _)| a)
             .ok_or_else(|| {
                 StorageError::new(
-                    -libc::ENXIO,
+                    libc::ENXIO,
                     format!("group {group} has no backend {backend}"),
                 )
             })
@@ -290,9 +286,9 @@ fn per_group<T>(
                     Some(e) => e
                         .result()
                         .err()
-                        .unwrap_or_else(|| StorageError::new(-libc::EIO, "no reply")),
+                        .unwrap_or_else(|| StorageError::new(libc::EIO, "no reply")),
                     None => overall.clone().err().unwrap_or_else(|| {
-                        StorageError::new(-libc::ENXIO, format!("no reply from group {g}"))
+                        StorageError::new(libc::ENXIO, format!("no reply from group {g}"))
                     }),
                 }),
             };
@@ -309,7 +305,7 @@ fn replica(e: &Entry) -> Result<ReplicaInfo, StorageError> {
     let info = e
         .info
         .as_ref()
-        .ok_or_else(|| StorageError::new(-libc::EIO, "reply without file information"))?;
+        .ok_or_else(|| StorageError::new(libc::EIO, "reply without file information"))?;
     Ok(ReplicaInfo {
         group: e.group,
         backend: e.backend,
@@ -369,14 +365,14 @@ impl Storage for EllipticsStore {
     fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>> {
         match self.session(ctx).map(|s| s.lookup(key)) {
             Ok((entries, overall)) => per_group(&ctx.groups, &entries, &overall, replica),
-            Err(e) => fail_all(&ctx.groups, e),
+            Err(e) => GroupResult::fail_all(&ctx.groups, &e),
         }
     }
 
     fn remove(&self, ctx: &Context, key: &str) -> Vec<GroupResult<()>> {
         match self.session(ctx).map(|s| s.remove(key)) {
             Ok((entries, overall)) => per_group(&ctx.groups, &entries, &overall, |_| Ok(())),
-            Err(e) => fail_all(&ctx.groups, e),
+            Err(e) => GroupResult::fail_all(&ctx.groups, &e),
         }
     }
 
@@ -386,7 +382,7 @@ impl Storage for EllipticsStore {
             Err(e) => {
                 return keys
                     .iter()
-                    .map(|_| fail_all(&ctx.groups, e.clone()))
+                    .map(|_| GroupResult::fail_all(&ctx.groups, &e))
                     .collect()
             }
         };
@@ -409,7 +405,7 @@ impl Storage for EllipticsStore {
         let status = s.backend_control(&addr, backend, BackendOp::Status)?;
         if status
             .iter()
-            .any(|b| b.backend == backend && b.defrag_state != defrag_state::NOT_STARTED)
+            .any(|b| b.backend == backend && DefragState::from_code(b.defrag_state).is_running())
         {
             return Ok(DefragOutcome::AlreadyRunning);
         }
@@ -423,7 +419,8 @@ impl Storage for EllipticsStore {
         }
         s.backend_control(&addr, backend, BackendOp::Defrag)?;
         // A short run may end before statistics ever show it running.
-        if let Ok(mut seen) = self.defrags.lock() {
+        {
+            let mut seen = self.defrags.lock();
             seen.entry((addr, backend)).or_insert((false, 0)).0 = true;
         }
         self.invalidate_stats();
@@ -447,7 +444,8 @@ impl Storage for EllipticsStore {
     }
 
     fn backend_stats(&self) -> Vec<BackendStat> {
-        if let Ok(c) = self.stats_cache.lock() {
+        {
+            let c = self.stats_cache.lock();
             if let Some((at, s)) = c.as_ref() {
                 if at.elapsed() < self.stats_ttl {
                     let mut s = s.clone();
@@ -458,9 +456,7 @@ impl Storage for EllipticsStore {
         }
         let mut stats = match self.gather_stats() {
             Ok(s) => {
-                if let Ok(mut c) = self.stats_cache.lock() {
-                    *c = Some((Instant::now(), s.clone()));
-                }
+                *self.stats_cache.lock() = Some((Instant::now(), s.clone()));
                 s
             }
             Err(e) => {
@@ -515,7 +511,7 @@ mod tests {
     #[test]
     fn groups_without_reply_get_the_command_error() {
         let entries = vec![entry(1, 0), entry(2, -libc::EROFS)];
-        let overall = Err(StorageError::new(-libc::ETIMEDOUT, "timed out"));
+        let overall = Err(StorageError::new(libc::ETIMEDOUT, "timed out"));
         let r = per_group(&[1, 2, 3], &entries, &overall, |_| Ok(()));
         assert!(r[0].result.is_ok());
         assert_eq!(r[1].result.as_ref().unwrap_err().errno, -libc::EROFS);

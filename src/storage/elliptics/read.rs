@@ -5,8 +5,7 @@ use bytes::Bytes;
 
 use super::ffi::{Entry, Session};
 use super::{hex, per_group, replica, ChecksumErrors, EllipticsStore, IO_FLAGS_NOCSUM};
-use crate::placement::consistency::differ;
-use crate::storage::{pick_error, Context, GroupId, ObjectReader, ReplicaInfo, StorageError};
+use crate::storage::{Context, GroupId, ObjectReader, ReplicaInfo, Replicas, StorageError};
 
 /// The context of a read: the server checks every read against its
 /// checksums (-EILSEQ on a mismatch), and no flag may turn that off.
@@ -22,20 +21,16 @@ impl EllipticsStore {
         let s = self.session(&read_context(ctx))?;
         let (entries, overall) = s.lookup(key);
         let results = per_group(&ctx.groups, &entries, &overall, replica);
-        let info = match results.iter().find_map(|r| r.result.as_ref().ok()) {
-            Some(i) => i.clone(),
-            None => {
-                return Err(pick_error(
-                    results.iter().filter_map(|r| r.result.as_ref().err()),
-                ))
-            }
+        let info = match results.successes().next() {
+            Some((_, i)) => i.clone(),
+            None => return Err(results.error()),
         };
         // Read the replica found first; the client library moves to the next
         // group on an error (a failed checksum too), so only groups holding
         // the same version follow, and a chunk never mixes versions.
         let mut order = vec![info.group as i32];
         order.extend(results.iter().filter_map(|r| match &r.result {
-            Ok(other) if other.group != info.group && !differ(other, &info) => {
+            Ok(other) if other.group != info.group && !other.differs_from(&info) => {
                 Some(other.group as i32)
             }
             _ => None,
@@ -93,9 +88,9 @@ impl EllipticsStore {
             return Err(if errors.is_empty() {
                 overall
                     .err()
-                    .unwrap_or_else(|| StorageError::new(-libc::EIO, "read returned nothing"))
+                    .unwrap_or_else(|| StorageError::new(libc::EIO, "read returned nothing"))
             } else {
-                pick_error(errors.iter())
+                StorageError::pick(&errors)
             });
         };
         let e = &entries[first];
@@ -172,9 +167,11 @@ impl EllipticsReader {
                 e.backend,
                 self.key
             );
-            if let Ok(mut m) = self.checksum_errors.lock() {
-                *m.entry((e.address.clone(), e.backend)).or_default() += 1;
-            }
+            *self
+                .checksum_errors
+                .lock()
+                .entry((e.address.clone(), e.backend))
+                .or_default() += 1;
             if !self.corrupt.contains(&e.group) {
                 self.corrupt.push(e.group);
             }
@@ -210,7 +207,7 @@ impl ObjectReader for EllipticsReader {
         match entries.into_iter().find(|e| e.status == 0) {
             Some(e) if e.total_size != 0 && e.total_size != self.info.size => {
                 Err(StorageError::new(
-                    -libc::EIO,
+                    libc::EIO,
                     format!(
                         "group {}: {} changed during the read ({} bytes, was {})",
                         e.group, self.key, e.total_size, self.info.size
@@ -220,7 +217,7 @@ impl ObjectReader for EllipticsReader {
             Some(e) => Ok(Bytes::from(e.data)),
             None => Err(overall
                 .err()
-                .unwrap_or_else(|| StorageError::new(-libc::EIO, "read returned nothing"))),
+                .unwrap_or_else(|| StorageError::new(libc::EIO, "read returned nothing"))),
         }
     }
 

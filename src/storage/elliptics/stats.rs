@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 use super::ffi::Route;
-use crate::storage::{BackendStat, CommandStat};
+use crate::storage::{BackendStat, CommandStat, DefragState};
 
 fn u(v: &Value, path: &[&str]) -> u64 {
     let mut cur = v;
@@ -56,17 +56,36 @@ fn commands(b: &Value) -> BTreeMap<String, CommandStat> {
     out
 }
 
+/// Why a node's monitor reply gives no backend statistics.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    /// The reply is not the JSON expected.
+    #[error("monitor statistics: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The reply lists no backends (the monitor is disabled, say).
+    #[error("monitor statistics of {address}: {status}")]
+    NoBackends {
+        /// The node.
+        address: String,
+        /// What the node said instead.
+        status: String,
+    },
+}
+
 /// Parses one node's monitor reply. Backends without a group (disabled
 /// ones report none) are skipped. Totals follow Backrunner: a size limit
 /// caps the space, else the file system's size counts.
-pub fn parse_backends(address: &str, json: &[u8]) -> Result<Vec<BackendStat>, String> {
-    let v: Value = serde_json::from_slice(json).map_err(|e| format!("monitor statistics: {e}"))?;
+pub fn parse_backends(address: &str, json: &[u8]) -> Result<Vec<BackendStat>, MonitorError> {
+    let v: Value = serde_json::from_slice(json)?;
     let Some(backends) = v.get("backends").and_then(Value::as_object) else {
         let status = v
             .get("monitor_status")
             .and_then(Value::as_str)
             .unwrap_or("no backends");
-        return Err(format!("monitor statistics of {address}: {status}"));
+        return Err(MonitorError::NoBackends {
+            address: address.to_string(),
+            status: status.to_string(),
+        });
     };
     let mut out = Vec::new();
     for (id, b) in backends {
@@ -110,7 +129,7 @@ pub fn parse_backends(address: &str, json: &[u8]) -> Result<Vec<BackendStat>, St
             records_removed,
             read_only: u(b, &["status", "read_only"]) != 0,
             delay_ms: u(b, &["status", "delay"]),
-            defrag_state: u(b, &["status", "defrag_state"]) as u32,
+            defrag_state: DefragState::from_code(u(b, &["status", "defrag_state"]) as u32),
             error: b["status"]["last_start_err"].as_i64().unwrap_or(0) as i32,
             commands: commands(b),
             defrag_runs: 0,
@@ -262,7 +281,7 @@ mod tests {
     #[test]
     fn disabled_monitor_is_an_error() {
         let e = parse_backends("a:1:2", br#"{"monitor_status":"disabled"}"#).unwrap_err();
-        assert!(e.contains("disabled"), "{e}");
+        assert!(e.to_string().contains("disabled"), "{e}");
         assert!(parse_backends("a", b"not json").is_err());
     }
 }

@@ -4,9 +4,7 @@ use std::collections::BTreeMap;
 
 use super::ffi::{Entry, Session, WriteKind};
 use super::{per_group, replica, EllipticsStore};
-use crate::storage::{
-    pick_error, Context, GroupId, GroupResult, ObjectWriter, ReplicaInfo, StorageError,
-};
+use crate::storage::{Context, GroupId, GroupResult, ObjectWriter, ReplicaInfo, StorageError};
 
 impl EllipticsStore {
     /// [`crate::storage::Storage::write`].
@@ -18,7 +16,7 @@ impl EllipticsStore {
         size: u64,
     ) -> Result<Box<dyn ObjectWriter>, StorageError> {
         if ctx.groups.is_empty() {
-            return Err(StorageError::new(-libc::ENXIO, "no groups to write to"));
+            return Err(StorageError::new(libc::ENXIO, "no groups to write to"));
         }
         let mut session = self.session(ctx)?;
         let mut live = ctx.groups.clone();
@@ -76,7 +74,7 @@ impl EllipticsStore {
                 }
             }
             if live.is_empty() {
-                return Err(pick_error(failed.values()));
+                return Err(StorageError::pick(failed.values()));
             }
             if live.len() != ctx.groups.len() {
                 session = session.with_groups(live.iter().map(|&g| g as i32).collect())?;
@@ -141,7 +139,7 @@ impl EllipticsWriter {
         }
         self.last = entries.into_iter().filter(|e| e.status == 0).collect();
         if self.live.is_empty() {
-            return Err(pick_error(self.failed.values()));
+            return Err(StorageError::pick(self.failed.values()));
         }
         if self.live.len() != before {
             self.session = self
@@ -155,7 +153,7 @@ impl EllipticsWriter {
 impl ObjectWriter for EllipticsWriter {
     fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
         if self.live.is_empty() {
-            return Err(pick_error(self.failed.values()));
+            return Err(StorageError::pick(self.failed.values()));
         }
         let end = self.written.saturating_add(data.len() as u64);
         if end > self.size {
@@ -210,7 +208,7 @@ impl ObjectWriter for EllipticsWriter {
                     .last
                     .iter()
                     .find(|e| e.group == g)
-                    .ok_or_else(|| StorageError::new(-libc::EIO, "no reply"))
+                    .ok_or_else(|| StorageError::new(libc::EIO, "no reply"))
                     .and_then(replica),
             })
             .collect();

@@ -1,18 +1,18 @@
 //! One group: a directory, its switches, space accounting and counters.
 
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::header::Header;
 use super::LOCAL_ADDRESS;
 use crate::config::LocalGroupConfig;
 use crate::encoding::hex;
-use crate::storage::{defrag_state, CommandStat, GroupId, ReplicaInfo, StorageError};
+use crate::storage::{CommandStat, DefragState, GroupId, ReplicaInfo, StorageError};
 
 /// Age past which a temp file is an orphan of a dead write.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
@@ -150,7 +150,7 @@ impl Group {
             removed_bytes: AtomicU64::new(0),
             last_error: AtomicI32::new(0),
             commands: Counters::default(),
-            defrag_state: AtomicU32::new(defrag_state::NOT_STARTED),
+            defrag_state: AtomicU32::new(DefragState::NotStarted.code()),
             defrag_runs: AtomicU64::new(0),
             defrag_started: AtomicU64::new(0),
             defrag_completed: AtomicU64::new(0),
@@ -160,11 +160,11 @@ impl Group {
     }
 
     pub(super) fn switches(&self) -> Switches {
-        self.switches.read().map(|s| s.clone()).unwrap_or_default()
+        self.switches.read().clone()
     }
 
     pub(super) fn space(&self) -> MutexGuard<'_, Space> {
-        self.space.lock().unwrap_or_else(|e| e.into_inner())
+        self.space.lock()
     }
 
     /// Removes temp files older than [`STALE_TEMP`]: no write lasts that long

@@ -29,7 +29,9 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use openssl::sha::{sha512, Sha512};
 
@@ -37,7 +39,7 @@ pub use self::blocks::BLOCK_SIZE;
 use self::group::{unix_now, Group, CMD_DEL, CMD_LOOKUP};
 use self::header::Header;
 use super::{
-    defrag_state, BackendCommand, BackendStat, Context, DefragOutcome, GroupId, GroupResult,
+    BackendCommand, BackendStat, Context, DefragOutcome, DefragState, GroupId, GroupResult,
     ObjectReader, ObjectWriter, ReplicaInfo, Storage, StorageError, Version,
 };
 use crate::config::LocalConfig;
@@ -78,8 +80,8 @@ impl LocalStore {
     fn group(&self, id: GroupId) -> Result<Arc<Group>, StorageError> {
         self.groups
             .read()
-            .ok()
-            .and_then(|g| g.get(&id).cloned())
+            .get(&id)
+            .cloned()
             .ok_or_else(|| StorageError::new(libc::ENXIO, format!("group {id}: no such group")))
     }
 
@@ -193,9 +195,9 @@ impl Storage for LocalStore {
     }
 
     fn backend_stats(&self) -> Vec<BackendStat> {
-        let groups: Vec<Arc<Group>> = match self.groups.read() {
-            Ok(g) => g.values().cloned().collect(),
-            Err(_) => return Vec::new(),
+        let groups: Vec<Arc<Group>> = {
+            let g = self.groups.read();
+            g.values().cloned().collect()
         };
         groups
             .iter()
@@ -225,7 +227,7 @@ impl Storage for LocalStore {
                     records_removed: g.removed_records.load(Ordering::Relaxed),
                     read_only: sw.read_only,
                     delay_ms: sw.delay.as_millis() as u64,
-                    defrag_state: g.defrag_state.load(Ordering::Relaxed),
+                    defrag_state: DefragState::from_code(g.defrag_state.load(Ordering::Relaxed)),
                     error: g.last_error.load(Ordering::Relaxed),
                     commands: g.commands.snapshot(),
                     defrag_runs: g.defrag_runs.load(Ordering::Relaxed),
@@ -256,8 +258,8 @@ impl Storage for LocalStore {
         }
         if g.defrag_state
             .compare_exchange(
-                defrag_state::NOT_STARTED,
-                defrag_state::IN_PROGRESS,
+                DefragState::NotStarted.code(),
+                DefragState::InProgress.code(),
                 Ordering::AcqRel,
                 Ordering::Acquire,
             )
@@ -272,7 +274,7 @@ impl Storage for LocalStore {
         g.defrag_runs.fetch_add(1, Ordering::Relaxed);
         g.defrag_completed.store(unix_now(), Ordering::Relaxed);
         g.defrag_state
-            .store(defrag_state::NOT_STARTED, Ordering::Release);
+            .store(DefragState::NotStarted.code(), Ordering::Release);
         Ok(DefragOutcome::NothingToCompact)
     }
 
@@ -291,9 +293,8 @@ impl Storage for LocalStore {
         }
         match cmd {
             BackendCommand::SetReadOnly(ro) => {
-                if let Ok(mut sw) = g.switches.write() {
-                    sw.read_only = ro;
-                }
+                let mut sw = g.switches.write();
+                sw.read_only = ro;
             }
         }
         Ok(())
@@ -310,17 +311,12 @@ impl Storage for LocalStore {
                 cfg.path.display()
             )));
         }
-        let mut groups = self
-            .groups
-            .write()
-            .map_err(|_| StorageError::new(libc::EIO, "group table poisoned"))?;
+        let mut groups = self.groups.write();
         let mut next = BTreeMap::new();
         for gc in &cfg.groups {
             let group = match groups.get(&gc.group) {
                 Some(g) => {
-                    if let Ok(mut sw) = g.switches.write() {
-                        *sw = gc.into();
-                    }
+                    *g.switches.write() = gc.into();
                     g.clone()
                 }
                 None => Arc::new(Group::open(&self.root, gc).map_err(|e| {
@@ -437,7 +433,7 @@ mod tests {
         let st = &s.backend_stats()[0];
         assert_eq!(
             (st.records_removed, st.defrag_runs, st.defrag_state),
-            (0, 1, 0)
+            (0, 1, DefragState::NotStarted)
         );
         assert!(st.defrag_start_time >= before, "{st:?}");
         assert!(st.defrag_completion_time >= st.defrag_start_time, "{st:?}");

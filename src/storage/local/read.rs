@@ -8,7 +8,7 @@ use super::blocks::{Fault, Stored};
 use super::group::{Group, CMD_READ};
 use super::{object_id, LocalStore};
 use crate::encoding::hex;
-use crate::storage::{pick_error, Context, GroupId, ObjectReader, ReplicaInfo, StorageError};
+use crate::storage::{Context, GroupId, ObjectReader, ReplicaInfo, StorageError};
 
 /// Opens `key` in the first group of `ctx` that holds it.
 pub(super) fn open(
@@ -43,7 +43,7 @@ pub(super) fn open(
             Err(e) => errors.push(e),
         }
     }
-    Err(pick_error(errors.iter()))
+    Err(StorageError::pick(&errors))
 }
 
 /// An object opened in one group; the groups after it in the context's

@@ -15,8 +15,7 @@ use super::header::Header;
 use super::{object_id, LocalStore};
 use crate::encoding::hex;
 use crate::storage::{
-    cas, pick_error, Context, GroupId, GroupResult, ObjectWriter, ReplicaInfo, StorageError,
-    Version,
+    cas, Context, GroupResult, ObjectWriter, ReplicaInfo, Replicas, StorageError, Version,
 };
 
 /// Bytes of the replaced object copied at a time by a write at an offset.
@@ -103,17 +102,16 @@ fn start_writer(
         expected: None,
     };
     for t in targets {
-        let state = match (store.group(t.group), t.result) {
+        let result = match (store.group(t.group), t.result) {
             (Ok(g), Ok(w)) => Ok((g, w)),
             (_, Err(e)) | (Err(e), _) => Err(e),
         };
-        writer.targets.push((t.group, state));
+        writer.targets.push(GroupResult {
+            group: t.group,
+            result,
+        });
     }
-    if writer.targets.iter().all(|(_, s)| s.is_err()) {
-        return Err(pick_error(
-            writer.targets.iter().filter_map(|(_, s)| s.as_ref().err()),
-        ));
-    }
+    writer.targets.any_ok()?;
     Ok(writer)
 }
 
@@ -270,7 +268,7 @@ impl GroupWrite {
 }
 
 /// One group's part of a write: its group and temp file, or why it failed.
-type Target = (GroupId, Result<(Arc<Group>, GroupWrite), StorageError>);
+type Target = GroupResult<(Arc<Group>, GroupWrite)>;
 
 /// A streaming write into the groups of one context.
 struct LocalWriter {
@@ -332,10 +330,7 @@ impl LocalWriter {
         {
             // A compare-and-swap holds the group's CAS lock from the check to
             // the rename (taken before the space lock, never after it).
-            let cas_file = self
-                .expected
-                .as_ref()
-                .map(|_| g.cas_lock.lock().unwrap_or_else(|e| e.into_inner()));
+            let cas_file = self.expected.as_ref().map(|_| g.cas_lock.lock());
             let _flock = match &cas_file {
                 Some(f) => Some(
                     crate::sys::flock_exclusive(f).map_err(|e| g.io_err("lock cas.lock", &e))?,
@@ -383,21 +378,17 @@ impl ObjectWriter for LocalWriter {
                 self.size
             )));
         }
-        for (_, target) in self.targets.iter_mut() {
-            if let Ok((g, w)) = target {
+        for target in self.targets.iter_mut() {
+            if let Ok((g, w)) = &mut target.result {
                 if let Err(e) = w.append(data) {
                     let err = g.io_err("write", &e);
                     LocalWriter::abort_target(g, w);
-                    *target = Err(err);
+                    target.result = Err(err);
                 }
             }
         }
         self.written += data.len() as u64;
-        if self.targets.iter().all(|(_, t)| t.is_err()) {
-            return Err(pick_error(
-                self.targets.iter().filter_map(|(_, t)| t.as_ref().err()),
-            ));
-        }
+        self.targets.any_ok()?;
         Ok(())
     }
 
@@ -405,8 +396,8 @@ impl ObjectWriter for LocalWriter {
         let targets = std::mem::take(&mut self.targets);
         targets
             .into_iter()
-            .map(|(group, target)| {
-                let result = target.and_then(|(g, mut w)| {
+            .map(|GroupResult { group, result }| {
+                let result = result.and_then(|(g, mut w)| {
                     let r = self.finish(&g, &mut w);
                     if r.is_err() {
                         LocalWriter::abort_target(&g, &w);
@@ -422,8 +413,8 @@ impl ObjectWriter for LocalWriter {
 
 impl Drop for LocalWriter {
     fn drop(&mut self) {
-        for (_, t) in &self.targets {
-            if let Ok((g, w)) = t {
+        for t in &self.targets {
+            if let Ok((g, w)) = &t.result {
                 LocalWriter::abort_target(g, w);
             }
         }

@@ -80,11 +80,31 @@ pub struct Proxy {
     pub ioserv: Option<Ioserv>,
 }
 
+/// First and last port `free_port` hands out: below the kernel's ephemeral
+/// range (32768-60999 on Linux), so no outgoing connection of a test or of a
+/// storage node can take a port between the check here and the server's bind.
+const PORTS: std::ops::Range<u32> = 20_000..32_000;
+
+/// A port no other test of this process has been given and that is free now.
+/// Ports are handed out in turn from a per-process starting point, so two
+/// tests starting servers at once never race for the same port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = PORTS.end - PORTS.start;
+    let _ = NEXT.compare_exchange(
+        0,
+        std::process::id() * 97 % span + 1,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..span {
+        let port = (PORTS.start + NEXT.fetch_add(1, Ordering::SeqCst) % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {PORTS:?}")
 }
 
 pub fn config_json(setup: &Setup, dir: &Path, port: u16) -> Value {

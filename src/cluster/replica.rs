@@ -18,7 +18,12 @@ pub fn choose_replica<'a>(
             .iter()
             .find(|s| s.group == r.group && s.backend == r.backend && s.address == r.address);
         match stat {
-            Some(s) => (s.error != 0, s.defrag_state != 0, cost(s), s.delay_ms),
+            Some(s) => (
+                s.last_error().is_some(),
+                s.defrag_state.is_running(),
+                cost(s),
+                s.delay_ms,
+            ),
             None => (true, true, f64::MAX, u64::MAX),
         }
     };

@@ -2,9 +2,10 @@
 //! per-backend write costs, bucket choice for `/nobucket_upload/`, read
 //! order, replica consistency counters and automatic defragmentation.
 //!
-//! The statistics are gathered by a background task every
-//! `proxy.bucket-stat-update-interval` seconds ([`spawn_stat_updater`]);
-//! requests read the cache only.
+//! The statistics are gathered every `proxy.bucket-stat-update-interval`
+//! seconds ([`Cluster::update`], run by `runtime`); requests read the cache
+//! only. Nothing here sees the proxy state: callers hand in the store and
+//! the config.
 
 pub mod consistency;
 pub mod defrag;
@@ -16,14 +17,15 @@ pub use replica::choose_replica;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use actix_web::web;
 
 use crate::bucket::BucketMeta;
 use crate::config::ProxyConfig;
-use crate::state::AppState;
 use crate::storage::{
     BackendStat, GroupId, GroupResult, ObjectReader, ReplicaInfo, Storage, StorageError,
 };
@@ -47,6 +49,22 @@ pub struct ClusterStats {
     pub time: Option<SystemTime>,
 }
 
+/// Why no bucket can take an upload without a bucket.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NoBucket {
+    /// The bucket list is empty.
+    #[error("no buckets are listed for automatic placement")]
+    NoneListed,
+    /// Every listed bucket has a group that cannot take the bytes.
+    #[error("no bucket can take {size} more bytes: {why}")]
+    AllRefuse {
+        /// The upload's size.
+        size: u64,
+        /// Per bucket, the groups and their reasons.
+        why: String,
+    },
+}
+
 /// What the proxy knows about the cluster, shared by every request.
 #[derive(Default)]
 pub struct Cluster {
@@ -64,10 +82,7 @@ pub struct Cluster {
 impl Cluster {
     /// The cached statistics.
     pub fn stats(&self) -> Arc<ClusterStats> {
-        match self.stats.read() {
-            Ok(s) => s.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        self.stats.read().clone()
     }
 
     /// Statistics updates done so far.
@@ -78,6 +93,18 @@ impl Cluster {
     /// Statistics updates that panicked or failed.
     pub fn stat_errors(&self) -> u64 {
         self.stat_errors.load(Ordering::Relaxed)
+    }
+
+    /// One round of the statistics task: fresh statistics, then the
+    /// defragmentations that are due. Blocking.
+    pub fn update(&self, storage: &dyn Storage, cfg: &ProxyConfig) {
+        self.refresh(storage);
+        defrag::run_due(self, storage, cfg);
+    }
+
+    /// Counts a statistics round that did not finish.
+    pub fn note_stat_error(&self) {
+        self.stat_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Gathers fresh statistics from the store. Blocking.
@@ -96,10 +123,7 @@ impl Cluster {
             backends: backends.into_iter().map(Arc::new).collect(),
             time: Some(now),
         });
-        match self.stats.write() {
-            Ok(mut s) => *s = next,
-            Err(p) => *p.into_inner() = next,
-        }
+        *self.stats.write() = next;
         self.stat_updates.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -107,34 +131,28 @@ impl Cluster {
     pub fn cost(&self, s: &BackendStat) -> f64 {
         self.costs
             .lock()
-            .ok()
-            .and_then(|c| c.get(&key_of(s)).map(|w| w.pain_at(Instant::now())))
-            .unwrap_or(0.0)
+            .get(&key_of(s))
+            .map_or(0.0, |w| w.pain_at(Instant::now()))
     }
 
     /// The controller state of a backend, for `/stat/`.
     pub fn write_cost(&self, s: &BackendStat) -> WriteCost {
         self.costs
             .lock()
-            .ok()
-            .and_then(|c| c.get(&key_of(s)).copied())
+            .get(&key_of(s))
+            .copied()
             .unwrap_or_default()
     }
 
     /// The pain of `bucket` taking `size` bytes, from the cached statistics.
     pub fn bucket_pain(&self, groups: &[GroupId], size: u64, cfg: &ProxyConfig) -> BucketPain {
         let stats = self.stats();
-        let costs = self.costs.lock().ok();
+        let costs = self.costs.lock();
         let now = Instant::now();
         pain::bucket_pain(
             groups,
             &stats.backends,
-            |s| {
-                costs
-                    .as_ref()
-                    .and_then(|c| c.get(&key_of(s)))
-                    .map_or(0.0, |w| w.pain_at(now))
-            },
+            |s| costs.get(&key_of(s)).map_or(0.0, |w| w.pain_at(now)),
             size,
             limits(cfg),
         )
@@ -147,9 +165,9 @@ impl Cluster {
         buckets: &[Arc<BucketMeta>],
         size: u64,
         cfg: &ProxyConfig,
-    ) -> Result<Arc<BucketMeta>, String> {
+    ) -> Result<Arc<BucketMeta>, NoBucket> {
         if buckets.is_empty() {
-            return Err("no buckets are listed for automatic placement".into());
+            return Err(NoBucket::NoneListed);
         }
         let pains: Vec<BucketPain> = buckets
             .iter()
@@ -172,10 +190,10 @@ impl Cluster {
                         format!("{}: {}", b.name, bad.join(", "))
                     })
                     .collect();
-                Err(format!(
-                    "no bucket can take {size} more bytes: {}",
-                    why.join("; ")
-                ))
+                Err(NoBucket::AllRefuse {
+                    size,
+                    why: why.join("; "),
+                })
             }
         }
     }
@@ -195,12 +213,13 @@ impl Cluster {
         let stats = self.stats();
         let mut booked = (*stats).clone();
         let mut changed = false;
-        if let Ok(mut costs) = self.costs.lock() {
+        {
+            let mut costs = self.costs.lock();
             for r in results {
                 let (keys, err): (Vec<BackendKey>, bool) = match &r.result {
                     Ok(info) => (vec![(r.group, info.address.clone(), info.backend)], false),
                     // The request's fault, not the backend's.
-                    Err(e) if e.is_not_found() || e.errno == -libc::EINVAL => continue,
+                    Err(e) if e.is_request_fault() => continue,
                     Err(_) => (
                         stats
                             .backends
@@ -227,7 +246,8 @@ impl Cluster {
             }
         }
         if changed {
-            if let Ok(mut s) = self.stats.write() {
+            {
+                let mut s = self.stats.write();
                 // Only if no update came in between: a fresh one already counts the write.
                 if s.time == stats.time {
                     *s = Arc::new(booked);
@@ -242,7 +262,7 @@ impl Cluster {
         let stats = self.stats();
         let rank = |g: GroupId| {
             let mine = stats.backends.iter().filter(|s| s.group == g);
-            let defrag = mine.clone().any(|s| s.defrag_state != 0);
+            let defrag = mine.clone().any(|s| s.defrag_state.is_running());
             let cost = mine.map(|s| self.cost(s)).fold(0.0, f64::max);
             (defrag, cost)
         };
@@ -257,7 +277,8 @@ impl Cluster {
         if groups.is_empty() {
             return;
         }
-        if let Ok(mut m) = self.out_of_sync.lock() {
+        {
+            let mut m = self.out_of_sync.lock();
             let per = m.entry(bucket.to_string()).or_default();
             for g in groups {
                 *per.entry(*g).or_default() += 1;
@@ -267,10 +288,7 @@ impl Cluster {
 
     /// Out-of-sync replicas seen, per bucket and group.
     pub fn out_of_sync(&self) -> BTreeMap<String, BTreeMap<GroupId, u64>> {
-        self.out_of_sync
-            .lock()
-            .map(|m| m.clone())
-            .unwrap_or_default()
+        self.out_of_sync.lock().clone()
     }
 }
 
@@ -294,34 +312,6 @@ fn limits(cfg: &ProxyConfig) -> Limits {
         soft: cfg.free_space_ratio_soft,
         hard: cfg.free_space_ratio_hard,
     }
-}
-
-/// Starts the background task that refreshes the statistics every
-/// `bucket-stat-update-interval` seconds (re-read from the current config
-/// each round) and starts defragmentations where they are due.
-pub fn spawn_stat_updater(state: web::Data<AppState>) {
-    actix_web::rt::spawn(async move {
-        loop {
-            let s = state.clone();
-            let done = web::block(move || {
-                s.cluster.refresh(s.storage.as_ref());
-                let cfg = s.snapshot().config.clone();
-                defrag::run_due(&s.cluster, s.storage.as_ref(), &cfg.proxy);
-            })
-            .await;
-            if let Err(e) = done {
-                state.cluster.stat_errors.fetch_add(1, Ordering::Relaxed);
-                log::error!("statistics update failed: {e}");
-            }
-            let secs = state
-                .snapshot()
-                .config
-                .proxy
-                .bucket_stat_update_interval
-                .max(1);
-            actix_web::rt::time::sleep(Duration::from_secs(secs)).await;
-        }
-    });
 }
 
 /// Looks `key` up in every group of its bucket in the background, counts the

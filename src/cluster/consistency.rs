@@ -1,34 +1,18 @@
 //! Replica consistency: which groups hold a stale or missing replica of a
 //! key, and the opt-in recovery that copies the newest replica over them.
 
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::storage::{Context, GroupId, GroupResult, ReplicaInfo, Storage, StorageError};
+use crate::storage::{Context, GroupId, GroupResult, ReplicaInfo, Replicas, Storage, StorageError};
 
 /// Recoveries allowed at once; more are skipped (the next read retries).
 pub const MAX_RECOVERIES: usize = 2;
 /// Bytes copied per step of a recovery.
 const RECOVERY_CHUNK: usize = 1 << 20;
-
-fn has_csum(r: &ReplicaInfo) -> bool {
-    r.csum.iter().any(|&b| b != 0)
-}
-
-/// Whether two replicas hold different data: sizes differ, or checksums
-/// differ (when both have one), or, without checksums, modification times differ.
-pub fn differ(a: &ReplicaInfo, b: &ReplicaInfo) -> bool {
-    if a.size != b.size {
-        return true;
-    }
-    if has_csum(a) && has_csum(b) {
-        return a.csum != b.csum;
-    }
-    a.mtime != b.mtime
-}
 
 /// The newest replica: latest modification time.
 pub fn newest(results: &[GroupResult<ReplicaInfo>]) -> Option<&ReplicaInfo> {
@@ -47,7 +31,7 @@ pub fn out_of_sync_groups(results: &[GroupResult<ReplicaInfo>]) -> Vec<GroupId> 
     results
         .iter()
         .filter(|r| match &r.result {
-            Ok(info) => differ(info, best),
+            Ok(info) => info.differs_from(best),
             Err(e) => e.is_not_found(),
         })
         .map(|r| r.group)
@@ -141,9 +125,7 @@ impl Recovery {
     fn pace(&self, n: usize, rate: u64) {
         let rate = rate.max(1) as f64;
         let wait = {
-            let Ok(mut b) = self.budget.lock() else {
-                return;
-            };
+            let mut b = self.budget.lock();
             let now = Instant::now();
             let refill = now.saturating_duration_since(b.at).as_secs_f64() * rate;
             b.tokens = (b.tokens + refill).min(rate);
@@ -216,9 +198,9 @@ impl Recovery {
         for r in storage.lookup(&Context::new(namespace, groups), key) {
             let Ok(now) = r.result else { continue };
             let changed = if r.group == source.group {
-                differ(&now, &start)
+                now.differs_from(&start)
             } else {
-                now.mtime > start.mtime && differ(&now, &start)
+                now.mtime > start.mtime && now.differs_from(&start)
             };
             if changed {
                 // Dropping the writer aborts the copy.
@@ -229,7 +211,7 @@ impl Recovery {
             }
         }
         let results = writer.commit();
-        if let Some(e) = results.iter().find_map(|r| r.result.as_ref().err()) {
+        if let Some((_, e)) = results.first_error() {
             return Err(e.clone());
         }
         Ok(size * stale.len() as u64)

@@ -74,7 +74,7 @@ pub fn due<S: AsRef<BackendStat>>(
     let busy: BTreeSet<GroupId> = stats
         .iter()
         .map(AsRef::as_ref)
-        .filter(|s| s.defrag_state != 0)
+        .filter(|s| s.defrag_state.is_running())
         .map(|s| s.group)
         .collect();
     let mut picked = BTreeSet::new();
@@ -121,6 +121,7 @@ pub fn run_due(cluster: &Cluster, storage: &dyn Storage, cfg: &ProxyConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::DefragState;
 
     fn b(group: GroupId, backend: u32, live: u64, removed: u64, defrag: u32) -> BackendStat {
         BackendStat {
@@ -128,7 +129,7 @@ mod tests {
             backend,
             records_total: live,
             records_removed: removed,
-            defrag_state: defrag,
+            defrag_state: DefragState::from_code(defrag),
             ..Default::default()
         }
     }

@@ -52,23 +52,6 @@ pub fn free_space_ratio(st: &BackendStat, size: u64) -> f64 {
     avail.saturating_sub(size) as f64 / st.total as f64
 }
 
-/// Whether an error code says the backend itself is faulty. Running out of
-/// space and being read-only have terms of their own; a missing object or a
-/// bad request is the client's business.
-pub fn is_backend_fault(errno: i32) -> bool {
-    let e = -errno.abs();
-    e != 0
-        && ![
-            -libc::ENOSPC,
-            -libc::EROFS,
-            -libc::ENOENT,
-            -libc::EINVAL,
-            -libc::EFBIG,
-            -libc::EEXIST,
-        ]
-        .contains(&e)
-}
-
 /// One group's share of a bucket's pain.
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupPain {
@@ -96,7 +79,7 @@ pub fn backend_pain(st: &BackendStat, size: u64, cost: f64, limits: Limits) -> G
     if st.read_only {
         g.pain = PAIN_READ_ONLY;
         g.reason = Some("read-only");
-    } else if is_backend_fault(st.error) {
+    } else if st.last_error().is_some_and(|e| e.is_backend_fault()) {
         g.pain = PAIN_STAT_ERROR;
         g.reason = Some("backend error");
     } else if st.total == 0 {

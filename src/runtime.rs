@@ -1,0 +1,125 @@
+//! Running the proxy: the one place that binds the listeners (REST and
+//! S3), spawns every
+//! background loop (SIGHUP, periodic reload, cluster statistics) and
+//! declares, in order, the work redone on SIGHUP.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+
+use crate::logging::LogFile;
+use crate::reload::Trigger;
+use crate::state::AppState;
+
+/// Work redone on SIGHUP, with its name for the log.
+type ReloadHook = (&'static str, Box<dyn Fn(&AppState) + Send + Sync>);
+
+/// Serves until the process is stopped.
+pub fn run(state: web::Data<AppState>, log_file: Option<Arc<LogFile>>) -> std::io::Result<()> {
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let mut listeners = crate::http::bind(&state)?;
+        // The S3 API (docs/s3.md) on its own listeners; all stop together.
+        if let Some((s3, tls)) = crate::s3::server(&state)? {
+            listeners.add(s3, tls.map(|r| ("s3 tls", r)));
+        }
+        // In this order: the config first, since the hooks after it read it.
+        let mut hooks: Vec<ReloadHook> = vec![(
+            "config+buckets",
+            Box::new(|s: &AppState| {
+                s.reload.reload(Trigger::Signal);
+            }),
+        )];
+        if let Some(file) = log_file {
+            hooks.push((
+                "logs",
+                Box::new(move |_: &AppState| {
+                    if let Err(e) = file.reopen() {
+                        log::error!("log file {}: cannot reopen: {e}", file.path().display());
+                    }
+                }),
+            ));
+        }
+        // A reload may add or switch groups: placement needs fresh statistics.
+        hooks.push((
+            "count reloads, refresh statistics",
+            Box::new(|s: &AppState| {
+                s.stats.reloads.signals.fetch_add(1, Ordering::Relaxed);
+                s.cluster.refresh(s.storage.as_ref());
+            }),
+        ));
+        for (name, reloader) in std::mem::take(&mut listeners.tls) {
+            hooks.push((
+                name,
+                Box::new(move |s: &AppState| crate::http::reload_tls(s, &reloader)),
+            ));
+        }
+        actix_web::rt::spawn(reload_on_sighup(state.clone(), Arc::new(hooks)));
+        actix_web::rt::spawn(reload_periodically(state.clone()));
+        actix_web::rt::spawn(update_statistics(state));
+        listeners.run().await
+    })
+}
+
+/// Runs the reload hooks on every SIGHUP, on the blocking pool.
+async fn reload_on_sighup(state: web::Data<AppState>, hooks: Arc<Vec<ReloadHook>>) {
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("cannot listen for SIGHUP: {e}");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        log::info!("SIGHUP: reloading");
+        let (s, hooks) = (state.clone(), hooks.clone());
+        let done = web::block(move || {
+            for (name, hook) in hooks.iter() {
+                log::info!("reload: {name}");
+                hook(&s);
+            }
+        });
+        if let Err(e) = done.await {
+            log::error!("reload failed: {e}");
+        }
+    }
+}
+
+/// Reloads every `proxy.bucket-update-interval` seconds (read from the
+/// running config each time; 0 turns it off).
+async fn reload_periodically(state: web::Data<AppState>) {
+    loop {
+        let secs = state.snapshot().config.proxy.bucket_update_interval;
+        actix_web::rt::time::sleep(Duration::from_secs(secs.max(1))).await;
+        if secs == 0 {
+            continue;
+        }
+        let s = state.clone();
+        if let Err(e) = web::block(move || s.reload.reload(Trigger::Periodic)).await {
+            log::error!("reload: periodic refresh did not run: {e}");
+        }
+    }
+}
+
+/// Refreshes the cluster statistics every `bucket-stat-update-interval`
+/// seconds (re-read from the running config each round) and starts the
+/// defragmentations that are due.
+async fn update_statistics(state: web::Data<AppState>) {
+    loop {
+        let s = state.clone();
+        let done = web::block(move || {
+            let snap = s.snapshot();
+            s.cluster.update(s.storage.as_ref(), &snap.config.proxy);
+        })
+        .await;
+        if let Err(e) = done {
+            state.cluster.note_stat_error();
+            log::error!("statistics update failed: {e}");
+        }
+        let secs = state.snapshot().config.proxy.bucket_stat_update_interval;
+        actix_web::rt::time::sleep(Duration::from_secs(secs.max(1))).await;
+    }
+}

@@ -1,0 +1,71 @@
+//! One S3 request being served ([`S3Req`]) and bucket loading.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest};
+
+use super::access::Caller;
+use super::error::S3Error;
+use crate::bucket::BucketMeta;
+use crate::state::{AppState, Snapshot};
+use crate::storage::Context;
+
+/// One S3 request being served.
+pub struct S3Req {
+    /// The HTTP request.
+    pub http: HttpRequest,
+    /// Shared state.
+    pub state: web::Data<AppState>,
+    /// Config and buckets for this request.
+    pub snap: Arc<Snapshot>,
+    /// Decoded query parameters, in order.
+    pub query: Vec<(String, String)>,
+    /// The `x-amz-content-sha256` the request was signed with
+    /// (`UNSIGNED-PAYLOAD` for anonymous requests).
+    pub payload_hash: String,
+    /// Who sent it.
+    pub caller: Caller,
+}
+
+impl S3Req {
+    /// A request header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.http.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The first value of a query parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A storage session for `bucket` (config io flags, a fresh trace id).
+    pub fn storage_ctx(&self, bucket: &BucketMeta, write: bool) -> Context {
+        let p = &self.snap.config.proxy;
+        Context {
+            namespace: bucket.name.clone(),
+            groups: bucket.groups.clone(),
+            ioflags: if write {
+                p.writer_io_flags
+            } else {
+                p.reader_io_flags
+            },
+            cflags: 0,
+            trace_id: rand::random(),
+            timeout: None,
+        }
+    }
+}
+
+/// Loads a bucket: from the cache without leaving the worker, else from
+/// the metadata groups on the blocking pool.
+pub(super) async fn load_bucket(snap: &Snapshot, name: &str) -> Result<Arc<BucketMeta>, S3Error> {
+    if let Some(m) = snap.buckets.cached(name) {
+        return Ok(m);
+    }
+    let buckets = snap.buckets.clone();
+    let name = name.to_string();
+    Ok(web::block(move || buckets.get(&name)).await??)
+}

@@ -1,0 +1,215 @@
+//! The S3 listener: every request goes through [`dispatch`], which routes
+//! it to its operation ([`handle`]) and decorates the answer
+//! (`x-amz-request-id`, `proxy.headers`, counters, access log).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
+use actix_web::http::Method;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+
+use super::auth::authenticate;
+use super::error::{S3Error, S3ErrorCode};
+use super::op::{parse_op, Op};
+use super::request::{load_bucket, S3Req};
+use super::target::{parse_target, Target};
+use super::{access, bucket, object};
+use crate::state::{AppState, Snapshot};
+
+async fn handle(
+    http: &HttpRequest,
+    state: &web::Data<AppState>,
+    snap: &Arc<Snapshot>,
+    op: Result<(Op, Target), S3Error>,
+    query: Vec<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, S3Error> {
+    let bucket = match &op {
+        Ok((
+            _,
+            Target {
+                bucket: Some(b), ..
+            },
+        )) => Some(load_bucket(snap, b).await),
+        _ => None,
+    };
+    // Authentication comes first: an unknown bucket is told only to a caller
+    // whose signature holds.
+    let meta = bucket
+        .as_ref()
+        .and_then(|b| b.as_ref().ok())
+        .map(|m| m.as_ref());
+    let (caller, payload_hash) = authenticate(http, snap, meta, &query)?;
+    let (op, target) = op?;
+    let req = S3Req {
+        http: http.clone(),
+        state: state.clone(),
+        snap: snap.clone(),
+        query,
+        payload_hash,
+        caller,
+    };
+    if let Op::NotImplemented(what) = op {
+        return Err(S3Error::not_implemented(what));
+    }
+    let Some(bucket) = bucket else {
+        return match op {
+            Op::ListBuckets => bucket::list_buckets(&req).await,
+            _ => Err(S3Error::internal("operation without a bucket")),
+        };
+    };
+    let bucket = bucket?;
+    access::authorize(&req.caller, &bucket, op.writes())?;
+    let key = target.key.as_deref().unwrap_or_default();
+    match op {
+        Op::HeadBucket => Ok(HttpResponse::Ok().finish()),
+        Op::GetBucketLocation => bucket::location(&req),
+        Op::GetObject | Op::HeadObject => object::get(&req, &bucket, key).await,
+        Op::PutObject => object::put(&req, &bucket, key, payload).await,
+        Op::DeleteObject => object::delete(&req, &bucket, key).await,
+        Op::ListObjects { .. } => super::list::list(&req, &bucket).await,
+        Op::ListBuckets | Op::NotImplemented(_) => Err(S3Error::internal("unroutable operation")),
+    }
+}
+
+/// Every S3 request comes here.
+async fn dispatch(
+    http: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let started = Instant::now();
+    let request_id = format!("{:016X}", rand::random::<u64>());
+    let snap = state.snapshot();
+    let method = http.method().clone();
+    let head = method == Method::HEAD;
+    let url = http.uri().to_string();
+    let host = http
+        .headers()
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| http.uri().authority().map(|a| a.to_string()));
+    let query = crate::auth::parse_query(http.uri().query().unwrap_or(""));
+    let op = parse_target(
+        host.as_deref(),
+        http.uri().path(),
+        &snap.config.proxy.s3_domain,
+    )
+    .and_then(|t| Ok((parse_op(&method, &t, &query, http.headers())?, t)));
+    let name = op
+        .as_ref()
+        .map(|(o, _)| o.stat_name())
+        .unwrap_or("s3_invalid");
+    let headers_size: usize = http
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    let result = if headers_size > crate::http::MAX_HEADER_BYTES {
+        Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            format!(
+                "request headers are {headers_size} bytes, more than {}",
+                crate::http::MAX_HEADER_BYTES
+            ),
+        ))
+    } else {
+        handle(&http, &state, &snap, op, query, payload).await
+    };
+    let peer = http
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "-".into());
+    let mut error = String::new();
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            error = e.to_string();
+            let resp = e.response(http.uri().path(), &request_id, head);
+            state.stats.record_error(
+                method.as_str(),
+                &peer,
+                &url,
+                resp.status().as_u16(),
+                &format!("{url}: {e}"),
+            );
+            resp
+        }
+    };
+    crate::http::router::add_proxy_headers(&mut resp, &snap.config.proxy.headers);
+    if let Ok(v) = HeaderValue::try_from(request_id.as_str()) {
+        resp.headers_mut()
+            .insert(HeaderName::from_static("x-amz-request-id"), v);
+    }
+    let status = resp.status().as_u16();
+    let bytes = match actix_web::body::MessageBody::size(resp.body()) {
+        actix_web::body::BodySize::Sized(n) => n,
+        _ => 0,
+    };
+    let bytes_in = http
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    state
+        .stats
+        .record_request(name, status, bytes, bytes_in, started.elapsed());
+    log::info!(
+        target: "access",
+        "s3 method: {}, client: {}, x-fwd: {}, path: {}, status: {}, size: {}, time: {:.3} ms, request-id: {}, error: {}",
+        method,
+        peer,
+        http.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or("-"),
+        url,
+        status,
+        bytes,
+        started.elapsed().as_secs_f64() * 1e3,
+        request_id,
+        if error.is_empty() { "-" } else { error.as_str() }
+    );
+    resp
+}
+
+/// The S3 listeners on `proxy.s3-address` (HTTP) and `proxy.s3-https-address`
+/// (HTTPS with the proxy's certificate, re-read on SIGHUP), or `None` when
+/// both are unset; with the certificate reloader of the HTTPS one.
+pub fn server(
+    state: &web::Data<AppState>,
+) -> std::io::Result<Option<(actix_web::dev::Server, Option<crate::tls::TlsReloader>)>> {
+    let snap = state.snapshot();
+    let proxy = &snap.config.proxy;
+    if proxy.s3_address.is_empty() && proxy.s3_https_address.is_empty() {
+        return Ok(None);
+    }
+    let idle = Duration::from_secs(proxy.idle_timeout.max(1));
+    let data = state.clone();
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .default_service(web::to(dispatch))
+    })
+    .on_connect(crate::http::set_nodelay)
+    .keep_alive(idle)
+    .client_request_timeout(idle.min(Duration::from_secs(30)))
+    .client_disconnect_timeout(Duration::from_secs(5))
+    .shutdown_timeout(crate::http::SHUTDOWN_GRACE.as_secs());
+    if !proxy.s3_address.is_empty() {
+        server = server.bind(crate::http::listen_addr(&proxy.s3_address))?;
+    }
+    let mut tls = None;
+    if !proxy.s3_https_address.is_empty() {
+        let config_path = state.sources().config_path.display().to_string();
+        let (acceptor, reloader) = crate::tls::TlsReloader::new(&proxy.cert_file, &proxy.key_file)
+            .map_err(|e| std::io::Error::other(format!("config {config_path}: {e}")))?;
+        server =
+            server.bind_openssl(crate::http::listen_addr(&proxy.s3_https_address), acceptor)?;
+        tls = Some(reloader);
+    }
+    for addr in server.addrs_with_scheme() {
+        log::info!("S3 API listening on {}://{}", addr.1, addr.0);
+    }
+    Ok(Some((server.run(), tls)))
+}

@@ -183,7 +183,8 @@ fn backrunner_writes_and_removals_show_in_listings() {
         .body("x")
         .send()
         .unwrap();
-    assert_eq!(r.status(), 200);
+    let status = r.status();
+    assert_eq!(status, 200, "{}", r.text().unwrap_or_default());
     let mut want: Vec<String> = keys.clone();
     want.push("nb/one".into());
     assert_eq!(list_all(&p, &s3, "pub", "", 7), want);

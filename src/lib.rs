@@ -19,6 +19,7 @@ pub mod connections;
 pub mod core;
 pub mod encoding;
 pub mod http;
+pub mod index;
 pub mod limits;
 pub mod logging;
 pub mod memory;

@@ -11,7 +11,7 @@ mod proxy;
 mod values;
 
 pub use check::InvalidConfig;
-pub use proxy::{ProxyConfig, ProxyHeaders, DEFAULT_MAX_OBJECT_SIZE};
+pub use proxy::{ProxyConfig, ProxyHeaders, DEFAULT_INDEX_SHARD_ENTRIES, DEFAULT_MAX_OBJECT_SIZE};
 pub use values::parse_size;
 use values::{de_size, null_default};
 

@@ -168,6 +168,9 @@ pub struct ProxyConfig {
     /// with its parts (0 = never).
     #[serde(rename = "s3-multipart-max-age")]
     pub s3_multipart_max_age: u64,
+    /// Entries a shard of the name index holds before it splits (docs/index.md).
+    #[serde(rename = "index-shard-entries")]
+    pub index_shard_entries: usize,
     /// The user whose riftv1 signature (keyed by `admin-token`) authorizes
     /// `/update_local_config/`; empty = no admin credential.
     #[serde(rename = "admin-user")]
@@ -199,6 +202,9 @@ pub struct ProxyConfig {
     #[serde(rename = "max-object-size", deserialize_with = "de_size")]
     pub max_object_size: u64,
 }
+
+/// Entries a shard of the name index holds before it splits (docs/index.md).
+pub const DEFAULT_INDEX_SHARD_ENTRIES: usize = 256;
 
 /// Default of `proxy.max-object-size`: 100 GiB.
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 100 << 30;
@@ -247,6 +253,7 @@ impl Default for ProxyConfig {
             s3_admin_bucket: String::new(),
             s3_default_groups: Vec::new(),
             s3_multipart_max_age: 7 * 24 * 3600,
+            index_shard_entries: DEFAULT_INDEX_SHARD_ENTRIES,
             admin_user: String::new(),
             admin_token: String::new(),
             unsigned_config_update_from_loopback: false,

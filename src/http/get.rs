@@ -19,7 +19,6 @@ use super::multipart::Multipart;
 use super::range::{self, Ranges, Span};
 use super::Req;
 use crate::core::{Download, OpenObject, Piece, ReadOptions};
-use crate::encoding::hex;
 use crate::storage::ReplicaInfo;
 
 /// The Content-Type of a key: the longest matching suffix of the
@@ -37,12 +36,7 @@ pub fn content_type(map: &BTreeMap<String, String>, key: &str) -> String {
 /// of its stored checksum; when the backend keeps none (all zeros, as plain
 /// Elliptics 3.0 lookups answer), the object id, size and mtime in ns.
 pub fn etag(info: &ReplicaInfo) -> String {
-    if !info.csum.is_empty() && info.csum.iter().any(|&b| b != 0) {
-        return format!("\"{}\"", hex(&info.csum[..info.csum.len().min(16)]));
-    }
-    let ns = crate::time::since_epoch(info.mtime).as_nanos();
-    let id: String = info.id.chars().take(32).collect();
-    format!("\"{id}-{:x}-{ns:x}\"", info.size)
+    info.etag()
 }
 
 /// What the reply carries.

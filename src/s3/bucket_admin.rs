@@ -195,11 +195,13 @@ fn register(req: &S3Req, f: impl Fn(&crate::bucket::Buckets)) {
     }
 }
 
-/// Whether the bucket holds no object. Needs the per-bucket name index.
-async fn is_empty(_req: &S3Req, _bucket: &BucketMeta) -> Result<bool, S3Error> {
-    Err(S3Error::not_implemented(
-        "DeleteBucket (its emptiness check needs the name index)",
-    ))
+/// Whether the bucket lists no object in its name index (docs/index.md):
+/// the first entry found, if any, answers. Objects the index does not know
+/// (written before it, or by other Elliptics clients) are not seen.
+async fn is_empty(req: &S3Req, bucket: &BucketMeta) -> Result<bool, S3Error> {
+    let ctx = req.storage_ctx(bucket, false);
+    let index = req.state.objects.index().clone();
+    Ok(crate::core::blocking(move || index.is_empty(&ctx)).await??)
 }
 
 /// `DELETE /BUCKET`: DeleteBucket, of an empty bucket only

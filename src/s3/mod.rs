@@ -21,6 +21,7 @@ pub mod cors;
 pub mod delete_objects;
 pub mod digest;
 pub mod error;
+pub mod list;
 pub mod long_reply;
 pub mod meta;
 pub mod multipart;

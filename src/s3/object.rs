@@ -251,7 +251,21 @@ pub async fn put(
     let sum = Rc::new(std::cell::RefCell::new(None));
     let body = checked_body(payload, digest, chunked, idle, (md5.clone(), sum.clone()));
     let objects = &req.state.objects;
-    let results = match objects.put(ctx.clone(), key, None, size, body).await {
+    let owner = match &req.caller {
+        super::access::Caller::User(u) => Some(u.clone()),
+        super::access::Caller::Anonymous => None,
+    };
+    let digest_seen = md5.clone();
+    let content_type = stored.content_type.clone();
+    let describe = move |e: &mut crate::index::shard::Entry| {
+        if let Some(m) = digest_seen.get() {
+            e.etag = format!("\"{}\"", hex(&m));
+        }
+        e.owner = owner;
+        e.content_type = content_type;
+    };
+    let put = objects.put_described(ctx.clone(), key, None, size, body, describe);
+    let results = match put.await {
         Ok(r) => r,
         // Elliptics answers a zero-length write with ENOENT.
         Err(e) if size == 0 && e.code == S3ErrorCode::NoSuchKey => {

@@ -44,6 +44,11 @@ pub enum Op {
     ListParts,
     /// `GET /BUCKET?uploads`.
     ListMultipartUploads,
+    /// `GET /BUCKET` (V1) and `GET /BUCKET?list-type=2` (V2).
+    ListObjects {
+        /// ListObjectsV2.
+        v2: bool,
+    },
     /// An S3 operation not built yet (its name).
     NotImplemented(&'static str),
 }
@@ -70,6 +75,8 @@ impl Op {
             Op::AbortMultipartUpload => "s3_abort_multipart_upload",
             Op::ListParts => "s3_list_parts",
             Op::ListMultipartUploads => "s3_list_multipart_uploads",
+            Op::ListObjects { v2: false } => "s3_list_objects",
+            Op::ListObjects { v2: true } => "s3_list_objects_v2",
             Op::NotImplemented(_) => "s3_not_implemented",
         }
     }
@@ -165,10 +172,9 @@ pub fn parse_op(
             }
             match *method {
                 Method::HEAD => Ok(Op::HeadBucket),
-                Method::GET if query.iter().any(|(k, v)| k == "list-type" && v == "2") => {
-                    Ok(Op::NotImplemented("ListObjectsV2 (needs the name index)"))
-                }
-                Method::GET => Ok(Op::NotImplemented("ListObjects (needs the name index)")),
+                Method::GET => Ok(Op::ListObjects {
+                    v2: query.iter().any(|(k, v)| k == "list-type" && v == "2"),
+                }),
                 Method::PUT => Ok(Op::CreateBucket),
                 Method::DELETE => Ok(Op::DeleteBucket),
                 Method::POST => Ok(Op::NotImplemented("POST object uploads")),
@@ -230,14 +236,14 @@ mod tests {
             op(Method::GET, t(Some("b"), None), "location").unwrap(),
             Op::GetBucketLocation
         );
-        assert!(matches!(
+        assert_eq!(
             op(Method::GET, t(Some("b"), None), "list-type=2&prefix=a").unwrap(),
-            Op::NotImplemented(w) if w.starts_with("ListObjectsV2")
-        ));
-        assert!(matches!(
-            op(Method::GET, t(Some("b"), None), "").unwrap(),
-            Op::NotImplemented(w) if w.starts_with("ListObjects ")
-        ));
+            Op::ListObjects { v2: true }
+        );
+        assert_eq!(
+            op(Method::GET, t(Some("b"), None), "prefix=a").unwrap(),
+            Op::ListObjects { v2: false }
+        );
         assert_eq!(
             op(Method::POST, t(Some("b"), None), "delete").unwrap(),
             Op::DeleteObjects

@@ -94,6 +94,7 @@ async fn handle(
         Op::UploadPartCopy => multipart::upload_part_copy(&req, &bucket, key).await,
         Op::CompleteMultipartUpload => multipart::complete(&req, &bucket, key, payload).await,
         Op::AbortMultipartUpload => multipart::abort(&req, &bucket, key).await,
+        Op::ListObjects { .. } => super::list::list(&req, &bucket).await,
         Op::ListParts => upload_lists::list_parts(&req, &bucket, key).await,
         Op::ListMultipartUploads => upload_lists::list_uploads(&req, &bucket).await,
         Op::ListBuckets | Op::CreateBucket | Op::NotImplemented(_) => {

@@ -158,12 +158,12 @@ fn every_reply_has_a_request_id_and_errors_are_s3_xml() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 400);
-    // Listing is not built yet: 501 NotImplemented, saying why.
+    // Anyone may list b2 (its ACL lets `*` read): ListObjectsV2 (tests/it/s3_list.rs).
     let r = c.get(format!("{endpoint}/b2?list-type=2")).send().unwrap();
-    assert_eq!(r.status(), 501);
+    assert_eq!(r.status(), 200);
     let body = r.text().unwrap();
     assert!(
-        body.contains("<Code>NotImplemented</Code>") && body.contains("name index"),
+        body.contains("<ListBucketResult") && body.contains("<Name>b2</Name>"),
         "{body}"
     );
     // A wrong method.

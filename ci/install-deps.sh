@@ -17,7 +17,7 @@ command -v npm >/dev/null || need+=(npm)
 # tests/it/browser.rs: a test MP4 made by ffmpeg, played by headless Chromium
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v chromium >/dev/null || need+=(chromium)
-# tests/it/s3_multipart.rs: rclone's multipart upload and server-side copy
+# tests/it/s3_cli.rs, s3_multipart.rs: rclone as users run it (Debian's package)
 command -v rclone >/dev/null || need+=(rclone)
 # Building the Elliptics backend (only where Elliptics is installed):
 # bindgen needs libclang; the client headers need boost.
@@ -27,8 +27,6 @@ if [ -d "${ELLIPTICS_PREFIX:-/opt/elliptics}" ]; then
   dpkg -s libboost-dev >/dev/null 2>&1 || need+=(libboost-dev)
   command -v g++ >/dev/null || need+=(g++)
 fi
-# tests/it/s3_cli.rs: rclone as users run it (Debian's package)
-command -v rclone >/dev/null || need+=(rclone)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -27,6 +27,7 @@ pub mod meta;
 pub mod multipart;
 pub mod object;
 pub mod op;
+pub mod parts;
 pub mod presign;
 pub mod request;
 mod server;

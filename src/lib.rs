@@ -31,6 +31,8 @@ pub mod state;
 pub mod stats;
 pub mod storage;
 pub mod sys;
+#[cfg(test)]
+mod test_support;
 pub mod time;
 pub mod tls;
 

@@ -440,24 +440,9 @@ fn add(a: UpdateCost, b: UpdateCost) -> UpdateCost {
 mod tests {
     use super::page::{page, Query};
     use super::*;
-    use crate::storage::local::LocalStore;
 
     fn store(dir: &std::path::Path) -> Arc<dyn Storage> {
-        Arc::new(
-            LocalStore::open(&crate::config::LocalConfig {
-                path: dir.to_path_buf(),
-                groups: [1, 2]
-                    .iter()
-                    .map(|&group| crate::config::LocalGroupConfig {
-                        group,
-                        size_limit: 0,
-                        read_only: false,
-                        delay_ms: 0,
-                    })
-                    .collect(),
-            })
-            .unwrap(),
-        )
+        Arc::new(crate::test_support::local_store(dir, &[1, 2]))
     }
 
     fn entry(key: &str) -> Entry {

@@ -407,7 +407,7 @@ pub fn composite(alg: Algorithm, part_checksums: &[&[u8]]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+    use crate::test_support::headers;
 
     #[test]
     fn known_values() {
@@ -511,17 +511,6 @@ mod tests {
             composite(Algorithm::Crc32, &[&p1, &p2]),
             format!("{}-2", encode(&Algorithm::Crc32.digest(&cat)))
         );
-    }
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                HeaderName::from_static(k),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
     }
 
     #[test]

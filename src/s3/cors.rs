@@ -144,6 +144,7 @@ pub fn decorate(resp: &mut HttpResponse, request: &HeaderMap, method: &str, rule
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::headers;
 
     fn rules() -> Vec<CorsRule> {
         vec![
@@ -164,17 +165,6 @@ mod tests {
 
     fn hv<'a>(h: &'a HeaderMap, n: &str) -> &'a str {
         h.get(n).and_then(|v| v.to_str().ok()).unwrap_or("")
-    }
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                HeaderName::from_static(k),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
     }
 
     #[test]

@@ -444,19 +444,7 @@ mod tests {
     use std::sync::Arc;
 
     fn store(dir: &std::path::Path, groups: &[u32]) -> LocalStore {
-        LocalStore::open(&crate::config::LocalConfig {
-            path: dir.to_path_buf(),
-            groups: groups
-                .iter()
-                .map(|&group| crate::config::LocalGroupConfig {
-                    group,
-                    size_limit: 0,
-                    read_only: false,
-                    delay_ms: 0,
-                })
-                .collect(),
-        })
-        .unwrap()
+        crate::test_support::local_store(dir, groups)
     }
 
     #[test]

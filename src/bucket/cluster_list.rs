@@ -57,15 +57,49 @@ pub fn without_name(text: &str, name: &str) -> Option<String> {
     Some(out)
 }
 
+/// Why the cluster's bucket list cannot be read or edited.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListError {
+    /// The config names no list key.
+    #[error(
+        "elliptics.bucket-list-key is not set: there is no bucket list in the cluster to add buckets to"
+    )]
+    NoListKey,
+    /// The store failed on the list object.
+    #[error("bucket list key {key:?}{what}: {source}")]
+    Storage {
+        key: String,
+        /// `""`, or `" copy"` for the copies after the primary.
+        what: &'static str,
+        source: StorageError,
+    },
+    /// The list object holds bytes that are not text.
+    #[error("bucket list key {0:?} is not UTF-8 text")]
+    NotText(String),
+    /// Other editors kept winning the compare-and-swap.
+    #[error("bucket list key {0:?}: still changing after {ATTEMPTS} attempts")]
+    Contended(String),
+    /// The store failed on a bucket's metadata object.
+    #[error("bucket {name} metadata: {source}")]
+    Meta { name: String, source: StorageError },
+}
+
+fn storage_err<'a>(
+    key: &'a str,
+    what: &'static str,
+) -> impl FnOnce(StorageError) -> ListError + 'a {
+    move |source| ListError::Storage {
+        key: key.to_string(),
+        what,
+        source,
+    }
+}
+
 /// The key of the cluster's bucket list, or why buckets cannot be created.
-fn list_key(config: &Config) -> Result<&str, String> {
+fn list_key(config: &Config) -> Result<&str, ListError> {
     let key = config.elliptics.bucket_list_key.as_str();
     if key.is_empty() {
-        return Err(
-            "elliptics.bucket-list-key is not set: there is no bucket list \
-                    in the cluster to add buckets to"
-                .into(),
-        );
+        return Err(ListError::NoListKey);
     }
     Ok(key)
 }
@@ -77,8 +111,8 @@ pub enum CreateError {
     #[error("bucket {0} was created meanwhile")]
     Exists(String),
     /// The store failed, or the list key is not set.
-    #[error("{0}")]
-    Failed(String),
+    #[error(transparent)]
+    Failed(#[from] ListError),
 }
 
 fn first_error(results: Vec<GroupResult<ReplicaInfo>>) -> Option<StorageError> {
@@ -119,17 +153,16 @@ fn edit_list(
     config: &Config,
     seed: &[String],
     edit: impl Fn(&str) -> Option<String>,
-) -> Result<(), String> {
+) -> Result<(), ListError> {
     let key = list_key(config)?;
     let groups = &config.elliptics.metadata_groups;
     let primary = Context::new(META_NAMESPACE, groups.iter().take(1).copied().collect());
     for attempt in 0..ATTEMPTS {
         let (text, version) = match read_versioned(storage, &primary, key, LIST_LIMIT)
-            .map_err(|e| format!("bucket list key {key:?}: {e}"))?
+            .map_err(storage_err(key, ""))?
         {
             Some((data, v)) => (
-                String::from_utf8(data)
-                    .map_err(|_| format!("bucket list key {key:?} is not UTF-8 text"))?,
+                String::from_utf8(data).map_err(|_| ListError::NotText(key.to_string()))?,
                 v,
             ),
             None => (
@@ -151,12 +184,10 @@ fn edit_list(
                 let ms = 1 + rand::random::<u64>() % (5 << attempt.min(4));
                 std::thread::sleep(Duration::from_millis(ms));
             }
-            Err(e) => return Err(format!("bucket list key {key:?}: {e}")),
+            Err(e) => return Err(storage_err(key, "")(e)),
         }
     }
-    Err(format!(
-        "bucket list key {key:?}: still changing after {ATTEMPTS} attempts"
-    ))
+    Err(ListError::Contended(key.to_string()))
 }
 
 /// Copies the list to the metadata groups after the primary: the
@@ -169,21 +200,20 @@ fn copy_list(
     key: &str,
     primary: &Context,
     mut text: String,
-) -> Result<(), String> {
+) -> Result<(), ListError> {
     let Some(rest) = groups.get(1..).filter(|r| !r.is_empty()) else {
         return Ok(());
     };
     let ctx = Context::new(META_NAMESPACE, rest.to_vec());
     for _ in 0..ATTEMPTS {
-        let written = write_small(storage, &ctx, key, text.as_bytes())
-            .map_err(|e| format!("bucket list key {key:?}: {e}"))?;
+        let written =
+            write_small(storage, &ctx, key, text.as_bytes()).map_err(storage_err(key, ""))?;
         if let Some(e) = first_error(written) {
-            return Err(format!("bucket list key {key:?} copy: {e}"));
+            return Err(storage_err(key, " copy")(e));
         }
         match read_versioned(storage, primary, key, LIST_LIMIT) {
             Ok(Some((now, _))) if now != text.as_bytes() => {
-                text = String::from_utf8(now)
-                    .map_err(|_| format!("bucket list key {key:?} is not UTF-8 text"))?;
+                text = String::from_utf8(now).map_err(|_| ListError::NotText(key.to_string()))?;
             }
             _ => return Ok(()),
         }
@@ -192,7 +222,7 @@ fn copy_list(
 }
 
 /// Checks that the cluster holds a bucket list (before anything is written).
-pub fn check_list_key(config: &Config) -> Result<(), String> {
+pub fn check_list_key(config: &Config) -> Result<(), ListError> {
     list_key(config).map(|_| ())
 }
 
@@ -205,7 +235,7 @@ pub fn create(
     meta: &BucketMeta,
     seed: &[String],
 ) -> Result<(), CreateError> {
-    list_key(config).map_err(CreateError::Failed)?;
+    list_key(config)?;
     let groups = &config.elliptics.metadata_groups;
     match write_primary_then_copies(
         storage,
@@ -216,15 +246,17 @@ pub fn create(
     ) {
         Ok(()) => {}
         Err(e) if e.is_conflict() => return Err(CreateError::Exists(meta.name.clone())),
-        Err(e) => {
-            return Err(CreateError::Failed(format!(
-                "bucket {} metadata: {e}",
-                meta.name
-            )))
+        Err(source) => {
+            return Err(ListError::Meta {
+                name: meta.name.clone(),
+                source,
+            }
+            .into())
         }
     }
-    edit_list(storage, config, seed, |text| with_name(text, &meta.name))
-        .map_err(CreateError::Failed)
+    Ok(edit_list(storage, config, seed, |text| {
+        with_name(text, &meta.name)
+    })?)
 }
 
 /// Removes `name` from the cluster's bucket list, then its metadata from
@@ -234,7 +266,7 @@ pub fn delete(
     config: &Config,
     name: &str,
     seed: &[String],
-) -> Result<(), String> {
+) -> Result<(), ListError> {
     edit_list(storage, config, seed, |text| without_name(text, name))?;
     let ctx = Context::new(META_NAMESPACE, config.elliptics.metadata_groups.clone());
     let failed: Vec<StorageError> = storage
@@ -244,7 +276,10 @@ pub fn delete(
         .filter(|e| !e.is_not_found())
         .collect();
     match failed.first() {
-        Some(e) => Err(format!("bucket {name} metadata: {e}")),
+        Some(e) => Err(ListError::Meta {
+            name: name.to_string(),
+            source: e.clone(),
+        }),
         None => Ok(()),
     }
 }

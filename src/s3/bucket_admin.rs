@@ -169,7 +169,7 @@ pub async fn create(
                 format!("bucket {name} was created by another request meanwhile"),
             ),
             cluster_list::CreateError::Failed(why) => {
-                S3Error::new(S3ErrorCode::ServiceUnavailable, why)
+                S3Error::new(S3ErrorCode::ServiceUnavailable, why.to_string())
             }
         })?;
     log::info!(
@@ -233,7 +233,7 @@ pub async fn delete(req: &S3Req, bucket: &BucketMeta) -> Result<HttpResponse, S3
     let name = bucket.name.clone();
     web::block(move || cluster_list::delete(storage.as_ref(), &config, &name, &seed))
         .await?
-        .map_err(|e| S3Error::new(S3ErrorCode::ServiceUnavailable, e))?;
+        .map_err(|e| S3Error::new(S3ErrorCode::ServiceUnavailable, e.to_string()))?;
     log::info!("s3: user {} deleted bucket {}", entry.user, bucket.name);
     register(req, |b| b.forget(&bucket.name));
     Ok(HttpResponse::NoContent().finish())

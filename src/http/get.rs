@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::body::SizedStream;
-use actix_web::http::header::{
-    ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE,
-};
+use actix_web::http::header::{CONTENT_RANGE, CONTENT_TYPE, IF_RANGE, RANGE};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
@@ -79,10 +77,7 @@ pub async fn get(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, Api
         last_modified: info.mtime,
     };
     let ctype = content_type(&req.snap.config.proxy.content_types, key);
-    let mut resp = HttpResponse::Ok();
-    resp.insert_header((ETAG, validators.etag.clone()))
-        .insert_header((LAST_MODIFIED, httpdate::fmt_http_date(info.mtime)))
-        .insert_header((ACCEPT_RANGES, "bytes"));
+    let mut resp = validators.reply();
 
     let pre = Preconditions::from_headers(req.http.headers());
     match conditional::evaluate(&pre, &validators, true) {

@@ -18,7 +18,19 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{S3Error, S3ErrorCode};
 use crate::core::{Download, Objects, Piece, ReadOptions};
+use crate::http::conditional::Validators;
 use crate::storage::{Context, GroupResult, ReplicaInfo};
+
+/// The validators of an object: the ETag its sidecar keeps (the MD5 S3
+/// clients expect), else Backrunner's ETag; its stored time.
+pub fn validators(info: &ReplicaInfo, sidecar: Option<&ObjectMeta>) -> Validators {
+    Validators {
+        etag: sidecar
+            .map(|m| m.etag.clone())
+            .unwrap_or_else(|| crate::http::get::etag(info)),
+        last_modified: info.mtime,
+    }
+}
 
 /// Largest total size of `x-amz-meta-*` names and values, as S3 (2 KiB).
 pub const MAX_USER_META: usize = 2048;

@@ -8,9 +8,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use actix_web::body::SizedStream;
-use actix_web::http::header::{
-    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, LAST_MODIFIED, RANGE,
-};
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, RANGE};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;
@@ -26,8 +24,8 @@ use super::S3Req;
 use crate::bucket::BucketMeta;
 use crate::core::{Download, Piece, ReadOptions};
 use crate::encoding::hex;
-use crate::http::conditional::{self, Outcome, Preconditions, Validators};
-use crate::http::get::{content_type, etag};
+use crate::http::conditional::{self, Outcome, Preconditions};
+use crate::http::get::content_type;
 use crate::http::range::{self, Ranges};
 
 /// Largest single PUT, as S3 (5 GiB).
@@ -83,17 +81,8 @@ pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResp
     let info = object.info().clone();
     let size = info.size;
     let sidecar = sidecar.filter(|m| m.describes(&info));
-    let validators = Validators {
-        etag: sidecar
-            .as_ref()
-            .map(|m| m.etag.clone())
-            .unwrap_or_else(|| etag(&info)),
-        last_modified: info.mtime,
-    };
-    let mut resp = HttpResponse::Ok();
-    resp.insert_header((ETAG, validators.etag.clone()))
-        .insert_header((LAST_MODIFIED, httpdate::fmt_http_date(info.mtime)))
-        .insert_header((ACCEPT_RANGES, "bytes"));
+    let validators = meta::validators(&info, sidecar.as_ref());
+    let mut resp = validators.reply();
     let pre = Preconditions::from_headers(req.http.headers());
     match conditional::evaluate(&pre, &validators, true) {
         Outcome::Proceed => {}

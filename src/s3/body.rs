@@ -8,7 +8,6 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::web;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -33,12 +32,7 @@ pub async fn read(
             format!("a {what} body takes at most {limit} bytes, this one has {n}"),
         )
     };
-    let declared = req
-        .http
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = crate::http::request::declared_length(req.http.headers());
     if let Some(n) = declared.filter(|n| *n > limit as u64) {
         return Err(too_large(n.to_string()));
     }

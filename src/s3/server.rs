@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 
@@ -188,12 +188,7 @@ async fn dispatch(
         actix_web::body::BodySize::Sized(n) => n,
         _ => 0,
     };
-    let bytes_in = http
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
+    let bytes_in = crate::http::request::declared_length(http.headers()).unwrap_or(0);
     state
         .stats
         .record_request(name, status, bytes, bytes_in, started.elapsed());

@@ -1,9 +1,7 @@
-//! Helpers shared by the unit tests of several modules.
+//! Helpers shared by the unit tests of several modules (nothing of the
+//! crate: a test helper that imports a module would close a cycle with it).
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
-
-use crate::config::{LocalConfig, LocalGroupConfig};
-use crate::storage::local::LocalStore;
 
 /// A header map of `(name, value)` pairs, in order (repeats appended).
 pub fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -15,21 +13,4 @@ pub fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         );
     }
     h
-}
-
-/// An embedded store in `dir` with `groups`, unlimited and writable.
-pub fn local_store(dir: &std::path::Path, groups: &[u32]) -> LocalStore {
-    LocalStore::open(&LocalConfig {
-        path: dir.to_path_buf(),
-        groups: groups
-            .iter()
-            .map(|&group| LocalGroupConfig {
-                group,
-                size_limit: 0,
-                read_only: false,
-                delay_ms: 0,
-            })
-            .collect(),
-    })
-    .unwrap()
 }

@@ -442,7 +442,10 @@ mod tests {
     use super::*;
 
     fn store(dir: &std::path::Path) -> Arc<dyn Storage> {
-        Arc::new(crate::test_support::local_store(dir, &[1, 2]))
+        Arc::new(crate::storage::local::test_store(
+            dir,
+            &[(1, 0, false), (2, 0, false)],
+        ))
     }
 
     fn entry(key: &str) -> Entry {

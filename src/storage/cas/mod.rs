@@ -444,7 +444,10 @@ mod tests {
     use std::sync::Arc;
 
     fn store(dir: &std::path::Path, groups: &[u32]) -> LocalStore {
-        crate::test_support::local_store(dir, groups)
+        crate::storage::local::test_store(
+            dir,
+            &groups.iter().map(|&g| (g, 0, false)).collect::<Vec<_>>(),
+        )
     }
 
     #[test]

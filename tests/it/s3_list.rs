@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use crate::common::{free_port, random_bytes, sign, Proxy, Setup};
+use crate::common::{aws_cli, free_port, random_bytes, sign, Proxy, Setup};
 use serde_json::{json, Value};
 
 const ALICE: &str = "alice-secret";
@@ -330,34 +330,8 @@ fn aws_cli_s3_ls() {
     for k in ["top.txt", "dir/a", "dir/b", "dir/sub/c"] {
         upload_signed(&p, "b1", k, k.as_bytes().to_vec());
     }
-    let work = p.dir.path();
-    let aws = |args: &[&str]| {
-        let out = Command::new("aws")
-            .args([
-                "--endpoint-url",
-                &format!("http://127.0.0.1:{s3}"),
-                "--region",
-                "us-east-1",
-            ])
-            .args(args)
-            .env("AWS_ACCESS_KEY_ID", "alice")
-            .env("AWS_SECRET_ACCESS_KEY", ALICE)
-            .env("AWS_CONFIG_FILE", work.join("no-aws-config"))
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                work.join("no-aws-credentials"),
-            )
-            .output()
-            .expect("aws");
-        assert!(
-            out.status.success(),
-            "aws {args:?}: {}{}\nproxy log:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            p.log()
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
+    let endpoint = format!("http://127.0.0.1:{s3}");
+    let aws = |args: &[&str]| aws_cli(&p, &endpoint, "alice", ALICE, args);
     let top = aws(&["s3", "ls", "s3://b1/"]);
     assert!(
         top.contains("PRE dir/") && top.contains(" 7 top.txt"),

@@ -6,7 +6,6 @@
 //! list held in the cluster (`elliptics.bucket-list-key`), so every proxy's
 //! next reload serves it ([`crate::bucket::cluster_list`]).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix_web::http::header::LOCATION;
@@ -141,23 +140,13 @@ pub async fn create(
         Err(e) => return Err(e.into()),
     }
     let groups = new_groups(req).await?;
-    let mut acl = BTreeMap::new();
-    acl.insert(
-        entry.user.clone(),
-        AclEntry {
-            version: 1,
-            user: entry.user.clone(),
-            token: entry.token.clone(),
-            flags: ACL_WRITE | ACL_ADMIN,
-        },
-    );
-    let meta = BucketMeta {
+    let mut meta = BucketMeta {
         version: 1,
         name: name.to_string(),
-        acl,
         groups,
         ..Default::default()
     };
+    meta.grant(&entry.user, &entry.token, ACL_WRITE | ACL_ADMIN);
     let storage = req.state.storage.clone();
     let seed = req.snap.buckets.list();
     let written = meta.clone();

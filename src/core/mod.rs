@@ -85,6 +85,9 @@ fn index_entry(
     })
 }
 
+/// Adjusts the name index entry of a write once its body is stored.
+pub type Describe = Box<dyn FnOnce(&mut crate::index::shard::Entry)>;
+
 /// Objects in buckets, as the HTTP layer (and later APIs) use them.
 pub struct Objects {
     storage: Arc<dyn Storage>,
@@ -158,7 +161,9 @@ impl Objects {
     /// at least one group took the object.
     ///
     /// A write to a bucket's namespace is then recorded in its name index
-    /// (docs/index.md) with the replica's size, time and ETag.
+    /// (docs/index.md) with the replica's size, time and ETag, which
+    /// `describe` may adjust once the body has been read and stored (S3 sets
+    /// its MD5 ETag, owner and Content-Type there).
     pub async fn put<E, S>(
         &self,
         ctx: Context,
@@ -166,26 +171,7 @@ impl Objects {
         offset: Option<u64>,
         size: u64,
         body: S,
-    ) -> Result<Vec<GroupResult<ReplicaInfo>>, E>
-    where
-        E: From<ObjectError>,
-        S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
-    {
-        self.put_described(ctx, key, offset, size, body, |_| {})
-            .await
-    }
-
-    /// [`Objects::put`], with `describe` adjusting the index entry once
-    /// the body has been read and stored (S3 sets its MD5 ETag, owner and
-    /// Content-Type there).
-    pub async fn put_described<E, S>(
-        &self,
-        ctx: Context,
-        key: &str,
-        offset: Option<u64>,
-        size: u64,
-        body: S,
-        describe: impl FnOnce(&mut crate::index::shard::Entry),
+        describe: Option<Describe>,
     ) -> Result<Vec<GroupResult<ReplicaInfo>>, E>
     where
         E: From<ObjectError>,
@@ -196,7 +182,9 @@ impl Objects {
             write::put(&self.storage, &self.cluster, ctx, key, offset, size, body).await?;
         if crate::index::is_listed(&index_ctx) {
             if let Some(mut entry) = index_entry(key, &results) {
-                describe(&mut entry);
+                if let Some(describe) = describe {
+                    describe(&mut entry);
+                }
                 let index = self.index.clone();
                 let r = blocking(move || index.put(&index_ctx, &entry)).await;
                 self.index_outcome("write", key, r.map(|r| r.map(|_| ())));

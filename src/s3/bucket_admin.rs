@@ -189,7 +189,7 @@ fn register(req: &S3Req, f: impl Fn(&crate::bucket::Buckets)) {
 /// (written before it, or by other Elliptics clients) are not seen.
 async fn is_empty(req: &S3Req, bucket: &BucketMeta) -> Result<bool, S3Error> {
     let ctx = req.storage_ctx(bucket, false);
-    let index = req.state.objects.index().clone();
+    let index = super::list::name_index(req, "DeleteBucket")?;
     Ok(crate::core::blocking(move || index.is_empty(&ctx)).await??)
 }
 

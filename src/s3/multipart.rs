@@ -207,7 +207,7 @@ pub async fn upload_part(
     let results = req
         .state
         .objects
-        .put(uctx.clone(), &pkey, None, size, body)
+        .put(uctx.clone(), &pkey, None, size, body, None)
         .await?;
     let md5 = md5
         .get()
@@ -384,7 +384,7 @@ pub async fn complete(
         let body = parts_body(app.clone(), uctx.clone(), id.clone(), parts.clone());
         let results = app
             .objects
-            .put(ctx.clone(), &key, None, total, body)
+            .put(ctx.clone(), &key, None, total, body, None)
             .await?;
         let mut stored = state.meta.stored(total, etag.clone(), &results);
         stored.checksum = object_checksum;

@@ -132,6 +132,31 @@ pub async fn open_source(req: &S3Req) -> Result<Source, S3Error> {
     })
 }
 
+/// [`stream_copy`] that also computes the `alg` checksum of the bytes
+/// copied (UploadPartCopy keeps it with the part); answers it third.
+pub async fn stream_copy_summed(
+    app: &AppState,
+    source: OpenObject,
+    start: u64,
+    end: u64,
+    ctx: Context,
+    key: &str,
+    alg: super::checksum::Algorithm,
+) -> Result<(Vec<GroupResult<ReplicaInfo>>, [u8; 16], Vec<u8>), S3Error> {
+    let sum = Rc::new(RefCell::new(super::checksum::Hasher::new(alg)));
+    let (feed, done) = (sum.clone(), sum);
+    let summed = move |s: OpenObject, start, end, md5| {
+        hashed(s, start, end, md5).inspect(move |chunk| {
+            if let Ok(b) = chunk {
+                feed.borrow_mut().update(b);
+            }
+        })
+    };
+    let (results, md5) = copy_with(app, source, start, end, ctx, key, summed).await?;
+    let raw = done.replace(super::checksum::Hasher::new(alg)).finish();
+    Ok((results, md5, raw))
+}
+
 /// Streams bytes `[start, end)` of `source` into `key` of `ctx`; answers
 /// the per-group results and the MD5 of the bytes copied.
 pub async fn stream_copy(
@@ -142,10 +167,25 @@ pub async fn stream_copy(
     ctx: Context,
     key: &str,
 ) -> Result<(Vec<GroupResult<ReplicaInfo>>, [u8; 16]), S3Error> {
+    copy_with(app, source, start, end, ctx, key, hashed).await
+}
+
+async fn copy_with<B>(
+    app: &AppState,
+    source: OpenObject,
+    start: u64,
+    end: u64,
+    ctx: Context,
+    key: &str,
+    body: impl FnOnce(OpenObject, u64, u64, Rc<RefCell<Hasher>>) -> B,
+) -> Result<(Vec<GroupResult<ReplicaInfo>>, [u8; 16]), S3Error>
+where
+    B: Stream<Item = Result<Bytes, S3Error>> + Unpin,
+{
     let hasher = Rc::new(RefCell::new(
         Hasher::new(MessageDigest::md5()).map_err(|e| S3Error::internal(format!("md5: {e}")))?,
     ));
-    let body = hashed(source, start, end, hasher.clone());
+    let body = body(source, start, end, hasher.clone());
     let results = app
         .objects
         .put(ctx, key, None, end - start, body, None)

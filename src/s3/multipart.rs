@@ -127,6 +127,30 @@ fn part_number(req: &S3Req) -> Result<u32, S3Error> {
         })
 }
 
+/// The upload a request names (`uploadId`), as stored in the cluster.
+pub struct OpenUpload {
+    /// The upload id, lower case.
+    pub id: String,
+    /// The session of the bucket's uploads namespace ([`uploads_ctx`]).
+    pub uctx: Context,
+    /// Its state, checked to belong to the request's key.
+    pub state: UploadState,
+}
+
+/// Reads the upload the request's `uploadId` names, of `key` in `bucket`
+/// (`NoSuchUpload` when there is none); `write` as [`S3Req::storage_ctx`].
+pub async fn open_upload(
+    req: &S3Req,
+    bucket: &BucketMeta,
+    key: &str,
+    write: bool,
+) -> Result<OpenUpload, S3Error> {
+    let id = upload_id(req)?;
+    let uctx = uploads_ctx(&req.storage_ctx(bucket, write));
+    let state = read_state(&req.state, &uctx, &id, key).await?;
+    Ok(OpenUpload { id, uctx, state })
+}
+
 /// Reads the state of upload `id` and checks it belongs to `key`.
 pub async fn read_state(
     app: &AppState,
@@ -186,10 +210,8 @@ pub async fn upload_part(
     key: &str,
     payload: web::Payload,
 ) -> Result<HttpResponse, S3Error> {
-    let id = upload_id(req)?;
     let n = part_number(req)?;
-    let uctx = uploads_ctx(&req.storage_ctx(bucket, true));
-    let state = read_state(&req.state, &uctx, &id, key).await?;
+    let OpenUpload { id, uctx, state } = open_upload(req, bucket, key, true).await?;
     let chunked = object::decoder(req)?;
     let size = match &chunked {
         None => object::content_length(req)?,
@@ -256,10 +278,8 @@ pub async fn upload_part_copy(
     bucket: &BucketMeta,
     key: &str,
 ) -> Result<HttpResponse, S3Error> {
-    let id = upload_id(req)?;
     let n = part_number(req)?;
-    let uctx = uploads_ctx(&req.storage_ctx(bucket, true));
-    let state = read_state(&req.state, &uctx, &id, key).await?;
+    let OpenUpload { id, uctx, state } = open_upload(req, bucket, key, true).await?;
     let source = copy::open_source(req).await?;
     let (start, end) = copy_range(req, source.size())?;
     if end - start > MAX_PART_SIZE {
@@ -279,16 +299,17 @@ pub async fn upload_part_copy(
         .map_or(checksum::Algorithm::Crc64Nvme, |c| c.algorithm);
     let work = async move {
         let pkey = part_key(&id, n);
-        let (results, md5, raw) = copy::stream_copy_summed(
+        let copied = copy::stream_copy(
             &app,
             source.current.object,
-            start,
-            end,
+            (start, end),
             uctx.clone(),
             &pkey,
-            alg,
+            Some(alg),
         )
         .await?;
+        let (results, md5) = (copied.results, copied.md5);
+        let raw = copied.checksum.unwrap_or_default();
         let etag = format!("\"{}\"", hex(&md5));
         let sum = checksum::ObjectChecksum {
             algorithm: alg,
@@ -327,14 +348,12 @@ pub async fn complete(
     key: &str,
     payload: web::Payload,
 ) -> Result<HttpResponse, S3Error> {
-    let id = upload_id(req)?;
+    let OpenUpload { id, uctx, state } = open_upload(req, bucket, key, true).await?;
     let body =
         body::read_object_checksummed(req, payload, MAX_COMPLETE_BODY, "CompleteMultipartUpload")
             .await?;
     let named = parse_complete(&body)?;
     let ctx = req.storage_ctx(bucket, true);
-    let uctx = uploads_ctx(&ctx);
-    let state = read_state(&req.state, &uctx, &id, key).await?;
     write_conditions::check(req, &ctx, key).await?;
     let objects = &req.state.objects;
     let stored: Vec<Option<ObjectMeta>> = futures_util::stream::iter(named.iter())
@@ -493,9 +512,7 @@ pub async fn remove_upload(
 
 /// AbortMultipartUpload: `DELETE /B/K?uploadId=ID`, 204.
 pub async fn abort(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResponse, S3Error> {
-    let id = upload_id(req)?;
-    let uctx = uploads_ctx(&req.storage_ctx(bucket, true));
-    read_state(&req.state, &uctx, &id, key).await?;
+    let OpenUpload { id, uctx, .. } = open_upload(req, bucket, key, true).await?;
     remove_upload(req.state.clone(), uctx, id, None).await;
     Ok(HttpResponse::NoContent().finish())
 }

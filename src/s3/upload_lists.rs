@@ -258,9 +258,8 @@ pub async fn list_parts(
     bucket: &BucketMeta,
     key: &str,
 ) -> Result<HttpResponse, S3Error> {
-    let id = multipart::upload_id(req)?;
-    let uctx = multipart::uploads_ctx(&req.storage_ctx(bucket, false));
-    let state = multipart::read_state(&req.state, &uctx, &id, key).await?;
+    let multipart::OpenUpload { id, uctx, state } =
+        multipart::open_upload(req, bucket, key, false).await?;
     let marker: u32 = match req.param("part-number-marker") {
         None | Some("") => 0,
         Some(v) => v.parse().map_err(|_| {

@@ -132,79 +132,57 @@ pub async fn open_source(req: &S3Req) -> Result<Source, S3Error> {
     })
 }
 
-/// [`stream_copy`] that also computes the `alg` checksum of the bytes
-/// copied (UploadPartCopy keeps it with the part); answers it third.
-pub async fn stream_copy_summed(
-    app: &AppState,
-    source: OpenObject,
-    start: u64,
-    end: u64,
-    ctx: Context,
-    key: &str,
-    alg: super::checksum::Algorithm,
-) -> Result<(Vec<GroupResult<ReplicaInfo>>, [u8; 16], Vec<u8>), S3Error> {
-    let sum = Rc::new(RefCell::new(super::checksum::Hasher::new(alg)));
-    let (feed, done) = (sum.clone(), sum);
-    let summed = move |s: OpenObject, start, end, md5| {
-        hashed(s, start, end, md5).inspect(move |chunk| {
-            if let Ok(b) = chunk {
-                feed.borrow_mut().update(b);
-            }
-        })
-    };
-    let (results, md5) = copy_with(app, source, start, end, ctx, key, summed).await?;
-    let raw = done.replace(super::checksum::Hasher::new(alg)).finish();
-    Ok((results, md5, raw))
+/// What [`stream_copy`] wrote.
+pub struct Copied {
+    /// The per-group results of the write.
+    pub results: Vec<GroupResult<ReplicaInfo>>,
+    /// The MD5 of the bytes copied.
+    pub md5: [u8; 16],
+    /// Their checksum in the algorithm asked for, raw.
+    pub checksum: Option<Vec<u8>>,
 }
 
-/// Streams bytes `[start, end)` of `source` into `key` of `ctx`; answers
-/// the per-group results and the MD5 of the bytes copied.
+/// Streams bytes `[start, end)` of `source` into `key` of `ctx`, computing
+/// their MD5 and, with `alg`, that checksum too (UploadPartCopy keeps it
+/// with the part).
 pub async fn stream_copy(
     app: &AppState,
     source: OpenObject,
-    start: u64,
-    end: u64,
+    (start, end): (u64, u64),
     ctx: Context,
     key: &str,
-) -> Result<(Vec<GroupResult<ReplicaInfo>>, [u8; 16]), S3Error> {
-    copy_with(app, source, start, end, ctx, key, hashed).await
-}
-
-async fn copy_with<B>(
-    app: &AppState,
-    source: OpenObject,
-    start: u64,
-    end: u64,
-    ctx: Context,
-    key: &str,
-    body: impl FnOnce(OpenObject, u64, u64, Rc<RefCell<Hasher>>) -> B,
-) -> Result<(Vec<GroupResult<ReplicaInfo>>, [u8; 16]), S3Error>
-where
-    B: Stream<Item = Result<Bytes, S3Error>> + Unpin,
-{
-    let hasher = Rc::new(RefCell::new(
+    alg: Option<super::checksum::Algorithm>,
+) -> Result<Copied, S3Error> {
+    let md5 = Rc::new(RefCell::new(
         Hasher::new(MessageDigest::md5()).map_err(|e| S3Error::internal(format!("md5: {e}")))?,
     ));
-    let body = body(source, start, end, hasher.clone());
+    let sum = Rc::new(RefCell::new(alg.map(super::checksum::Hasher::new)));
+    let body = hashed(source, start, end, md5.clone(), sum.clone());
     let results = app
         .objects
         .put(ctx, key, None, end - start, body, None)
         .await?;
-    let md5 = hasher
+    let digest = md5
         .borrow_mut()
         .finish()
         .map_err(|e| S3Error::internal(format!("md5: {e}")))?;
     let mut out = [0u8; 16];
-    out.copy_from_slice(&md5);
-    Ok((results, out))
+    out.copy_from_slice(&digest);
+    let checksum = sum.borrow_mut().take().map(|h| h.finish());
+    Ok(Copied {
+        results,
+        md5: out,
+        checksum,
+    })
 }
 
-/// The bytes `[start, end)` of `source`, each chunk fed to `hasher`.
+/// The bytes `[start, end)` of `source`, each chunk fed to `md5` and `sum`.
 fn hashed(
     source: OpenObject,
     start: u64,
     end: u64,
-    hasher: Rc<RefCell<Hasher>>,
+    md5: Rc<RefCell<Hasher>>,
+    sum: Rc<RefCell<Option<super::checksum::Hasher>>>,
 ) -> impl Stream<Item = Result<Bytes, S3Error>> + Unpin {
     let body: Box<dyn Stream<Item = Result<Bytes, S3Error>> + Unpin> =
         match source.body(vec![Piece::Object { start, end }]) {
@@ -213,10 +191,12 @@ fn hashed(
         };
     body.map(move |chunk| {
         let chunk = chunk?;
-        hasher
-            .borrow_mut()
+        md5.borrow_mut()
             .update(&chunk)
             .map_err(|e| S3Error::internal(format!("md5: {e}")))?;
+        if let Some(h) = sum.borrow_mut().as_mut() {
+            h.update(&chunk);
+        }
         Ok(chunk)
     })
 }
@@ -294,7 +274,8 @@ pub async fn copy_object(
     let key = key.to_string();
     let Source { current, .. } = source;
     let work = async move {
-        let (results, md5) = stream_copy(&app, current.object, 0, size, ctx.clone(), &key).await?;
+        let Copied { results, md5, .. } =
+            stream_copy(&app, current.object, (0, size), ctx.clone(), &key, None).await?;
         let etag = format!("\"{}\"", hex(&md5));
         let stored = new_meta.stored(size, etag.clone(), &results);
         meta::write(&app.objects, &ctx, &key, &stored).await?;

@@ -1,8 +1,8 @@
-//! The source tree's shape: no import cycle between the top-level modules
-//! of `src/` (issue 14). Reads the sources, not the binary: every
-//! `crate::NAME` path outside comments is an edge from the file's top-level
-//! module to `NAME`; a strongly connected component of more than one module
-//! is a cycle.
+//! The source tree's shape (issue 14): no import cycle between the
+//! top-level modules of `src/`, one lock policy, and no source file over
+//! 600 lines. Reads the sources, not the binary: every `crate::NAME` path
+//! outside comments is an edge from the file's top-level module to `NAME`;
+//! a strongly connected component of more than one module is a cycle.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -243,4 +243,23 @@ fn one_lock_policy_parking_lot_everywhere() {
     );
     let seen = names_after("use std::sync::{Arc, Mutex};", "std::sync::");
     assert!(seen.contains("Mutex"), "{seen:?}");
+}
+
+/// No source file of the crate or of elliptics-sys passes 600 lines: a
+/// file that grows past it holds more than its name says (split it).
+#[test]
+fn no_source_file_over_600_lines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    rust_files(&root.join("elliptics-sys/src"), &mut files);
+    assert!(files.len() > 50, "{files:?}");
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let n = std::fs::read_to_string(f).unwrap().lines().count();
+            (n > 600).then(|| format!("{} ({n} lines)", f.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "source files over 600 lines: {long:?}");
 }

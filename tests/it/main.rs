@@ -23,6 +23,7 @@ mod reload;
 mod s3;
 mod s3_cli;
 mod s3_clients;
+mod s3_empty;
 mod s3_list;
 mod s3_multipart;
 mod s3_presign;

@@ -146,7 +146,10 @@ pub async fn stream_copy(
         Hasher::new(MessageDigest::md5()).map_err(|e| S3Error::internal(format!("md5: {e}")))?,
     ));
     let body = hashed(source, start, end, hasher.clone());
-    let results = app.objects.put(ctx, key, None, end - start, body).await?;
+    let results = app
+        .objects
+        .put(ctx, key, None, end - start, body, None)
+        .await?;
     let md5 = hasher
         .borrow_mut()
         .finish()

@@ -78,7 +78,7 @@ impl VersionParams {
 pub async fn list_versions(req: &S3Req, bucket: &BucketMeta) -> Result<HttpResponse, S3Error> {
     let params = VersionParams::parse(&req.query)?;
     let ctx = req.storage_ctx(bucket, false);
-    let index = req.state.objects.index().clone();
+    let index = super::list::name_index(req, "ListObjectVersions")?;
     let q = params.list.query();
     let page = crate::core::blocking(move || {
         let mut source = index.scan(&ctx, &q.start())?;

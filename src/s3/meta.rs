@@ -160,7 +160,7 @@ pub async fn write(
     let size = body.len() as u64;
     let stream = futures_util::stream::iter([Ok::<_, S3Error>(Bytes::from(body))]);
     objects
-        .put(sidecar_ctx(ctx), key, None, size, stream)
+        .put(sidecar_ctx(ctx), key, None, size, stream, None)
         .await?;
     Ok(())
 }
@@ -202,6 +202,33 @@ pub async fn read(objects: &Objects, ctx: &Context, key: &str) -> Option<ObjectM
             None
         }
     }
+}
+
+/// Reads the sidecar of `key` straight from `storage` (for tools, off the
+/// request path); `Ok(None)` when there is none.
+pub fn read_stored(
+    storage: &dyn crate::storage::Storage,
+    ctx: &Context,
+    key: &str,
+) -> Result<Option<ObjectMeta>, crate::storage::StorageError> {
+    let mut reader = match storage.open(&sidecar_ctx(ctx), key) {
+        Ok(r) => r,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let size = reader.info().size;
+    if size > 64 * 1024 {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    while (bytes.len() as u64) < size {
+        let chunk = reader.read_at(bytes.len() as u64, (size as usize) - bytes.len())?;
+        if chunk.is_empty() {
+            break;
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(serde_json::from_slice(&bytes).ok())
 }
 
 /// Removes the sidecar of `key`; a missing one is fine.

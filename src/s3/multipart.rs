@@ -205,7 +205,7 @@ pub async fn upload_part(
     let results = req
         .state
         .objects
-        .put(uctx.clone(), &pkey, None, size, body)
+        .put(uctx.clone(), &pkey, None, size, body, None)
         .await?;
     let md5 = md5
         .get()
@@ -351,7 +351,7 @@ pub async fn complete(
         let body = parts_body(app.clone(), uctx.clone(), id.clone(), parts.clone());
         let results = app
             .objects
-            .put(ctx.clone(), &key, None, total, body)
+            .put(ctx.clone(), &key, None, total, body, None)
             .await?;
         let stored = state.meta.stored(total, etag.clone(), &results);
         meta::write(&app.objects, &ctx, &key, &stored).await?;

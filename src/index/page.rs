@@ -78,6 +78,11 @@ pub fn page(source: &mut dyn EntrySource, q: &Query) -> Result<Page, StorageErro
     let mut out = Page::default();
     let mut count = 0usize;
     let mut last_item: Option<String> = None;
+    // `max-keys=0` asks for nothing: an empty page, not truncated (as S3
+    // answers; a truncated page without a next item would loop a client).
+    if q.max_keys == 0 {
+        return Ok(out);
+    }
     // Continuing after a common prefix skips the rest of it.
     if let Some(a) = &q.after {
         if a.starts_with(&q.prefix) && q.common_prefix(a) == Some(a.as_str()) {
@@ -260,13 +265,13 @@ mod tests {
             max_keys: 2,
         };
         assert!(!run(KEYS, &q).truncated);
-        // max-keys 0: nothing, truncated if anything matches.
+        // max-keys 0: nothing, and not truncated (as S3 and MinIO answer).
         let q = Query {
             max_keys: 0,
             ..Query::default()
         };
         let p = run(KEYS, &q);
-        assert!(p.truncated && p.contents.is_empty());
+        assert!(!p.truncated && p.contents.is_empty() && p.prefixes.is_empty());
         assert_eq!(p.next_after, None);
     }
 

@@ -22,7 +22,7 @@ use crate::index::Index;
 pub const MAX_KEYS: usize = 1000;
 
 /// What `encoding-type=url` leaves alone: RFC 3986 unreserved and `/`.
-const URL_KEEP: &AsciiSet = &NON_ALPHANUMERIC
+pub const URL_KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
@@ -180,7 +180,17 @@ pub fn document(bucket: &str, p: &ListParams, page: &Page) -> String {
         xml::NS
     );
     el(&mut out, "Name", bucket);
-    el(&mut out, "Prefix", &enc(&p.prefix));
+    // V1 answers the prefix as sent: botocore decodes V1's Marker, NextMarker
+    // and Delimiter but not its Prefix (V2's it does), as S3 writes them.
+    el(
+        &mut out,
+        "Prefix",
+        &if p.v2 {
+            enc(&p.prefix)
+        } else {
+            p.prefix.clone()
+        },
+    );
     if p.v2 {
         if let Some((t, _)) = &p.token {
             el(&mut out, "ContinuationToken", t);
@@ -324,5 +334,11 @@ mod tests {
         assert!(doc.contains("<Key>a%20b%26c%2B</Key>"), "{doc}");
         assert!(doc.contains("<Owner><ID>writer</ID><DisplayName>writer</DisplayName></Owner>"));
         assert!(doc.contains("<EncodingType>url</EncodingType>"));
+        // With encoding-type=url V2 encodes its Prefix, V1 does not.
+        let v1 = ListParams::parse(&q(&[("prefix", "\n a"), ("encoding-type", "url")])).unwrap();
+        assert!(document("b1", &v1, &page).contains("<Prefix>\n a</Prefix>"));
+        let mut v2 = v1.clone();
+        v2.v2 = true;
+        assert!(document("b1", &v2, &page).contains("<Prefix>%0A%20a</Prefix>"));
     }
 }

@@ -22,6 +22,7 @@ pub mod delete_objects;
 pub mod digest;
 pub mod error;
 pub mod list;
+pub mod list_versions;
 pub mod long_reply;
 pub mod meta;
 pub mod mpu_checksum;

@@ -49,6 +49,8 @@ pub enum Op {
         /// ListObjectsV2.
         v2: bool,
     },
+    /// `GET /BUCKET?versions`: every object as its `null` version.
+    ListObjectVersions,
     /// An S3 operation not built yet (its name).
     NotImplemented(&'static str),
 }
@@ -77,6 +79,7 @@ impl Op {
             Op::ListMultipartUploads => "s3_list_multipart_uploads",
             Op::ListObjects { v2: false } => "s3_list_objects",
             Op::ListObjects { v2: true } => "s3_list_objects_v2",
+            Op::ListObjectVersions => "s3_list_object_versions",
             Op::NotImplemented(_) => "s3_not_implemented",
         }
     }
@@ -117,7 +120,6 @@ const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
     ("tagging", "bucket tagging"),
     ("uploads", "ListMultipartUploads"),
     ("versioning", "bucket versioning"),
-    ("versions", "ListObjectVersions"),
     ("website", "bucket websites"),
 ];
 
@@ -167,6 +169,9 @@ pub fn parse_op(
             if *method == Method::GET && has("uploads") {
                 return Ok(Op::ListMultipartUploads);
             }
+            if *method == Method::GET && has("versions") {
+                return Ok(Op::ListObjectVersions);
+            }
             if let Some((_, what)) = BUCKET_SUBRESOURCES.iter().find(|(k, _)| has(k)) {
                 return Ok(Op::NotImplemented(what));
             }
@@ -194,7 +199,13 @@ pub fn parse_op(
                 Method::GET if has("uploadId") => return Ok(Op::ListParts),
                 _ => {}
             }
-            if let Some((_, what)) = OBJECT_SUBRESOURCES.iter().find(|(k, _)| has(k)) {
+            // `versionId=null` names the one version of an object in a
+            // bucket without versioning: the object itself.
+            let null_version = query.iter().any(|(k, v)| k == "versionId" && v == "null");
+            if let Some((_, what)) = OBJECT_SUBRESOURCES
+                .iter()
+                .find(|(k, _)| has(k) && !(*k == "versionId" && null_version))
+            {
                 return Ok(Op::NotImplemented(what));
             }
             match *method {
@@ -304,6 +315,18 @@ mod tests {
         assert_eq!(
             op(Method::GET, t(Some("b"), None), "uploads").unwrap(),
             Op::ListMultipartUploads
+        );
+        assert_eq!(
+            op(Method::GET, obj.clone(), "versionId=null").unwrap(),
+            Op::GetObject
+        );
+        assert!(matches!(
+            op(Method::GET, obj.clone(), "versionId=3HL4kqtJ").unwrap(),
+            Op::NotImplemented(_)
+        ));
+        assert_eq!(
+            op(Method::GET, t(Some("b"), None), "versions&prefix=a").unwrap(),
+            Op::ListObjectVersions
         );
         assert!(matches!(
             op(Method::GET, obj, "partNumber=1").unwrap(),

@@ -95,6 +95,7 @@ async fn handle(
         Op::CompleteMultipartUpload => multipart::complete(&req, &bucket, key, payload).await,
         Op::AbortMultipartUpload => multipart::abort(&req, &bucket, key).await,
         Op::ListObjects { .. } => super::list::list(&req, &bucket).await,
+        Op::ListObjectVersions => super::list_versions::list_versions(&req, &bucket).await,
         Op::ListParts => upload_lists::list_parts(&req, &bucket, key).await,
         Op::ListMultipartUploads => upload_lists::list_uploads(&req, &bucket).await,
         Op::ListBuckets | Op::CreateBucket | Op::NotImplemented(_) => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs families of the public ceph/s3-tests suite against a proxy on the
-# embedded store, and prints pass/fail/error counts per family.
+# embedded store (or Elliptics), and prints pass/fail/error counts per family.
 #
 #   tests/s3/ceph-s3-tests.sh S3TESTS_DIR [FAMILY...]
 #
@@ -10,6 +10,10 @@
 # $S3TESTS_VENV (default: S3TESTS_DIR/.venv) from PyPI on first use.
 # Extra pytest arguments: S3TESTS_PYTEST_ARGS (e.g. "-x -q").
 # S3TESTS_NO_CLEANUP=1 skips the suite's bucket cleanup (see below).
+# S3TESTS_BACKEND=elliptics runs the proxy on a dnet_ioserv started here
+# (two eblob backends, groups 1 and 2) instead of the embedded store; it
+# needs $ELLIPTICS_PREFIX/bin/dnet_ioserv (or DNET_IOSERV) and builds the
+# proxy with --features elliptics.
 # Per-family JUnit reports and the proxy log are left in $OUT (default a temp dir).
 set -euo pipefail
 
@@ -26,7 +30,17 @@ if [ ! -x "$venv/bin/pytest" ]; then
   "$venv/bin/pip" install --quiet -r "$suite/requirements.txt"
 fi
 
-(cd "$here" && cargo build --quiet --bin backrunner --bin bmeta)
+backend=${S3TESTS_BACKEND:-embedded}
+features=()
+case $backend in
+  embedded) ;;
+  elliptics)
+    features=(--features elliptics)
+    export ELLIPTICS_PREFIX=${ELLIPTICS_PREFIX:-/opt/elliptics}
+    export PKG_CONFIG_PATH="$ELLIPTICS_PREFIX/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" ;;
+  *) echo "S3TESTS_BACKEND must be embedded or elliptics, not $backend" >&2; exit 2 ;;
+esac
+(cd "$here" && cargo build --quiet "${features[@]}" --bin backrunner --bin bmeta)
 bin="$here/target/debug"
 
 out=${OUT:-$(mktemp -d /tmp/ceph-s3-tests.XXXXXX)}
@@ -34,6 +48,45 @@ mkdir -p "$out"
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 http_port=$(port)
 s3_port=$(port)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done' EXIT
+
+# The store: a local directory, or a dnet_ioserv with groups 1 and 2.
+store='"local": {"path": "'$out'/store", "groups": [
+    {"group": 1, "size-limit": 17179869184}, {"group": 2, "size-limit": 17179869184}]}'
+remote=
+if [ "$backend" = elliptics ]; then
+  ioserv=${DNET_IOSERV:-$ELLIPTICS_PREFIX/bin/dnet_ioserv}
+  [ -x "$ioserv" ] || { echo "no dnet_ioserv at $ioserv (set ELLIPTICS_PREFIX or DNET_IOSERV)" >&2; exit 2; }
+  io_port=$(port)
+  monitor_port=$(port)
+  backends=
+  for g in 1 2; do
+    mkdir -p "$out/eblob.$g" "$out/history.$g"
+    backends="$backends${backends:+,}"'{"backend_id": '$g', "type": "blob", "group": '$g',
+      "history": "'$out/history.$g'", "data": "'$out/eblob.$g/data'", "sync": "-1",
+      "blob_flags": "0", "blob_size": "256M", "blob_size_limit": "17179869184",
+      "records_in_blob": "100000", "periodic_timeout": 1}'
+  done
+  cat > "$out/ioserv.json" <<EOF
+{"logger": {"level": "error", "root": [{"type": "blocking",
+   "formatter": {"type": "string", "pattern": "{timestamp} {severity}: {message}"},
+   "sinks": [{"type": "file", "path": "$out/ioserv.log", "flush": 1}]}]},
+ "options": {"join": true, "flags": 4, "remote": [], "address": ["127.0.0.1:$io_port:2"],
+   "wait_timeout": 10, "check_timeout": 20, "io_thread_num": 4, "nonblocking_io_thread_num": 2,
+   "net_thread_num": 2, "daemon": false, "auth_cookie": "ceph-s3-tests",
+   "monitor": {"port": $monitor_port, "address": "127.0.0.1"}},
+ "backends": [$backends]}
+EOF
+  "$ioserv" -c "$out/ioserv.json" > /dev/null 2> "$out/ioserv.stderr" &
+  pids+=($!)
+  for _ in $(seq 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$io_port") 2>/dev/null && break
+    sleep 0.1
+  done
+  store=
+  remote='"remote": ["127.0.0.1:'$io_port':2"], '
+fi
 
 # The users of s3tests.conf (the suite's sample keys), declared in the
 # admin bucket with flag 4, so each may create and delete its buckets.
@@ -46,13 +99,12 @@ tenant_secret=opqrstuvwxyzabcdefghijklmnopqrstuvwxyzab
 
 cat > "$out/config.json" <<EOF
 {
-  "elliptics": {"log-file": "/dev/stderr", "log-level": "error", "metadata-groups": [1],
+  "elliptics": {$remote"log-file": "/dev/stderr", "log-level": "error", "metadata-groups": [1],
                 "bucket-list-key": "bucket-list"},
   "proxy": {"address": "127.0.0.1:$http_port", "s3-address": "127.0.0.1:$s3_port",
             "s3-admin-bucket": "s3-users", "s3-default-groups": [1, 2],
-            "idle-timeout": 30, "bucket-update-interval": 30},
-  "local": {"path": "$out/store", "groups": [
-    {"group": 1, "size-limit": 17179869184}, {"group": 2, "size-limit": 17179869184}]}
+            "idle-timeout": 30, "bucket-update-interval": 30}${store:+,
+  $store}
 }
 EOF
 cat > "$out/buckets.json" <<EOF
@@ -65,8 +117,7 @@ EOF
 "$bin/bmeta" -config "$out/config.json" -upload "$out/buckets.json" >/dev/null
 
 "$bin/backrunner" -config "$out/config.json" -buckets "$out/buckets.txt" 2> "$out/proxy.log" &
-proxy=$!
-trap 'kill $proxy 2>/dev/null || true; wait $proxy 2>/dev/null || true' EXIT
+pids+=($!)
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$http_port/ping/" >/dev/null 2>&1 && break
   sleep 0.1

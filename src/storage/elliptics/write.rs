@@ -197,6 +197,11 @@ impl ObjectWriter for EllipticsWriter {
                 .map(|(group, result)| GroupResult { group, result })
                 .collect();
         }
+        // Elliptics stores no zero-length record: over a new key the write
+        // fails with ENOENT, over an existing one it "succeeds" and leaves
+        // the old bytes. Both are the same failure (the object is not
+        // empty afterwards), so both answer ENOENT.
+        let truncate = self.size == 0 && !self.partial;
         let mut out: Vec<GroupResult<ReplicaInfo>> = self
             .live
             .iter()
@@ -207,7 +212,17 @@ impl ObjectWriter for EllipticsWriter {
                     .iter()
                     .find(|e| e.group == g)
                     .ok_or_else(|| StorageError::new(libc::EIO, "no reply"))
-                    .and_then(replica),
+                    .and_then(replica)
+                    .and_then(|info| match info.size {
+                        n if truncate && n != 0 => Err(StorageError::new(
+                            -libc::ENOENT,
+                            format!(
+                                "group {g}: Elliptics cannot store an empty object; \
+                                 the key keeps its {n} bytes"
+                            ),
+                        )),
+                        _ => Ok(info),
+                    }),
             })
             .collect();
         out.extend(self.failed.iter().map(|(&g, e)| GroupResult {

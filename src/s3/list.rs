@@ -16,6 +16,7 @@ use super::xml;
 use crate::bucket::BucketMeta;
 use crate::encoding::hex;
 use crate::index::page::{self, Page, Query};
+use crate::index::shard::Entry;
 use crate::index::Index;
 
 /// The most keys one page holds, as S3 caps `max-keys`.
@@ -150,31 +151,37 @@ pub fn name_index(req: &S3Req, what: &str) -> Result<Arc<Index>, S3Error> {
 /// `GET /BUCKET` and `GET /BUCKET?list-type=2`.
 pub async fn list(req: &S3Req, bucket: &BucketMeta) -> Result<HttpResponse, S3Error> {
     let params = ListParams::parse(&req.query)?;
+    let page = read_page(req, bucket, &params, "ListObjects").await?;
+    Ok(xml_reply(document(&bucket.name, &params, &page)))
+}
+
+/// The page of `bucket`'s name index that `params` ask for.
+pub(super) async fn read_page(
+    req: &S3Req,
+    bucket: &BucketMeta,
+    params: &ListParams,
+    what: &str,
+) -> Result<Page, S3Error> {
     let ctx = req.storage_ctx(bucket, false);
-    let index = name_index(req, "ListObjects")?;
+    let index = name_index(req, what)?;
     let q = params.query();
-    let page = crate::core::blocking(move || {
+    Ok(crate::core::blocking(move || {
         let mut source = index.scan(&ctx, &q.start())?;
         page::page(&mut source, &q)
     })
-    .await??;
-    Ok(HttpResponse::Ok()
+    .await??)
+}
+
+/// A 200 carrying an XML document.
+pub(super) fn xml_reply(doc: String) -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "application/xml"))
-        .body(document(&bucket.name, &params, &page)))
+        .body(doc)
 }
 
 /// The `ListBucketResult` of one page.
 pub fn document(bucket: &str, p: &ListParams, page: &Page) -> String {
-    let enc = |s: &str| {
-        if p.url_encode {
-            utf8_percent_encode(s, URL_KEEP).to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    let el = |out: &mut String, name: &str, value: &str| {
-        let _ = write!(out, "<{name}>{}</{name}>", xml::escape(value));
-    };
+    let enc = |s: &str| encoded(p.url_encode, s);
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"{}\">",
         xml::NS
@@ -206,18 +213,7 @@ pub fn document(bucket: &str, p: &ListParams, page: &Page) -> String {
     } else {
         el(&mut out, "Marker", &enc(p.marker.as_deref().unwrap_or("")));
     }
-    el(&mut out, "MaxKeys", &p.max_keys.to_string());
-    if !p.delimiter.is_empty() {
-        el(&mut out, "Delimiter", &enc(&p.delimiter));
-    }
-    if p.url_encode {
-        el(&mut out, "EncodingType", "url");
-    }
-    el(
-        &mut out,
-        "IsTruncated",
-        if page.truncated { "true" } else { "false" },
-    );
+    page_terms(&mut out, p, page.truncated);
     if let Some(next) = &page.next_after {
         if p.v2 {
             el(&mut out, "NextContinuationToken", &token_of(next));
@@ -230,35 +226,75 @@ pub fn document(bucket: &str, p: &ListParams, page: &Page) -> String {
     for e in &page.contents {
         out.push_str("<Contents>");
         el(&mut out, "Key", &enc(&e.key));
-        let mtime = std::time::UNIX_EPOCH + Duration::from_nanos(e.mtime_ns);
-        el(&mut out, "LastModified", &xml::iso8601(mtime));
-        el(&mut out, "ETag", &e.etag);
-        el(&mut out, "Size", &e.size.to_string());
-        if p.fetch_owner {
-            let owner = e.owner.as_deref().unwrap_or(bucket);
-            out.push_str("<Owner>");
-            el(&mut out, "ID", owner);
-            el(&mut out, "DisplayName", owner);
-            out.push_str("</Owner>");
-        }
-        el(&mut out, "StorageClass", "STANDARD");
+        let owner = e.owner.as_deref().unwrap_or(bucket);
+        entry_details(&mut out, e, p.fetch_owner.then_some(owner));
         out.push_str("</Contents>");
     }
-    for prefix in &page.prefixes {
-        out.push_str("<CommonPrefixes>");
-        el(&mut out, "Prefix", &enc(prefix));
-        out.push_str("</CommonPrefixes>");
-    }
+    common_prefixes(&mut out, &page.prefixes, enc);
     out.push_str("</ListBucketResult>");
     out
 }
 
+/// MaxKeys, Delimiter (when given), EncodingType (when asked) and
+/// IsTruncated, in that order, as both listings write them.
+pub(super) fn page_terms(out: &mut String, p: &ListParams, truncated: bool) {
+    el(out, "MaxKeys", &p.max_keys.to_string());
+    if !p.delimiter.is_empty() {
+        el(out, "Delimiter", &encoded(p.url_encode, &p.delimiter));
+    }
+    if p.url_encode {
+        el(out, "EncodingType", "url");
+    }
+    el(out, "IsTruncated", if truncated { "true" } else { "false" });
+}
+
+/// `<NAME>VALUE</NAME>`, the value escaped.
+pub(super) fn el(out: &mut String, name: &str, value: &str) {
+    let _ = write!(out, "<{name}>{}</{name}>", xml::escape(value));
+}
+
+/// A key, prefix or marker as a listing answers it: percent-encoded when
+/// the request asked `encoding-type=url`.
+pub(super) fn encoded(url_encode: bool, s: &str) -> String {
+    if url_encode {
+        utf8_percent_encode(s, URL_KEEP).to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// What a listing tells of an object after its key: LastModified, ETag,
+/// Size, the Owner when given, StorageClass.
+pub(super) fn entry_details(out: &mut String, e: &Entry, owner: Option<&str>) {
+    let mtime = std::time::UNIX_EPOCH + Duration::from_nanos(e.mtime_ns);
+    el(out, "LastModified", &xml::iso8601(mtime));
+    el(out, "ETag", &e.etag);
+    el(out, "Size", &e.size.to_string());
+    if let Some(owner) = owner {
+        out.push_str("<Owner>");
+        el(out, "ID", owner);
+        el(out, "DisplayName", owner);
+        out.push_str("</Owner>");
+    }
+    el(out, "StorageClass", "STANDARD");
+}
+
+/// The `CommonPrefixes` of a page.
+pub(super) fn common_prefixes(out: &mut String, prefixes: &[String], enc: impl Fn(&str) -> String) {
+    for prefix in prefixes {
+        out.push_str("<CommonPrefixes>");
+        el(out, "Prefix", &enc(prefix));
+        out.push_str("</CommonPrefixes>");
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::index::shard::Entry;
 
-    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    /// A parsed query of `(name, value)` pairs (also list_versions' tests).
+    pub(in crate::s3) fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -5,18 +5,16 @@
 //! suites) list versions first. The page comes from the name index as
 //! ListObjects' does ([`super::list`]).
 
-use std::fmt::Write as _;
-use std::time::Duration;
-
-use actix_web::http::header::CONTENT_TYPE;
 use actix_web::HttpResponse;
 
 use super::error::{S3Error, S3ErrorCode};
-use super::list::{ListParams, URL_KEEP};
+use super::list::{
+    common_prefixes, el, encoded, entry_details, page_terms, read_page, xml_reply, ListParams,
+};
 use super::request::S3Req;
 use super::xml;
 use crate::bucket::BucketMeta;
-use crate::index::page::{self, Page};
+use crate::index::page::Page;
 
 /// The one version id of an object in a bucket without versioning.
 const NULL_VERSION: &str = "null";
@@ -77,32 +75,14 @@ impl VersionParams {
 /// `GET /BUCKET?versions`.
 pub async fn list_versions(req: &S3Req, bucket: &BucketMeta) -> Result<HttpResponse, S3Error> {
     let params = VersionParams::parse(&req.query)?;
-    let ctx = req.storage_ctx(bucket, false);
-    let index = super::list::name_index(req, "ListObjectVersions")?;
-    let q = params.list.query();
-    let page = crate::core::blocking(move || {
-        let mut source = index.scan(&ctx, &q.start())?;
-        page::page(&mut source, &q)
-    })
-    .await??;
-    Ok(HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "application/xml"))
-        .body(document(&bucket.name, &params, &page)))
+    let page = read_page(req, bucket, &params.list, "ListObjectVersions").await?;
+    Ok(xml_reply(document(&bucket.name, &params, &page)))
 }
 
 /// The `ListVersionsResult` of one page.
 pub fn document(bucket: &str, p: &VersionParams, page: &Page) -> String {
     let l = &p.list;
-    let enc = |s: &str| {
-        if l.url_encode {
-            percent_encoding::utf8_percent_encode(s, URL_KEEP).to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    let el = |out: &mut String, name: &str, value: &str| {
-        let _ = write!(out, "<{name}>{}</{name}>", xml::escape(value));
-    };
+    let enc = |s: &str| encoded(l.url_encode, s);
     let mut out = format!("{}<ListVersionsResult xmlns=\"{}\">", xml::DECL, xml::NS);
     el(&mut out, "Name", bucket);
     el(&mut out, "Prefix", &enc(&l.prefix));
@@ -116,18 +96,7 @@ pub fn document(bucket: &str, p: &VersionParams, page: &Page) -> String {
         "VersionIdMarker",
         p.version_marker.as_deref().unwrap_or(""),
     );
-    el(&mut out, "MaxKeys", &l.max_keys.to_string());
-    if !l.delimiter.is_empty() {
-        el(&mut out, "Delimiter", &enc(&l.delimiter));
-    }
-    if l.url_encode {
-        el(&mut out, "EncodingType", "url");
-    }
-    el(
-        &mut out,
-        "IsTruncated",
-        if page.truncated { "true" } else { "false" },
-    );
+    page_terms(&mut out, l, page.truncated);
     if let Some(next) = &page.next_after {
         el(&mut out, "NextKeyMarker", &enc(next));
         // A common prefix has no version; a key's is null.
@@ -140,23 +109,10 @@ pub fn document(bucket: &str, p: &VersionParams, page: &Page) -> String {
         el(&mut out, "Key", &enc(&e.key));
         el(&mut out, "VersionId", NULL_VERSION);
         el(&mut out, "IsLatest", "true");
-        let mtime = std::time::UNIX_EPOCH + Duration::from_nanos(e.mtime_ns);
-        el(&mut out, "LastModified", &xml::iso8601(mtime));
-        el(&mut out, "ETag", &e.etag);
-        el(&mut out, "Size", &e.size.to_string());
-        let owner = e.owner.as_deref().unwrap_or(bucket);
-        out.push_str("<Owner>");
-        el(&mut out, "ID", owner);
-        el(&mut out, "DisplayName", owner);
-        out.push_str("</Owner>");
-        el(&mut out, "StorageClass", "STANDARD");
+        entry_details(&mut out, e, Some(e.owner.as_deref().unwrap_or(bucket)));
         out.push_str("</Version>");
     }
-    for prefix in &page.prefixes {
-        out.push_str("<CommonPrefixes>");
-        el(&mut out, "Prefix", &enc(prefix));
-        out.push_str("</CommonPrefixes>");
-    }
+    common_prefixes(&mut out, &page.prefixes, enc);
     out.push_str("</ListVersionsResult>");
     out
 }
@@ -166,12 +122,7 @@ mod tests {
     use super::*;
     use crate::index::shard::Entry;
 
-    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::s3::list::tests::q;
 
     #[test]
     fn parses_markers() {

@@ -17,7 +17,7 @@ command -v npm >/dev/null || need+=(npm)
 # tests/it/browser.rs: a test MP4 made by ffmpeg, played by headless Chromium
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v chromium >/dev/null || need+=(chromium)
-# tests/it/s3_multipart.rs: rclone's multipart upload and server-side copy
+# tests/it/s3_cli.rs, s3_multipart.rs: rclone as users run it (Debian's package)
 command -v rclone >/dev/null || need+=(rclone)
 # Building the Elliptics backend (only where Elliptics is installed):
 # bindgen needs libclang; the client headers need boost.
@@ -38,5 +38,7 @@ command -v python3 >/dev/null || { apt-get update -qq; apt-get install -y -qq py
 pip_install() { python3 -m pip install --quiet "$@" || python3 -m pip install --quiet --break-system-packages "$@"; }
 python3 -c 'import boto3' 2>/dev/null || pip_install boto3
 command -v aws >/dev/null || pip_install awscli
+# tests/it/s3_cli.rs: s3cmd (PyPI)
+command -v s3cmd >/dev/null || pip_install s3cmd
 # Dockerfile linter (hadolint is not packaged in Debian; this is pure JS).
 command -v dockerfilelint >/dev/null || npm install -g --no-fund --no-audit dockerfilelint@1.8.0

@@ -47,7 +47,7 @@ cargo deb --no-build --locked --offline
 deb=$(ls target/debian/backrunner_*.deb)
 dpkg-deb -I "$deb"
 dpkg-deb -c "$deb" | tee target/deb-contents.txt
-for f in /usr/bin/backrunner /usr/bin/bmeta /usr/bin/redirect-verify /etc/backrunner/backrunner.json \
+for f in /usr/bin/backrunner /usr/bin/bmeta /usr/bin/bindex /usr/bin/redirect-verify /etc/backrunner/backrunner.json \
   /etc/backrunner/buckets.txt /etc/logrotate.d/backrunner /usr/share/doc/backrunner/README.md; do
   grep -q " \.$f\$" target/deb-contents.txt || fail "$deb lacks $f"
 done

@@ -19,6 +19,7 @@ pub mod connections;
 pub mod core;
 pub mod encoding;
 pub mod http;
+pub mod index;
 pub mod limits;
 pub mod logging;
 pub mod memory;
@@ -30,6 +31,8 @@ pub mod state;
 pub mod stats;
 pub mod storage;
 pub mod sys;
+#[cfg(test)]
+mod test_support;
 pub mod time;
 pub mod tls;
 

@@ -37,8 +37,10 @@ impl AppState {
     ) -> Result<AppState, ReloadReport> {
         let reload = Reloader::start(config, storage.clone(), sources)?;
         let cluster = Arc::new(Cluster::default());
+        // Read at start (the effective config, stored one included); not reloaded.
+        let shard_entries = reload.snapshot().config.proxy.index_shard_entries;
         Ok(AppState {
-            objects: crate::core::Objects::new(storage.clone(), cluster.clone()),
+            objects: crate::core::Objects::new(storage.clone(), cluster.clone(), shard_entries),
             cluster,
             storage,
             stats: ProxyStats::default(),

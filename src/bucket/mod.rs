@@ -1,6 +1,7 @@
 //! Buckets: their metadata in the metadata groups (namespace `bucket`), the
 //! list of writable buckets, and a cache of every bucket used by name.
 
+pub mod cluster_list;
 pub mod meta;
 pub mod spec;
 
@@ -290,6 +291,24 @@ impl Buckets {
         let list = self.list.read().clone();
         let cache = self.cache.read();
         list.iter().filter_map(|n| cache.get(n).cloned()).collect()
+    }
+
+    /// Adds a bucket just created (S3 CreateBucket) to this registry, loaded
+    /// and listed, so it is served before the next reload reads it back.
+    pub fn add_listed(&self, m: BucketMeta) -> Arc<BucketMeta> {
+        {
+            let mut l = self.list.write();
+            if !l.contains(&m.name) {
+                l.push(m.name.clone());
+            }
+        }
+        self.insert(m)
+    }
+
+    /// Forgets a bucket just deleted (S3 DeleteBucket).
+    pub fn forget(&self, name: &str) {
+        self.list.write().retain(|n| n != name);
+        self.cache.write().remove(name);
     }
 }
 

@@ -153,8 +153,49 @@ impl Recovery {
         stale: &[GroupId],
         rate: u64,
     ) -> Result<u64, StorageError> {
-        let r = self.copy_inner(storage, namespace, key, source, stale, rate);
-        match &r {
+        let copied = (|| {
+            let mut reader = storage.open(&Context::new(namespace, vec![source.group]), key)?;
+            let size = reader.info().size;
+            let mut writer =
+                storage.write(&Context::new(namespace, stale.to_vec()), key, None, size)?;
+            let mut pos = 0;
+            while pos < size {
+                let n = RECOVERY_CHUNK.min((size - pos) as usize);
+                self.pace(n, rate);
+                let chunk = reader.read_at(pos, n)?;
+                if chunk.is_empty() {
+                    return Err(StorageError::new(libc::EIO, "source replica ended early"));
+                }
+                writer.write(&chunk)?;
+                pos += chunk.len() as u64;
+            }
+            // A client may have written the key since the lookup: never let the
+            // copy replace data newer than its source, nor copy a replaced source.
+            let start = reader.info().clone();
+            let mut groups = vec![source.group];
+            groups.extend_from_slice(stale);
+            for r in storage.lookup(&Context::new(namespace, groups), key) {
+                let Ok(now) = r.result else { continue };
+                let changed = if r.group == source.group {
+                    now.differs_from(&start)
+                } else {
+                    now.mtime > start.mtime && now.differs_from(&start)
+                };
+                if changed {
+                    // Dropping the writer aborts the copy.
+                    return Err(StorageError::new(
+                        libc::EAGAIN,
+                        format!("group {}: the key changed during recovery", r.group),
+                    ));
+                }
+            }
+            let results = writer.commit();
+            if let Some((_, e)) = results.first_error() {
+                return Err(e.clone());
+            }
+            Ok(size * stale.len() as u64)
+        })();
+        match &copied {
             Ok(n) => {
                 self.done.fetch_add(stale.len() as u64, Ordering::Relaxed);
                 self.bytes.fetch_add(*n, Ordering::Relaxed);
@@ -163,58 +204,7 @@ impl Recovery {
                 self.failed.fetch_add(1, Ordering::Relaxed);
             }
         }
-        r
-    }
-
-    fn copy_inner(
-        &self,
-        storage: &dyn Storage,
-        namespace: &str,
-        key: &str,
-        source: &ReplicaInfo,
-        stale: &[GroupId],
-        rate: u64,
-    ) -> Result<u64, StorageError> {
-        let mut reader = storage.open(&Context::new(namespace, vec![source.group]), key)?;
-        let size = reader.info().size;
-        let mut writer =
-            storage.write(&Context::new(namespace, stale.to_vec()), key, None, size)?;
-        let mut pos = 0;
-        while pos < size {
-            let n = RECOVERY_CHUNK.min((size - pos) as usize);
-            self.pace(n, rate);
-            let chunk = reader.read_at(pos, n)?;
-            if chunk.is_empty() {
-                return Err(StorageError::new(libc::EIO, "source replica ended early"));
-            }
-            writer.write(&chunk)?;
-            pos += chunk.len() as u64;
-        }
-        // A client may have written the key since the lookup: never let the
-        // copy replace data newer than its source, nor copy a replaced source.
-        let start = reader.info().clone();
-        let mut groups = vec![source.group];
-        groups.extend_from_slice(stale);
-        for r in storage.lookup(&Context::new(namespace, groups), key) {
-            let Ok(now) = r.result else { continue };
-            let changed = if r.group == source.group {
-                now.differs_from(&start)
-            } else {
-                now.mtime > start.mtime && now.differs_from(&start)
-            };
-            if changed {
-                // Dropping the writer aborts the copy.
-                return Err(StorageError::new(
-                    libc::EAGAIN,
-                    format!("group {}: the key changed during recovery", r.group),
-                ));
-            }
-        }
-        let results = writer.commit();
-        if let Some((_, e)) = results.first_error() {
-            return Err(e.clone());
-        }
-        Ok(size * stale.len() as u64)
+        copied
     }
 }
 

@@ -11,8 +11,10 @@ pub mod consistency;
 pub mod defrag;
 pub mod estimator;
 pub mod pain;
+mod repair;
 mod replica;
 
+pub use repair::RepairJob;
 pub use replica::choose_replica;
 
 use std::collections::{BTreeMap, HashMap};
@@ -22,13 +24,9 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use actix_web::web;
-
 use crate::bucket::BucketMeta;
 use crate::config::ProxyConfig;
-use crate::storage::{
-    BackendStat, GroupId, GroupResult, ObjectReader, ReplicaInfo, Storage, StorageError,
-};
+use crate::storage::{BackendStat, GroupId, GroupResult, ReplicaInfo, Storage};
 use estimator::WriteCost;
 use pain::{BucketPain, Limits};
 
@@ -311,182 +309,6 @@ fn limits(cfg: &ProxyConfig) -> Limits {
     Limits {
         soft: cfg.free_space_ratio_soft,
         hard: cfg.free_space_ratio_hard,
-    }
-}
-
-/// Looks `key` up in every group of its bucket in the background, counts the
-/// replicas out of sync and copies the newest replica over them at most
-/// `rate` bytes/s. Used after reads when `recover-on-read` is on.
-pub fn check_replicas_in_background(
-    storage: Arc<dyn Storage>,
-    cluster: Arc<Cluster>,
-    namespace: String,
-    groups: Vec<GroupId>,
-    key: String,
-    rate: u64,
-) {
-    background(move || {
-        let ctx = crate::storage::Context::new(namespace.clone(), groups);
-        let results = storage.lookup(&ctx, &key);
-        let stale = consistency::out_of_sync_groups(&results);
-        cluster.note_out_of_sync(&namespace, &stale);
-        if let Some(source) = consistency::newest(&results) {
-            recover(
-                storage.as_ref(),
-                &cluster,
-                &namespace,
-                &key,
-                source,
-                &stale,
-                rate,
-            );
-        }
-    });
-}
-
-/// Copies `source` over the `stale` groups in the background (a lookup
-/// already found them), at most `rate` bytes/s.
-pub fn recover_in_background(
-    storage: Arc<dyn Storage>,
-    cluster: Arc<Cluster>,
-    namespace: String,
-    key: String,
-    source: ReplicaInfo,
-    stale: Vec<GroupId>,
-    rate: u64,
-) {
-    background(move || {
-        recover(
-            storage.as_ref(),
-            &cluster,
-            &namespace,
-            &key,
-            &source,
-            &stale,
-            rate,
-        )
-    });
-}
-
-/// Wraps a reader so that replicas it finds corrupt (their bytes failed the
-/// store's checksum; the reader served the bytes from another replica) are
-/// copied over from a good replica in the background, at most `rate`
-/// bytes/s. Used by reads when `recover-on-read` is on.
-pub fn repair_corrupt(
-    reader: Box<dyn ObjectReader>,
-    storage: Arc<dyn Storage>,
-    cluster: Arc<Cluster>,
-    namespace: String,
-    groups: Vec<GroupId>,
-    key: String,
-    rate: u64,
-) -> Box<dyn ObjectReader> {
-    let mut r = Repairing {
-        reader,
-        storage,
-        cluster,
-        namespace,
-        groups,
-        key,
-        rate,
-    };
-    // Reads made before the wrap (the open's first chunk) count too.
-    r.repair_found();
-    Box::new(r)
-}
-
-struct Repairing {
-    reader: Box<dyn ObjectReader>,
-    storage: Arc<dyn Storage>,
-    cluster: Arc<Cluster>,
-    namespace: String,
-    groups: Vec<GroupId>,
-    key: String,
-    rate: u64,
-}
-
-impl Repairing {
-    /// Starts copying a good replica over those the reader found corrupt.
-    fn repair_found(&mut self) {
-        let bad = self.reader.take_corrupt();
-        if bad.is_empty() {
-            return;
-        }
-        let (storage, cluster) = (self.storage.clone(), self.cluster.clone());
-        let (ns, key, groups, rate) = (
-            self.namespace.clone(),
-            self.key.clone(),
-            self.groups.clone(),
-            self.rate,
-        );
-        // Reads run on the blocking pool, outside the actix runtime: the
-        // repair gets a thread of its own (recover() bounds how many copy).
-        let spawned = std::thread::Builder::new()
-            .name("repair".into())
-            .spawn(move || {
-                let results =
-                    storage.lookup(&crate::storage::Context::new(ns.clone(), groups), &key);
-                let good: Vec<GroupResult<ReplicaInfo>> = results
-                    .into_iter()
-                    .filter(|r| !bad.contains(&r.group))
-                    .collect();
-                match consistency::newest(&good) {
-                    Some(source) => {
-                        recover(storage.as_ref(), &cluster, &ns, &key, source, &bad, rate)
-                    }
-                    None => log::warn!("recover: {ns}/{key}: no good replica to repair {bad:?}"),
-                }
-            });
-        if let Err(e) = spawned {
-            log::warn!("recover: cannot start a repair: {e}");
-        }
-    }
-}
-
-impl ObjectReader for Repairing {
-    fn info(&self) -> &ReplicaInfo {
-        self.reader.info()
-    }
-
-    fn read_at(&mut self, offset: u64, len: usize) -> Result<bytes::Bytes, StorageError> {
-        let r = self.reader.read_at(offset, len);
-        self.repair_found();
-        r
-    }
-}
-
-fn background(f: impl FnOnce() + Send + 'static) {
-    actix_web::rt::spawn(async move {
-        if let Err(e) = web::block(f).await {
-            log::error!("replica check failed: {e}");
-        }
-    });
-}
-
-fn recover(
-    storage: &dyn Storage,
-    cluster: &Cluster,
-    namespace: &str,
-    key: &str,
-    source: &ReplicaInfo,
-    stale: &[GroupId],
-    rate: u64,
-) {
-    if stale.is_empty() {
-        return;
-    }
-    let Some(_slot) = cluster.recovery.slot() else {
-        return;
-    };
-    match cluster
-        .recovery
-        .copy(storage, namespace, key, source, stale, rate)
-    {
-        Ok(n) => log::info!(
-            "recover: {namespace}/{key}: copied {n} bytes from group {} to {stale:?}",
-            source.group
-        ),
-        Err(e) => log::warn!("recover: {namespace}/{key}: groups {stale:?}: {e}"),
     }
 }
 

@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 mod check;
+pub mod cors;
 mod proxy;
 mod values;
 
 pub use check::InvalidConfig;
-pub use proxy::{ProxyConfig, ProxyHeaders, DEFAULT_MAX_OBJECT_SIZE};
+pub use proxy::{ProxyConfig, ProxyHeaders, DEFAULT_INDEX_SHARD_ENTRIES, DEFAULT_MAX_OBJECT_SIZE};
 pub use values::parse_size;
 use values::{de_size, null_default};
 

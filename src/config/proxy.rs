@@ -153,10 +153,24 @@ pub struct ProxyConfig {
     /// Domain of virtual-host style S3 requests (`BUCKET.<domain>`); empty = path style only.
     #[serde(rename = "s3-domain")]
     pub s3_domain: String,
+    /// CORS rules of the S3 listener (docs/s3.md "CORS"); empty = no CORS.
+    #[serde(rename = "s3-cors", deserialize_with = "null_default")]
+    pub s3_cors: Vec<super::cors::CorsRule>,
+    /// The bucket whose ACL declares the S3 users and who may create and
+    /// delete buckets (flag 4); empty = S3 CreateBucket/DeleteBucket off.
+    #[serde(rename = "s3-admin-bucket")]
+    pub s3_admin_bucket: String,
+    /// Groups of buckets made by S3 CreateBucket; empty = the groups of the
+    /// listed bucket placement picks (as for `/nobucket_upload/`).
+    #[serde(rename = "s3-default-groups")]
+    pub s3_default_groups: Vec<u32>,
     /// Seconds after which an unfinished S3 multipart upload is removed
     /// with its parts (0 = never).
     #[serde(rename = "s3-multipart-max-age")]
     pub s3_multipart_max_age: u64,
+    /// Entries a shard of the name index holds before it splits (docs/index.md).
+    #[serde(rename = "index-shard-entries")]
+    pub index_shard_entries: usize,
     /// The user whose riftv1 signature (keyed by `admin-token`) authorizes
     /// `/update_local_config/`; empty = no admin credential.
     #[serde(rename = "admin-user")]
@@ -188,6 +202,9 @@ pub struct ProxyConfig {
     #[serde(rename = "max-object-size", deserialize_with = "de_size")]
     pub max_object_size: u64,
 }
+
+/// Entries a shard of the name index holds before it splits (docs/index.md).
+pub const DEFAULT_INDEX_SHARD_ENTRIES: usize = 256;
 
 /// Default of `proxy.max-object-size`: 100 GiB.
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 100 << 30;
@@ -232,7 +249,11 @@ impl Default for ProxyConfig {
             s3_https_address: String::new(),
             s3_region: String::new(),
             s3_domain: String::new(),
+            s3_cors: Vec::new(),
+            s3_admin_bucket: String::new(),
+            s3_default_groups: Vec::new(),
             s3_multipart_max_age: 7 * 24 * 3600,
+            index_shard_entries: DEFAULT_INDEX_SHARD_ENTRIES,
             admin_user: String::new(),
             admin_token: String::new(),
             unsigned_config_update_from_loopback: false,

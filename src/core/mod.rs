@@ -16,6 +16,7 @@ pub use write::WRITE_CHUNK;
 use crate::bucket::BucketMeta;
 use crate::cluster::{self, consistency, Cluster};
 use crate::config::ProxyConfig;
+use crate::index::Index;
 use crate::limits::TooLarge;
 use crate::storage::{Context, GroupId, GroupResult, ReplicaInfo, Replicas, Storage, StorageError};
 
@@ -66,16 +67,64 @@ impl Lookup {
     }
 }
 
+/// The index entry of a write: the first replica written (its size is the
+/// object's whole size, also after a write at an offset).
+fn index_entry(
+    key: &str,
+    results: &[GroupResult<ReplicaInfo>],
+) -> Option<crate::index::shard::Entry> {
+    let info = results.iter().find_map(|r| r.result.as_ref().ok())?;
+    Some(crate::index::shard::Entry {
+        key: key.to_string(),
+        size: info.size,
+        mtime_ns: u64::try_from(crate::time::since_epoch(info.mtime).as_nanos())
+            .unwrap_or(u64::MAX),
+        etag: info.etag(),
+        owner: None,
+        content_type: None,
+    })
+}
+
 /// Objects in buckets, as the HTTP layer (and later APIs) use them.
 pub struct Objects {
     storage: Arc<dyn Storage>,
     cluster: Arc<Cluster>,
+    index: Arc<Index>,
 }
 
 impl Objects {
-    /// The object path over `storage`, placed and measured by `cluster`.
-    pub fn new(storage: Arc<dyn Storage>, cluster: Arc<Cluster>) -> Objects {
-        Objects { storage, cluster }
+    /// The object path over `storage`, placed and measured by `cluster`,
+    /// with the name index's shards splitting past `shard_entries` entries.
+    pub fn new(storage: Arc<dyn Storage>, cluster: Arc<Cluster>, shard_entries: usize) -> Objects {
+        let index = Arc::new(Index::new(storage.clone(), shard_entries));
+        Objects {
+            storage,
+            cluster,
+            index,
+        }
+    }
+
+    /// The name index every write path here keeps (listings read it).
+    pub fn index(&self) -> &Arc<Index> {
+        &self.index
+    }
+
+    /// Recover-on-read of `key` in `groups` of `namespace`.
+    fn repair_job(
+        &self,
+        namespace: &str,
+        groups: Vec<GroupId>,
+        key: &str,
+        rate: u64,
+    ) -> cluster::RepairJob {
+        cluster::RepairJob {
+            storage: self.storage.clone(),
+            cluster: self.cluster.clone(),
+            namespace: namespace.to_string(),
+            groups,
+            key: key.to_string(),
+            rate,
+        }
     }
 
     /// Opens `key` for reading: the replicas not being defragmented and the
@@ -95,26 +144,9 @@ impl Objects {
         let mut open = blocking(move || read::open(storage.as_ref(), &ctx, &k, prefetch)).await??;
         if let Some(rate) = opts.recover_rate {
             if groups.len() > 1 {
-                let ns = open.namespace().to_string();
-                open.wrap_reader(|reader| {
-                    cluster::repair_corrupt(
-                        reader,
-                        self.storage.clone(),
-                        self.cluster.clone(),
-                        ns,
-                        groups.clone(),
-                        key.to_string(),
-                        rate,
-                    )
-                });
-                cluster::check_replicas_in_background(
-                    self.storage.clone(),
-                    self.cluster.clone(),
-                    open.namespace().to_string(),
-                    groups,
-                    key.to_string(),
-                    rate,
-                );
+                let job = self.repair_job(open.namespace(), groups, key, rate);
+                open.wrap_reader(|reader| job.clone().repair_corrupt(reader));
+                job.check_in_background();
             }
         }
         Ok(open)
@@ -124,6 +156,9 @@ impl Objects {
     /// `ctx`: the whole object, or with `offset` a part of the existing one
     /// (see [`write`] for the pipeline). Answers the per-group results when
     /// at least one group took the object.
+    ///
+    /// A write to a bucket's namespace is then recorded in its name index
+    /// (docs/index.md) with the replica's size, time and ETag.
     pub async fn put<E, S>(
         &self,
         ctx: Context,
@@ -136,7 +171,55 @@ impl Objects {
         E: From<ObjectError>,
         S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     {
-        write::put(&self.storage, &self.cluster, ctx, key, offset, size, body).await
+        self.put_described(ctx, key, offset, size, body, |_| {})
+            .await
+    }
+
+    /// [`Objects::put`], with `describe` adjusting the index entry once
+    /// the body has been read and stored (S3 sets its MD5 ETag, owner and
+    /// Content-Type there).
+    pub async fn put_described<E, S>(
+        &self,
+        ctx: Context,
+        key: &str,
+        offset: Option<u64>,
+        size: u64,
+        body: S,
+        describe: impl FnOnce(&mut crate::index::shard::Entry),
+    ) -> Result<Vec<GroupResult<ReplicaInfo>>, E>
+    where
+        E: From<ObjectError>,
+        S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    {
+        let index_ctx = ctx.clone();
+        let results =
+            write::put(&self.storage, &self.cluster, ctx, key, offset, size, body).await?;
+        if crate::index::is_listed(&index_ctx) {
+            if let Some(mut entry) = index_entry(key, &results) {
+                describe(&mut entry);
+                let index = self.index.clone();
+                let r = blocking(move || index.put(&index_ctx, &entry)).await;
+                self.index_outcome("write", key, r.map(|r| r.map(|_| ())));
+            }
+        }
+        Ok(results)
+    }
+
+    /// Logs and counts an index update that failed after its object
+    /// operation succeeded: the operation still succeeds (docs/index.md).
+    fn index_outcome(
+        &self,
+        what: &str,
+        key: &str,
+        r: Result<Result<(), StorageError>, ObjectError>,
+    ) {
+        let err = match r {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        self.index.note_failure();
+        log::error!("name index not updated after the {what} of {key:?}: {err}");
     }
 
     /// Refuses, before any byte is read, an upload of `size` bytes at
@@ -164,7 +247,7 @@ impl Objects {
         key: &str,
         recover_rate: Option<u64>,
     ) -> Result<Lookup, ObjectError> {
-        let namespace = ctx.namespace.clone();
+        let (namespace, groups) = (ctx.namespace.clone(), ctx.groups.clone());
         let storage = self.storage.clone();
         let k = key.to_string();
         let results = blocking(move || storage.lookup(&ctx, &k)).await?;
@@ -173,15 +256,8 @@ impl Objects {
         if !out_of_sync.is_empty() {
             self.cluster.note_out_of_sync(&namespace, &out_of_sync);
             if let (Some(rate), Some(source)) = (recover_rate, consistency::newest(&results)) {
-                cluster::recover_in_background(
-                    self.storage.clone(),
-                    self.cluster.clone(),
-                    namespace,
-                    key.to_string(),
-                    source.clone(),
-                    out_of_sync.clone(),
-                    rate,
-                );
+                self.repair_job(&namespace, groups, key, rate)
+                    .recover_in_background(source.clone(), out_of_sync.clone());
             }
         }
         Ok(Lookup {
@@ -199,11 +275,25 @@ impl Objects {
     }
 
     /// Removes `key` from every group; fails when every group failed.
+    /// Its entry leaves the bucket's name index too (also when no group
+    /// had the object: the entry was dangling).
     pub async fn remove(&self, ctx: Context, key: &str) -> Result<(), ObjectError> {
         let storage = self.storage.clone();
         let k = key.to_string();
+        let index_ctx = ctx.clone();
         let results = blocking(move || storage.remove(&ctx, &k)).await?;
-        results.any_ok()?;
+        let merged = results.any_ok();
+        let gone = match &merged {
+            Ok(()) => true,
+            Err(e) => e.is_not_found(),
+        };
+        if gone && crate::index::is_listed(&index_ctx) {
+            let index = self.index.clone();
+            let keys = vec![key.to_string()];
+            let r = blocking(move || index.remove(&index_ctx, &keys)).await;
+            self.index_outcome("removal", key, r.map(|r| r.map(|_| ())));
+        }
+        merged?;
         Ok(())
     }
 
@@ -214,16 +304,32 @@ impl Objects {
         keys: Vec<String>,
     ) -> Result<BTreeMap<String, StorageError>, ObjectError> {
         let storage = self.storage.clone();
+        let index_ctx = ctx.clone();
         let (keys, results) = blocking(move || {
             let r = storage.bulk_remove(&ctx, &keys);
             (keys, r)
         })
         .await?;
-        Ok(keys
-            .into_iter()
-            .zip(results)
-            .filter_map(|(key, r)| r.any_ok().err().map(|e| (key, e)))
-            .collect())
+        let mut failed = BTreeMap::new();
+        let mut gone = Vec::new();
+        for (key, r) in keys.into_iter().zip(results) {
+            match r.any_ok() {
+                Ok(()) => gone.push(key),
+                Err(e) => {
+                    if e.is_not_found() {
+                        gone.push(key.clone());
+                    }
+                    failed.insert(key, e);
+                }
+            }
+        }
+        if !gone.is_empty() && crate::index::is_listed(&index_ctx) {
+            let index = self.index.clone();
+            let what = format!("{} keys", gone.len());
+            let r = blocking(move || index.remove(&index_ctx, &gone)).await;
+            self.index_outcome("bulk removal", &what, r.map(|r| r.map(|_| ())));
+        }
+        Ok(failed)
     }
 
     /// Picks the bucket of an upload of `size` bytes by the placement model,

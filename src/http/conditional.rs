@@ -13,6 +13,19 @@ pub struct Validators {
     pub last_modified: SystemTime,
 }
 
+impl Validators {
+    /// A 200 reply carrying them (`ETag`, `Last-Modified`) and
+    /// `Accept-Ranges: bytes`, as a GET or HEAD of an object starts.
+    pub fn reply(&self) -> actix_web::HttpResponseBuilder {
+        use actix_web::http::header::{ACCEPT_RANGES, ETAG, LAST_MODIFIED};
+        let mut resp = actix_web::HttpResponse::Ok();
+        resp.insert_header((ETAG, self.etag.clone()))
+            .insert_header((LAST_MODIFIED, httpdate::fmt_http_date(self.last_modified)))
+            .insert_header((ACCEPT_RANGES, "bytes"));
+        resp
+    }
+}
+
 /// The precondition headers of a request, as received.
 #[derive(Debug, Clone, Default)]
 pub struct Preconditions<'a> {

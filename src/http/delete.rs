@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{web, HttpResponse};
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -127,12 +126,7 @@ pub async fn bulk_delete(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (_, ctx) = req.bucket_session(bucket, true).await?;
-    let declared = req
-        .http
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = super::request::declared_length(req.http.headers());
     if declared.is_some_and(|n| n > BULK_BODY_LIMIT as u64) {
         return Err(ApiError::PayloadTooLarge(format!(
             "bulk_delete body of {} bytes is larger than {BULK_BODY_LIMIT} \

@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::body::SizedStream;
-use actix_web::http::header::{
-    ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE,
-};
+use actix_web::http::header::{CONTENT_RANGE, CONTENT_TYPE, IF_RANGE, RANGE};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
@@ -19,7 +17,6 @@ use super::multipart::Multipart;
 use super::range::{self, Ranges, Span};
 use super::Req;
 use crate::core::{Download, OpenObject, Piece, ReadOptions};
-use crate::encoding::hex;
 use crate::storage::ReplicaInfo;
 
 /// The Content-Type of a key: the longest matching suffix of the
@@ -37,12 +34,7 @@ pub fn content_type(map: &BTreeMap<String, String>, key: &str) -> String {
 /// of its stored checksum; when the backend keeps none (all zeros, as plain
 /// Elliptics 3.0 lookups answer), the object id, size and mtime in ns.
 pub fn etag(info: &ReplicaInfo) -> String {
-    if !info.csum.is_empty() && info.csum.iter().any(|&b| b != 0) {
-        return format!("\"{}\"", hex(&info.csum[..info.csum.len().min(16)]));
-    }
-    let ns = crate::time::since_epoch(info.mtime).as_nanos();
-    let id: String = info.id.chars().take(32).collect();
-    format!("\"{id}-{:x}-{ns:x}\"", info.size)
+    info.etag()
 }
 
 /// What the reply carries.
@@ -85,10 +77,7 @@ pub async fn get(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, Api
         last_modified: info.mtime,
     };
     let ctype = content_type(&req.snap.config.proxy.content_types, key);
-    let mut resp = HttpResponse::Ok();
-    resp.insert_header((ETAG, validators.etag.clone()))
-        .insert_header((LAST_MODIFIED, httpdate::fmt_http_date(info.mtime)))
-        .insert_header((ACCEPT_RANGES, "bytes"));
+    let mut resp = validators.reply();
 
     let pre = Preconditions::from_headers(req.http.headers());
     match conditional::evaluate(&pre, &validators, true) {

@@ -1,11 +1,15 @@
 //! `/metrics`: everything `/stat/` and `/proxy_stat/` show, in the
 //! Prometheus (OpenMetrics) text format. See docs/metrics.md.
 
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -15,7 +19,7 @@ use super::error::ApiError;
 use super::Req;
 use crate::cluster::pain::Limits;
 use crate::cluster::{Cluster, ClusterStats};
-use crate::state::AppState;
+use crate::state::{AppState, Snapshot};
 use crate::stats::Labels;
 use crate::storage::BackendStat;
 
@@ -56,30 +60,59 @@ fn backend_labels(s: &BackendStat) -> Labels {
     ])
 }
 
-/// A registry of the metrics of the moment: the request families kept by
-/// [`crate::stats::ProxyStats`] plus gauges built from the cluster state.
-pub fn registry(
-    state: &AppState,
-    loaded: SystemTime,
-    proxy: &crate::config::ProxyConfig,
-) -> Registry {
+/// The registry of one scrape: the request families kept by
+/// [`crate::stats::ProxyStats`] and a [`ProxyCollector`] for the rest.
+pub fn registry(state: &web::Data<AppState>, snap: Arc<Snapshot>) -> Registry {
     let mut reg = Registry::with_prefix("backrunner");
     register_requests(&mut reg, &state.stats.metrics);
-    register_process(&mut reg, state, loaded);
-    let cluster = &state.cluster;
-    let stats = cluster.stats();
-    register_stat_updates(&mut reg, cluster, &stats);
-    let limits = crate::cluster::pain::Limits {
-        soft: proxy.free_space_ratio_soft,
-        hard: proxy.free_space_ratio_hard,
-    };
-    register_backends(&mut reg, cluster, &stats, limits);
-    register_replicas(&mut reg, cluster);
-    register_defrag(&mut reg, cluster);
+    reg.register_collector(Box::new(ProxyCollector {
+        state: state.clone(),
+        snap,
+    }));
     reg
 }
 
-/// The request families: counts, latency, bytes in and out.
+/// The metrics read from the proxy's state when scraped: process and
+/// reload counters, cluster statistics, replicas and defragmentation.
+pub struct ProxyCollector {
+    state: web::Data<AppState>,
+    snap: Arc<Snapshot>,
+}
+
+impl std::fmt::Debug for ProxyCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProxyCollector")
+    }
+}
+
+impl Collector for ProxyCollector {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        let (state, proxy) = (&self.state, &self.snap.config.proxy);
+        encode_process(&mut enc, state, self.snap.loaded)?;
+        let cluster = &state.cluster;
+        let stats = cluster.stats();
+        encode_stat_updates(&mut enc, cluster, &stats)?;
+        let limits = Limits {
+            soft: proxy.free_space_ratio_soft,
+            hard: proxy.free_space_ratio_hard,
+        };
+        encode_backends(&mut enc, cluster, &stats, limits)?;
+        encode_replicas(&mut enc, cluster)?;
+        encode_defrag(&mut enc, cluster)
+    }
+}
+
+/// Writes one metric (a family or a single counter or gauge) as scraped.
+fn emit(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    metric: &impl EncodeMetric,
+) -> fmt::Result {
+    let m = enc.encode_descriptor(name, help, None, metric.metric_type())?;
+    metric.encode(m)
+}
+
 fn register_requests(reg: &mut Registry, m: &crate::stats::RequestMetrics) {
     reg.register(
         "http_requests",
@@ -104,41 +137,63 @@ fn register_requests(reg: &mut Registry, m: &crate::stats::RequestMetrics) {
 }
 
 /// Uptime, config load time and reload counters.
-fn register_process(reg: &mut Registry, state: &AppState, loaded: SystemTime) {
+fn encode_process(
+    enc: &mut DescriptorEncoder,
+    state: &AppState,
+    loaded: SystemTime,
+) -> fmt::Result {
     let uptime: Gauge<f64, AtomicU64> = Gauge::default();
     uptime.set(state.stats.uptime());
-    reg.register("uptime_seconds", "Seconds since the proxy started", uptime);
+    emit(
+        enc,
+        "uptime_seconds",
+        "Seconds since the proxy started",
+        &uptime,
+    )?;
     let config_time: Gauge<f64, AtomicU64> = Gauge::default();
     config_time.set(crate::time::unix_secs_f64(loaded));
-    reg.register(
+    emit(
+        enc,
         "config_loaded_timestamp_seconds",
         "When the config in use was loaded",
-        config_time,
-    );
+        &config_time,
+    )?;
     let signals: Counter = Counter::default();
     signals.inc_by(state.stats.reloads.signals.load(Ordering::Relaxed));
-    reg.register("reload_signals", "SIGHUPs whose reload hooks ran", signals);
+    emit(
+        enc,
+        "reload_signals",
+        "SIGHUPs whose reload hooks ran",
+        &signals,
+    )?;
     let reload_errors: Counter = Counter::default();
     reload_errors.inc_by(state.reload.status.error_count());
-    reg.register(
+    emit(
+        enc,
         "reload_errors",
         "Failed reload steps (SIGHUP, periodic, update_local_config)",
-        reload_errors,
-    );
+        &reload_errors,
+    )?;
+    Ok(())
 }
 
 /// How the cluster statistics updates go, and their age.
-fn register_stat_updates(reg: &mut Registry, cluster: &Cluster, stats: &ClusterStats) {
+fn encode_stat_updates(
+    enc: &mut DescriptorEncoder,
+    cluster: &Cluster,
+    stats: &ClusterStats,
+) -> fmt::Result {
     let updates: Counter = Counter::default();
     updates.inc_by(cluster.stat_updates());
-    reg.register("stat_updates", "Cluster statistics updates", updates);
+    emit(enc, "stat_updates", "Cluster statistics updates", &updates)?;
     let update_errors: Counter = Counter::default();
     update_errors.inc_by(cluster.stat_errors());
-    reg.register(
+    emit(
+        enc,
         "stat_update_errors",
         "Cluster statistics updates that did not run",
-        update_errors,
-    );
+        &update_errors,
+    )?;
     let age: Gauge<f64, AtomicU64> = Gauge::default();
     age.set(stats.time.map_or(-1.0, |t| {
         SystemTime::now()
@@ -146,16 +201,23 @@ fn register_stat_updates(reg: &mut Registry, cluster: &Cluster, stats: &ClusterS
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0)
     }));
-    reg.register(
+    emit(
+        enc,
         "stat_age_seconds",
         "Age of the cached cluster statistics (-1 before the first update)",
-        age,
-    );
+        &age,
+    )?;
+    Ok(())
 }
 
 /// Per-backend space, records, flags, placement pain and write cost,
 /// checksum errors and storage commands.
-fn register_backends(reg: &mut Registry, cluster: &Cluster, stats: &ClusterStats, limits: Limits) {
+fn encode_backends(
+    enc: &mut DescriptorEncoder,
+    cluster: &Cluster,
+    stats: &ClusterStats,
+    limits: Limits,
+) -> fmt::Result {
     let space = GaugeFamily::default();
     let records = GaugeFamily::default();
     let flags = GaugeFamily::default();
@@ -206,43 +268,52 @@ fn register_backends(reg: &mut Registry, cluster: &Cluster, stats: &ClusterStats
             cmd_bytes.get_or_create(&cl).inc_by(st.bytes);
         }
     }
-    reg.register("backend_space_bytes", "Backend space by kind", space);
-    reg.register("backend_records", "Backend records by state", records);
-    reg.register(
+    emit(enc, "backend_space_bytes", "Backend space by kind", &space)?;
+    emit(enc, "backend_records", "Backend records by state", &records)?;
+    emit(enc,
         "backend_checksum_errors",
-        "Reads that found a replica's bytes failing their checksum (served from another replica, or failed)",
-        csum_errors,
-    );
-    reg.register(
+        "Reads that found a replica's bytes failing their checksum (served from another replica, or failed)", &csum_errors,)?;
+    emit(
+        enc,
         "backend_flag",
         "Backend read-only flag, defragmentation state and last error code",
-        flags,
-    );
-    reg.register(
+        &flags,
+    )?;
+    emit(
+        enc,
         "backend_pain",
         "Placement pain of the backend for a small write (free space, penalties, write cost)",
-        pain,
-    );
-    reg.register(
+        &pain,
+    )?;
+    emit(
+        enc,
         "backend_write_cost",
         "Smoothed write cost of the backend in nanoseconds per byte",
-        cost,
-    );
-    reg.register("backend_commands", "Storage commands per backend", commands);
-    reg.register(
+        &cost,
+    )?;
+    emit(
+        enc,
+        "backend_commands",
+        "Storage commands per backend",
+        &commands,
+    )?;
+    emit(
+        enc,
         "backend_command_failures",
         "Failed storage commands per backend",
-        failures,
-    );
-    reg.register(
+        &failures,
+    )?;
+    emit(
+        enc,
         "backend_command_bytes",
         "Payload bytes of successful storage commands per backend",
-        cmd_bytes,
-    );
+        &cmd_bytes,
+    )?;
+    Ok(())
 }
 
 /// Replicas out of sync, recoveries and bad bucket metadata copies.
-fn register_replicas(reg: &mut Registry, cluster: &Cluster) {
+fn encode_replicas(enc: &mut DescriptorEncoder, cluster: &Cluster) -> fmt::Result {
     let oos = CounterFamily::default();
     for (bucket, groups) in cluster.out_of_sync() {
         for (g, n) in groups {
@@ -253,11 +324,12 @@ fn register_replicas(reg: &mut Registry, cluster: &Cluster) {
             .inc_by(n);
         }
     }
-    reg.register(
+    emit(
+        enc,
         "replicas_out_of_sync",
         "Replicas found missing or different from the newest one",
-        oos,
-    );
+        &oos,
+    )?;
     let rec = cluster.recovery.summary();
     let recoveries = CounterFamily::default();
     for (result, n) in [
@@ -269,29 +341,33 @@ fn register_replicas(reg: &mut Registry, cluster: &Cluster) {
             .get_or_create(&labels(&[("result", result.into())]))
             .inc_by(n);
     }
-    reg.register(
+    emit(
+        enc,
         "replica_recoveries",
         "Replica recoveries by result",
-        recoveries,
-    );
+        &recoveries,
+    )?;
     let rec_bytes: Counter = Counter::default();
     rec_bytes.inc_by(rec.bytes);
-    reg.register(
+    emit(
+        enc,
         "replica_recovered_bytes",
         "Bytes copied by replica recovery",
-        rec_bytes,
-    );
+        &rec_bytes,
+    )?;
     let bad_meta: Counter = Counter::default();
     bad_meta.inc_by(crate::bucket::bad_meta_copies());
-    reg.register(
+    emit(
+        enc,
         "bucket_metadata_bad_copies",
         "Bucket metadata copies that failed to decode (another group's copy was tried)",
-        bad_meta,
-    );
+        &bad_meta,
+    )?;
+    Ok(())
 }
 
 /// Automatic defragmentation requests by outcome.
-fn register_defrag(reg: &mut Registry, cluster: &Cluster) {
+fn encode_defrag(enc: &mut DescriptorEncoder, cluster: &Cluster) -> fmt::Result {
     let d = cluster.defrag.summary();
     let defrag = CounterFamily::default();
     for (outcome, n) in [
@@ -304,16 +380,18 @@ fn register_defrag(reg: &mut Registry, cluster: &Cluster) {
             .get_or_create(&labels(&[("outcome", outcome.into())]))
             .inc_by(n);
     }
-    reg.register(
+    emit(
+        enc,
         "defrag_requests",
         "Automatic defragmentation requests by outcome",
-        defrag,
-    );
+        &defrag,
+    )?;
+    Ok(())
 }
 
 /// Handles `/metrics`.
 pub async fn metrics(req: &Req) -> Result<HttpResponse, ApiError> {
-    let reg = registry(&req.state, req.snap.loaded, &req.snap.config.proxy);
+    let reg = registry(&req.state, req.snap.clone());
     let mut out = String::new();
     encode(&mut out, &reg).map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))?;
     Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(out))

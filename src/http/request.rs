@@ -136,6 +136,15 @@ pub(super) fn header_bytes(req: &HttpRequest) -> usize {
         .sum()
 }
 
+/// The body size a request's `Content-Length` declares, if it declares one
+/// that is a number.
+pub fn declared_length(headers: &actix_web::http::header::HeaderMap) -> Option<u64> {
+    headers
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Parses a decimal or `0x` hexadecimal number.
 pub fn parse_u64(s: &str) -> Option<u64> {
     let s = s.trim();

@@ -130,10 +130,7 @@ fn finish(routed: Routed, req: &Req, name: &str, started: Instant) -> HttpRespon
     }
     let status = resp.status().as_u16();
     let bytes = reply_bytes(&resp);
-    let bytes_in = req
-        .header("content-length")
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
+    let bytes_in = super::request::declared_length(req.http.headers()).unwrap_or(0);
     state
         .stats
         .record_request(name, status, bytes, bytes_in, started.elapsed());

@@ -220,5 +220,6 @@ pub async fn proxy_stat(req: &Req) -> Result<HttpResponse, ApiError> {
         },
         "handlers": handlers,
         "errors": stats.errors(),
+        "index": req.state.objects.index().stats(),
     })))
 }

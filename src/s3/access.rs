@@ -31,6 +31,18 @@ pub fn verify(
     bucket: Option<&BucketMeta>,
     all: &[std::sync::Arc<BucketMeta>],
 ) -> Result<Caller, S3Error> {
+    verify_key(auth, amz_date, req, bucket, all).map(|(caller, _)| caller)
+}
+
+/// [`verify`], also answering the signing key of the secret that matched
+/// (signed aws-chunked bodies chain their chunk signatures with it).
+pub fn verify_key(
+    auth: &Authorization,
+    amz_date: &str,
+    req: &Request<'_>,
+    bucket: Option<&BucketMeta>,
+    all: &[std::sync::Arc<BucketMeta>],
+) -> Result<(Caller, Vec<u8>), S3Error> {
     let mut secrets: Vec<&str> = Vec::new();
     if let Some(e) = bucket.and_then(|b| b.acl.get(&auth.access_key)) {
         secrets.push(&e.token);
@@ -56,12 +68,16 @@ pub fn verify(
     let sts = sigv4::string_to_sign(amz_date, &auth.scope(), &canonical);
     // Every candidate is computed and compared, so the time taken does not
     // tell which one matched.
-    let matched = secrets
-        .iter()
-        .map(|s| sigv4::same_signature(&auth.signature, &sigv4::signature(s, auth, &sts)))
-        .fold(false, |a, b| a | b);
-    if matched {
-        Ok(Caller::User(auth.access_key.clone()))
+    let mut matched = None;
+    for s in &secrets {
+        let key = sigv4::signing_key(s, &auth.date, &auth.region, &auth.service);
+        let sig = crate::encoding::hex(&sigv4::hmac_sha256(&key, sts.as_bytes()));
+        if sigv4::same_signature(&auth.signature, &sig) && matched.is_none() {
+            matched = Some(key);
+        }
+    }
+    if let Some(key) = matched {
+        Ok((Caller::User(auth.access_key.clone()), key))
     } else {
         Err(S3Error::new(
             S3ErrorCode::SignatureDoesNotMatch,

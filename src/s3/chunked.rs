@@ -1,11 +1,16 @@
-//! `Content-Encoding: aws-chunked` bodies with an unsigned trailer
-//! (`x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER`), which
-//! boto3 and aws-cli send over HTTPS: `HEX-SIZE\r\nDATA\r\n` chunks, a
-//! `0\r\n` chunk, trailer lines (`x-amz-checksum-crc32:...`) and an empty
-//! line. Decoded as it streams, chunk data passed on without copying.
+//! `Content-Encoding: aws-chunked` bodies: `HEX-SIZE[;chunk-signature=SIG]\r\nDATA\r\n`
+//! chunks, a final empty chunk, trailer lines (`x-amz-checksum-crc32:...`,
+//! `x-amz-trailer-signature:...`) and an empty line. Unsigned with a
+//! trailer (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`, what boto3 and aws-cli
+//! send over HTTPS) or signed chunk by chunk ([`ChunkSigner`]:
+//! `STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]`). Decoded as it streams,
+//! chunk data passed on without copying; the trailer lines are kept for
+//! the checksum check ([`Decoder::trailers`]).
 
 use bytes::{Buf, Bytes, BytesMut};
+use openssl::sha::Sha256;
 
+use super::chunksig::ChunkSigner;
 use super::error::{S3Error, S3ErrorCode};
 
 /// The `x-amz-content-sha256` of these bodies.
@@ -13,6 +18,10 @@ pub const UNSIGNED_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
 
 /// Longest chunk-size line or trailer line accepted.
 const MAX_LINE: usize = 4096;
+/// Most trailer lines accepted.
+const MAX_TRAILERS: usize = 16;
+/// The trailer line that signs the others.
+const TRAILER_SIGNATURE: &str = "x-amz-trailer-signature";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -29,11 +38,23 @@ enum State {
 }
 
 /// Incremental decoder: feed encoded bytes, get data bytes.
-#[derive(Debug)]
 pub struct Decoder {
     state: State,
     /// A partial line (size or trailer) across input chunks.
     line: BytesMut,
+    /// Trailer lines (name lower case, value trimmed), the signature excluded.
+    trailers: Vec<(String, String)>,
+    /// Signed bodies: the chain, the current chunk's data hash and the
+    /// signature its size line carried; whether a signed trailer follows.
+    signed: Option<Signed>,
+}
+
+struct Signed {
+    chain: ChunkSigner,
+    data: Sha256,
+    given: Option<String>,
+    trailer: bool,
+    trailer_signature: Option<String>,
 }
 
 impl Default for Decoder {
@@ -41,6 +62,8 @@ impl Default for Decoder {
         Decoder {
             state: State::Size,
             line: BytesMut::new(),
+            trailers: Vec::new(),
+            signed: None,
         }
     }
 }
@@ -53,13 +76,38 @@ fn bad(why: impl Into<String>) -> S3Error {
 }
 
 impl Decoder {
+    /// A decoder of a signed body: every chunk's signature is checked
+    /// against `chain`, and with `trailer` the trailer's signature too.
+    pub fn signed(chain: ChunkSigner, trailer: bool) -> Decoder {
+        Decoder {
+            signed: Some(Signed {
+                chain,
+                data: Sha256::new(),
+                given: None,
+                trailer,
+                trailer_signature: None,
+            }),
+            ..Decoder::default()
+        }
+    }
+
+    /// The trailer lines received (name lower case, value trimmed), the
+    /// trailer signature excluded; complete once [`Decoder::finish`] is Ok.
+    pub fn trailers(&self) -> &[(String, String)] {
+        &self.trailers
+    }
+
     /// Decodes `input`, appending the data it carries to `out`.
     pub fn feed(&mut self, mut input: Bytes, out: &mut Vec<Bytes>) -> Result<(), S3Error> {
         while !input.is_empty() {
             match self.state {
                 State::Data(n) => {
                     let take = (n.min(input.len() as u64)) as usize;
-                    out.push(input.split_to(take));
+                    let data = input.split_to(take);
+                    if let Some(s) = &mut self.signed {
+                        s.data.update(&data);
+                    }
+                    out.push(data);
                     let left = n - take as u64;
                     self.state = if left == 0 {
                         State::DataEnd
@@ -109,13 +157,27 @@ impl Decoder {
                 if !line.is_empty() {
                     return Err(bad("chunk data is longer than its size"));
                 }
+                if let Some(s) = &mut self.signed {
+                    let hash = std::mem::replace(&mut s.data, Sha256::new()).finish();
+                    s.chain.chunk(&hash, s.given.take().as_deref())?;
+                }
                 self.state = State::Size;
             }
             State::Size => {
                 let text = std::str::from_utf8(line).map_err(|_| bad("chunk size is not text"))?;
-                let hex = text.split(';').next().unwrap_or_default().trim();
+                let mut parts = text.split(';');
+                let hex = parts.next().unwrap_or_default().trim();
                 let n = u64::from_str_radix(hex, 16)
                     .map_err(|_| bad(format!("chunk size {hex:?} is not hexadecimal")))?;
+                if let Some(s) = &mut self.signed {
+                    s.given = parts
+                        .find_map(|p| p.trim().strip_prefix("chunk-signature="))
+                        .map(str::to_string);
+                    if n == 0 {
+                        let hash = std::mem::replace(&mut s.data, Sha256::new()).finish();
+                        s.chain.chunk(&hash, s.given.take().as_deref())?;
+                    }
+                }
                 self.state = if n == 0 {
                     State::Trailer
                 } else {
@@ -124,9 +186,30 @@ impl Decoder {
             }
             State::Trailer => {
                 if line.is_empty() {
+                    if let Some(s) = self.signed.as_mut().filter(|s| s.trailer) {
+                        s.chain
+                            .trailer(&self.trailers, s.trailer_signature.as_deref())?;
+                    }
                     self.state = State::Done;
-                } else if !line.contains(&b':') {
-                    return Err(bad("a trailer line is not NAME:VALUE"));
+                    return Ok(());
+                }
+                let text =
+                    std::str::from_utf8(line).map_err(|_| bad("a trailer line is not text"))?;
+                let (name, value) = text
+                    .split_once(':')
+                    .ok_or_else(|| bad("a trailer line is not NAME:VALUE"))?;
+                let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_string());
+                if self.signed.as_ref().is_some_and(|s| !s.trailer) {
+                    return Err(bad("trailer lines in a signed body without a trailer"));
+                }
+                if name == TRAILER_SIGNATURE {
+                    if let Some(s) = &mut self.signed {
+                        s.trailer_signature = Some(value);
+                    }
+                } else if self.trailers.len() >= MAX_TRAILERS {
+                    return Err(bad(format!("more than {MAX_TRAILERS} trailer lines")));
+                } else {
+                    self.trailers.push((name, value));
                 }
             }
             State::Data(_) | State::Done => {}
@@ -173,6 +256,72 @@ mod tests {
         assert_eq!(
             decode(&[b"3;chunk-signature=ab\r\nabc\r\n0\r\n\r\n"]).unwrap(),
             b"abc"
+        );
+    }
+
+    #[test]
+    fn trailers_are_kept() {
+        let mut d = Decoder::default();
+        let mut out = Vec::new();
+        d.feed(Bytes::from_static(BODY), &mut out).unwrap();
+        d.finish().unwrap();
+        assert_eq!(
+            d.trailers(),
+            &[("x-amz-checksum-crc32".to_string(), "DUoRhQ==".to_string())]
+        );
+    }
+
+    #[test]
+    fn signed_chunks() {
+        use crate::s3::chunksig::{ChunkSigner, Seed};
+        let seed = Seed {
+            key: vec![7; 32],
+            amz_date: "20240101T000000Z".into(),
+            scope: "20240101/r/s3/aws4_request".into(),
+            signature: "ab".repeat(32),
+        };
+        // Signatures computed by a chain of its own.
+        let mut chain = ChunkSigner::new(seed.clone());
+        let mut body = Vec::new();
+        for data in [&b"hello"[..], b" world", b""] {
+            let sha = openssl::sha::sha256(data);
+            let sig = chain.expected_chunk(&sha);
+            chain.chunk(&sha, Some(&sig)).unwrap();
+            body.extend_from_slice(
+                format!("{:x};chunk-signature={sig}\r\n", data.len()).as_bytes(),
+            );
+            if !data.is_empty() {
+                body.extend_from_slice(data);
+                body.extend_from_slice(b"\r\n");
+            }
+        }
+        let run = |b: &[u8], trailer: bool| {
+            let mut d = Decoder::signed(ChunkSigner::new(seed.clone()), trailer);
+            let mut out = Vec::new();
+            for piece in b.chunks(3) {
+                d.feed(Bytes::copy_from_slice(piece), &mut out)?;
+            }
+            d.finish().map(|_| out.concat())
+        };
+        let mut good = body.clone();
+        good.extend_from_slice(b"\r\n");
+        assert_eq!(run(&good, false).unwrap(), b"hello world");
+        // A flipped data byte breaks its chunk's signature.
+        let mut flipped = good.clone();
+        let at = flipped.iter().position(|&b| b == b'w').unwrap();
+        flipped[at] = b'W';
+        assert_eq!(
+            run(&flipped, false).unwrap_err().code,
+            S3ErrorCode::SignatureDoesNotMatch
+        );
+        // Unsigned trailer lines are not taken in a body signed without a trailer.
+        let mut injected = body.clone();
+        injected.extend_from_slice(b"x-amz-checksum-crc32:AAAAAA==\r\n\r\n");
+        assert!(run(&injected, false).is_err());
+        // With a trailer, its signature is required.
+        assert_eq!(
+            run(&injected, true).unwrap_err().code,
+            S3ErrorCode::SignatureDoesNotMatch
         );
     }
 

@@ -1,11 +1,13 @@
 //! What a streamed PUT body is checked against while it streams: the
 //! SHA-256 the client signed (`x-amz-content-sha256`), its `Content-MD5`,
-//! and the MD5 that becomes the object's ETag.
+//! its `x-amz-checksum-*` (header or aws-chunked trailer), and the MD5
+//! that becomes the object's ETag.
 
 use openssl::hash::{Hasher, MessageDigest};
 use openssl::memcmp;
 use openssl::sha::Sha256;
 
+use super::checksum::{self, Algorithm, ChecksumType, Expected, ObjectChecksum};
 use super::error::{S3Error, S3ErrorCode};
 use super::sigv4::UNSIGNED_PAYLOAD;
 use crate::encoding::hex;
@@ -17,16 +19,20 @@ pub struct BodyDigest {
     sha256: Option<(Sha256, [u8; 32])>,
     content_md5: Option<[u8; 16]>,
     md5: Option<Hasher>,
+    /// The additional checksum: what was declared, and its running value.
+    checksum: Option<(Expected, checksum::Hasher)>,
+    /// Trailer lines of an aws-chunked body, set before [`BodyDigest::finish`].
+    trailers: Vec<(String, String)>,
+    /// The checksum to store, once finished.
+    result: Option<ObjectChecksum>,
 }
 
 impl BodyDigest {
     /// `payload_hash` is the `x-amz-content-sha256` value (64 hex digits,
-    /// `UNSIGNED-PAYLOAD` or `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: nothing
-    /// to check); `content_md5` the base64 `Content-MD5` header.
+    /// `UNSIGNED-PAYLOAD` or a `STREAMING-...` aws-chunked kind: nothing
+    /// to check here); `content_md5` the base64 `Content-MD5` header.
     pub fn new(payload_hash: &str, content_md5: Option<&str>) -> Result<BodyDigest, S3Error> {
-        let sha256 = if payload_hash == UNSIGNED_PAYLOAD
-            || payload_hash == super::chunked::UNSIGNED_TRAILER
-        {
+        let sha256 = if payload_hash == UNSIGNED_PAYLOAD || payload_hash.starts_with("STREAMING-") {
             None
         } else {
             Some((Sha256::new(), parse_hex32(payload_hash)?))
@@ -52,7 +58,37 @@ impl BodyDigest {
             sha256,
             content_md5,
             md5: Some(md5),
+            checksum: None,
+            trailers: Vec::new(),
+            result: None,
         })
+    }
+
+    /// Also computes an `x-amz-checksum-*` and, when the request declared
+    /// one ([`checksum::expected`]), checks it at the end. With `None` the
+    /// object's CRC-64/NVME is computed and stored unchecked (as S3 does
+    /// for objects uploaded without a checksum since 2025).
+    pub fn with_checksum(mut self, declared: Option<Expected>) -> BodyDigest {
+        let e = declared.unwrap_or(Expected {
+            algorithm: Algorithm::Crc64Nvme,
+            value: None,
+            in_trailer: false,
+        });
+        let h = checksum::Hasher::new(e.algorithm);
+        self.checksum = Some((e, h));
+        self
+    }
+
+    /// The trailer lines of an aws-chunked body (where a declared
+    /// `x-amz-trailer` checksum is found); call before `finish`.
+    pub fn set_trailers(&mut self, trailers: Vec<(String, String)>) {
+        self.trailers = trailers;
+    }
+
+    /// The checksum to keep with the object; `Some` after a good `finish`
+    /// when [`BodyDigest::with_checksum`] was called.
+    pub fn checksum(&self) -> Option<&ObjectChecksum> {
+        self.result.as_ref()
     }
 
     /// Feeds a chunk of the body.
@@ -63,6 +99,9 @@ impl BodyDigest {
         if let Some(m) = &mut self.md5 {
             m.update(chunk)
                 .map_err(|e| S3Error::internal(format!("md5: {e}")))?;
+        }
+        if let Some((_, h)) = &mut self.checksum {
+            h.update(chunk);
         }
         Ok(())
     }
@@ -100,7 +139,48 @@ impl BodyDigest {
                 ));
             }
         }
+        if let Some((e, h)) = self.checksum.take() {
+            let got = h.finish();
+            let given = match (&e.value, e.in_trailer) {
+                (Some(v), _) => Some(v.clone()),
+                (None, true) => Some(self.trailer_value(e.algorithm)?),
+                (None, false) => None,
+            };
+            if let Some(given) = given {
+                if !memcmp::eq(&given, &got) {
+                    return Err(checksum::mismatch(e.algorithm, &given, &got));
+                }
+            }
+            self.result = Some(ObjectChecksum {
+                algorithm: e.algorithm,
+                value: checksum::encode(&got),
+                kind: ChecksumType::FullObject,
+            });
+        }
         Ok(md5)
+    }
+
+    /// The raw checksum the trailer carries for `alg`.
+    fn trailer_value(&self, alg: Algorithm) -> Result<Vec<u8>, S3Error> {
+        let (_, v) = self
+            .trailers
+            .iter()
+            .find(|(k, _)| k == alg.header())
+            .ok_or_else(|| {
+                S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    format!(
+                        "x-amz-trailer names {}, but the body's trailer does not carry it",
+                        alg.header()
+                    ),
+                )
+            })?;
+        checksum::decode(alg, v).ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                format!("Value for {} trailing header is invalid", alg.header()),
+            )
+        })
     }
 }
 
@@ -162,6 +242,63 @@ mod tests {
                 .unwrap()
                 .code,
             S3ErrorCode::InvalidDigest
+        );
+    }
+
+    #[test]
+    fn additional_checksums() {
+        use crate::s3::checksum::Expected;
+        let body = b"hello world";
+        let crc = Algorithm::Crc32.digest(body);
+        let run = |e: Option<Expected>, trailers: Vec<(String, String)>, data: &[u8]| {
+            let mut d = BodyDigest::new(UNSIGNED_PAYLOAD, None)
+                .unwrap()
+                .with_checksum(e);
+            d.update(data).unwrap();
+            d.set_trailers(trailers);
+            d.finish().map(|_| d.checksum().cloned().unwrap())
+        };
+        let header = Expected {
+            algorithm: Algorithm::Crc32,
+            value: Some(crc.clone()),
+            in_trailer: false,
+        };
+        let c = run(Some(header.clone()), vec![], body).unwrap();
+        assert_eq!(
+            (c.algorithm, c.value.as_str()),
+            (Algorithm::Crc32, "DUoRhQ==")
+        );
+        assert_eq!(
+            run(Some(header), vec![], b"hello there").unwrap_err().code,
+            S3ErrorCode::BadDigest
+        );
+        let trailer = Expected {
+            algorithm: Algorithm::Crc32,
+            value: None,
+            in_trailer: true,
+        };
+        let t = |v: &str| vec![("x-amz-checksum-crc32".to_string(), v.to_string())];
+        assert!(run(Some(trailer.clone()), t("DUoRhQ=="), body).is_ok());
+        assert_eq!(
+            run(Some(trailer.clone()), t("AAAAAA=="), body)
+                .unwrap_err()
+                .code,
+            S3ErrorCode::BadDigest
+        );
+        assert_eq!(
+            run(Some(trailer.clone()), t("x"), body).unwrap_err().code,
+            S3ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            run(Some(trailer), vec![], body).unwrap_err().code,
+            S3ErrorCode::InvalidRequest
+        );
+        // Nothing declared: CRC-64/NVME computed and kept.
+        let c = run(None, vec![], body).unwrap();
+        assert_eq!(c.algorithm, Algorithm::Crc64Nvme);
+        assert_eq!(
+            c.value,
+            checksum::encode(&Algorithm::Crc64Nvme.digest(body))
         );
     }
 }

@@ -18,7 +18,19 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{S3Error, S3ErrorCode};
 use crate::core::{Download, Objects, Piece, ReadOptions};
+use crate::http::conditional::Validators;
 use crate::storage::{Context, GroupResult, ReplicaInfo};
+
+/// The validators of an object: the ETag its sidecar keeps (the MD5 S3
+/// clients expect), else Backrunner's ETag; its stored time.
+pub fn validators(info: &ReplicaInfo, sidecar: Option<&ObjectMeta>) -> Validators {
+    Validators {
+        etag: sidecar
+            .map(|m| m.etag.clone())
+            .unwrap_or_else(|| crate::http::get::etag(info)),
+        last_modified: info.mtime,
+    }
+}
 
 /// Largest total size of `x-amz-meta-*` names and values, as S3 (2 KiB).
 pub const MAX_USER_META: usize = 2048;
@@ -50,6 +62,9 @@ pub struct ObjectMeta {
     /// `x-amz-meta-*` (names lower case, with the prefix).
     #[serde(default)]
     pub user: BTreeMap<String, String>,
+    /// The `x-amz-checksum-*` verified (or computed) at PUT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<super::checksum::ObjectChecksum>,
 }
 
 fn nanos(t: SystemTime) -> u128 {
@@ -72,14 +87,19 @@ impl ObjectMeta {
         for h in STORED_HEADERS {
             if let Some(v) = headers.get(*h) {
                 let mut v = text(v);
-                if *h == "content-encoding" {
-                    // The transfer framing of the request, not the object's encoding.
+                let framed = || {
+                    v.split(',')
+                        .any(|e| e.trim().eq_ignore_ascii_case("aws-chunked"))
+                };
+                if *h == "content-encoding" && framed() {
+                    // The transfer framing of the request, not the object's
+                    // encoding; the rest is kept as listed, `, ` apart.
                     v = v
                         .split(',')
                         .map(str::trim)
                         .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
                         .collect::<Vec<_>>()
-                        .join(",");
+                        .join(", ");
                     if v.is_empty() {
                         continue;
                     }
@@ -196,19 +216,8 @@ pub async fn remove(objects: &Objects, ctx: &Context, key: &str) -> Result<(), S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+    use crate::test_support::headers;
     use std::time::Duration;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                HeaderName::from_static(k),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
-    }
 
     #[test]
     fn from_put_headers() {
@@ -231,6 +240,18 @@ mod tests {
         let m = ObjectMeta::from_request(&headers(&[("content-encoding", "aws-chunked,gzip")]))
             .unwrap();
         assert_eq!(m.headers["content-encoding"], "gzip");
+        let m = ObjectMeta::from_request(&headers(&[(
+            "content-encoding",
+            "deflate, aws-chunked,gzip",
+        )]))
+        .unwrap();
+        assert_eq!(m.headers["content-encoding"], "deflate, gzip");
+        let m =
+            ObjectMeta::from_request(&headers(&[("content-encoding", "deflate,gzip")])).unwrap();
+        assert_eq!(
+            m.headers["content-encoding"], "deflate,gzip",
+            "kept as sent"
+        );
         let big = "v".repeat(MAX_USER_META);
         let e = ObjectMeta::from_request(&headers(&[("x-amz-meta-big", &big)])).unwrap_err();
         assert_eq!(e.code, S3ErrorCode::MetadataTooLarge);

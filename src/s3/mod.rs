@@ -8,17 +8,27 @@
 
 pub mod access;
 mod auth;
+pub mod body;
 pub mod bucket;
+pub mod bucket_admin;
+pub mod bucket_name;
+pub mod checksum;
 pub mod chunked;
+pub mod chunksig;
 pub mod cluster_doc;
 pub mod copy;
+pub mod cors;
+pub mod delete_objects;
 pub mod digest;
 pub mod error;
+pub mod list;
 pub mod long_reply;
 pub mod meta;
 pub mod multipart;
 pub mod object;
 pub mod op;
+pub mod parts;
+pub mod presign;
 pub mod request;
 mod server;
 pub mod sigv4;
@@ -26,6 +36,7 @@ pub mod target;
 pub mod upload_lists;
 pub mod write_conditions;
 pub mod xml;
+pub mod xml_body;
 
 pub use op::{parse_op, Op};
 pub use request::S3Req;

@@ -22,20 +22,20 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::http::header::ETAG;
 use actix_web::{web, HttpResponse};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
-use openssl::hash::{hash, MessageDigest};
 use serde::{Deserialize, Serialize};
 
-use super::chunked::{self, Decoder};
 use super::copy;
 use super::digest::BodyDigest;
 use super::error::{S3Error, S3ErrorCode};
 use super::long_reply::long_reply;
 use super::meta::{self, ObjectMeta};
 use super::object;
+use super::parts::{check_parts, md5_of_etag, multipart_etag, parse_complete};
 use super::upload_lists;
 use super::{access::Caller, cluster_doc, write_conditions, xml, S3Req};
+use super::{body, checksum};
 use crate::bucket::BucketMeta;
 use crate::core::{Download, Piece, ReadOptions};
 use crate::encoding::hex;
@@ -177,7 +177,8 @@ fn checksum_headers(req: &S3Req) -> std::collections::BTreeMap<String, String> {
 }
 
 /// UploadPart: `PUT /B/K?partNumber=N&uploadId=ID`, the body streamed into
-/// the part object as PutObject streams (SHA-256 / Content-MD5 checked).
+/// the part object as PutObject streams (SHA-256, Content-MD5, aws-chunked
+/// signatures and `x-amz-checksum-*` checked; the checksum kept with the part).
 pub async fn upload_part(
     req: &S3Req,
     bucket: &BucketMeta,
@@ -188,15 +189,18 @@ pub async fn upload_part(
     let n = part_number(req)?;
     let uctx = uploads_ctx(&req.storage_ctx(bucket, true));
     read_state(&req.state, &uctx, &id, key).await?;
-    let chunked = (req.payload_hash == chunked::UNSIGNED_TRAILER).then(Decoder::default);
+    let chunked = object::decoder(req)?;
     let size = match &chunked {
         None => object::content_length(req)?,
         Some(_) => object::decoded_length(req)?,
     };
-    let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?;
+    let declared = checksum::expected(req.http.headers())?;
+    let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?
+        .with_checksum(declared.clone());
     let idle = std::time::Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
     let md5 = std::rc::Rc::new(std::cell::Cell::new(None));
-    let body = object::checked_body(payload, digest, chunked, idle, md5.clone());
+    let sum = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let body = object::checked_body(payload, digest, chunked, idle, (md5.clone(), sum.clone()));
     let pkey = part_key(&id, n);
     let results = req
         .state
@@ -207,14 +211,22 @@ pub async fn upload_part(
         .get()
         .ok_or_else(|| S3Error::internal("the body ended without its digest"))?;
     let etag = format!("\"{}\"", hex(&md5));
+    let checksum = sum.borrow_mut().take();
+    let answered = checksum.clone().filter(|_| declared.is_some());
     let info = ObjectMeta {
         headers: checksum_headers(req),
+        checksum,
         ..Default::default()
     }
     .stored(size, etag.clone(), &results);
     meta::write(&req.state.objects, &uctx, &pkey, &info).await?;
     upload_lists::add_part(&req.state, &uctx, &id, n, &info).await?;
-    Ok(HttpResponse::Ok().insert_header((ETAG, etag)).finish())
+    let mut resp = HttpResponse::Ok();
+    resp.insert_header((ETAG, etag));
+    if let Some(c) = &answered {
+        resp.insert_header((c.algorithm.header(), c.value.as_str()));
+    }
+    Ok(resp.finish())
 }
 
 /// `x-amz-copy-source-range: bytes=FIRST-LAST` within a source of `size`
@@ -285,168 +297,6 @@ pub async fn upload_part_copy(
     ))
 }
 
-/// A part named in CompleteMultipartUpload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompletedPart {
-    /// Its number.
-    pub number: u32,
-    /// The ETag the client got for it (quotes removed).
-    pub etag: String,
-}
-
-fn malformed(why: impl std::fmt::Display) -> S3Error {
-    S3Error::new(
-        S3ErrorCode::MalformedXML,
-        format!("the CompleteMultipartUpload document is not valid: {why}"),
-    )
-}
-
-/// Parses `<CompleteMultipartUpload><Part><PartNumber/><ETag/></Part>...`
-/// (other elements in a part, such as checksums, are skipped).
-pub fn parse_complete(body: &[u8]) -> Result<Vec<CompletedPart>, S3Error> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_reader(body);
-    reader.config_mut().trim_text(true);
-    let mut path: Vec<Vec<u8>> = Vec::new();
-    let mut parts = Vec::new();
-    let mut number: Option<u32> = None;
-    let mut etag: Option<String> = None;
-    let mut buf = Vec::new();
-    let mut saw_root = false;
-    loop {
-        match reader.read_event_into(&mut buf).map_err(malformed)? {
-            Event::Start(e) => {
-                let name = e.local_name().as_ref().to_vec();
-                if path.is_empty() {
-                    if name != b"CompleteMultipartUpload" {
-                        return Err(malformed("the root element is not CompleteMultipartUpload"));
-                    }
-                    saw_root = true;
-                }
-                path.push(name);
-            }
-            Event::End(_) => {
-                if path.len() == 2 && path[1] == b"Part" {
-                    let n = number
-                        .take()
-                        .ok_or_else(|| malformed("a Part without PartNumber"))?;
-                    let e = etag
-                        .take()
-                        .ok_or_else(|| malformed("a Part without ETag"))?;
-                    parts.push(CompletedPart { number: n, etag: e });
-                }
-                path.pop();
-            }
-            Event::Text(t) => {
-                let text = t.unescape().map_err(malformed)?;
-                if path.len() == 3 && path[1] == b"Part" {
-                    match path[2].as_slice() {
-                        b"PartNumber" => {
-                            number = Some(text.trim().parse().map_err(|_| {
-                                malformed(format!("PartNumber {text:?} is not a number"))
-                            })?)
-                        }
-                        b"ETag" => etag = Some(text.trim().trim_matches('"').to_string()),
-                        _ => {}
-                    }
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-        buf.clear();
-    }
-    if !saw_root || !path.is_empty() {
-        return Err(malformed("no complete CompleteMultipartUpload element"));
-    }
-    if parts.is_empty() {
-        return Err(malformed("it names no part"));
-    }
-    Ok(parts)
-}
-
-/// The multipart ETag: hex MD5 of the parts' binary MD5s, `-` and the count.
-pub fn multipart_etag(md5s: &[[u8; 16]]) -> Result<String, S3Error> {
-    let cat: Vec<u8> = md5s.concat();
-    let d = hash(MessageDigest::md5(), &cat).map_err(|e| S3Error::internal(format!("md5: {e}")))?;
-    Ok(format!("\"{}-{}\"", hex(&d), md5s.len()))
-}
-
-/// Hex MD5 text as bytes.
-fn md5_of_etag(etag: &str) -> Option<[u8; 16]> {
-    let t = etag.trim_matches('"');
-    if t.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(t.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
-/// Checks the parts named against the parts stored: ascending numbers
-/// (`InvalidPartOrder`), each uploaded with that ETag (`InvalidPart`), each
-/// but the last at least [`MIN_PART_SIZE`] (`EntityTooSmall`).
-pub fn check_parts(named: &[CompletedPart], stored: &[Option<ObjectMeta>]) -> Result<(), S3Error> {
-    if named.len() > MAX_PARTS as usize {
-        return Err(malformed(format!("more than {MAX_PARTS} parts")));
-    }
-    for w in named.windows(2) {
-        if w[1].number <= w[0].number {
-            return Err(S3Error::new(
-                S3ErrorCode::InvalidPartOrder,
-                format!(
-                    "part {} follows part {}: the list must be in ascending order",
-                    w[1].number, w[0].number
-                ),
-            ));
-        }
-    }
-    for (i, (p, s)) in named.iter().zip(stored).enumerate() {
-        let Some(s) = s.as_ref().filter(|s| s.etag.trim_matches('"') == p.etag) else {
-            return Err(S3Error::new(
-                S3ErrorCode::InvalidPart,
-                format!(
-                    "part {} with ETag {:?} was not uploaded (or was uploaded again since)",
-                    p.number, p.etag
-                ),
-            ));
-        };
-        if i + 1 < named.len() && s.size < MIN_PART_SIZE {
-            return Err(S3Error::new(
-                S3ErrorCode::EntityTooSmall,
-                format!(
-                    "part {} has {} bytes; every part but the last needs at least {MIN_PART_SIZE}",
-                    p.number, s.size
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Reads a request body of at most `limit` bytes into memory, checked as
-/// PutObject checks bodies.
-async fn small_body(req: &S3Req, payload: web::Payload, limit: usize) -> Result<Bytes, S3Error> {
-    let chunked = (req.payload_hash == chunked::UNSIGNED_TRAILER).then(Decoder::default);
-    let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?;
-    let idle = std::time::Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
-    let md5 = std::rc::Rc::new(std::cell::Cell::new(None));
-    let mut body = object::checked_body(payload, digest, chunked, idle, md5);
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        buf.extend_from_slice(&chunk?);
-        if buf.len() > limit {
-            return Err(S3Error::new(
-                S3ErrorCode::MalformedXML,
-                format!("the request body is larger than {limit} bytes"),
-            ));
-        }
-    }
-    Ok(buf.freeze())
-}
-
 /// CompleteMultipartUpload: `POST /B/K?uploadId=ID`. Everything a client
 /// can get wrong is checked before the 200 goes out; then the parts are
 /// assembled into the object.
@@ -457,7 +307,7 @@ pub async fn complete(
     payload: web::Payload,
 ) -> Result<HttpResponse, S3Error> {
     let id = upload_id(req)?;
-    let body = small_body(req, payload, MAX_COMPLETE_BODY).await?;
+    let body = body::read(req, payload, MAX_COMPLETE_BODY, "CompleteMultipartUpload").await?;
     let named = parse_complete(&body)?;
     let ctx = req.storage_ctx(bucket, true);
     let uctx = uploads_ctx(&ctx);
@@ -609,102 +459,4 @@ pub async fn abort(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpRe
     read_state(&req.state, &uctx, &id, key).await?;
     remove_upload(req.state.clone(), uctx, id, None).await;
     Ok(HttpResponse::NoContent().finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn complete_documents() {
-        let doc = br#"<?xml version="1.0" encoding="UTF-8"?>
-<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
-  <Part><ETag>"aa"</ETag><PartNumber>1</PartNumber></Part>
-  <Part><PartNumber>2</PartNumber><ChecksumCRC32>x</ChecksumCRC32><ETag>&quot;bb&quot;</ETag></Part>
-</CompleteMultipartUpload>"#;
-        assert_eq!(
-            parse_complete(doc).unwrap(),
-            vec![
-                CompletedPart {
-                    number: 1,
-                    etag: "aa".into()
-                },
-                CompletedPart {
-                    number: 2,
-                    etag: "bb".into()
-                }
-            ]
-        );
-        for bad in [
-            &b"<Other><Part><PartNumber>1</PartNumber><ETag>a</ETag></Part></Other>"[..],
-            b"<CompleteMultipartUpload></CompleteMultipartUpload>",
-            b"<CompleteMultipartUpload><Part><ETag>a</ETag></Part></CompleteMultipartUpload>",
-            b"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>",
-            b"<CompleteMultipartUpload><Part>",
-            b"not xml at all",
-        ] {
-            assert_eq!(
-                parse_complete(bad).unwrap_err().code,
-                S3ErrorCode::MalformedXML,
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
-        }
-    }
-
-    #[test]
-    fn etag_of_parts() {
-        // Two parts with the MD5s of "a" and "b": md5(md5("a") ++ md5("b")).
-        let a = md5_of_etag("\"0cc175b9c0f1b6a831c399e269772661\"").unwrap();
-        let b = md5_of_etag("92eb5ffee6ae2fec3ad71c777531578f").unwrap();
-        let mut cat = a.to_vec();
-        cat.extend_from_slice(&b);
-        let want = hex(&hash(MessageDigest::md5(), &cat).unwrap());
-        assert_eq!(multipart_etag(&[a, b]).unwrap(), format!("\"{want}-2\""));
-        assert!(md5_of_etag("\"abc\"").is_none());
-        assert!(md5_of_etag(&"zz".repeat(16)).is_none());
-    }
-
-    #[test]
-    fn part_checks() {
-        let named = |ns: &[u32]| -> Vec<CompletedPart> {
-            ns.iter()
-                .map(|&number| CompletedPart {
-                    number,
-                    etag: format!("e{number}"),
-                })
-                .collect()
-        };
-        let part = |n: u32, size: u64| {
-            Some(ObjectMeta {
-                size,
-                etag: format!("\"e{n}\""),
-                ..Default::default()
-            })
-        };
-        let big = MIN_PART_SIZE;
-        assert!(check_parts(&named(&[1, 3]), &[part(1, big), part(3, 1)]).is_ok());
-        let code =
-            |n: &[u32], s: &[Option<ObjectMeta>]| check_parts(&named(n), s).unwrap_err().code;
-        assert_eq!(
-            code(&[2, 1], &[part(2, big), part(1, 1)]),
-            S3ErrorCode::InvalidPartOrder
-        );
-        assert_eq!(
-            code(&[1, 1], &[part(1, big), part(1, 1)]),
-            S3ErrorCode::InvalidPartOrder
-        );
-        assert_eq!(
-            code(&[1, 2], &[part(1, big - 1), part(2, 1)]),
-            S3ErrorCode::EntityTooSmall
-        );
-        assert_eq!(
-            code(&[1, 2], &[part(1, big), None]),
-            S3ErrorCode::InvalidPart
-        );
-        assert_eq!(
-            code(&[1, 2], &[part(1, big), part(3, 1)]),
-            S3ErrorCode::InvalidPart
-        );
-    }
 }

@@ -8,15 +8,15 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use actix_web::body::SizedStream;
-use actix_web::http::header::{
-    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, LAST_MODIFIED, RANGE,
-};
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, RANGE};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 
+use super::checksum::{self, ObjectChecksum};
 use super::chunked::{self, Decoder};
+use super::chunksig::{ChunkSigner, SIGNED_PAYLOAD, SIGNED_PAYLOAD_TRAILER};
 use super::digest::BodyDigest;
 use super::error::{S3Error, S3ErrorCode};
 use super::meta::{self, ObjectMeta};
@@ -24,8 +24,8 @@ use super::S3Req;
 use crate::bucket::BucketMeta;
 use crate::core::{Download, Piece, ReadOptions};
 use crate::encoding::hex;
-use crate::http::conditional::{self, Outcome, Preconditions, Validators};
-use crate::http::get::{content_type, etag};
+use crate::http::conditional::{self, Outcome, Preconditions};
+use crate::http::get::content_type;
 use crate::http::range::{self, Ranges};
 
 /// Largest single PUT, as S3 (5 GiB).
@@ -81,17 +81,8 @@ pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResp
     let info = object.info().clone();
     let size = info.size;
     let sidecar = sidecar.filter(|m| m.describes(&info));
-    let validators = Validators {
-        etag: sidecar
-            .as_ref()
-            .map(|m| m.etag.clone())
-            .unwrap_or_else(|| etag(&info)),
-        last_modified: info.mtime,
-    };
-    let mut resp = HttpResponse::Ok();
-    resp.insert_header((ETAG, validators.etag.clone()))
-        .insert_header((LAST_MODIFIED, httpdate::fmt_http_date(info.mtime)))
-        .insert_header((ACCEPT_RANGES, "bytes"));
+    let validators = meta::validators(&info, sidecar.as_ref());
+    let mut resp = validators.reply();
     let pre = Preconditions::from_headers(req.http.headers());
     match conditional::evaluate(&pre, &validators, true) {
         Outcome::Proceed => {}
@@ -115,6 +106,15 @@ pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResp
     if let Some(m) = &sidecar {
         for (k, v) in m.headers.iter().chain(&m.user) {
             resp.insert_header((k.as_str(), v.as_str()));
+        }
+    }
+    // Checksums are of the whole object: never on a ranged GET (as S3).
+    let wants_checksum = req
+        .header("x-amz-checksum-mode")
+        .is_some_and(|v| v.eq_ignore_ascii_case("ENABLED"));
+    if let Some(c) = sidecar.as_ref().and_then(|m| m.checksum.as_ref()) {
+        if wants_checksum && range_header.is_none() {
+            checksum_headers(&mut resp, c);
         }
     }
     for (param, header) in RESPONSE_OVERRIDES {
@@ -154,8 +154,18 @@ pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResp
     })
 }
 
+/// `x-amz-checksum-ALG` and `x-amz-checksum-type` of a stored checksum.
+fn checksum_headers(resp: &mut actix_web::HttpResponseBuilder, c: &ObjectChecksum) {
+    resp.insert_header((c.algorithm.header(), c.value.as_str()))
+        .insert_header(("x-amz-checksum-type", c.kind.name()));
+}
+
 pub(super) fn content_length(req: &S3Req) -> Result<u64, S3Error> {
     let Some(v) = req.http.headers().get(CONTENT_LENGTH) else {
+        // A plain body sent with Transfer-Encoding: chunked names its size here.
+        if req.header("x-amz-decoded-content-length").is_some() {
+            return decoded_length(req);
+        }
         return Err(S3Error::new(
             S3ErrorCode::MissingContentLength,
             "PutObject needs a Content-Length header",
@@ -212,22 +222,39 @@ pub async fn put(
     key: &str,
     payload: web::Payload,
 ) -> Result<HttpResponse, S3Error> {
-    // aws-chunked bodies come with Transfer-Encoding: chunked (no
+    // aws-chunked bodies often come with Transfer-Encoding: chunked (no
     // Content-Length); their object size is x-amz-decoded-content-length.
-    let chunked = (req.payload_hash == chunked::UNSIGNED_TRAILER).then(Decoder::default);
+    let chunked = decoder(req)?;
     let size = match &chunked {
         None => content_length(req)?,
         Some(_) => decoded_length(req)?,
     };
-    let stored = ObjectMeta::from_request(req.http.headers())?;
-    let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?;
+    let mut stored = ObjectMeta::from_request(req.http.headers())?;
+    let declared = checksum::expected(req.http.headers())?;
+    let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?
+        .with_checksum(declared.clone());
     let ctx = req.storage_ctx(bucket, true);
     super::write_conditions::check(req, &ctx, key).await?;
     let idle = Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
     let md5 = Rc::new(Cell::new(None));
-    let body = checked_body(payload, digest, chunked, idle, md5.clone());
+    let sum = Rc::new(std::cell::RefCell::new(None));
+    let body = checked_body(payload, digest, chunked, idle, (md5.clone(), sum.clone()));
     let objects = &req.state.objects;
-    let results = match objects.put(ctx.clone(), key, None, size, body).await {
+    let owner = match &req.caller {
+        super::access::Caller::User(u) => Some(u.clone()),
+        super::access::Caller::Anonymous => None,
+    };
+    let digest_seen = md5.clone();
+    let content_type = stored.content_type.clone();
+    let describe = move |e: &mut crate::index::shard::Entry| {
+        if let Some(m) = digest_seen.get() {
+            e.etag = format!("\"{}\"", hex(&m));
+        }
+        e.owner = owner;
+        e.content_type = content_type;
+    };
+    let put = objects.put_described(ctx.clone(), key, None, size, body, describe);
+    let results = match put.await {
         Ok(r) => r,
         // Elliptics answers a zero-length write with ENOENT.
         Err(e) if size == 0 && e.code == S3ErrorCode::NoSuchKey => {
@@ -245,6 +272,9 @@ pub async fn put(
         .get()
         .ok_or_else(|| S3Error::internal("the body ended without its digest"))?;
     let etag = format!("\"{}\"", hex(&md5));
+    stored.checksum = sum.borrow_mut().take();
+    // The reply names the checksum only when the request declared one.
+    let answered = stored.checksum.clone().filter(|_| declared.is_some());
     meta::write(
         objects,
         &ctx,
@@ -252,25 +282,54 @@ pub async fn put(
         &stored.stored(size, etag.clone(), &results),
     )
     .await?;
-    Ok(HttpResponse::Ok().insert_header((ETAG, etag)).finish())
+    let mut resp = HttpResponse::Ok();
+    resp.insert_header((ETAG, etag));
+    if let Some(c) = &answered {
+        checksum_headers(&mut resp, c);
+    }
+    Ok(resp.finish())
 }
+
+/// The aws-chunked decoder the request's `x-amz-content-sha256` calls for
+/// (`None`: a plain body). Signed kinds verify every chunk's signature
+/// from the seed the authentication kept.
+pub(super) fn decoder(req: &S3Req) -> Result<Option<Decoder>, S3Error> {
+    let trailer = match req.payload_hash.as_str() {
+        chunked::UNSIGNED_TRAILER => return Ok(Some(Decoder::default())),
+        SIGNED_PAYLOAD => false,
+        SIGNED_PAYLOAD_TRAILER => true,
+        _ => return Ok(None),
+    };
+    let seed = req
+        .chunk_seed
+        .clone()
+        .ok_or_else(|| S3Error::internal("a signed aws-chunked body without its seed"))?;
+    Ok(Some(Decoder::signed(ChunkSigner::new(seed), trailer)))
+}
+
+/// Where the body stream leaves its results: the MD5 and the checksum to store.
+type Results = (
+    Rc<Cell<Option<[u8; 16]>>>,
+    Rc<std::cell::RefCell<Option<ObjectChecksum>>>,
+);
 
 /// The PUT body as a stream: decoded first when aws-chunked; each data
 /// chunk goes through `digest`; at the end the encoding and the digest are
-/// checked (an error there makes the write abort) and the MD5 left in
-/// `md5`. Fails with RequestTimeout when the client sends nothing for `idle`.
+/// checked (an error there makes the write abort) and the MD5 and checksum
+/// left in `results`. Fails with RequestTimeout when the client sends
+/// nothing for `idle`.
 pub(super) fn checked_body(
     payload: web::Payload,
     digest: BodyDigest,
     chunked: Option<Decoder>,
     idle: Duration,
-    md5: Rc<Cell<Option<[u8; 16]>>>,
+    results: Results,
 ) -> impl futures_util::Stream<Item = Result<Bytes, S3Error>> + Unpin {
     struct Body {
         payload: web::Payload,
         digest: BodyDigest,
         chunked: Option<Decoder>,
-        md5: Rc<Cell<Option<[u8; 16]>>>,
+        results: Results,
     }
     impl Body {
         /// The next data chunk, `None` at a good end.
@@ -295,8 +354,10 @@ pub(super) fn checked_body(
                     None => {
                         if let Some(d) = &self.chunked {
                             d.finish()?;
+                            self.digest.set_trailers(d.trailers().to_vec());
                         }
-                        self.md5.set(Some(self.digest.finish()?));
+                        self.results.0.set(Some(self.digest.finish()?));
+                        *self.results.1.borrow_mut() = self.digest.checksum().cloned();
                         return Ok(None);
                     }
                 };
@@ -321,7 +382,7 @@ pub(super) fn checked_body(
         payload,
         digest,
         chunked,
-        md5,
+        results,
     };
     Box::pin(futures_util::stream::unfold(
         (body, false),

@@ -14,6 +14,12 @@ pub enum Op {
     HeadBucket,
     /// `GET /BUCKET?location`.
     GetBucketLocation,
+    /// `PUT /BUCKET`.
+    CreateBucket,
+    /// `DELETE /BUCKET`.
+    DeleteBucket,
+    /// `POST /BUCKET?delete`.
+    DeleteObjects,
     /// `GET /BUCKET/KEY`.
     GetObject,
     /// `HEAD /BUCKET/KEY`.
@@ -38,6 +44,11 @@ pub enum Op {
     ListParts,
     /// `GET /BUCKET?uploads`.
     ListMultipartUploads,
+    /// `GET /BUCKET` (V1) and `GET /BUCKET?list-type=2` (V2).
+    ListObjects {
+        /// ListObjectsV2.
+        v2: bool,
+    },
     /// An S3 operation not built yet (its name).
     NotImplemented(&'static str),
 }
@@ -49,6 +60,9 @@ impl Op {
             Op::ListBuckets => "s3_list_buckets",
             Op::HeadBucket => "s3_head_bucket",
             Op::GetBucketLocation => "s3_get_bucket_location",
+            Op::CreateBucket => "s3_create_bucket",
+            Op::DeleteBucket => "s3_delete_bucket",
+            Op::DeleteObjects => "s3_delete_objects",
             Op::GetObject => "s3_get_object",
             Op::HeadObject => "s3_head_object",
             Op::PutObject => "s3_put_object",
@@ -61,16 +75,20 @@ impl Op {
             Op::AbortMultipartUpload => "s3_abort_multipart_upload",
             Op::ListParts => "s3_list_parts",
             Op::ListMultipartUploads => "s3_list_multipart_uploads",
+            Op::ListObjects { v2: false } => "s3_list_objects",
+            Op::ListObjects { v2: true } => "s3_list_objects_v2",
             Op::NotImplemented(_) => "s3_not_implemented",
         }
     }
 
-    /// Whether the operation writes (needs ACL write rights).
+    /// Whether the operation writes (needs ACL write rights in its bucket).
     pub fn writes(self) -> bool {
         matches!(
             self,
             Op::PutObject
                 | Op::DeleteObject
+                | Op::DeleteObjects
+                | Op::DeleteBucket
                 | Op::CopyObject
                 | Op::CreateMultipartUpload
                 | Op::UploadPart
@@ -143,6 +161,9 @@ pub fn parse_op(
             if *method == Method::GET && has("location") {
                 return Ok(Op::GetBucketLocation);
             }
+            if *method == Method::POST && has("delete") {
+                return Ok(Op::DeleteObjects);
+            }
             if *method == Method::GET && has("uploads") {
                 return Ok(Op::ListMultipartUploads);
             }
@@ -151,12 +172,11 @@ pub fn parse_op(
             }
             match *method {
                 Method::HEAD => Ok(Op::HeadBucket),
-                Method::GET if query.iter().any(|(k, v)| k == "list-type" && v == "2") => {
-                    Ok(Op::NotImplemented("ListObjectsV2 (needs the name index)"))
-                }
-                Method::GET => Ok(Op::NotImplemented("ListObjects (needs the name index)")),
-                Method::PUT => Ok(Op::NotImplemented("CreateBucket")),
-                Method::DELETE => Ok(Op::NotImplemented("DeleteBucket")),
+                Method::GET => Ok(Op::ListObjects {
+                    v2: query.iter().any(|(k, v)| k == "list-type" && v == "2"),
+                }),
+                Method::PUT => Ok(Op::CreateBucket),
+                Method::DELETE => Ok(Op::DeleteBucket),
                 Method::POST => Ok(Op::NotImplemented("POST object uploads")),
                 _ => Err(not_allowed()),
             }
@@ -216,17 +236,29 @@ mod tests {
             op(Method::GET, t(Some("b"), None), "location").unwrap(),
             Op::GetBucketLocation
         );
-        assert!(matches!(
+        assert_eq!(
             op(Method::GET, t(Some("b"), None), "list-type=2&prefix=a").unwrap(),
-            Op::NotImplemented(w) if w.starts_with("ListObjectsV2")
-        ));
-        assert!(matches!(
-            op(Method::GET, t(Some("b"), None), "").unwrap(),
-            Op::NotImplemented(w) if w.starts_with("ListObjects ")
-        ));
-        assert!(matches!(
+            Op::ListObjects { v2: true }
+        );
+        assert_eq!(
+            op(Method::GET, t(Some("b"), None), "prefix=a").unwrap(),
+            Op::ListObjects { v2: false }
+        );
+        assert_eq!(
             op(Method::POST, t(Some("b"), None), "delete").unwrap(),
-            Op::NotImplemented("DeleteObjects")
+            Op::DeleteObjects
+        );
+        assert_eq!(
+            op(Method::PUT, t(Some("b"), None), "").unwrap(),
+            Op::CreateBucket
+        );
+        assert_eq!(
+            op(Method::DELETE, t(Some("b"), None), "").unwrap(),
+            Op::DeleteBucket
+        );
+        assert!(matches!(
+            op(Method::PUT, t(Some("b"), None), "versioning").unwrap(),
+            Op::NotImplemented(_)
         ));
         assert_eq!(
             op(Method::GET, t(Some("b"), Some("k")), "").unwrap(),

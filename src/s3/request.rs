@@ -25,6 +25,8 @@ pub struct S3Req {
     pub payload_hash: String,
     /// Who sent it.
     pub caller: Caller,
+    /// Signed aws-chunked bodies: where their chunk signature chain starts.
+    pub chunk_seed: Option<super::chunksig::Seed>,
     /// The `x-amz-request-id` of the reply.
     pub request_id: String,
 }

@@ -1,11 +1,12 @@
 //! The S3 listener: every request goes through [`dispatch`], which routes
 //! it to its operation ([`handle`]) and decorates the answer
-//! (`x-amz-request-id`, `proxy.headers`, counters, access log).
+//! (`x-amz-request-id`, `proxy.headers`, CORS, counters, access log);
+//! CORS preflights are answered by [`super::cors`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 
@@ -14,7 +15,9 @@ use super::error::{S3Error, S3ErrorCode};
 use super::op::{parse_op, Op};
 use super::request::{load_bucket, S3Req};
 use super::target::{parse_target, Target};
-use super::{access, bucket, copy, multipart, object, upload_lists};
+use super::{
+    access, bucket, bucket_admin, copy, cors, delete_objects, multipart, object, upload_lists,
+};
 use crate::state::{AppState, Snapshot};
 
 async fn handle(
@@ -35,13 +38,21 @@ async fn handle(
         )) => Some(load_bucket(snap, b).await),
         _ => None,
     };
+    // The admin bucket declares S3 users that may be in no other ACL yet:
+    // it is loaded (once; it stays cached) before any signature is checked.
+    let admin = &snap.config.proxy.s3_admin_bucket;
+    if !admin.is_empty() && snap.buckets.cached(admin).is_none() {
+        if let Err(e) = load_bucket(snap, admin).await {
+            log::warn!("s3: admin bucket {admin}: {e}");
+        }
+    }
     // Authentication comes first: an unknown bucket is told only to a caller
     // whose signature holds.
     let meta = bucket
         .as_ref()
         .and_then(|b| b.as_ref().ok())
         .map(|m| m.as_ref());
-    let (caller, payload_hash) = authenticate(http, snap, meta, &query)?;
+    let (caller, payload_hash, chunk_seed) = authenticate(http, snap, meta, &query)?;
     let (op, target) = op?;
     let req = S3Req {
         http: http.clone(),
@@ -50,6 +61,7 @@ async fn handle(
         query,
         payload_hash,
         caller,
+        chunk_seed,
         request_id: request_id.to_string(),
     };
     if let Op::NotImplemented(what) = op {
@@ -61,6 +73,10 @@ async fn handle(
             _ => Err(S3Error::internal("operation without a bucket")),
         };
     };
+    if op == Op::CreateBucket {
+        let name = target.bucket.as_deref().unwrap_or_default();
+        return bucket_admin::create(&req, name, payload).await;
+    }
     let bucket = bucket?;
     access::authorize(&req.caller, &bucket, op.writes())?;
     let key = target.key.as_deref().unwrap_or_default();
@@ -70,15 +86,20 @@ async fn handle(
         Op::GetObject | Op::HeadObject => object::get(&req, &bucket, key).await,
         Op::PutObject => object::put(&req, &bucket, key, payload).await,
         Op::DeleteObject => object::delete(&req, &bucket, key).await,
+        Op::DeleteObjects => delete_objects::delete_objects(&req, &bucket, payload).await,
+        Op::DeleteBucket => bucket_admin::delete(&req, &bucket).await,
         Op::CopyObject => copy::copy_object(&req, &bucket, key).await,
         Op::CreateMultipartUpload => multipart::create(&req, &bucket, key).await,
         Op::UploadPart => multipart::upload_part(&req, &bucket, key, payload).await,
         Op::UploadPartCopy => multipart::upload_part_copy(&req, &bucket, key).await,
         Op::CompleteMultipartUpload => multipart::complete(&req, &bucket, key, payload).await,
         Op::AbortMultipartUpload => multipart::abort(&req, &bucket, key).await,
+        Op::ListObjects { .. } => super::list::list(&req, &bucket).await,
         Op::ListParts => upload_lists::list_parts(&req, &bucket, key).await,
         Op::ListMultipartUploads => upload_lists::list_uploads(&req, &bucket).await,
-        Op::ListBuckets | Op::NotImplemented(_) => Err(S3Error::internal("unroutable operation")),
+        Op::ListBuckets | Op::CreateBucket | Op::NotImplemented(_) => {
+            Err(S3Error::internal("unroutable operation"))
+        }
     }
 }
 
@@ -107,10 +128,12 @@ async fn dispatch(
         &snap.config.proxy.s3_domain,
     )
     .and_then(|t| Ok((parse_op(&method, &t, &query, http.headers())?, t)));
-    let name = op
-        .as_ref()
-        .map(|(o, _)| o.stat_name())
-        .unwrap_or("s3_invalid");
+    let preflight = method == Method::OPTIONS;
+    let name = match &op {
+        _ if preflight => "s3_cors_preflight",
+        Ok((o, _)) => o.stat_name(),
+        Err(_) => "s3_invalid",
+    };
     let headers_size: usize = http
         .headers()
         .iter()
@@ -124,6 +147,8 @@ async fn dispatch(
                 crate::http::MAX_HEADER_BYTES
             ),
         ))
+    } else if preflight {
+        cors::preflight(http.headers(), &snap.config.proxy.s3_cors)
     } else {
         handle(&http, &state, &snap, op, query, payload, &request_id).await
     };
@@ -148,6 +173,12 @@ async fn dispatch(
         }
     };
     crate::http::router::add_proxy_headers(&mut resp, &snap.config.proxy.headers);
+    cors::decorate(
+        &mut resp,
+        http.headers(),
+        method.as_str(),
+        &snap.config.proxy.s3_cors,
+    );
     if let Ok(v) = HeaderValue::try_from(request_id.as_str()) {
         resp.headers_mut()
             .insert(HeaderName::from_static("x-amz-request-id"), v);
@@ -157,12 +188,7 @@ async fn dispatch(
         actix_web::body::BodySize::Sized(n) => n,
         _ => 0,
     };
-    let bytes_in = http
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
+    let bytes_in = crate::http::request::declared_length(http.headers()).unwrap_or(0);
     state
         .stats
         .record_request(name, status, bytes, bytes_in, started.elapsed());

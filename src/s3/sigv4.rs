@@ -56,7 +56,7 @@ impl Authorization {
     }
 }
 
-fn malformed(why: impl Into<String>) -> S3Error {
+fn malformed(why: String) -> S3Error {
     S3Error::new(S3ErrorCode::AuthorizationHeaderMalformed, why)
 }
 
@@ -66,7 +66,7 @@ pub fn parse_authorization(value: &str) -> Result<Authorization, S3Error> {
     let value = value.trim();
     let (algo, rest) = value
         .split_once(' ')
-        .ok_or_else(|| malformed("Authorization header has no credentials"))?;
+        .ok_or_else(|| malformed("Authorization header has no credentials".into()))?;
     if algo != ALGORITHM {
         return Err(malformed(format!(
             "Authorization algorithm {algo:?} is not supported; use {ALGORITHM}"
@@ -89,37 +89,54 @@ pub fn parse_authorization(value: &str) -> Result<Authorization, S3Error> {
             }
         }
     }
-    let credential = credential.ok_or_else(|| malformed("Authorization lacks Credential"))?;
-    let signed = signed.ok_or_else(|| malformed("Authorization lacks SignedHeaders"))?;
-    let signature = signature.ok_or_else(|| malformed("Authorization lacks Signature"))?;
+    let credential =
+        credential.ok_or_else(|| malformed("Authorization lacks Credential".into()))?;
+    let signed = signed.ok_or_else(|| malformed("Authorization lacks SignedHeaders".into()))?;
+    let signature = signature.ok_or_else(|| malformed("Authorization lacks Signature".into()))?;
+    let (access_key, date, region, service) = parse_credential(credential, malformed)?;
+    let signed_headers: Vec<String> = signed.split(';').map(str::to_string).collect();
+    if signed_headers.iter().any(|h| h.is_empty()) {
+        return Err(malformed(format!("SignedHeaders {signed:?} is malformed")));
+    }
+    Ok(Authorization {
+        access_key,
+        date,
+        region,
+        service,
+        signed_headers,
+        signature: signature.to_ascii_lowercase(),
+    })
+}
+
+/// Splits `KEY/DATE/REGION/SERVICE/aws4_request` into its parts; `error`
+/// makes the error of a malformed one.
+pub fn parse_credential(
+    credential: &str,
+    error: fn(String) -> S3Error,
+) -> Result<(String, String, String, String), S3Error> {
     // The access key may itself contain '/', so the scope is the last four parts.
     let parts: Vec<&str> = credential.rsplitn(5, '/').collect();
-    let [terminal, service, region, date, access_key] = parts[..] else {
-        return Err(malformed(format!(
+    let bad = || {
+        error(format!(
             "Credential {credential:?} is not KEY/DATE/REGION/SERVICE/aws4_request"
-        )));
+        ))
+    };
+    let [terminal, service, region, date, access_key] = parts[..] else {
+        return Err(bad());
     };
     if terminal != "aws4_request"
         || date.len() != 8
         || !date.bytes().all(|b| b.is_ascii_digit())
         || access_key.is_empty()
     {
-        return Err(malformed(format!(
-            "Credential {credential:?} is not KEY/DATE/REGION/SERVICE/aws4_request"
-        )));
+        return Err(bad());
     }
-    let signed_headers: Vec<String> = signed.split(';').map(str::to_string).collect();
-    if signed_headers.iter().any(|h| h.is_empty()) {
-        return Err(malformed(format!("SignedHeaders {signed:?} is malformed")));
-    }
-    Ok(Authorization {
-        access_key: access_key.to_string(),
-        date: date.to_string(),
-        region: region.to_string(),
-        service: service.to_string(),
-        signed_headers,
-        signature: signature.to_ascii_lowercase(),
-    })
+    Ok((
+        access_key.to_string(),
+        date.to_string(),
+        region.to_string(),
+        service.to_string(),
+    ))
 }
 
 /// URI-encodes one string as SigV4 wants (unreserved kept, `%XX` upper case).

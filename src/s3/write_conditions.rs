@@ -12,7 +12,6 @@ use super::meta::{self, ObjectMeta};
 use super::S3Req;
 use crate::core::{ObjectError, OpenObject, ReadOptions};
 use crate::http::conditional::{self, Outcome, Preconditions, Validators};
-use crate::http::get::etag;
 use crate::storage::{Context, ReplicaInfo};
 
 /// An existing object: the replica opened, its sidecar when it describes
@@ -58,13 +57,7 @@ pub async fn current(
     };
     let info = object.info().clone();
     let sidecar = sidecar.filter(|m| m.describes(&info));
-    let validators = Validators {
-        etag: sidecar
-            .as_ref()
-            .map(|m| m.etag.clone())
-            .unwrap_or_else(|| etag(&info)),
-        last_modified: info.mtime,
-    };
+    let validators = meta::validators(&info, sidecar.as_ref());
     Ok(Some(Current {
         object,
         sidecar,

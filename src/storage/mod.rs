@@ -95,6 +95,24 @@ impl ReplicaInfo {
     }
 }
 
+impl ReplicaInfo {
+    /// The strong ETag of the replica (docs/http-caching.md): the first 128
+    /// bits of its stored checksum; when the backend keeps none (all zeros,
+    /// as plain Elliptics 3.0 lookups answer), the object id, size and mtime
+    /// in ns.
+    pub fn etag(&self) -> String {
+        if !self.csum.is_empty() && self.csum.iter().any(|&b| b != 0) {
+            return format!(
+                "\"{}\"",
+                crate::encoding::hex(&self.csum[..self.csum.len().min(16)])
+            );
+        }
+        let ns = crate::time::since_epoch(self.mtime).as_nanos();
+        let id: String = self.id.chars().take(32).collect();
+        format!("\"{id}-{:x}-{ns:x}\"", self.size)
+    }
+}
+
 /// The outcome of an operation on one group.
 #[derive(Debug, Clone)]
 pub struct GroupResult<T> {

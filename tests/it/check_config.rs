@@ -52,6 +52,15 @@ fn invalid_configs_exit_1_with_one_line() {
             "local": {"path": "/tmp/x", "groups": [{"group": 1}]}}"#,
     )
     .unwrap();
+    let bad_cors = dir.path().join("cors.json");
+    std::fs::write(
+        &bad_cors,
+        r#"{"elliptics": {"metadata-groups": [1]},
+            "proxy": {"address": "127.0.0.1:9090", "s3-cors": [
+                {"allowed-origins": ["*"], "allowed-methods": ["GET", "PATCH"]}]},
+            "local": {"path": "/tmp/x", "groups": [{"group": 1}]}}"#,
+    )
+    .unwrap();
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, "{\"proxy\": [").unwrap();
     let missing = dir.path().join("missing.json");
@@ -79,6 +88,7 @@ fn invalid_configs_exit_1_with_one_line() {
         ),
         (&bad_value, "proxy.headers: the value of X-Line"),
         (&bad_level, "chatty"),
+        (&bad_cors, "proxy.s3-cors[0]: method \"PATCH\""),
         (&broken, "invalid JSON"),
         (&missing, "cannot read"),
     ] {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use crate::common::{free_port, random_bytes, sign, Proxy, Setup};
+use crate::common::{aws_cli, free_port, random_bytes, sign, Proxy, Setup};
 use serde_json::{json, Value};
 
 const ALICE: &str = "alice-secret";
@@ -167,25 +167,7 @@ fn aws_cli_cp_of_a_large_file() {
     let data = random_bytes(mib << 20, 162);
     std::fs::write(work.join("up.bin"), &data).unwrap();
     let aws = |args: &[&str]| {
-        let out = Command::new("aws")
-            .args(["--endpoint-url", &endpoint, "--region", "us-east-1"])
-            .args(args)
-            .env("AWS_ACCESS_KEY_ID", "alice")
-            .env("AWS_SECRET_ACCESS_KEY", ALICE)
-            .env("AWS_CONFIG_FILE", work.join("no-aws-config"))
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                work.join("no-aws-credentials"),
-            )
-            .output()
-            .expect("aws");
-        assert!(
-            out.status.success(),
-            "aws {args:?}: {}{}\nproxy log:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            p.log()
-        );
+        aws_cli(&p, &endpoint, "alice", ALICE, args);
     };
     let up = work.join("up.bin").display().to_string();
     let started = Instant::now();

@@ -225,7 +225,10 @@ fn names_after(code: &str, prefix: &str) -> BTreeSet<String> {
 #[test]
 fn one_lock_policy_parking_lot_everywhere() {
     let mut files = Vec::new();
-    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
     let mut std_locks = Vec::new();
     for file in files {
         let code = code_only(&std::fs::read_to_string(&file).unwrap());

@@ -15,7 +15,7 @@ use std::ffi::{c_char, c_void};
 use elliptics_sys as sys;
 
 use super::ffi::{entry_cb, Entry, Session};
-use super::{fail_all, per_group, replica, EllipticsStore};
+use super::{per_group, replica, EllipticsStore};
 use crate::storage::{Context, GroupResult, ReplicaInfo, StorageError, Version};
 
 impl Session {
@@ -57,9 +57,9 @@ pub(super) fn write_if(
 ) -> Vec<GroupResult<ReplicaInfo>> {
     if data.is_empty() {
         // Elliptics refuses empty records, and an empty one would hash to zeros.
-        return fail_all(
+        return GroupResult::fail_all(
             &ctx.groups,
-            StorageError::invalid("compare-and-swap of an empty object"),
+            &StorageError::invalid("compare-and-swap of an empty object"),
         );
     }
     match store.session(ctx) {
@@ -67,6 +67,6 @@ pub(super) fn write_if(
             let (entries, overall) = s.write_cas(key, data, &expected.checksum());
             per_group(&ctx.groups, &entries, &overall, replica)
         }
-        Err(e) => fail_all(&ctx.groups, e),
+        Err(e) => GroupResult::fail_all(&ctx.groups, &e),
     }
 }

@@ -419,10 +419,11 @@ impl Storage for EllipticsStore {
         }
         s.backend_control(&addr, backend, BackendOp::Defrag)?;
         // A short run may end before statistics ever show it running.
-        {
-            let mut seen = self.defrags.lock();
-            seen.entry((addr, backend)).or_insert((false, 0)).0 = true;
-        }
+        self.defrags
+            .lock()
+            .entry((addr, backend))
+            .or_insert((false, 0))
+            .0 = true;
         self.invalidate_stats();
         Ok(DefragOutcome::Started)
     }
@@ -444,14 +445,11 @@ impl Storage for EllipticsStore {
     }
 
     fn backend_stats(&self) -> Vec<BackendStat> {
-        {
-            let c = self.stats_cache.lock();
-            if let Some((at, s)) = c.as_ref() {
-                if at.elapsed() < self.stats_ttl {
-                    let mut s = s.clone();
-                    self.add_checksum_errors(&mut s);
-                    return s;
-                }
+        let cached = self.stats_cache.lock().clone();
+        if let Some((at, mut s)) = cached {
+            if at.elapsed() < self.stats_ttl {
+                self.add_checksum_errors(&mut s);
+                return s;
             }
         }
         let mut stats = match self.gather_stats() {
@@ -467,16 +465,6 @@ impl Storage for EllipticsStore {
         self.add_checksum_errors(&mut stats);
         stats
     }
-}
-
-fn fail_all<T>(groups: &[GroupId], e: StorageError) -> Vec<GroupResult<T>> {
-    groups
-        .iter()
-        .map(|&g| GroupResult {
-            group: g,
-            result: Err(e.clone()),
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -128,9 +128,10 @@ impl LocalStore {
     }
 }
 
-/// A store in `dir` with groups of (id, size limit, read-only).
+/// A store in `dir` with groups of (id, size limit, read-only), for the
+/// unit tests of this store and of the layers above.
 #[cfg(test)]
-fn test_store(dir: &Path, groups: &[(u32, u64, bool)]) -> LocalStore {
+pub fn test_store(dir: &Path, groups: &[(u32, u64, bool)]) -> LocalStore {
     LocalStore::open(&LocalConfig {
         path: dir.to_path_buf(),
         groups: groups

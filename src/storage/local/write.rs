@@ -44,28 +44,12 @@ pub(super) fn write_if(
 ) -> Vec<GroupResult<ReplicaInfo>> {
     let mut w = match start_writer(store, ctx, key, None, data.len() as u64) {
         Ok(w) => w,
-        Err(e) => {
-            return ctx
-                .groups
-                .iter()
-                .map(|&group| GroupResult {
-                    group,
-                    result: Err(e.clone()),
-                })
-                .collect()
-        }
+        Err(e) => return GroupResult::fail_all(&ctx.groups, &e),
     };
     w.expected = Some(expected.clone());
     let mut w: Box<dyn ObjectWriter> = Box::new(w);
     if let Err(e) = w.write(data) {
-        return ctx
-            .groups
-            .iter()
-            .map(|&group| GroupResult {
-                group,
-                result: Err(e.clone()),
-            })
-            .collect();
+        return GroupResult::fail_all(&ctx.groups, &e);
     }
     w.commit()
 }
@@ -330,10 +314,7 @@ impl LocalWriter {
         {
             // A compare-and-swap holds the group's CAS lock from the check to
             // the rename (taken before the space lock, never after it).
-            let cas_file = self
-                .expected
-                .as_ref()
-                .map(|_| g.cas_lock.lock());
+            let cas_file = self.expected.as_ref().map(|_| g.cas_lock.lock());
             let _flock = match &cas_file {
                 Some(f) => Some(
                     crate::sys::flock_exclusive(f).map_err(|e| g.io_err("lock cas.lock", &e))?,

@@ -645,3 +645,57 @@ pub fn group_dir(group: u32) -> String {
         Backend::Elliptics => format!("/eblob.{group}/"),
     }
 }
+
+/// A self-signed certificate for 127.0.0.1 and its key, written in `dir`.
+pub fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+/// Runs aws-cli against `endpoint` as `user`/`secret` with no config or
+/// credentials file of the machine's, asserts it succeeded (the proxy log
+/// goes into the failure message) and answers its stdout.
+pub fn aws_cli(p: &Proxy, endpoint: &str, user: &str, secret: &str, args: &[&str]) -> String {
+    let work = p.dir.path();
+    let out = Command::new("aws")
+        .args(["--endpoint-url", endpoint, "--region", "us-east-1"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", user)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_CONFIG_FILE", work.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            work.join("no-aws-credentials"),
+        )
+        .output()
+        .expect("aws");
+    assert!(
+        out.status.success(),
+        "aws {args:?}: {}{}\nproxy log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        p.log()
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}

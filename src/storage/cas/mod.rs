@@ -18,7 +18,11 @@
 //! primary's copy, or the newest replica when the primary cannot answer.
 //!
 //! Envelope of an object kept by [`update`]: `b"BRcas001"`, the generation
-//! (u64, little endian), the caller's payload.
+//! (u64, little endian), the CRC32C of the payload (u32, little endian),
+//! the caller's payload. The CRC finds a read that overlapped a write of the
+//! same record (Elliptics overwrites a record in place when the new version
+//! fits, so a concurrent read may see parts of both): such a read is
+//! retried, never handed to the caller.
 
 use std::time::Duration;
 
@@ -83,7 +87,9 @@ pub fn read_versioned(
                     format!("object {key} ended early"),
                 ));
             }
-            let version = Version::of(&data);
+            // A read reply may run past the record's size: only its bytes count.
+            let data = &data[..size as usize];
+            let version = Version::of(data);
             Ok(Some((data.to_vec(), version)))
         }
         Err(e) if e.is_not_found() && !e.is_conflict() && !e.is_corrupt() => Ok(None),
@@ -91,8 +97,12 @@ pub fn read_versioned(
     }
 }
 
-const MAGIC: &[u8; 8] = b"BRcas001";
-const ENVELOPE: usize = 16;
+mod envelope;
+use envelope::TORN;
+pub use envelope::{envelope, open_envelope};
+
+/// Reads of a torn record retried before giving up.
+const TORN_READS: u32 = 20;
 
 /// An object kept by [`update`], as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,28 +115,6 @@ pub struct Stored {
     pub group: GroupId,
     /// The stored object's version (of the whole envelope).
     pub version: Version,
-}
-
-/// The stored bytes of `payload` at `generation`.
-pub fn envelope(generation: u64, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(ENVELOPE + payload.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&generation.to_le_bytes());
-    out.extend_from_slice(payload);
-    out
-}
-
-/// Splits stored bytes into generation and payload.
-pub fn open_envelope<'a>(key: &str, data: &'a [u8]) -> Result<(u64, &'a [u8]), StorageError> {
-    if data.len() < ENVELOPE || &data[..8] != MAGIC {
-        return Err(StorageError::new(
-            libc::EILSEQ,
-            format!("{key}: not an object kept by compare-and-swap updates"),
-        ));
-    }
-    let mut gen = [0u8; 8];
-    gen.copy_from_slice(&data[8..16]);
-    Ok((u64::from_le_bytes(gen), &data[ENVELOPE..]))
 }
 
 fn one_group(ctx: &Context, group: GroupId) -> Context {
@@ -143,16 +131,28 @@ fn read_group(
     key: &str,
     limit: u64,
 ) -> Result<Option<Stored>, StorageError> {
-    let Some((data, version)) = read_versioned(storage, &one_group(ctx, group), key, limit)? else {
-        return Ok(None);
-    };
-    let (generation, payload) = open_envelope(key, &data)?;
-    Ok(Some(Stored {
-        payload: payload.to_vec(),
-        generation,
-        group,
-        version,
-    }))
+    let gctx = one_group(ctx, group);
+    let mut attempt = 0;
+    loop {
+        let Some((data, version)) = read_versioned(storage, &gctx, key, limit)? else {
+            return Ok(None);
+        };
+        match open_envelope(key, &data) {
+            Ok((generation, payload)) => {
+                return Ok(Some(Stored {
+                    payload: payload.to_vec(),
+                    generation,
+                    group,
+                    version,
+                }))
+            }
+            Err(e) if e.errno == TORN && attempt < TORN_READS => {
+                attempt += 1;
+                pause(attempt, Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The newest copy among the groups after the primary (`None` if none has one).
@@ -201,6 +201,26 @@ pub fn read(
             _ => Err(e),
         },
     }
+}
+
+/// Writes a new object that no one else knows yet (generation 1) in every
+/// group of `ctx`; fails unless the primary took it.
+pub fn write_fresh(
+    storage: &dyn Storage,
+    ctx: &Context,
+    key: &str,
+    payload: &[u8],
+) -> Result<(), StorageError> {
+    let results = super::write_small(storage, ctx, key, &envelope(1, payload))?;
+    for r in &results {
+        if let Err(e) = &r.result {
+            if Some(&r.group) == ctx.groups.first() {
+                return Err(e.clone());
+            }
+            log::warn!("{}/{key}: group {}: {e}", ctx.namespace, r.group);
+        }
+    }
+    Ok(())
 }
 
 /// What an update's function decided.
@@ -381,6 +401,8 @@ fn catch_up(
         let current = match read_versioned(storage, &gctx, key, limit) {
             Ok(Some((bytes, v))) => match open_envelope(key, &bytes) {
                 Ok((g, _)) if g >= generation => return,
+                // Being rewritten right now: by a newer writer, or by us.
+                Err(e) if e.errno == TORN => continue,
                 _ => v,
             },
             Ok(None) => Version::Absent,
@@ -422,19 +444,10 @@ mod tests {
     use std::sync::Arc;
 
     fn store(dir: &std::path::Path, groups: &[u32]) -> LocalStore {
-        LocalStore::open(&crate::config::LocalConfig {
-            path: dir.to_path_buf(),
-            groups: groups
-                .iter()
-                .map(|&group| crate::config::LocalGroupConfig {
-                    group,
-                    size_limit: 0,
-                    read_only: false,
-                    delay_ms: 0,
-                })
-                .collect(),
-        })
-        .unwrap()
+        crate::storage::local::test_store(
+            dir,
+            &groups.iter().map(|&g| (g, 0, false)).collect::<Vec<_>>(),
+        )
     }
 
     #[test]
@@ -510,6 +523,19 @@ mod tests {
             assert_eq!(items, (0..160).collect::<Vec<u8>>(), "group {g}");
             assert_eq!(got.generation, 160, "group {g}");
         }
+    }
+
+    #[test]
+    fn torn_reads_are_detected() {
+        let mut data = envelope(3, b"payload");
+        assert_eq!(open_envelope("k", &data).unwrap(), (3, &b"payload"[..]));
+        let n = data.len();
+        data[n - 1] ^= 1;
+        assert_eq!(open_envelope("k", &data).unwrap_err().errno, TORN);
+        assert_eq!(
+            open_envelope("k", b"BRcas001").unwrap_err().errno,
+            -libc::EILSEQ
+        );
     }
 
     #[test]

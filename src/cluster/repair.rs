@@ -1,0 +1,146 @@
+//! Recover-on-read in the background: replicas found missing, stale or
+//! corrupt get the newest good replica copied over them, at most `rate`
+//! bytes/s, counted in [`super::Cluster::recovery`].
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use super::{consistency, Cluster};
+use crate::storage::{
+    Context, GroupId, GroupResult, ObjectReader, ReplicaInfo, Storage, StorageError,
+};
+
+/// One key of one bucket to keep in sync: the store, the cluster's
+/// counters, where the key lives and how fast to copy.
+#[derive(Clone)]
+pub struct RepairJob {
+    /// The store.
+    pub storage: Arc<dyn Storage>,
+    /// Recovery counters and out-of-sync statistics.
+    pub cluster: Arc<Cluster>,
+    /// The bucket's namespace.
+    pub namespace: String,
+    /// The bucket's groups.
+    pub groups: Vec<GroupId>,
+    /// The object.
+    pub key: String,
+    /// Copy rate limit, bytes/s.
+    pub rate: u64,
+}
+
+impl RepairJob {
+    /// Looks the key up in every group in the background, counts the
+    /// replicas out of sync and copies the newest replica over them. Used
+    /// after reads.
+    pub fn check_in_background(self) {
+        background(move || {
+            let results = self.lookup();
+            let stale = consistency::out_of_sync_groups(&results);
+            self.cluster.note_out_of_sync(&self.namespace, &stale);
+            if let Some(source) = consistency::newest(&results) {
+                self.recover(source, &stale);
+            }
+        });
+    }
+
+    /// Copies `source` over the `stale` groups in the background (a lookup
+    /// already found them).
+    pub fn recover_in_background(self, source: ReplicaInfo, stale: Vec<GroupId>) {
+        background(move || self.recover(&source, &stale));
+    }
+
+    /// Wraps a reader so that replicas it finds corrupt (their bytes failed
+    /// the store's checksum; the reader served the bytes from another
+    /// replica) are repaired from a good replica in the background.
+    pub fn repair_corrupt(self, reader: Box<dyn ObjectReader>) -> Box<dyn ObjectReader> {
+        let mut r = Repairing { reader, job: self };
+        // Reads made before the wrap (the open's first chunk) count too.
+        r.repair_found();
+        Box::new(r)
+    }
+
+    fn lookup(&self) -> Vec<GroupResult<ReplicaInfo>> {
+        let ctx = Context::new(self.namespace.clone(), self.groups.clone());
+        self.storage.lookup(&ctx, &self.key)
+    }
+
+    fn recover(&self, source: &ReplicaInfo, stale: &[GroupId]) {
+        if stale.is_empty() {
+            return;
+        }
+        let Some(_slot) = self.cluster.recovery.slot() else {
+            return;
+        };
+        let (ns, key) = (&self.namespace, &self.key);
+        let copied =
+            self.cluster
+                .recovery
+                .copy(self.storage.as_ref(), ns, key, source, stale, self.rate);
+        match copied {
+            Ok(n) => log::info!(
+                "recover: {ns}/{key}: copied {n} bytes from group {} to {stale:?}",
+                source.group
+            ),
+            Err(e) => log::warn!("recover: {ns}/{key}: groups {stale:?}: {e}"),
+        }
+    }
+}
+
+struct Repairing {
+    reader: Box<dyn ObjectReader>,
+    job: RepairJob,
+}
+
+impl Repairing {
+    /// Starts copying a good replica over those the reader found corrupt.
+    fn repair_found(&mut self) {
+        let bad = self.reader.take_corrupt();
+        if bad.is_empty() {
+            return;
+        }
+        let job = self.job.clone();
+        // Reads run on the blocking pool, outside the actix runtime: the
+        // repair gets a thread of its own (recover() bounds how many copy).
+        let spawned = std::thread::Builder::new()
+            .name("repair".into())
+            .spawn(move || {
+                let good: Vec<GroupResult<ReplicaInfo>> = job
+                    .lookup()
+                    .into_iter()
+                    .filter(|r| !bad.contains(&r.group))
+                    .collect();
+                match consistency::newest(&good) {
+                    Some(source) => job.recover(source, &bad),
+                    None => log::warn!(
+                        "recover: {}/{}: no good replica to repair {bad:?}",
+                        job.namespace,
+                        job.key
+                    ),
+                }
+            });
+        if let Err(e) = spawned {
+            log::warn!("recover: cannot start a repair: {e}");
+        }
+    }
+}
+
+impl ObjectReader for Repairing {
+    fn info(&self) -> &ReplicaInfo {
+        self.reader.info()
+    }
+
+    fn read_at(&mut self, offset: u64, len: usize) -> Result<bytes::Bytes, StorageError> {
+        let r = self.reader.read_at(offset, len);
+        self.repair_found();
+        r
+    }
+}
+
+fn background(f: impl FnOnce() + Send + 'static) {
+    actix_web::rt::spawn(async move {
+        if let Err(e) = web::block(f).await {
+            log::error!("replica check failed: {e}");
+        }
+    });
+}

@@ -1,0 +1,76 @@
+//! Checking an index against the objects: each entry's key is looked up
+//! in the bucket's groups; an entry whose object no group holds is
+//! dangling (its object was removed behind the index's back, or the index
+//! update of a removal failed). Elliptics cannot enumerate a bucket, so the
+//! opposite, objects the index misses, cannot be found this way
+//! (docs/index.md).
+
+use super::page::{EntrySource, Start};
+use super::Index;
+use crate::storage::{Context, StorageError};
+
+/// What a check found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Entries read.
+    pub entries: u64,
+    /// Keys of dangling entries.
+    pub dangling: Vec<String>,
+    /// Entries whose lookup failed for another reason than "not found" in
+    /// every group (storage faults): neither live nor dangling.
+    pub unknown: Vec<(String, StorageError)>,
+    /// Dangling entries removed (with `drop`).
+    pub dropped: u64,
+    /// Shards read.
+    pub shards: u64,
+}
+
+/// Dangling entries are dropped this many at a time.
+const DROP_BATCH: usize = 1000;
+
+impl Index {
+    /// Looks up every entry of `bucket`'s index; with `drop`, removes the
+    /// dangling ones. `progress` sees each dangling key as it is found.
+    pub fn check(
+        &self,
+        bucket: &Context,
+        drop: bool,
+        mut progress: impl FnMut(&str),
+    ) -> Result<CheckReport, StorageError> {
+        let mut report = CheckReport::default();
+        let mut scan = self.scan(bucket, &Start::From(String::new()))?;
+        let mut batch = Vec::new();
+        while let Some(e) = scan.next_entry()? {
+            report.entries += 1;
+            let results = self.storage.lookup(bucket, &e.key);
+            if results.iter().any(|r| r.result.is_ok()) {
+                continue;
+            }
+            let not_found = results
+                .iter()
+                .all(|r| r.result.as_ref().is_err_and(|e| e.is_not_found()));
+            if !not_found || results.is_empty() {
+                let err = results
+                    .into_iter()
+                    .find_map(|r| r.result.err())
+                    .unwrap_or_else(|| StorageError::new(-libc::ENXIO, "no groups"));
+                report.unknown.push((e.key, err));
+                continue;
+            }
+            progress(&e.key);
+            report.dangling.push(e.key.clone());
+            if drop {
+                batch.push(e.key);
+                if batch.len() >= DROP_BATCH {
+                    report.dropped += self.remove(bucket, &batch)? as u64;
+                    batch.clear();
+                }
+            }
+        }
+        if !batch.is_empty() {
+            report.dropped += self.remove(bucket, &batch)? as u64;
+        }
+        report.shards = scan.shards_read();
+        Ok(report)
+    }
+}

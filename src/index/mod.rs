@@ -1,0 +1,571 @@
+//! The per-bucket name index, held in the cluster (docs/index.md):
+//! Elliptics hashes keys and cannot enumerate them, so every write path
+//! records `key → size, mtime, ETag` here, and listings read it.
+//!
+//! Bucket B's index lives in namespace `B/index`, in B's groups: a root
+//! object (`root`: each shard's lower bound and id) and shards
+//! (`shard-<id>`: sorted entries of the keys in `[lower, upper)` and a link
+//! to the next shard). Every change is a compare-and-swap of one shard
+//! ([`crate::storage::cas::update`]), so writers through any number of
+//! proxies never lose an entry. A shard over `shard_entries` entries splits:
+//! its upper half moves to a new shard written first, the old one shrinks
+//! and links to it in the same compare-and-swap, then the root learns the
+//! new shard. A stale root (another proxy's split) only costs a hop along
+//! the links. Nothing of the index is kept in proxy memory but a
+//! few-seconds cache of roots, which is a routing hint only.
+//!
+//! Files: [`shard`] (entries, shards, root, encoding, split), [`page`]
+//! (one listing page over any ordered source), here the store operations
+//! and the [`Scanner`] that reads shard by shard.
+
+pub mod check;
+pub mod page;
+mod scan;
+pub mod shard;
+
+pub use scan::Scanner;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use self::page::{EntrySource, Start};
+use self::shard::{decode_root, decode_shard, encode, Entry, Root, Route, Shard};
+use crate::storage::cas::{self, Change, Retry, UpdateCost};
+use crate::storage::{Context, Storage, StorageError};
+
+/// Entries a shard holds before it splits, unless configured
+/// (`proxy.index-shard-entries`).
+pub const DEFAULT_SHARD_ENTRIES: usize = crate::config::DEFAULT_INDEX_SHARD_ENTRIES;
+/// The largest index object read or written (a shard of long keys with
+/// their metadata stays far below).
+const OBJECT_LIMIT: u64 = 16 << 20;
+/// How long a root read stays a routing hint.
+const ROOT_TTL: Duration = Duration::from_secs(5);
+/// Links followed before an update gives up (a damaged chain).
+const MAX_HOPS: usize = 10_000;
+const ROOT_KEY: &str = "root";
+
+/// The key of shard `id`.
+pub fn shard_key(id: u64) -> String {
+    format!("shard-{id:016x}")
+}
+
+/// The index namespace of a bucket's context.
+pub fn index_ctx(bucket: &Context) -> Context {
+    Context {
+        namespace: format!("{}/index", bucket.namespace),
+        ..bucket.clone()
+    }
+}
+
+/// Whether objects of this context are listed: bucket namespaces are;
+/// `B/s3`, `B/index` and other side namespaces (with a `/`) are not.
+pub fn is_listed(ctx: &Context) -> bool {
+    !ctx.namespace.is_empty() && !ctx.namespace.contains('/')
+}
+
+fn corrupt(ctx: &Context, what: String) -> StorageError {
+    StorageError::new(-libc::EILSEQ, format!("index {}: {what}", ctx.namespace))
+}
+
+/// Counters of index work since start (`/proxy_stat/` "index").
+#[derive(Debug, Default)]
+struct Counters {
+    updates: AtomicU64,
+    attempts: AtomicU64,
+    calls: AtomicU64,
+    bytes_written: AtomicU64,
+    splits: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// A snapshot of the index counters.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct IndexStats {
+    /// Updates done (object writes and removals recorded).
+    pub updates: u64,
+    /// Compare-and-swap attempts on shards: `attempts - updates` were conflicts.
+    pub attempts: u64,
+    /// Store calls made by updates (reads and writes, every group).
+    pub calls: u64,
+    /// Bytes updates wrote (every group).
+    pub bytes_written: u64,
+    /// Shard splits.
+    pub splits: u64,
+    /// Object writes or removals whose index update failed (logged; the
+    /// object operation still succeeded; `bmeta -check-index` repairs dangling entries).
+    pub failures: u64,
+}
+
+/// The name index over a store.
+pub struct Index {
+    storage: Arc<dyn Storage>,
+    shard_entries: usize,
+    roots: Mutex<HashMap<String, (Instant, Arc<Root>)>>,
+    counters: Counters,
+}
+
+/// Where an update of one shard ended.
+enum Step {
+    /// The key is past this shard: go to the next one.
+    Hop(Option<u64>),
+    /// Done in this shard (its lower bound); with the lower bound of a new
+    /// shard split off it.
+    Done {
+        lower: String,
+        split: Option<String>,
+    },
+}
+
+/// What a removal in one shard did: done up to `consumed` keys, or hop.
+enum RemoveStep {
+    Hop(Option<u64>),
+    Done { consumed: usize, lower: String },
+}
+
+impl Index {
+    /// The index over `storage`, splitting shards past `shard_entries` (at least 4).
+    pub fn new(storage: Arc<dyn Storage>, shard_entries: usize) -> Index {
+        Index {
+            storage,
+            shard_entries: shard_entries.max(4),
+            roots: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+        }
+    }
+
+    /// The counters since start.
+    pub fn stats(&self) -> IndexStats {
+        let c = &self.counters;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        IndexStats {
+            updates: l(&c.updates),
+            attempts: l(&c.attempts),
+            calls: l(&c.calls),
+            bytes_written: l(&c.bytes_written),
+            splits: l(&c.splits),
+            failures: l(&c.failures),
+        }
+    }
+
+    /// Counts an index update that failed after its object operation.
+    pub fn note_failure(&self) {
+        self.counters.failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count(&self, cost: &UpdateCost) {
+        let c = &self.counters;
+        c.attempts
+            .fetch_add(u64::from(cost.attempts), Ordering::Relaxed);
+        c.calls.fetch_add(u64::from(cost.calls), Ordering::Relaxed);
+        c.bytes_written
+            .fetch_add(cost.bytes_written, Ordering::Relaxed);
+    }
+
+    /// The root of an index context: cached for [`ROOT_TTL`], else read.
+    fn root(&self, ictx: &Context, fresh: bool) -> Result<Arc<Root>, StorageError> {
+        if !fresh {
+            if let Some((at, r)) = self.roots.lock().get(&ictx.namespace) {
+                if at.elapsed() < ROOT_TTL {
+                    return Ok(r.clone());
+                }
+            }
+        }
+        let root = match cas::read(self.storage.as_ref(), ictx, ROOT_KEY, OBJECT_LIMIT)? {
+            Some(s) => decode_root(&s.payload)?,
+            None => Root::default(),
+        };
+        let root = Arc::new(root);
+        self.remember(ictx, root.clone());
+        Ok(root)
+    }
+
+    fn remember(&self, ictx: &Context, root: Arc<Root>) {
+        self.roots
+            .lock()
+            .insert(ictx.namespace.clone(), (Instant::now(), root));
+    }
+
+    /// Adds shard `id` (from `lower`) to the root.
+    fn add_to_root(&self, ictx: &Context, lower: String, id: u64) -> Result<(), StorageError> {
+        let (root, cost) = cas::update(
+            self.storage.as_ref(),
+            ictx,
+            ROOT_KEY,
+            OBJECT_LIMIT,
+            Retry::default(),
+            |p| {
+                let mut root = match p {
+                    Some(p) => decode_root(p)?,
+                    None => Root::default(),
+                };
+                if root.add(lower.clone(), id) {
+                    Ok(Change::Write(encode(&root)?, root))
+                } else {
+                    Ok(Change::Keep(root))
+                }
+            },
+        )?;
+        self.count(&cost);
+        self.remember(ictx, Arc::new(root));
+        Ok(())
+    }
+
+    /// After hops: makes sure the root names the shard they ended in (its
+    /// splitter may have stopped before telling the root).
+    fn mend_root(&self, ictx: &Context, lower: String, id: u64) {
+        let known = self
+            .root(ictx, true)
+            .map(|r| r.shards.iter().any(|(lo, i)| *i == id && *lo == lower));
+        if let Ok(false) = known {
+            if let Err(e) = self.add_to_root(ictx, lower, id) {
+                log::warn!(
+                    "index {}: adding shard {id} to the root: {e}",
+                    ictx.namespace
+                );
+            }
+        }
+    }
+
+    /// Decodes shard `id` as stored (`None`: absent, which only shard 0 may be).
+    fn shard_of(ictx: &Context, id: u64, payload: Option<&[u8]>) -> Result<Shard, StorageError> {
+        match payload {
+            Some(p) => decode_shard(p),
+            None if id == 0 => Ok(Shard::first()),
+            None => Err(corrupt(ictx, format!("shard {id} is linked but missing"))),
+        }
+    }
+
+    /// Records `entry` (a write of its key) in the index of `bucket`.
+    pub fn put(&self, bucket: &Context, entry: &Entry) -> Result<UpdateCost, StorageError> {
+        let ictx = index_ctx(bucket);
+        let mut id = self.root(&ictx, false)?.route(&entry.key);
+        let mut total = UpdateCost::default();
+        for hop in 0..MAX_HOPS {
+            let new_id = rand::random::<u64>() | 1;
+            let (step, cost) = cas::update(
+                self.storage.as_ref(),
+                &ictx,
+                &shard_key(id),
+                OBJECT_LIMIT,
+                Retry::default(),
+                |p| {
+                    let mut shard = Self::shard_of(&ictx, id, p)?;
+                    match shard.route(&entry.key) {
+                        Route::Next(n) => return Ok(Change::Keep(Step::Hop(n))),
+                        Route::Below => {
+                            return Err(corrupt(
+                                &ictx,
+                                format!("shard {id} starts after {:?}", entry.key),
+                            ))
+                        }
+                        Route::Here => {}
+                    }
+                    let lower = shard.lower.clone();
+                    if !shard.upsert(entry.clone()) {
+                        return Ok(Change::Keep(Step::Done { lower, split: None }));
+                    }
+                    let split = shard.split_if_over(self.shard_entries, new_id);
+                    if let Some(right) = &split {
+                        // Written before the shard that will link to it.
+                        cas::write_fresh(
+                            self.storage.as_ref(),
+                            &ictx,
+                            &shard_key(new_id),
+                            &encode(right)?,
+                        )?;
+                    }
+                    let split = split.map(|r| r.lower);
+                    Ok(Change::Write(encode(&shard)?, Step::Done { lower, split }))
+                },
+            )?;
+            total = add(total, cost);
+            match step {
+                Step::Hop(Some(n)) => id = n,
+                Step::Hop(None) => {
+                    return Err(corrupt(
+                        &ictx,
+                        format!("shard {id} ends before {:?} and links nowhere", entry.key),
+                    ))
+                }
+                Step::Done { lower, split } => {
+                    self.counters.updates.fetch_add(1, Ordering::Relaxed);
+                    self.count(&total);
+                    if let Some(right_lower) = split {
+                        self.counters.splits.fetch_add(1, Ordering::Relaxed);
+                        self.add_to_root(&ictx, right_lower, new_id)?;
+                    }
+                    if hop > 0 {
+                        self.mend_root(&ictx, lower, id);
+                    }
+                    return Ok(total);
+                }
+            }
+        }
+        Err(corrupt(&ictx, "too many links followed".into()))
+    }
+
+    /// Removes the entries of `keys` (removals of those keys) from the
+    /// index of `bucket`: one compare-and-swap per shard they fall in.
+    /// Answers how many entries were there.
+    pub fn remove(&self, bucket: &Context, keys: &[String]) -> Result<usize, StorageError> {
+        let ictx = index_ctx(bucket);
+        let mut keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut removed_total = 0;
+        let mut i = 0;
+        while i < keys.len() {
+            let mut id = self.root(&ictx, false)?.route(keys[i]);
+            let mut hops = 0;
+            loop {
+                let mut removed = 0;
+                let (step, cost) = cas::update(
+                    self.storage.as_ref(),
+                    &ictx,
+                    &shard_key(id),
+                    OBJECT_LIMIT,
+                    Retry::default(),
+                    |p| {
+                        removed = 0;
+                        let mut shard = Self::shard_of(&ictx, id, p)?;
+                        match shard.route(keys[i]) {
+                            Route::Next(n) => return Ok(Change::Keep(RemoveStep::Hop(n))),
+                            Route::Below => {
+                                return Err(corrupt(
+                                    &ictx,
+                                    format!("shard {id} starts after {:?}", keys[i]),
+                                ))
+                            }
+                            Route::Here => {}
+                        }
+                        let mut j = i;
+                        while j < keys.len() && shard.route(keys[j]) == Route::Here {
+                            removed += usize::from(shard.remove(keys[j]));
+                            j += 1;
+                        }
+                        let step = RemoveStep::Done {
+                            consumed: j,
+                            lower: shard.lower.clone(),
+                        };
+                        if removed == 0 {
+                            Ok(Change::Keep(step))
+                        } else {
+                            Ok(Change::Write(encode(&shard)?, step))
+                        }
+                    },
+                )?;
+                self.count(&cost);
+                match step {
+                    RemoveStep::Hop(Some(n)) => {
+                        id = n;
+                        hops += 1;
+                        if hops > MAX_HOPS {
+                            return Err(corrupt(&ictx, "too many links followed".into()));
+                        }
+                    }
+                    RemoveStep::Hop(None) => {
+                        return Err(corrupt(&ictx, format!("shard {id} links nowhere")))
+                    }
+                    RemoveStep::Done { consumed, lower } => {
+                        self.counters.updates.fetch_add(1, Ordering::Relaxed);
+                        removed_total += removed;
+                        if hops > 0 {
+                            self.mend_root(&ictx, lower, id);
+                        }
+                        i = consumed;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(removed_total)
+    }
+
+    /// Entries of `bucket` in key order from `start`, read shard by shard.
+    pub fn scan(&self, bucket: &Context, start: &Start) -> Result<Scanner<'_>, StorageError> {
+        let ictx = index_ctx(bucket);
+        let root = self.root(&ictx, false)?;
+        let mut s = Scanner {
+            index: self,
+            ictx,
+            root,
+            entries: Vec::new(),
+            pos: 0,
+            upper: None,
+            next: None,
+            shards_read: 0,
+        };
+        match start {
+            Start::After(k) => {
+                s.seek(k)?;
+                s.pos = s.entries.partition_point(|e| e.key.as_str() <= k.as_str());
+            }
+            Start::From(k) => {
+                s.seek(k)?;
+                s.pos = s.entries.partition_point(|e| e.key.as_str() < k.as_str());
+            }
+        }
+        Ok(s)
+    }
+
+    /// Whether `bucket` lists no object (reads shards until the first entry).
+    pub fn is_empty(&self, bucket: &Context) -> Result<bool, StorageError> {
+        Ok(self
+            .scan(bucket, &Start::From(String::new()))?
+            .next_entry()?
+            .is_none())
+    }
+
+    fn read_shard(&self, ictx: &Context, id: u64) -> Result<Shard, StorageError> {
+        let stored = cas::read(self.storage.as_ref(), ictx, &shard_key(id), OBJECT_LIMIT)?;
+        Self::shard_of(ictx, id, stored.as_ref().map(|s| s.payload.as_slice()))
+    }
+}
+
+fn add(a: UpdateCost, b: UpdateCost) -> UpdateCost {
+    UpdateCost {
+        attempts: a.attempts + b.attempts,
+        calls: a.calls + b.calls,
+        bytes_written: a.bytes_written + b.bytes_written,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page::{page, Query};
+    use super::*;
+
+    fn store(dir: &std::path::Path) -> Arc<dyn Storage> {
+        Arc::new(crate::storage::local::test_store(
+            dir,
+            &[(1, 0, false), (2, 0, false)],
+        ))
+    }
+
+    fn entry(key: &str) -> Entry {
+        Entry {
+            key: key.into(),
+            size: 3,
+            mtime_ns: 5,
+            etag: "\"e\"".into(),
+            owner: None,
+            content_type: None,
+        }
+    }
+
+    fn all_keys(index: &Index, ctx: &Context) -> Vec<String> {
+        let mut s = index.scan(ctx, &Start::From(String::new())).unwrap();
+        let mut out = Vec::new();
+        while let Some(e) = s.next_entry().unwrap() {
+            out.push(e.key);
+        }
+        out
+    }
+
+    #[test]
+    fn puts_split_shards_and_scans_stay_ordered() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::new(store(dir.path()), 4);
+        let ctx = Context::new("b", vec![1, 2]);
+        assert!(index.is_empty(&ctx).unwrap());
+        let mut keys: Vec<String> = (0..60).map(|i| format!("k{:03}", (i * 37) % 60)).collect();
+        for k in &keys {
+            index.put(&ctx, &entry(k)).unwrap();
+        }
+        keys.sort();
+        assert_eq!(all_keys(&index, &ctx), keys);
+        let st = index.stats();
+        assert!(st.splits >= 10, "{st:?}");
+        let root = index.root(&index_ctx(&ctx), true).unwrap();
+        assert_eq!(root.shards.len() as u64, st.splits + 1);
+        // Another index (another proxy) with no cached root sees the same.
+        let other = Index::new(index.storage.clone(), 4);
+        assert_eq!(all_keys(&other, &ctx), keys);
+        // Pages of 7 with a delimiter-free listing, then after a marker.
+        let q = Query {
+            after: Some("k041".into()),
+            max_keys: 7,
+            ..Query::default()
+        };
+        let mut sc = other.scan(&ctx, &q.start()).unwrap();
+        let p = page(&mut sc, &q).unwrap();
+        assert_eq!(p.contents[0].key, "k042");
+        assert_eq!(p.contents.len(), 7);
+        assert!(p.truncated);
+        // Removal, many keys at once, across shards.
+        let gone: Vec<String> = keys.iter().step_by(2).cloned().collect();
+        assert_eq!(index.remove(&ctx, &gone).unwrap(), 30);
+        assert_eq!(index.remove(&ctx, &gone).unwrap(), 0);
+        let left: Vec<String> = keys.iter().skip(1).step_by(2).cloned().collect();
+        assert_eq!(all_keys(&other, &ctx), left);
+        assert!(!index.is_empty(&ctx).unwrap());
+        index.remove(&ctx, &left).unwrap();
+        assert!(other.is_empty(&ctx).unwrap());
+    }
+
+    #[test]
+    fn a_stale_root_is_followed_and_mended() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = store(dir.path());
+        let a = Index::new(st.clone(), 4);
+        let b = Index::new(st, 4);
+        let ctx = Context::new("b", vec![1, 2]);
+        a.put(&ctx, &entry("a")).unwrap();
+        // b caches the one-shard root, then a splits many times.
+        assert_eq!(all_keys(&b, &ctx), ["a"]);
+        for i in 0..30 {
+            a.put(&ctx, &entry(&format!("z{i:02}"))).unwrap();
+        }
+        b.put(&ctx, &entry("z99")).unwrap();
+        b.remove(&ctx, &["z00".to_string()]).unwrap();
+        let keys = all_keys(&b, &ctx);
+        assert_eq!(keys.len(), 31);
+        assert!(keys.contains(&"z99".to_string()) && !keys.contains(&"z00".to_string()));
+        // A split whose root update never happened is still listed.
+        let ictx = index_ctx(&ctx);
+        cas::write_fresh(
+            a.storage.as_ref(),
+            &ictx,
+            ROOT_KEY,
+            &encode(&Root::default()).unwrap(),
+        )
+        .unwrap();
+        let fresh = Index::new(a.storage.clone(), 4);
+        assert_eq!(all_keys(&fresh, &ctx).len(), 31);
+        fresh.put(&ctx, &entry("z98")).unwrap();
+        assert!(fresh.root(&ictx, true).unwrap().shards.len() > 1, "mended");
+    }
+
+    #[test]
+    fn concurrent_writers_through_two_indexes_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = store(dir.path());
+        let (a, b) = (
+            Arc::new(Index::new(st.clone(), 8)),
+            Arc::new(Index::new(st, 8)),
+        );
+        let ctx = Context::new("b", vec![1, 2]);
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let index = if t % 2 == 0 { a.clone() } else { b.clone() };
+                let ctx = ctx.clone();
+                std::thread::spawn(move || {
+                    for i in 0..40 {
+                        index.put(&ctx, &entry(&format!("t{t}-{i:02}"))).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(all_keys(&a, &ctx).len(), 320);
+        assert!(a.stats().splits + b.stats().splits > 20);
+    }
+}

@@ -27,6 +27,7 @@ mod s3_clients;
 mod s3_empty;
 mod s3_list;
 mod s3_multipart;
+mod s3_multipart_big;
 mod s3_presign;
 mod s3_versions;
 mod s3_wire;

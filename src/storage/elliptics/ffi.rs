@@ -368,6 +368,17 @@ impl Session {
         )
     }
 
+    /// A session like this one whose commands wait `seconds` for replies.
+    pub fn with_timeout(&self, seconds: i64) -> Result<Session, StorageError> {
+        Session::new(
+            &self._node,
+            SessionParams {
+                timeout: seconds,
+                ..self.params.clone()
+            },
+        )
+    }
+
     /// Runs one shim call that reports entries through [`entry_cb`].
     pub(super) fn entries(
         &self,

@@ -55,6 +55,8 @@ pub struct EllipticsStore {
     /// Per (address, backend): defragmentation seen running, and runs seen finished.
     defrags: Mutex<BTreeMap<(String, u32), (bool, u64)>>,
     checksum_errors: ChecksumErrors,
+    /// The node's wait timeout in seconds (`node-config.wait-timeout`).
+    wait_timeout: u64,
 }
 
 /// Backend statistics gathered last, reused for `stats_ttl` (eblob itself
@@ -92,6 +94,12 @@ impl EllipticsStore {
             node: Arc::new(node),
             stats_ttl: Duration::from_secs(config.proxy.bucket_stat_update_interval.clamp(1, 60)),
             stats_cache: Mutex::new(None),
+            // 0 is the client's default (the shim's 5 s).
+            wait_timeout: if nc.wait_timeout > 0 {
+                nc.wait_timeout
+            } else {
+                5
+            },
             defrags: Mutex::new(BTreeMap::new()),
             checksum_errors: Arc::default(),
         })

@@ -79,7 +79,13 @@ pub(super) fn start(
             session = session.with_groups(live.iter().map(|&g| g as i32).collect())?;
         }
     }
+    let base = ctx
+        .timeout
+        .map(|t| t.as_secs().max(1))
+        .unwrap_or(store.wait_timeout);
     Ok(Box::new(EllipticsWriter {
+        // Small records commit within the usual wait, on the same session.
+        commit_timeout: (total >= COMMIT_READ_RATE).then(|| commit_timeout(base, total)),
         session,
         key: key.to_string(),
         offset,
@@ -91,6 +97,20 @@ pub(super) fn start(
         failed,
         last: Vec::new(),
     }))
+}
+
+/// Bytes per second eblob is assumed to read back at least when a commit
+/// computes the record's footer (a CRC32 of every MiB, read from the data
+/// file: 5 s for 5 GiB from the page cache, far longer from a busy disk).
+const COMMIT_READ_RATE: u64 = 32 << 20;
+
+/// Seconds a write_commit (or whole-object write_data) of a `total`-byte
+/// record may take: the usual wait plus the footer's read-back at
+/// [`COMMIT_READ_RATE`]. With the plain wait timeout (5 s by default) a
+/// commit of a few GiB times out although it succeeds on the node.
+fn commit_timeout(wait: u64, total: u64) -> i64 {
+    wait.saturating_add(total / COMMIT_READ_RATE)
+        .min(i64::MAX as u64) as i64
 }
 
 /// A streaming write: write_prepare (reserving the final size) /
@@ -114,6 +134,8 @@ struct EllipticsWriter {
     failed: BTreeMap<GroupId, StorageError>,
     /// Replies of the latest command, per live group.
     last: Vec<Entry>,
+    /// Seconds the commit may take ([`commit_timeout`]), when more than the wait.
+    commit_timeout: Option<i64>,
 }
 
 impl EllipticsWriter {
@@ -124,9 +146,17 @@ impl EllipticsWriter {
         remote_offset: u64,
         size_arg: u64,
     ) -> Result<(), StorageError> {
-        let (entries, overall) = self
-            .session
-            .write(kind, &self.key, data, remote_offset, size_arg);
+        let long = self
+            .commit_timeout
+            .filter(|_| matches!(kind, WriteKind::Commit | WriteKind::Data));
+        let (entries, overall) = if let Some(secs) = long {
+            self.session
+                .with_timeout(secs)?
+                .write(kind, &self.key, data, remote_offset, size_arg)
+        } else {
+            self.session
+                .write(kind, &self.key, data, remote_offset, size_arg)
+        };
         let results = per_group(&self.live, &entries, &overall, |_| Ok(()));
         let before = self.live.len();
         for r in results {
@@ -230,5 +260,19 @@ impl ObjectWriter for EllipticsWriter {
             result: Err(e.clone()),
         }));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::commit_timeout;
+
+    #[test]
+    fn commit_timeout_grows_with_the_record() {
+        assert_eq!(commit_timeout(5, 0), 5);
+        assert_eq!(commit_timeout(5, 1 << 20), 5);
+        assert_eq!(commit_timeout(5, 1 << 30), 5 + 32);
+        assert_eq!(commit_timeout(60, 5 << 30), 60 + 160);
+        assert_eq!(commit_timeout(u64::MAX, u64::MAX), i64::MAX);
     }
 }

@@ -603,6 +603,10 @@ impl Ioserv {
         let res = match op {
             Control::ReadOnly(ro) => store.set_read_only(group, ro),
             Control::Delay(ms) => store.set_delay(group, ms),
+            Control::Defrag => {
+                use backrunner::storage::Storage;
+                store.defragment(group, group).map(|_| ())
+            }
         };
         res.expect("backend control");
     }
@@ -612,6 +616,7 @@ impl Ioserv {
         let what = match op {
             Control::ReadOnly(ro) => format!("read-only {ro}"),
             Control::Delay(ms) => format!("delay {ms} ms"),
+            Control::Defrag => "defragmentation".to_string(),
         };
         panic!("backend control ({what} on group {group}) needs the tests built with --features elliptics");
     }
@@ -622,6 +627,8 @@ impl Ioserv {
 pub enum Control {
     ReadOnly(bool),
     Delay(u32),
+    /// Starts eblob's defragmentation (removed records' space given back).
+    Defrag,
 }
 
 impl Drop for Ioserv {

@@ -28,6 +28,7 @@ use crate::bucket::BucketMeta;
 use crate::core::{Download, OpenObject, Piece};
 use crate::encoding::hex;
 use crate::http::conditional::{self, Outcome, Preconditions};
+use crate::index::shard::Entry;
 use crate::state::AppState;
 use crate::storage::{Context, GroupResult, ReplicaInfo};
 
@@ -133,27 +134,49 @@ pub async fn open_source(req: &S3Req) -> Result<Source, S3Error> {
 }
 
 /// Streams bytes `[start, end)` of `source` into `key` of `ctx`; answers
-/// the per-group results and the MD5 of the bytes copied.
+/// the per-group results and the MD5 of the bytes copied. A copy into a
+/// bucket is listed with that MD5 as its ETag, then `describe`d.
 pub async fn stream_copy(
     app: &AppState,
     source: OpenObject,
     start: u64,
     end: u64,
-    ctx: Context,
-    key: &str,
+    (ctx, key): (Context, &str),
+    describe: impl FnOnce(&mut Entry),
 ) -> Result<(Vec<GroupResult<ReplicaInfo>>, [u8; 16]), S3Error> {
     let hasher = Rc::new(RefCell::new(
         Hasher::new(MessageDigest::md5()).map_err(|e| S3Error::internal(format!("md5: {e}")))?,
     ));
     let body = hashed(source, start, end, hasher.clone());
-    let results = app.objects.put(ctx, key, None, end - start, body).await?;
-    let md5 = hasher
-        .borrow_mut()
-        .finish()
-        .map_err(|e| S3Error::internal(format!("md5: {e}")))?;
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&md5);
-    Ok((results, out))
+    let md5 = Rc::new(RefCell::new(None));
+    let finish = |h: &RefCell<Hasher>| -> Result<[u8; 16], S3Error> {
+        let d = h
+            .borrow_mut()
+            .finish()
+            .map_err(|e| S3Error::internal(format!("md5: {e}")))?;
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&d);
+        Ok(out)
+    };
+    let (seen, h) = (md5.clone(), hasher.clone());
+    let listed = move |e: &mut Entry| {
+        // The body has been read whole: its digest is final.
+        let m = finish(&h);
+        if let Ok(m) = &m {
+            e.etag = format!("\"{}\"", hex(m));
+        }
+        *seen.borrow_mut() = Some(m);
+        describe(e);
+    };
+    let results = app
+        .objects
+        .put_described(ctx, key, None, end - start, body, listed)
+        .await?;
+    let md5 = match md5.borrow_mut().take() {
+        Some(m) => m?,
+        None => finish(&hasher)?,
+    };
+    Ok((results, md5))
 }
 
 /// The bytes `[start, end)` of `source`, each chunk fed to `hasher`.
@@ -250,8 +273,14 @@ pub async fn copy_object(
     let app = req.state.clone();
     let key = key.to_string();
     let Source { current, .. } = source;
+    let (owner, content_type) = (req.owner(), new_meta.content_type.clone());
     let work = async move {
-        let (results, md5) = stream_copy(&app, current.object, 0, size, ctx.clone(), &key).await?;
+        let describe = |e: &mut Entry| {
+            e.owner = owner;
+            e.content_type = content_type;
+        };
+        let (results, md5) =
+            stream_copy(&app, current.object, 0, size, (ctx.clone(), &key), describe).await?;
         let etag = format!("\"{}\"", hex(&md5));
         let stored = new_meta.stored(size, etag.clone(), &results);
         meta::write(&app.objects, &ctx, &key, &stored).await?;

@@ -274,8 +274,15 @@ pub async fn upload_part_copy(
     let checksums = checksum_headers(req);
     let work = async move {
         let pkey = part_key(&id, n);
-        let (results, md5) =
-            copy::stream_copy(&app, source.current.object, start, end, uctx.clone(), &pkey).await?;
+        let (results, md5) = copy::stream_copy(
+            &app,
+            source.current.object,
+            start,
+            end,
+            (uctx.clone(), &pkey),
+            |_| {},
+        )
+        .await?;
         let etag = format!("\"{}\"", hex(&md5));
         let info = ObjectMeta {
             headers: checksums,
@@ -347,11 +354,20 @@ pub async fn complete(
     }
     let app = req.state.clone();
     let (key, bucket_name) = (key.to_string(), bucket.name.clone());
+    let owner = req.owner();
     let work = async move {
         let body = parts_body(app.clone(), uctx.clone(), id.clone(), parts.clone());
+        // The index lists the multipart ETag, as HeadObject answers it (a
+        // ranged download's If-Match carries the listed one).
+        let (listed_etag, content_type) = (etag.clone(), state.meta.content_type.clone());
+        let describe = move |e: &mut crate::index::shard::Entry| {
+            e.etag = listed_etag;
+            e.owner = owner;
+            e.content_type = content_type;
+        };
         let results = app
             .objects
-            .put(ctx.clone(), &key, None, total, body)
+            .put_described(ctx.clone(), &key, None, total, body, describe)
             .await?;
         let stored = state.meta.stored(total, etag.clone(), &results);
         meta::write(&app.objects, &ctx, &key, &stored).await?;

@@ -26,6 +26,7 @@ mod s3_clients;
 mod s3_list;
 mod s3_multipart;
 mod s3_presign;
+mod s3_sync;
 mod s3_wire;
 mod security;
 mod streaming;

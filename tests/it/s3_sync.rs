@@ -5,7 +5,7 @@
 //! listings report are the ones the clients compare against.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::common::{aws_cli, backend, escape, random_bytes, sign, Backend, Proxy};
 use crate::metrics::{find, scrape, value};
@@ -42,10 +42,16 @@ fn tree() -> Tree {
     t
 }
 
-fn write_tree(dir: &Path, t: &Tree) {
-    for (name, data) in t {
-        write_file(dir, name, data);
+/// A proxy (`s3_cli::start`), and [`tree`] written into `WORK/src`, where
+/// WORK is `name` in the proxy's directory: (proxy, endpoint, WORK, tree).
+fn start_with_tree(name: &str) -> (Proxy, String, PathBuf, Tree) {
+    let (p, endpoint) = start();
+    let work = p.dir.path().join(name);
+    let t = tree();
+    for (name, data) in &t {
+        write_file(&work.join("src"), name, data);
     }
+    (p, endpoint, work, t)
 }
 
 /// Every file under `dir`, by relative path.
@@ -116,11 +122,8 @@ fn aws_ls(out: &str) -> (BTreeMap<String, u64>, BTreeSet<String>) {
 
 #[test]
 fn aws_cli_sync_up_changes_delete_and_down() {
-    let (p, endpoint) = start();
-    let work = p.dir.path().join("aws-sync");
+    let (p, endpoint, work, mut t) = start_with_tree("aws-sync");
     let (src, down) = (work.join("src"), work.join("down"));
-    let mut t = tree();
-    write_tree(&src, &t);
     let aws = |args: &[&str]| aws_cli(&p, &endpoint, "admin", "admin-secret", args);
     let (src_s, down_s) = (src.to_str().unwrap(), down.to_str().unwrap());
     let remote = "s3://aws-sync/tree/";
@@ -222,11 +225,8 @@ fn rclone_ls(out: &str) -> BTreeMap<String, u64> {
 
 #[test]
 fn rclone_copy_check_sync() {
-    let (p, endpoint) = start();
-    let work = p.dir.path().join("rclone-sync");
+    let (p, endpoint, work, mut t) = start_with_tree("rclone-sync");
     let src = work.join("src");
-    let mut t = tree();
-    write_tree(&src, &t);
     let env = rclone_env(&work, &endpoint);
     let rclone = |args: &[&str]| run_both(&p, "rclone", args, &env);
     let src_s = src.to_str().unwrap();
@@ -328,11 +328,8 @@ fn s3cmd_ls(out: &str) -> (BTreeMap<String, u64>, BTreeSet<String>) {
 
 #[test]
 fn s3cmd_sync_and_listings() {
-    let (p, endpoint) = start();
-    let work = p.dir.path().join("s3cmd-sync");
+    let (p, endpoint, work, mut t) = start_with_tree("s3cmd-sync");
     let src = work.join("src");
-    let mut t = tree();
-    write_tree(&src, &t);
     let cfg = s3cmd_config(&work, &endpoint);
     let s3cmd = |args: &[&str]| {
         let mut all = vec!["-c", cfg.as_str()];

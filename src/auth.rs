@@ -258,7 +258,6 @@ pub fn check(bucket: &BucketMeta, req: &SignedRequest<'_>, write: bool) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bucket::meta::AclEntry;
     use serde::Deserialize;
     use std::collections::BTreeMap;
 
@@ -306,22 +305,13 @@ mod tests {
     }
 
     fn bucket(flags: u64) -> BucketMeta {
-        let mut acl = BTreeMap::new();
-        acl.insert(
-            "u".to_string(),
-            AclEntry {
-                version: 1,
-                user: "u".into(),
-                token: "tok".into(),
-                flags,
-            },
-        );
-        BucketMeta {
+        let mut b = BucketMeta {
             name: "b".into(),
-            acl,
             groups: vec![1],
             ..Default::default()
-        }
+        };
+        b.grant("u", "tok", flags);
+        b
     }
 
     #[test]

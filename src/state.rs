@@ -38,7 +38,8 @@ impl AppState {
         let reload = Reloader::start(config, storage.clone(), sources)?;
         let cluster = Arc::new(Cluster::default());
         // Read at start (the effective config, stored one included); not reloaded.
-        let shard_entries = reload.snapshot().config.proxy.index_shard_entries;
+        let proxy = &reload.snapshot().config.proxy;
+        let shard_entries = proxy.name_index.then_some(proxy.index_shard_entries);
         Ok(AppState {
             objects: crate::core::Objects::new(storage.clone(), cluster.clone(), shard_entries),
             cluster,

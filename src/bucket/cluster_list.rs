@@ -346,15 +346,7 @@ mod tests {
                 groups: vec![1],
                 ..Default::default()
             };
-            m.acl.insert(
-                user.into(),
-                crate::bucket::AclEntry {
-                    version: 1,
-                    user: user.into(),
-                    token: "t".into(),
-                    flags: 6,
-                },
-            );
+            m.grant(user, "t", 6);
             m
         };
         let seed = vec!["old".to_string()];

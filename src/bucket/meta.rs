@@ -84,6 +84,20 @@ fn as_str(v: &Value, what: &str) -> Result<String, MetaError> {
 }
 
 impl BucketMeta {
+    /// Adds (or replaces) the ACL entry of `user`, format version 1.
+    pub fn grant(&mut self, user: &str, token: &str, flags: u64) -> &mut Self {
+        self.acl.insert(
+            user.to_string(),
+            AclEntry {
+                version: 1,
+                user: user.to_string(),
+                token: token.to_string(),
+                flags,
+            },
+        );
+        self
+    }
+
     /// Decodes Backrunner's MessagePack form; any integer width is accepted.
     pub fn from_msgpack(mut data: &[u8]) -> Result<BucketMeta, MetaError> {
         let v = rmpv::decode::read_value(&mut data).map_err(|e| err(e.to_string()))?;

@@ -168,6 +168,10 @@ pub struct ProxyConfig {
     /// with its parts (0 = never).
     #[serde(rename = "s3-multipart-max-age")]
     pub s3_multipart_max_age: u64,
+    /// Whether writes and removals keep the buckets' name index, which S3
+    /// listings and DeleteBucket read (docs/index.md); read at start.
+    #[serde(rename = "name-index")]
+    pub name_index: bool,
     /// Entries a shard of the name index holds before it splits (docs/index.md).
     #[serde(rename = "index-shard-entries")]
     pub index_shard_entries: usize,
@@ -253,6 +257,7 @@ impl Default for ProxyConfig {
             s3_admin_bucket: String::new(),
             s3_default_groups: Vec::new(),
             s3_multipart_max_age: 7 * 24 * 3600,
+            name_index: true,
             index_shard_entries: DEFAULT_INDEX_SHARD_ENTRIES,
             admin_user: String::new(),
             admin_token: String::new(),

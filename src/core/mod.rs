@@ -85,18 +85,26 @@ fn index_entry(
     })
 }
 
+/// Adjusts the name index entry of a write once its body is stored.
+pub type Describe = Box<dyn FnOnce(&mut crate::index::shard::Entry)>;
+
 /// Objects in buckets, as the HTTP layer (and later APIs) use them.
 pub struct Objects {
     storage: Arc<dyn Storage>,
     cluster: Arc<Cluster>,
-    index: Arc<Index>,
+    index: Option<Arc<Index>>,
 }
 
 impl Objects {
     /// The object path over `storage`, placed and measured by `cluster`,
-    /// with the name index's shards splitting past `shard_entries` entries.
-    pub fn new(storage: Arc<dyn Storage>, cluster: Arc<Cluster>, shard_entries: usize) -> Objects {
-        let index = Arc::new(Index::new(storage.clone(), shard_entries));
+    /// keeping a name index whose shards split past `shard_entries`
+    /// entries (`None`: no name index, `proxy.name-index` false).
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        cluster: Arc<Cluster>,
+        shard_entries: Option<usize>,
+    ) -> Objects {
+        let index = shard_entries.map(|n| Arc::new(Index::new(storage.clone(), n)));
         Objects {
             storage,
             cluster,
@@ -104,9 +112,18 @@ impl Objects {
         }
     }
 
-    /// The name index every write path here keeps (listings read it).
-    pub fn index(&self) -> &Arc<Index> {
-        &self.index
+    /// The name index every write path here keeps (listings read it),
+    /// unless it is turned off.
+    pub fn index(&self) -> Option<&Arc<Index>> {
+        self.index.as_ref()
+    }
+
+    /// The name index, when `ctx` is a bucket namespace and the index is on.
+    fn index_of(&self, ctx: &Context) -> Option<Arc<Index>> {
+        self.index
+            .as_ref()
+            .filter(|_| crate::index::is_listed(ctx))
+            .cloned()
     }
 
     /// Recover-on-read of `key` in `groups` of `namespace`.
@@ -158,7 +175,9 @@ impl Objects {
     /// at least one group took the object.
     ///
     /// A write to a bucket's namespace is then recorded in its name index
-    /// (docs/index.md) with the replica's size, time and ETag.
+    /// (docs/index.md) with the replica's size, time and ETag, which
+    /// `describe` may adjust once the body has been read and stored (S3 sets
+    /// its MD5 ETag, owner and Content-Type there).
     pub async fn put<E, S>(
         &self,
         ctx: Context,
@@ -166,26 +185,7 @@ impl Objects {
         offset: Option<u64>,
         size: u64,
         body: S,
-    ) -> Result<Vec<GroupResult<ReplicaInfo>>, E>
-    where
-        E: From<ObjectError>,
-        S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
-    {
-        self.put_described(ctx, key, offset, size, body, |_| {})
-            .await
-    }
-
-    /// [`Objects::put`], with `describe` adjusting the index entry once
-    /// the body has been read and stored (S3 sets its MD5 ETag, owner and
-    /// Content-Type there).
-    pub async fn put_described<E, S>(
-        &self,
-        ctx: Context,
-        key: &str,
-        offset: Option<u64>,
-        size: u64,
-        body: S,
-        describe: impl FnOnce(&mut crate::index::shard::Entry),
+        describe: Option<Describe>,
     ) -> Result<Vec<GroupResult<ReplicaInfo>>, E>
     where
         E: From<ObjectError>,
@@ -194,10 +194,11 @@ impl Objects {
         let index_ctx = ctx.clone();
         let results =
             write::put(&self.storage, &self.cluster, ctx, key, offset, size, body).await?;
-        if crate::index::is_listed(&index_ctx) {
+        if let Some(index) = self.index_of(&index_ctx) {
             if let Some(mut entry) = index_entry(key, &results) {
-                describe(&mut entry);
-                let index = self.index.clone();
+                if let Some(describe) = describe {
+                    describe(&mut entry);
+                }
                 let r = blocking(move || index.put(&index_ctx, &entry)).await;
                 self.index_outcome("write", key, r.map(|r| r.map(|_| ())));
             }
@@ -218,7 +219,9 @@ impl Objects {
             Ok(Err(e)) => e.to_string(),
             Err(e) => e.to_string(),
         };
-        self.index.note_failure();
+        if let Some(index) = &self.index {
+            index.note_failure();
+        }
         log::error!("name index not updated after the {what} of {key:?}: {err}");
     }
 
@@ -287,8 +290,7 @@ impl Objects {
             Ok(()) => true,
             Err(e) => e.is_not_found(),
         };
-        if gone && crate::index::is_listed(&index_ctx) {
-            let index = self.index.clone();
+        if let Some(index) = self.index_of(&index_ctx).filter(|_| gone) {
             let keys = vec![key.to_string()];
             let r = blocking(move || index.remove(&index_ctx, &keys)).await;
             self.index_outcome("removal", key, r.map(|r| r.map(|_| ())));
@@ -323,8 +325,7 @@ impl Objects {
                 }
             }
         }
-        if !gone.is_empty() && crate::index::is_listed(&index_ctx) {
-            let index = self.index.clone();
+        if let Some(index) = self.index_of(&index_ctx).filter(|_| !gone.is_empty()) {
             let what = format!("{} keys", gone.len());
             let r = blocking(move || index.remove(&index_ctx, &gone)).await;
             self.index_outcome("bulk removal", &what, r.map(|r| r.map(|_| ())));

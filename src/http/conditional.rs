@@ -24,6 +24,28 @@ impl Validators {
             .insert_header((ACCEPT_RANGES, "bytes"));
         resp
     }
+
+    /// How a GET or HEAD with the preconditions in `headers` starts:
+    /// `Ok(None)` serves it, `Ok(Some(reply))` is the 304 carrying the
+    /// validators, `Err` the 412 message naming the header that failed.
+    pub fn precheck(
+        &self,
+        headers: &actix_web::http::header::HeaderMap,
+    ) -> Result<Option<actix_web::HttpResponse>, String> {
+        match evaluate(&Preconditions::from_headers(headers), self, true) {
+            Outcome::Proceed => Ok(None),
+            Outcome::NotModified => Ok(Some(
+                self.reply()
+                    .status(actix_web::http::StatusCode::NOT_MODIFIED)
+                    .finish(),
+            )),
+            Outcome::Failed(h) => Err(format!(
+                "{h} does not hold for the object (ETag {}, Last-Modified {})",
+                self.etag,
+                httpdate::fmt_http_date(self.last_modified)
+            )),
+        }
+    }
 }
 
 /// The precondition headers of a request, as received.

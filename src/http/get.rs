@@ -11,7 +11,7 @@ use actix_web::{HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 
-use super::conditional::{self, Outcome, Preconditions, Validators};
+use super::conditional::{self, Validators};
 use super::error::ApiError;
 use super::multipart::Multipart;
 use super::range::{self, Ranges, Span};
@@ -79,17 +79,11 @@ pub async fn get(req: &Req, bucket: &str, key: &str) -> Result<HttpResponse, Api
     let ctype = content_type(&req.snap.config.proxy.content_types, key);
     let mut resp = validators.reply();
 
-    let pre = Preconditions::from_headers(req.http.headers());
-    match conditional::evaluate(&pre, &validators, true) {
-        Outcome::Proceed => {}
-        Outcome::NotModified => return Ok(resp.status(StatusCode::NOT_MODIFIED).finish()),
-        Outcome::Failed(h) => {
-            return Err(ApiError::PreconditionFailed(format!(
-                "{h} does not hold for the object (ETag {}, Last-Modified {})",
-                validators.etag,
-                httpdate::fmt_http_date(info.mtime)
-            )))
-        }
+    if let Some(not_modified) = validators
+        .precheck(req.http.headers())
+        .map_err(ApiError::PreconditionFailed)?
+    {
+        return Ok(not_modified);
     }
 
     let body = if offset.is_some_and(|o| o > 0) || size_param.is_some_and(|s| s > 0) {

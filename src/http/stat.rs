@@ -220,6 +220,6 @@ pub async fn proxy_stat(req: &Req) -> Result<HttpResponse, ApiError> {
         },
         "handlers": handlers,
         "errors": stats.errors(),
-        "index": req.state.objects.index().stats(),
+        "index": req.state.objects.index().map(|i| i.stats()),
     })))
 }

@@ -65,7 +65,7 @@ pub async fn upload(
     let ctx = req.storage_ctx(&meta, true)?;
     // A stalled or trickling client may not hold the write open forever.
     let body = BodyReader::new(payload, &req.snap.config.proxy).into_stream();
-    let results = objects.put(ctx, key, offset, size, body).await?;
+    let results = objects.put(ctx, key, offset, size, body, None).await?;
     Ok(HttpResponse::Ok().json(UploadJson {
         bucket: meta.name.clone(),
         key: key.to_string(),

@@ -110,22 +110,24 @@ pub struct Index {
     counters: Counters,
 }
 
-/// Where an update of one shard ended.
-enum Step {
-    /// The key is past this shard: go to the next one.
+/// Where an update of one shard ended: the key is past it (go to the
+/// next shard), or the update ran there and answered `T`.
+enum Step<T> {
     Hop(Option<u64>),
-    /// Done in this shard (its lower bound); with the lower bound of a new
-    /// shard split off it.
-    Done {
-        lower: String,
-        split: Option<String>,
-    },
+    Done(T),
 }
 
-/// What a removal in one shard did: done up to `consumed` keys, or hop.
-enum RemoveStep {
-    Hop(Option<u64>),
-    Done { consumed: usize, lower: String },
+/// A put done in its shard (its lower bound), with the lower bound of a
+/// new shard split off it.
+struct Put {
+    lower: String,
+    split: Option<String>,
+}
+
+/// A removal done in one shard up to `consumed` keys.
+struct Removed {
+    consumed: usize,
+    lower: String,
 }
 
 impl Index {
@@ -241,6 +243,35 @@ impl Index {
         }
     }
 
+    /// Compare-and-swap of shard `id` when `key` falls in it: `f` gets the
+    /// shard and says what to store; a key past the shard answers a hop.
+    fn update_shard<T>(
+        &self,
+        ictx: &Context,
+        id: u64,
+        key: &str,
+        mut f: impl FnMut(Shard) -> Result<Change<T>, StorageError>,
+    ) -> Result<(Step<T>, UpdateCost), StorageError> {
+        cas::update(
+            self.storage.as_ref(),
+            ictx,
+            &shard_key(id),
+            OBJECT_LIMIT,
+            Retry::default(),
+            |p| {
+                let shard = Self::shard_of(ictx, id, p)?;
+                match shard.route(key) {
+                    Route::Next(n) => Ok(Change::Keep(Step::Hop(n))),
+                    Route::Below => Err(corrupt(ictx, format!("shard {id} starts after {key:?}"))),
+                    Route::Here => Ok(match f(shard)? {
+                        Change::Keep(t) => Change::Keep(Step::Done(t)),
+                        Change::Write(b, t) => Change::Write(b, Step::Done(t)),
+                    }),
+                }
+            },
+        )
+    }
+
     /// Records `entry` (a write of its key) in the index of `bucket`.
     pub fn put(&self, bucket: &Context, entry: &Entry) -> Result<UpdateCost, StorageError> {
         let ictx = index_ctx(bucket);
@@ -248,42 +279,24 @@ impl Index {
         let mut total = UpdateCost::default();
         for hop in 0..MAX_HOPS {
             let new_id = rand::random::<u64>() | 1;
-            let (step, cost) = cas::update(
-                self.storage.as_ref(),
-                &ictx,
-                &shard_key(id),
-                OBJECT_LIMIT,
-                Retry::default(),
-                |p| {
-                    let mut shard = Self::shard_of(&ictx, id, p)?;
-                    match shard.route(&entry.key) {
-                        Route::Next(n) => return Ok(Change::Keep(Step::Hop(n))),
-                        Route::Below => {
-                            return Err(corrupt(
-                                &ictx,
-                                format!("shard {id} starts after {:?}", entry.key),
-                            ))
-                        }
-                        Route::Here => {}
-                    }
-                    let lower = shard.lower.clone();
-                    if !shard.upsert(entry.clone()) {
-                        return Ok(Change::Keep(Step::Done { lower, split: None }));
-                    }
-                    let split = shard.split_if_over(self.shard_entries, new_id);
-                    if let Some(right) = &split {
-                        // Written before the shard that will link to it.
-                        cas::write_fresh(
-                            self.storage.as_ref(),
-                            &ictx,
-                            &shard_key(new_id),
-                            &encode(right)?,
-                        )?;
-                    }
-                    let split = split.map(|r| r.lower);
-                    Ok(Change::Write(encode(&shard)?, Step::Done { lower, split }))
-                },
-            )?;
+            let (step, cost) = self.update_shard(&ictx, id, &entry.key, |mut shard| {
+                let lower = shard.lower.clone();
+                if !shard.upsert(entry.clone()) {
+                    return Ok(Change::Keep(Put { lower, split: None }));
+                }
+                let split = shard.split_if_over(self.shard_entries, new_id);
+                if let Some(right) = &split {
+                    // Written before the shard that will link to it.
+                    cas::write_fresh(
+                        self.storage.as_ref(),
+                        &ictx,
+                        &shard_key(new_id),
+                        &encode(right)?,
+                    )?;
+                }
+                let split = split.map(|r| r.lower);
+                Ok(Change::Write(encode(&shard)?, Put { lower, split }))
+            })?;
             total = add(total, cost);
             match step {
                 Step::Hop(Some(n)) => id = n,
@@ -293,7 +306,7 @@ impl Index {
                         format!("shard {id} ends before {:?} and links nowhere", entry.key),
                     ))
                 }
-                Step::Done { lower, split } => {
+                Step::Done(Put { lower, split }) => {
                     self.counters.updates.fetch_add(1, Ordering::Relaxed);
                     self.count(&total);
                     if let Some(right_lower) = split {
@@ -325,54 +338,36 @@ impl Index {
             let mut hops = 0;
             loop {
                 let mut removed = 0;
-                let (step, cost) = cas::update(
-                    self.storage.as_ref(),
-                    &ictx,
-                    &shard_key(id),
-                    OBJECT_LIMIT,
-                    Retry::default(),
-                    |p| {
-                        removed = 0;
-                        let mut shard = Self::shard_of(&ictx, id, p)?;
-                        match shard.route(keys[i]) {
-                            Route::Next(n) => return Ok(Change::Keep(RemoveStep::Hop(n))),
-                            Route::Below => {
-                                return Err(corrupt(
-                                    &ictx,
-                                    format!("shard {id} starts after {:?}", keys[i]),
-                                ))
-                            }
-                            Route::Here => {}
-                        }
-                        let mut j = i;
-                        while j < keys.len() && shard.route(keys[j]) == Route::Here {
-                            removed += usize::from(shard.remove(keys[j]));
-                            j += 1;
-                        }
-                        let step = RemoveStep::Done {
-                            consumed: j,
-                            lower: shard.lower.clone(),
-                        };
-                        if removed == 0 {
-                            Ok(Change::Keep(step))
-                        } else {
-                            Ok(Change::Write(encode(&shard)?, step))
-                        }
-                    },
-                )?;
+                let (step, cost) = self.update_shard(&ictx, id, keys[i], |mut shard| {
+                    removed = 0;
+                    let mut j = i;
+                    while j < keys.len() && shard.route(keys[j]) == Route::Here {
+                        removed += usize::from(shard.remove(keys[j]));
+                        j += 1;
+                    }
+                    let done = Removed {
+                        consumed: j,
+                        lower: shard.lower.clone(),
+                    };
+                    if removed == 0 {
+                        Ok(Change::Keep(done))
+                    } else {
+                        Ok(Change::Write(encode(&shard)?, done))
+                    }
+                })?;
                 self.count(&cost);
                 match step {
-                    RemoveStep::Hop(Some(n)) => {
+                    Step::Hop(Some(n)) => {
                         id = n;
                         hops += 1;
                         if hops > MAX_HOPS {
                             return Err(corrupt(&ictx, "too many links followed".into()));
                         }
                     }
-                    RemoveStep::Hop(None) => {
+                    Step::Hop(None) => {
                         return Err(corrupt(&ictx, format!("shard {id} links nowhere")))
                     }
-                    RemoveStep::Done { consumed, lower } => {
+                    Step::Done(Removed { consumed, lower }) => {
                         self.counters.updates.fetch_add(1, Ordering::Relaxed);
                         removed_total += removed;
                         if hops > 0 {

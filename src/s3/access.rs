@@ -125,28 +125,17 @@ pub fn lists(caller: &Caller, bucket: &BucketMeta) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bucket::meta::AclEntry;
-    use std::collections::BTreeMap;
 
     fn bucket(entries: &[(&str, &str, u64)]) -> BucketMeta {
-        let mut acl = BTreeMap::new();
-        for (u, t, f) in entries {
-            acl.insert(
-                u.to_string(),
-                AclEntry {
-                    version: 1,
-                    user: u.to_string(),
-                    token: t.to_string(),
-                    flags: *f,
-                },
-            );
-        }
-        BucketMeta {
+        let mut b = BucketMeta {
             name: "b".into(),
-            acl,
             groups: vec![1],
             ..Default::default()
+        };
+        for (u, t, f) in entries {
+            b.grant(u, t, *f);
         }
+        b
     }
 
     #[test]

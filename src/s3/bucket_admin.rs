@@ -6,7 +6,6 @@
 //! list held in the cluster (`elliptics.bucket-list-key`), so every proxy's
 //! next reload serves it ([`crate::bucket::cluster_list`]).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix_web::http::header::LOCATION;
@@ -141,23 +140,13 @@ pub async fn create(
         Err(e) => return Err(e.into()),
     }
     let groups = new_groups(req).await?;
-    let mut acl = BTreeMap::new();
-    acl.insert(
-        entry.user.clone(),
-        AclEntry {
-            version: 1,
-            user: entry.user.clone(),
-            token: entry.token.clone(),
-            flags: ACL_WRITE | ACL_ADMIN,
-        },
-    );
-    let meta = BucketMeta {
+    let mut meta = BucketMeta {
         version: 1,
         name: name.to_string(),
-        acl,
         groups,
         ..Default::default()
     };
+    meta.grant(&entry.user, &entry.token, ACL_WRITE | ACL_ADMIN);
     let storage = req.state.storage.clone();
     let seed = req.snap.buckets.list();
     let written = meta.clone();
@@ -200,7 +189,7 @@ fn register(req: &S3Req, f: impl Fn(&crate::bucket::Buckets)) {
 /// (written before it, or by other Elliptics clients) are not seen.
 async fn is_empty(req: &S3Req, bucket: &BucketMeta) -> Result<bool, S3Error> {
     let ctx = req.storage_ctx(bucket, false);
-    let index = req.state.objects.index().clone();
+    let index = super::list::name_index(req, "DeleteBucket")?;
     Ok(crate::core::blocking(move || index.is_empty(&ctx)).await??)
 }
 

@@ -142,7 +142,7 @@ pub async fn stream_copy(
     start: u64,
     end: u64,
     (ctx, key): (Context, &str),
-    describe: impl FnOnce(&mut Entry),
+    describe: impl FnOnce(&mut Entry) + 'static,
 ) -> Result<(Vec<GroupResult<ReplicaInfo>>, [u8; 16]), S3Error> {
     let hasher = Rc::new(RefCell::new(
         Hasher::new(MessageDigest::md5()).map_err(|e| S3Error::internal(format!("md5: {e}")))?,
@@ -170,7 +170,7 @@ pub async fn stream_copy(
     };
     let results = app
         .objects
-        .put_described(ctx, key, None, end - start, body, listed)
+        .put(ctx, key, None, end - start, body, Some(Box::new(listed)))
         .await?;
     let md5 = match md5.borrow_mut().take() {
         Some(m) => m?,

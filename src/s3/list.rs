@@ -3,6 +3,7 @@
 //! shard on the blocking pool, and the `ListBucketResult` document.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header::CONTENT_TYPE;
@@ -15,6 +16,7 @@ use super::xml;
 use crate::bucket::BucketMeta;
 use crate::encoding::hex;
 use crate::index::page::{self, Page, Query};
+use crate::index::Index;
 
 /// The most keys one page holds, as S3 caps `max-keys`.
 pub const MAX_KEYS: usize = 1000;
@@ -135,11 +137,21 @@ impl ListParams {
     }
 }
 
+/// The name index listings read; NotImplemented when it is turned off.
+pub fn name_index(req: &S3Req, what: &str) -> Result<Arc<Index>, S3Error> {
+    req.state.objects.index().cloned().ok_or_else(|| {
+        S3Error::new(
+            S3ErrorCode::NotImplemented,
+            format!("{what} needs the name index, and proxy.name-index is false"),
+        )
+    })
+}
+
 /// `GET /BUCKET` and `GET /BUCKET?list-type=2`.
 pub async fn list(req: &S3Req, bucket: &BucketMeta) -> Result<HttpResponse, S3Error> {
     let params = ListParams::parse(&req.query)?;
     let ctx = req.storage_ctx(bucket, false);
-    let index = req.state.objects.index().clone();
+    let index = name_index(req, "ListObjects")?;
     let q = params.query();
     let page = crate::core::blocking(move || {
         let mut source = index.scan(&ctx, &q.start())?;

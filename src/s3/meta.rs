@@ -160,7 +160,7 @@ pub async fn write(
     let size = body.len() as u64;
     let stream = futures_util::stream::iter([Ok::<_, S3Error>(Bytes::from(body))]);
     objects
-        .put(sidecar_ctx(ctx), key, None, size, stream)
+        .put(sidecar_ctx(ctx), key, None, size, stream, None)
         .await?;
     Ok(())
 }

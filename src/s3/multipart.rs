@@ -205,7 +205,7 @@ pub async fn upload_part(
     let results = req
         .state
         .objects
-        .put(uctx.clone(), &pkey, None, size, body)
+        .put(uctx.clone(), &pkey, None, size, body, None)
         .await?;
     let md5 = md5
         .get()
@@ -367,7 +367,14 @@ pub async fn complete(
         };
         let results = app
             .objects
-            .put_described(ctx.clone(), &key, None, total, body, describe)
+            .put(
+                ctx.clone(),
+                &key,
+                None,
+                total,
+                body,
+                Some(Box::new(describe)),
+            )
             .await?;
         let stored = state.meta.stored(total, etag.clone(), &results);
         meta::write(&app.objects, &ctx, &key, &stored).await?;

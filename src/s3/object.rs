@@ -24,7 +24,6 @@ use super::S3Req;
 use crate::bucket::BucketMeta;
 use crate::core::{Download, Piece, ReadOptions};
 use crate::encoding::hex;
-use crate::http::conditional::{self, Outcome, Preconditions};
 use crate::http::get::content_type;
 use crate::http::range::{self, Ranges};
 
@@ -83,20 +82,11 @@ pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResp
     let sidecar = sidecar.filter(|m| m.describes(&info));
     let validators = meta::validators(&info, sidecar.as_ref());
     let mut resp = validators.reply();
-    let pre = Preconditions::from_headers(req.http.headers());
-    match conditional::evaluate(&pre, &validators, true) {
-        Outcome::Proceed => {}
-        Outcome::NotModified => return Ok(resp.status(StatusCode::NOT_MODIFIED).finish()),
-        Outcome::Failed(h) => {
-            return Err(S3Error::new(
-                S3ErrorCode::PreconditionFailed,
-                format!(
-                    "{h} does not hold for the object (ETag {}, Last-Modified {})",
-                    validators.etag,
-                    httpdate::fmt_http_date(info.mtime)
-                ),
-            ))
-        }
+    if let Some(not_modified) = validators
+        .precheck(req.http.headers())
+        .map_err(|m| S3Error::new(S3ErrorCode::PreconditionFailed, m))?
+    {
+        return Ok(not_modified);
     }
     let ctype = sidecar.as_ref().and_then(|m| m.content_type.clone());
     resp.insert_header((
@@ -243,14 +233,14 @@ pub async fn put(
     let owner = req.owner();
     let digest_seen = md5.clone();
     let content_type = stored.content_type.clone();
-    let describe = move |e: &mut crate::index::shard::Entry| {
+    let describe: crate::core::Describe = Box::new(move |e: &mut crate::index::shard::Entry| {
         if let Some(m) = digest_seen.get() {
             e.etag = format!("\"{}\"", hex(&m));
         }
         e.owner = owner;
         e.content_type = content_type;
-    };
-    let put = objects.put_described(ctx.clone(), key, None, size, body, describe);
+    });
+    let put = objects.put(ctx.clone(), key, None, size, body, Some(describe));
     let results = match put.await {
         Ok(r) => r,
         // Elliptics answers a zero-length write with ENOENT.

@@ -213,14 +213,8 @@ pub fn parse_op(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::s3::target::t;
     use actix_web::http::header::{HeaderName, HeaderValue};
-
-    fn t(bucket: Option<&str>, key: Option<&str>) -> Target {
-        Target {
-            bucket: bucket.map(str::to_string),
-            key: key.map(str::to_string),
-        }
-    }
 
     #[test]
     fn operations() {

@@ -322,15 +322,26 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 mod tests {
     use super::*;
 
-    fn auth(key: &str, date: &str, region: &str, service: &str, signed: &str) -> Authorization {
+    /// The credential of the AWS SigV4 guide's 2015 examples
+    /// (`AKIDEXAMPLE/20150830/us-east-1/SERVICE`).
+    fn guide_auth(service: &str, signed: &str) -> Authorization {
         Authorization {
-            access_key: key.into(),
-            date: date.into(),
-            region: region.into(),
+            access_key: "AKIDEXAMPLE".into(),
+            date: "20150830".into(),
+            region: "us-east-1".into(),
             service: service.into(),
             signed_headers: signed.split(';').map(str::to_string).collect(),
             signature: String::new(),
         }
+    }
+
+    /// The secret key of the AWS guides' examples.
+    const GUIDE_SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+    /// The string to sign of `cr` at `amz_date`, signed with [`GUIDE_SECRET`].
+    fn assert_guide_signature(a: &Authorization, amz_date: &str, cr: &str, expected: &str) {
+        let sts = string_to_sign(amz_date, &a.scope(), cr);
+        assert_eq!(signature(GUIDE_SECRET, a, &sts), expected);
     }
 
     /// AWS SigV4 test suite, `get-vanilla`.
@@ -346,23 +357,18 @@ mod tests {
             ],
             payload_hash: EMPTY_SHA256,
         };
-        let a = auth(
-            "AKIDEXAMPLE",
-            "20150830",
-            "us-east-1",
-            "service",
-            "host;x-amz-date",
-        );
+        let a = guide_auth("service", "host;x-amz-date");
         let cr = canonical_request(&req, &a.signed_headers).unwrap();
         assert_eq!(
             cr,
             "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n"
                 .to_string() + EMPTY_SHA256
         );
-        let sts = string_to_sign("20150830T123600Z", &a.scope(), &cr);
-        assert_eq!(
-            signature("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", &a, &sts),
-            "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+        assert_guide_signature(
+            &a,
+            "20150830T123600Z",
+            &cr,
+            "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
         );
     }
 
@@ -383,32 +389,22 @@ mod tests {
             ],
             payload_hash: EMPTY_SHA256,
         };
-        let a = auth(
-            "AKIDEXAMPLE",
-            "20150830",
-            "us-east-1",
-            "iam",
-            "content-type;host;x-amz-date",
-        );
+        let a = guide_auth("iam", "content-type;host;x-amz-date");
         let cr = canonical_request(&req, &a.signed_headers).unwrap();
         assert_eq!(
             sha256_hex(cr.as_bytes()),
             "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59"
         );
-        let key = signing_key(
-            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-            "20150830",
-            "us-east-1",
-            "iam",
-        );
+        let key = signing_key(GUIDE_SECRET, "20150830", "us-east-1", "iam");
         assert_eq!(
             hex(&key),
             "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"
         );
-        let sts = string_to_sign("20150830T123600Z", &a.scope(), &cr);
-        assert_eq!(
-            signature("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", &a, &sts),
-            "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+        assert_guide_signature(
+            &a,
+            "20150830T123600Z",
+            &cr,
+            "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7",
         );
     }
 

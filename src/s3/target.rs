@@ -14,6 +14,15 @@ pub struct Target {
     pub key: Option<String>,
 }
 
+/// A target from its parts (test tables of this module and of `op`).
+#[cfg(test)]
+pub(crate) fn t(bucket: Option<&str>, key: Option<&str>) -> Target {
+    Target {
+        bucket: bucket.map(str::to_string),
+        key: key.map(str::to_string),
+    }
+}
+
 /// Splits a request into bucket and key: virtual-host style when the Host
 /// is `BUCKET.<s3-domain>`, else path style `/BUCKET/KEY`. The key is the
 /// percent-decoded rest of the path (`+` stays `+`, as S3 reads paths).
@@ -84,13 +93,6 @@ pub fn parse_target(host: Option<&str>, raw_path: &str, domain: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn t(bucket: Option<&str>, key: Option<&str>) -> Target {
-        Target {
-            bucket: bucket.map(str::to_string),
-            key: key.map(str::to_string),
-        }
-    }
 
     #[test]
     fn targets() {

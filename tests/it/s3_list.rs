@@ -34,13 +34,17 @@ fn setup(s3_port: u16, extra: Value) -> Setup {
 }
 
 /// A second proxy on the first one's store (its `local.path`, or the same
-/// `dnet_ioserv`), with its own ports and files.
-fn second_proxy(first: &Proxy, s3_port: u16) -> Proxy {
+/// `dnet_ioserv`), with its own ports and files, and the `proxy` keys of
+/// `extra` over the first one's.
+fn second_proxy(first: &Proxy, s3_port: u16, extra: Value) -> Proxy {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut cfg = first.config();
     cfg["proxy"]["address"] = json!(format!("127.0.0.1:{port}"));
     cfg["proxy"]["s3-address"] = json!(format!("127.0.0.1:{s3_port}"));
+    if let (Some(p), Some(e)) = (cfg["proxy"].as_object_mut(), extra.as_object()) {
+        p.extend(e.clone());
+    }
     let config_path = dir.path().join("config.json");
     let buckets_path = dir.path().join("buckets.txt");
     std::fs::write(&config_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
@@ -137,7 +141,7 @@ fn boto3_lists_with_prefix_delimiter_and_pages_through_two_proxies() {
     let (s3a, s3b) = (free_port(), free_port());
     let p = Proxy::start(setup(s3a, json!({})));
     // Kept running: the script lists through it too.
-    let _second = second_proxy(&p, s3b);
+    let _second = second_proxy(&p, s3b, json!({}));
     // Written through Backrunner's route, listed through S3.
     upload_signed(&p, "b1", "up/from-backrunner.bin", random_bytes(3000, 3));
     let out = python(
@@ -247,7 +251,7 @@ fn backrunner_writes_and_removals_show_in_listings() {
 fn eight_writers_through_two_proxies_lose_no_entry() {
     let (s3a, s3b) = (free_port(), free_port());
     let p = Proxy::start(setup(s3a, json!({"index-shard-entries": 16})));
-    let q = second_proxy(&p, s3b);
+    let q = second_proxy(&p, s3b, json!({}));
     let per_writer = 40;
     std::thread::scope(|s| {
         for w in 0..8 {
@@ -312,6 +316,41 @@ fn eight_writers_through_two_proxies_lose_no_entry() {
         eprintln!("index counters: {index}");
         assert_eq!(index["failures"], 0, "{}", x.log());
     }
+}
+
+/// `proxy.name-index: false`: the proxy keeps no index (no store call for
+/// it on a write), says so on a listing, and the objects it writes are
+/// stored but not listed by a proxy that keeps the index.
+#[test]
+fn name_index_off_writes_no_entry_and_listing_says_why() {
+    let (s3a, s3b) = (free_port(), free_port());
+    let p = Proxy::start(setup(s3a, json!({})));
+    let off = second_proxy(&p, s3b, json!({"name-index": false}));
+    let (s3a, s3b) = (
+        format!("http://127.0.0.1:{s3a}"),
+        format!("http://127.0.0.1:{s3b}"),
+    );
+    assert_eq!(p.upload("pub", "on/a", b"a".to_vec()).status(), 200);
+    assert_eq!(off.upload("pub", "off/b", b"bb".to_vec()).status(), 200);
+    let r = off.client.get(off.url("/get/pub/off/b")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().unwrap().as_ref(), b"bb");
+    assert_eq!(list_all(&p, &s3a, "pub", "", 1000), ["on/a"]);
+    assert!(off.json("/proxy_stat/")["index"].is_null());
+    assert!(p.json("/proxy_stat/")["index"]["updates"].as_u64().unwrap() >= 1);
+    let r = off
+        .client
+        .get(format!("{s3b}/pub?list-type=2"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 501);
+    let doc = r.text().unwrap();
+    assert_eq!(tag(&doc, "Code"), ["NotImplemented"], "{doc}");
+    assert!(doc.contains("proxy.name-index is false"), "{doc}");
+    // Its removals leave the index as it was, too.
+    let r = off.client.post(off.url("/delete/pub/on/a")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(list_all(&p, &s3a, "pub", "", 1000), ["on/a"]);
 }
 
 #[test]

@@ -327,7 +327,7 @@ impl Storage for EllipticsStore {
         partial: Option<u64>,
         size: u64,
     ) -> Result<Box<dyn ObjectWriter>, StorageError> {
-        self.start_write(ctx, key, partial, size)
+        write::start(self, ctx, key, partial, size)
     }
 
     fn write_if(
@@ -359,7 +359,7 @@ impl Storage for EllipticsStore {
         at: u64,
         len: usize,
     ) -> Result<(Box<dyn ObjectReader>, Bytes), StorageError> {
-        self.open_first(ctx, key, at, len)
+        read::open_first(self, ctx, key, at, len)
     }
 
     fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>> {

@@ -55,84 +55,83 @@ impl EllipticsStore {
             corrupt: Vec::new(),
         })
     }
+}
 
-    /// From the start of an object, one read command: its reply carries the
-    /// record's size and time, so no lookup goes first, and a small object
-    /// is served by that one round trip. The replica's data file and
-    /// checksum are not in a read reply: the ETag then comes from id, size
-    /// and time, as it does for the all-zero checksums that Elliptics 3.0
-    /// lookups answer. An object larger than the first chunk is looked up
-    /// as well, so that later chunks come only from replicas of the same
-    /// version.
-    pub(super) fn open_first(
-        &self,
-        ctx: &Context,
-        key: &str,
-        at: u64,
-        len: usize,
-    ) -> Result<(Box<dyn ObjectReader>, Bytes), StorageError> {
-        if at != 0 || len == 0 {
-            // Past the end a read fails where a lookup answers the size.
-            return crate::storage::open_then_read(self, ctx, key, at, len);
-        }
-        let s = self.session(&read_context(ctx))?;
-        let (entries, overall) = s.read(key, 0, len as u64);
-        let Some(first) = entries.iter().position(|e| e.status == 0) else {
-            if entries.iter().any(|e| e.status == -libc::EILSEQ) {
-                // Bad records: the lookup path counts and skips them.
-                return crate::storage::open_then_read(self, ctx, key, at, len);
-            }
-            // A missing key costs this one round trip, not a lookup more.
-            let errors: Vec<StorageError> =
-                entries.iter().filter_map(|e| e.result().err()).collect();
-            return Err(if errors.is_empty() {
-                overall
-                    .err()
-                    .unwrap_or_else(|| StorageError::new(libc::EIO, "read returned nothing"))
-            } else {
-                StorageError::pick(&errors)
-            });
-        };
-        let e = &entries[first];
-        if (e.data.len() as u64) < e.total_size {
-            let mut reader = self.reader(ctx, key)?;
-            reader.note_corrupt(&entries)?;
-            let i = &reader.info;
-            let data = if i.group == e.group && i.size == e.total_size && i.mtime == e.mtime {
-                Bytes::from(
-                    entries
-                        .into_iter()
-                        .nth(first)
-                        .map(|e| e.data)
-                        .unwrap_or_default(),
-                )
-            } else {
-                crate::storage::read_full(&mut reader, 0, len)?
-            };
-            return Ok((Box::new(reader), data));
-        }
-        let info = ReplicaInfo {
-            group: e.group,
-            backend: e.backend,
-            address: e.address.clone(),
-            id: hex(&e.id),
-            filename: String::new(),
-            offset: 0,
-            size: e.total_size,
-            mtime: e.mtime,
-            csum: Vec::new(),
-        };
-        // The whole object came in this reply: no later chunk needs an order.
-        let order = vec![info.group as i32];
-        let mut reader = self.reader_in_order(&s, order, key, info)?;
-        reader.note_corrupt(&entries)?;
-        let data = entries
-            .into_iter()
-            .nth(first)
-            .map(|e| e.data)
-            .unwrap_or_default();
-        Ok((Box::new(reader), Bytes::from(data)))
+/// From the start of an object, one read command: its reply carries the
+/// record's size and time, so no lookup goes first, and a small object
+/// is served by that one round trip. The replica's data file and
+/// checksum are not in a read reply: the ETag then comes from id, size
+/// and time, as it does for the all-zero checksums that Elliptics 3.0
+/// lookups answer. An object larger than the first chunk is looked up
+/// as well, so that later chunks come only from replicas of the same
+/// version.
+pub(super) fn open_first(
+    store: &EllipticsStore,
+    ctx: &Context,
+    key: &str,
+    at: u64,
+    len: usize,
+) -> Result<(Box<dyn ObjectReader>, Bytes), StorageError> {
+    if at != 0 || len == 0 {
+        // Past the end a read fails where a lookup answers the size.
+        return crate::storage::open_then_read(store, ctx, key, at, len);
     }
+    let s = store.session(&read_context(ctx))?;
+    let (entries, overall) = s.read(key, 0, len as u64);
+    let Some(first) = entries.iter().position(|e| e.status == 0) else {
+        if entries.iter().any(|e| e.status == -libc::EILSEQ) {
+            // Bad records: the lookup path counts and skips them.
+            return crate::storage::open_then_read(store, ctx, key, at, len);
+        }
+        // A missing key costs this one round trip, not a lookup more.
+        let errors: Vec<StorageError> = entries.iter().filter_map(|e| e.result().err()).collect();
+        return Err(if errors.is_empty() {
+            overall
+                .err()
+                .unwrap_or_else(|| StorageError::new(libc::EIO, "read returned nothing"))
+        } else {
+            StorageError::pick(&errors)
+        });
+    };
+    let e = &entries[first];
+    if (e.data.len() as u64) < e.total_size {
+        let mut reader = store.reader(ctx, key)?;
+        reader.note_corrupt(&entries)?;
+        let i = &reader.info;
+        let data = if i.group == e.group && i.size == e.total_size && i.mtime == e.mtime {
+            Bytes::from(
+                entries
+                    .into_iter()
+                    .nth(first)
+                    .map(|e| e.data)
+                    .unwrap_or_default(),
+            )
+        } else {
+            crate::storage::read_full(&mut reader, 0, len)?
+        };
+        return Ok((Box::new(reader), data));
+    }
+    let info = ReplicaInfo {
+        group: e.group,
+        backend: e.backend,
+        address: e.address.clone(),
+        id: hex(&e.id),
+        filename: String::new(),
+        offset: 0,
+        size: e.total_size,
+        mtime: e.mtime,
+        csum: Vec::new(),
+    };
+    // The whole object came in this reply: no later chunk needs an order.
+    let order = vec![info.group as i32];
+    let mut reader = store.reader_in_order(&s, order, key, info)?;
+    reader.note_corrupt(&entries)?;
+    let data = entries
+        .into_iter()
+        .nth(first)
+        .map(|e| e.data)
+        .unwrap_or_default();
+    Ok((Box::new(reader), Bytes::from(data)))
 }
 
 /// Reads one replica chunk by chunk; a chunk that fails the server's

@@ -6,93 +6,91 @@ use super::ffi::{Entry, Session, WriteKind};
 use super::{per_group, replica, EllipticsStore};
 use crate::storage::{Context, GroupId, GroupResult, ObjectWriter, ReplicaInfo, StorageError};
 
-impl EllipticsStore {
-    /// [`crate::storage::Storage::write`].
-    pub(super) fn start_write(
-        &self,
-        ctx: &Context,
-        key: &str,
-        partial: Option<u64>,
-        size: u64,
-    ) -> Result<Box<dyn ObjectWriter>, StorageError> {
-        if ctx.groups.is_empty() {
-            return Err(StorageError::new(libc::ENXIO, "no groups to write to"));
-        }
-        let mut session = self.session(ctx)?;
-        let mut live = ctx.groups.clone();
-        let mut failed = BTreeMap::new();
-        // A write at an offset needs the object in that group and keeps the
-        // bytes past its end: the final size is the larger of the current
-        // size and offset + size (as the embedded store does).
-        let offset = partial.unwrap_or(0);
-        let mut total = offset.checked_add(size).ok_or_else(|| {
-            StorageError::new(
-                -libc::EFBIG,
-                format!("offset {offset} + size {size} is too large"),
-            )
-        })?;
-        let mut partial = partial.is_some();
-        let looked_up = if partial {
-            let (entries, overall) = session.lookup(key);
-            per_group(&ctx.groups, &entries, &overall, replica)
-        } else {
-            Vec::new()
-        };
-        // At offset 0 an object that exists in no group is simply written.
-        if offset == 0
-            && looked_up
-                .iter()
-                .all(|r| matches!(&r.result, Err(e) if e.is_not_found()))
-        {
-            partial = false;
-        }
-        if partial {
-            live.clear();
-            // A group lacking the object fails: one commit size serves every
-            // group, so it cannot be written whole there meanwhile.
-            for r in looked_up {
-                let checked = match r.result {
-                    Ok(info) if offset > info.size => Err(StorageError::invalid(format!(
-                        "group {}: offset {offset} is past the object's end ({} bytes)",
-                        r.group, info.size
-                    ))),
-                    Ok(info) => Ok(info.size),
-                    Err(e) if e.is_not_found() => Err(StorageError::invalid(format!(
-                        "group {}: offset {offset} given but the object does not exist",
-                        r.group
-                    ))),
-                    Err(e) => Err(e),
-                };
-                match checked {
-                    Ok(old) => {
-                        total = total.max(old);
-                        live.push(r.group);
-                    }
-                    Err(e) => {
-                        failed.insert(r.group, e);
-                    }
+/// [`crate::storage::Storage::write`].
+pub(super) fn start(
+    store: &EllipticsStore,
+    ctx: &Context,
+    key: &str,
+    partial: Option<u64>,
+    size: u64,
+) -> Result<Box<dyn ObjectWriter>, StorageError> {
+    if ctx.groups.is_empty() {
+        return Err(StorageError::new(libc::ENXIO, "no groups to write to"));
+    }
+    let mut session = store.session(ctx)?;
+    let mut live = ctx.groups.clone();
+    let mut failed = BTreeMap::new();
+    // A write at an offset needs the object in that group and keeps the
+    // bytes past its end: the final size is the larger of the current
+    // size and offset + size (as the embedded store does).
+    let offset = partial.unwrap_or(0);
+    let mut total = offset.checked_add(size).ok_or_else(|| {
+        StorageError::new(
+            -libc::EFBIG,
+            format!("offset {offset} + size {size} is too large"),
+        )
+    })?;
+    let mut partial = partial.is_some();
+    let looked_up = if partial {
+        let (entries, overall) = session.lookup(key);
+        per_group(&ctx.groups, &entries, &overall, replica)
+    } else {
+        Vec::new()
+    };
+    // At offset 0 an object that exists in no group is simply written.
+    if offset == 0
+        && looked_up
+            .iter()
+            .all(|r| matches!(&r.result, Err(e) if e.is_not_found()))
+    {
+        partial = false;
+    }
+    if partial {
+        live.clear();
+        // A group lacking the object fails: one commit size serves every
+        // group, so it cannot be written whole there meanwhile.
+        for r in looked_up {
+            let checked = match r.result {
+                Ok(info) if offset > info.size => Err(StorageError::invalid(format!(
+                    "group {}: offset {offset} is past the object's end ({} bytes)",
+                    r.group, info.size
+                ))),
+                Ok(info) => Ok(info.size),
+                Err(e) if e.is_not_found() => Err(StorageError::invalid(format!(
+                    "group {}: offset {offset} given but the object does not exist",
+                    r.group
+                ))),
+                Err(e) => Err(e),
+            };
+            match checked {
+                Ok(old) => {
+                    total = total.max(old);
+                    live.push(r.group);
+                }
+                Err(e) => {
+                    failed.insert(r.group, e);
                 }
             }
-            if live.is_empty() {
-                return Err(StorageError::pick(failed.values()));
-            }
-            if live.len() != ctx.groups.len() {
-                session = session.with_groups(live.iter().map(|&g| g as i32).collect())?;
-            }
         }
-        Ok(Box::new(EllipticsWriter {
-            session,
-            key: key.to_string(),
-            offset,
-            partial,
-            size,
-            total,
-            written: 0,
-            live,
-            failed,
-            last: Vec::new(),
-        }))
+        if live.is_empty() {
+            return Err(StorageError::pick(failed.values()));
+        }
+        if live.len() != ctx.groups.len() {
+            session = session.with_groups(live.iter().map(|&g| g as i32).collect())?;
+        }
     }
+    Ok(Box::new(EllipticsWriter {
+        session,
+        key: key.to_string(),
+        offset,
+        partial,
+        size,
+        total,
+        written: 0,
+        live,
+        failed,
+        last: Vec::new(),
+    }))
 }
 
 /// A streaming write: write_prepare (reserving the final size) /

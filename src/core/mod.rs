@@ -79,7 +79,8 @@ fn index_entry(
         size: info.size,
         mtime_ns: u64::try_from(crate::time::since_epoch(info.mtime).as_nanos())
             .unwrap_or(u64::MAX),
-        etag: info.etag(),
+        // S3's ETag of an object without an MD5 (S3 writes describe theirs).
+        etag: info.s3_etag(),
         owner: None,
         content_type: None,
     })

@@ -37,6 +37,8 @@ command -v python3 >/dev/null || { apt-get update -qq; apt-get install -y -qq py
 # (Debian's own python refuses pip without --break-system-packages, PEP 668.)
 pip_install() { python3 -m pip install --quiet "$@" || python3 -m pip install --quiet --break-system-packages "$@"; }
 python3 -c 'import boto3' 2>/dev/null || pip_install boto3
+# tests/it/s3_checksums.rs: botocore computes CRC32C and CRC64NVME only with awscrt
+python3 -c 'import awscrt' 2>/dev/null || pip_install awscrt
 command -v aws >/dev/null || pip_install awscli
 # tests/it/s3_cli.rs: s3cmd (PyPI)
 command -v s3cmd >/dev/null || pip_install s3cmd

@@ -74,16 +74,7 @@ fn index_entry(
     results: &[GroupResult<ReplicaInfo>],
 ) -> Option<crate::index::shard::Entry> {
     let info = results.iter().find_map(|r| r.result.as_ref().ok())?;
-    Some(crate::index::shard::Entry {
-        key: key.to_string(),
-        size: info.size,
-        mtime_ns: u64::try_from(crate::time::since_epoch(info.mtime).as_nanos())
-            .unwrap_or(u64::MAX),
-        // S3's ETag of an object without an MD5 (S3 writes describe theirs).
-        etag: info.s3_etag(),
-        owner: None,
-        content_type: None,
-    })
+    Some(crate::index::shard::Entry::of_replica(key, info))
 }
 
 /// Adjusts the name index entry of a write once its body is stored.

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::storage::StorageError;
+use crate::storage::{ReplicaInfo, StorageError};
 
 /// One object as the index lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +27,23 @@ pub struct Entry {
     /// Its Content-Type, when stored with it (S3 PutObject).
     #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+}
+
+impl Entry {
+    /// The entry of `key` stored as `replica`, with the ETag S3 answers for
+    /// an object without an MD5 ([`ReplicaInfo::s3_etag`]; S3 writes set
+    /// theirs).
+    pub fn of_replica(key: &str, replica: &ReplicaInfo) -> Entry {
+        Entry {
+            key: key.to_string(),
+            size: replica.size,
+            mtime_ns: u64::try_from(crate::time::since_epoch(replica.mtime).as_nanos())
+                .unwrap_or(u64::MAX),
+            etag: replica.s3_etag(),
+            owner: None,
+            content_type: None,
+        }
+    }
 }
 
 /// A shard: the entries with keys in `[lower, upper)`, sorted by key, and

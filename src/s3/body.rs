@@ -26,6 +26,29 @@ pub async fn read(
     limit: usize,
     what: &str,
 ) -> Result<Bytes, S3Error> {
+    let sum = checksum::expected(req.http.headers())?;
+    read_with(req, payload, limit, what, sum).await
+}
+
+/// [`read`] for CompleteMultipartUpload, whose `x-amz-checksum-*` headers
+/// are the completed object's, not the body's (checked in
+/// [`super::mpu_checksum`]).
+pub async fn read_object_checksummed(
+    req: &S3Req,
+    payload: web::Payload,
+    limit: usize,
+    what: &str,
+) -> Result<Bytes, S3Error> {
+    read_with(req, payload, limit, what, None).await
+}
+
+async fn read_with(
+    req: &S3Req,
+    payload: web::Payload,
+    limit: usize,
+    what: &str,
+    sum: Option<checksum::Expected>,
+) -> Result<Bytes, S3Error> {
     let too_large = |n: String| {
         S3Error::new(
             S3ErrorCode::EntityTooLarge,
@@ -37,8 +60,7 @@ pub async fn read(
         return Err(too_large(n.to_string()));
     }
     let chunked = decoder(req)?;
-    let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?
-        .with_checksum(checksum::expected(req.http.headers())?);
+    let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?.with_checksum(sum);
     let idle = Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
     let results = (Rc::new(Cell::new(None)), Rc::new(RefCell::new(None)));
     let mut body = checked_body(payload, digest, chunked, idle, results);

@@ -133,35 +133,38 @@ pub async fn open_source(req: &S3Req) -> Result<Source, S3Error> {
     })
 }
 
-/// Streams bytes `[start, end)` of `source` into `key` of `ctx`; answers
-/// the per-group results and the MD5 of the bytes copied. A copy into a
-/// bucket is listed with that MD5 as its ETag, then `describe`d.
+/// What [`stream_copy`] wrote.
+pub struct Copied {
+    /// The per-group results of the write.
+    pub results: Vec<GroupResult<ReplicaInfo>>,
+    /// The MD5 of the bytes copied.
+    pub md5: [u8; 16],
+    /// Their checksum in the algorithm asked for, raw.
+    pub checksum: Option<Vec<u8>>,
+}
+
+/// Streams bytes `[start, end)` of `source` into `key` of `ctx`, computing
+/// their MD5 and, with `alg`, that checksum too (UploadPartCopy keeps it
+/// with the part). A copy into a bucket is listed with that MD5 as its
+/// ETag, then `describe`d.
 pub async fn stream_copy(
     app: &AppState,
     source: OpenObject,
-    start: u64,
-    end: u64,
+    (start, end): (u64, u64),
     (ctx, key): (Context, &str),
+    alg: Option<super::checksum::Algorithm>,
     describe: impl FnOnce(&mut Entry) + 'static,
-) -> Result<(Vec<GroupResult<ReplicaInfo>>, [u8; 16]), S3Error> {
-    let hasher = Rc::new(RefCell::new(
+) -> Result<Copied, S3Error> {
+    let md5 = Rc::new(RefCell::new(
         Hasher::new(MessageDigest::md5()).map_err(|e| S3Error::internal(format!("md5: {e}")))?,
     ));
-    let body = hashed(source, start, end, hasher.clone());
-    let md5 = Rc::new(RefCell::new(None));
-    let finish = |h: &RefCell<Hasher>| -> Result<[u8; 16], S3Error> {
-        let d = h
-            .borrow_mut()
-            .finish()
-            .map_err(|e| S3Error::internal(format!("md5: {e}")))?;
-        let mut out = [0u8; 16];
-        out.copy_from_slice(&d);
-        Ok(out)
-    };
-    let (seen, h) = (md5.clone(), hasher.clone());
+    let sum = Rc::new(RefCell::new(alg.map(super::checksum::Hasher::new)));
+    let body = hashed(source, start, end, md5.clone(), sum.clone());
+    let digest = Rc::new(RefCell::new(None));
+    let (seen, h) = (digest.clone(), md5.clone());
     let listed = move |e: &mut Entry| {
         // The body has been read whole: its digest is final.
-        let m = finish(&h);
+        let m = finish_md5(&h);
         if let Ok(m) = &m {
             e.etag = format!("\"{}\"", hex(m));
         }
@@ -172,19 +175,36 @@ pub async fn stream_copy(
         .objects
         .put(ctx, key, None, end - start, body, Some(Box::new(listed)))
         .await?;
-    let md5 = match md5.borrow_mut().take() {
+    let out = match digest.borrow_mut().take() {
         Some(m) => m?,
-        None => finish(&hasher)?,
+        None => finish_md5(&md5)?,
     };
-    Ok((results, md5))
+    let checksum = sum.borrow_mut().take().map(|h| h.finish());
+    Ok(Copied {
+        results,
+        md5: out,
+        checksum,
+    })
 }
 
-/// The bytes `[start, end)` of `source`, each chunk fed to `hasher`.
+/// The digest of an MD5 hasher.
+fn finish_md5(h: &RefCell<Hasher>) -> Result<[u8; 16], S3Error> {
+    let d = h
+        .borrow_mut()
+        .finish()
+        .map_err(|e| S3Error::internal(format!("md5: {e}")))?;
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&d);
+    Ok(out)
+}
+
+/// The bytes `[start, end)` of `source`, each chunk fed to `md5` and `sum`.
 fn hashed(
     source: OpenObject,
     start: u64,
     end: u64,
-    hasher: Rc<RefCell<Hasher>>,
+    md5: Rc<RefCell<Hasher>>,
+    sum: Rc<RefCell<Option<super::checksum::Hasher>>>,
 ) -> impl Stream<Item = Result<Bytes, S3Error>> + Unpin {
     let body: Box<dyn Stream<Item = Result<Bytes, S3Error>> + Unpin> =
         match source.body(vec![Piece::Object { start, end }]) {
@@ -193,10 +213,12 @@ fn hashed(
         };
     body.map(move |chunk| {
         let chunk = chunk?;
-        hasher
-            .borrow_mut()
+        md5.borrow_mut()
             .update(&chunk)
             .map_err(|e| S3Error::internal(format!("md5: {e}")))?;
+        if let Some(h) = sum.borrow_mut().as_mut() {
+            h.update(&chunk);
+        }
         Ok(chunk)
     })
 }
@@ -279,8 +301,15 @@ pub async fn copy_object(
             e.owner = owner;
             e.content_type = content_type;
         };
-        let (results, md5) =
-            stream_copy(&app, current.object, 0, size, (ctx.clone(), &key), describe).await?;
+        let Copied { results, md5, .. } = stream_copy(
+            &app,
+            current.object,
+            (0, size),
+            (ctx.clone(), &key),
+            None,
+            describe,
+        )
+        .await?;
         let etag = format!("\"{}\"", hex(&md5));
         let stored = new_meta.stored(size, etag.clone(), &results);
         meta::write(&app.objects, &ctx, &key, &stored).await?;

@@ -204,6 +204,33 @@ pub async fn read(objects: &Objects, ctx: &Context, key: &str) -> Option<ObjectM
     }
 }
 
+/// Reads the sidecar of `key` straight from `storage` (for tools, off the
+/// request path); `Ok(None)` when there is none.
+pub fn read_stored(
+    storage: &dyn crate::storage::Storage,
+    ctx: &Context,
+    key: &str,
+) -> Result<Option<ObjectMeta>, crate::storage::StorageError> {
+    let mut reader = match storage.open(&sidecar_ctx(ctx), key) {
+        Ok(r) => r,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let size = reader.info().size;
+    if size > 64 * 1024 {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    while (bytes.len() as u64) < size {
+        let chunk = reader.read_at(bytes.len() as u64, (size as usize) - bytes.len())?;
+        if chunk.is_empty() {
+            break;
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(serde_json::from_slice(&bytes).ok())
+}
+
 /// Removes the sidecar of `key`; a missing one is fine.
 pub async fn remove(objects: &Objects, ctx: &Context, key: &str) -> Result<(), S3Error> {
     match objects.remove(sidecar_ctx(ctx), key).await {

@@ -24,6 +24,7 @@ pub mod error;
 pub mod list;
 pub mod long_reply;
 pub mod meta;
+pub mod mpu_checksum;
 pub mod multipart;
 pub mod object;
 pub mod op;

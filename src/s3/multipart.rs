@@ -6,10 +6,14 @@
 //! can take any request of an upload. Namespace `B/s3-mpu` (no Backrunner
 //! bucket can be named so) holds, for upload ID:
 //! - `ID`: the upload's state (key, initiation time, initiator, the
-//!   metadata given at creation), JSON;
+//!   metadata and checksum algorithm and type given at creation), JSON;
 //! - `ID/NNNNN`: part NNNNN's bytes, with its sidecar (size, replica
-//!   mtimes, MD5 ETag, `x-amz-checksum-*` headers as sent) in `B/s3-mpu/s3`
-//!   as [`super::meta`] keeps it for objects.
+//!   mtimes, MD5 ETag, its checksum) in `B/s3-mpu/s3` as [`super::meta`]
+//!   keeps it for objects.
+//!
+//! The upload's checksum ([`super::mpu_checksum`]) is checked or computed
+//! part by part; CompleteMultipartUpload derives the object's from the
+//! parts' and keeps it with the object.
 //!
 //! CompleteMultipartUpload assembles: it streams the parts in order into
 //! the object K of bucket B, a plain object that `/get/` (Range included),
@@ -31,6 +35,7 @@ use super::digest::BodyDigest;
 use super::error::{S3Error, S3ErrorCode};
 use super::long_reply::long_reply;
 use super::meta::{self, ObjectMeta};
+use super::mpu_checksum::{self, UploadChecksum};
 use super::object;
 use super::parts::{check_parts, md5_of_etag, multipart_etag, parse_complete};
 use super::upload_lists;
@@ -79,9 +84,9 @@ pub struct UploadState {
     pub initiator: String,
     /// Content-Type, stored headers and `x-amz-meta-*` given at creation.
     pub meta: ObjectMeta,
-    /// `x-amz-checksum-algorithm` given at creation, for the checksum layer.
+    /// `x-amz-checksum-algorithm` and `x-amz-checksum-type` given at creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checksum_algorithm: Option<String>,
+    pub checksum: Option<UploadChecksum>,
 }
 
 fn now_secs() -> u64 {
@@ -122,6 +127,30 @@ fn part_number(req: &S3Req) -> Result<u32, S3Error> {
         })
 }
 
+/// The upload a request names (`uploadId`), as stored in the cluster.
+pub struct OpenUpload {
+    /// The upload id, lower case.
+    pub id: String,
+    /// The session of the bucket's uploads namespace ([`uploads_ctx`]).
+    pub uctx: Context,
+    /// Its state, checked to belong to the request's key.
+    pub state: UploadState,
+}
+
+/// Reads the upload the request's `uploadId` names, of `key` in `bucket`
+/// (`NoSuchUpload` when there is none); `write` as [`S3Req::storage_ctx`].
+pub async fn open_upload(
+    req: &S3Req,
+    bucket: &BucketMeta,
+    key: &str,
+    write: bool,
+) -> Result<OpenUpload, S3Error> {
+    let id = upload_id(req)?;
+    let uctx = uploads_ctx(&req.storage_ctx(bucket, write));
+    let state = read_state(&req.state, &uctx, &id, key).await?;
+    Ok(OpenUpload { id, uctx, state })
+}
+
 /// Reads the state of upload `id` and checks it belongs to `key`.
 pub async fn read_state(
     app: &AppState,
@@ -141,6 +170,7 @@ pub async fn read_state(
 /// CreateMultipartUpload: `POST /B/K?uploads`.
 pub async fn create(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResponse, S3Error> {
     let meta = ObjectMeta::from_request(req.http.headers())?;
+    let checksum = mpu_checksum::declared(req.http.headers())?;
     let id = hex(&rand::random::<[u8; 16]>());
     let state = UploadState {
         key: key.to_string(),
@@ -150,7 +180,7 @@ pub async fn create(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpR
             Caller::Anonymous => "anonymous".into(),
         },
         meta,
-        checksum_algorithm: req.header("x-amz-checksum-algorithm").map(str::to_string),
+        checksum,
     };
     let uctx = uploads_ctx(&req.storage_ctx(bucket, true));
     cluster_doc::write_json(&req.state.objects, &uctx, &id, &state).await?;
@@ -162,39 +192,33 @@ pub async fn create(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpR
         xml::escape(&bucket.name),
         xml::escape(key)
     );
-    Ok(HttpResponse::Ok().content_type("application/xml").body(doc))
-}
-
-/// The `x-amz-checksum-*` headers of a part, kept in its sidecar for the
-/// checksum layer (full-object and composite checksums of the upload).
-fn checksum_headers(req: &S3Req) -> std::collections::BTreeMap<String, String> {
-    req.http
-        .headers()
-        .iter()
-        .filter(|(k, _)| k.as_str().starts_with("x-amz-checksum-"))
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-        .collect()
+    let mut resp = HttpResponse::Ok();
+    if let Some(c) = checksum {
+        resp.insert_header(("x-amz-checksum-algorithm", c.algorithm.name()))
+            .insert_header(("x-amz-checksum-type", c.kind.name()));
+    }
+    Ok(resp.content_type("application/xml").body(doc))
 }
 
 /// UploadPart: `PUT /B/K?partNumber=N&uploadId=ID`, the body streamed into
 /// the part object as PutObject streams (SHA-256, Content-MD5, aws-chunked
-/// signatures and `x-amz-checksum-*` checked; the checksum kept with the part).
+/// signatures and `x-amz-checksum-*` checked, as the upload's checksum
+/// requires; the checksum kept with the part).
 pub async fn upload_part(
     req: &S3Req,
     bucket: &BucketMeta,
     key: &str,
     payload: web::Payload,
 ) -> Result<HttpResponse, S3Error> {
-    let id = upload_id(req)?;
     let n = part_number(req)?;
-    let uctx = uploads_ctx(&req.storage_ctx(bucket, true));
-    read_state(&req.state, &uctx, &id, key).await?;
+    let OpenUpload { id, uctx, state } = open_upload(req, bucket, key, true).await?;
     let chunked = object::decoder(req)?;
     let size = match &chunked {
         None => object::content_length(req)?,
         Some(_) => object::decoded_length(req)?,
     };
-    let declared = checksum::expected(req.http.headers())?;
+    let declared =
+        mpu_checksum::part_expected(state.checksum, checksum::expected(req.http.headers())?)?;
     let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?
         .with_checksum(declared.clone());
     let idle = std::time::Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
@@ -214,13 +238,12 @@ pub async fn upload_part(
     let checksum = sum.borrow_mut().take();
     let answered = checksum.clone().filter(|_| declared.is_some());
     let info = ObjectMeta {
-        headers: checksum_headers(req),
         checksum,
         ..Default::default()
     }
     .stored(size, etag.clone(), &results);
     meta::write(&req.state.objects, &uctx, &pkey, &info).await?;
-    upload_lists::add_part(&req.state, &uctx, &id, n, &info).await?;
+    upload_lists::add_part(&req.state, &uctx, &id, n, &info, answered.as_ref()).await?;
     let mut resp = HttpResponse::Ok();
     resp.insert_header((ETAG, etag));
     if let Some(c) = &answered {
@@ -255,10 +278,8 @@ pub async fn upload_part_copy(
     bucket: &BucketMeta,
     key: &str,
 ) -> Result<HttpResponse, S3Error> {
-    let id = upload_id(req)?;
     let n = part_number(req)?;
-    let uctx = uploads_ctx(&req.storage_ctx(bucket, true));
-    read_state(&req.state, &uctx, &id, key).await?;
+    let OpenUpload { id, uctx, state } = open_upload(req, bucket, key, true).await?;
     let source = copy::open_source(req).await?;
     let (start, end) = copy_range(req, source.size())?;
     if end - start > MAX_PART_SIZE {
@@ -271,31 +292,45 @@ pub async fn upload_part_copy(
         ));
     }
     let app = req.state.clone();
-    let checksums = checksum_headers(req);
+    // The part's checksum in the upload's algorithm (CRC64NVME without
+    // one, as UploadPart computes), made while the bytes are copied.
+    let alg = state
+        .checksum
+        .map_or(checksum::Algorithm::Crc64Nvme, |c| c.algorithm);
     let work = async move {
         let pkey = part_key(&id, n);
-        let (results, md5) = copy::stream_copy(
+        let copied = copy::stream_copy(
             &app,
             source.current.object,
-            start,
-            end,
+            (start, end),
             (uctx.clone(), &pkey),
+            Some(alg),
             |_| {},
         )
         .await?;
+        let (results, md5) = (copied.results, copied.md5);
+        let raw = copied.checksum.unwrap_or_default();
         let etag = format!("\"{}\"", hex(&md5));
+        let sum = checksum::ObjectChecksum {
+            algorithm: alg,
+            value: checksum::encode(&raw),
+            kind: checksum::ChecksumType::FullObject,
+        };
+        let listed = state.checksum.map(|_| sum.clone());
         let info = ObjectMeta {
-            headers: checksums,
+            checksum: Some(sum),
             ..Default::default()
         }
         .stored(end - start, etag.clone(), &results);
         meta::write(&app.objects, &uctx, &pkey, &info).await?;
-        upload_lists::add_part(&app, &uctx, &id, n, &info).await?;
-        Ok(copy::result_doc(
-            "CopyPartResult",
-            &etag,
-            copy::written_mtime(&results),
-        ))
+        upload_lists::add_part(&app, &uctx, &id, n, &info, listed.as_ref()).await?;
+        let mut doc = copy::result_doc("CopyPartResult", &etag, copy::written_mtime(&results));
+        if let Some(c) = &listed {
+            // S3 names the part's checksum after the ETag.
+            let at = doc.rfind("</CopyPartResult>").unwrap_or(doc.len());
+            doc.insert_str(at, &mpu_checksum::xml_elements(c, false));
+        }
+        Ok(doc)
     };
     Ok(long_reply(
         work,
@@ -313,12 +348,12 @@ pub async fn complete(
     key: &str,
     payload: web::Payload,
 ) -> Result<HttpResponse, S3Error> {
-    let id = upload_id(req)?;
-    let body = body::read(req, payload, MAX_COMPLETE_BODY, "CompleteMultipartUpload").await?;
+    let OpenUpload { id, uctx, state } = open_upload(req, bucket, key, true).await?;
+    let body =
+        body::read_object_checksummed(req, payload, MAX_COMPLETE_BODY, "CompleteMultipartUpload")
+            .await?;
     let named = parse_complete(&body)?;
     let ctx = req.storage_ctx(bucket, true);
-    let uctx = uploads_ctx(&ctx);
-    let state = read_state(&req.state, &uctx, &id, key).await?;
     write_conditions::check(req, &ctx, key).await?;
     let objects = &req.state.objects;
     let stored: Vec<Option<ObjectMeta>> = futures_util::stream::iter(named.iter())
@@ -335,6 +370,8 @@ pub async fn complete(
         .zip(stored)
         .filter_map(|(p, s)| Some((p.number, s?)))
         .collect();
+    let object_checksum =
+        mpu_checksum::complete(state.checksum, &named, &parts, req.http.headers())?;
     let md5s = parts
         .iter()
         .map(|(n, m)| {
@@ -345,6 +382,14 @@ pub async fn complete(
         .collect::<Result<Vec<_>, _>>()?;
     let etag = multipart_etag(&md5s)?;
     let total: u64 = parts.iter().map(|(_, m)| m.size).sum();
+    if let Some(v) = req.header("x-amz-mp-object-size") {
+        if v.trim().parse::<u64>().ok() != Some(total) {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                format!("x-amz-mp-object-size {v:?} is not the parts' {total} bytes"),
+            ));
+        }
+    }
     let max = req.snap.config.proxy.max_object_size();
     if total > max {
         return Err(S3Error::new(
@@ -376,19 +421,25 @@ pub async fn complete(
                 Some(Box::new(describe)),
             )
             .await?;
-        let stored = state.meta.stored(total, etag.clone(), &results);
+        let mut stored = state.meta.stored(total, etag.clone(), &results);
+        stored.checksum = object_checksum;
         meta::write(&app.objects, &ctx, &key, &stored).await?;
         let numbers = parts.iter().map(|(n, _)| *n).collect();
         actix_web::rt::spawn(remove_upload(app.clone(), uctx, id, Some(numbers)));
         Ok(format!(
-            "{}<CompleteMultipartUploadResult xmlns=\"{}\"><Location>/{}/{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag></CompleteMultipartUploadResult>",
+            "{}<CompleteMultipartUploadResult xmlns=\"{}\"><Location>/{}/{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag>{}</CompleteMultipartUploadResult>",
             xml::DECL,
             xml::NS,
             xml::escape(&crate::encoding::query_escape(&bucket_name)),
             xml::escape(&crate::encoding::query_escape(&key)),
             xml::escape(&bucket_name),
             xml::escape(&key),
-            xml::escape(&etag)
+            xml::escape(&etag),
+            stored
+                .checksum
+                .as_ref()
+                .map(|c| mpu_checksum::xml_elements(c, true))
+                .unwrap_or_default()
         ))
     };
     Ok(long_reply(
@@ -477,9 +528,7 @@ pub async fn remove_upload(
 
 /// AbortMultipartUpload: `DELETE /B/K?uploadId=ID`, 204.
 pub async fn abort(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResponse, S3Error> {
-    let id = upload_id(req)?;
-    let uctx = uploads_ctx(&req.storage_ctx(bucket, true));
-    read_state(&req.state, &uctx, &id, key).await?;
+    let OpenUpload { id, uctx, .. } = open_upload(req, bucket, key, true).await?;
     remove_upload(req.state.clone(), uctx, id, None).await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,9 +1,11 @@
 //! The CompleteMultipartUpload document and what is checked against it:
 //! the parts it names (numbers ascending, ETags of stored parts, sizes)
-//! and the `"md5-of-part-md5s-N"` ETag of the completed object.
+//! and the `"md5-of-part-md5s-N"` ETag of the completed object. The parts'
+//! `Checksum*` elements are checked in [`super::mpu_checksum`].
 
 use openssl::hash::{hash, MessageDigest};
 
+use super::checksum::Algorithm;
 use super::error::{S3Error, S3ErrorCode};
 use super::meta::ObjectMeta;
 use super::multipart::{MAX_PARTS, MIN_PART_SIZE};
@@ -16,6 +18,8 @@ pub struct CompletedPart {
     pub number: u32,
     /// The ETag the client got for it (quotes removed).
     pub etag: String,
+    /// Its `ChecksumCRC32`, ... elements (base64 as given).
+    pub checksums: Vec<(Algorithm, String)>,
 }
 
 fn malformed(why: impl std::fmt::Display) -> S3Error {
@@ -26,7 +30,8 @@ fn malformed(why: impl std::fmt::Display) -> S3Error {
 }
 
 /// Parses `<CompleteMultipartUpload><Part><PartNumber/><ETag/></Part>...`
-/// (other elements in a part, such as checksums, are skipped).
+/// with the parts' `Checksum{CRC32,CRC32C,CRC64NVME,SHA1,SHA256}`; other
+/// elements in a part are skipped.
 pub fn parse_complete(body: &[u8]) -> Result<Vec<CompletedPart>, S3Error> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_reader(body);
@@ -35,6 +40,7 @@ pub fn parse_complete(body: &[u8]) -> Result<Vec<CompletedPart>, S3Error> {
     let mut parts = Vec::new();
     let mut number: Option<u32> = None;
     let mut etag: Option<String> = None;
+    let mut checksums = Vec::new();
     let mut buf = Vec::new();
     let mut saw_root = false;
     loop {
@@ -57,7 +63,11 @@ pub fn parse_complete(body: &[u8]) -> Result<Vec<CompletedPart>, S3Error> {
                     let e = etag
                         .take()
                         .ok_or_else(|| malformed("a Part without ETag"))?;
-                    parts.push(CompletedPart { number: n, etag: e });
+                    parts.push(CompletedPart {
+                        number: n,
+                        etag: e,
+                        checksums: std::mem::take(&mut checksums),
+                    });
                 }
                 path.pop();
             }
@@ -71,7 +81,15 @@ pub fn parse_complete(body: &[u8]) -> Result<Vec<CompletedPart>, S3Error> {
                             })?)
                         }
                         b"ETag" => etag = Some(text.trim().trim_matches('"').to_string()),
-                        _ => {}
+                        name => {
+                            let alg = name
+                                .strip_prefix(b"Checksum")
+                                .and_then(|a| std::str::from_utf8(a).ok())
+                                .and_then(Algorithm::from_name);
+                            if let Some(alg) = alg {
+                                checksums.push((alg, text.trim().to_string()));
+                            }
+                        }
                     }
                 }
             }
@@ -159,18 +177,20 @@ mod tests {
         let doc = br#"<?xml version="1.0" encoding="UTF-8"?>
 <CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
   <Part><ETag>"aa"</ETag><PartNumber>1</PartNumber></Part>
-  <Part><PartNumber>2</PartNumber><ChecksumCRC32>x</ChecksumCRC32><ETag>&quot;bb&quot;</ETag></Part>
+  <Part><PartNumber>2</PartNumber><ChecksumCRC32>x</ChecksumCRC32><ETag>&quot;bb&quot;</ETag><ChecksumSHA512>y</ChecksumSHA512></Part>
 </CompleteMultipartUpload>"#;
         assert_eq!(
             parse_complete(doc).unwrap(),
             vec![
                 CompletedPart {
                     number: 1,
-                    etag: "aa".into()
+                    etag: "aa".into(),
+                    checksums: vec![]
                 },
                 CompletedPart {
                     number: 2,
-                    etag: "bb".into()
+                    etag: "bb".into(),
+                    checksums: vec![(Algorithm::Crc32, "x".into())]
                 }
             ]
         );
@@ -211,6 +231,7 @@ mod tests {
                 .map(|&number| CompletedPart {
                     number,
                     etag: format!("e{number}"),
+                    checksums: vec![],
                 })
                 .collect()
         };

@@ -20,8 +20,10 @@ use actix_web::{web, HttpResponse};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::checksum::ObjectChecksum;
 use super::error::{S3Error, S3ErrorCode};
 use super::meta::ObjectMeta;
+use super::mpu_checksum::{self, UploadChecksum};
 use super::multipart::{self, UploadState};
 use super::{xml, S3Req};
 use crate::bucket::BucketMeta;
@@ -47,6 +49,9 @@ pub struct UploadEntry {
     pub initiated: u64,
     /// Who created it.
     pub initiator: String,
+    /// The checksum algorithm and type it was created with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<UploadChecksum>,
 }
 
 /// A part, as its upload's part list holds it.
@@ -58,10 +63,10 @@ pub struct PartEntry {
     pub etag: String,
     /// Upload time, seconds since the epoch.
     pub modified: u64,
-    /// `x-amz-checksum-*` headers sent with the part (the checksum layer's
-    /// input for the upload's full-object or composite checksum).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub checksums: BTreeMap<String, String>,
+    /// The checksum ListParts names: the one UploadPart answered (the
+    /// upload's algorithm, or the one the part declared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<ObjectChecksum>,
 }
 
 fn parts_key(id: &str) -> String {
@@ -148,6 +153,7 @@ pub async fn add_upload(
             key: state.key.clone(),
             initiated: state.initiated,
             initiator: state.initiator.clone(),
+            checksum: state.checksum,
         },
     );
     update(
@@ -177,19 +183,21 @@ pub async fn remove_upload(app: &AppState, uctx: &Context, id: &str) -> Result<(
     .await
 }
 
-/// Records part `n` of upload `id` (replacing an earlier upload of it).
+/// Records part `n` of upload `id` (replacing an earlier upload of it),
+/// listed with `checksum`.
 pub async fn add_part(
     app: &AppState,
     uctx: &Context,
     id: &str,
     n: u32,
     info: &ObjectMeta,
+    checksum: Option<&ObjectChecksum>,
 ) -> Result<(), S3Error> {
     let entry = PartEntry {
         size: info.size,
         etag: info.etag.clone(),
         modified: now_secs(),
-        checksums: info.headers.clone(),
+        checksum: checksum.cloned(),
     };
     update(
         app,
@@ -228,6 +236,18 @@ fn owner(id: &str) -> String {
     format!("<ID>{id}</ID><DisplayName>{id}</DisplayName>")
 }
 
+/// `<ChecksumAlgorithm>` and `<ChecksumType>` of an upload created with a checksum.
+fn checksum_elements(c: Option<UploadChecksum>) -> String {
+    c.map(|c| {
+        format!(
+            "<ChecksumAlgorithm>{}</ChecksumAlgorithm><ChecksumType>{}</ChecksumType>",
+            c.algorithm.name(),
+            c.kind.name()
+        )
+    })
+    .unwrap_or_default()
+}
+
 fn time(secs: u64) -> String {
     xml::iso8601(UNIX_EPOCH + Duration::from_secs(secs))
 }
@@ -238,9 +258,8 @@ pub async fn list_parts(
     bucket: &BucketMeta,
     key: &str,
 ) -> Result<HttpResponse, S3Error> {
-    let id = multipart::upload_id(req)?;
-    let uctx = multipart::uploads_ctx(&req.storage_ctx(bucket, false));
-    let state = multipart::read_state(&req.state, &uctx, &id, key).await?;
+    let multipart::OpenUpload { id, uctx, state } =
+        multipart::open_upload(req, bucket, key, false).await?;
     let marker: u32 = match req.param("part-number-marker") {
         None | Some("") => 0,
         Some(v) => v.parse().map_err(|_| {
@@ -267,15 +286,20 @@ pub async fn list_parts(
     if let Some((n, _)) = page.last() {
         out.push_str(&format!("<NextPartNumberMarker>{n}</NextPartNumberMarker>"));
     }
+    out.push_str(&checksum_elements(state.checksum));
     out.push_str(&format!(
         "<MaxParts>{max}</MaxParts><IsTruncated>{truncated}</IsTruncated>"
     ));
     for (n, p) in page {
         out.push_str(&format!(
-            "<Part><PartNumber>{n}</PartNumber><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size></Part>",
+            "<Part><PartNumber>{n}</PartNumber><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size>{}</Part>",
             time(p.modified),
             xml::escape(&p.etag),
-            p.size
+            p.size,
+            p.checksum
+                .as_ref()
+                .map(|c| mpu_checksum::xml_elements(c, false))
+                .unwrap_or_default()
         ));
     }
     out.push_str("</ListPartsResult>");
@@ -401,11 +425,12 @@ pub async fn list_uploads(req: &S3Req, bucket: &BucketMeta) -> Result<HttpRespon
     for row in &rows {
         match row {
             Row::Upload(id, u) => out.push_str(&format!(
-                "<Upload><Key>{}</Key><UploadId>{id}</UploadId><Initiator>{}</Initiator><Owner>{}</Owner><StorageClass>STANDARD</StorageClass><Initiated>{}</Initiated></Upload>",
+                "<Upload><Key>{}</Key><UploadId>{id}</UploadId><Initiator>{}</Initiator><Owner>{}</Owner><StorageClass>STANDARD</StorageClass><Initiated>{}</Initiated>{}</Upload>",
                 enc(&u.key),
                 owner(&u.initiator),
                 owner(&u.initiator),
-                time(u.initiated)
+                time(u.initiated),
+                checksum_elements(u.checksum)
             )),
             Row::Prefix(p) => out.push_str(&format!(
                 "<CommonPrefixes><Prefix>{}</Prefix></CommonPrefixes>",
@@ -481,6 +506,7 @@ mod tests {
                         key: key.to_string(),
                         initiated: *t,
                         initiator: "u".into(),
+                        checksum: None,
                     },
                 )
             })

@@ -353,6 +353,62 @@ fn name_index_off_writes_no_entry_and_listing_says_why() {
     assert_eq!(list_all(&p, &s3a, "pub", "", 1000), ["on/a"]);
 }
 
+/// `bindex -add`: objects written without the index (here through a proxy
+/// with `name-index: false`) are entered from a key list, with the ETag
+/// HeadObject answers (the MD5 of an S3 PutObject).
+#[test]
+fn add_indexes_existing_objects_from_a_key_list() {
+    let (s3a, s3b) = (free_port(), free_port());
+    let p = Proxy::start(setup(s3a, json!({})));
+    let off = second_proxy(&p, s3b, json!({"name-index": false}));
+    let (s3a, s3b) = (
+        format!("http://127.0.0.1:{s3a}"),
+        format!("http://127.0.0.1:{s3b}"),
+    );
+    assert_eq!(off.upload("pub", "old/a", b"abc".to_vec()).status(), 200);
+    let r = off
+        .client
+        .put(format!("{s3b}/pub/old/s3"))
+        .header("content-type", "text/plain")
+        .body("via s3")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap_or_default());
+    assert!(list_all(&p, &s3a, "pub", "", 1000).is_empty());
+    let (code, text) = bindex_with_input(&p, &["-add", "pub"], "old/a\nold/s3\nold/none\n");
+    assert_eq!(code, Some(1), "one key is missing: {text}");
+    assert!(text.contains("missing: old/none\n"), "{text}");
+    assert!(text.contains("2 added, 1 missing, 0 failed"), "{text}");
+    assert_eq!(list_all(&p, &s3a, "pub", "", 1000), ["old/a", "old/s3"]);
+    let doc = p
+        .client
+        .get(format!("{s3a}/pub?list-type=2"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let heads: Vec<String> = ["old/a", "old/s3"]
+        .iter()
+        .map(|k| {
+            let h = p.client.head(format!("{s3a}/pub/{k}")).send().unwrap();
+            h.headers()["etag"].to_str().unwrap().replace('"', "&quot;")
+        })
+        .collect();
+    assert_eq!(tag(&doc, "ETag"), heads, "{doc}");
+    assert_eq!(tag(&doc, "Size"), ["3", "6"], "{doc}");
+    let md5 = openssl::hash::hash(openssl::hash::MessageDigest::md5(), b"via s3").unwrap();
+    assert_eq!(
+        heads[1],
+        format!("&quot;{}&quot;", backrunner::encoding::hex(&md5))
+    );
+    // Entered again: the same two entries, nothing missing.
+    let (code, text) = bindex_with_input(&p, &["-add", "pub"], "old/a\nold/s3\n");
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(list_all(&p, &s3a, "pub", "", 1000).len(), 2);
+    let (code, text) = bindex(&p, &["-check", "pub", "-add", "pub"]);
+    assert_eq!(code, Some(2), "-check and -add together: {text}");
+}
+
 #[test]
 fn aws_cli_s3_ls() {
     let have_cli = Command::new("aws")
@@ -394,12 +450,24 @@ fn aws_cli_s3_ls() {
 
 /// Runs `bindex -config CONFIG ARGS...`; (exit code, stdout).
 fn bindex(p: &Proxy, args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_bindex"))
+    bindex_with_input(p, args, "")
+}
+
+fn bindex_with_input(p: &Proxy, args: &[&str], input: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bindex"))
         .arg("-config")
         .arg(&p.config_path)
         .args(args)
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run bindex");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

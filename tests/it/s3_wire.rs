@@ -82,7 +82,7 @@ fn boto3_default_checksums_over_https() {
     let body = crate::common::random_bytes(300_000 + 11, 41);
     let body_file = p.dir.path().join("body.bin");
     std::fs::write(&body_file, &body).unwrap();
-    // Values boto3 cannot compute without awscrt: computed here, sent as given.
+    // Also computed here, independently of awscrt, and sent as given.
     let crc32c = b64(&crc32c::crc32c(&body).to_be_bytes());
     let mut d = crc64fast_nvme::Digest::new();
     d.write(&body);
@@ -117,16 +117,22 @@ assert hd["ChecksumCRC32"] == crc32, hd
 rg = c.get_object(Bucket="b1", Key="sdk/default", ChecksumMode="ENABLED", Range="bytes=10-99")
 assert rg["Body"].read() == body[10:100] and "ChecksumCRC32" not in rg, rg
 assert "ChecksumCRC32" not in c.head_object(Bucket="b1", Key="sdk/default")
-# Other algorithms: SHA1/SHA256 computed by boto3, CRC32C/CRC64NVME given.
+# Other algorithms computed by boto3 (CRC32C, CRC64NVME with awscrt), and
+# CRC32C/CRC64NVME values given.
+import awscrt.checksums
+assert base64.b64encode(awscrt.checksums.crc32c(body).to_bytes(4, "big")).decode() == "{crc32c}"
+assert base64.b64encode(awscrt.checksums.crc64nvme(body).to_bytes(8, "big")).decode() == "{crc64}"
 for alg, extra, field, want in [
     ("SHA1", {{}}, "ChecksumSHA1", base64.b64encode(hashlib.sha1(body).digest()).decode()),
     ("SHA256", {{}}, "ChecksumSHA256", base64.b64encode(hashlib.sha256(body).digest()).decode()),
+    ("CRC32C", {{}}, "ChecksumCRC32C", "{crc32c}"),
+    ("CRC64NVME", {{}}, "ChecksumCRC64NVME", "{crc64}"),
     (None, {{"ChecksumCRC32C": "{crc32c}"}}, "ChecksumCRC32C", "{crc32c}"),
     (None, {{"ChecksumCRC64NVME": "{crc64}"}}, "ChecksumCRC64NVME", "{crc64}"),
 ]:
     kw = dict(extra)
     if alg: kw["ChecksumAlgorithm"] = alg
-    k = "sdk/" + field
+    k = "sdk/" + field + ("-" + alg if alg else "")
     c.put_object(Bucket="b1", Key=k, Body=body, **kw)
     g = c.get_object(Bucket="b1", Key=k, ChecksumMode="ENABLED")
     assert g["Body"].read() == body and g[field] == want, (field, g)
@@ -157,7 +163,12 @@ print("OK")
     let out = python(&p, &["-c", &code], &[]);
     assert!(out.contains("OK"), "{out}");
     // The stored object is the payload only, not the aws-chunked framing.
-    for k in ["sdk/default", "sdk/ChecksumSHA1", "sdk/ChecksumCRC64NVME"] {
+    for k in [
+        "sdk/default",
+        "sdk/ChecksumSHA1-SHA1",
+        "sdk/ChecksumCRC64NVME",
+        "sdk/ChecksumCRC32C-CRC32C",
+    ] {
         let r = get_signed(&p, k);
         assert_eq!(r.status(), 200, "{k}");
         assert!(

@@ -197,8 +197,11 @@ mod tests {
             csum: vec![0x11; 64],
         };
         assert_eq!(etag(&info), format!("\"{}\"", "11".repeat(16)));
+        // What S3 answers without an MD5: never 32 hex digits.
+        assert_eq!(info.s3_etag(), format!("\"{}\"", "11".repeat(32)));
         info.csum = vec![0; 64];
         let zero = etag(&info);
+        assert_eq!(info.s3_etag(), zero);
         assert!(
             zero.starts_with(&format!("\"{}-a-", "ab".repeat(16))),
             "{zero}"

@@ -30,14 +30,16 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The entry of `key` stored as `replica`, with Backrunner's ETag.
+    /// The entry of `key` stored as `replica`, with the ETag S3 answers for
+    /// an object without an MD5 ([`ReplicaInfo::s3_etag`]; S3 writes set
+    /// theirs).
     pub fn of_replica(key: &str, replica: &ReplicaInfo) -> Entry {
         Entry {
             key: key.to_string(),
             size: replica.size,
             mtime_ns: u64::try_from(crate::time::since_epoch(replica.mtime).as_nanos())
                 .unwrap_or(u64::MAX),
-            etag: replica.etag(),
+            etag: replica.s3_etag(),
             owner: None,
             content_type: None,
         }

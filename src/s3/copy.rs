@@ -28,6 +28,7 @@ use crate::bucket::BucketMeta;
 use crate::core::{Download, OpenObject, Piece};
 use crate::encoding::hex;
 use crate::http::conditional::{self, Outcome, Preconditions};
+use crate::index::shard::Entry;
 use crate::state::AppState;
 use crate::storage::{Context, GroupResult, ReplicaInfo};
 
@@ -144,36 +145,57 @@ pub struct Copied {
 
 /// Streams bytes `[start, end)` of `source` into `key` of `ctx`, computing
 /// their MD5 and, with `alg`, that checksum too (UploadPartCopy keeps it
-/// with the part).
+/// with the part). A copy into a bucket is listed with that MD5 as its
+/// ETag, then `describe`d.
 pub async fn stream_copy(
     app: &AppState,
     source: OpenObject,
     (start, end): (u64, u64),
-    ctx: Context,
-    key: &str,
+    (ctx, key): (Context, &str),
     alg: Option<super::checksum::Algorithm>,
+    describe: impl FnOnce(&mut Entry) + 'static,
 ) -> Result<Copied, S3Error> {
     let md5 = Rc::new(RefCell::new(
         Hasher::new(MessageDigest::md5()).map_err(|e| S3Error::internal(format!("md5: {e}")))?,
     ));
     let sum = Rc::new(RefCell::new(alg.map(super::checksum::Hasher::new)));
     let body = hashed(source, start, end, md5.clone(), sum.clone());
+    let digest = Rc::new(RefCell::new(None));
+    let (seen, h) = (digest.clone(), md5.clone());
+    let listed = move |e: &mut Entry| {
+        // The body has been read whole: its digest is final.
+        let m = finish_md5(&h);
+        if let Ok(m) = &m {
+            e.etag = format!("\"{}\"", hex(m));
+        }
+        *seen.borrow_mut() = Some(m);
+        describe(e);
+    };
     let results = app
         .objects
-        .put(ctx, key, None, end - start, body, None)
+        .put(ctx, key, None, end - start, body, Some(Box::new(listed)))
         .await?;
-    let digest = md5
-        .borrow_mut()
-        .finish()
-        .map_err(|e| S3Error::internal(format!("md5: {e}")))?;
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&digest);
+    let out = match digest.borrow_mut().take() {
+        Some(m) => m?,
+        None => finish_md5(&md5)?,
+    };
     let checksum = sum.borrow_mut().take().map(|h| h.finish());
     Ok(Copied {
         results,
         md5: out,
         checksum,
     })
+}
+
+/// The digest of an MD5 hasher.
+fn finish_md5(h: &RefCell<Hasher>) -> Result<[u8; 16], S3Error> {
+    let d = h
+        .borrow_mut()
+        .finish()
+        .map_err(|e| S3Error::internal(format!("md5: {e}")))?;
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&d);
+    Ok(out)
 }
 
 /// The bytes `[start, end)` of `source`, each chunk fed to `md5` and `sum`.
@@ -273,9 +295,21 @@ pub async fn copy_object(
     let app = req.state.clone();
     let key = key.to_string();
     let Source { current, .. } = source;
+    let (owner, content_type) = (req.owner(), new_meta.content_type.clone());
     let work = async move {
-        let Copied { results, md5, .. } =
-            stream_copy(&app, current.object, (0, size), ctx.clone(), &key, None).await?;
+        let describe = |e: &mut Entry| {
+            e.owner = owner;
+            e.content_type = content_type;
+        };
+        let Copied { results, md5, .. } = stream_copy(
+            &app,
+            current.object,
+            (0, size),
+            (ctx.clone(), &key),
+            None,
+            describe,
+        )
+        .await?;
         let etag = format!("\"{}\"", hex(&md5));
         let stored = new_meta.stored(size, etag.clone(), &results);
         meta::write(&app.objects, &ctx, &key, &stored).await?;

@@ -22,12 +22,12 @@ use crate::http::conditional::Validators;
 use crate::storage::{Context, GroupResult, ReplicaInfo};
 
 /// The validators of an object: the ETag its sidecar keeps (the MD5 S3
-/// clients expect), else Backrunner's ETag; its stored time.
+/// clients expect), else [`ReplicaInfo::s3_etag`]; its stored time.
 pub fn validators(info: &ReplicaInfo, sidecar: Option<&ObjectMeta>) -> Validators {
     Validators {
         etag: sidecar
             .map(|m| m.etag.clone())
-            .unwrap_or_else(|| crate::http::get::etag(info)),
+            .unwrap_or_else(|| info.s3_etag()),
         last_modified: info.mtime,
     }
 }

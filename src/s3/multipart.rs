@@ -303,9 +303,9 @@ pub async fn upload_part_copy(
             &app,
             source.current.object,
             (start, end),
-            uctx.clone(),
-            &pkey,
+            (uctx.clone(), &pkey),
             Some(alg),
+            |_| {},
         )
         .await?;
         let (results, md5) = (copied.results, copied.md5);
@@ -399,11 +399,27 @@ pub async fn complete(
     }
     let app = req.state.clone();
     let (key, bucket_name) = (key.to_string(), bucket.name.clone());
+    let owner = req.owner();
     let work = async move {
         let body = parts_body(app.clone(), uctx.clone(), id.clone(), parts.clone());
+        // The index lists the multipart ETag, as HeadObject answers it (a
+        // ranged download's If-Match carries the listed one).
+        let (listed_etag, content_type) = (etag.clone(), state.meta.content_type.clone());
+        let describe = move |e: &mut crate::index::shard::Entry| {
+            e.etag = listed_etag;
+            e.owner = owner;
+            e.content_type = content_type;
+        };
         let results = app
             .objects
-            .put(ctx.clone(), &key, None, total, body, None)
+            .put(
+                ctx.clone(),
+                &key,
+                None,
+                total,
+                body,
+                Some(Box::new(describe)),
+            )
             .await?;
         let mut stored = state.meta.stored(total, etag.clone(), &results);
         stored.checksum = object_checksum;

@@ -230,10 +230,7 @@ pub async fn put(
     let sum = Rc::new(std::cell::RefCell::new(None));
     let body = checked_body(payload, digest, chunked, idle, (md5.clone(), sum.clone()));
     let objects = &req.state.objects;
-    let owner = match &req.caller {
-        super::access::Caller::User(u) => Some(u.clone()),
-        super::access::Caller::Anonymous => None,
-    };
+    let owner = req.owner();
     let digest_seen = md5.clone();
     let content_type = stored.content_type.clone();
     let describe: crate::core::Describe = Box::new(move |e: &mut crate::index::shard::Entry| {

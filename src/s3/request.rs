@@ -45,6 +45,14 @@ impl S3Req {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The writer the name index records: the S3 user, none when anonymous.
+    pub fn owner(&self) -> Option<String> {
+        match &self.caller {
+            Caller::User(u) => Some(u.clone()),
+            Caller::Anonymous => None,
+        }
+    }
+
     /// A storage session for `bucket` (config io flags, a fresh trace id).
     pub fn storage_ctx(&self, bucket: &BucketMeta, write: bool) -> Context {
         let p = &self.snap.config.proxy;

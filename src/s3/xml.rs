@@ -29,19 +29,21 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// ISO 8601 with milliseconds, as S3 writes times: `2026-12-01T11:54:49.000Z`.
+/// ISO 8601 with milliseconds, as S3 writes times: `2026-12-01T11:54:49.123Z`.
+/// The milliseconds are kept (floored), not zeroed: `aws s3 sync` uploads a
+/// file again when its mtime is newer than the listed LastModified, so a
+/// time cut to the second re-sent files changed in the second of their upload.
 pub fn iso8601(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let since = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
     let (y, m, d) = civil_from_days(days);
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
         rem / 3600,
         rem / 60 % 60,
-        rem % 60
+        rem % 60,
+        since.subsec_millis()
     )
 }
 
@@ -111,6 +113,10 @@ mod tests {
     #[test]
     fn times() {
         assert_eq!(iso8601(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            iso8601(UNIX_EPOCH + Duration::from_nanos(1_440_938_160_123_999_999)),
+            "2015-08-30T12:36:00.123Z"
+        );
         assert_eq!(
             iso8601(UNIX_EPOCH + Duration::from_secs(1440938160)),
             "2015-08-30T12:36:00.000Z"

@@ -107,6 +107,23 @@ impl ReplicaInfo {
                 crate::encoding::hex(&self.csum[..self.csum.len().min(16)])
             );
         }
+        self.identity_etag()
+    }
+
+    /// The ETag S3 answers for an object without an MD5 (written through
+    /// Backrunner's API): the first 256 bits of the stored checksum (64 hex
+    /// digits; [`ReplicaInfo::etag`]'s 32 would pass for an MD5 with S3
+    /// clients that compare ETags to files), else the identity tag.
+    pub fn s3_etag(&self) -> String {
+        if self.has_csum() {
+            let bits = &self.csum[..self.csum.len().min(32)];
+            return format!("\"{}\"", crate::encoding::hex(bits));
+        }
+        self.identity_etag()
+    }
+
+    /// The object id, size and mtime in ns.
+    fn identity_etag(&self) -> String {
         let ns = crate::time::since_epoch(self.mtime).as_nanos();
         let id: String = self.id.chars().take(32).collect();
         format!("\"{id}-{:x}-{ns:x}\"", self.size)

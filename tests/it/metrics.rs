@@ -6,7 +6,8 @@ use crate::common::{random_bytes, wait_for, Proxy, Setup};
 use prometheus_parse::{Sample, Scrape, Value};
 use serde_json::Value as Json;
 
-fn scrape(p: &Proxy) -> Scrape {
+/// `/metrics`, parsed (its content type and `# EOF` checked).
+pub fn scrape(p: &Proxy) -> Scrape {
     let r = p.get_path("/metrics");
     assert_eq!(r.status(), 200);
     let ct = r.headers()["content-type"].to_str().unwrap().to_string();
@@ -16,7 +17,8 @@ fn scrape(p: &Proxy) -> Scrape {
     Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("parses")
 }
 
-fn value(s: &Sample) -> f64 {
+/// A sample's value (a histogram's count).
+pub fn value(s: &Sample) -> f64 {
     match &s.value {
         Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
         Value::Histogram(h) => h.last().map_or(0.0, |c| c.count),
@@ -24,7 +26,8 @@ fn value(s: &Sample) -> f64 {
     }
 }
 
-fn find<'a>(s: &'a Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<&'a Sample> {
+/// The sample of `metric` with `labels`.
+pub fn find<'a>(s: &'a Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<&'a Sample> {
     s.samples
         .iter()
         .find(|x| x.metric == metric && labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))

@@ -12,12 +12,31 @@ use crate::s3_clients::{assert_ran, start_with_admin_groups};
 /// The proxy of these tests: new buckets on groups 1 and 2 (placement's
 /// choice is tested with boto3; here it would depend on the test machine's
 /// free disk space).
-fn start() -> (Proxy, String) {
+pub fn start() -> (Proxy, String) {
     start_with_admin_groups("us-east-1", &[1, 2])
 }
 
 /// Runs `program args` with `env`, asserting it succeeds; answers stdout.
-fn run(p: &Proxy, program: &str, args: &[&str], env: &[(&str, String)]) -> String {
+pub fn run(p: &Proxy, program: &str, args: &[&str], env: &[(&str, String)]) -> String {
+    run_both(p, program, args, env).0
+}
+
+/// Like `run`; answers stdout and stderr (rclone reports on stderr).
+pub fn run_both(
+    p: &Proxy,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, String)],
+) -> (String, String) {
+    let out = command(program, args, env).output().unwrap_or_else(|e| {
+        panic!("{program}: {e} (ci/install-deps.sh installs aws-cli, rclone and s3cmd)")
+    });
+    let stdout = assert_ran(&format!("{program} {args:?}"), &out, p);
+    (stdout, String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+/// `program args` with `env` added to the environment.
+pub fn command(program: &str, args: &[&str], env: &[(&str, String)]) -> Command {
     let mut cmd = Command::new(program);
     // The endpoint is plain HTTP; rclone's AWS SDK refuses to start when
     // AWS_CA_BUNDLE is set and its transport is rclone's own.
@@ -25,22 +44,12 @@ fn run(p: &Proxy, program: &str, args: &[&str], env: &[(&str, String)]) -> Strin
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap_or_else(|e| {
-        panic!("{program}: {e} (ci/install-deps.sh installs aws-cli, rclone and s3cmd)")
-    });
-    assert_ran(&format!("{program} {args:?}"), &out, p)
+    cmd
 }
 
 /// Runs a command that must fail; answers its stderr and stdout.
-fn run_failing(program: &str, args: &[&str], env: &[(&str, String)]) -> String {
-    let mut cmd = Command::new(program);
-    // The endpoint is plain HTTP; rclone's AWS SDK refuses to start when
-    // AWS_CA_BUNDLE is set and its transport is rclone's own.
-    cmd.args(args).env_remove("AWS_CA_BUNDLE");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect(program);
+pub fn run_failing(program: &str, args: &[&str], env: &[(&str, String)]) -> String {
+    let out = command(program, args, env).output().expect(program);
     assert!(!out.status.success(), "{program} {args:?} succeeded");
     format!(
         "{}{}",
@@ -49,14 +58,16 @@ fn run_failing(program: &str, args: &[&str], env: &[(&str, String)]) -> String {
     )
 }
 
-fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+/// Writes `data` to `dir/name`, making the directories on the way.
+pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, data).unwrap();
     path
 }
 
-fn aws_env(work: &Path) -> Vec<(&'static str, String)> {
+/// The environment of aws-cli as `admin`, with no config file of the machine's.
+pub fn aws_env(work: &Path) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ACCESS_KEY_ID", "admin".into()),
         ("AWS_SECRET_ACCESS_KEY", "admin-secret".into()),
@@ -70,6 +81,42 @@ fn aws_env(work: &Path) -> Vec<(&'static str, String)> {
             work.join("no-aws-credentials").display().to_string(),
         ),
     ]
+}
+
+/// rclone's environment: a remote `s3t` for `endpoint` as `admin`
+/// configured through environment variables, as rclone documents (provider
+/// Other, path style), and a config file of its own under `work`.
+pub fn rclone_env(work: &Path, endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "RCLONE_CONFIG",
+            work.join("rclone.conf").display().to_string(),
+        ),
+        ("RCLONE_CONFIG_S3T_TYPE", "s3".into()),
+        ("RCLONE_CONFIG_S3T_PROVIDER", "Other".into()),
+        ("RCLONE_CONFIG_S3T_ACCESS_KEY_ID", "admin".into()),
+        ("RCLONE_CONFIG_S3T_SECRET_ACCESS_KEY", "admin-secret".into()),
+        ("RCLONE_CONFIG_S3T_ENDPOINT", endpoint.into()),
+        ("RCLONE_CONFIG_S3T_REGION", "us-east-1".into()),
+        ("RCLONE_CONFIG_S3T_FORCE_PATH_STYLE", "true".into()),
+    ]
+}
+
+/// An s3cmd config file under `work` for `endpoint` as `admin`, path
+/// style (`host_bucket` without `%(bucket)s`), Signature V4.
+pub fn s3cmd_config(work: &Path, endpoint: &str) -> String {
+    let host = endpoint.trim_start_matches("http://");
+    let cfg = write_file(
+        work,
+        "s3cfg",
+        format!(
+            "[default]\naccess_key = admin\nsecret_key = admin-secret\nhost_base = {host}\n\
+             host_bucket = {host}\nuse_https = False\nbucket_location = us-east-1\n\
+             signature_v2 = False\n"
+        )
+        .as_bytes(),
+    );
+    cfg.to_str().unwrap().to_string()
 }
 
 #[test]
@@ -125,20 +172,7 @@ fn aws_cli_mb_cp_ls_rm() {
 fn rclone_mkdir_copyto_lsd_deletefile() {
     let (p, endpoint) = start();
     let work = p.dir.path().join("rclone");
-    // A remote `s3t` configured through the environment, as rclone documents.
-    let env: Vec<(&str, String)> = vec![
-        (
-            "RCLONE_CONFIG",
-            work.join("rclone.conf").display().to_string(),
-        ),
-        ("RCLONE_CONFIG_S3T_TYPE", "s3".into()),
-        ("RCLONE_CONFIG_S3T_PROVIDER", "Other".into()),
-        ("RCLONE_CONFIG_S3T_ACCESS_KEY_ID", "admin".into()),
-        ("RCLONE_CONFIG_S3T_SECRET_ACCESS_KEY", "admin-secret".into()),
-        ("RCLONE_CONFIG_S3T_ENDPOINT", endpoint.clone()),
-        ("RCLONE_CONFIG_S3T_REGION", "us-east-1".into()),
-        ("RCLONE_CONFIG_S3T_FORCE_PATH_STYLE", "true".into()),
-    ];
+    let env = rclone_env(&work, &endpoint);
     let rclone = |args: &[&str]| run(&p, "rclone", args, &env);
     let data = random_bytes(700_000, 32);
     let up = write_file(&work, "up.bin", &data);
@@ -160,16 +194,17 @@ fn rclone_mkdir_copyto_lsd_deletefile() {
     let listed = rclone(&["lsf", "-R", "s3t:rclone-bucket"]);
     assert!(!listed.contains("up.bin"), "{listed}");
     let again = work.join("again.bin");
-    let _ = Command::new("rclone")
-        .args([
+    let _ = command(
+        "rclone",
+        &[
             "copyto",
             "s3t:rclone-bucket/a/up.bin",
             again.to_str().unwrap(),
-        ])
-        .env_remove("AWS_CA_BUNDLE")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .expect("rclone");
+        ],
+        &env,
+    )
+    .output()
+    .expect("rclone");
     assert!(!again.exists(), "a deleted object was copied back");
 }
 
@@ -177,19 +212,7 @@ fn rclone_mkdir_copyto_lsd_deletefile() {
 fn s3cmd_mb_put_get_ls_del() {
     let (p, endpoint) = start();
     let work = p.dir.path().join("s3cmd");
-    let host = endpoint.trim_start_matches("http://");
-    // Path style: host_bucket without %(bucket)s.
-    let cfg = write_file(
-        &work,
-        "s3cfg",
-        format!(
-            "[default]\naccess_key = admin\nsecret_key = admin-secret\nhost_base = {host}\n\
-             host_bucket = {host}\nuse_https = False\nbucket_location = us-east-1\n\
-             signature_v2 = False\n"
-        )
-        .as_bytes(),
-    );
-    let cfg = cfg.to_str().unwrap().to_string();
+    let cfg = s3cmd_config(&work, &endpoint);
     let s3cmd = |args: &[&str]| {
         let mut all = vec!["-c", cfg.as_str()];
         all.extend_from_slice(args);

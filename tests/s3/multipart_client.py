@@ -285,4 +285,13 @@ check(alice.get_object(Bucket="b1", Key="cond/new")["Body"].read() == b"second",
 code, status = error_of(alice.put_object, Bucket="b1", Key="cond/none", Body=b"x", IfMatch='"%s"' % md5(b"x"))
 check((code, status) == ("NoSuchKey", 404), f"If-Match on a missing key: {code} {status}")
 
+# --- Listings answer the ETag and size HeadObject answers, however the
+# object was written (completed, copied, self-copied, put): aws-cli's ranged
+# download of a listed object sends the listed ETag as If-Match.
+for page in alice.get_paginator("list_objects_v2").paginate(Bucket="b1"):
+    for o in page.get("Contents", []):
+        h = alice.head_object(Bucket="b1", Key=o["Key"])
+        check((o["ETag"], o["Size"]) == (h["ETag"], h["ContentLength"]),
+              f"{o['Key']}: listed {o['ETag']} {o['Size']}, HeadObject {h['ETag']} {h['ContentLength']}")
+
 print(f"OK {checks}")

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{free_port, random_bytes, self_signed, sign, Proxy, Setup};
+use crate::common::{free_port, installed, random_bytes, self_signed, sign, Proxy, Setup};
 use serde_json::json;
 
 const ALICE: &str = "alice-secret";
@@ -319,13 +319,7 @@ print("OK")
 /// `s3api head-object`.
 #[test]
 fn aws_cli_cp_and_head_object() {
-    let have_cli = Command::new("aws")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !have_cli {
-        eprintln!("aws-cli is not installed (ci/install-deps.sh installs it): skipped");
+    if !installed("aws", "--version") {
         return;
     }
     let (p, endpoint) = start();

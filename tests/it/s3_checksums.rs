@@ -8,20 +8,12 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{aws_cli, free_port, random_bytes, self_signed, Proxy};
+use crate::common::{aws_cli, free_port, installed, random_bytes, self_signed, Proxy};
 use crate::s3_wire::{get_signed, python, setup, ALICE};
 use serde_json::json;
 
 fn b64(raw: &[u8]) -> String {
     openssl::base64::encode_block(raw)
-}
-
-fn has(cmd: &str, arg: &str) -> bool {
-    Command::new(cmd)
-        .arg(arg)
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
 }
 
 /// boto3 ≥ 1.36 with awscrt: `upload_file` multipart with its default
@@ -87,8 +79,7 @@ fn boto3_multipart_checksums() {
 /// bytes.
 #[test]
 fn aws_cli_multipart_crc32c() {
-    if !has("aws", "--version") {
-        eprintln!("SKIPPED: aws-cli is not installed (ci/install-deps.sh installs it)");
+    if !installed("aws", "--version") {
         return;
     }
     let port = free_port();

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use crate::common::{aws_cli, free_port, random_bytes, sign, Proxy, Setup};
+use crate::common::{aws_cli, free_port, installed, random_bytes, sign, Proxy, Setup};
 use serde_json::{json, Value};
 
 const ALICE: &str = "alice-secret";
@@ -318,18 +318,22 @@ fn eight_writers_through_two_proxies_lose_no_entry() {
     }
 }
 
+/// A proxy keeping the name index and a second one on its store with
+/// `name-index: false`, each with its S3 endpoint.
+fn index_on_and_off() -> (Proxy, String, Proxy, String) {
+    let (s3a, s3b) = (free_port(), free_port());
+    let p = Proxy::start(setup(s3a, json!({})));
+    let off = second_proxy(&p, s3b, json!({"name-index": false}));
+    let url = |port| format!("http://127.0.0.1:{port}");
+    (p, url(s3a), off, url(s3b))
+}
+
 /// `proxy.name-index: false`: the proxy keeps no index (no store call for
 /// it on a write), says so on a listing, and the objects it writes are
 /// stored but not listed by a proxy that keeps the index.
 #[test]
 fn name_index_off_writes_no_entry_and_listing_says_why() {
-    let (s3a, s3b) = (free_port(), free_port());
-    let p = Proxy::start(setup(s3a, json!({})));
-    let off = second_proxy(&p, s3b, json!({"name-index": false}));
-    let (s3a, s3b) = (
-        format!("http://127.0.0.1:{s3a}"),
-        format!("http://127.0.0.1:{s3b}"),
-    );
+    let (p, s3a, off, s3b) = index_on_and_off();
     assert_eq!(p.upload("pub", "on/a", b"a".to_vec()).status(), 200);
     assert_eq!(off.upload("pub", "off/b", b"bb".to_vec()).status(), 200);
     let r = off.client.get(off.url("/get/pub/off/b")).send().unwrap();
@@ -358,13 +362,7 @@ fn name_index_off_writes_no_entry_and_listing_says_why() {
 /// HeadObject answers (the MD5 of an S3 PutObject).
 #[test]
 fn add_indexes_existing_objects_from_a_key_list() {
-    let (s3a, s3b) = (free_port(), free_port());
-    let p = Proxy::start(setup(s3a, json!({})));
-    let off = second_proxy(&p, s3b, json!({"name-index": false}));
-    let (s3a, s3b) = (
-        format!("http://127.0.0.1:{s3a}"),
-        format!("http://127.0.0.1:{s3b}"),
-    );
+    let (p, s3a, off, s3b) = index_on_and_off();
     assert_eq!(off.upload("pub", "old/a", b"abc".to_vec()).status(), 200);
     let r = off
         .client
@@ -411,13 +409,7 @@ fn add_indexes_existing_objects_from_a_key_list() {
 
 #[test]
 fn aws_cli_s3_ls() {
-    let have_cli = Command::new("aws")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !have_cli {
-        eprintln!("aws-cli is not installed (ci/install-deps.sh installs it): skipped");
+    if !installed("aws", "--version") {
         return;
     }
     let s3 = free_port();

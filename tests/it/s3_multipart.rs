@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use crate::common::{aws_cli, free_port, random_bytes, sign, Proxy, Setup};
+use crate::common::{aws_cli, free_port, installed, random_bytes, sign, Proxy, Setup};
 use serde_json::{json, Value};
 
 const ALICE: &str = "alice-secret";
@@ -149,13 +149,7 @@ fn abandoned_uploads_are_removed_after_the_configured_age() {
 /// `S3_MULTIPART_CLI_MIB` sets the size (default 1024).
 #[test]
 fn aws_cli_cp_of_a_large_file() {
-    let have_cli = Command::new("aws")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !have_cli {
-        eprintln!("aws-cli is not installed (ci/install-deps.sh installs it): skipped");
+    if !installed("aws", "--version") {
         return;
     }
     let mib: usize = std::env::var("S3_MULTIPART_CLI_MIB")
@@ -201,13 +195,7 @@ fn aws_cli_cp_of_a_large_file() {
 /// copying the object onto itself with new metadata.
 #[test]
 fn rclone_multipart_and_server_side_copy() {
-    let have = Command::new("rclone")
-        .arg("version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !have {
-        eprintln!("rclone is not installed (ci/install-deps.sh installs it): skipped");
+    if !installed("rclone", "version") {
         return;
     }
     let (p, endpoint) = start(json!({}));

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{free_port, self_signed, sign, Proxy, Setup};
+use crate::common::{free_port, installed, self_signed, sign, Proxy, Setup};
 use serde_json::{json, Value};
 
 pub(crate) const ALICE: &str = "alice-secret";
@@ -335,13 +335,7 @@ print("PUT", size, "bytes in %.1f s" % (time.time() - t))
 /// head-object --checksum-mode ENABLED`, and `s3 presign` used by curl.
 #[test]
 fn aws_cli_over_https_checksums_and_presign() {
-    let have_cli = Command::new("aws")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !have_cli {
-        eprintln!("SKIPPED: aws-cli is not installed (ci/install-deps.sh installs it)");
+    if !installed("aws", "--version") {
         return;
     }
     let (https_port, dir) = (free_port(), tempfile::tempdir().unwrap());

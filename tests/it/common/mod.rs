@@ -680,6 +680,20 @@ pub fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (cert, key)
 }
 
+/// Whether `program` runs (`program ARG`, e.g. `--version`); when it does
+/// not, says the test is skipped and which script installs it.
+pub fn installed(program: &str, arg: &str) -> bool {
+    let ok = Command::new(program)
+        .arg(arg)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("SKIPPED: {program} is not installed (ci/install-deps.sh installs it)");
+    }
+    ok
+}
+
 /// Runs aws-cli against `endpoint` as `user`/`secret` with no config or
 /// credentials file of the machine's, asserts it succeeded (the proxy log
 /// goes into the failure message) and answers its stdout.

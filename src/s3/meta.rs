@@ -35,6 +35,9 @@ pub fn validators(info: &ReplicaInfo, sidecar: Option<&ObjectMeta>) -> Validator
 /// Largest total size of `x-amz-meta-*` names and values, as S3 (2 KiB).
 pub const MAX_USER_META: usize = 2048;
 
+/// Largest sidecar read; a larger one is ignored (it was not written here).
+const MAX_SIDECAR: u64 = 64 * 1024;
+
 /// Headers a PUT may set that GET and HEAD answer back.
 pub const STORED_HEADERS: &[&str] = &[
     "cache-control",
@@ -181,7 +184,7 @@ pub async fn read(objects: &Objects, ctx: &Context, key: &str) -> Option<ObjectM
         }
     };
     let size = open.info().size;
-    if size > 64 * 1024 {
+    if size > MAX_SIDECAR {
         log::warn!(
             "s3 metadata of {}/{key}: {size} bytes, ignored",
             ctx.namespace
@@ -211,24 +214,12 @@ pub fn read_stored(
     ctx: &Context,
     key: &str,
 ) -> Result<Option<ObjectMeta>, crate::storage::StorageError> {
-    let mut reader = match storage.open(&sidecar_ctx(ctx), key) {
-        Ok(r) => r,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let size = reader.info().size;
-    if size > 64 * 1024 {
-        return Ok(None);
+    match crate::storage::read_small(storage, &sidecar_ctx(ctx), key, MAX_SIDECAR) {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        // Ignored, as `read` ignores it.
+        Err(e) if e.is_not_found() || e.errno == -libc::EFBIG => Ok(None),
+        Err(e) => Err(e),
     }
-    let mut bytes = Vec::with_capacity(size as usize);
-    while (bytes.len() as u64) < size {
-        let chunk = reader.read_at(bytes.len() as u64, (size as usize) - bytes.len())?;
-        if chunk.is_empty() {
-            break;
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(serde_json::from_slice(&bytes).ok())
 }
 
 /// Removes the sidecar of `key`; a missing one is fine.

@@ -28,10 +28,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = config.check_root(&config_path) {
-        eprintln!("backrunner: config {}: {e}", config_path.display());
-        return ExitCode::FAILURE;
-    }
     let log_file = match logging::init(&config.elliptics) {
         Ok(f) => f,
         Err(e) => {
@@ -39,16 +35,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let sources = Sources {
+        config_path,
+        buckets_path: args.buckets.clone(),
+    };
+    if let Some(w) = config.root_warning(&sources.guarded(&config)) {
+        log::warn!("config {}: {w}", sources.config_path.display());
+    }
     let storage = match storage::open(&config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("backrunner: {e}");
             return ExitCode::FAILURE;
         }
-    };
-    let sources = Sources {
-        config_path,
-        buckets_path: args.buckets.clone(),
     };
     let state = match AppState::new(config, storage, sources) {
         Ok(s) => web::Data::new(s),
@@ -68,14 +67,22 @@ fn main() -> ExitCode {
 
 /// `--check-config FILE`: the effective config as JSON with secrets hidden
 /// on stdout and exit 0, or one line on stderr and exit 1.
+/// A root covering guarded paths is a warning on stderr, as at start.
 fn check_config(path: &std::path::Path) -> ExitCode {
     let checked = Config::load(path).map_err(|e| e.to_string()).and_then(|c| {
         logging::check(&c.elliptics)
-            .map_err(|e| e.to_string())
-            .and_then(|()| c.check_root(path).map_err(|e| e.to_string()))
             .map_err(|e| format!("config {}: {e}", path.display()))
             .map(|()| c)
     });
+    if let Ok(c) = &checked {
+        let sources = Sources {
+            config_path: path.to_path_buf(),
+            buckets_path: None,
+        };
+        if let Some(w) = c.root_warning(&sources.guarded(c)) {
+            eprintln!("backrunner: warning: config {}: {w}", path.display());
+        }
+    }
     match checked
         .and_then(|c| serde_json::to_string_pretty(&c.without_secrets()).map_err(|e| e.to_string()))
     {

@@ -17,7 +17,7 @@ use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::bucket::{parse_bucket_list, read_meta_object, BucketReloadError, Buckets};
-use crate::config::{Config, ConfigError, InvalidConfig};
+use crate::config::{Config, ConfigError, Guarded, InvalidConfig};
 use crate::storage::{Storage, StorageError};
 
 /// The config and buckets a request runs on, from start to end.
@@ -28,6 +28,8 @@ pub struct Snapshot {
     pub buckets: Arc<Buckets>,
     /// When this config was loaded.
     pub loaded: SystemTime,
+    /// What the static handler must never serve under this config.
+    pub guarded: Arc<Guarded>,
 }
 
 /// Where the config and the bucket list came from, for reloads.
@@ -37,6 +39,13 @@ pub struct Sources {
     pub config_path: PathBuf,
     /// The `-buckets` file, if given.
     pub buckets_path: Option<PathBuf>,
+}
+
+impl Sources {
+    /// The paths a static root must not serve under `config` read from here.
+    pub fn guarded(&self, config: &Config) -> Guarded {
+        Guarded::new(config, &self.config_path, self.buckets_path.as_deref())
+    }
 }
 
 /// What started a reload.
@@ -139,6 +148,8 @@ pub struct ReloadFailure {
 pub struct ReloadReport {
     /// In the order they happened.
     pub failures: Vec<ReloadFailure>,
+    /// Normal states worth saying once at INFO (not failures).
+    pub notes: Vec<String>,
 }
 
 impl ReloadReport {
@@ -151,6 +162,7 @@ impl ReloadReport {
 
     fn extend(&mut self, other: ReloadReport) {
         self.failures.extend(other.failures);
+        self.notes.extend(other.notes);
     }
 
     /// Whether every step succeeded.
@@ -180,6 +192,7 @@ pub struct ReloadStatus {
     errors: AtomicU64,
     last_error: Mutex<Option<(SystemTime, String)>>,
     config_frozen_until: Mutex<Option<Instant>>,
+    notes_said: Mutex<Vec<String>>,
 }
 
 impl ReloadStatus {
@@ -206,6 +219,14 @@ impl ReloadStatus {
         for e in &report.failures {
             self.fail(e);
         }
+        // Each note once while it holds: said again only after it stopped.
+        let mut said = self.notes_said.lock();
+        for n in &report.notes {
+            if !said.contains(n) {
+                log::info!("reload: {n}");
+            }
+        }
+        *said = report.notes.clone();
         report
     }
 
@@ -269,6 +290,13 @@ pub fn read_bucket_list(
                     report,
                 )
             }
+            // No list written yet is the normal state beside a -buckets file.
+            Err(source) if source.is_not_found() && file.is_some() => {
+                report.notes.push(format!(
+                    "bucket list key {key:?} is not in the cluster (none written yet){}",
+                    Fallback::BucketsFile
+                ));
+            }
             Err(source) => {
                 let fallback = if file.is_some() {
                     Fallback::BucketsFile
@@ -331,16 +359,21 @@ pub fn build_snapshot(
         Some(p) if Arc::ptr_eq(&config, &p.config) => p.loaded,
         _ => SystemTime::now(),
     };
+    let guarded = Arc::new(sources.guarded(&config));
     let snap = Snapshot {
         config,
         buckets: Arc::new(buckets),
         loaded,
+        guarded,
     };
     (Some(snap), report)
 }
 
 /// The running config and buckets, and how to re-read them.
 pub struct Reloader {
+    /// The config file's root at start, accepted then (with a warning if it
+    /// covers guarded paths), so reloads may always return to it.
+    started_root: String,
     storage: Arc<dyn Storage>,
     sources: Sources,
     /// Reload failures and the `/update_local_config/` suspension.
@@ -358,9 +391,10 @@ impl Reloader {
         storage: Arc<dyn Storage>,
         sources: Sources,
     ) -> Result<Reloader, ReloadReport> {
+        let file_root = file.proxy.root.clone();
         let (mut config, mut report) = effective_config(file.clone(), storage.as_ref());
-        // The file's root was checked by the caller; a stored config's is checked here.
-        if let Err(e) = config.check_root(&sources.config_path) {
+        // A stored config may keep the file's root, not move it over guarded paths.
+        if let Err(e) = config.check_root_change(&[&file.proxy.root], &sources.guarded(&config)) {
             report.push(ReloadError::StoredRoot(e), Fallback::ConfigFile);
             config = file;
         }
@@ -370,6 +404,7 @@ impl Reloader {
             return Err(report);
         };
         let reloader = Reloader {
+            started_root: file_root,
             storage,
             sources,
             status: ReloadStatus::default(),
@@ -398,7 +433,8 @@ impl Reloader {
     /// Applies the store switches of `next` when its `local` section differs
     /// from `current`'s (read-only, delay, size limit, new groups).
     fn apply_store(&self, current: &Config, next: &Config) -> Result<(), ReloadError> {
-        next.check_root(&self.sources.config_path)
+        let accepted = [current.proxy.root.as_str(), self.started_root.as_str()];
+        next.check_root_change(&accepted, &self.sources.guarded(next))
             .map_err(ReloadError::Root)?;
         for key in current.restart_only_changes(next) {
             if key != "local.path" {

@@ -1,7 +1,4 @@
-//! What serde cannot check: a config that parses but cannot work, and a
-//! `proxy.root` that would expose the store or the config.
-
-use std::path::{Path, PathBuf};
+//! What serde cannot check: a config that parses but cannot work.
 
 use super::Config;
 
@@ -87,120 +84,11 @@ impl Config {
         }
         Ok(())
     }
-
-    /// Refuses a `proxy.root` that would serve `/`, the config file's
-    /// directory or the embedded store (over it, or inside it): static files
-    /// must never expose tokens, bucket metadata or objects past their ACL.
-    pub fn check_root(&self, config_path: &Path) -> Result<(), InvalidConfig> {
-        let root = &self.proxy.root;
-        if root.is_empty() {
-            return Ok(());
-        }
-        let root_n = normalize(Path::new(root));
-        if root_n.parent().is_none() {
-            return Err(InvalidConfig(format!(
-                "proxy.root {root:?} would serve the whole file system"
-            )));
-        }
-        if let Some(dir) = config_path.parent() {
-            let dir_n = normalize(dir);
-            if dir_n.starts_with(&root_n) {
-                return Err(InvalidConfig(format!(
-                    "proxy.root {root:?} would serve the config file's directory {}",
-                    dir_n.display()
-                )));
-            }
-        }
-        if let Some(local) = &self.local {
-            let store = normalize(&local.path);
-            if store.starts_with(&root_n) || root_n.starts_with(&store) {
-                return Err(InvalidConfig(format!(
-                    "proxy.root {root:?} would serve the store's directory local.path {}",
-                    store.display()
-                )));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// An absolute path without `.`/`..` and with symlinks resolved as far as
-/// the path exists (a missing tail is kept as written).
-fn normalize(p: &Path) -> PathBuf {
-    let abs = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(p)
-    };
-    let mut lexical = PathBuf::new();
-    for c in abs.components() {
-        match c {
-            std::path::Component::ParentDir => {
-                lexical.pop();
-            }
-            std::path::Component::CurDir => {}
-            c => lexical.push(c),
-        }
-    }
-    // Resolve the longest existing prefix, keep the rest.
-    let mut head = lexical.clone();
-    let mut tail = Vec::new();
-    loop {
-        if let Ok(real) = head.canonicalize() {
-            let mut out = real;
-            for t in tail.iter().rev() {
-                out.push(t);
-            }
-            return out;
-        }
-        match (head.file_name().map(|n| n.to_os_string()), head.parent()) {
-            (Some(name), Some(parent)) => {
-                tail.push(name);
-                head = parent.to_path_buf();
-            }
-            _ => return lexical,
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::MINIMAL;
-
-    #[test]
-    fn static_root_must_not_expose_store_or_config() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        std::fs::create_dir_all(d.join("store/group-1")).unwrap();
-        std::fs::create_dir_all(d.join("etc/www")).unwrap();
-        let config_path = d.join("etc/config.json");
-        let mut c = Config::from_slice(MINIMAL.as_bytes(), "t").unwrap();
-        c.local.as_mut().unwrap().path = d.join("store");
-        let with_root = |root: &Path| {
-            let mut c = c.clone();
-            c.proxy.root = root.display().to_string();
-            c.check_root(&config_path)
-        };
-        assert!(with_root(Path::new("")).is_ok());
-        assert!(with_root(&d.join("etc/www")).is_ok());
-        assert!(with_root(&d.join("elsewhere")).is_ok());
-        for bad in [
-            PathBuf::from("/"),
-            d.join("etc/www/../../.."),
-            d.to_path_buf(),
-            d.join("etc"),
-            d.join("etc/www/.."),
-            d.join("store"),
-            d.join("store/group-1"),
-            d.join("store/not-yet"),
-        ] {
-            assert!(with_root(&bad).is_err(), "{}", bad.display());
-        }
-        // A symlink to the store is the store.
-        std::os::unix::fs::symlink(d.join("store"), d.join("link")).unwrap();
-        assert!(with_root(&d.join("link")).is_err());
-    }
 
     #[test]
     fn invalid_configs_name_the_problem() {

@@ -1,4 +1,5 @@
-//! Static files under `proxy.root`: no listing, never outside the root.
+//! Static files under `proxy.root`: no listing, never outside the root,
+//! never a guarded path (the config, the store, keys, logs: config::Guarded).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -37,14 +38,21 @@ pub async fn serve(req: &Req, raw_path: &str) -> Result<HttpResponse, ApiError> 
     }
     let root = PathBuf::from(root);
     let path = resolve(&root, raw_path).ok_or_else(not_found)?;
+    let guarded = req.snap.guarded.clone();
     let file = super::blocking(move || -> Option<NamedFile> {
         // Symlinks must not lead out of the root either.
         let real_root = root.canonicalize().ok()?;
         let real = path.canonicalize().ok()?;
-        if !real.starts_with(&real_root) || !real.is_file() {
+        if !real.starts_with(&real_root) {
             return None;
         }
-        NamedFile::open(real).ok()
+        let file = std::fs::File::open(&real).ok()?;
+        // Checked on the opened file, so a swap after the check changes nothing.
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || guarded.refuses(&real, &meta) {
+            return None;
+        }
+        NamedFile::from_file(file, real).ok()
     })
     .await?
     .ok_or_else(not_found)?;

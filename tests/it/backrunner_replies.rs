@@ -1,5 +1,5 @@
 //! Our replies against what the Go Backrunner answered to the same requests
-//! (`../shared/testdata/backrunner-go-replies/`, see its README): same
+//! (`tests/data/backrunner-go-replies/`, see its README): same
 //! status, every key path of Backrunner's JSON present with the same type.
 //! Runs on both stores (`BACKRUNNER_TEST_BACKEND=elliptics`).
 

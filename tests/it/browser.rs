@@ -35,22 +35,12 @@ setTimeout(() => report('stuck-' + v.readyState + '-' + v.currentTime), 60000);
 </body></html>
 "#;
 
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 #[test]
 fn chromium_seeks_a_video_served_with_ranges() {
-    for tool in ["chromium", "ffmpeg"] {
-        if !have(tool) {
-            eprintln!("SKIPPED: {tool} is not installed (ci/install-deps.sh installs it)");
-            return;
-        }
+    if !crate::common::installed("chromium", "--version")
+        || !crate::common::installed("ffmpeg", "-version")
+    {
+        return;
     }
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("player.html"), PAGE).unwrap();

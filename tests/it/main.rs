@@ -33,6 +33,7 @@ mod s3_sync;
 mod s3_versions;
 mod s3_wire;
 mod security;
+mod static_root;
 mod streaming;
 mod structure;
 mod tls;

@@ -301,7 +301,9 @@ proptest! {
         if let Ok(c) = Config::from_slice(text.as_bytes(), "fuzz") {
             // Whatever parses is usable: it validates and has a store.
             prop_assert!(c.validate().is_ok());
-            let _ = c.check_root(std::path::Path::new("/etc/backrunner/config.json"));
+            let g = backrunner::config::Guarded::new(&c, std::path::Path::new("/etc/backrunner/config.json"), None);
+            let _ = c.root_warning(&g);
+            let _ = c.check_root_change(&["/srv/www"], &g);
             let _ = c.restart_only_changes(&Config::default());
         }
     }

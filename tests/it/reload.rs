@@ -223,15 +223,30 @@ fn missing_store_objects_fall_back_to_the_files() {
     p.spawn();
     assert_eq!(stat_buckets(&p), vec!["b1", "b2"]);
     assert_eq!(test_header(&p), "yes");
+    // A bucket list never written is the normal state beside a -buckets
+    // file: said once at INFO, not counted; the missing config is an error.
     let st = proxy_stat(&p);
-    assert_eq!(st["ReloadErrors"], 2, "{st}");
+    assert_eq!(st["ReloadErrors"], 1, "{st}");
     assert!(
         st["LastReloadError"]
             .as_str()
             .unwrap()
-            .contains("no-such-list"),
+            .contains("no-such-config"),
         "{st}"
     );
+    for n in [2, 3] {
+        p.signal("HUP");
+        wait_for("the reload", WAIT, || proxy_stat(&p)["ReloadErrors"] == n);
+    }
+    let log = p.log();
+    let said: Vec<&str> = log.lines().filter(|l| l.contains("no-such-list")).collect();
+    assert_eq!(said.len(), 1, "{log}");
+    assert!(
+        said[0].contains("INFO") && said[0].contains("none written yet"),
+        "{}",
+        said[0]
+    );
+    assert_eq!(proxy_stat(&p)["ReloadErrors"], 3);
 }
 
 #[test]

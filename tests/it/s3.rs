@@ -71,6 +71,9 @@ fn python_script(name: &str) -> String {
 
 #[test]
 fn boto3_against_the_s3_listener() {
+    if !crate::common::boto3() {
+        return;
+    }
     let (p, endpoint) = start();
     let work = p.dir.path();
     let from_backrunner = random_bytes(300_000, 15);
@@ -180,6 +183,9 @@ fn every_reply_has_a_request_id_and_errors_are_s3_xml() {
 
 #[test]
 fn region_is_enforced_when_configured() {
+    if !crate::common::boto3() {
+        return;
+    }
     let port = free_port();
     let _proxy = Proxy::start(Setup {
         buckets: json!({"buckets": {"b1": {"groups": [1], "acl": [{"user": "alice", "token": ALICE, "flags": 2}]}}}),
@@ -220,6 +226,9 @@ print("OK")
 
 #[test]
 fn virtual_host_style_under_s3_domain() {
+    if !crate::common::boto3() {
+        return;
+    }
     let port = free_port();
     let p = Proxy::start(Setup {
         buckets: json!({"buckets": {"pub": {"groups": [1, 2], "acl": [{"user": "*", "token": "", "flags": 3}]}}}),
@@ -269,6 +278,9 @@ fn virtual_host_style_under_s3_domain() {
 /// (its default) or, with checksums only when required, UNSIGNED-PAYLOAD.
 #[test]
 fn boto3_over_https() {
+    if !crate::common::boto3() {
+        return;
+    }
     let (https_port, dir) = (free_port(), tempfile::tempdir().unwrap());
     let (cert, key) = self_signed(dir.path());
     let _proxy = Proxy::start(Setup {

@@ -1,7 +1,7 @@
 //! The command-line S3 clients as users run them, unchanged: aws-cli,
 //! rclone and s3cmd (ci/install-deps.sh installs all three), each making
 //! its own bucket through CreateBucket and moving files in and out. A
-//! client that is not installed fails its test with the install step named.
+//! client that is not installed skips its test (fails it under CI).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -121,6 +121,9 @@ pub fn s3cmd_config(work: &Path, endpoint: &str) -> String {
 
 #[test]
 fn aws_cli_mb_cp_ls_rm() {
+    if !crate::common::installed("aws", "--version") {
+        return;
+    }
     let (p, endpoint) = start();
     let work = p.dir.path().join("aws");
     let env = aws_env(&work);
@@ -170,6 +173,9 @@ fn aws_cli_mb_cp_ls_rm() {
 
 #[test]
 fn rclone_mkdir_copyto_lsd_deletefile() {
+    if !crate::common::installed("rclone", "version") {
+        return;
+    }
     let (p, endpoint) = start();
     let work = p.dir.path().join("rclone");
     let env = rclone_env(&work, &endpoint);
@@ -210,6 +216,9 @@ fn rclone_mkdir_copyto_lsd_deletefile() {
 
 #[test]
 fn s3cmd_mb_put_get_ls_del() {
+    if !crate::common::installed("s3cmd", "--version") {
+        return;
+    }
     let (p, endpoint) = start();
     let work = p.dir.path().join("s3cmd");
     let cfg = s3cmd_config(&work, &endpoint);

@@ -44,6 +44,9 @@ for op, key, exp in [{}]:
 /// expired, out-of-range expiry, altered and misused URLs are refused.
 #[test]
 fn presigned_urls_with_curl() {
+    if !crate::common::boto3() {
+        return;
+    }
     let port = free_port();
     let p = Proxy::start(setup(json!({"s3-address": format!("127.0.0.1:{port}")})));
     let endpoint = format!("http://127.0.0.1:{port}");
@@ -236,23 +239,16 @@ function report(s) { new Image().src = '/report/' + encodeURIComponent(s); }
 </script></body></html>
 "#;
 
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 /// Headless Chromium loads a page from Backrunner's listener (`proxy.root`)
 /// and, cross-origin, PUTs through a presigned URL on the S3 listener
 /// (preflight included) and GETs the object back, reading the ETag that
 /// `expose-headers` shows. A page from an origin the rules do not allow fails.
 #[test]
 fn chromium_presigned_put_and_get_cross_origin() {
-    if !have("chromium") {
-        eprintln!("SKIPPED: chromium is not installed (ci/install-deps.sh installs it)");
+    if !crate::common::boto3() {
+        return;
+    }
+    if !crate::common::installed("chromium", "--version") {
         return;
     }
     let root = tempfile::tempdir().unwrap();

@@ -122,6 +122,9 @@ fn aws_ls(out: &str) -> (BTreeMap<String, u64>, BTreeSet<String>) {
 
 #[test]
 fn aws_cli_sync_up_changes_delete_and_down() {
+    if !crate::common::installed("aws", "--version") {
+        return;
+    }
     let (p, endpoint, work, mut t) = start_with_tree("aws-sync");
     let (src, down) = (work.join("src"), work.join("down"));
     let aws = |args: &[&str]| aws_cli(&p, &endpoint, "admin", "admin-secret", args);
@@ -225,6 +228,12 @@ fn rclone_ls(out: &str) -> BTreeMap<String, u64> {
 
 #[test]
 fn rclone_copy_check_sync() {
+    if !crate::common::installed("rclone", "version") {
+        return;
+    }
+    if !crate::common::installed("aws", "--version") {
+        return;
+    }
     let (p, endpoint, work, mut t) = start_with_tree("rclone-sync");
     let src = work.join("src");
     let env = rclone_env(&work, &endpoint);
@@ -342,6 +351,9 @@ fn s3cmd_ls(out: &str) -> (BTreeMap<String, u64>, BTreeSet<String>) {
 
 #[test]
 fn s3cmd_sync_and_listings() {
+    if !crate::common::installed("s3cmd", "--version") {
+        return;
+    }
     let (p, endpoint, work, mut t) = start_with_tree("s3cmd-sync");
     let src = work.join("src");
     let cfg = s3cmd_config(&work, &endpoint);

@@ -74,6 +74,9 @@ fn b64(raw: &[u8]) -> String {
 /// nothing; what was stored is only the payload (read back through /get/).
 #[test]
 fn boto3_default_checksums_over_https() {
+    if !crate::common::awscrt() {
+        return;
+    }
     let (https_port, dir) = (free_port(), tempfile::tempdir().unwrap());
     let (cert, key) = self_signed(dir.path());
     let p = Proxy::start(setup(json!({
@@ -186,6 +189,9 @@ print("OK")
 /// nothing. Bodies read back through /get/ byte for byte.
 #[test]
 fn hand_built_aws_chunked_bodies() {
+    if !crate::common::boto3() {
+        return;
+    }
     let port = free_port();
     let p = Proxy::start(setup(json!({"s3-address": format!("127.0.0.1:{port}")})));
     let body_file = p.dir.path().join("chunked.bin");
@@ -291,6 +297,9 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 /// Content-Length), decoded, hashed (MD5, CRC32) and checked as it streams.
 #[test]
 fn large_aws_chunked_upload_in_bounded_memory() {
+    if !crate::common::boto3() {
+        return;
+    }
     let (https_port, dir) = (free_port(), tempfile::tempdir().unwrap());
     let (cert, key) = self_signed(dir.path());
     let p = Proxy::start(setup(json!({
@@ -335,6 +344,9 @@ print("PUT", size, "bytes in %.1f s" % (time.time() - t))
 /// head-object --checksum-mode ENABLED`, and `s3 presign` used by curl.
 #[test]
 fn aws_cli_over_https_checksums_and_presign() {
+    if !crate::common::boto3() {
+        return;
+    }
     if !installed("aws", "--version") {
         return;
     }

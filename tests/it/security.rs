@@ -5,8 +5,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::common;
-use crate::common::{eventually, hmac_hex, random_bytes, sign, wait_for, Proxy, Setup};
+use crate::common::{hmac_hex, random_bytes, sign, wait_for, Proxy, Setup};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "ops-admin";
@@ -192,50 +191,6 @@ fn config_update_cannot_expose_files_or_change_restart_only_keys() {
     assert_eq!(post_config(&p, &cfg, admin_auth()).0, 200);
     assert_eq!(p.get_path("/index.html").text().unwrap(), "hello");
     assert_eq!(p.get_path("/etc/passwd").status(), 404);
-}
-
-#[test]
-fn a_root_that_exposes_the_config_stops_the_start() {
-    let mut p = Proxy::prepare(Setup::default());
-    let mut cfg = p.config();
-    cfg["proxy"]["root"] = json!("/");
-    p.write_config(&cfg);
-    let mut child = std::process::Command::new(common::BACKRUNNER)
-        .arg("-config")
-        .arg(&p.config_path)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    if !eventually(Duration::from_secs(20), || {
-        child.try_wait().unwrap().is_some()
-    }) {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("backrunner kept running with proxy.root \"/\"");
-    }
-    let status = child.wait().unwrap();
-    assert!(!status.success());
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(err.contains("proxy.root"), "{err}");
-    // SIGHUP with such a root keeps the running config.
-    cfg["proxy"]["root"] = json!("");
-    p.write_config(&cfg);
-    p.spawn();
-    cfg["proxy"]["root"] = json!(p.config_path.parent().unwrap());
-    p.write_config(&cfg);
-    p.signal("HUP");
-    wait_for(
-        "the refused root to be counted",
-        Duration::from_secs(10),
-        || p.json("/proxy_stat/")["BucketCtlStat"]["ReloadErrors"] == 1,
-    );
-    assert_eq!(p.get_path("/config.json").status(), 404);
 }
 
 #[test]

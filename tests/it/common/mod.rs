@@ -680,18 +680,44 @@ pub fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (cert, key)
 }
 
-/// Whether `program` runs (`program ARG`, e.g. `--version`); when it does
-/// not, says the test is skipped and which script installs it.
-pub fn installed(program: &str, arg: &str) -> bool {
-    let ok = Command::new(program)
-        .arg(arg)
-        .output()
-        .map(|o| o.status.success())
+/// Whether the external tool `what` is here, probed by running `probe`
+/// (it must exit 0). When it is not, the test says SKIPPED and which script
+/// installs it, and the caller returns; under CI (`CI` set, where
+/// ci/install-deps.sh installed everything) a missing tool fails the test.
+pub fn tool(what: &str, probe: &[&str]) -> bool {
+    let ok = Command::new(probe[0])
+        .args(&probe[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
         .unwrap_or(false);
     if !ok {
-        eprintln!("SKIPPED: {program} is not installed (ci/install-deps.sh installs it)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{what} is missing under CI: ci/install-deps.sh must install it"
+        );
+        eprintln!("SKIPPED: {what} is not installed (ci/install-deps.sh installs it)");
     }
     ok
+}
+
+/// Whether `program` runs (`program ARG`, e.g. `--version`); see [`tool`].
+pub fn installed(program: &str, arg: &str) -> bool {
+    tool(program, &[program, arg])
+}
+
+/// Whether python3 can import boto3 (the S3 tests' SDK); see [`tool`].
+pub fn boto3() -> bool {
+    tool("python3 with boto3", &["python3", "-c", "import boto3"])
+}
+
+/// Whether python3 can import boto3 and awscrt (CRC32C, CRC64NVME); see [`tool`].
+pub fn awscrt() -> bool {
+    tool(
+        "python3 with boto3 and awscrt",
+        &["python3", "-c", "import awscrt, boto3"],
+    )
 }
 
 /// Runs aws-cli against `endpoint` as `user`/`secret` with no config or

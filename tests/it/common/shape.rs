@@ -1,5 +1,5 @@
 //! Compares a reply of ours with what the Go Backrunner answered
-//! (`../shared/testdata/backrunner-go-replies/`): every key path of the
+//! (`tests/data/backrunner-go-replies/`): every key path of the
 //! captured reply must exist in ours with the same JSON type. Strings that
 //! are times must have the same form: RFC 3339 (Go's JSON `time.Time`) or
 //! Go's `time.Time.String()` (with or without its `m=+...` monotonic part).
@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 /// Where the captured replies live, relative to the repository root.
-pub const CAPTURED: &str = "../shared/testdata/backrunner-go-replies";
+pub const CAPTURED: &str = "tests/data/backrunner-go-replies";
 
 fn captured_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

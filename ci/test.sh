@@ -30,3 +30,15 @@ if [ -x "$ell/bin/dnet_ioserv" ]; then
 else
   echo "Elliptics tests skipped: $ell/bin/dnet_ioserv not found (see README, section Elliptics)"
 fi
+
+# Backrunner's own integration suite (btest, built by hand: README,
+# "Backrunner's btest") against our Elliptics build, the scenarios that take
+# under 2 minutes each, one per fresh cluster.
+btest="${BTEST:-/opt/backrunner-go/bin/btest}"
+if [ -x "$btest" ] && [ -x "$ell/bin/dnet_ioserv" ]; then
+  echo "btest: $btest against target/debug/backrunner (--features elliptics)"
+  cargo build --features elliptics --bin backrunner
+  BTEST="$btest" ci/btest.sh target/debug/backrunner
+else
+  echo "btest skipped: $btest or $ell/bin/dnet_ioserv not found (see README, section Backrunner's btest)"
+fi

@@ -12,8 +12,8 @@ mod root;
 mod values;
 
 pub use check::InvalidConfig;
-pub use root::Guarded;
 pub use proxy::{ProxyConfig, ProxyHeaders, DEFAULT_INDEX_SHARD_ENTRIES, DEFAULT_MAX_OBJECT_SIZE};
+pub use root::Guarded;
 pub use values::parse_size;
 use values::{de_size, null_default};
 

@@ -61,8 +61,14 @@ impl Guarded {
         if let Some(b) = buckets_path {
             file("the -buckets file", b);
         }
-        file("the TLS certificate proxy.cert_file", Path::new(&config.proxy.cert_file));
-        file("the TLS key proxy.key_file", Path::new(&config.proxy.key_file));
+        file(
+            "the TLS certificate proxy.cert_file",
+            Path::new(&config.proxy.cert_file),
+        );
+        file(
+            "the TLS key proxy.key_file",
+            Path::new(&config.proxy.key_file),
+        );
         let log = config.elliptics.log_file.trim();
         if !matches!(log, "" | "/dev/stderr" | "/dev/stdout") {
             file("the log file elliptics.log-file", Path::new(log));
@@ -93,7 +99,9 @@ impl Guarded {
                 Shape::File => {
                     real.parent() == g.path.parent()
                         && match (real.file_name(), g.path.file_name()) {
-                            (Some(r), Some(n)) => r.as_encoded_bytes().starts_with(n.as_encoded_bytes()),
+                            (Some(r), Some(n)) => {
+                                r.as_encoded_bytes().starts_with(n.as_encoded_bytes())
+                            }
                             _ => false,
                         }
                 }
@@ -237,8 +245,12 @@ mod tests {
         let g = Guarded::new(&f.config, &f.config_path, None);
         let d = &f.d;
         assert!(g.covered_by("").is_empty());
-        assert!(g.covered_by(&d.join("etc/www").display().to_string()).is_empty());
-        assert!(g.covered_by(&d.join("elsewhere").display().to_string()).is_empty());
+        assert!(g
+            .covered_by(&d.join("etc/www").display().to_string())
+            .is_empty());
+        assert!(g
+            .covered_by(&d.join("elsewhere").display().to_string())
+            .is_empty());
         let all = g.covered_by("/");
         assert_eq!(all.len(), 4, "{all:?}");
         for (root, what) in [
@@ -254,7 +266,9 @@ mod tests {
         }
         // A symlink to the store is the store.
         std::os::unix::fs::symlink(d.join("store"), d.join("link")).unwrap();
-        assert!(!g.covered_by(&d.join("link").display().to_string()).is_empty());
+        assert!(!g
+            .covered_by(&d.join("link").display().to_string())
+            .is_empty());
     }
 
     #[test]
@@ -262,7 +276,12 @@ mod tests {
         let f = fixture();
         let d = &f.d;
         std::fs::create_dir_all(d.join("log")).unwrap();
-        for name in ["etc/config.json.bak", "log/proxy.log.1", "etc/www/page.html", "etc/key.pem"] {
+        for name in [
+            "etc/config.json.bak",
+            "log/proxy.log.1",
+            "etc/www/page.html",
+            "etc/key.pem",
+        ] {
             std::fs::write(d.join(name), "x").unwrap();
         }
         std::fs::write(d.join("store/group-1/obj"), "x").unwrap();
@@ -298,13 +317,20 @@ mod tests {
         let covering = with_root(&f.d.join("etc"));
         assert!(covering.root_warning(&g).is_some());
         assert!(safe.root_warning(&g).is_none());
-        let e = covering.check_root_change(&[&safe.proxy.root], &g).unwrap_err().to_string();
+        let e = covering
+            .check_root_change(&[&safe.proxy.root], &g)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("the config file"), "{e}");
-        assert!(with_root(Path::new("/")).check_root_change(&[&safe.proxy.root], &g).is_err());
+        assert!(with_root(Path::new("/"))
+            .check_root_change(&[&safe.proxy.root], &g)
+            .is_err());
         // Keeping a covering root (accepted at start) is not a change.
         let same = with_root(&f.d.join("etc/www/.."));
         assert!(same.check_root_change(&[&covering.proxy.root], &g).is_ok());
         assert!(safe.check_root_change(&[&covering.proxy.root], &g).is_ok());
-        assert!(with_root(Path::new("")).check_root_change(&[&covering.proxy.root], &g).is_ok());
+        assert!(with_root(Path::new(""))
+            .check_root_change(&[&covering.proxy.root], &g)
+            .is_ok());
     }
 }

@@ -148,13 +148,13 @@ fn config_update_cannot_expose_files_or_change_restart_only_keys() {
         .to_str()
         .unwrap()
         .to_string();
-    // Even the admin cannot point the static root at /, the config's
-    // directory (tokens), or the store (metadata and objects past their ACL).
+    // Even the admin cannot move the static root over the config file
+    // (tokens) or the store (metadata and objects past their ACL).
     let mut roots = vec![
-        (json!("/"), "whole file system"),
-        (json!("/etc/.."), "whole file system"),
-        (json!(config_dir), "config file's directory"),
-        (json!(p.dir.path()), "config file's directory"),
+        (json!("/"), "the config file"),
+        (json!("/etc/.."), "the config file"),
+        (json!(config_dir), "the config file"),
+        (json!(p.dir.path()), "the config file"),
     ];
     if !p.config()["local"].is_null() {
         roots.push((json!(store), "local.path"));

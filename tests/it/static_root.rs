@@ -148,9 +148,11 @@ fn a_root_change_over_guarded_paths_is_refused_on_reload() {
     cfg["proxy"]["root"] = json!("/");
     p.write_config(&cfg);
     p.signal("HUP");
-    wait_for("the refused root to be counted", Duration::from_secs(10), || {
-        errors() == 1
-    });
+    wait_for(
+        "the refused root to be counted",
+        Duration::from_secs(10),
+        || errors() == 1,
+    );
     assert_eq!(p.get_path("/etc/hostname").status(), 404);
     // A safe root is taken, and so is the root it started with.
     let www = dir.join("www");

@@ -5,6 +5,7 @@
 mod common;
 
 mod api;
+mod attacks;
 mod backrunner_replies;
 mod browser;
 mod cas;

@@ -118,8 +118,6 @@ impl Group {
         let data = dir.join("data");
         let tmp = dir.join("tmp");
         fs::create_dir_all(&data)?;
-        // Leftovers of writes interrupted by a crash are never visible: drop them.
-        let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp)?;
         let cas_lock = fs::OpenOptions::new()
             .create(true)
@@ -140,7 +138,7 @@ impl Group {
                 }
             }
         }
-        Ok(Group {
+        let group = Group {
             id: cfg.group,
             data,
             tmp,
@@ -156,7 +154,31 @@ impl Group {
             defrag_completed: AtomicU64::new(0),
             checksum_errors: AtomicU64::new(0),
             cas_lock: Mutex::new(cas_lock),
-        })
+        };
+        // Leftovers of writes interrupted by a crash are never visible;
+        // another live process's writes in flight are not leftovers.
+        group.sweep_stale_temp_files();
+        Ok(group)
+    }
+
+    /// The name of a new temp file: the writing process's id first, so
+    /// another process opening the store knows whose it is.
+    pub(super) fn temp_name(&self, id: &[u8]) -> PathBuf {
+        let pid = std::process::id();
+        self.tmp
+            .join(format!("{pid}.{}.{:016x}", hex(id), rand::random::<u64>()))
+    }
+
+    /// An I/O error of a write: a temp file or directory gone from under
+    /// the write is a failed write (EIO), never "no such object".
+    pub(super) fn write_err(&self, what: &str, err: &io::Error) -> StorageError {
+        if err.kind() == io::ErrorKind::NotFound {
+            return self.fail(StorageError::new(
+                libc::EIO,
+                format!("group {}: {what}: {err} (removed during the write)", self.id),
+            ));
+        }
+        self.io_err(what, err)
     }
 
     pub(super) fn switches(&self) -> Switches {
@@ -167,19 +189,28 @@ impl Group {
         self.space.lock()
     }
 
-    /// Removes temp files older than [`STALE_TEMP`]: no write lasts that long
-    /// without touching its file, so they belong to writes that died.
+    /// Removes the temp files of writes that provably died: those of a
+    /// process that no longer runs (the pid their name starts with), and
+    /// any older than [`STALE_TEMP`] (no write lasts that long without
+    /// touching its file). A live process's writes in flight are kept.
     pub(super) fn sweep_stale_temp_files(&self) {
         let Ok(dir) = fs::read_dir(&self.tmp) else {
             return;
         };
         for entry in dir.flatten() {
-            let stale = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > STALE_TEMP);
+            let name = entry.file_name();
+            let writer_gone = name
+                .to_str()
+                .and_then(|n| n.split_once('.'))
+                .and_then(|(pid, _)| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !crate::sys::process_alive(pid));
+            let stale = writer_gone
+                || entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > STALE_TEMP);
             if stale {
                 let _ = fs::remove_file(entry.path());
             }

@@ -13,7 +13,6 @@ use super::blocks::{BlockSums, Fault, Stored, BLOCK_SIZE};
 use super::group::{Group, CMD_WRITE};
 use super::header::Header;
 use super::{object_id, LocalStore};
-use crate::encoding::hex;
 use crate::storage::{
     cas, Context, GroupResult, ObjectWriter, ReplicaInfo, Replicas, StorageError, Version,
 };
@@ -183,15 +182,13 @@ impl GroupWrite {
             space.reserved = space.reserved.saturating_sub(reserved);
             e
         };
-        let tmp_path = g
-            .tmp
-            .join(format!("{}.{:016x}", hex(&id[..8]), rand::random::<u64>()));
+        let tmp_path = g.temp_name(&id[..8]);
         let file = OpenOptions::new()
             .write(true)
             .read(true)
             .create_new(true)
             .open(&tmp_path)
-            .map_err(|e| release(g.io_err("create temp file", &e)))?;
+            .map_err(|e| release(g.write_err("create temp file", &e)))?;
         let mut w = GroupWrite {
             tmp_path,
             file,
@@ -211,7 +208,7 @@ impl GroupWrite {
                 w.file
                     .seek(SeekFrom::Start(header.data_offset_for(final_size)))
             })
-            .map_err(|e| g.io_err("write", &e))
+            .map_err(|e| g.write_err("write", &e))
             .and_then(|_| w.copy_old(g, 0, offset));
         if let Err(e) = result {
             let _ = fs::remove_file(&w.tmp_path);
@@ -231,7 +228,7 @@ impl GroupWrite {
         while pos < to && result.is_ok() {
             let n = ((to - pos) as usize).min(COPY_CHUNK);
             result = match old.read_verified(pos, n) {
-                Ok(buf) => self.append(&buf).map_err(|e| g.io_err("write", &e)),
+                Ok(buf) => self.append(&buf).map_err(|e| g.write_err("write", &e)),
                 Err(Fault::Io(e)) => Err(g.io_err("read the replaced object", &e)),
                 Err(Fault::Corrupt(why)) => Err(g.corrupt(
                     &old.path,
@@ -301,10 +298,10 @@ impl LocalWriter {
             w.file.write_all_at(&header.encode(), 0)?;
             w.file.sync_all()
         })();
-        write_header.map_err(|e| g.io_err("write header", &e))?;
+        write_header.map_err(|e| g.write_err("write header", &e))?;
         let target = g.path_of(&self.id);
         if let Some(dir) = target.parent().filter(|d| !d.is_dir()) {
-            fs::create_dir_all(dir).map_err(|e| g.io_err("create dir", &e))?;
+            fs::create_dir_all(dir).map_err(|e| g.write_err("create dir", &e))?;
             // The new subdirectory's own entry must be durable too.
             if let Ok(d) = File::open(&g.data) {
                 let _ = d.sync_all();
@@ -337,7 +334,7 @@ impl LocalWriter {
             // One lock over stat + rename keeps `used` exact when two writes race.
             let mut space = g.space();
             let replaced = fs::metadata(&target).map(|m| m.len()).ok();
-            fs::rename(&w.tmp_path, &target).map_err(|e| g.io_err("rename", &e))?;
+            fs::rename(&w.tmp_path, &target).map_err(|e| g.write_err("rename", &e))?;
             space.reserved = space.reserved.saturating_sub(w.reserved);
             w.reserved = 0;
             space.used = space.used.saturating_sub(replaced.unwrap_or(0)) + new_len;
@@ -365,7 +362,7 @@ impl ObjectWriter for LocalWriter {
         for target in self.targets.iter_mut() {
             if let Ok((g, w)) = &mut target.result {
                 if let Err(e) = w.append(data) {
-                    let err = g.io_err("write", &e);
+                    let err = g.write_err("write", &e);
                     LocalWriter::abort_target(g, w);
                     target.result = Err(err);
                 }

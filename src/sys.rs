@@ -109,6 +109,22 @@ impl Drop for FlockGuard<'_> {
     }
 }
 
+/// Whether a process with this id runs (`kill(pid, 0)`: delivered, or
+/// refused for want of permission, both mean it exists).
+pub fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    if unsafe { libc::kill(pid, 0) } == 0 {
+        return true;
+    }
+    std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,20 +141,4 @@ mod tests {
         assert_eq!(fd_limit(), Some((soft, hard)));
         assert!(!hostname().is_empty());
     }
-}
-
-/// Whether a process with this id runs (`kill(pid, 0)`: delivered, or
-/// refused for want of permission, both mean it exists).
-pub fn process_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
-    if unsafe { libc::kill(pid, 0) } == 0 {
-        return true;
-    }
-    std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }

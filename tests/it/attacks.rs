@@ -77,3 +77,90 @@ fn opening_the_store_keeps_another_process_uploads_in_flight() {
     assert_eq!(r.status(), 200);
     assert!(r.bytes().unwrap()[..] == body[..]);
 }
+
+/// Two proxies on one embedded store each counted the group's size limit
+/// against their own tally (40M groups took 60 MiB). The used figure now
+/// lives in the store, so both enforce one limit and report one figure.
+#[test]
+fn two_proxies_on_one_store_share_the_size_limit() {
+    if common::backend() != Backend::Local {
+        eprintln!(
+            "SKIPPED: the embedded store's size limit only (Elliptics' backends count their own)"
+        );
+        return;
+    }
+    let limit: u64 = 6 << 20;
+    let mut setup = Setup::default();
+    for g in &mut setup.groups {
+        g.size_limit = limit;
+    }
+    let a = Proxy::start(setup);
+    let b = a.beside(serde_json::json!({}));
+    let body = random_bytes(1 << 20, 5);
+    let mut stored = 0u64;
+    for i in 0..12 {
+        let p = if i % 2 == 0 { &a } else { &b };
+        let r = p.upload("b1", &format!("fill-{i}"), body.clone());
+        match r.status().as_u16() {
+            200 => stored += 1,
+            // Out of space in both groups of b1: every later write fails too.
+            507 | 503 => {}
+            s => panic!("upload {i}: {s}: {}", r.text().unwrap_or_default()),
+        }
+    }
+    let used_on_disk = |g: u32| -> u64 {
+        let mut files = Vec::new();
+        files_under(
+            &a.dir.path().join(format!("store/group-{g}/data")),
+            &mut files,
+        );
+        files.iter().map(|f| f.metadata().unwrap().len()).sum()
+    };
+    for g in [1, 2] {
+        let on_disk = used_on_disk(g);
+        assert!(
+            on_disk <= limit,
+            "group {g}: {on_disk} bytes above the limit {limit}"
+        );
+    }
+    assert!(
+        (4..=6).contains(&stored),
+        "{stored} MiB objects stored in 6 MiB groups"
+    );
+    // Both proxies report the same used bytes: the store's.
+    let used = |p: &Proxy| -> Vec<u64> {
+        let st = p.json("/stat/");
+        let mut v: Vec<u64> = st["Buckets"]["b1"]["Group"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|g| g["Backends"].as_array().unwrap().clone())
+            .map(|b| {
+                b["Stat"]["VFS"]["BackendUsedSize"]
+                    .as_u64()
+                    .unwrap_or(u64::MAX)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    common::wait_for(
+        "both proxies' /stat/ to agree",
+        Duration::from_secs(10),
+        || used(&a) == used(&b),
+    );
+    let mut want = vec![used_on_disk(1), used_on_disk(2)];
+    want.sort();
+    assert_eq!(used(&a), want);
+}
+
+fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}

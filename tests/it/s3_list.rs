@@ -37,32 +37,9 @@ fn setup(s3_port: u16, extra: Value) -> Setup {
 /// `dnet_ioserv`), with its own ports and files, and the `proxy` keys of
 /// `extra` over the first one's.
 fn second_proxy(first: &Proxy, s3_port: u16, extra: Value) -> Proxy {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut cfg = first.config();
-    cfg["proxy"]["address"] = json!(format!("127.0.0.1:{port}"));
-    cfg["proxy"]["s3-address"] = json!(format!("127.0.0.1:{s3_port}"));
-    if let (Some(p), Some(e)) = (cfg["proxy"].as_object_mut(), extra.as_object()) {
-        p.extend(e.clone());
-    }
-    let config_path = dir.path().join("config.json");
-    let buckets_path = dir.path().join("buckets.txt");
-    std::fs::write(&config_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
-    std::fs::copy(&first.buckets_path, &buckets_path).unwrap();
-    let mut p = Proxy {
-        base: format!("http://127.0.0.1:{port}"),
-        port,
-        log_path: dir.path().join("proxy.log"),
-        config_path,
-        buckets_path,
-        dir,
-        child: None,
-        client: first.client.clone(),
-        setup: first.setup.clone(),
-        ioserv: None,
-    };
-    p.spawn();
-    p
+    let mut extra = extra;
+    extra["s3-address"] = json!(format!("127.0.0.1:{s3_port}"));
+    first.beside(extra)
 }
 
 fn upload_signed(p: &Proxy, bucket: &str, key: &str, body: Vec<u8>) {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::header::Header;
+use super::usage::Usage;
 use super::LOCAL_ADDRESS;
 use crate::config::LocalGroupConfig;
 use crate::encoding::hex;
@@ -36,11 +37,9 @@ impl From<&LocalGroupConfig> for Switches {
 
 #[derive(Debug, Default)]
 pub(super) struct Space {
-    /// Bytes of committed object files.
-    pub(super) used: u64,
-    /// Bytes promised to writes in progress.
+    /// Bytes promised to this process's writes in progress (committed
+    /// bytes are shared by every process: [`Usage`]).
     pub(super) reserved: u64,
-    pub(super) records: u64,
 }
 
 /// Elliptics command names the local store counts.
@@ -96,6 +95,8 @@ pub(super) struct Group {
     pub(super) tmp: PathBuf,
     pub(super) switches: RwLock<Switches>,
     pub(super) space: Mutex<Space>,
+    /// Committed bytes and records, shared with other processes.
+    pub(super) usage: Usage,
     pub(super) removed_records: AtomicU64,
     pub(super) removed_bytes: AtomicU64,
     pub(super) last_error: AtomicI32,
@@ -124,26 +125,30 @@ impl Group {
             .truncate(false)
             .write(true)
             .open(dir.join("cas.lock"))?;
-        let mut space = Space::default();
-        for sub in fs::read_dir(&data)? {
-            let sub = sub?;
-            if !sub.file_type()?.is_dir() {
-                continue;
-            }
-            for f in fs::read_dir(sub.path())? {
-                let meta = f?.metadata()?;
-                if meta.is_file() {
-                    space.used += meta.len();
-                    space.records += 1;
+        let usage = Usage::open(&dir.join("usage"), || {
+            let (mut used, mut records) = (0, 0);
+            for sub in fs::read_dir(&data)? {
+                let sub = sub?;
+                if !sub.file_type()?.is_dir() {
+                    continue;
+                }
+                for f in fs::read_dir(sub.path())? {
+                    let meta = f?.metadata()?;
+                    if meta.is_file() {
+                        used += meta.len();
+                        records += 1;
+                    }
                 }
             }
-        }
+            Ok((used, records))
+        })?;
         let group = Group {
             id: cfg.group,
             data,
             tmp,
             switches: RwLock::new(cfg.into()),
-            space: Mutex::new(space),
+            space: Mutex::new(Space::default()),
+            usage,
             removed_records: AtomicU64::new(0),
             removed_bytes: AtomicU64::new(0),
             last_error: AtomicI32::new(0),
@@ -175,7 +180,10 @@ impl Group {
         if err.kind() == io::ErrorKind::NotFound {
             return self.fail(StorageError::new(
                 libc::EIO,
-                format!("group {}: {what}: {err} (removed during the write)", self.id),
+                format!(
+                    "group {}: {what}: {err} (removed during the write)",
+                    self.id
+                ),
             ));
         }
         self.io_err(what, err)

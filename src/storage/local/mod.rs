@@ -9,8 +9,15 @@
 //!   served; a block that fails is read from the next group's replica of the
 //!   same object at the same offset. Files of format 1 (no block table) are
 //!   still read, unverified.
-//! - `tmp/`: writes in progress. A write becomes visible by `rename` after
-//!   `fsync`, so a crash or a dropped client never leaves half an object.
+//! - `tmp/`: writes in progress, named `PID.ID.RANDOM`. A write becomes
+//!   visible by `rename` after `fsync`, so a crash or a dropped client never
+//!   leaves half an object. Opening a group removes the temp files of
+//!   processes that no longer run (and any older than an hour), never those
+//!   of another live process sharing the store.
+//! - `usage`: the group's committed bytes and records, shared by every
+//!   process on the store and updated under `flock` with each rename or
+//!   unlink ([`usage`]), so all of them enforce one size limit.
+//! - `cas.lock`: held by compare-and-swap writes from check to rename.
 
 //!
 //! Files: [`header`] (the on-disk header), [`blocks`] (the CRC32C block
@@ -22,6 +29,7 @@ mod blocks;
 mod group;
 mod header;
 mod read;
+mod usage;
 mod write;
 
 use std::collections::BTreeMap;
@@ -108,7 +116,8 @@ impl LocalStore {
             ));
         }
         let path = g.path_of(id);
-        let mut space = g.space();
+        let _space = g.space();
+        let usage = g.usage.lock().map_err(|e| g.io_err("lock usage", &e))?;
         let len = match fs::metadata(&path) {
             Ok(m) => m.len(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -120,8 +129,9 @@ impl LocalStore {
             Err(e) => return Err(g.io_err("stat", &e)),
         };
         fs::remove_file(&path).map_err(|e| g.io_err("remove", &e))?;
-        space.used = space.used.saturating_sub(len);
-        space.records = space.records.saturating_sub(1);
+        usage
+            .remove(len)
+            .map_err(|e| g.io_err("account the removal", &e))?;
         g.removed_records.fetch_add(1, Ordering::Relaxed);
         g.removed_bytes.fetch_add(len, Ordering::Relaxed);
         Ok(())
@@ -204,10 +214,7 @@ impl Storage for LocalStore {
             .iter()
             .map(|g| {
                 let sw = g.switches();
-                let (used, records) = {
-                    let s = g.space();
-                    (s.used, s.records)
-                };
+                let (used, records) = g.usage.read();
                 let (fs_total, fs_avail) = crate::sys::fs_space(&g.data).unwrap_or((0, 0));
                 let total = if sw.size_limit > 0 {
                     sw.size_limit

@@ -160,17 +160,15 @@ impl GroupWrite {
         let reserved = header.file_len_for(final_size).ok_or_else(too_big)?;
         {
             let mut space = g.space();
-            let after = space
-                .used
-                .saturating_add(space.reserved)
-                .saturating_add(reserved);
+            let (used, _) = g.usage.read();
+            let after = used.saturating_add(space.reserved).saturating_add(reserved);
             if sw.size_limit > 0 && after > sw.size_limit {
                 return Err(g.fail(StorageError::new(
                     libc::ENOSPC,
                     format!(
                         "group {}: no space: {} of {} bytes used, {reserved} more asked",
                         g.id,
-                        space.used + space.reserved,
+                        used + space.reserved,
                         sw.size_limit
                     ),
                 )));
@@ -331,16 +329,17 @@ impl LocalWriter {
                     )));
                 }
             }
-            // One lock over stat + rename keeps `used` exact when two writes race.
+            // One lock over stat + rename keeps the shared figure exact when
+            // two writes race, in this process (mutex) or others (flock).
             let mut space = g.space();
+            let usage = g.usage.lock().map_err(|e| g.io_err("lock usage", &e))?;
             let replaced = fs::metadata(&target).map(|m| m.len()).ok();
             fs::rename(&w.tmp_path, &target).map_err(|e| g.write_err("rename", &e))?;
             space.reserved = space.reserved.saturating_sub(w.reserved);
             w.reserved = 0;
-            space.used = space.used.saturating_sub(replaced.unwrap_or(0)) + new_len;
-            if replaced.is_none() {
-                space.records += 1;
-            }
+            usage
+                .replace(replaced, new_len)
+                .map_err(|e| g.io_err("account the write", &e))?;
         }
         if let Some(dir) = target.parent() {
             if let Ok(d) = File::open(dir) {

@@ -201,6 +201,37 @@ impl Proxy {
         p
     }
 
+    /// A second proxy on this one's store (its `local.path`, or the same
+    /// `dnet_ioserv`), with its own port and files, and the `proxy` keys of
+    /// `extra` over this one's; started.
+    pub fn beside(&self, extra: Value) -> Proxy {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut cfg = self.config();
+        cfg["proxy"]["address"] = json!(format!("127.0.0.1:{port}"));
+        if let (Some(p), Some(e)) = (cfg["proxy"].as_object_mut(), extra.as_object()) {
+            p.extend(e.clone());
+        }
+        let config_path = dir.path().join("config.json");
+        let buckets_path = dir.path().join("buckets.txt");
+        std::fs::write(&config_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+        std::fs::copy(&self.buckets_path, &buckets_path).unwrap();
+        let mut p = Proxy {
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            log_path: dir.path().join("proxy.log"),
+            config_path,
+            buckets_path,
+            dir,
+            child: None,
+            client: self.client.clone(),
+            setup: self.setup.clone(),
+            ioserv: None,
+        };
+        p.spawn();
+        p
+    }
+
     /// The config file as JSON.
     pub fn config(&self) -> Value {
         serde_json::from_slice(&std::fs::read(&self.config_path).unwrap()).unwrap()

@@ -13,6 +13,7 @@ mod cli;
 mod compat;
 mod elliptics;
 mod hardening;
+mod index_crash;
 mod keepalive;
 mod logging;
 mod metrics;

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use self::batch::{Batches, Op, Outcome};
+use self::batch::{Batches, Op, Outcome, ShardId};
 use self::page::{EntrySource, Start};
 use self::shard::{decode_root, decode_shard, encode, Entry, Root, Route, Shard};
 use crate::storage::cas::{self, Change, Retry, UpdateCost};
@@ -48,6 +48,12 @@ pub const DEFAULT_SHARD_ENTRIES: usize = crate::config::DEFAULT_INDEX_SHARD_ENTR
 const OBJECT_LIMIT: u64 = 16 << 20;
 /// How long a root read stays a routing hint.
 const ROOT_TTL: Duration = Duration::from_secs(5);
+/// Shards whose last written copy an index remembers, to update them
+/// without reading them first (at most about 16 KiB each with the default bound).
+const KNOWN_SHARDS: usize = 64;
+/// How long a shard another writer changed is read before each update
+/// instead of trusted from memory.
+const CONTENDED: Duration = Duration::from_secs(10);
 /// Links followed before an update gives up (a damaged chain).
 const MAX_HOPS: usize = 10_000;
 const ROOT_KEY: &str = "root";
@@ -113,7 +119,16 @@ pub struct Index {
     shard_entries: usize,
     roots: Mutex<HashMap<String, (Instant, Arc<Root>)>>,
     batches: Batches,
+    known: Mutex<HashMap<ShardId, Known>>,
     counters: Counters,
+}
+
+/// What an index remembers of a shard it updated.
+enum Known {
+    /// The primary's copy as this index last wrote it.
+    Copy(cas::Stored),
+    /// Another writer changed it lately: read it first until then.
+    Contended(Instant),
 }
 
 /// Where an update of one shard ended: the key is past it (go to the
@@ -137,6 +152,7 @@ impl Index {
             shard_entries: shard_entries.max(4),
             roots: Mutex::new(HashMap::new()),
             batches: Batches::default(),
+            known: Mutex::new(HashMap::new()),
             counters: Counters::default(),
         }
     }
@@ -235,6 +251,51 @@ impl Index {
         }
     }
 
+    /// The copy of a shard to update from without reading it, unless
+    /// another writer changed it lately. Only the leader of the shard's
+    /// queue ([`batch`]) updates it, so nobody else uses the copy meanwhile.
+    fn take_known(&self, sid: &ShardId) -> Option<cas::Stored> {
+        let mut known = self.known.lock();
+        match known.remove(sid)? {
+            Known::Copy(c) => Some(c),
+            Known::Contended(until) if until > Instant::now() => {
+                known.insert(sid.clone(), Known::Contended(until));
+                None
+            }
+            Known::Contended(_) => None,
+        }
+    }
+
+    /// Keeps the copy an update left (`None`: unknown), or marks the shard
+    /// contended when the remembered copy was stale (another writer).
+    fn remember_known(&self, sid: ShardId, after: Option<cas::Stored>, stale: bool) {
+        let mut known = self.known.lock();
+        let was_contended = matches!(known.get(&sid), Some(Known::Contended(_)));
+        let entry = if stale || was_contended {
+            Known::Contended(Instant::now() + CONTENDED)
+        } else {
+            match after {
+                Some(c) => Known::Copy(c),
+                None => {
+                    known.remove(&sid);
+                    return;
+                }
+            }
+        };
+        if known.len() >= KNOWN_SHARDS && !known.contains_key(&sid) {
+            if let Some(k) = known.keys().next().cloned() {
+                known.remove(&k);
+            }
+        }
+        known.insert(sid, entry);
+    }
+
+    /// Forgets the copy of a shard changed outside the group commit.
+    fn forget_known(&self, ictx: &Context, id: u64) {
+        let sid = (ictx.namespace.clone(), ictx.groups.clone(), id);
+        self.known.lock().remove(&sid);
+    }
+
     /// Decodes shard `id` as stored (`None`: absent, which only shard 0 may be).
     fn shard_of(ictx: &Context, id: u64, payload: Option<&[u8]>) -> Result<Shard, StorageError> {
         match payload {
@@ -253,7 +314,7 @@ impl Index {
         key: &str,
         mut f: impl FnMut(Shard) -> Result<Change<T>, StorageError>,
     ) -> Result<(Step<T>, UpdateCost), StorageError> {
-        cas::update(
+        let r = cas::update(
             self.storage.as_ref(),
             ictx,
             &shard_key(id),
@@ -270,7 +331,10 @@ impl Index {
                     }),
                 }
             },
-        )
+        );
+        // Changed outside the group commit: its remembered copy is stale.
+        self.forget_known(ictx, id);
+        r
     }
 
     /// Records `entry` (a write of its key) in the index of `bucket`, in
@@ -315,12 +379,16 @@ impl Index {
     /// bound. Keys past the shard answer a hop.
     fn commit(&self, ictx: &Context, id: u64, ops: &[Op]) -> Result<Vec<Outcome>, StorageError> {
         let new_id = rand::random::<u64>() | 1;
-        let ((outcomes, split), cost) = cas::update(
+        let sid = (ictx.namespace.clone(), ictx.groups.clone(), id);
+        let known = self.take_known(&sid);
+        let trusted = known.is_some();
+        let r = cas::update_known(
             self.storage.as_ref(),
             ictx,
             &shard_key(id),
             OBJECT_LIMIT,
             Retry::default(),
+            known,
             |p| {
                 let mut shard = Self::shard_of(ictx, id, p)?;
                 let mut changed = false;
@@ -366,7 +434,9 @@ impl Index {
                 let split = split.map(|r| r.lower);
                 Ok(Change::Write(encode(&shard)?, (outcomes, split)))
             },
-        )?;
+        );
+        let ((outcomes, split), cost, after) = r?;
+        self.remember_known(sid, after, trusted && cost.attempts > 1);
         let done = outcomes
             .iter()
             .filter(|o| matches!(o, Outcome::Done { .. }))

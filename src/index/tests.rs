@@ -160,3 +160,35 @@ fn concurrent_writes_of_one_shard_share_compare_and_swaps() {
     assert!(st.attempts >= st.updates && st.splits >= 1, "{st:?}");
     assert_eq!(index.batches.queues(), 0);
 }
+
+#[test]
+fn a_shard_this_index_wrote_last_is_updated_without_a_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(dir.path());
+    let (a, b) = (Index::new(st.clone(), 256), Index::new(st, 256));
+    let ctx = Context::new("b", vec![1, 2]);
+    let calls = |i: &Index| i.stats().calls;
+    // The first update reads both groups (nothing there), writes, copies.
+    a.put(&ctx, &entry("k00")).unwrap();
+    assert_eq!(calls(&a), 4);
+    // Then: the compare-and-swap from the remembered copy, and the copy.
+    for i in 1..10 {
+        a.put(&ctx, &entry(&format!("k{i:02}"))).unwrap();
+    }
+    assert_eq!(calls(&a), 4 + 9 * 2);
+    // Another writer (proxy) changes the shard: a's copy is refused, it
+    // reads and writes again, and reads first for a while after that.
+    b.put(&ctx, &entry("k10")).unwrap();
+    let (before, attempts) = (calls(&a), a.stats().attempts);
+    a.put(&ctx, &entry("k11")).unwrap();
+    assert_eq!((calls(&a) - before, a.stats().attempts - attempts), (4, 2));
+    a.put(&ctx, &entry("k12")).unwrap();
+    assert_eq!(calls(&a) - before, 4 + 3);
+    let keys: Vec<String> = (0..13).map(|i| format!("k{i:02}")).collect();
+    assert_eq!(all_keys(&b, &ctx), keys);
+    // A bulk removal (outside the group commit) leaves no stale copy behind.
+    a.remove(&ctx, &keys[..2]).unwrap();
+    a.put(&ctx, &entry("k13")).unwrap();
+    assert_eq!(all_keys(&b, &ctx).len(), 12);
+    assert_eq!(a.stats().failures, 0);
+}

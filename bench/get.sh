@@ -15,15 +15,22 @@
 #   ELL_CHUNKS="65536 262144 1048576" bench/get.sh   # also: raw Elliptics
 #                                         # 64 MiB reads by chunk size
 #
+# Every run prints the 1-minute load average before and after it and is
+# INVALID when either was above 1.5 (bench/load.sh: runs wait for the load
+# to settle first); rows use only valid runs, or say INVALID
+# (SHOW_INVALID=1: the best runs anyway, the row marked INVALID).
+#
 # Needs: wrk and nginx (apt-get install wrk nginx-light), curl, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/load.sh
 
 DURATION=${DURATION:-5}
 DURATION_BIG=${DURATION_BIG:-15}
 CONNS=${CONNS:-"1 64 256"}
 SIZES=${SIZES:-"4096 67108864"}
 ROUNDS=${ROUNDS:-2}
+[ "$ROUNDS" -ge 2 ] || { echo "ROUNDS must be at least 2 (alternating runs of each side)" >&2; exit 2; }
 STORES=${STORES:-"local elliptics"}
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/br-get.XXXXXX")}
 ELL=${ELLIPTICS_PREFIX:-/opt/elliptics}
@@ -41,10 +48,15 @@ wait_http() { for _ in $(seq 200); do curl -s -o /dev/null "$1" && return 0; sle
 # wrk run: prints "req/s MB/s p99_ms". Large objects run longer, so that
 # every connection completes several requests.
 run_wrk() {
-  local url=$1 c=$2 d=$DURATION out
+  local url=$1 c=$2 d=$DURATION out before after v
   [[ $url == *obj-67108864 ]] && d=$DURATION_BIG
+  settle
+  before=$(load1)
   out=$(wrk -t1 -c"$c" -d"${d}s" --timeout 60s --latency "$url")
-  python3 - "$out" <<'PY'
+  after=$(load1)
+  v=$(verdict "$before" "$after")
+  echo "  $url, $c conns: load $before -> $after ($v)" >&2
+  python3 - "$out" "$v" <<'PY'
 import re, sys
 t = sys.argv[1]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
@@ -55,27 +67,35 @@ p99 = float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
 errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 if errs:
     sys.exit("non-2xx answers: " + errs.group(1))
-print(f"{rps:.0f} {mb:.0f} {p99:.2f}")
+print(f"{rps:.0f} {mb:.0f} {p99:.2f} {sys.argv[2]}")
 PY
 }
+
+# Whether a run result may be used: valid, or SHOW_INVALID=1.
+usable() { [[ $1 != *INVALID ]] || [ "${SHOW_INVALID:-0}" = 1 ]; }
+# " INVALID" when any of the results is.
+mark() { [[ "$*" == *INVALID* ]] && echo " INVALID" || true; }
 
 # Second word (MB/s) of a run result, for picking the best run.
 mbs() { local x=${1#* }; echo "${x%% *}"; }
 
 # Best of ROUNDS runs of A and B, alternating; prints one table row.
 compare() {
-  local label=$1 url_a=$2 url_b=$3 c=$4 best_a="0 -1 0" best_b="0 -1 0" r a b
+  local label=$1 url_a=$2 url_b=$3 c=$4 best_a="0 -1 0 INVALID" best_b="0 -1 0 INVALID" r a b
   for r in $(seq "$ROUNDS"); do
     a=$(run_wrk "$url_a" "$c"); b=$(run_wrk "$url_b" "$c")
-    [ "$(mbs "$a")" -gt "$(mbs "$best_a")" ] && best_a=$a
-    [ "$(mbs "$b")" -gt "$(mbs "$best_b")" ] && best_b=$b
+    usable "$a" && [ "$(mbs "$a")" -gt "$(mbs "$best_a")" ] && best_a=$a
+    usable "$b" && [ "$(mbs "$b")" -gt "$(mbs "$best_b")" ] && best_b=$b
   done
-  python3 - "$label" "$c" "$best_a" "$best_b" <<'PY'
+  python3 - "$label" "$c" "$best_a" "$best_b" "$(mark "$best_a" "$best_b")" <<'PY'
 import sys
-label, c, a, b = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split()
-ra, ma, pa = map(float, a); rb, mb, pb = map(float, b)
+label, c, a, b, mark = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split(), sys.argv[5]
+ra, ma, pa = map(float, a[:3]); rb, mb, pb = map(float, b[:3])
+if ma < 0 or mb < 0:
+    print(f"| {label} | {c} | INVALID: no run at load <= 1.5 | | | |")
+    sys.exit()
 ratio = ra / rb if label.startswith("4") else ma / mb
-print(f"| {label} | {c} | {ra:.0f} req/s, {ma:.0f} MB/s, p99 {pa:.2f} ms | {rb:.0f} req/s, {mb:.0f} MB/s, p99 {pb:.2f} ms | {ratio:.2f} | {pa/pb if pb else 0:.2f} |")
+print(f"| {label} | {c} | {ra:.0f} req/s, {ma:.0f} MB/s, p99 {pa:.2f} ms | {rb:.0f} req/s, {mb:.0f} MB/s, p99 {pb:.2f} ms | {ratio:.2f}{mark} | {pa/pb if pb else 0:.2f} |")
 PY
 }
 
@@ -99,7 +119,9 @@ echo '{"buckets": {"b": {"groups": [1]}}}' >"$WORK/buckets.json"
 echo b >"$WORK/buckets.txt"
 
 if [[ " $STORES " == *" local "* ]]; then
-  cargo build --release --quiet --bins
+  # BIN=path: that build of the proxy (and its bmeta) instead of a release build.
+  if [ -n "${BIN:-}" ]; then BMETA=$(dirname "$BIN")/bmeta; else
+    cargo build --release --quiet --bins; BIN=target/release/backrunner; BMETA=target/release/bmeta; fi
   PORT=$(free_port)
   mkdir -p "$WORK/store"
   cat >"$WORK/local.json" <<EOF
@@ -107,8 +129,8 @@ if [[ " $STORES " == *" local "* ]]; then
  "proxy": {"address": "127.0.0.1:$PORT", "idle-timeout": 60},
  "local": {"path": "$WORK/store", "groups": [{"group": 1}]}}
 EOF
-  target/release/bmeta -config "$WORK/local.json" -upload "$WORK/buckets.json" >/dev/null
-  start_proxy target/release/backrunner "$WORK/local.json"
+  "$BMETA" -config "$WORK/local.json" -upload "$WORK/buckets.json" >/dev/null
+  start_proxy "$BIN" "$WORK/local.json"
   wait_http "http://127.0.0.1:$PORT/ping/"
 
   NPORT=$(free_port)
@@ -185,20 +207,27 @@ EOF
     head -c "$size" /dev/urandom >"$WORK/obj-$size"
     curl -sf -o /dev/null -X POST --data-binary "@$WORK/obj-$size" "http://127.0.0.1:$EPORT/upload/b/obj-$size"
     for c in $CONNS; do
-      best="0 -1 0"; raw_best="0 -1"
+      best="0 -1 0 INVALID"; raw_best="0 -1 INVALID"
       d=$DURATION; [ "$size" -gt 1048576 ] && d=$DURATION_BIG
       for r in $(seq "$ROUNDS"); do
         a=$(run_wrk "http://127.0.0.1:$EPORT/get/b/obj-$size" "$c")
-        [ "$(mbs "$a")" -gt "$(mbs "$best")" ] && best=$a
+        usable "$a" && [ "$(mbs "$a")" -gt "$(mbs "$best")" ] && best=$a
+        settle; before=$(load1)
         raw=$(target/release/examples/raw_read "$WORK/ell.json" b "obj-$size" "$c" "$d")
-        [ "$(mbs "$raw")" -gt "$(mbs "$raw_best")" ] && raw_best=$raw
+        after=$(load1); v=$(verdict "$before" "$after")
+        echo "  raw_read obj-$size, $c threads: load $before -> $after ($v)" >&2
+        raw="$raw $v"
+        usable "$raw" && [ "$(mbs "$raw")" -gt "$(mbs "$raw_best")" ] && raw_best=$raw
       done
-      python3 - "$(human "$size")" "$c" "$best" "$raw_best" <<'PY'
+      python3 - "$(human "$size")" "$c" "$best" "$raw_best" "$(mark "$best" "$raw_best")" <<'PY'
 import sys
-label, c, a, raw = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split()
-ra, ma, pa = map(float, a); rr, mr = map(float, raw[:2])
+label, c, a, raw, mark = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split(), sys.argv[5]
+ra, ma, pa = map(float, a[:3]); rr, mr = map(float, raw[:2])
+if ma < 0 or mr < 0:
+    print(f"| {label} | {c} | INVALID: no run at load <= 1.5 | | |")
+    sys.exit()
 ratio = ra / rr if label.startswith("4") else ma / mr
-print(f"| {label} | {c} | {ra:.0f} req/s, {ma:.0f} MB/s, p99 {pa:.2f} ms | {rr:.0f} req/s, {mr:.0f} MB/s | {ratio:.2f} |")
+print(f"| {label} | {c} | {ra:.0f} req/s, {ma:.0f} MB/s, p99 {pa:.2f} ms | {rr:.0f} req/s, {mr:.0f} MB/s | {ratio:.2f}{mark} |")
 PY
     done
   done

@@ -8,7 +8,8 @@
 # counters per write (store calls, bytes, CAS attempts) from /proxy_stat/,
 # then pages through ListObjectsV2 (max-keys 1000) and prints the proxy's RSS
 # at rest, its peak (VmHWM) during the listing, and the listing's time.
-# Usage: [BIN=...] [KEYS=100000] [NGROUPS=2] [SHARD=256] bench/index.sh
+# Usage: [BIN=...] [KEYS=100000] [NGROUPS=2] [SHARD=256] [THREADS=8] [LIST=0] bench/index.sh
+# (LIST=0: the write counters only, no listing.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN:-target/release/backrunner}
@@ -37,7 +38,7 @@ RUST_LOG=warn "$bin" -config "$dir/config.json" -buckets "$dir/buckets.txt" 2>"$
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http/ping/" >/dev/null && break; sleep 0.1; done
 python3 - "$http" "$s3" "$pid" "$keys" "$threads" "$ngroups" "$shard" <<'PY'
-import http.client, json, random, re, sys, threading, time
+import http.client, json, os, random, re, sys, threading, time
 port, s3, pid, nkeys, nthreads, ngroups, shard = (int(a) for a in sys.argv[1:])
 def status(field):
     for line in open(f"/proc/{pid}/status"):
@@ -63,10 +64,11 @@ took = time.time() - t0
 c = http.client.HTTPConnection("127.0.0.1", port)
 c.request("GET", "/proxy_stat/")
 idx = json.loads(c.getresponse().read())["index"]
-u = idx["updates"]
+u = idx.get("entries", idx["updates"])  # "entries" since group commit
 print(f"{nkeys} uploads of 100 bytes, {ngroups} groups, shards split past {shard} entries: {took:.1f} s ({nkeys / took:.0f}/s on {nthreads} connections)")
 print(f"index per write: {idx['calls'] / u:.2f} store calls, {idx['bytes_written'] / u / 1024:.1f} KiB written (all groups), "
-      f"{idx['attempts'] / u:.3f} CAS attempts; {idx['splits']} splits, {idx['failures']} failures")
+      f"{idx['attempts'] / u:.3f} CAS attempts; {u / idx['updates']:.2f} writes per shard update (group commit); "
+      f"{idx['splits']} splits, {idx['failures']} failures")
 print(f"at rest: RSS {status('VmRSS'):.1f} MiB")
 def list_all(extra=""):
     reset_peak()
@@ -83,6 +85,8 @@ def list_all(extra=""):
         if not m:
             return n, pages, time.time() - t0, status("VmHWM")
         token = m.group(1)
+if os.environ.get("LIST", "1") == "0":
+    sys.exit(0)
 n, pages, t, peak = list_all()
 assert n == nkeys, (n, nkeys)
 print(f"ListObjectsV2 of {n} keys: {pages} pages in {t:.2f} s ({t / pages * 1000:.1f} ms/page), peak RSS {peak:.1f} MiB")

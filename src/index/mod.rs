@@ -18,6 +18,7 @@
 //! (one listing page over any ordered source), here the store operations
 //! and the [`Scanner`] that reads shard by shard.
 
+pub mod batch;
 pub mod check;
 pub mod page;
 mod scan;
@@ -33,6 +34,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use serde::Serialize;
 
+use self::batch::{Batches, Op, Outcome, ShardId};
 use self::page::{EntrySource, Start};
 use self::shard::{decode_root, decode_shard, encode, Entry, Root, Route, Shard};
 use crate::storage::cas::{self, Change, Retry, UpdateCost};
@@ -46,6 +48,12 @@ pub const DEFAULT_SHARD_ENTRIES: usize = crate::config::DEFAULT_INDEX_SHARD_ENTR
 const OBJECT_LIMIT: u64 = 16 << 20;
 /// How long a root read stays a routing hint.
 const ROOT_TTL: Duration = Duration::from_secs(5);
+/// Shards whose last written copy an index remembers, to update them
+/// without reading them first (at most about 16 KiB each with the default bound).
+const KNOWN_SHARDS: usize = 64;
+/// How long a shard another writer changed is read before each update
+/// instead of trusted from memory.
+const CONTENDED: Duration = Duration::from_secs(10);
 /// Links followed before an update gives up (a damaged chain).
 const MAX_HOPS: usize = 10_000;
 const ROOT_KEY: &str = "root";
@@ -76,6 +84,7 @@ fn corrupt(ctx: &Context, what: String) -> StorageError {
 /// Counters of index work since start (`/proxy_stat/` "index").
 #[derive(Debug, Default)]
 struct Counters {
+    entries: AtomicU64,
     updates: AtomicU64,
     attempts: AtomicU64,
     calls: AtomicU64,
@@ -87,7 +96,9 @@ struct Counters {
 /// A snapshot of the index counters.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct IndexStats {
-    /// Updates done (object writes and removals recorded).
+    /// Changes recorded (object writes and removals).
+    pub entries: u64,
+    /// Shard updates done: a group commit records several changes in one.
     pub updates: u64,
     /// Compare-and-swap attempts on shards: `attempts - updates` were conflicts.
     pub attempts: u64,
@@ -107,7 +118,17 @@ pub struct Index {
     storage: Arc<dyn Storage>,
     shard_entries: usize,
     roots: Mutex<HashMap<String, (Instant, Arc<Root>)>>,
+    batches: Batches,
+    known: Mutex<HashMap<ShardId, Known>>,
     counters: Counters,
+}
+
+/// What an index remembers of a shard it updated.
+enum Known {
+    /// The primary's copy as this index last wrote it.
+    Copy(cas::Stored),
+    /// Another writer changed it lately: read it first until then.
+    Contended(Instant),
 }
 
 /// Where an update of one shard ended: the key is past it (go to the
@@ -115,13 +136,6 @@ pub struct Index {
 enum Step<T> {
     Hop(Option<u64>),
     Done(T),
-}
-
-/// A put done in its shard (its lower bound), with the lower bound of a
-/// new shard split off it.
-struct Put {
-    lower: String,
-    split: Option<String>,
 }
 
 /// A removal done in one shard up to `consumed` keys.
@@ -137,6 +151,8 @@ impl Index {
             storage,
             shard_entries: shard_entries.max(4),
             roots: Mutex::new(HashMap::new()),
+            batches: Batches::default(),
+            known: Mutex::new(HashMap::new()),
             counters: Counters::default(),
         }
     }
@@ -146,6 +162,7 @@ impl Index {
         let c = &self.counters;
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         IndexStats {
+            entries: l(&c.entries),
             updates: l(&c.updates),
             attempts: l(&c.attempts),
             calls: l(&c.calls),
@@ -234,6 +251,51 @@ impl Index {
         }
     }
 
+    /// The copy of a shard to update from without reading it, unless
+    /// another writer changed it lately. Only the leader of the shard's
+    /// queue ([`batch`]) updates it, so nobody else uses the copy meanwhile.
+    fn take_known(&self, sid: &ShardId) -> Option<cas::Stored> {
+        let mut known = self.known.lock();
+        match known.remove(sid)? {
+            Known::Copy(c) => Some(c),
+            Known::Contended(until) if until > Instant::now() => {
+                known.insert(sid.clone(), Known::Contended(until));
+                None
+            }
+            Known::Contended(_) => None,
+        }
+    }
+
+    /// Keeps the copy an update left (`None`: unknown), or marks the shard
+    /// contended when the remembered copy was stale (another writer).
+    fn remember_known(&self, sid: ShardId, after: Option<cas::Stored>, stale: bool) {
+        let mut known = self.known.lock();
+        let was_contended = matches!(known.get(&sid), Some(Known::Contended(_)));
+        let entry = if stale || was_contended {
+            Known::Contended(Instant::now() + CONTENDED)
+        } else {
+            match after {
+                Some(c) => Known::Copy(c),
+                None => {
+                    known.remove(&sid);
+                    return;
+                }
+            }
+        };
+        if known.len() >= KNOWN_SHARDS && !known.contains_key(&sid) {
+            if let Some(k) = known.keys().next().cloned() {
+                known.remove(&k);
+            }
+        }
+        known.insert(sid, entry);
+    }
+
+    /// Forgets the copy of a shard changed outside the group commit.
+    fn forget_known(&self, ictx: &Context, id: u64) {
+        let sid = (ictx.namespace.clone(), ictx.groups.clone(), id);
+        self.known.lock().remove(&sid);
+    }
+
     /// Decodes shard `id` as stored (`None`: absent, which only shard 0 may be).
     fn shard_of(ictx: &Context, id: u64, payload: Option<&[u8]>) -> Result<Shard, StorageError> {
         match payload {
@@ -252,7 +314,7 @@ impl Index {
         key: &str,
         mut f: impl FnMut(Shard) -> Result<Change<T>, StorageError>,
     ) -> Result<(Step<T>, UpdateCost), StorageError> {
-        cas::update(
+        let r = cas::update(
             self.storage.as_ref(),
             ictx,
             &shard_key(id),
@@ -269,64 +331,142 @@ impl Index {
                     }),
                 }
             },
-        )
+        );
+        // Changed outside the group commit: its remembered copy is stale.
+        self.forget_known(ictx, id);
+        r
     }
 
-    /// Records `entry` (a write of its key) in the index of `bucket`.
-    pub fn put(&self, bucket: &Context, entry: &Entry) -> Result<UpdateCost, StorageError> {
+    /// Records `entry` (a write of its key) in the index of `bucket`, in
+    /// the next update of its shard ([`batch`]: concurrent changes of one
+    /// shard share a compare-and-swap); returns once that update is stored.
+    pub fn put(&self, bucket: &Context, entry: &Entry) -> Result<(), StorageError> {
+        self.record(bucket, Op::Put(entry.clone())).map(|_| ())
+    }
+
+    /// One change through its shard's queue, following links as far as
+    /// its key goes; for a removal, whether there was an entry.
+    fn record(&self, bucket: &Context, op: Op) -> Result<bool, StorageError> {
         let ictx = index_ctx(bucket);
-        let mut id = self.root(&ictx, false)?.route(&entry.key);
-        let mut total = UpdateCost::default();
+        let mut id = self.root(&ictx, false)?.route(op.key());
+        let max = (self.shard_entries / 2).max(1);
         for hop in 0..MAX_HOPS {
-            let new_id = rand::random::<u64>() | 1;
-            let (step, cost) = self.update_shard(&ictx, id, &entry.key, |mut shard| {
-                let lower = shard.lower.clone();
-                if !shard.upsert(entry.clone()) {
-                    return Ok(Change::Keep(Put { lower, split: None }));
-                }
-                let split = shard.split_if_over(self.shard_entries, new_id);
-                if let Some(right) = &split {
-                    // Written before the shard that will link to it.
-                    cas::write_fresh(
-                        self.storage.as_ref(),
-                        &ictx,
-                        &shard_key(new_id),
-                        &encode(right)?,
-                    )?;
-                }
-                let split = split.map(|r| r.lower);
-                Ok(Change::Write(encode(&shard)?, Put { lower, split }))
-            })?;
-            total = add(total, cost);
-            match step {
-                Step::Hop(Some(n)) => id = n,
-                Step::Hop(None) => {
+            let shard = (ictx.namespace.clone(), ictx.groups.clone(), id);
+            let outcome = self
+                .batches
+                .submit(&shard, op.clone(), max, |ops| self.commit(&ictx, id, ops))?;
+            match outcome {
+                Outcome::Hop(Some(n)) => id = n,
+                Outcome::Hop(None) => {
                     return Err(corrupt(
                         &ictx,
-                        format!("shard {id} ends before {:?} and links nowhere", entry.key),
+                        format!("shard {id} ends before {:?} and links nowhere", op.key()),
                     ))
                 }
-                Step::Done(Put { lower, split }) => {
-                    self.counters.updates.fetch_add(1, Ordering::Relaxed);
-                    self.count(&total);
-                    if let Some(right_lower) = split {
-                        self.counters.splits.fetch_add(1, Ordering::Relaxed);
-                        self.add_to_root(&ictx, right_lower, new_id)?;
-                    }
+                Outcome::Done { lower, removed } => {
                     if hop > 0 {
                         self.mend_root(&ictx, lower, id);
                     }
-                    return Ok(total);
+                    return Ok(removed);
                 }
             }
         }
         Err(corrupt(&ictx, "too many links followed".into()))
     }
 
+    /// One compare-and-swap of shard `id` applying `ops` in order (the
+    /// batch of a group commit); splits the shard when it grew over the
+    /// bound. Keys past the shard answer a hop.
+    fn commit(&self, ictx: &Context, id: u64, ops: &[Op]) -> Result<Vec<Outcome>, StorageError> {
+        let new_id = rand::random::<u64>() | 1;
+        let sid = (ictx.namespace.clone(), ictx.groups.clone(), id);
+        let known = self.take_known(&sid);
+        let trusted = known.is_some();
+        let r = cas::update_known(
+            self.storage.as_ref(),
+            ictx,
+            &shard_key(id),
+            OBJECT_LIMIT,
+            Retry::default(),
+            known,
+            |p| {
+                let mut shard = Self::shard_of(ictx, id, p)?;
+                let mut changed = false;
+                let mut outcomes = Vec::with_capacity(ops.len());
+                for op in ops {
+                    outcomes.push(match shard.route(op.key()) {
+                        Route::Next(n) => Outcome::Hop(n),
+                        Route::Below => {
+                            let key = op.key();
+                            return Err(corrupt(ictx, format!("shard {id} starts after {key:?}")));
+                        }
+                        Route::Here => {
+                            let removed = match op {
+                                Op::Put(e) => {
+                                    changed |= shard.upsert(e.clone());
+                                    false
+                                }
+                                Op::Remove(k) => {
+                                    let r = shard.remove(k);
+                                    changed |= r;
+                                    r
+                                }
+                            };
+                            let lower = shard.lower.clone();
+                            Outcome::Done { lower, removed }
+                        }
+                    });
+                }
+                if !changed {
+                    return Ok(Change::Keep((outcomes, None)));
+                }
+                let split = shard.split_if_over(self.shard_entries, new_id);
+                if let Some(right) = &split {
+                    // Written before the shard that will link to it.
+                    let right_bytes = encode(right)?;
+                    cas::write_fresh(
+                        self.storage.as_ref(),
+                        ictx,
+                        &shard_key(new_id),
+                        &right_bytes,
+                    )?;
+                }
+                let split = split.map(|r| r.lower);
+                Ok(Change::Write(encode(&shard)?, (outcomes, split)))
+            },
+        );
+        let ((outcomes, split), cost, after) = r?;
+        self.remember_known(sid, after, trusted && cost.attempts > 1);
+        let done = outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Done { .. }))
+            .count();
+        self.counters.updates.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .entries
+            .fetch_add(done as u64, Ordering::Relaxed);
+        self.count(&cost);
+        if let Some(right_lower) = split {
+            self.counters.splits.fetch_add(1, Ordering::Relaxed);
+            // The entries are stored (the new shard is reachable by its
+            // link); a root that missed it is mended by a later hop.
+            if let Err(e) = self.add_to_root(ictx, right_lower, new_id) {
+                log::warn!(
+                    "index {}: adding shard {new_id} to the root: {e}",
+                    ictx.namespace
+                );
+            }
+        }
+        Ok(outcomes)
+    }
+
     /// Removes the entries of `keys` (removals of those keys) from the
     /// index of `bucket`: one compare-and-swap per shard they fall in.
     /// Answers how many entries were there.
     pub fn remove(&self, bucket: &Context, keys: &[String]) -> Result<usize, StorageError> {
+        if let [key] = keys {
+            return Ok(usize::from(self.record(bucket, Op::Remove(key.clone()))?));
+        }
         let ictx = index_ctx(bucket);
         let mut keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         keys.sort_unstable();
@@ -369,6 +509,9 @@ impl Index {
                     }
                     Step::Done(Removed { consumed, lower }) => {
                         self.counters.updates.fetch_add(1, Ordering::Relaxed);
+                        self.counters
+                            .entries
+                            .fetch_add((consumed - i) as u64, Ordering::Relaxed);
                         removed_total += removed;
                         if hops > 0 {
                             self.mend_root(&ictx, lower, id);
@@ -423,144 +566,5 @@ impl Index {
     }
 }
 
-fn add(a: UpdateCost, b: UpdateCost) -> UpdateCost {
-    UpdateCost {
-        attempts: a.attempts + b.attempts,
-        calls: a.calls + b.calls,
-        bytes_written: a.bytes_written + b.bytes_written,
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::page::{page, Query};
-    use super::*;
-
-    fn store(dir: &std::path::Path) -> Arc<dyn Storage> {
-        Arc::new(crate::storage::local::test_store(
-            dir,
-            &[(1, 0, false), (2, 0, false)],
-        ))
-    }
-
-    fn entry(key: &str) -> Entry {
-        Entry {
-            key: key.into(),
-            size: 3,
-            mtime_ns: 5,
-            etag: "\"e\"".into(),
-            owner: None,
-            content_type: None,
-        }
-    }
-
-    fn all_keys(index: &Index, ctx: &Context) -> Vec<String> {
-        let mut s = index.scan(ctx, &Start::From(String::new())).unwrap();
-        let mut out = Vec::new();
-        while let Some(e) = s.next_entry().unwrap() {
-            out.push(e.key);
-        }
-        out
-    }
-
-    #[test]
-    fn puts_split_shards_and_scans_stay_ordered() {
-        let dir = tempfile::tempdir().unwrap();
-        let index = Index::new(store(dir.path()), 4);
-        let ctx = Context::new("b", vec![1, 2]);
-        assert!(index.is_empty(&ctx).unwrap());
-        let mut keys: Vec<String> = (0..60).map(|i| format!("k{:03}", (i * 37) % 60)).collect();
-        for k in &keys {
-            index.put(&ctx, &entry(k)).unwrap();
-        }
-        keys.sort();
-        assert_eq!(all_keys(&index, &ctx), keys);
-        let st = index.stats();
-        assert!(st.splits >= 10, "{st:?}");
-        let root = index.root(&index_ctx(&ctx), true).unwrap();
-        assert_eq!(root.shards.len() as u64, st.splits + 1);
-        // Another index (another proxy) with no cached root sees the same.
-        let other = Index::new(index.storage.clone(), 4);
-        assert_eq!(all_keys(&other, &ctx), keys);
-        // Pages of 7 with a delimiter-free listing, then after a marker.
-        let q = Query {
-            after: Some("k041".into()),
-            max_keys: 7,
-            ..Query::default()
-        };
-        let mut sc = other.scan(&ctx, &q.start()).unwrap();
-        let p = page(&mut sc, &q).unwrap();
-        assert_eq!(p.contents[0].key, "k042");
-        assert_eq!(p.contents.len(), 7);
-        assert!(p.truncated);
-        // Removal, many keys at once, across shards.
-        let gone: Vec<String> = keys.iter().step_by(2).cloned().collect();
-        assert_eq!(index.remove(&ctx, &gone).unwrap(), 30);
-        assert_eq!(index.remove(&ctx, &gone).unwrap(), 0);
-        let left: Vec<String> = keys.iter().skip(1).step_by(2).cloned().collect();
-        assert_eq!(all_keys(&other, &ctx), left);
-        assert!(!index.is_empty(&ctx).unwrap());
-        index.remove(&ctx, &left).unwrap();
-        assert!(other.is_empty(&ctx).unwrap());
-    }
-
-    #[test]
-    fn a_stale_root_is_followed_and_mended() {
-        let dir = tempfile::tempdir().unwrap();
-        let st = store(dir.path());
-        let a = Index::new(st.clone(), 4);
-        let b = Index::new(st, 4);
-        let ctx = Context::new("b", vec![1, 2]);
-        a.put(&ctx, &entry("a")).unwrap();
-        // b caches the one-shard root, then a splits many times.
-        assert_eq!(all_keys(&b, &ctx), ["a"]);
-        for i in 0..30 {
-            a.put(&ctx, &entry(&format!("z{i:02}"))).unwrap();
-        }
-        b.put(&ctx, &entry("z99")).unwrap();
-        b.remove(&ctx, &["z00".to_string()]).unwrap();
-        let keys = all_keys(&b, &ctx);
-        assert_eq!(keys.len(), 31);
-        assert!(keys.contains(&"z99".to_string()) && !keys.contains(&"z00".to_string()));
-        // A split whose root update never happened is still listed.
-        let ictx = index_ctx(&ctx);
-        cas::write_fresh(
-            a.storage.as_ref(),
-            &ictx,
-            ROOT_KEY,
-            &encode(&Root::default()).unwrap(),
-        )
-        .unwrap();
-        let fresh = Index::new(a.storage.clone(), 4);
-        assert_eq!(all_keys(&fresh, &ctx).len(), 31);
-        fresh.put(&ctx, &entry("z98")).unwrap();
-        assert!(fresh.root(&ictx, true).unwrap().shards.len() > 1, "mended");
-    }
-
-    #[test]
-    fn concurrent_writers_through_two_indexes_lose_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let st = store(dir.path());
-        let (a, b) = (
-            Arc::new(Index::new(st.clone(), 8)),
-            Arc::new(Index::new(st, 8)),
-        );
-        let ctx = Context::new("b", vec![1, 2]);
-        let threads: Vec<_> = (0..8)
-            .map(|t| {
-                let index = if t % 2 == 0 { a.clone() } else { b.clone() };
-                let ctx = ctx.clone();
-                std::thread::spawn(move || {
-                    for i in 0..40 {
-                        index.put(&ctx, &entry(&format!("t{t}-{i:02}"))).unwrap();
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        assert_eq!(all_keys(&a, &ctx).len(), 320);
-        assert!(a.stats().splits + b.stats().splits > 20);
-    }
-}
+mod tests;

@@ -14,6 +14,7 @@ mod cli;
 mod compat;
 mod elliptics;
 mod hardening;
+mod index_crash;
 mod keepalive;
 mod logging;
 mod metrics;

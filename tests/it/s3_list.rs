@@ -14,7 +14,7 @@ const ALICE: &str = "alice-secret";
 
 /// b1: alice writes, reader reads; pub: anyone reads and writes (so plain
 /// HTTP requests can list it); b3: bob only.
-fn setup(s3_port: u16, extra: Value) -> Setup {
+pub(crate) fn setup(s3_port: u16, extra: Value) -> Setup {
     let mut proxy = json!({"s3-address": format!("127.0.0.1:{s3_port}")});
     if let (Some(p), Some(e)) = (proxy.as_object_mut(), extra.as_object()) {
         p.extend(e.clone());
@@ -66,7 +66,13 @@ fn tag<'a>(doc: &'a str, name: &str) -> Vec<&'a str> {
 }
 
 /// Every key of a public bucket, paging with `max-keys` through ListObjectsV2.
-fn list_all(p: &Proxy, s3: &str, bucket: &str, prefix: &str, max_keys: usize) -> Vec<String> {
+pub(crate) fn list_all(
+    p: &Proxy,
+    s3: &str,
+    bucket: &str,
+    prefix: &str,
+    max_keys: usize,
+) -> Vec<String> {
     let mut keys = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..100_000 {

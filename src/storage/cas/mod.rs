@@ -275,20 +275,48 @@ pub fn update<T>(
     key: &str,
     limit: u64,
     retry: Retry,
-    mut f: impl FnMut(Option<&[u8]>) -> Result<Change<T>, StorageError>,
+    f: impl FnMut(Option<&[u8]>) -> Result<Change<T>, StorageError>,
 ) -> Result<(T, UpdateCost), StorageError> {
+    update_known(storage, ctx, key, limit, retry, None, f).map(|(v, cost, _)| (v, cost))
+}
+
+/// [`update`] from `known`, the primary's copy as this process last wrote
+/// or read it: the first compare-and-swap goes against that version without
+/// reading the primary (one store call less); when the copy changed since,
+/// the store refuses it and the update goes on from a read as [`update`]
+/// does. Answers also the primary's copy after the update (`None` when
+/// unknown), to pass as `known` next time.
+pub fn update_known<T>(
+    storage: &dyn Storage,
+    ctx: &Context,
+    key: &str,
+    limit: u64,
+    retry: Retry,
+    mut known: Option<Stored>,
+    mut f: impl FnMut(Option<&[u8]>) -> Result<Change<T>, StorageError>,
+) -> Result<(T, UpdateCost, Option<Stored>), StorageError> {
     let Some(&primary) = ctx.groups.first() else {
         return Err(StorageError::new(libc::ENXIO, "no groups to write to"));
     };
     let pctx = one_group(ctx, primary);
     let mut cost = UpdateCost::default();
+    known = known.filter(|k| k.group == primary);
+    let mut from_known = false;
     for attempt in 0..retry.attempts.max(1) {
-        if attempt > 0 {
+        // A refused known copy is no contention: read at once.
+        if attempt > 0 && !from_known {
             pause(attempt, retry.max_pause);
         }
         cost.attempts += 1;
-        cost.calls += 1;
-        let (base, expected) = match read_group(storage, ctx, primary, key, limit)? {
+        from_known = known.is_some();
+        let read = match known.take() {
+            Some(k) => Some(k),
+            None => {
+                cost.calls += 1;
+                read_group(storage, ctx, primary, key, limit)?
+            }
+        };
+        let (base, expected) = match read {
             Some(s) => {
                 let v = s.version.clone();
                 (Some(s), v)
@@ -304,7 +332,7 @@ pub fn update<T>(
             }
         };
         let (payload, value) = match f(base.as_ref().map(|b| b.payload.as_slice()))? {
-            Change::Keep(v) => return Ok((v, cost)),
+            Change::Keep(v) => return Ok((v, cost, base.filter(|b| b.group == primary))),
             Change::Write(p, v) => (p, v),
         };
         let generation = base.as_ref().map_or(0, |b| b.generation) + 1;
@@ -333,7 +361,13 @@ pub fn update<T>(
         replicate(
             storage, ctx, key, limit, &data, generation, replaced, &mut cost,
         );
-        return Ok((value, cost));
+        let now = Stored {
+            version: Version::of(&data),
+            payload,
+            generation,
+            group: primary,
+        };
+        return Ok((value, cost, Some(now)));
     }
     Err(conflict(format!(
         "{key}: still changing after {} attempts",
@@ -437,141 +471,4 @@ fn pause(attempt: u32, max: Duration) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::storage::local::LocalStore;
-    use crate::storage::write_small;
-    use std::sync::Arc;
-
-    fn store(dir: &std::path::Path, groups: &[u32]) -> LocalStore {
-        crate::storage::local::test_store(
-            dir,
-            &groups.iter().map(|&g| (g, 0, false)).collect::<Vec<_>>(),
-        )
-    }
-
-    #[test]
-    fn write_if_checks_the_version() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = store(dir.path(), &[1, 2]);
-        let ctx = Context::new("b", vec![1, 2]);
-        // Absent: the first "if absent" write wins, the second is refused.
-        assert!(s
-            .write_if(&ctx, "k", b"one", &Version::Absent)
-            .iter()
-            .all(|r| r.result.is_ok()));
-        let r = s.write_if(&ctx, "k", b"two", &Version::Absent);
-        assert!(r
-            .iter()
-            .all(|r| r.result.as_ref().unwrap_err().is_conflict()));
-        let (data, v) = read_versioned(&s, &ctx, "k", 100).unwrap().unwrap();
-        assert_eq!((data.as_slice(), &v), (&b"one"[..], &Version::of(b"one")));
-        // A stale version is refused, the current one accepted.
-        let r = s.write_if(&ctx, "k", b"x", &Version::of(b"stale"));
-        assert!(r[0].result.as_ref().unwrap_err().is_conflict());
-        let r = s.write_if(&ctx, "k", b"three", &v);
-        assert!(r[0].result.is_ok() && r[1].result.is_ok());
-        assert_eq!(
-            read_versioned(&s, &ctx, "k", 100).unwrap().unwrap().0,
-            b"three"
-        );
-        // Groups decide one by one.
-        write_small(&s, &Context::new("b", vec![2]), "k", b"other").unwrap();
-        let r = s.write_if(&ctx, "k", b"four", &Version::of(b"three"));
-        assert!(r[0].result.is_ok());
-        assert!(r[1].result.as_ref().unwrap_err().is_conflict());
-        assert!(read_versioned(&s, &ctx, "missing", 10).unwrap().is_none());
-    }
-
-    fn add(payload: Option<&[u8]>, item: u8) -> Change<()> {
-        let mut v = payload.map(|p| p.to_vec()).unwrap_or_default();
-        v.push(item);
-        Change::Write(v, ())
-    }
-
-    #[test]
-    fn concurrent_updates_lose_nothing_in_any_group() {
-        let dir = tempfile::tempdir().unwrap();
-        // Two stores on one directory stand for two proxy processes: each
-        // has its own open of cas.lock, which flock tells apart.
-        let s = Arc::new(store(dir.path(), &[1, 2, 3]));
-        let other = Arc::new(store(dir.path(), &[1, 2, 3]));
-        let ctx = Context::new("b", vec![1, 2, 3]);
-        let threads: Vec<_> = (0..8u8)
-            .map(|t| {
-                let s = if t % 2 == 0 { s.clone() } else { other.clone() };
-                let ctx = ctx.clone();
-                std::thread::spawn(move || {
-                    for i in 0..20u8 {
-                        update(&*s, &ctx, "k", 4096, Retry::default(), |p| {
-                            Ok(add(p, t * 20 + i))
-                        })
-                        .unwrap();
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        for g in [1, 2, 3] {
-            let got = read(&*s, &Context::new("b", vec![g]), "k", 4096)
-                .unwrap()
-                .unwrap();
-            let mut items = got.payload.clone();
-            items.sort();
-            assert_eq!(items, (0..160).collect::<Vec<u8>>(), "group {g}");
-            assert_eq!(got.generation, 160, "group {g}");
-        }
-    }
-
-    #[test]
-    fn torn_reads_are_detected() {
-        let mut data = envelope(3, b"payload");
-        assert_eq!(open_envelope("k", &data).unwrap(), (3, &b"payload"[..]));
-        let n = data.len();
-        data[n - 1] ^= 1;
-        assert_eq!(open_envelope("k", &data).unwrap_err().errno, TORN);
-        assert_eq!(
-            open_envelope("k", b"BRcas001").unwrap_err().errno,
-            -libc::EILSEQ
-        );
-    }
-
-    #[test]
-    fn a_stale_replica_catches_up_and_reads_fall_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = store(dir.path(), &[1, 2]);
-        let ctx = Context::new("b", vec![1, 2]);
-        update(&s, &ctx, "k", 100, Retry::default(), |p| Ok(add(p, 1))).unwrap();
-        // Group 2 misses an update (written behind the updater's back).
-        write_small(&s, &Context::new("b", vec![2]), "k", &envelope(0, b"")).unwrap();
-        let (_, cost) = update(&s, &ctx, "k", 100, Retry::default(), |p| Ok(add(p, 2))).unwrap();
-        assert_eq!(cost.attempts, 1);
-        let r2 = read(&s, &Context::new("b", vec![2]), "k", 100)
-            .unwrap()
-            .unwrap();
-        assert_eq!((r2.payload, r2.generation), (vec![1, 2], 2));
-        // A primary that lost the object starts again from the newest replica.
-        s.remove(&Context::new("b", vec![1]), "k");
-        let got = read(&s, &ctx, "k", 100).unwrap().unwrap();
-        assert_eq!((got.group, got.generation), (2, 2));
-        update(&s, &ctx, "k", 100, Retry::default(), |p| Ok(add(p, 3))).unwrap();
-        let got = read(&s, &ctx, "k", 100).unwrap().unwrap();
-        assert_eq!(
-            (got.group, got.payload, got.generation),
-            (1, vec![1, 2, 3], 3)
-        );
-        // Keep writes nothing; a payload over the limit fails.
-        let (v, cost) = update(&s, &ctx, "k", 100, Retry::default(), |_| {
-            Ok(Change::Keep(7))
-        })
-        .unwrap();
-        assert_eq!((v, cost.bytes_written), (7, 0));
-        let e = update(&s, &ctx, "k", 100, Retry::default(), |_| {
-            Ok(Change::Write(vec![0; 200], ()))
-        })
-        .unwrap_err();
-        assert_eq!(e.errno, -libc::EFBIG);
-    }
-}
+mod tests;

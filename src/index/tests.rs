@@ -1,0 +1,194 @@
+//! Index operations over a real embedded store: splits, stale roots,
+//! concurrent writers through two indexes, group commit.
+
+use super::page::{page, Query};
+use super::*;
+
+fn store(dir: &std::path::Path) -> Arc<dyn Storage> {
+    Arc::new(crate::storage::local::test_store(
+        dir,
+        &[(1, 0, false), (2, 0, false)],
+    ))
+}
+
+fn entry(key: &str) -> Entry {
+    Entry {
+        key: key.into(),
+        size: 3,
+        mtime_ns: 5,
+        etag: "\"e\"".into(),
+        owner: None,
+        content_type: None,
+    }
+}
+
+fn all_keys(index: &Index, ctx: &Context) -> Vec<String> {
+    let mut s = index.scan(ctx, &Start::From(String::new())).unwrap();
+    let mut out = Vec::new();
+    while let Some(e) = s.next_entry().unwrap() {
+        out.push(e.key);
+    }
+    out
+}
+
+#[test]
+fn puts_split_shards_and_scans_stay_ordered() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::new(store(dir.path()), 4);
+    let ctx = Context::new("b", vec![1, 2]);
+    assert!(index.is_empty(&ctx).unwrap());
+    let mut keys: Vec<String> = (0..60).map(|i| format!("k{:03}", (i * 37) % 60)).collect();
+    for k in &keys {
+        index.put(&ctx, &entry(k)).unwrap();
+    }
+    keys.sort();
+    assert_eq!(all_keys(&index, &ctx), keys);
+    let st = index.stats();
+    assert!(st.splits >= 10, "{st:?}");
+    let root = index.root(&index_ctx(&ctx), true).unwrap();
+    assert_eq!(root.shards.len() as u64, st.splits + 1);
+    // Another index (another proxy) with no cached root sees the same.
+    let other = Index::new(index.storage.clone(), 4);
+    assert_eq!(all_keys(&other, &ctx), keys);
+    // Pages of 7 with a delimiter-free listing, then after a marker.
+    let q = Query {
+        after: Some("k041".into()),
+        max_keys: 7,
+        ..Query::default()
+    };
+    let mut sc = other.scan(&ctx, &q.start()).unwrap();
+    let p = page(&mut sc, &q).unwrap();
+    assert_eq!(p.contents[0].key, "k042");
+    assert_eq!(p.contents.len(), 7);
+    assert!(p.truncated);
+    // Removal, many keys at once, across shards.
+    let gone: Vec<String> = keys.iter().step_by(2).cloned().collect();
+    assert_eq!(index.remove(&ctx, &gone).unwrap(), 30);
+    assert_eq!(index.remove(&ctx, &gone).unwrap(), 0);
+    let left: Vec<String> = keys.iter().skip(1).step_by(2).cloned().collect();
+    assert_eq!(all_keys(&other, &ctx), left);
+    assert!(!index.is_empty(&ctx).unwrap());
+    index.remove(&ctx, &left).unwrap();
+    assert!(other.is_empty(&ctx).unwrap());
+}
+
+#[test]
+fn a_stale_root_is_followed_and_mended() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(dir.path());
+    let a = Index::new(st.clone(), 4);
+    let b = Index::new(st, 4);
+    let ctx = Context::new("b", vec![1, 2]);
+    a.put(&ctx, &entry("a")).unwrap();
+    // b caches the one-shard root, then a splits many times.
+    assert_eq!(all_keys(&b, &ctx), ["a"]);
+    for i in 0..30 {
+        a.put(&ctx, &entry(&format!("z{i:02}"))).unwrap();
+    }
+    b.put(&ctx, &entry("z99")).unwrap();
+    b.remove(&ctx, &["z00".to_string()]).unwrap();
+    let keys = all_keys(&b, &ctx);
+    assert_eq!(keys.len(), 31);
+    assert!(keys.contains(&"z99".to_string()) && !keys.contains(&"z00".to_string()));
+    // A split whose root update never happened is still listed.
+    let ictx = index_ctx(&ctx);
+    cas::write_fresh(
+        a.storage.as_ref(),
+        &ictx,
+        ROOT_KEY,
+        &encode(&Root::default()).unwrap(),
+    )
+    .unwrap();
+    let fresh = Index::new(a.storage.clone(), 4);
+    assert_eq!(all_keys(&fresh, &ctx).len(), 31);
+    fresh.put(&ctx, &entry("z98")).unwrap();
+    assert!(fresh.root(&ictx, true).unwrap().shards.len() > 1, "mended");
+}
+
+#[test]
+fn concurrent_writers_through_two_indexes_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(dir.path());
+    let (a, b) = (
+        Arc::new(Index::new(st.clone(), 8)),
+        Arc::new(Index::new(st, 8)),
+    );
+    let ctx = Context::new("b", vec![1, 2]);
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let index = if t % 2 == 0 { a.clone() } else { b.clone() };
+            let ctx = ctx.clone();
+            std::thread::spawn(move || {
+                for i in 0..40 {
+                    index.put(&ctx, &entry(&format!("t{t}-{i:02}"))).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(all_keys(&a, &ctx).len(), 320);
+    assert!(a.stats().splits + b.stats().splits > 20);
+}
+
+#[test]
+fn concurrent_writes_of_one_shard_share_compare_and_swaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Arc::new(Index::new(store(dir.path()), 256));
+    let ctx = Context::new("b", vec![1, 2]);
+    let barrier = Arc::new(std::sync::Barrier::new(16));
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let (index, ctx, barrier) = (index.clone(), ctx.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                for i in 0..20 {
+                    index.put(&ctx, &entry(&format!("t{t:02}-{i:02}"))).unwrap();
+                }
+                index.remove(&ctx, &[format!("t{t:02}-00")]).unwrap()
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 1, "each removal found its entry");
+    }
+    assert_eq!(all_keys(&index, &ctx).len(), 16 * 19);
+    let st = index.stats();
+    assert_eq!(st.entries, 16 * 21, "{st:?}");
+    assert!(st.updates < st.entries, "no update was shared: {st:?}");
+    assert!(st.attempts >= st.updates && st.splits >= 1, "{st:?}");
+    assert_eq!(index.batches.queues(), 0);
+}
+
+#[test]
+fn a_shard_this_index_wrote_last_is_updated_without_a_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(dir.path());
+    let (a, b) = (Index::new(st.clone(), 256), Index::new(st, 256));
+    let ctx = Context::new("b", vec![1, 2]);
+    let calls = |i: &Index| i.stats().calls;
+    // The first update reads both groups (nothing there), writes, copies.
+    a.put(&ctx, &entry("k00")).unwrap();
+    assert_eq!(calls(&a), 4);
+    // Then: the compare-and-swap from the remembered copy, and the copy.
+    for i in 1..10 {
+        a.put(&ctx, &entry(&format!("k{i:02}"))).unwrap();
+    }
+    assert_eq!(calls(&a), 4 + 9 * 2);
+    // Another writer (proxy) changes the shard: a's copy is refused, it
+    // reads and writes again, and reads first for a while after that.
+    b.put(&ctx, &entry("k10")).unwrap();
+    let (before, attempts) = (calls(&a), a.stats().attempts);
+    a.put(&ctx, &entry("k11")).unwrap();
+    assert_eq!((calls(&a) - before, a.stats().attempts - attempts), (4, 2));
+    a.put(&ctx, &entry("k12")).unwrap();
+    assert_eq!(calls(&a) - before, 4 + 3);
+    let keys: Vec<String> = (0..13).map(|i| format!("k{i:02}")).collect();
+    assert_eq!(all_keys(&b, &ctx), keys);
+    // A bulk removal (outside the group commit) leaves no stale copy behind.
+    a.remove(&ctx, &keys[..2]).unwrap();
+    a.put(&ctx, &entry("k13")).unwrap();
+    assert_eq!(all_keys(&b, &ctx).len(), 12);
+    assert_eq!(a.stats().failures, 0);
+}

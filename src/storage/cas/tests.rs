@@ -1,0 +1,170 @@
+//! Compare-and-swap over real embedded stores: versions, replicated
+//! updates, catching up, concurrent writers, updates from a known copy.
+
+use super::*;
+use crate::storage::local::LocalStore;
+use crate::storage::write_small;
+use std::sync::Arc;
+
+fn store(dir: &std::path::Path, groups: &[u32]) -> LocalStore {
+    crate::storage::local::test_store(
+        dir,
+        &groups.iter().map(|&g| (g, 0, false)).collect::<Vec<_>>(),
+    )
+}
+
+#[test]
+fn write_if_checks_the_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), &[1, 2]);
+    let ctx = Context::new("b", vec![1, 2]);
+    // Absent: the first "if absent" write wins, the second is refused.
+    assert!(s
+        .write_if(&ctx, "k", b"one", &Version::Absent)
+        .iter()
+        .all(|r| r.result.is_ok()));
+    let r = s.write_if(&ctx, "k", b"two", &Version::Absent);
+    assert!(r
+        .iter()
+        .all(|r| r.result.as_ref().unwrap_err().is_conflict()));
+    let (data, v) = read_versioned(&s, &ctx, "k", 100).unwrap().unwrap();
+    assert_eq!((data.as_slice(), &v), (&b"one"[..], &Version::of(b"one")));
+    // A stale version is refused, the current one accepted.
+    let r = s.write_if(&ctx, "k", b"x", &Version::of(b"stale"));
+    assert!(r[0].result.as_ref().unwrap_err().is_conflict());
+    let r = s.write_if(&ctx, "k", b"three", &v);
+    assert!(r[0].result.is_ok() && r[1].result.is_ok());
+    assert_eq!(
+        read_versioned(&s, &ctx, "k", 100).unwrap().unwrap().0,
+        b"three"
+    );
+    // Groups decide one by one.
+    write_small(&s, &Context::new("b", vec![2]), "k", b"other").unwrap();
+    let r = s.write_if(&ctx, "k", b"four", &Version::of(b"three"));
+    assert!(r[0].result.is_ok());
+    assert!(r[1].result.as_ref().unwrap_err().is_conflict());
+    assert!(read_versioned(&s, &ctx, "missing", 10).unwrap().is_none());
+}
+
+fn add(payload: Option<&[u8]>, item: u8) -> Change<()> {
+    let mut v = payload.map(|p| p.to_vec()).unwrap_or_default();
+    v.push(item);
+    Change::Write(v, ())
+}
+
+#[test]
+fn concurrent_updates_lose_nothing_in_any_group() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two stores on one directory stand for two proxy processes: each
+    // has its own open of cas.lock, which flock tells apart.
+    let s = Arc::new(store(dir.path(), &[1, 2, 3]));
+    let other = Arc::new(store(dir.path(), &[1, 2, 3]));
+    let ctx = Context::new("b", vec![1, 2, 3]);
+    let threads: Vec<_> = (0..8u8)
+        .map(|t| {
+            let s = if t % 2 == 0 { s.clone() } else { other.clone() };
+            let ctx = ctx.clone();
+            std::thread::spawn(move || {
+                for i in 0..20u8 {
+                    update(&*s, &ctx, "k", 4096, Retry::default(), |p| {
+                        Ok(add(p, t * 20 + i))
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    for g in [1, 2, 3] {
+        let got = read(&*s, &Context::new("b", vec![g]), "k", 4096)
+            .unwrap()
+            .unwrap();
+        let mut items = got.payload.clone();
+        items.sort();
+        assert_eq!(items, (0..160).collect::<Vec<u8>>(), "group {g}");
+        assert_eq!(got.generation, 160, "group {g}");
+    }
+}
+
+#[test]
+fn torn_reads_are_detected() {
+    let mut data = envelope(3, b"payload");
+    assert_eq!(open_envelope("k", &data).unwrap(), (3, &b"payload"[..]));
+    let n = data.len();
+    data[n - 1] ^= 1;
+    assert_eq!(open_envelope("k", &data).unwrap_err().errno, TORN);
+    assert_eq!(
+        open_envelope("k", b"BRcas001").unwrap_err().errno,
+        -libc::EILSEQ
+    );
+}
+
+#[test]
+fn a_stale_replica_catches_up_and_reads_fall_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), &[1, 2]);
+    let ctx = Context::new("b", vec![1, 2]);
+    update(&s, &ctx, "k", 100, Retry::default(), |p| Ok(add(p, 1))).unwrap();
+    // Group 2 misses an update (written behind the updater's back).
+    write_small(&s, &Context::new("b", vec![2]), "k", &envelope(0, b"")).unwrap();
+    let (_, cost) = update(&s, &ctx, "k", 100, Retry::default(), |p| Ok(add(p, 2))).unwrap();
+    assert_eq!(cost.attempts, 1);
+    let r2 = read(&s, &Context::new("b", vec![2]), "k", 100)
+        .unwrap()
+        .unwrap();
+    assert_eq!((r2.payload, r2.generation), (vec![1, 2], 2));
+    // A primary that lost the object starts again from the newest replica.
+    s.remove(&Context::new("b", vec![1]), "k");
+    let got = read(&s, &ctx, "k", 100).unwrap().unwrap();
+    assert_eq!((got.group, got.generation), (2, 2));
+    update(&s, &ctx, "k", 100, Retry::default(), |p| Ok(add(p, 3))).unwrap();
+    let got = read(&s, &ctx, "k", 100).unwrap().unwrap();
+    assert_eq!(
+        (got.group, got.payload, got.generation),
+        (1, vec![1, 2, 3], 3)
+    );
+    // Keep writes nothing; a payload over the limit fails.
+    let (v, cost) = update(&s, &ctx, "k", 100, Retry::default(), |_| {
+        Ok(Change::Keep(7))
+    })
+    .unwrap();
+    assert_eq!((v, cost.bytes_written), (7, 0));
+    let e = update(&s, &ctx, "k", 100, Retry::default(), |_| {
+        Ok(Change::Write(vec![0; 200], ()))
+    })
+    .unwrap_err();
+    assert_eq!(e.errno, -libc::EFBIG);
+}
+
+#[test]
+fn an_update_from_a_known_copy_skips_the_read_and_a_stale_one_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), &[1, 2]);
+    let ctx = Context::new("b", vec![1, 2]);
+    let r = Retry::default();
+    let (_, _, known) = update_known(&s, &ctx, "k", 100, r, None, |p| Ok(add(p, 1))).unwrap();
+    let known = known.unwrap();
+    assert_eq!((known.payload.clone(), known.generation), (vec![1], 1));
+    // Known and current: a compare-and-swap and a copy, no read.
+    let (_, cost, known) =
+        update_known(&s, &ctx, "k", 100, r, Some(known), |p| Ok(add(p, 2))).unwrap();
+    assert_eq!((cost.calls, cost.attempts), (2, 1));
+    assert_eq!(
+        known.as_ref().unwrap(),
+        &read(&s, &ctx, "k", 100).unwrap().unwrap()
+    );
+    // Another writer changes it: the known copy is refused, the update
+    // goes on from a read and keeps both changes.
+    update(&s, &ctx, "k", 100, r, |p| Ok(add(p, 3))).unwrap();
+    let (_, cost, after) = update_known(&s, &ctx, "k", 100, r, known, |p| Ok(add(p, 4))).unwrap();
+    assert_eq!(cost.attempts, 2);
+    let got = read(&s, &ctx, "k", 100).unwrap().unwrap();
+    assert_eq!((got.payload.clone(), got.generation), (vec![1, 2, 3, 4], 4));
+    assert_eq!(after.unwrap(), got);
+    let r2 = read(&s, &Context::new("b", vec![2]), "k", 100)
+        .unwrap()
+        .unwrap();
+    assert_eq!(r2.payload, vec![1, 2, 3, 4], "copied");
+}

@@ -21,10 +21,10 @@ type ReloadHook = (&'static str, Box<dyn Fn(&AppState) + Send + Sync>);
 pub fn run(state: web::Data<AppState>, log_file: Option<Arc<LogFile>>) -> std::io::Result<()> {
     let system = actix_web::rt::System::new();
     system.block_on(async move {
-        let mut listeners = crate::http::bind(&state)?;
+        let mut listeners = crate::rest::bind(&state)?;
         // The S3 API (docs/s3.md) on its own listeners; all stop together.
         if let Some((s3, tls)) = crate::s3::server(&state)? {
-            listeners.add(s3, tls.map(|r| ("s3 tls", r)));
+            listeners.add(s3, tls);
         }
         // In this order: the config first, since the hooks after it read it.
         let mut hooks: Vec<ReloadHook> = vec![(

@@ -55,7 +55,7 @@ async fn read_with(
             format!("a {what} body takes at most {limit} bytes, this one has {n}"),
         )
     };
-    let declared = crate::http::request::declared_length(req.http.headers());
+    let declared = crate::http::message::declared_length(req.http.headers());
     if let Some(n) = declared.filter(|n| *n > limit as u64) {
         return Err(too_large(n.to_string()));
     }

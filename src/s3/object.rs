@@ -24,7 +24,7 @@ use super::S3Req;
 use crate::bucket::BucketMeta;
 use crate::core::{Download, Piece, ReadOptions};
 use crate::encoding::hex;
-use crate::http::get::content_type;
+use crate::http::content_type::content_type;
 use crate::http::range::{self, Ranges};
 
 /// Largest single PUT, as S3 (5 GiB).

@@ -1,8 +1,12 @@
-//! The source tree's shape (issue 14): no import cycle between the
-//! top-level modules of `src/`, one lock policy, and no source file over
-//! 600 lines. Reads the sources, not the binary: every `crate::NAME` path
-//! outside comments is an edge from the file's top-level module to `NAME`;
-//! a strongly connected component of more than one module is a cycle.
+//! The source tree's shape (issues 14 and 23): no import cycle between the
+//! top-level modules of `src/`, the APIs (`rest`, `s3`, `vod`) side by side
+//! (none imports another; the shared HTTP mechanics in `http` import none),
+//! one lock policy, and no source file over 600 lines. Reads the sources, not the
+//! binary: every `crate::NAME` path outside comments is an edge from the
+//! file's top-level module to `NAME`; a strongly connected component of
+//! more than one module is a cycle.
+//!
+//! `cargo test --test it structure:: -- --nocapture` prints the graphs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -189,6 +193,41 @@ fn top_level_modules_import_no_cycle() {
     );
 }
 
+/// The API modules: each is a front door over the core, beside the others.
+const APIS: [&str; 3] = ["rest", "s3", "vod"];
+
+/// The edges from an API to another API, or from `http` to an API.
+fn api_violations(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for (m, deps) in graph {
+        if !APIS.contains(&m.as_str()) && m != "http" {
+            continue;
+        }
+        for d in deps
+            .iter()
+            .filter(|d| APIS.contains(&d.as_str()) && *d != m)
+        {
+            wrong.push(format!("{m} -> {d}"));
+        }
+    }
+    wrong
+}
+
+#[test]
+fn no_api_module_imports_another_and_http_imports_none() {
+    let graph = import_graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    assert!(
+        graph.contains_key("rest") && graph.contains_key("s3"),
+        "{graph:?}"
+    );
+    let wrong = api_violations(&graph);
+    assert!(
+        wrong.is_empty(),
+        "an API imports another API (or the shared mechanics in http import an API); \
+         move what both need down into http or core: {wrong:?}"
+    );
+}
+
 #[test]
 fn the_checker_sees_cycles_and_groups() {
     let code =
@@ -200,6 +239,16 @@ fn the_checker_sees_cycles_and_groups() {
         .map(|(k, v)| (k.to_string(), BTreeSet::from([v.to_string()])))
         .collect();
     assert_eq!(cycles(&g), vec![vec!["a", "b", "c"]]);
+    let g: BTreeMap<String, BTreeSet<String>> = [
+        ("s3", "rest"),
+        ("vod", "http"),
+        ("http", "vod"),
+        ("runtime", "s3"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), BTreeSet::from([v.to_string()])))
+    .collect();
+    assert_eq!(api_violations(&g), ["http -> vod", "s3 -> rest"]);
 }
 
 /// The names `code` takes from `prefix` (`std::sync::` -> `Mutex`, ...).

@@ -1,5 +1,5 @@
-//! The HTTP layer's error and its mapping to a status: the one place where
-//! storage, bucket and ACL errors become HTTP replies.
+//! The REST API's error and its mapping to a status: the one place where
+//! storage, bucket, ACL and body errors become Backrunner's replies.
 
 use actix_web::http::header::{
     HeaderValue, ALLOW, CONTENT_RANGE, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
@@ -10,6 +10,7 @@ use actix_web::HttpResponse;
 use crate::auth::AuthError;
 use crate::bucket::BucketError;
 use crate::core::ObjectError;
+use crate::http::body::BodyError;
 use crate::storage::error::ErrorClass;
 use crate::storage::StorageError;
 
@@ -154,6 +155,16 @@ impl From<ObjectError> for ApiError {
             ObjectError::NoBucket(why) => ApiError::Unavailable(why.to_string()),
             e @ ObjectError::BodyLength { .. } => ApiError::BadRequest(e.to_string()),
             ObjectError::Internal(why) => ApiError::Internal(why),
+        }
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::Unreadable(why) => ApiError::BadRequest(why),
+            BodyError::TooSlow(why) => ApiError::RequestTimeout(why),
+            BodyError::TooLarge(why) => ApiError::PayloadTooLarge(why),
         }
     }
 }

@@ -7,7 +7,8 @@ use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::{read_body, Req};
+use super::Req;
+use crate::http::body::read_body;
 
 /// Most keys one `/bulk_delete/` may name, as Swift's bulk delete allows;
 /// more is 413 (docs/api.md).
@@ -126,7 +127,7 @@ pub async fn bulk_delete(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (_, ctx) = req.bucket_session(bucket, true).await?;
-    let declared = super::request::declared_length(req.http.headers());
+    let declared = crate::http::message::declared_length(req.http.headers());
     if declared.is_some_and(|n| n > BULK_BODY_LIMIT as u64) {
         return Err(ApiError::PayloadTooLarge(format!(
             "bulk_delete body of {} bytes is larger than {BULK_BODY_LIMIT} \

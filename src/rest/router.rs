@@ -1,17 +1,20 @@
-//! Routing: every request goes through [`dispatch`], which picks the
+//! The REST API's router: every request goes through [`dispatch`], which picks the
 //! handler for its [`Endpoint`] and then [`finish`]es the reply (errors to
 //! replies, `proxy.headers`, statistics, the access line).
 
 use std::time::Instant;
 
-use actix_web::http::header::{ALLOW, CONTENT_LENGTH};
+use actix_web::http::header::ALLOW;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::endpoint::Endpoint;
 use super::error::ApiError;
-use super::request::{header_bytes, Req, MAX_HEADER_BYTES};
+use super::request::Req;
 use super::{config_update, delete, files, get, lookup, metrics, redirect, stat, upload};
+use crate::http::message::{
+    add_proxy_headers, declared_length, header_bytes, reply_bytes, MAX_HEADER_BYTES,
+};
 use crate::state::AppState;
 
 async fn handle(ep: &Endpoint, req: &Req, payload: web::Payload) -> Result<HttpResponse, ApiError> {
@@ -130,7 +133,7 @@ fn finish(routed: Routed, req: &Req, name: &str, started: Instant) -> HttpRespon
     }
     let status = resp.status().as_u16();
     let bytes = reply_bytes(&resp);
-    let bytes_in = super::request::declared_length(req.http.headers()).unwrap_or(0);
+    let bytes_in = declared_length(req.http.headers()).unwrap_or(0);
     state
         .stats
         .record_request(name, status, bytes, bytes_in, started.elapsed());
@@ -148,28 +151,6 @@ fn finish(routed: Routed, req: &Req, name: &str, started: Instant) -> HttpRespon
         if error.is_empty() { "-" } else { error.as_str() }
     );
     resp
-}
-
-/// The reply body's size: its Content-Length, else the size a streamed
-/// body (SizedStream) carries, else 0.
-/// Adds `proxy.headers` (checked when the config was read) to a reply, on
-/// every listener.
-pub(crate) fn add_proxy_headers(resp: &mut HttpResponse, headers: &crate::config::ProxyHeaders) {
-    for (k, v) in headers.iter() {
-        resp.headers_mut().insert(k.clone(), v.clone());
-    }
-}
-
-fn reply_bytes(resp: &HttpResponse) -> u64 {
-    resp.headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .or(match actix_web::body::MessageBody::size(resp.body()) {
-            actix_web::body::BodySize::Sized(n) => Some(n),
-            _ => None,
-        })
-        .unwrap_or(0)
 }
 
 fn allow_header(methods: &[Method]) -> String {

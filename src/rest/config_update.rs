@@ -11,8 +11,9 @@ use std::net::IpAddr;
 use actix_web::{web, HttpResponse};
 
 use super::error::ApiError;
-use super::{blocking, read_body, Req};
+use super::{blocking, Req};
 use crate::auth::parse_authorization;
+use crate::http::body::read_body;
 
 /// Largest config body accepted.
 pub const MAX_CONFIG_BODY: usize = 1 << 20;

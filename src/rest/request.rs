@@ -1,4 +1,4 @@
-//! The request context every handler gets, and small request helpers.
+//! The request context every REST handler gets, and small request helpers.
 
 use std::sync::Arc;
 
@@ -123,26 +123,6 @@ impl Req {
             timeout: None,
         })
     }
-}
-
-/// Largest total size of request headers served (names and values), as
-/// nginx's default `large_client_header_buffers`; larger ones get 431.
-pub const MAX_HEADER_BYTES: usize = 32 * 1024;
-
-pub(super) fn header_bytes(req: &HttpRequest) -> usize {
-    req.headers()
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len() + 4)
-        .sum()
-}
-
-/// The body size a request's `Content-Length` declares, if it declares one
-/// that is a number.
-pub fn declared_length(headers: &actix_web::http::header::HeaderMap) -> Option<u64> {
-    headers
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Parses a decimal or `0x` hexadecimal number.

@@ -3,11 +3,12 @@
 
 use actix_web::http::header::{CONTENT_LENGTH, RANGE};
 use actix_web::{web, HttpResponse};
+use futures_util::TryStreamExt;
 
-use super::body::BodyReader;
 use super::error::ApiError;
 use super::reply::{LookupJson, UploadJson};
 use super::Req;
+use crate::http::body::BodyReader;
 
 /// Parses an upload's `Range: bytes=N-` into the offset N; `None` without
 /// a Range header (the body replaces the object).
@@ -64,7 +65,9 @@ pub async fn upload(
     objects.check_upload(&meta, offset, size, req.snap.config.proxy.max_object_size())?;
     let ctx = req.storage_ctx(&meta, true)?;
     // A stalled or trickling client may not hold the write open forever.
-    let body = BodyReader::new(payload, &req.snap.config.proxy).into_stream();
+    let body = BodyReader::new(payload, &req.snap.config.proxy)
+        .into_stream()
+        .map_err(ApiError::from);
     let results = objects.put(ctx, key, offset, size, body, None).await?;
     Ok(HttpResponse::Ok().json(UploadJson {
         bucket: meta.name.clone(),

@@ -7,8 +7,8 @@ use actix_web::http::header::{HeaderValue, AUTHORIZATION, LOCATION, RANGE};
 use actix_web::HttpResponse;
 
 use super::error::ApiError;
-use super::range;
 use super::Req;
+use crate::http::range;
 use crate::redirect_sign::{address_host, SignedRedirect};
 use crate::time::unix_secs;
 

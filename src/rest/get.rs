@@ -2,8 +2,6 @@
 //! or `multipart/byteranges`), and the body streamed from the store one
 //! chunk at a time.
 
-use std::collections::BTreeMap;
-
 use actix_web::body::SizedStream;
 use actix_web::http::header::{CONTENT_RANGE, CONTENT_TYPE, IF_RANGE, RANGE};
 use actix_web::http::{Method, StatusCode};
@@ -11,24 +9,14 @@ use actix_web::{HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 
-use super::conditional::{self, Validators};
 use super::error::ApiError;
-use super::multipart::Multipart;
-use super::range::{self, Ranges, Span};
 use super::Req;
 use crate::core::{Download, OpenObject, Piece, ReadOptions};
+use crate::http::conditional::{self, Validators};
+use crate::http::content_type::content_type;
+use crate::http::multipart::Multipart;
+use crate::http::range::{self, Ranges, Span};
 use crate::storage::ReplicaInfo;
-
-/// The Content-Type of a key: the longest matching suffix of the
-/// `content-types` map, else the type of its extension, else octet-stream.
-pub fn content_type(map: &BTreeMap<String, String>, key: &str) -> String {
-    map.iter()
-        .filter(|(suffix, _)| key.ends_with(suffix.as_str()))
-        .max_by_key(|(suffix, _)| suffix.len())
-        .map(|(_, ct)| ct.clone())
-        .or_else(|| mime_guess::from_path(key).first_raw().map(str::to_string))
-        .unwrap_or_else(|| "application/octet-stream".to_string())
-}
 
 /// The strong ETag of a replica (docs/http-caching.md): the first 128 bits
 /// of its stored checksum; when the backend keeps none (all zeros, as plain
@@ -166,22 +154,6 @@ fn send(
 mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
-
-    #[test]
-    fn content_types() {
-        let mut m = BTreeMap::new();
-        m.insert(".mp4".to_string(), "video/custom".to_string());
-        m.insert("x.mp4".to_string(), "video/x".to_string());
-        assert_eq!(content_type(&m, "a/b.mp4"), "video/custom");
-        assert_eq!(content_type(&m, "ax.mp4"), "video/x");
-        assert_eq!(content_type(&m, "a.png"), "image/png");
-        assert_eq!(content_type(&BTreeMap::new(), "v.mp4"), "video/mp4");
-        assert_eq!(
-            content_type(&m, "a.unknown-ext"),
-            "application/octet-stream"
-        );
-        assert_eq!(content_type(&m, "noext"), "application/octet-stream");
-    }
 
     #[test]
     fn etags_from_checksum_or_identity() {

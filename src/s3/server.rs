@@ -1,7 +1,7 @@
 //! The S3 listener: every request goes through [`dispatch`], which routes
 //! it to its operation ([`handle`]) and decorates the answer
 //! (`x-amz-request-id`, `proxy.headers`, CORS, counters, access log);
-//! CORS preflights are answered by [`super::cors`].
+//! CORS preflights are answered by [`crate::s3::cors`].
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,15 +10,16 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::auth::authenticate;
-use super::error::{S3Error, S3ErrorCode};
-use super::op::{parse_op, Op};
-use super::request::{load_bucket, S3Req};
-use super::target::{parse_target, Target};
-use super::{
-    access, bucket, bucket_admin, copy, cors, delete_objects, multipart, object, upload_lists,
-};
 use crate::http::listen::{Bound, Listener};
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::op::{parse_op, Op};
+use crate::s3::request::{load_bucket, S3Req};
+use crate::s3::sign::auth::authenticate;
+use crate::s3::target::{parse_target, Target};
+use crate::s3::{
+    bucket, bucket::bucket_admin, cors, multipart, multipart::upload_lists, object, object::copy,
+    object::delete_objects, sign::access,
+};
 use crate::state::{AppState, Snapshot};
 
 async fn handle(
@@ -95,8 +96,10 @@ async fn handle(
         Op::UploadPartCopy => multipart::upload_part_copy(&req, &bucket, key).await,
         Op::CompleteMultipartUpload => multipart::complete(&req, &bucket, key, payload).await,
         Op::AbortMultipartUpload => multipart::abort(&req, &bucket, key).await,
-        Op::ListObjects { .. } => super::list::list(&req, &bucket).await,
-        Op::ListObjectVersions => super::list_versions::list_versions(&req, &bucket).await,
+        Op::ListObjects { .. } => crate::s3::list::list(&req, &bucket).await,
+        Op::ListObjectVersions => {
+            crate::s3::list::list_versions::list_versions(&req, &bucket).await
+        }
         Op::ListParts => upload_lists::list_parts(&req, &bucket, key).await,
         Op::ListMultipartUploads => upload_lists::list_uploads(&req, &bucket).await,
         Op::ListBuckets | Op::CreateBucket | Op::NotImplemented(_) => {

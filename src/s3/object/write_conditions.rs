@@ -7,11 +7,11 @@
 //! is not atomic with the write (the store has no conditional streaming
 //! write), so two writers racing through the window both pass (docs/s3.md).
 
-use super::error::{S3Error, S3ErrorCode};
-use super::meta::{self, ObjectMeta};
-use super::S3Req;
 use crate::core::{ObjectError, OpenObject, ReadOptions};
 use crate::http::conditional::{self, Outcome, Preconditions, Validators};
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::object::meta::{self, ObjectMeta};
+use crate::s3::S3Req;
 use crate::storage::{Context, ReplicaInfo};
 
 /// An existing object: the replica opened, its sidecar when it describes

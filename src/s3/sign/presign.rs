@@ -3,8 +3,8 @@
 //! `X-Amz-Signature`), as the S3 guide "Authenticating Requests: Using
 //! Query Parameters" defines it. The payload is `UNSIGNED-PAYLOAD`.
 
-use super::error::{S3Error, S3ErrorCode};
-use super::sigv4::{self, Authorization, ALGORITHM, MAX_SKEW_SECS, UNSIGNED_PAYLOAD};
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::sign::sigv4::{self, Authorization, ALGORITHM, MAX_SKEW_SECS, UNSIGNED_PAYLOAD};
 
 /// Longest `X-Amz-Expires`: seven days, as S3.
 pub const MAX_EXPIRES: i64 = 604_800;
@@ -142,7 +142,7 @@ pub fn payload_hash(header: Option<&str>) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::s3::sigv4::{canonical_request, signature, string_to_sign, Request};
+    use crate::s3::sign::sigv4::{canonical_request, signature, string_to_sign, Request};
 
     /// The GET example of the S3 guide "Authenticating Requests: Using
     /// Query Parameters": `test.txt` in `examplebucket`, expiring after

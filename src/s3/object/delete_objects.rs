@@ -8,11 +8,11 @@ use std::fmt::Write as _;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpResponse};
 
-use super::error::S3Error;
-use super::xml::{self, escape};
-use super::xml_body::{parse_delete, MAX_DELETE_KEYS};
-use super::{body, meta, S3Req};
 use crate::bucket::BucketMeta;
+use crate::s3::error::S3Error;
+use crate::s3::object::xml_body::{parse_delete, MAX_DELETE_KEYS};
+use crate::s3::xml::{self, escape};
+use crate::s3::{object::body, object::meta, S3Req};
 
 /// Largest DeleteObjects body: 1,000 keys of 1,024 bytes, escaped, with room.
 const MAX_BODY: usize = 8 << 20;

@@ -1,12 +1,15 @@
 //! Bucket operations: ListBuckets and GetBucketLocation (HeadBucket is the
 //! ACL check alone, done by the router).
 
+pub mod bucket_admin;
+pub mod bucket_name;
+
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::HttpResponse;
 
-use super::access::{self, Caller};
-use super::error::{S3Error, S3ErrorCode};
-use super::{xml, S3Req};
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::sign::access::{self, Caller};
+use crate::s3::{xml, S3Req};
 
 /// `GET /`: the loaded buckets whose ACL names the caller, by name. Bucket
 /// metadata keeps no creation time, so every bucket shows the time the

@@ -12,11 +12,11 @@ use actix_web::web;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
-use super::checksum;
-use super::digest::BodyDigest;
-use super::error::{S3Error, S3ErrorCode};
-use super::object::{checked_body, decoder};
-use super::S3Req;
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::object::{checked_body, decoder};
+use crate::s3::sign::checksum;
+use crate::s3::sign::digest::BodyDigest;
+use crate::s3::S3Req;
 
 /// Reads the whole body of `what` (an operation name for messages), at most
 /// `limit` bytes, and verifies every digest the request carries.
@@ -32,7 +32,7 @@ pub async fn read(
 
 /// [`read`] for CompleteMultipartUpload, whose `x-amz-checksum-*` headers
 /// are the completed object's, not the body's (checked in
-/// [`super::mpu_checksum`]).
+/// [`crate::s3::multipart::mpu_checksum`]).
 pub async fn read_object_checksummed(
     req: &S3Req,
     payload: web::Payload,

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpResponse};
 
-use super::access::Caller;
-use super::error::{S3Error, S3ErrorCode};
-use super::request::load_bucket;
-use super::{body, bucket_name, xml_body, S3Req};
 use crate::bucket::meta::{AclEntry, ACL_ADMIN, ACL_WRITE};
 use crate::bucket::{cluster_list, BucketError, BucketMeta};
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::request::load_bucket;
+use crate::s3::sign::access::Caller;
+use crate::s3::{bucket::bucket_name, object::body, object::xml_body, S3Req};
 
 /// Largest CreateBucketConfiguration body.
 const MAX_CONFIG_BODY: usize = 64 << 10;
@@ -189,7 +189,7 @@ fn register(req: &S3Req, f: impl Fn(&crate::bucket::Buckets)) {
 /// (written before it, or by other Elliptics clients) are not seen.
 async fn is_empty(req: &S3Req, bucket: &BucketMeta) -> Result<bool, S3Error> {
     let ctx = req.storage_ctx(bucket, false);
-    let index = super::list::name_index(req, "DeleteBucket")?;
+    let index = crate::s3::list::name_index(req, "DeleteBucket")?;
     Ok(crate::core::blocking(move || index.is_empty(&ctx)).await??)
 }
 

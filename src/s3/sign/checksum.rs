@@ -15,7 +15,7 @@
 use openssl::sha::{Sha1, Sha256};
 use serde::{Deserialize, Serialize};
 
-use super::error::{S3Error, S3ErrorCode};
+use crate::s3::error::{S3Error, S3ErrorCode};
 
 /// A checksum algorithm of S3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

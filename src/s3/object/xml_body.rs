@@ -6,7 +6,7 @@
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 
-use super::error::{S3Error, S3ErrorCode};
+use crate::s3::error::{S3Error, S3ErrorCode};
 
 /// Most keys one DeleteObjects may name, as S3.
 pub const MAX_DELETE_KEYS: usize = 1000;

@@ -3,18 +3,18 @@
 //! is its one version, `VersionId` `null`, `IsLatest` true. Clients that
 //! empty a bucket (aws-cli scripts, Terraform's `force_destroy`, test
 //! suites) list versions first. The page comes from the name index as
-//! ListObjects' does ([`super::list`]).
+//! ListObjects' does ([`crate::s3::list`]).
 
 use actix_web::HttpResponse;
 
-use super::error::{S3Error, S3ErrorCode};
-use super::list::{
-    common_prefixes, el, encoded, entry_details, page_terms, read_page, xml_reply, ListParams,
-};
-use super::request::S3Req;
-use super::xml;
 use crate::bucket::BucketMeta;
 use crate::index::page::Page;
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::list::{
+    common_prefixes, el, encoded, entry_details, page_terms, read_page, xml_reply, ListParams,
+};
+use crate::s3::request::S3Req;
+use crate::s3::xml;
 
 /// The one version id of an object in a bucket without versioning.
 const NULL_VERSION: &str = "null";

@@ -9,9 +9,9 @@ use openssl::pkey::PKey;
 use openssl::sign::Signer;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-pub use super::digest::BodyDigest;
-use super::error::{S3Error, S3ErrorCode};
 use crate::encoding::hex;
+use crate::s3::error::{S3Error, S3ErrorCode};
+pub use crate::s3::sign::digest::BodyDigest;
 
 /// The only algorithm accepted.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";

@@ -3,7 +3,7 @@
 //! Buckets made by `bmeta` may have other names; they are served, only S3
 //! cannot create them.
 
-use super::error::{S3Error, S3ErrorCode};
+use crate::s3::error::{S3Error, S3ErrorCode};
 
 /// Prefixes S3 reserves.
 const RESERVED_PREFIXES: &[&str] = &["xn--", "sthree-", "amzn-s3-demo-"];

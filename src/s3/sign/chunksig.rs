@@ -6,9 +6,9 @@
 //! signature and its data's SHA-256; a signed trailer is signed over the
 //! last chunk signature and the SHA-256 of its canonical lines.
 
-use super::error::{S3Error, S3ErrorCode};
-use super::sigv4::{hmac_sha256, same_signature, EMPTY_SHA256};
 use crate::encoding::hex;
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::sign::sigv4::{hmac_sha256, same_signature, EMPTY_SHA256};
 
 /// `x-amz-content-sha256` of a signed aws-chunked body.
 pub const SIGNED_PAYLOAD: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
@@ -116,7 +116,7 @@ impl ChunkSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::s3::sigv4::{
+    use crate::s3::sign::sigv4::{
         canonical_request, parse_authorization, signature, signing_key, string_to_sign, Request,
     };
 

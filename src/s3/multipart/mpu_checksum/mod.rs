@@ -15,10 +15,12 @@
 use actix_web::http::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 
-use super::checksum::{self, Algorithm, ChecksumType, Expected, ObjectChecksum, ALGORITHMS};
-use super::error::{S3Error, S3ErrorCode};
-use super::meta::ObjectMeta;
-use super::parts::CompletedPart;
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::multipart::parts::CompletedPart;
+use crate::s3::object::meta::ObjectMeta;
+use crate::s3::sign::checksum::{
+    self, Algorithm, ChecksumType, Expected, ObjectChecksum, ALGORITHMS,
+};
 
 /// The checksum an upload was created with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,7 +213,7 @@ fn object_checksum(
 
 /// The checks of a CompleteMultipartUpload and the object checksum to
 /// keep. `parts` are the stored parts, in the order of `named` (already
-/// matched by [`super::parts::check_parts`]). In this order:
+/// matched by [`crate::s3::multipart::parts::check_parts`]). In this order:
 /// - `x-amz-checksum-type` other than the upload's: `BadDigest`;
 /// - an `x-amz-checksum-*` of another algorithm: `InvalidRequest`; of
 ///   another value than the one derived from the parts: `BadDigest`;
@@ -305,7 +307,7 @@ pub fn complete(
 pub fn xml_elements(c: &ObjectChecksum, with_type: bool) -> String {
     let mut out = format!(
         "<Checksum{n}>{}</Checksum{n}>",
-        super::xml::escape(&c.value),
+        crate::s3::xml::escape(&c.value),
         n = c.algorithm.name()
     );
     if with_type {

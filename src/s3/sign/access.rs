@@ -6,8 +6,8 @@
 use crate::auth;
 use crate::bucket::meta::{BucketMeta, ACL_NO_TOKEN, ACL_WRITE};
 
-use super::error::{S3Error, S3ErrorCode};
-use super::sigv4::{self, Authorization, Request};
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::sign::sigv4::{self, Authorization, Request};
 
 /// The anonymous user of Backrunner's ACLs.
 pub const ANONYMOUS: &str = "*";

@@ -20,13 +20,13 @@ use actix_web::{web, HttpResponse};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::checksum::ObjectChecksum;
-use super::error::{S3Error, S3ErrorCode};
-use super::meta::ObjectMeta;
-use super::mpu_checksum::{self, UploadChecksum};
-use super::multipart::{self, UploadState};
-use super::{xml, S3Req};
 use crate::bucket::BucketMeta;
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::multipart::mpu_checksum::{self, UploadChecksum};
+use crate::s3::multipart::{self, UploadState};
+use crate::s3::object::meta::ObjectMeta;
+use crate::s3::sign::checksum::ObjectChecksum;
+use crate::s3::{xml, S3Req};
 use crate::state::AppState;
 use crate::storage::cas::{self, Change, Retry};
 use crate::storage::{Context, StorageError};
@@ -171,7 +171,7 @@ pub async fn add_upload(
 
 /// Removes upload `id` from the bucket's upload list, and its part list.
 pub async fn remove_upload(app: &AppState, uctx: &Context, id: &str) -> Result<(), S3Error> {
-    super::cluster_doc::remove(&app.objects, uctx, &parts_key(id)).await?;
+    crate::s3::multipart::cluster_doc::remove(&app.objects, uctx, &parts_key(id)).await?;
     let id = id.to_string();
     update(
         app,

@@ -19,16 +19,16 @@ use futures_util::{Stream, StreamExt, TryStreamExt};
 use openssl::hash::{Hasher, MessageDigest};
 use percent_encoding::percent_decode_str;
 
-use super::error::{S3Error, S3ErrorCode};
-use super::long_reply::long_reply;
-use super::meta::{self, ObjectMeta};
-use super::write_conditions::{self, Current};
-use super::{access, xml, S3Req};
 use crate::bucket::BucketMeta;
 use crate::core::{Download, OpenObject, Piece};
 use crate::encoding::hex;
 use crate::http::conditional::{self, Outcome, Preconditions};
 use crate::index::shard::Entry;
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::object::long_reply::long_reply;
+use crate::s3::object::meta::{self, ObjectMeta};
+use crate::s3::object::write_conditions::{self, Current};
+use crate::s3::{sign::access, xml, S3Req};
 use crate::state::AppState;
 use crate::storage::{Context, GroupResult, ReplicaInfo};
 
@@ -97,7 +97,7 @@ pub async fn open_source(req: &S3Req) -> Result<Source, S3Error> {
         )
     })?;
     let (bucket_name, key) = parse_source(value)?;
-    let bucket = super::request::load_bucket(&req.snap, &bucket_name).await?;
+    let bucket = crate::s3::request::load_bucket(&req.snap, &bucket_name).await?;
     access::authorize(&req.caller, &bucket, false)?;
     let ctx = req.storage_ctx(&bucket, false);
     let current = write_conditions::current(req, &ctx, &key, true)
@@ -152,13 +152,15 @@ pub async fn stream_copy(
     source: OpenObject,
     (start, end): (u64, u64),
     (ctx, key): (Context, &str),
-    alg: Option<super::checksum::Algorithm>,
+    alg: Option<crate::s3::sign::checksum::Algorithm>,
     describe: impl FnOnce(&mut Entry) + 'static,
 ) -> Result<Copied, S3Error> {
     let md5 = Rc::new(RefCell::new(
         Hasher::new(MessageDigest::md5()).map_err(|e| S3Error::internal(format!("md5: {e}")))?,
     ));
-    let sum = Rc::new(RefCell::new(alg.map(super::checksum::Hasher::new)));
+    let sum = Rc::new(RefCell::new(
+        alg.map(crate::s3::sign::checksum::Hasher::new),
+    ));
     let body = hashed(source, start, end, md5.clone(), sum.clone());
     let digest = Rc::new(RefCell::new(None));
     let (seen, h) = (digest.clone(), md5.clone());
@@ -204,7 +206,7 @@ fn hashed(
     start: u64,
     end: u64,
     md5: Rc<RefCell<Hasher>>,
-    sum: Rc<RefCell<Option<super::checksum::Hasher>>>,
+    sum: Rc<RefCell<Option<crate::s3::sign::checksum::Hasher>>>,
 ) -> impl Stream<Item = Result<Bytes, S3Error>> + Unpin {
     let body: Box<dyn Stream<Item = Result<Bytes, S3Error>> + Unpin> =
         match source.body(vec![Piece::Object { start, end }]) {

@@ -2,6 +2,8 @@
 //! (`crate::index`, docs/index.md): parameters, one page read shard by
 //! shard on the blocking pool, and the `ListBucketResult` document.
 
+pub mod list_versions;
+
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,14 +12,14 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::HttpResponse;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use super::error::{S3Error, S3ErrorCode};
-use super::request::S3Req;
-use super::xml;
 use crate::bucket::BucketMeta;
 use crate::encoding::hex;
 use crate::index::page::{self, Page, Query};
 use crate::index::shard::Entry;
 use crate::index::Index;
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::request::S3Req;
+use crate::s3::xml;
 
 /// The most keys one page holds, as S3 caps `max-keys`.
 pub const MAX_KEYS: usize = 1000;
@@ -156,7 +158,7 @@ pub async fn list(req: &S3Req, bucket: &BucketMeta) -> Result<HttpResponse, S3Er
 }
 
 /// The page of `bucket`'s name index that `params` ask for.
-pub(super) async fn read_page(
+pub(in crate::s3) async fn read_page(
     req: &S3Req,
     bucket: &BucketMeta,
     params: &ListParams,
@@ -173,7 +175,7 @@ pub(super) async fn read_page(
 }
 
 /// A 200 carrying an XML document.
-pub(super) fn xml_reply(doc: String) -> HttpResponse {
+pub(in crate::s3) fn xml_reply(doc: String) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "application/xml"))
         .body(doc)
@@ -237,7 +239,7 @@ pub fn document(bucket: &str, p: &ListParams, page: &Page) -> String {
 
 /// MaxKeys, Delimiter (when given), EncodingType (when asked) and
 /// IsTruncated, in that order, as both listings write them.
-pub(super) fn page_terms(out: &mut String, p: &ListParams, truncated: bool) {
+pub(in crate::s3) fn page_terms(out: &mut String, p: &ListParams, truncated: bool) {
     el(out, "MaxKeys", &p.max_keys.to_string());
     if !p.delimiter.is_empty() {
         el(out, "Delimiter", &encoded(p.url_encode, &p.delimiter));
@@ -249,13 +251,13 @@ pub(super) fn page_terms(out: &mut String, p: &ListParams, truncated: bool) {
 }
 
 /// `<NAME>VALUE</NAME>`, the value escaped.
-pub(super) fn el(out: &mut String, name: &str, value: &str) {
+pub(in crate::s3) fn el(out: &mut String, name: &str, value: &str) {
     let _ = write!(out, "<{name}>{}</{name}>", xml::escape(value));
 }
 
 /// A key, prefix or marker as a listing answers it: percent-encoded when
 /// the request asked `encoding-type=url`.
-pub(super) fn encoded(url_encode: bool, s: &str) -> String {
+pub(in crate::s3) fn encoded(url_encode: bool, s: &str) -> String {
     if url_encode {
         utf8_percent_encode(s, URL_KEEP).to_string()
     } else {
@@ -265,7 +267,7 @@ pub(super) fn encoded(url_encode: bool, s: &str) -> String {
 
 /// What a listing tells of an object after its key: LastModified, ETag,
 /// Size, the Owner when given, StorageClass.
-pub(super) fn entry_details(out: &mut String, e: &Entry, owner: Option<&str>) {
+pub(in crate::s3) fn entry_details(out: &mut String, e: &Entry, owner: Option<&str>) {
     let mtime = std::time::UNIX_EPOCH + Duration::from_nanos(e.mtime_ns);
     el(out, "LastModified", &xml::iso8601(mtime));
     el(out, "ETag", &e.etag);
@@ -280,7 +282,11 @@ pub(super) fn entry_details(out: &mut String, e: &Entry, owner: Option<&str>) {
 }
 
 /// The `CommonPrefixes` of a page.
-pub(super) fn common_prefixes(out: &mut String, prefixes: &[String], enc: impl Fn(&str) -> String) {
+pub(in crate::s3) fn common_prefixes(
+    out: &mut String,
+    prefixes: &[String],
+    enc: impl Fn(&str) -> String,
+) {
     for prefix in prefixes {
         out.push_str("<CommonPrefixes>");
         el(out, "Prefix", &enc(prefix));
@@ -289,7 +295,7 @@ pub(super) fn common_prefixes(out: &mut String, prefixes: &[String], enc: impl F
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(in crate::s3) mod tests {
     use super::*;
     use crate::index::shard::Entry;
 

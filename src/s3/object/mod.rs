@@ -3,6 +3,14 @@
 //! its SHA-256 and MD5 computed on the way) and DeleteObject. Objects are
 //! Backrunner's: the same namespace (bucket) and key as `/get/`, `/upload/`.
 
+pub mod body;
+pub mod copy;
+pub mod delete_objects;
+pub mod long_reply;
+pub mod meta;
+pub mod write_conditions;
+pub mod xml_body;
+
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -14,18 +22,18 @@ use actix_web::{web, HttpResponse};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::checksum::{self, ObjectChecksum};
-use super::chunked::{self, Decoder};
-use super::chunksig::{ChunkSigner, SIGNED_PAYLOAD, SIGNED_PAYLOAD_TRAILER};
-use super::digest::BodyDigest;
-use super::error::{S3Error, S3ErrorCode};
-use super::meta::{self, ObjectMeta};
-use super::S3Req;
 use crate::bucket::BucketMeta;
 use crate::core::{Download, Piece, ReadOptions};
 use crate::encoding::hex;
 use crate::http::content_type::content_type;
 use crate::http::range::{self, Ranges};
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::sign::checksum::{self, ObjectChecksum};
+use crate::s3::sign::chunked::{self, Decoder};
+use crate::s3::sign::chunksig::{ChunkSigner, SIGNED_PAYLOAD, SIGNED_PAYLOAD_TRAILER};
+use crate::s3::sign::digest::BodyDigest;
+use crate::s3::S3Req;
+use meta::ObjectMeta;
 
 /// Largest single PUT, as S3 (5 GiB).
 pub const MAX_PUT_SIZE: u64 = 5 << 30;
@@ -150,7 +158,7 @@ fn checksum_headers(resp: &mut actix_web::HttpResponseBuilder, c: &ObjectChecksu
         .insert_header(("x-amz-checksum-type", c.kind.name()));
 }
 
-pub(super) fn content_length(req: &S3Req) -> Result<u64, S3Error> {
+pub(in crate::s3) fn content_length(req: &S3Req) -> Result<u64, S3Error> {
     let Some(v) = req.http.headers().get(CONTENT_LENGTH) else {
         // A plain body sent with Transfer-Encoding: chunked names its size here.
         if req.header("x-amz-decoded-content-length").is_some() {
@@ -187,7 +195,7 @@ fn too_large(req: &S3Req, n: u64) -> Result<u64, S3Error> {
 }
 
 /// The object size of an aws-chunked body: `x-amz-decoded-content-length`.
-pub(super) fn decoded_length(req: &S3Req) -> Result<u64, S3Error> {
+pub(in crate::s3) fn decoded_length(req: &S3Req) -> Result<u64, S3Error> {
     let v = req.header("x-amz-decoded-content-length").ok_or_else(|| {
         S3Error::new(
             S3ErrorCode::MissingContentLength,
@@ -224,7 +232,7 @@ pub async fn put(
     let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?
         .with_checksum(declared.clone());
     let ctx = req.storage_ctx(bucket, true);
-    super::write_conditions::check(req, &ctx, key).await?;
+    crate::s3::object::write_conditions::check(req, &ctx, key).await?;
     let idle = Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
     let md5 = Rc::new(Cell::new(None));
     let sum = Rc::new(std::cell::RefCell::new(None));
@@ -280,7 +288,7 @@ pub async fn put(
 /// The aws-chunked decoder the request's `x-amz-content-sha256` calls for
 /// (`None`: a plain body). Signed kinds verify every chunk's signature
 /// from the seed the authentication kept.
-pub(super) fn decoder(req: &S3Req) -> Result<Option<Decoder>, S3Error> {
+pub(in crate::s3) fn decoder(req: &S3Req) -> Result<Option<Decoder>, S3Error> {
     let trailer = match req.payload_hash.as_str() {
         chunked::UNSIGNED_TRAILER => return Ok(Some(Decoder::default())),
         SIGNED_PAYLOAD => false,
@@ -305,7 +313,7 @@ type Results = (
 /// checked (an error there makes the write abort) and the MD5 and checksum
 /// left in `results`. Fails with RequestTimeout when the client sends
 /// nothing for `idle`.
-pub(super) fn checked_body(
+pub(in crate::s3) fn checked_body(
     payload: web::Payload,
     digest: BodyDigest,
     chunked: Option<Decoder>,

@@ -1,6 +1,6 @@
 //! Multipart uploads: CreateMultipartUpload, UploadPart, UploadPartCopy,
 //! CompleteMultipartUpload, AbortMultipartUpload (ListParts and
-//! ListMultipartUploads in [`super::upload_lists`]).
+//! ListMultipartUploads in [`crate::s3::multipart::upload_lists`]).
 //!
 //! Everything lives in the cluster, in the bucket's groups, so any proxy
 //! can take any request of an upload. Namespace `B/s3-mpu` (no Backrunner
@@ -8,10 +8,10 @@
 //! - `ID`: the upload's state (key, initiation time, initiator, the
 //!   metadata and checksum algorithm and type given at creation), JSON;
 //! - `ID/NNNNN`: part NNNNN's bytes, with its sidecar (size, replica
-//!   mtimes, MD5 ETag, its checksum) in `B/s3-mpu/s3` as [`super::meta`]
+//!   mtimes, MD5 ETag, its checksum) in `B/s3-mpu/s3` as [`crate::s3::object::meta`]
 //!   keeps it for objects.
 //!
-//! The upload's checksum ([`super::mpu_checksum`]) is checked or computed
+//! The upload's checksum ([`crate::s3::multipart::mpu_checksum`]) is checked or computed
 //! part by part; CompleteMultipartUpload derives the object's from the
 //! parts' and keeps it with the object.
 //!
@@ -20,7 +20,12 @@
 //! every Elliptics client and the S3 GET read as it is, then removes the
 //! parts. That costs one more write and one read of every byte (docs/s3.md
 //! says why it is chosen over a manifest); the reply is sent as S3 sends
-//! it (200 at once, whitespace while assembling, [`super::long_reply`]).
+//! it (200 at once, whitespace while assembling, [`crate::s3::object::long_reply`]).
+
+pub mod cluster_doc;
+pub mod mpu_checksum;
+pub mod parts;
+pub mod upload_lists;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -30,23 +35,22 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::copy;
-use super::digest::BodyDigest;
-use super::error::{S3Error, S3ErrorCode};
-use super::long_reply::long_reply;
-use super::meta::{self, ObjectMeta};
-use super::mpu_checksum::{self, UploadChecksum};
-use super::object;
-use super::parts::{check_parts, md5_of_etag, multipart_etag, parse_complete};
-use super::upload_lists;
-use super::{access::Caller, cluster_doc, write_conditions, xml, S3Req};
-use super::{body, checksum};
 use crate::bucket::BucketMeta;
 use crate::core::{Download, Piece, ReadOptions};
 use crate::encoding::hex;
 use crate::http::range::{self, RangeSpec};
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::object;
+use crate::s3::object::copy;
+use crate::s3::object::long_reply::long_reply;
+use crate::s3::object::meta::{self, ObjectMeta};
+use crate::s3::sign::digest::BodyDigest;
+use crate::s3::{object::body, sign::checksum};
+use crate::s3::{object::write_conditions, sign::access::Caller, xml, S3Req};
 use crate::state::AppState;
 use crate::storage::Context;
+use mpu_checksum::UploadChecksum;
+use parts::{check_parts, md5_of_etag, multipart_etag, parse_complete};
 
 /// Smallest part but the last, as S3: 5 MiB.
 pub const MIN_PART_SIZE: u64 = 5 << 20;

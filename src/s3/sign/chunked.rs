@@ -10,8 +10,8 @@
 use bytes::{Buf, Bytes, BytesMut};
 use openssl::sha::Sha256;
 
-use super::chunksig::ChunkSigner;
-use super::error::{S3Error, S3ErrorCode};
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::sign::chunksig::ChunkSigner;
 
 /// The `x-amz-content-sha256` of these bodies.
 pub const UNSIGNED_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
@@ -273,7 +273,7 @@ mod tests {
 
     #[test]
     fn signed_chunks() {
-        use crate::s3::chunksig::{ChunkSigner, Seed};
+        use crate::s3::sign::chunksig::{ChunkSigner, Seed};
         let seed = Seed {
             key: vec![7; 32],
             amz_date: "20240101T000000Z".into(),

@@ -1,15 +1,15 @@
 //! Authentication: Signature V4 in the Authorization header or in the
-//! query (presigned URLs, [`super::presign`]) against the ACL users, or
+//! query (presigned URLs, [`crate::s3::sign::presign`]) against the ACL users, or
 //! anonymous.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::HttpRequest;
 
-use super::access::{self, Caller};
-use super::error::{S3Error, S3ErrorCode};
-use super::{chunked, chunksig, presign, sigv4};
 use crate::bucket::BucketMeta;
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::sign::access::{self, Caller};
+use crate::s3::{sign::chunked, sign::chunksig, sign::presign, sign::sigv4};
 use crate::state::Snapshot;
 
 fn now_secs() -> i64 {
@@ -21,7 +21,7 @@ fn now_secs() -> i64 {
 
 /// Who sent a request, what its body must match, and where a signed
 /// aws-chunked body's signature chain starts.
-pub(super) type Authenticated = (Caller, String, Option<chunksig::Seed>);
+pub(in crate::s3) type Authenticated = (Caller, String, Option<chunksig::Seed>);
 
 /// The request's headers as the signature covers them (`host` from the
 /// URI when the request has no Host header, as HTTP/2 requests).
@@ -104,7 +104,7 @@ fn authenticate_query(
 /// Authenticates a request: Signature V4 in the Authorization header or
 /// in the query (presigned URL), or anonymous. Answers the caller and the
 /// payload hash the body must match.
-pub(super) fn authenticate(
+pub(in crate::s3) fn authenticate(
     http: &HttpRequest,
     snap: &Snapshot,
     bucket: Option<&BucketMeta>,

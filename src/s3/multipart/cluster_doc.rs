@@ -7,8 +7,8 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::error::S3Error;
 use crate::core::{Download, ObjectError, Objects, Piece, ReadOptions};
+use crate::s3::error::S3Error;
 use crate::storage::{Context, GroupResult, ReplicaInfo};
 
 /// Reads `key` whole; `None` when it does not exist. Past `limit` bytes it

@@ -1,15 +1,15 @@
 //! The CompleteMultipartUpload document and what is checked against it:
 //! the parts it names (numbers ascending, ETags of stored parts, sizes)
 //! and the `"md5-of-part-md5s-N"` ETag of the completed object. The parts'
-//! `Checksum*` elements are checked in [`super::mpu_checksum`].
+//! `Checksum*` elements are checked in [`crate::s3::multipart::mpu_checksum`].
 
 use openssl::hash::{hash, MessageDigest};
 
-use super::checksum::Algorithm;
-use super::error::{S3Error, S3ErrorCode};
-use super::meta::ObjectMeta;
-use super::multipart::{MAX_PARTS, MIN_PART_SIZE};
 use crate::encoding::hex;
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::multipart::{MAX_PARTS, MIN_PART_SIZE};
+use crate::s3::object::meta::ObjectMeta;
+use crate::s3::sign::checksum::Algorithm;
 
 /// A part named in CompleteMultipartUpload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +115,7 @@ pub fn multipart_etag(md5s: &[[u8; 16]]) -> Result<String, S3Error> {
 }
 
 /// Hex MD5 text as bytes.
-pub(super) fn md5_of_etag(etag: &str) -> Option<[u8; 16]> {
+pub(in crate::s3) fn md5_of_etag(etag: &str) -> Option<[u8; 16]> {
     let t = etag.trim_matches('"');
     if t.len() != 32 {
         return None;

@@ -7,10 +7,10 @@ use openssl::hash::{Hasher, MessageDigest};
 use openssl::memcmp;
 use openssl::sha::Sha256;
 
-use super::checksum::{self, Algorithm, ChecksumType, Expected, ObjectChecksum};
-use super::error::{S3Error, S3ErrorCode};
-use super::sigv4::UNSIGNED_PAYLOAD;
 use crate::encoding::hex;
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::sign::checksum::{self, Algorithm, ChecksumType, Expected, ObjectChecksum};
+use crate::s3::sign::sigv4::UNSIGNED_PAYLOAD;
 
 /// What a streamed body is checked against and what it yields: the SHA-256
 /// the client signed (when it signed one), its Content-MD5 (when sent), and
@@ -204,7 +204,7 @@ fn parse_hex32(s: &str) -> Result<[u8; 32], S3Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::s3::sigv4::sha256_hex;
+    use crate::s3::sign::sigv4::sha256_hex;
 
     #[test]
     fn body_digests() {
@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn additional_checksums() {
-        use crate::s3::checksum::Expected;
+        use crate::s3::sign::checksum::Expected;
         let body = b"hello world";
         let crc = Algorithm::Crc32.digest(body);
         let run = |e: Option<Expected>, trailers: Vec<(String, String)>, data: &[u8]| {

@@ -15,8 +15,8 @@ use actix_web::HttpResponse;
 use bytes::Bytes;
 use futures_util::future::{select, Either};
 
-use super::error::S3Error;
-use super::xml;
+use crate::s3::error::S3Error;
+use crate::s3::xml;
 
 /// Time between two keep-alive spaces.
 pub const KEEPALIVE: Duration = Duration::from_secs(5);

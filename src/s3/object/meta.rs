@@ -16,9 +16,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::error::{S3Error, S3ErrorCode};
 use crate::core::{Download, Objects, Piece, ReadOptions};
 use crate::http::conditional::Validators;
+use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::storage::{Context, GroupResult, ReplicaInfo};
 
 /// The validators of an object: the ETag its sidecar keeps (the MD5 S3
@@ -67,7 +67,7 @@ pub struct ObjectMeta {
     pub user: BTreeMap<String, String>,
     /// The `x-amz-checksum-*` verified (or computed) at PUT.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checksum: Option<super::checksum::ObjectChecksum>,
+    pub checksum: Option<crate::s3::sign::checksum::ObjectChecksum>,
 }
 
 fn nanos(t: SystemTime) -> u128 {

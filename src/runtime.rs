@@ -59,7 +59,7 @@ pub fn run(state: web::Data<AppState>, log_file: Option<Arc<LogFile>>) -> std::i
         }
         actix_web::rt::spawn(reload_on_sighup(state.clone(), Arc::new(hooks)));
         actix_web::rt::spawn(reload_periodically(state.clone()));
-        actix_web::rt::spawn(crate::s3::multipart::upload_lists::clean_periodically(
+        actix_web::rt::spawn(crate::s3::multipart::cleanup::clean_periodically(
             state.clone(),
         ));
         actix_web::rt::spawn(update_statistics(state));

@@ -1,5 +1,8 @@
 //! Bucket operations: ListBuckets and GetBucketLocation (HeadBucket is the
 //! ACL check alone, done by the router).
+//!
+//! The folder: these, [`bucket_admin`] (CreateBucket, DeleteBucket) and
+//! [`bucket_name`] (the names CreateBucket takes).
 
 pub mod bucket_admin;
 pub mod bucket_name;

@@ -1,6 +1,8 @@
 //! ListObjects (V1) and ListObjectsV2 over the bucket's name index
 //! (`crate::index`, docs/index.md): parameters, one page read shard by
 //! shard on the blocking pool, and the `ListBucketResult` document.
+//!
+//! The folder: this and [`list_versions`] (ListObjectVersions).
 
 pub mod list_versions;
 

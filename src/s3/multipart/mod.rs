@@ -21,19 +21,23 @@
 //! parts. That costs one more write and one read of every byte (docs/s3.md
 //! says why it is chosen over a manifest); the reply is sent as S3 sends
 //! it (200 at once, whitespace while assembling, [`crate::s3::object::long_reply`]).
+//!
+//! The folder: these operations over [`upload`] (the one owner of an
+//! upload's state), [`upload_lists`] (the upload and part lists, ListParts,
+//! ListMultipartUploads), [`cleanup`] (removing uploads), [`parts`] (the
+//! Complete document, part limits), [`mpu_checksum`] and [`cluster_doc`].
 
+pub mod cleanup;
 pub mod cluster_doc;
 pub mod mpu_checksum;
 pub mod parts;
+pub mod upload;
 pub mod upload_lists;
-
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::http::header::ETAG;
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
 
 use crate::bucket::BucketMeta;
 use crate::core::{Download, Piece, ReadOptions};
@@ -49,73 +53,14 @@ use crate::s3::{object::body, sign::checksum};
 use crate::s3::{object::write_conditions, sign::access::Caller, xml, S3Req};
 use crate::state::AppState;
 use crate::storage::Context;
-use mpu_checksum::UploadChecksum;
-use parts::{check_parts, md5_of_etag, multipart_etag, parse_complete};
+use cleanup::remove_upload;
+use parts::{check_parts, md5_of_etag, multipart_etag, parse_complete, MAX_PARTS, MAX_PART_SIZE};
+use upload::{now_secs, open_upload, part_key, uploads_ctx, OpenUpload, UploadState};
 
-/// Smallest part but the last, as S3: 5 MiB.
-pub const MIN_PART_SIZE: u64 = 5 << 20;
-/// Most parts of one upload, as S3.
-pub const MAX_PARTS: u32 = 10_000;
-/// Largest part, as S3: 5 GiB.
-pub const MAX_PART_SIZE: u64 = 5 << 30;
 /// Largest CompleteMultipartUpload body (10,000 parts with checksums fit).
 const MAX_COMPLETE_BODY: usize = 4 << 20;
-/// Largest upload state document.
-const MAX_STATE: u64 = 64 << 10;
 /// Part sidecars read at once when completing.
 const PARALLEL_READS: usize = 16;
-
-/// The session of a bucket's uploads: namespace `B/s3-mpu`.
-pub fn uploads_ctx(ctx: &Context) -> Context {
-    let mut c = ctx.clone();
-    c.namespace = format!("{}/s3-mpu", ctx.namespace);
-    c
-}
-
-/// The key of part `n` of upload `id`.
-pub fn part_key(id: &str, n: u32) -> String {
-    format!("{id}/{n:05}")
-}
-
-/// A multipart upload's state, kept under its ID.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UploadState {
-    /// The object key it completes into.
-    pub key: String,
-    /// When it was created (seconds since the epoch).
-    pub initiated: u64,
-    /// The access key that created it (`anonymous` without one).
-    pub initiator: String,
-    /// Content-Type, stored headers and `x-amz-meta-*` given at creation.
-    pub meta: ObjectMeta,
-    /// `x-amz-checksum-algorithm` and `x-amz-checksum-type` given at creation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checksum: Option<UploadChecksum>,
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn no_such_upload(id: &str) -> S3Error {
-    S3Error::new(
-        S3ErrorCode::NoSuchUpload,
-        format!("upload {id:?} does not exist (never created, completed or aborted)"),
-    )
-}
-
-/// The `uploadId` parameter: 32 hex digits as CreateMultipartUpload makes
-/// them; anything else names no upload.
-pub fn upload_id(req: &S3Req) -> Result<String, S3Error> {
-    let id = req.param("uploadId").unwrap_or_default();
-    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(no_such_upload(id));
-    }
-    Ok(id.to_ascii_lowercase())
-}
 
 /// The `partNumber` parameter, 1..=10,000.
 fn part_number(req: &S3Req) -> Result<u32, S3Error> {
@@ -129,46 +74,6 @@ fn part_number(req: &S3Req) -> Result<u32, S3Error> {
                 format!("partNumber {v:?} must be an integer from 1 to {MAX_PARTS}"),
             )
         })
-}
-
-/// The upload a request names (`uploadId`), as stored in the cluster.
-pub struct OpenUpload {
-    /// The upload id, lower case.
-    pub id: String,
-    /// The session of the bucket's uploads namespace ([`uploads_ctx`]).
-    pub uctx: Context,
-    /// Its state, checked to belong to the request's key.
-    pub state: UploadState,
-}
-
-/// Reads the upload the request's `uploadId` names, of `key` in `bucket`
-/// (`NoSuchUpload` when there is none); `write` as [`S3Req::storage_ctx`].
-pub async fn open_upload(
-    req: &S3Req,
-    bucket: &BucketMeta,
-    key: &str,
-    write: bool,
-) -> Result<OpenUpload, S3Error> {
-    let id = upload_id(req)?;
-    let uctx = uploads_ctx(&req.storage_ctx(bucket, write));
-    let state = read_state(&req.state, &uctx, &id, key).await?;
-    Ok(OpenUpload { id, uctx, state })
-}
-
-/// Reads the state of upload `id` and checks it belongs to `key`.
-pub async fn read_state(
-    app: &AppState,
-    uctx: &Context,
-    id: &str,
-    key: &str,
-) -> Result<UploadState, S3Error> {
-    let state: UploadState = cluster_doc::read_json(&app.objects, uctx, id, MAX_STATE)
-        .await?
-        .ok_or_else(|| no_such_upload(id))?;
-    if state.key != key {
-        return Err(no_such_upload(id));
-    }
-    Ok(state)
 }
 
 /// CreateMultipartUpload: `POST /B/K?uploads`.
@@ -488,46 +393,6 @@ fn parts_body(
         }
     };
     Box::pin(futures_util::stream::iter(parts).then(open).try_flatten())
-}
-
-/// Removes an upload: its state first (so no part or completion is taken
-/// any more), then the parts (those named, or those its part list holds),
-/// their sidecars, the part list and the bucket's upload-list entry.
-/// Failures are logged; the entry stays listed so the cleanup retries.
-pub async fn remove_upload(
-    app: web::Data<AppState>,
-    uctx: Context,
-    id: String,
-    numbers: Option<Vec<u32>>,
-) {
-    let objects = &app.objects;
-    let result = async {
-        cluster_doc::remove(objects, &uctx, &id).await?;
-        let listed = upload_lists::part_numbers(&app, &uctx, &id).await?;
-        let mut all = numbers.unwrap_or_default();
-        all.extend(listed);
-        all.sort_unstable();
-        all.dedup();
-        let sidecars = meta::sidecar_ctx(&uctx);
-        let removals = futures_util::stream::iter(all.iter())
-            .map(|n| {
-                let key = part_key(&id, *n);
-                let (uctx, sidecars) = (&uctx, &sidecars);
-                async move {
-                    cluster_doc::remove(objects, uctx, &key).await?;
-                    cluster_doc::remove(objects, sidecars, &key).await
-                }
-            })
-            .buffer_unordered(PARALLEL_READS)
-            .collect::<Vec<_>>()
-            .await;
-        removals.into_iter().collect::<Result<(), S3Error>>()?;
-        upload_lists::remove_upload(&app, &uctx, &id).await
-    }
-    .await;
-    if let Err(e) = result {
-        log::warn!("s3 upload {}/{id}: removing it: {e}", uctx.namespace);
-    }
 }
 
 /// AbortMultipartUpload: `DELETE /B/K?uploadId=ID`, 204.

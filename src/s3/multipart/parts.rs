@@ -7,9 +7,15 @@ use openssl::hash::{hash, MessageDigest};
 
 use crate::encoding::hex;
 use crate::s3::error::{S3Error, S3ErrorCode};
-use crate::s3::multipart::{MAX_PARTS, MIN_PART_SIZE};
 use crate::s3::object::meta::ObjectMeta;
 use crate::s3::sign::checksum::Algorithm;
+
+/// Smallest part but the last, as S3: 5 MiB.
+pub const MIN_PART_SIZE: u64 = 5 << 20;
+/// Most parts of one upload, as S3.
+pub const MAX_PARTS: u32 = 10_000;
+/// Largest part, as S3: 5 GiB.
+pub const MAX_PART_SIZE: u64 = 5 << 30;
 
 /// A part named in CompleteMultipartUpload.
 #[derive(Debug, Clone, PartialEq, Eq)]

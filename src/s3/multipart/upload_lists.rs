@@ -5,7 +5,7 @@
 //! ([`crate::storage::cas::update`]), so concurrent part uploads and
 //! creations through any number of proxies never lose an entry. They serve
 //! ListMultipartUploads, ListParts, AbortMultipartUpload (which parts to
-//! remove) and the cleanup of abandoned uploads ([`spawn_cleanup`]).
+//! remove) and the cleanup of abandoned uploads ([`super::cleanup`]).
 //!
 //! Cost: CreateMultipartUpload, Complete and Abort each rewrite the
 //! bucket's upload list (about 120 bytes per open upload); every part
@@ -16,14 +16,14 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::mpu_checksum::{self, UploadChecksum};
+use super::upload::{self, UploadState};
 use crate::bucket::BucketMeta;
 use crate::s3::error::{S3Error, S3ErrorCode};
-use crate::s3::multipart::mpu_checksum::{self, UploadChecksum};
-use crate::s3::multipart::{self, UploadState};
 use crate::s3::object::meta::ObjectMeta;
 use crate::s3::sign::checksum::ObjectChecksum;
 use crate::s3::{xml, S3Req};
@@ -137,7 +137,8 @@ where
     .map_err(S3Error::from)
 }
 
-type Uploads = BTreeMap<String, UploadEntry>;
+/// A bucket's open uploads by id.
+pub type Uploads = BTreeMap<String, UploadEntry>;
 type Parts = BTreeMap<u32, PartEntry>;
 
 /// Adds upload `id` to the bucket's upload list.
@@ -171,7 +172,7 @@ pub async fn add_upload(
 
 /// Removes upload `id` from the bucket's upload list, and its part list.
 pub async fn remove_upload(app: &AppState, uctx: &Context, id: &str) -> Result<(), S3Error> {
-    crate::s3::multipart::cluster_doc::remove(&app.objects, uctx, &parts_key(id)).await?;
+    super::cluster_doc::remove(&app.objects, uctx, &parts_key(id)).await?;
     let id = id.to_string();
     update(
         app,
@@ -258,8 +259,8 @@ pub async fn list_parts(
     bucket: &BucketMeta,
     key: &str,
 ) -> Result<HttpResponse, S3Error> {
-    let multipart::OpenUpload { id, uctx, state } =
-        multipart::open_upload(req, bucket, key, false).await?;
+    let upload::OpenUpload { id, uctx, state } =
+        upload::open_upload(req, bucket, key, false).await?;
     let marker: u32 = match req.param("part-number-marker") {
         None | Some("") => 0,
         Some(v) => v.parse().map_err(|_| {
@@ -376,7 +377,7 @@ fn page<'a>(
 /// ListMultipartUploads: `GET /B?uploads` (`prefix`, `delimiter`,
 /// `key-marker`, `upload-id-marker`, `max-uploads`, `encoding-type=url`).
 pub async fn list_uploads(req: &S3Req, bucket: &BucketMeta) -> Result<HttpResponse, S3Error> {
-    let uctx = multipart::uploads_ctx(&req.storage_ctx(bucket, false));
+    let uctx = upload::uploads_ctx(&req.storage_ctx(bucket, false));
     let uploads: Uploads = read(&req.state, &uctx, UPLOADS_KEY, MAX_UPLOAD_LIST).await?;
     let prefix = req.param("prefix").unwrap_or_default();
     let delimiter = req.param("delimiter").unwrap_or_default();
@@ -442,55 +443,9 @@ pub async fn list_uploads(req: &S3Req, bucket: &BucketMeta) -> Result<HttpRespon
     Ok(HttpResponse::Ok().content_type("application/xml").body(out))
 }
 
-/// Aborts the uploads of every loaded bucket older than
-/// `proxy.s3-multipart-max-age` seconds; answers how many.
-pub async fn clean_abandoned(app: &web::Data<AppState>) -> usize {
-    let snap = app.snapshot();
-    let max_age = snap.config.proxy.s3_multipart_max_age;
-    let now = now_secs();
-    let mut removed = 0;
-    for bucket in snap.buckets.all() {
-        let ctx = Context::new(bucket.name.clone(), bucket.groups.clone());
-        let uctx = multipart::uploads_ctx(&ctx);
-        let uploads: Uploads = match read(app, &uctx, UPLOADS_KEY, MAX_UPLOAD_LIST).await {
-            Ok(u) => u,
-            Err(e) => {
-                log::warn!("s3 uploads of bucket {}: {e}", bucket.name);
-                continue;
-            }
-        };
-        for (id, u) in uploads {
-            if now.saturating_sub(u.initiated) >= max_age {
-                log::info!(
-                    "s3 upload {id} of {}/{} is {} s old: removed (proxy.s3-multipart-max-age {max_age})",
-                    bucket.name,
-                    u.key,
-                    now.saturating_sub(u.initiated)
-                );
-                multipart::remove_upload(app.clone(), uctx.clone(), id, None).await;
-                removed += 1;
-            }
-        }
-    }
-    removed
-}
-
-/// The cleanup of abandoned uploads, a loop for the runtime to spawn:
-/// while the S3 API is on and `proxy.s3-multipart-max-age` is not 0, every
-/// max-age/4 (1 s to 1 h, re-read each round) [`clean_abandoned`] runs.
-pub async fn clean_periodically(app: web::Data<AppState>) {
-    loop {
-        let snap = app.snapshot();
-        let p = &snap.config.proxy;
-        let on = !(p.s3_address.is_empty() && p.s3_https_address.is_empty())
-            && p.s3_multipart_max_age > 0;
-        let period = Duration::from_secs((p.s3_multipart_max_age / 4).clamp(1, 3600));
-        drop(snap);
-        actix_web::rt::time::sleep(period).await;
-        if on {
-            clean_abandoned(&app).await;
-        }
-    }
+/// The bucket's upload list (empty when it has none).
+pub async fn uploads(app: &AppState, uctx: &Context) -> Result<Uploads, S3Error> {
+    read(app, uctx, UPLOADS_KEY, MAX_UPLOAD_LIST).await
 }
 
 #[cfg(test)]

@@ -2,6 +2,10 @@
 //! `response-*` overrides), PutObject (the body streamed into the store,
 //! its SHA-256 and MD5 computed on the way) and DeleteObject. Objects are
 //! Backrunner's: the same namespace (bucket) and key as `/get/`, `/upload/`.
+//!
+//! The folder: this file's operations, [`copy`] (CopyObject), [`meta`]
+//! (metadata sidecars), [`write_conditions`], [`delete_objects`], small
+//! request bodies ([`body`], [`xml_body`]) and [`long_reply`].
 
 pub mod body;
 pub mod copy;

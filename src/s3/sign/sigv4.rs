@@ -1,7 +1,7 @@
 //! AWS Signature Version 4 (`AWS4-HMAC-SHA256` in the Authorization
 //! header), as the AWS "Create a signed AWS API request" guide defines it:
-//! canonical request, string to sign, the derived signing key, and the
-//! payload hash check of a streamed body ([`BodyDigest`], in `digest.rs`).
+//! canonical request, string to sign and the derived signing key. The
+//! payload hash check of a streamed body is [`super::digest::BodyDigest`].
 
 use openssl::hash::MessageDigest;
 use openssl::memcmp;
@@ -11,7 +11,6 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_AL
 
 use crate::encoding::hex;
 use crate::s3::error::{S3Error, S3ErrorCode};
-pub use crate::s3::sign::digest::BodyDigest;
 
 /// The only algorithm accepted.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";

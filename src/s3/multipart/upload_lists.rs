@@ -14,14 +14,14 @@
 //! 5 TiB object; a 128-part 1 GiB upload about 1.2 MB).
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use actix_web::HttpResponse;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::mpu_checksum::{self, UploadChecksum};
-use super::upload::{self, UploadState};
+use super::upload::{self, now_secs, UploadState};
 use crate::bucket::BucketMeta;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::object::meta::ObjectMeta;
@@ -71,13 +71,6 @@ pub struct PartEntry {
 
 fn parts_key(id: &str) -> String {
     format!("{id}/parts")
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn json_err(key: &str, e: serde_json::Error) -> StorageError {

@@ -3,8 +3,9 @@
 //! conditional requests ([`conditional`]), request bodies read under
 //! deadlines ([`body`]), `multipart/byteranges` replies ([`multipart`]),
 //! header and size limits ([`message`]) and Content-Types of keys
-//! ([`content_type`]). It imports no API module (`rest`, `s3`): the APIs
-//! sit beside each other on top of it.
+//! ([`content_type`]). It imports no API module (`rest`, `s3`, the coming
+//! `vod`): the APIs sit beside each other on top of it, and what two of
+//! them need moves down here or into the core (`tests/it/structure.rs`).
 
 pub mod body;
 pub mod conditional;

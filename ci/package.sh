@@ -34,7 +34,9 @@ fi
 
 step "vendor crates (cargo vendor) and build offline"
 mkdir -p target
-cargo vendor --locked --quiet vendor >target/vendor-config.toml
+# Into target/vendor, not vendor/: vendor/ holds the hand-patched actix-http
+# (vendor/README.md), and `cargo vendor` empties its destination first.
+cargo vendor --locked --quiet target/vendor >target/vendor-config.toml
 export CARGO_NET_OFFLINE=true
 # Packages ship binaries without debug info (the dev profile keeps it).
 export CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo

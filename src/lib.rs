@@ -1,6 +1,7 @@
 //! Backrunner-compatible HTTP proxy for the Elliptics distributed object store.
 //!
-//! Layers: [`http`] (actix-web handlers) over the proxy core ([`core`] for
+//! Layers: the APIs, [`rest`] (Backrunner's routes) and [`s3`], side by
+//! side over the HTTP mechanics they share ([`http`]) and the proxy core ([`core`] for
 //! the object path, [`bucket`], [`auth`], [`cluster`], [`stats`]) over the
 //! [`storage::Storage`] trait.
 //!
@@ -25,6 +26,7 @@ pub mod logging;
 pub mod memory;
 pub mod redirect_sign;
 pub mod reload;
+pub mod rest;
 pub mod runtime;
 pub mod s3;
 pub mod state;

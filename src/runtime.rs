@@ -21,10 +21,10 @@ type ReloadHook = (&'static str, Box<dyn Fn(&AppState) + Send + Sync>);
 pub fn run(state: web::Data<AppState>, log_file: Option<Arc<LogFile>>) -> std::io::Result<()> {
     let system = actix_web::rt::System::new();
     system.block_on(async move {
-        let mut listeners = crate::http::bind(&state)?;
+        let mut listeners = crate::rest::bind(&state)?;
         // The S3 API (docs/s3.md) on its own listeners; all stop together.
         if let Some((s3, tls)) = crate::s3::server(&state)? {
-            listeners.add(s3, tls.map(|r| ("s3 tls", r)));
+            listeners.add(s3, tls);
         }
         // In this order: the config first, since the hooks after it read it.
         let mut hooks: Vec<ReloadHook> = vec![(
@@ -59,7 +59,9 @@ pub fn run(state: web::Data<AppState>, log_file: Option<Arc<LogFile>>) -> std::i
         }
         actix_web::rt::spawn(reload_on_sighup(state.clone(), Arc::new(hooks)));
         actix_web::rt::spawn(reload_periodically(state.clone()));
-        actix_web::rt::spawn(crate::s3::upload_lists::clean_periodically(state.clone()));
+        actix_web::rt::spawn(crate::s3::multipart::cleanup::clean_periodically(
+            state.clone(),
+        ));
         actix_web::rt::spawn(update_statistics(state));
         listeners.run().await
     })

@@ -24,7 +24,7 @@ use backrunner::cli::normalize_args;
 use backrunner::config::Config;
 use backrunner::index::shard::Entry;
 use backrunner::index::Index;
-use backrunner::s3::meta;
+use backrunner::s3::object::meta;
 use backrunner::storage::{self, Context, Storage};
 
 /// Arguments (Go-style single-dash flags work too).

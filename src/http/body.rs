@@ -11,8 +11,35 @@ use actix_web::web;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use super::error::ApiError;
+use actix_web::http::StatusCode;
+
 use crate::config::ProxyConfig;
+
+/// Why a request body could not be read; each API turns it into its own
+/// error reply with [`BodyError::status`].
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The connection failed while the body was read (400).
+    #[error("{0}")]
+    Unreadable(String),
+    /// The client was idle too long or sent too slowly (408).
+    #[error("{0}")]
+    TooSlow(String),
+    /// More bytes than the reader's limit (413).
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+impl BodyError {
+    /// The HTTP status of the error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            BodyError::Unreadable(_) => StatusCode::BAD_REQUEST,
+            BodyError::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
+            BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        }
+    }
+}
 
 /// A request body read under the idle timeout and the throughput floor.
 ///
@@ -52,7 +79,7 @@ impl BodyReader {
 
     /// The next chunk, `None` at the end of the body; 408 when the client
     /// is idle too long or too slow, 400 when the body cannot be read.
-    pub async fn next(&mut self) -> Result<Option<Bytes>, ApiError> {
+    pub async fn next(&mut self) -> Result<Option<Bytes>, BodyError> {
         let idle_deadline = Instant::now() + self.idle;
         loop {
             let started = Instant::now();
@@ -72,14 +99,14 @@ impl BodyReader {
                 Ok(None) => return Ok(None),
                 Ok(Some(chunk)) => {
                     let chunk = chunk
-                        .map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
+                        .map_err(|e| BodyError::Unreadable(format!("reading the body: {e}")))?;
                     self.received += chunk.len() as u64;
                     self.window_bytes += chunk.len() as u64;
                     self.check_rate()?;
                     return Ok(Some(chunk));
                 }
                 Err(_) if now >= idle_deadline => {
-                    return Err(ApiError::RequestTimeout(format!(
+                    return Err(BodyError::TooSlow(format!(
                         "no body data for {}s (proxy.idle-timeout) after {} bytes",
                         self.idle.as_secs(),
                         self.received
@@ -91,7 +118,7 @@ impl BodyReader {
     }
 
     /// The rest of the body as a stream; it ends after the first error.
-    pub fn into_stream(self) -> impl futures_util::Stream<Item = Result<Bytes, ApiError>> + Unpin {
+    pub fn into_stream(self) -> impl futures_util::Stream<Item = Result<Bytes, BodyError>> + Unpin {
         Box::pin(futures_util::stream::unfold(
             (self, false),
             |(mut reader, failed)| async move {
@@ -109,13 +136,13 @@ impl BodyReader {
 
     /// At the end of each window: too few bytes in it is a 408, else a new
     /// window starts.
-    fn check_rate(&mut self) -> Result<(), ApiError> {
+    fn check_rate(&mut self) -> Result<(), BodyError> {
         if self.floor == 0 || self.window_waited < self.window {
             return Ok(());
         }
         let need = self.floor.saturating_mul(self.window.as_secs());
         if self.window_bytes < need {
-            return Err(ApiError::RequestTimeout(format!(
+            return Err(BodyError::TooSlow(format!(
                 "body arrived at {} bytes in {}s, below proxy.body-min-bytes-per-second {} \
                  (averaged over proxy.body-min-rate-window); cut after {} bytes",
                 self.window_bytes,
@@ -136,12 +163,12 @@ pub async fn read_body(
     payload: web::Payload,
     proxy: &ProxyConfig,
     limit: usize,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<Vec<u8>, BodyError> {
     let mut reader = BodyReader::new(payload, proxy);
     let mut body = Vec::new();
     while let Some(chunk) = reader.next().await? {
         if body.len().saturating_add(chunk.len()) > limit {
-            return Err(ApiError::PayloadTooLarge(format!(
+            return Err(BodyError::TooLarge(format!(
                 "body is larger than {limit} bytes"
             )));
         }

@@ -1,29 +1,19 @@
-//! The HTTP layer: [`server`] binds the listeners, [`router`] sends every
-//! request to its handler and finishes the reply (errors to replies,
-//! `proxy.headers`, statistics, the access line), [`request::Req`] is the
-//! context every handler gets; one file per operation beside them.
+//! HTTP mechanics every API shares and none owns: listeners (plain, TLS,
+//! the connection cap) in [`listen`], RFC 9110 ranges ([`range`]) and
+//! conditional requests ([`conditional`]), request bodies read under
+//! deadlines ([`body`]), `multipart/byteranges` replies ([`multipart`]),
+//! header and size limits ([`message`]) and Content-Types of keys
+//! ([`content_type`]). It imports no API module (`rest`, `s3`, the coming
+//! `vod`): the APIs sit beside each other on top of it, and what two of
+//! them need moves down here or into the core (`tests/it/structure.rs`).
 
 pub mod body;
 pub mod conditional;
-pub mod config_update;
-pub mod delete;
-pub mod endpoint;
-pub mod error;
-pub mod files;
-pub mod get;
-pub mod lookup;
-pub mod metrics;
+pub mod content_type;
+pub mod listen;
+pub mod message;
 pub mod multipart;
 pub mod range;
-pub mod redirect;
-pub mod reply;
-pub mod request;
-pub mod router;
-pub mod server;
-pub mod stat;
-pub mod upload;
 
-pub use body::read_body;
-pub use request::{blocking, parse_u64, Req, MAX_HEADER_BYTES};
-pub(crate) use server::set_nodelay;
-pub use server::{bind, listen_addr, reload_tls, Listeners, SHUTDOWN_GRACE};
+pub use listen::{listen_addr, reload_tls, set_nodelay, Listener, Listeners, SHUTDOWN_GRACE};
+pub use message::MAX_HEADER_BYTES;

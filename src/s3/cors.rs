@@ -7,7 +7,7 @@
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, VARY};
 use actix_web::HttpResponse;
 
-use super::error::{S3Error, S3ErrorCode};
+use crate::s3::error::{S3Error, S3ErrorCode};
 
 pub use crate::config::cors::{validate, CorsRule, METHODS};
 

@@ -6,9 +6,9 @@ use actix_web::http::header::{HeaderValue, CONTENT_RANGE, CONTENT_TYPE};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
-use super::xml;
 use crate::bucket::BucketError;
 use crate::core::ObjectError;
+use crate::s3::xml;
 use crate::storage::error::ErrorClass;
 use crate::storage::StorageError;
 

@@ -1,44 +1,29 @@
 //! The S3-compatible API on its own listener (`proxy.s3-address`), over the
-//! same buckets and objects as Backrunner's routes. A request's target
-//! (bucket, key) is parsed in [`target`], its operation in [`op`]; it is
-//! authenticated in [`auth`] (Signature V4 against the ACL users, checked
-//! in [`sigv4`] and [`access`]) and served by [`server`]'s dispatcher.
-//! Operations live in [`bucket`], [`object`], [`copy`], [`multipart`] and
-//! [`upload_lists`]; errors in [`error`].
+//! same buckets and objects as Backrunner's routes, in parts:
+//!
+//! - routing: a request's target (bucket, key) is parsed in [`target`],
+//!   its operation in [`op`], and [`server`]'s dispatcher serves it as an
+//!   [`S3Req`] ([`request`]); CORS in [`cors`];
+//! - [`sign`]: signing and body framing (SigV4 headers and presigned URLs
+//!   against the ACL users, aws-chunked bodies, payload digests, checksums);
+//! - the operations: [`object`] (Get/Head/Put/Delete, copies, metadata
+//!   sidecars, DeleteObjects), [`bucket`] (list, location, create,
+//!   delete), [`list`] (ListObjects V1/V2, ListObjectVersions) and
+//!   [`multipart`] (uploads, parts, their lists and checksums);
+//! - replies: the one error type ([`error`]) and the XML documents ([`xml`]).
 
-pub mod access;
-mod auth;
-pub mod body;
 pub mod bucket;
-pub mod bucket_admin;
-pub mod bucket_name;
-pub mod checksum;
-pub mod chunked;
-pub mod chunksig;
-pub mod cluster_doc;
-pub mod copy;
 pub mod cors;
-pub mod delete_objects;
-pub mod digest;
 pub mod error;
 pub mod list;
-pub mod list_versions;
-pub mod long_reply;
-pub mod meta;
-pub mod mpu_checksum;
 pub mod multipart;
 pub mod object;
 pub mod op;
-pub mod parts;
-pub mod presign;
 pub mod request;
 mod server;
-pub mod sigv4;
+pub mod sign;
 pub mod target;
-pub mod upload_lists;
-pub mod write_conditions;
 pub mod xml;
-pub mod xml_body;
 
 pub use op::{parse_op, Op};
 pub use request::S3Req;

@@ -2,8 +2,8 @@
 
 use actix_web::http::Method;
 
-use super::error::{S3Error, S3ErrorCode};
-use super::target::Target;
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::target::Target;
 
 /// The operation of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

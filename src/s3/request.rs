@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use actix_web::{web, HttpRequest};
 
-use super::access::Caller;
-use super::error::S3Error;
 use crate::bucket::BucketMeta;
+use crate::s3::error::S3Error;
+use crate::s3::sign::access::Caller;
 use crate::state::{AppState, Snapshot};
 use crate::storage::Context;
 
@@ -26,7 +26,7 @@ pub struct S3Req {
     /// Who sent it.
     pub caller: Caller,
     /// Signed aws-chunked bodies: where their chunk signature chain starts.
-    pub chunk_seed: Option<super::chunksig::Seed>,
+    pub chunk_seed: Option<crate::s3::sign::chunksig::Seed>,
     /// The `x-amz-request-id` of the reply.
     pub request_id: String,
 }
@@ -73,7 +73,10 @@ impl S3Req {
 
 /// Loads a bucket: from the cache without leaving the worker, else from
 /// the metadata groups on the blocking pool.
-pub(super) async fn load_bucket(snap: &Snapshot, name: &str) -> Result<Arc<BucketMeta>, S3Error> {
+pub(in crate::s3) async fn load_bucket(
+    snap: &Snapshot,
+    name: &str,
+) -> Result<Arc<BucketMeta>, S3Error> {
     if let Some(m) = snap.buckets.cached(name) {
         return Ok(m);
     }

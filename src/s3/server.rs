@@ -1,22 +1,24 @@
 //! The S3 listener: every request goes through [`dispatch`], which routes
 //! it to its operation ([`handle`]) and decorates the answer
 //! (`x-amz-request-id`, `proxy.headers`, CORS, counters, access log);
-//! CORS preflights are answered by [`super::cors`].
+//! CORS preflights are answered by [`crate::s3::cors`].
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::auth::authenticate;
-use super::error::{S3Error, S3ErrorCode};
-use super::op::{parse_op, Op};
-use super::request::{load_bucket, S3Req};
-use super::target::{parse_target, Target};
-use super::{
-    access, bucket, bucket_admin, copy, cors, delete_objects, multipart, object, upload_lists,
+use crate::http::listen::{Bound, Listener};
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::op::{parse_op, Op};
+use crate::s3::request::{load_bucket, S3Req};
+use crate::s3::sign::auth::authenticate;
+use crate::s3::target::{parse_target, Target};
+use crate::s3::{
+    bucket, bucket::bucket_admin, cors, multipart, multipart::upload_lists, object, object::copy,
+    object::delete_objects, sign::access,
 };
 use crate::state::{AppState, Snapshot};
 
@@ -94,8 +96,10 @@ async fn handle(
         Op::UploadPartCopy => multipart::upload_part_copy(&req, &bucket, key).await,
         Op::CompleteMultipartUpload => multipart::complete(&req, &bucket, key, payload).await,
         Op::AbortMultipartUpload => multipart::abort(&req, &bucket, key).await,
-        Op::ListObjects { .. } => super::list::list(&req, &bucket).await,
-        Op::ListObjectVersions => super::list_versions::list_versions(&req, &bucket).await,
+        Op::ListObjects { .. } => crate::s3::list::list(&req, &bucket).await,
+        Op::ListObjectVersions => {
+            crate::s3::list::list_versions::list_versions(&req, &bucket).await
+        }
         Op::ListParts => upload_lists::list_parts(&req, &bucket, key).await,
         Op::ListMultipartUploads => upload_lists::list_uploads(&req, &bucket).await,
         Op::ListBuckets | Op::CreateBucket | Op::NotImplemented(_) => {
@@ -135,11 +139,7 @@ async fn dispatch(
         Ok((o, _)) => o.stat_name(),
         Err(_) => "s3_invalid",
     };
-    let headers_size: usize = http
-        .headers()
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len() + 4)
-        .sum();
+    let headers_size = crate::http::message::header_bytes(&http);
     let result = if headers_size > crate::http::MAX_HEADER_BYTES {
         Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
@@ -173,7 +173,7 @@ async fn dispatch(
             resp
         }
     };
-    crate::http::router::add_proxy_headers(&mut resp, &snap.config.proxy.headers);
+    crate::http::message::add_proxy_headers(&mut resp, &snap.config.proxy.headers);
     cors::decorate(
         &mut resp,
         http.headers(),
@@ -189,7 +189,7 @@ async fn dispatch(
         actix_web::body::BodySize::Sized(n) => n,
         _ => 0,
     };
-    let bytes_in = crate::http::request::declared_length(http.headers()).unwrap_or(0);
+    let bytes_in = crate::http::message::declared_length(http.headers()).unwrap_or(0);
     state
         .stats
         .record_request(name, status, bytes, bytes_in, started.elapsed());
@@ -212,40 +212,15 @@ async fn dispatch(
 /// The S3 listeners on `proxy.s3-address` (HTTP) and `proxy.s3-https-address`
 /// (HTTPS with the proxy's certificate, re-read on SIGHUP), or `None` when
 /// both are unset; with the certificate reloader of the HTTPS one.
-pub fn server(
-    state: &web::Data<AppState>,
-) -> std::io::Result<Option<(actix_web::dev::Server, Option<crate::tls::TlsReloader>)>> {
+pub fn server(state: &web::Data<AppState>) -> std::io::Result<Option<Bound>> {
     let snap = state.snapshot();
     let proxy = &snap.config.proxy;
-    if proxy.s3_address.is_empty() && proxy.s3_https_address.is_empty() {
-        return Ok(None);
+    Listener {
+        address: &proxy.s3_address,
+        https_address: &proxy.s3_https_address,
+        log_prefix: "S3 API ",
+        tls_name: "s3 tls",
+        counted: false,
     }
-    let idle = Duration::from_secs(proxy.idle_timeout.max(1));
-    let data = state.clone();
-    let mut server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .default_service(web::to(dispatch))
-    })
-    .on_connect(crate::http::set_nodelay)
-    .keep_alive(idle)
-    .client_request_timeout(idle.min(Duration::from_secs(30)))
-    .client_disconnect_timeout(Duration::from_secs(5))
-    .shutdown_timeout(crate::http::SHUTDOWN_GRACE.as_secs());
-    if !proxy.s3_address.is_empty() {
-        server = server.bind(crate::http::listen_addr(&proxy.s3_address))?;
-    }
-    let mut tls = None;
-    if !proxy.s3_https_address.is_empty() {
-        let config_path = state.sources().config_path.display().to_string();
-        let (acceptor, reloader) = crate::tls::TlsReloader::new(&proxy.cert_file, &proxy.key_file)
-            .map_err(|e| std::io::Error::other(format!("config {config_path}: {e}")))?;
-        server =
-            server.bind_openssl(crate::http::listen_addr(&proxy.s3_https_address), acceptor)?;
-        tls = Some(reloader);
-    }
-    for addr in server.addrs_with_scheme() {
-        log::info!("S3 API listening on {}://{}", addr.1, addr.0);
-    }
-    Ok(Some((server.run(), tls)))
+    .bind(state, dispatch)
 }

@@ -3,7 +3,7 @@
 
 use percent_encoding::percent_decode_str;
 
-use super::error::{S3Error, S3ErrorCode};
+use crate::s3::error::{S3Error, S3ErrorCode};
 
 /// What a request addresses, from the Host header and the path.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,9 +17,9 @@ use backrunner::bucket::{parse_bucket_list, AclEntry, BucketMeta};
 use backrunner::config::{parse_size, Config};
 use backrunner::encoding::hex;
 use backrunner::http::conditional::{self, Outcome, Preconditions, Validators};
-use backrunner::http::endpoint::Endpoint;
 use backrunner::http::range::{self, Ranges, MAX_RANGES};
-use backrunner::http::upload::upload_offset;
+use backrunner::rest::endpoint::Endpoint;
+use backrunner::rest::upload::upload_offset;
 use proptest::prelude::*;
 
 fn cases() -> u32 {

@@ -19,6 +19,8 @@ command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v chromium >/dev/null || need+=(chromium)
 # tests/it/s3_cli.rs, s3_multipart.rs: rclone as users run it (Debian's package)
 command -v rclone >/dev/null || need+=(rclone)
+# tests/it/s3_tagging.rs: aws-cli v2 (Debian's awscli; the PyPI one below is v1)
+[ -x /usr/bin/aws ] || need+=(awscli)
 # Building the Elliptics backend (only where Elliptics is installed):
 # bindgen needs libclang; the client headers need boost.
 if [ -d "${ELLIPTICS_PREFIX:-/opt/elliptics}" ]; then

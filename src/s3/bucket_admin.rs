@@ -223,6 +223,7 @@ pub async fn delete(req: &S3Req, bucket: &BucketMeta) -> Result<HttpResponse, S3
     web::block(move || cluster_list::delete(storage.as_ref(), &config, &name, &seed))
         .await?
         .map_err(|e| S3Error::new(S3ErrorCode::ServiceUnavailable, e.to_string()))?;
+    super::tagging_ops::forget_bucket(req, bucket).await;
     log::info!("s3: user {} deleted bucket {}", entry.user, bucket.name);
     register(req, |b| b.forget(&bucket.name));
     Ok(HttpResponse::NoContent().finish())

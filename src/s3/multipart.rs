@@ -253,9 +253,11 @@ pub async fn upload_part(
 }
 
 /// `x-amz-copy-source-range: bytes=FIRST-LAST` within a source of `size`
-/// bytes, as `[start, end)`; the whole source without it.
-fn copy_range(req: &S3Req, size: u64) -> Result<(u64, u64), S3Error> {
-    let Some(v) = req.header("x-amz-copy-source-range") else {
+/// bytes, as `[start, end)`; the whole source without it. A well-formed
+/// range past the source's end is `InvalidRange`, as S3 answers; a
+/// malformed one `InvalidArgument`.
+fn copy_range(v: Option<&str>, size: u64) -> Result<(u64, u64), S3Error> {
+    let Some(v) = v else {
         return Ok((0, size));
     };
     match range::parse(v).as_deref() {
@@ -265,6 +267,15 @@ fn copy_range(req: &S3Req, size: u64) -> Result<(u64, u64), S3Error> {
                 last: Some(last),
             }],
         ) if first <= last && *last < size => Ok((*first, last + 1)),
+        Some(
+            [RangeSpec::Int {
+                first,
+                last: Some(last),
+            }],
+        ) if first <= last => Err(S3Error::new(
+            S3ErrorCode::InvalidRange,
+            format!("x-amz-copy-source-range {v:?} is past the end of the source's {size} bytes"),
+        )),
         _ => Err(S3Error::new(
             S3ErrorCode::InvalidArgument,
             format!("x-amz-copy-source-range {v:?} must be bytes=FIRST-LAST within the source's {size} bytes"),
@@ -281,7 +292,7 @@ pub async fn upload_part_copy(
     let n = part_number(req)?;
     let OpenUpload { id, uctx, state } = open_upload(req, bucket, key, true).await?;
     let source = copy::open_source(req).await?;
-    let (start, end) = copy_range(req, source.size())?;
+    let (start, end) = copy_range(req.header("x-amz-copy-source-range"), source.size())?;
     if end - start > MAX_PART_SIZE {
         return Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
@@ -531,4 +542,27 @@ pub async fn abort(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpRe
     let OpenUpload { id, uctx, .. } = open_upload(req, bucket, key, true).await?;
     remove_upload(req.state.clone(), uctx, id, None).await;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_ranges() {
+        assert_eq!(copy_range(None, 10).unwrap(), (0, 10));
+        assert_eq!(copy_range(Some("bytes=2-9"), 10).unwrap(), (2, 10));
+        let code = |v: &str| copy_range(Some(v), 10).unwrap_err().code;
+        assert_eq!(code("bytes=5-10"), S3ErrorCode::InvalidRange);
+        assert_eq!(code("bytes=10-20"), S3ErrorCode::InvalidRange);
+        for bad in [
+            "bytes=5-",
+            "bytes=-3",
+            "bytes=9-2",
+            "chars=1-2",
+            "bytes=1-2,3-4",
+        ] {
+            assert_eq!(code(bad), S3ErrorCode::InvalidArgument, "{bad}");
+        }
+    }
 }

@@ -97,6 +97,9 @@ pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResp
         for (k, v) in m.headers.iter().chain(&m.user) {
             resp.insert_header((k.as_str(), v.as_str()));
         }
+        if !m.tags.is_empty() {
+            resp.insert_header(("x-amz-tagging-count", m.tags.len()));
+        }
     }
     // Checksums are of the whole object: never on a ranged GET (as S3).
     let wants_checksum = req
@@ -216,8 +219,10 @@ pub async fn put(
     // Content-Length); their object size is x-amz-decoded-content-length.
     let chunked = decoder(req)?;
     let size = match &chunked {
-        None => content_length(req)?,
-        Some(_) => decoded_length(req)?,
+        None => content_length(req)
+            .map(Some)
+            .or_else(|e| super::spool::unknown_length(req, e))?,
+        Some(_) => Some(decoded_length(req)?),
     };
     let mut stored = ObjectMeta::from_request(req.http.headers())?;
     let declared = checksum::expected(req.http.headers())?;
@@ -229,6 +234,8 @@ pub async fn put(
     let md5 = Rc::new(Cell::new(None));
     let sum = Rc::new(std::cell::RefCell::new(None));
     let body = checked_body(payload, digest, chunked, idle, (md5.clone(), sum.clone()));
+    let max = MAX_PUT_SIZE.min(req.snap.config.proxy.max_object_size());
+    let (size, body) = super::spool::sized(size, body, max).await?;
     let objects = &req.state.objects;
     let owner = req.owner();
     let digest_seen = md5.clone();

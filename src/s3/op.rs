@@ -51,6 +51,20 @@ pub enum Op {
     },
     /// `GET /BUCKET?versions`: every object as its `null` version.
     ListObjectVersions,
+    /// `GET /BUCKET/KEY?tagging`.
+    GetObjectTagging,
+    /// `PUT /BUCKET/KEY?tagging`.
+    PutObjectTagging,
+    /// `DELETE /BUCKET/KEY?tagging`.
+    DeleteObjectTagging,
+    /// `GET /BUCKET?tagging`.
+    GetBucketTagging,
+    /// `PUT /BUCKET?tagging`.
+    PutBucketTagging,
+    /// `DELETE /BUCKET?tagging`.
+    DeleteBucketTagging,
+    /// `GET /BUCKET?versioning`.
+    GetBucketVersioning,
     /// An S3 operation not built yet (its name).
     NotImplemented(&'static str),
 }
@@ -80,6 +94,13 @@ impl Op {
             Op::ListObjects { v2: false } => "s3_list_objects",
             Op::ListObjects { v2: true } => "s3_list_objects_v2",
             Op::ListObjectVersions => "s3_list_object_versions",
+            Op::GetObjectTagging => "s3_get_object_tagging",
+            Op::PutObjectTagging => "s3_put_object_tagging",
+            Op::DeleteObjectTagging => "s3_delete_object_tagging",
+            Op::GetBucketTagging => "s3_get_bucket_tagging",
+            Op::PutBucketTagging => "s3_put_bucket_tagging",
+            Op::DeleteBucketTagging => "s3_delete_bucket_tagging",
+            Op::GetBucketVersioning => "s3_get_bucket_versioning",
             Op::NotImplemented(_) => "s3_not_implemented",
         }
     }
@@ -98,6 +119,10 @@ impl Op {
                 | Op::UploadPartCopy
                 | Op::CompleteMultipartUpload
                 | Op::AbortMultipartUpload
+                | Op::PutObjectTagging
+                | Op::DeleteObjectTagging
+                | Op::PutBucketTagging
+                | Op::DeleteBucketTagging
         )
     }
 }
@@ -117,9 +142,11 @@ const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
     ("publicAccessBlock", "public access blocks"),
     ("replication", "bucket replication"),
     ("requestPayment", "request payment"),
-    ("tagging", "bucket tagging"),
     ("uploads", "ListMultipartUploads"),
-    ("versioning", "bucket versioning"),
+    (
+        "versioning",
+        "PutBucketVersioning (versioning: a bucket keeps one version of each object)",
+    ),
     ("website", "bucket websites"),
 ];
 
@@ -132,7 +159,6 @@ const OBJECT_SUBRESOURCES: &[(&str, &str)] = &[
     ("restore", "RestoreObject"),
     ("retention", "object retention"),
     ("select", "SelectObjectContent"),
-    ("tagging", "object tagging"),
     ("torrent", "torrents"),
     ("uploadId", "multipart uploads"),
     ("uploads", "multipart uploads"),
@@ -172,6 +198,17 @@ pub fn parse_op(
             if *method == Method::GET && has("versions") {
                 return Ok(Op::ListObjectVersions);
             }
+            if *method == Method::GET && has("versioning") {
+                return Ok(Op::GetBucketVersioning);
+            }
+            if has("tagging") {
+                return match *method {
+                    Method::GET => Ok(Op::GetBucketTagging),
+                    Method::PUT => Ok(Op::PutBucketTagging),
+                    Method::DELETE => Ok(Op::DeleteBucketTagging),
+                    _ => Err(not_allowed()),
+                };
+            }
             if let Some((_, what)) = BUCKET_SUBRESOURCES.iter().find(|(k, _)| has(k)) {
                 return Ok(Op::NotImplemented(what));
             }
@@ -207,6 +244,14 @@ pub fn parse_op(
                 .find(|(k, _)| has(k) && !(*k == "versionId" && null_version))
             {
                 return Ok(Op::NotImplemented(what));
+            }
+            if has("tagging") {
+                return match *method {
+                    Method::GET => Ok(Op::GetObjectTagging),
+                    Method::PUT => Ok(Op::PutObjectTagging),
+                    Method::DELETE => Ok(Op::DeleteObjectTagging),
+                    _ => Err(not_allowed()),
+                };
             }
             match *method {
                 Method::GET => Ok(Op::GetObject),
@@ -266,6 +311,10 @@ mod tests {
             Op::NotImplemented(_)
         ));
         assert_eq!(
+            op(Method::GET, t(Some("b"), None), "versioning").unwrap(),
+            Op::GetBucketVersioning
+        );
+        assert_eq!(
             op(Method::GET, t(Some("b"), Some("k")), "").unwrap(),
             Op::GetObject
         );
@@ -324,6 +373,18 @@ mod tests {
             op(Method::GET, obj.clone(), "versionId=3HL4kqtJ").unwrap(),
             Op::NotImplemented(_)
         ));
+        assert_eq!(
+            op(Method::PUT, obj.clone(), "tagging").unwrap(),
+            Op::PutObjectTagging
+        );
+        assert_eq!(
+            op(Method::GET, obj.clone(), "tagging&versionId=null").unwrap(),
+            Op::GetObjectTagging
+        );
+        assert_eq!(
+            op(Method::DELETE, t(Some("b"), None), "tagging").unwrap(),
+            Op::DeleteBucketTagging
+        );
         assert_eq!(
             op(Method::GET, t(Some("b"), None), "versions&prefix=a").unwrap(),
             Op::ListObjectVersions

@@ -16,7 +16,8 @@ use super::op::{parse_op, Op};
 use super::request::{load_bucket, S3Req};
 use super::target::{parse_target, Target};
 use super::{
-    access, bucket, bucket_admin, copy, cors, delete_objects, multipart, object, upload_lists,
+    access, bucket, bucket_admin, copy, cors, delete_objects, multipart, object, tagging_ops,
+    upload_lists,
 };
 use crate::state::{AppState, Snapshot};
 
@@ -98,6 +99,13 @@ async fn handle(
         Op::ListObjectVersions => super::list_versions::list_versions(&req, &bucket).await,
         Op::ListParts => upload_lists::list_parts(&req, &bucket, key).await,
         Op::ListMultipartUploads => upload_lists::list_uploads(&req, &bucket).await,
+        Op::GetBucketVersioning => super::versioning::get(),
+        Op::GetObjectTagging => tagging_ops::get_object(&req, &bucket, key).await,
+        Op::PutObjectTagging => tagging_ops::put_object(&req, &bucket, key, payload).await,
+        Op::DeleteObjectTagging => tagging_ops::delete_object(&req, &bucket, key).await,
+        Op::GetBucketTagging => tagging_ops::get_bucket(&req, &bucket).await,
+        Op::PutBucketTagging => tagging_ops::put_bucket(&req, &bucket, payload).await,
+        Op::DeleteBucketTagging => tagging_ops::delete_bucket(&req, &bucket).await,
         Op::ListBuckets | Op::CreateBucket | Op::NotImplemented(_) => {
             Err(S3Error::internal("unroutable operation"))
         }

@@ -30,6 +30,7 @@ mod s3_multipart;
 mod s3_multipart_big;
 mod s3_presign;
 mod s3_sync;
+mod s3_tagging;
 mod s3_versions;
 mod s3_wire;
 mod security;

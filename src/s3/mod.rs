@@ -7,6 +7,7 @@
 //! [`upload_lists`]; errors in [`error`].
 
 pub mod access;
+pub mod attributes;
 mod auth;
 pub mod body;
 pub mod bucket;
@@ -16,6 +17,7 @@ pub mod checksum;
 pub mod chunked;
 pub mod chunksig;
 pub mod cluster_doc;
+pub mod complete_retry;
 pub mod copy;
 pub mod cors;
 pub mod delete_objects;

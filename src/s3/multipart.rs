@@ -39,7 +39,7 @@ use super::mpu_checksum::{self, UploadChecksum};
 use super::object;
 use super::parts::{check_parts, md5_of_etag, multipart_etag, parse_complete};
 use super::upload_lists;
-use super::{access::Caller, cluster_doc, write_conditions, xml, S3Req};
+use super::{access::Caller, attributes, cluster_doc, write_conditions, xml, S3Req};
 use super::{body, checksum};
 use crate::bucket::BucketMeta;
 use crate::core::{Download, Piece, ReadOptions};
@@ -55,7 +55,7 @@ pub const MAX_PARTS: u32 = 10_000;
 /// Largest part, as S3: 5 GiB.
 pub const MAX_PART_SIZE: u64 = 5 << 30;
 /// Largest CompleteMultipartUpload body (10,000 parts with checksums fit).
-const MAX_COMPLETE_BODY: usize = 4 << 20;
+pub(super) const MAX_COMPLETE_BODY: usize = 4 << 20;
 /// Largest upload state document.
 const MAX_STATE: u64 = 64 << 10;
 /// Part sidecars read at once when completing.
@@ -359,7 +359,12 @@ pub async fn complete(
     key: &str,
     payload: web::Payload,
 ) -> Result<HttpResponse, S3Error> {
-    let OpenUpload { id, uctx, state } = open_upload(req, bucket, key, true).await?;
+    let OpenUpload { id, uctx, state } = match open_upload(req, bucket, key, true).await {
+        Err(e) if e.code == S3ErrorCode::NoSuchUpload => {
+            return super::complete_retry::answer(req, bucket, key, payload, e).await
+        }
+        r => r?,
+    };
     let body =
         body::read_object_checksummed(req, payload, MAX_COMPLETE_BODY, "CompleteMultipartUpload")
             .await?;
@@ -435,22 +440,26 @@ pub async fn complete(
         let mut stored = state.meta.stored(total, etag.clone(), &results);
         stored.checksum = object_checksum;
         meta::write(&app.objects, &ctx, &key, &stored).await?;
+        let listed = parts
+            .iter()
+            .map(|(n, m)| attributes::StoredPart {
+                number: *n,
+                size: m.size,
+                checksum: state.checksum.and(m.checksum.clone()),
+            })
+            .collect();
+        let done = super::complete_retry::Completion::new(&id, &named);
+        attributes::write(&app.objects, &ctx, &key, &stored, listed, done).await?;
+        // The upload's state goes before the reply: a retried Complete
+        // then finds the completion, not an upload to assemble again.
+        cluster_doc::remove(&app.objects, &uctx, &id).await?;
         let numbers = parts.iter().map(|(n, _)| *n).collect();
         actix_web::rt::spawn(remove_upload(app.clone(), uctx, id, Some(numbers)));
-        Ok(format!(
-            "{}<CompleteMultipartUploadResult xmlns=\"{}\"><Location>/{}/{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag>{}</CompleteMultipartUploadResult>",
-            xml::DECL,
-            xml::NS,
-            xml::escape(&crate::encoding::query_escape(&bucket_name)),
-            xml::escape(&crate::encoding::query_escape(&key)),
-            xml::escape(&bucket_name),
-            xml::escape(&key),
-            xml::escape(&etag),
-            stored
-                .checksum
-                .as_ref()
-                .map(|c| mpu_checksum::xml_elements(c, true))
-                .unwrap_or_default()
+        Ok(super::complete_retry::result_doc(
+            &bucket_name,
+            &key,
+            &etag,
+            stored.checksum.as_ref(),
         ))
     };
     Ok(long_reply(

@@ -115,6 +115,25 @@ pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResp
             resp.insert_header((*header, v));
         }
     }
+    // `partNumber`: one part of a multipart object, as a range.
+    if let Some(n) = super::attributes::requested_part(req)? {
+        if req.header(RANGE.as_str()).is_some() {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "a request cannot name both a Range and a partNumber",
+            ));
+        }
+        let (start, end, parts) = super::attributes::part_span(req, &ctx, key, &info, n).await?;
+        if let Some(count) = parts {
+            resp.status(StatusCode::PARTIAL_CONTENT)
+                .insert_header(("x-amz-mp-parts-count", count))
+                .insert_header((
+                    CONTENT_RANGE,
+                    format!("bytes {start}-{}/{size}", end.max(1) - 1),
+                ));
+        }
+        return Ok(body_reply(resp, object, head, start, end));
+    }
     // S3 serves one range; several ranges are ignored (the whole object, as
     // RFC 9110 lets a server do) rather than sent as multipart.
     let (start, end) = match range_header.map(|r| range::resolve(r, size)) {
@@ -135,16 +154,27 @@ pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResp
             return Err(e);
         }
     };
+    Ok(body_reply(resp, object, head, start, end))
+}
+
+/// The reply with bytes `[start, end)` of `object` (their length only on HEAD).
+fn body_reply(
+    mut resp: actix_web::HttpResponseBuilder,
+    object: crate::core::OpenObject,
+    head: bool,
+    start: u64,
+    end: u64,
+) -> HttpResponse {
     let len = end - start;
     if head {
         drop(object);
         let empty = futures_util::stream::empty::<Result<Bytes, S3Error>>();
-        return Ok(resp.body(SizedStream::new(len, empty)));
+        return resp.body(SizedStream::new(len, empty));
     }
-    Ok(match object.body(vec![Piece::Object { start, end }]) {
+    match object.body(vec![Piece::Object { start, end }]) {
         Download::Ready(bytes) => resp.body(bytes),
         Download::Stream(s) => resp.body(SizedStream::new(len, s.map_err(S3Error::from))),
-    })
+    }
 }
 
 /// `x-amz-checksum-ALG` and `x-amz-checksum-type` of a stored checksum.
@@ -403,5 +433,6 @@ pub async fn delete(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpR
         Err(e) => return Err(e.into()),
     }
     meta::remove(&req.state.objects, &ctx, key).await?;
+    super::attributes::remove(&req.state.objects, &ctx, key).await;
     Ok(HttpResponse::NoContent().finish())
 }

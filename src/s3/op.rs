@@ -65,6 +65,8 @@ pub enum Op {
     DeleteBucketTagging,
     /// `GET /BUCKET?versioning`.
     GetBucketVersioning,
+    /// `GET /BUCKET/KEY?attributes`.
+    GetObjectAttributes,
     /// An S3 operation not built yet (its name).
     NotImplemented(&'static str),
 }
@@ -101,6 +103,7 @@ impl Op {
             Op::PutBucketTagging => "s3_put_bucket_tagging",
             Op::DeleteBucketTagging => "s3_delete_bucket_tagging",
             Op::GetBucketVersioning => "s3_get_bucket_versioning",
+            Op::GetObjectAttributes => "s3_get_object_attributes",
             Op::NotImplemented(_) => "s3_not_implemented",
         }
     }
@@ -153,7 +156,6 @@ const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
 /// Sub-resources of an object that select operations of their own.
 const OBJECT_SUBRESOURCES: &[(&str, &str)] = &[
     ("acl", "object ACLs"),
-    ("attributes", "GetObjectAttributes"),
     ("legal-hold", "object legal holds"),
     ("partNumber", "multipart uploads"),
     ("restore", "RestoreObject"),
@@ -239,11 +241,15 @@ pub fn parse_op(
             // `versionId=null` names the one version of an object in a
             // bucket without versioning: the object itself.
             let null_version = query.iter().any(|(k, v)| k == "versionId" && v == "null");
-            if let Some((_, what)) = OBJECT_SUBRESOURCES
-                .iter()
-                .find(|(k, _)| has(k) && !(*k == "versionId" && null_version))
-            {
+            // GetObject and HeadObject read one part of an object.
+            let read = *method == Method::GET || *method == Method::HEAD;
+            if let Some((_, what)) = OBJECT_SUBRESOURCES.iter().find(|(k, _)| {
+                has(k) && !(*k == "versionId" && null_version) && !(*k == "partNumber" && read)
+            }) {
                 return Ok(Op::NotImplemented(what));
+            }
+            if *method == Method::GET && has("attributes") {
+                return Ok(Op::GetObjectAttributes);
             }
             if has("tagging") {
                 return match *method {
@@ -389,8 +395,16 @@ mod tests {
             op(Method::GET, t(Some("b"), None), "versions&prefix=a").unwrap(),
             Op::ListObjectVersions
         );
+        assert_eq!(
+            op(Method::GET, obj.clone(), "partNumber=1").unwrap(),
+            Op::GetObject
+        );
+        assert_eq!(
+            op(Method::GET, obj.clone(), "attributes").unwrap(),
+            Op::GetObjectAttributes
+        );
         assert!(matches!(
-            op(Method::GET, obj, "partNumber=1").unwrap(),
+            op(Method::PUT, obj, "partNumber=1").unwrap(),
             Op::NotImplemented(_)
         ));
         let mut copy = actix_web::http::header::HeaderMap::new();

@@ -100,6 +100,9 @@ async fn handle(
         Op::ListParts => upload_lists::list_parts(&req, &bucket, key).await,
         Op::ListMultipartUploads => upload_lists::list_uploads(&req, &bucket).await,
         Op::GetBucketVersioning => super::versioning::get(),
+        Op::GetObjectAttributes => {
+            super::attributes::get_object_attributes(&req, &bucket, key).await
+        }
         Op::GetObjectTagging => tagging_ops::get_object(&req, &bucket, key).await,
         Op::PutObjectTagging => tagging_ops::put_object(&req, &bucket, key, payload).await,
         Op::DeleteObjectTagging => tagging_ops::delete_object(&req, &bucket, key).await,

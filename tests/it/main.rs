@@ -28,6 +28,7 @@ mod s3_empty;
 mod s3_list;
 mod s3_multipart;
 mod s3_multipart_big;
+mod s3_parts;
 mod s3_presign;
 mod s3_sync;
 mod s3_tagging;

@@ -80,6 +80,7 @@ async fn handle(
     }
     let bucket = bucket?;
     access::authorize(&req.caller, &bucket, op.writes())?;
+    super::admin_bucket::guard(&req, &bucket)?;
     let key = target.key.as_deref().unwrap_or_default();
     match op {
         Op::HeadBucket => Ok(HttpResponse::Ok().finish()),

@@ -21,6 +21,7 @@ mod placement;
 mod redirect;
 mod reload;
 mod s3;
+mod s3_access;
 mod s3_checksums;
 mod s3_cli;
 mod s3_clients;

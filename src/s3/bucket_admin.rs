@@ -147,6 +147,9 @@ pub async fn create(
         ..Default::default()
     };
     meta.grant(&entry.user, &entry.token, ACL_WRITE | ACL_ADMIN);
+    if let Some(public) = super::acl::canned(req)? {
+        super::acl::set_public(&mut meta, public)?;
+    }
     let storage = req.state.storage.clone();
     let seed = req.snap.buckets.list();
     let written = meta.clone();

@@ -7,6 +7,7 @@
 //! [`upload_lists`]; errors in [`error`].
 
 pub mod access;
+pub mod acl;
 pub mod admin_bucket;
 pub mod attributes;
 mod auth;

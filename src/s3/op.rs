@@ -67,6 +67,14 @@ pub enum Op {
     GetBucketVersioning,
     /// `GET /BUCKET/KEY?attributes`.
     GetObjectAttributes,
+    /// `GET /BUCKET?acl`.
+    GetBucketAcl,
+    /// `PUT /BUCKET?acl`.
+    PutBucketAcl,
+    /// `GET /BUCKET/KEY?acl`.
+    GetObjectAcl,
+    /// `PUT /BUCKET/KEY?acl`.
+    PutObjectAcl,
     /// An S3 operation not built yet (its name).
     NotImplemented(&'static str),
 }
@@ -104,6 +112,10 @@ impl Op {
             Op::DeleteBucketTagging => "s3_delete_bucket_tagging",
             Op::GetBucketVersioning => "s3_get_bucket_versioning",
             Op::GetObjectAttributes => "s3_get_object_attributes",
+            Op::GetBucketAcl => "s3_get_bucket_acl",
+            Op::PutBucketAcl => "s3_put_bucket_acl",
+            Op::GetObjectAcl => "s3_get_object_acl",
+            Op::PutObjectAcl => "s3_put_object_acl",
             Op::NotImplemented(_) => "s3_not_implemented",
         }
     }
@@ -126,13 +138,14 @@ impl Op {
                 | Op::DeleteObjectTagging
                 | Op::PutBucketTagging
                 | Op::DeleteBucketTagging
+                | Op::PutBucketAcl
+                | Op::PutObjectAcl
         )
     }
 }
 
 /// Sub-resources of a bucket that select operations of their own.
 const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
-    ("acl", "bucket ACLs"),
     ("cors", "bucket CORS"),
     ("delete", "DeleteObjects"),
     ("encryption", "bucket encryption"),
@@ -155,7 +168,6 @@ const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
 
 /// Sub-resources of an object that select operations of their own.
 const OBJECT_SUBRESOURCES: &[(&str, &str)] = &[
-    ("acl", "object ACLs"),
     ("legal-hold", "object legal holds"),
     ("partNumber", "multipart uploads"),
     ("restore", "RestoreObject"),
@@ -199,6 +211,13 @@ pub fn parse_op(
             }
             if *method == Method::GET && has("versions") {
                 return Ok(Op::ListObjectVersions);
+            }
+            if has("acl") {
+                return match *method {
+                    Method::GET => Ok(Op::GetBucketAcl),
+                    Method::PUT => Ok(Op::PutBucketAcl),
+                    _ => Err(not_allowed()),
+                };
             }
             if *method == Method::GET && has("versioning") {
                 return Ok(Op::GetBucketVersioning);
@@ -247,6 +266,13 @@ pub fn parse_op(
                 has(k) && !(*k == "versionId" && null_version) && !(*k == "partNumber" && read)
             }) {
                 return Ok(Op::NotImplemented(what));
+            }
+            if has("acl") {
+                return match *method {
+                    Method::GET => Ok(Op::GetObjectAcl),
+                    Method::PUT => Ok(Op::PutObjectAcl),
+                    _ => Err(not_allowed()),
+                };
             }
             if *method == Method::GET && has("attributes") {
                 return Ok(Op::GetObjectAttributes);

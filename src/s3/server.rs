@@ -101,6 +101,10 @@ async fn handle(
         Op::ListParts => upload_lists::list_parts(&req, &bucket, key).await,
         Op::ListMultipartUploads => upload_lists::list_uploads(&req, &bucket).await,
         Op::GetBucketVersioning => super::versioning::get(),
+        Op::GetBucketAcl => super::acl::get_bucket(&req, &bucket),
+        Op::PutBucketAcl => super::acl::put_bucket(&req, &bucket, payload).await,
+        Op::GetObjectAcl => super::acl::get_object(&req, &bucket, key).await,
+        Op::PutObjectAcl => super::acl::put_object(&req, &bucket, key, payload).await,
         Op::GetObjectAttributes => {
             super::attributes::get_object_attributes(&req, &bucket, key).await
         }

@@ -8,7 +8,10 @@ raises on failure; the last line printed is "OK <checks>".
 
 import sys
 
+import urllib.request
+
 import boto3
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -58,4 +61,41 @@ check(admin.get_object(Bucket="s3-users", Key="note")["Body"].read() == b"regist
 # Other buckets are as before.
 bob.put_object(Bucket="bobs-bucket", Key="k", Body=b"bob's")
 check(bob.get_object(Bucket="bobs-bucket", Key="k")["Body"].read() == b"bob's", "bob")
+# Public buckets: CreateBucket with x-amz-acl public-read opens anonymous
+# reads (as a `*` entry with flag 1); PutBucketAcl private closes them.
+anon = boto3.client("s3", endpoint_url=ENDPOINT, region_name="us-east-1",
+                    config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"},
+                                  retries={"max_attempts": 1}))
+admin.create_bucket(Bucket="pub-bkt", ACL="public-read")
+admin.put_object(Bucket="pub-bkt", Key="page.html", Body=b"<p>hello</p>")
+check(anon.get_object(Bucket="pub-bkt", Key="page.html")["Body"].read() == b"<p>hello</p>",
+      "anonymous GET of a public-read bucket")
+check(anon.head_object(Bucket="pub-bkt", Key="page.html")["ContentLength"] == 12, "anonymous HEAD")
+with urllib.request.urlopen(f"{ENDPOINT}/pub-bkt/page.html") as r:
+    check(r.status == 200 and r.read() == b"<p>hello</p>", "plain HTTP GET")
+check(error_code(anon.put_object, Bucket="pub-bkt", Key="x", Body=b"x")[1] == 403,
+      "anonymous PUT refused")
+grants = admin.get_bucket_acl(Bucket="pub-bkt")["Grants"]
+check({(g["Grantee"].get("URI") or g["Grantee"].get("ID"), g["Permission"]) for g in grants}
+      == {("admin", "FULL_CONTROL"), ("http://acs.amazonaws.com/groups/global/AllUsers", "READ")},
+      f"public grants {grants}")
+check(len(admin.get_object_acl(Bucket="pub-bkt", Key="page.html")["Grants"]) == 2, "object ACL")
+check(error_code(admin.get_object_acl, Bucket="pub-bkt", Key="missing") == ("NoSuchKey", 404),
+      "ACL of a missing key")
+admin.put_object_acl(Bucket="pub-bkt", Key="page.html", ACL="public-read")
+code = error_code(admin.put_object_acl, Bucket="pub-bkt", Key="page.html", ACL="private")
+check(code == ("NotImplemented", 501), f"object ACL unlike its bucket's: {code}")
+code = error_code(bob.put_bucket_acl, Bucket="pub-bkt", ACL="private")
+check(code[1] == 403, f"not the owner: {code}")
+admin.put_bucket_acl(Bucket="pub-bkt", ACL="private")
+check(error_code(anon.get_object, Bucket="pub-bkt", Key="page.html") == ("AccessDenied", 403),
+      "anonymous GET of a private bucket")
+grants = admin.get_bucket_acl(Bucket="pub-bkt")["Grants"]
+check([g["Permission"] for g in grants] == ["FULL_CONTROL"], f"private grants {grants}")
+check(error_code(anon.get_object, Bucket="bobs-bucket", Key="k")[1] == 403, "bob's is private")
+code = error_code(admin.put_bucket_acl, Bucket="pub-bkt", ACL="public-read-write")
+check(code == ("NotImplemented", 501), f"other canned ACL: {code}")
+admin.put_bucket_acl(Bucket="pub-bkt", ACL="public-read")
+check(anon.get_object(Bucket="pub-bkt", Key="page.html")["Body"].read() == b"<p>hello</p>",
+      "public again")
 print("OK", checks)

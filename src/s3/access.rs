@@ -79,14 +79,33 @@ pub fn verify_key(
     if let Some(key) = matched {
         Ok((Caller::User(auth.access_key.clone()), key))
     } else {
-        Err(S3Error::new(
-            S3ErrorCode::SignatureDoesNotMatch,
-            format!(
-                "the signature of access key {:?} does not match (check the secret, the region and the signed headers)",
-                auth.access_key
-            ),
-        ))
+        Err(signature_mismatch(auth, &sts, &canonical))
     }
+}
+
+/// SignatureDoesNotMatch in S3's words, with what the server signed (the
+/// string to sign, the canonical request, and their bytes in hex) so a
+/// client author can see where the two differ.
+fn signature_mismatch(auth: &Authorization, sts: &str, canonical: &str) -> S3Error {
+    let bytes = |s: &str| {
+        s.bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut e = S3Error::new(
+        S3ErrorCode::SignatureDoesNotMatch,
+        "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+    );
+    e.details = vec![
+        ("AWSAccessKeyId", auth.access_key.clone()),
+        ("StringToSign", sts.to_string()),
+        ("SignatureProvided", auth.signature.clone()),
+        ("StringToSignBytes", bytes(sts)),
+        ("CanonicalRequest", canonical.to_string()),
+        ("CanonicalRequestBytes", bytes(canonical)),
+    ];
+    e
 }
 
 /// Whether `caller` may read (or `write`: upload, delete) in `bucket`.
@@ -202,10 +221,21 @@ mod tests {
             Caller::User("v".into())
         );
         let (a, req) = signed("wrong", "u");
-        assert_eq!(
-            verify(&a, d, &req, Some(&b), &all).unwrap_err().code,
-            S3ErrorCode::SignatureDoesNotMatch
-        );
+        let e = verify(&a, d, &req, Some(&b), &all).unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::SignatureDoesNotMatch);
+        let detail = |name: &str| {
+            e.details
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap()
+                .1
+                .clone()
+        };
+        assert!(detail("StringToSign").starts_with("AWS4-HMAC-SHA256\n"));
+        assert!(detail("StringToSignBytes").starts_with("41 57 53 34 2d"));
+        assert_eq!(detail("SignatureProvided"), a.signature);
+        assert_eq!(detail("AWSAccessKeyId"), "u");
+        assert!(detail("CanonicalRequest").starts_with("GET\n"));
         let (a, req) = signed("tok", "nobody");
         assert_eq!(
             verify(&a, d, &req, None, &all).unwrap_err().code,

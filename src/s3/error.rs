@@ -150,6 +150,9 @@ pub struct S3Error {
     pub message: String,
     /// For `InvalidRange`: the object's size (sent as `Content-Range: bytes */SIZE`).
     pub size: Option<u64>,
+    /// Elements added to the XML body after `<RequestId>` (SignatureDoesNotMatch
+    /// names what the server signed, as S3 does).
+    pub details: Vec<(&'static str, String)>,
 }
 
 impl S3Error {
@@ -159,6 +162,7 @@ impl S3Error {
             code,
             message: message.into().replace(['\n', '\r'], " "),
             size: None,
+            details: Vec::new(),
         }
     }
 
@@ -185,11 +189,12 @@ impl S3Error {
             return resp.finish();
         }
         resp.insert_header((CONTENT_TYPE, HeaderValue::from_static("application/xml")));
-        resp.body(xml::error(
+        resp.body(xml::error_with(
             self.code.as_str(),
             &self.message,
             resource,
             request_id,
+            &self.details,
         ))
     }
 }

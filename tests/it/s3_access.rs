@@ -1,6 +1,7 @@
 //! Who reaches what through S3 (docs/s3.md): the admin bucket is listed to
 //! and reachable by admins only; public-read buckets (canned ACLs on
 //! CreateBucket and PutBucketAcl) read anonymously, private ones refused;
+//! SignatureDoesNotMatch naming what the server signed;
 //! Get/PutBucketAcl and Get/PutObjectAcl; through boto3
 //! (tests/s3/access_client.py).
 

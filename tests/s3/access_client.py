@@ -98,4 +98,20 @@ check(code == ("NotImplemented", 501), f"other canned ACL: {code}")
 admin.put_bucket_acl(Bucket="pub-bkt", ACL="public-read")
 check(anon.get_object(Bucket="pub-bkt", Key="page.html")["Body"].read() == b"<p>hello</p>",
       "public again")
+# SignatureDoesNotMatch says, as S3 does, what the server signed.
+wrong = boto3.client("s3", endpoint_url=ENDPOINT, aws_access_key_id="bob",
+                     aws_secret_access_key="not-bobs-secret", region_name="us-east-1",
+                     config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+try:
+    wrong.get_object(Bucket="bobs-bucket", Key="k")
+    check(False, "a wrong secret was accepted")
+except ClientError as e:
+    err = e.response["Error"]
+    check(err["Code"] == "SignatureDoesNotMatch" and err["Message"].startswith(
+        "The request signature we calculated does not match"), f"{err}")
+    sts, canonical = err.get("StringToSign", ""), err.get("CanonicalRequest", "")
+    check(sts.startswith("AWS4-HMAC-SHA256\n") and "/us-east-1/s3/aws4_request\n" in sts, sts)
+    check(canonical.startswith("GET\n/bobs-bucket/k\n"), canonical)
+    check(bytes.fromhex(err["StringToSignBytes"].replace(" ", "")).decode() == sts, "bytes")
+    check(err["AWSAccessKeyId"] == "bob" and len(err["SignatureProvided"]) == 64, f"{err}")
 print("OK", checks)

@@ -43,27 +43,7 @@ pub fn verify_key(
     bucket: Option<&BucketMeta>,
     all: &[std::sync::Arc<BucketMeta>],
 ) -> Result<(Caller, Vec<u8>), S3Error> {
-    let mut secrets: Vec<&str> = Vec::new();
-    if let Some(e) = bucket.and_then(|b| b.acl.get(&auth.access_key)) {
-        secrets.push(&e.token);
-    } else {
-        for b in all {
-            if let Some(e) = b.acl.get(&auth.access_key) {
-                if !secrets.contains(&e.token.as_str()) {
-                    secrets.push(&e.token);
-                }
-            }
-        }
-    }
-    if secrets.is_empty() || auth.access_key == ANONYMOUS {
-        return Err(S3Error::new(
-            S3ErrorCode::InvalidAccessKeyId,
-            format!(
-                "access key {:?} is not a user of any bucket's ACL",
-                auth.access_key
-            ),
-        ));
-    }
+    let secrets = secrets(&auth.access_key, bucket, all)?;
     let canonical = sigv4::canonical_request(req, &auth.signed_headers)?;
     let sts = sigv4::string_to_sign(amz_date, &auth.scope(), &canonical);
     // Every candidate is computed and compared, so the time taken does not
@@ -81,6 +61,34 @@ pub fn verify_key(
     } else {
         Err(signature_mismatch(auth, &sts, &canonical))
     }
+}
+
+/// The secrets `access_key` may sign with: its token in `bucket`'s ACL when
+/// it is there, else every token it has in a loaded bucket.
+pub fn secrets<'a>(
+    access_key: &str,
+    bucket: Option<&'a BucketMeta>,
+    all: &'a [std::sync::Arc<BucketMeta>],
+) -> Result<Vec<&'a str>, S3Error> {
+    let mut secrets: Vec<&str> = Vec::new();
+    if let Some(e) = bucket.and_then(|b| b.acl.get(access_key)) {
+        secrets.push(&e.token);
+    } else {
+        for b in all {
+            if let Some(e) = b.acl.get(access_key) {
+                if !secrets.contains(&e.token.as_str()) {
+                    secrets.push(&e.token);
+                }
+            }
+        }
+    }
+    if secrets.is_empty() || access_key == ANONYMOUS {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidAccessKeyId,
+            format!("access key {access_key:?} is not a user of any bucket's ACL"),
+        ));
+    }
+    Ok(secrets)
 }
 
 /// SignatureDoesNotMatch in S3's words, with what the server signed (the

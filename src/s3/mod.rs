@@ -37,6 +37,7 @@ pub mod parts;
 pub mod presign;
 pub mod request;
 mod server;
+pub mod sigv2;
 pub mod sigv4;
 pub mod spool;
 pub mod tagging;

@@ -31,6 +31,7 @@ mod s3_multipart;
 mod s3_multipart_big;
 mod s3_parts;
 mod s3_presign;
+mod s3_sigv2;
 mod s3_sync;
 mod s3_tagging;
 mod s3_versions;

@@ -19,6 +19,8 @@ command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v chromium >/dev/null || need+=(chromium)
 # tests/it/s3_cli.rs, s3_multipart.rs: rclone as users run it (Debian's package)
 command -v rclone >/dev/null || need+=(rclone)
+# tests/it/s3_tagging.rs: aws-cli v2 (Debian's awscli; the PyPI one below is v1)
+[ -x /usr/bin/aws ] || need+=(awscli)
 # Building the Elliptics backend (only where Elliptics is installed):
 # bindgen needs libclang; the client headers need boost.
 if [ -d "${ELLIPTICS_PREFIX:-/opt/elliptics}" ]; then
@@ -39,7 +41,9 @@ pip_install() { python3 -m pip install --quiet "$@" || python3 -m pip install --
 python3 -c 'import boto3' 2>/dev/null || pip_install boto3
 # tests/it/s3_checksums.rs: botocore computes CRC32C and CRC64NVME only with awscrt
 python3 -c 'import awscrt' 2>/dev/null || pip_install awscrt
-command -v aws >/dev/null || pip_install awscli
+# aws-cli v1 from PyPI first in PATH (/usr/local/bin before Debian's v2 in /usr/bin):
+# tests/it/s3_wire.rs and s3_sigv2.rs presign with it (Signature V2)
+aws --version 2>&1 | grep -q '^aws-cli/1' || pip_install awscli
 # tests/it/s3_cli.rs: s3cmd (PyPI)
 command -v s3cmd >/dev/null || pip_install s3cmd
 # Dockerfile linter (hadolint is not packaged in Debian; this is pure JS).

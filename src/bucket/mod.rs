@@ -305,6 +305,12 @@ impl Buckets {
         self.insert(m)
     }
 
+    /// Puts the metadata of a bucket just rewritten (S3 PutBucketAcl) in
+    /// place of what was loaded, so it is served before the next reload.
+    pub fn replace(&self, m: BucketMeta) -> Arc<BucketMeta> {
+        self.insert(m)
+    }
+
     /// Forgets a bucket just deleted (S3 DeleteBucket).
     pub fn forget(&self, name: &str) {
         self.list.write().retain(|n| n != name);

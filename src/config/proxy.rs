@@ -168,6 +168,10 @@ pub struct ProxyConfig {
     /// with its parts (0 = never).
     #[serde(rename = "s3-multipart-max-age")]
     pub s3_multipart_max_age: u64,
+    /// Seconds during which a repeated CompleteMultipartUpload (an SDK
+    /// retrying) answers the first result again (0 = never).
+    #[serde(rename = "s3-complete-retention")]
+    pub s3_complete_retention: u64,
     /// Whether writes and removals keep the buckets' name index, which S3
     /// listings and DeleteBucket read (docs/index.md); read at start.
     #[serde(rename = "name-index")]
@@ -257,6 +261,7 @@ impl Default for ProxyConfig {
             s3_admin_bucket: String::new(),
             s3_default_groups: Vec::new(),
             s3_multipart_max_age: 7 * 24 * 3600,
+            s3_complete_retention: 3600,
             name_index: true,
             index_shard_entries: DEFAULT_INDEX_SHARD_ENTRIES,
             admin_user: String::new(),

@@ -37,12 +37,14 @@ pub enum S3ErrorCode {
     InvalidPartOrder,
     InvalidRange,
     InvalidRequest,
+    InvalidTag,
     MalformedXML,
     MetadataTooLarge,
     MethodNotAllowed,
     MissingContentLength,
     NoSuchBucket,
     NoSuchKey,
+    NoSuchTagSet,
     NoSuchUpload,
     NotImplemented,
     PreconditionFailed,
@@ -79,12 +81,14 @@ impl S3ErrorCode {
             InvalidPartOrder => "InvalidPartOrder",
             InvalidRange => "InvalidRange",
             InvalidRequest => "InvalidRequest",
+            InvalidTag => "InvalidTag",
             MalformedXML => "MalformedXML",
             MetadataTooLarge => "MetadataTooLarge",
             MethodNotAllowed => "MethodNotAllowed",
             MissingContentLength => "MissingContentLength",
             NoSuchBucket => "NoSuchBucket",
             NoSuchKey => "NoSuchKey",
+            NoSuchTagSet => "NoSuchTagSet",
             NoSuchUpload => "NoSuchUpload",
             NotImplemented => "NotImplemented",
             PreconditionFailed => "PreconditionFailed",
@@ -118,6 +122,7 @@ impl S3ErrorCode {
             | InvalidPart
             | InvalidPartOrder
             | InvalidRequest
+            | InvalidTag
             | MalformedXML
             | MetadataTooLarge
             | RequestTimeout
@@ -127,7 +132,7 @@ impl S3ErrorCode {
             InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
-            NoSuchBucket | NoSuchKey | NoSuchUpload => StatusCode::NOT_FOUND,
+            NoSuchBucket | NoSuchKey | NoSuchTagSet | NoSuchUpload => StatusCode::NOT_FOUND,
             NotImplemented => StatusCode::NOT_IMPLEMENTED,
             PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -145,6 +150,9 @@ pub struct S3Error {
     pub message: String,
     /// For `InvalidRange`: the object's size (sent as `Content-Range: bytes */SIZE`).
     pub size: Option<u64>,
+    /// Elements added to the XML body after `<RequestId>` (SignatureDoesNotMatch
+    /// names what the server signed, as S3 does).
+    pub details: Vec<(&'static str, String)>,
 }
 
 impl S3Error {
@@ -154,6 +162,7 @@ impl S3Error {
             code,
             message: message.into().replace(['\n', '\r'], " "),
             size: None,
+            details: Vec::new(),
         }
     }
 
@@ -180,11 +189,12 @@ impl S3Error {
             return resp.finish();
         }
         resp.insert_header((CONTENT_TYPE, HeaderValue::from_static("application/xml")));
-        resp.body(xml::error(
+        resp.body(xml::error_with(
             self.code.as_str(),
             &self.message,
             resource,
             request_id,
+            &self.details,
         ))
     }
 }

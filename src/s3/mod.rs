@@ -12,7 +12,10 @@
 //!   [`multipart`] (uploads, parts, their lists and checksums);
 //! - replies: the one error type ([`error`]) and the XML documents ([`xml`]).
 
+pub mod acl;
+pub mod admin_bucket;
 pub mod bucket;
+pub mod cluster_doc;
 pub mod cors;
 pub mod error;
 pub mod list;
@@ -22,7 +25,10 @@ pub mod op;
 pub mod request;
 mod server;
 pub mod sign;
+pub mod spool;
+pub mod tagging_ops;
 pub mod target;
+pub mod versioning;
 pub mod xml;
 
 pub use op::{parse_op, Op};

@@ -51,6 +51,30 @@ pub enum Op {
     },
     /// `GET /BUCKET?versions`: every object as its `null` version.
     ListObjectVersions,
+    /// `GET /BUCKET/KEY?tagging`.
+    GetObjectTagging,
+    /// `PUT /BUCKET/KEY?tagging`.
+    PutObjectTagging,
+    /// `DELETE /BUCKET/KEY?tagging`.
+    DeleteObjectTagging,
+    /// `GET /BUCKET?tagging`.
+    GetBucketTagging,
+    /// `PUT /BUCKET?tagging`.
+    PutBucketTagging,
+    /// `DELETE /BUCKET?tagging`.
+    DeleteBucketTagging,
+    /// `GET /BUCKET?versioning`.
+    GetBucketVersioning,
+    /// `GET /BUCKET/KEY?attributes`.
+    GetObjectAttributes,
+    /// `GET /BUCKET?acl`.
+    GetBucketAcl,
+    /// `PUT /BUCKET?acl`.
+    PutBucketAcl,
+    /// `GET /BUCKET/KEY?acl`.
+    GetObjectAcl,
+    /// `PUT /BUCKET/KEY?acl`.
+    PutObjectAcl,
     /// An S3 operation not built yet (its name).
     NotImplemented(&'static str),
 }
@@ -80,6 +104,18 @@ impl Op {
             Op::ListObjects { v2: false } => "s3_list_objects",
             Op::ListObjects { v2: true } => "s3_list_objects_v2",
             Op::ListObjectVersions => "s3_list_object_versions",
+            Op::GetObjectTagging => "s3_get_object_tagging",
+            Op::PutObjectTagging => "s3_put_object_tagging",
+            Op::DeleteObjectTagging => "s3_delete_object_tagging",
+            Op::GetBucketTagging => "s3_get_bucket_tagging",
+            Op::PutBucketTagging => "s3_put_bucket_tagging",
+            Op::DeleteBucketTagging => "s3_delete_bucket_tagging",
+            Op::GetBucketVersioning => "s3_get_bucket_versioning",
+            Op::GetObjectAttributes => "s3_get_object_attributes",
+            Op::GetBucketAcl => "s3_get_bucket_acl",
+            Op::PutBucketAcl => "s3_put_bucket_acl",
+            Op::GetObjectAcl => "s3_get_object_acl",
+            Op::PutObjectAcl => "s3_put_object_acl",
             Op::NotImplemented(_) => "s3_not_implemented",
         }
     }
@@ -98,13 +134,18 @@ impl Op {
                 | Op::UploadPartCopy
                 | Op::CompleteMultipartUpload
                 | Op::AbortMultipartUpload
+                | Op::PutObjectTagging
+                | Op::DeleteObjectTagging
+                | Op::PutBucketTagging
+                | Op::DeleteBucketTagging
+                | Op::PutBucketAcl
+                | Op::PutObjectAcl
         )
     }
 }
 
 /// Sub-resources of a bucket that select operations of their own.
 const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
-    ("acl", "bucket ACLs"),
     ("cors", "bucket CORS"),
     ("delete", "DeleteObjects"),
     ("encryption", "bucket encryption"),
@@ -117,22 +158,21 @@ const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
     ("publicAccessBlock", "public access blocks"),
     ("replication", "bucket replication"),
     ("requestPayment", "request payment"),
-    ("tagging", "bucket tagging"),
     ("uploads", "ListMultipartUploads"),
-    ("versioning", "bucket versioning"),
+    (
+        "versioning",
+        "PutBucketVersioning (versioning: a bucket keeps one version of each object)",
+    ),
     ("website", "bucket websites"),
 ];
 
 /// Sub-resources of an object that select operations of their own.
 const OBJECT_SUBRESOURCES: &[(&str, &str)] = &[
-    ("acl", "object ACLs"),
-    ("attributes", "GetObjectAttributes"),
     ("legal-hold", "object legal holds"),
     ("partNumber", "multipart uploads"),
     ("restore", "RestoreObject"),
     ("retention", "object retention"),
     ("select", "SelectObjectContent"),
-    ("tagging", "object tagging"),
     ("torrent", "torrents"),
     ("uploadId", "multipart uploads"),
     ("uploads", "multipart uploads"),
@@ -172,6 +212,24 @@ pub fn parse_op(
             if *method == Method::GET && has("versions") {
                 return Ok(Op::ListObjectVersions);
             }
+            if has("acl") {
+                return match *method {
+                    Method::GET => Ok(Op::GetBucketAcl),
+                    Method::PUT => Ok(Op::PutBucketAcl),
+                    _ => Err(not_allowed()),
+                };
+            }
+            if *method == Method::GET && has("versioning") {
+                return Ok(Op::GetBucketVersioning);
+            }
+            if has("tagging") {
+                return match *method {
+                    Method::GET => Ok(Op::GetBucketTagging),
+                    Method::PUT => Ok(Op::PutBucketTagging),
+                    Method::DELETE => Ok(Op::DeleteBucketTagging),
+                    _ => Err(not_allowed()),
+                };
+            }
             if let Some((_, what)) = BUCKET_SUBRESOURCES.iter().find(|(k, _)| has(k)) {
                 return Ok(Op::NotImplemented(what));
             }
@@ -202,11 +260,30 @@ pub fn parse_op(
             // `versionId=null` names the one version of an object in a
             // bucket without versioning: the object itself.
             let null_version = query.iter().any(|(k, v)| k == "versionId" && v == "null");
-            if let Some((_, what)) = OBJECT_SUBRESOURCES
-                .iter()
-                .find(|(k, _)| has(k) && !(*k == "versionId" && null_version))
-            {
+            // GetObject and HeadObject read one part of an object.
+            let read = *method == Method::GET || *method == Method::HEAD;
+            if let Some((_, what)) = OBJECT_SUBRESOURCES.iter().find(|(k, _)| {
+                has(k) && !(*k == "versionId" && null_version) && !(*k == "partNumber" && read)
+            }) {
                 return Ok(Op::NotImplemented(what));
+            }
+            if has("acl") {
+                return match *method {
+                    Method::GET => Ok(Op::GetObjectAcl),
+                    Method::PUT => Ok(Op::PutObjectAcl),
+                    _ => Err(not_allowed()),
+                };
+            }
+            if *method == Method::GET && has("attributes") {
+                return Ok(Op::GetObjectAttributes);
+            }
+            if has("tagging") {
+                return match *method {
+                    Method::GET => Ok(Op::GetObjectTagging),
+                    Method::PUT => Ok(Op::PutObjectTagging),
+                    Method::DELETE => Ok(Op::DeleteObjectTagging),
+                    _ => Err(not_allowed()),
+                };
             }
             match *method {
                 Method::GET => Ok(Op::GetObject),
@@ -265,6 +342,10 @@ mod tests {
             op(Method::PUT, t(Some("b"), None), "versioning").unwrap(),
             Op::NotImplemented(_)
         ));
+        assert_eq!(
+            op(Method::GET, t(Some("b"), None), "versioning").unwrap(),
+            Op::GetBucketVersioning
+        );
         assert_eq!(
             op(Method::GET, t(Some("b"), Some("k")), "").unwrap(),
             Op::GetObject
@@ -325,11 +406,31 @@ mod tests {
             Op::NotImplemented(_)
         ));
         assert_eq!(
+            op(Method::PUT, obj.clone(), "tagging").unwrap(),
+            Op::PutObjectTagging
+        );
+        assert_eq!(
+            op(Method::GET, obj.clone(), "tagging&versionId=null").unwrap(),
+            Op::GetObjectTagging
+        );
+        assert_eq!(
+            op(Method::DELETE, t(Some("b"), None), "tagging").unwrap(),
+            Op::DeleteBucketTagging
+        );
+        assert_eq!(
             op(Method::GET, t(Some("b"), None), "versions&prefix=a").unwrap(),
             Op::ListObjectVersions
         );
+        assert_eq!(
+            op(Method::GET, obj.clone(), "partNumber=1").unwrap(),
+            Op::GetObject
+        );
+        assert_eq!(
+            op(Method::GET, obj.clone(), "attributes").unwrap(),
+            Op::GetObjectAttributes
+        );
         assert!(matches!(
-            op(Method::GET, obj, "partNumber=1").unwrap(),
+            op(Method::PUT, obj, "partNumber=1").unwrap(),
             Op::NotImplemented(_)
         ));
         let mut copy = actix_web::http::header::HeaderMap::new();

@@ -18,7 +18,7 @@ use crate::s3::sign::auth::authenticate;
 use crate::s3::target::{parse_target, Target};
 use crate::s3::{
     bucket, bucket::bucket_admin, cors, multipart, multipart::upload_lists, object, object::copy,
-    object::delete_objects, sign::access,
+    object::delete_objects, sign::access, tagging_ops,
 };
 use crate::state::{AppState, Snapshot};
 
@@ -81,6 +81,7 @@ async fn handle(
     }
     let bucket = bucket?;
     access::authorize(&req.caller, &bucket, op.writes())?;
+    super::admin_bucket::guard(&req, &bucket)?;
     let key = target.key.as_deref().unwrap_or_default();
     match op {
         Op::HeadBucket => Ok(HttpResponse::Ok().finish()),
@@ -102,6 +103,20 @@ async fn handle(
         }
         Op::ListParts => upload_lists::list_parts(&req, &bucket, key).await,
         Op::ListMultipartUploads => upload_lists::list_uploads(&req, &bucket).await,
+        Op::GetBucketVersioning => super::versioning::get(),
+        Op::GetBucketAcl => super::acl::get_bucket(&req, &bucket),
+        Op::PutBucketAcl => super::acl::put_bucket(&req, &bucket, payload).await,
+        Op::GetObjectAcl => super::acl::get_object(&req, &bucket, key).await,
+        Op::PutObjectAcl => super::acl::put_object(&req, &bucket, key, payload).await,
+        Op::GetObjectAttributes => {
+            super::object::attributes::get_object_attributes(&req, &bucket, key).await
+        }
+        Op::GetObjectTagging => tagging_ops::get_object(&req, &bucket, key).await,
+        Op::PutObjectTagging => tagging_ops::put_object(&req, &bucket, key, payload).await,
+        Op::DeleteObjectTagging => tagging_ops::delete_object(&req, &bucket, key).await,
+        Op::GetBucketTagging => tagging_ops::get_bucket(&req, &bucket).await,
+        Op::PutBucketTagging => tagging_ops::put_bucket(&req, &bucket, payload).await,
+        Op::DeleteBucketTagging => tagging_ops::delete_bucket(&req, &bucket).await,
         Op::ListBuckets | Op::CreateBucket | Op::NotImplemented(_) => {
             Err(S3Error::internal("unroutable operation"))
         }

@@ -62,13 +62,29 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 /// An error document.
 pub fn error(code: &str, message: &str, resource: &str, request_id: &str) -> String {
-    format!(
-        "{DECL}<Error><Code>{}</Code><Message>{}</Message><Resource>{}</Resource><RequestId>{}</RequestId></Error>",
+    error_with(code, message, resource, request_id, &[])
+}
+
+/// [`error`] with more elements after `<RequestId>`.
+pub fn error_with(
+    code: &str,
+    message: &str,
+    resource: &str,
+    request_id: &str,
+    details: &[(&str, String)],
+) -> String {
+    let mut out = format!(
+        "{DECL}<Error><Code>{}</Code><Message>{}</Message><Resource>{}</Resource><RequestId>{}</RequestId>",
         escape(code),
         escape(message),
         escape(resource),
         escape(request_id)
-    )
+    );
+    for (name, value) in details {
+        let _ = write!(out, "<{name}>{}</{name}>", escape(value));
+    }
+    out.push_str("</Error>");
+    out
 }
 
 /// `ListAllMyBucketsResult`: `(name, creation time)` per bucket.

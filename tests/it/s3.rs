@@ -154,13 +154,29 @@ fn every_reply_has_a_request_id_and_errors_are_s3_xml() {
         .text()
         .unwrap()
         .contains("<Code>AuthorizationHeaderMalformed</Code>"));
-    // Signature V2 is refused by name.
+    // Signature V2 (legacy, tests/it/s3_sigv2.rs): a wrong signature is
+    // SignatureDoesNotMatch, one without a date AccessDenied.
+    let r = c
+        .get(format!("{endpoint}/b2/k"))
+        .header("Authorization", "AWS alice:c2lnbmF0dXJl")
+        .header(
+            "Date",
+            httpdate::fmt_http_date(std::time::SystemTime::now()),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r
+        .text()
+        .unwrap()
+        .contains("<Code>SignatureDoesNotMatch</Code>"));
     let r = c
         .get(format!("{endpoint}/b2/k"))
         .header("Authorization", "AWS alice:c2lnbmF0dXJl")
         .send()
         .unwrap();
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 403);
+    assert!(r.text().unwrap().contains("needs a Date"));
     // Anyone may list b2 (its ACL lets `*` read): ListObjectsV2 (tests/it/s3_list.rs).
     let r = c.get(format!("{endpoint}/b2?list-type=2")).send().unwrap();
     assert_eq!(r.status(), 200);

@@ -147,6 +147,9 @@ pub async fn create(
         ..Default::default()
     };
     meta.grant(&entry.user, &entry.token, ACL_WRITE | ACL_ADMIN);
+    if let Some(public) = crate::s3::acl::canned(req)? {
+        crate::s3::acl::set_public(&mut meta, public)?;
+    }
     let storage = req.state.storage.clone();
     let seed = req.snap.buckets.list();
     let written = meta.clone();
@@ -223,6 +226,7 @@ pub async fn delete(req: &S3Req, bucket: &BucketMeta) -> Result<HttpResponse, S3
     web::block(move || cluster_list::delete(storage.as_ref(), &config, &name, &seed))
         .await?
         .map_err(|e| S3Error::new(S3ErrorCode::ServiceUnavailable, e.to_string()))?;
+    crate::s3::tagging_ops::forget_bucket(req, bucket).await;
     log::info!("s3: user {} deleted bucket {}", entry.user, bucket.name);
     register(req, |b| b.forget(&bucket.name));
     Ok(HttpResponse::NoContent().finish())

@@ -29,7 +29,7 @@ pub async fn list_buckets(req: &S3Req) -> Result<HttpResponse, S3Error> {
         .buckets
         .all()
         .iter()
-        .filter(|b| access::lists(&req.caller, b))
+        .filter(|b| access::lists(&req.caller, b) && crate::s3::admin_bucket::listed(req, b))
         .map(|b| (b.name.clone(), req.snap.loaded))
         .collect();
     Ok(HttpResponse::Ok()

@@ -8,9 +8,9 @@ use std::time::Duration;
 use actix_web::web;
 use futures_util::StreamExt;
 
-use super::cluster_doc;
 use super::upload::{now_secs, part_key, uploads_ctx};
 use super::upload_lists;
+use crate::s3::cluster_doc;
 use crate::s3::error::S3Error;
 use crate::s3::object::meta;
 use crate::state::AppState;

@@ -28,7 +28,7 @@
 //! Complete document, part limits), [`mpu_checksum`] and [`cluster_doc`].
 
 pub mod cleanup;
-pub mod cluster_doc;
+pub mod complete_retry;
 pub mod mpu_checksum;
 pub mod parts;
 pub mod upload;
@@ -43,8 +43,10 @@ use crate::bucket::BucketMeta;
 use crate::core::{Download, Piece, ReadOptions};
 use crate::encoding::hex;
 use crate::http::range::{self, RangeSpec};
+use crate::s3::cluster_doc;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::object;
+use crate::s3::object::attributes;
 use crate::s3::object::copy;
 use crate::s3::object::long_reply::long_reply;
 use crate::s3::object::meta::{self, ObjectMeta};
@@ -58,7 +60,7 @@ use parts::{check_parts, md5_of_etag, multipart_etag, parse_complete, MAX_PARTS,
 use upload::{now_secs, open_upload, part_key, uploads_ctx, OpenUpload, UploadState};
 
 /// Largest CompleteMultipartUpload body (10,000 parts with checksums fit).
-const MAX_COMPLETE_BODY: usize = 4 << 20;
+pub(crate) const MAX_COMPLETE_BODY: usize = 4 << 20;
 /// Part sidecars read at once when completing.
 const PARALLEL_READS: usize = 16;
 
@@ -162,9 +164,11 @@ pub async fn upload_part(
 }
 
 /// `x-amz-copy-source-range: bytes=FIRST-LAST` within a source of `size`
-/// bytes, as `[start, end)`; the whole source without it.
-fn copy_range(req: &S3Req, size: u64) -> Result<(u64, u64), S3Error> {
-    let Some(v) = req.header("x-amz-copy-source-range") else {
+/// bytes, as `[start, end)`; the whole source without it. A well-formed
+/// range past the source's end is `InvalidRange`, as S3 answers; a
+/// malformed one `InvalidArgument`.
+fn copy_range(v: Option<&str>, size: u64) -> Result<(u64, u64), S3Error> {
+    let Some(v) = v else {
         return Ok((0, size));
     };
     match range::parse(v).as_deref() {
@@ -174,6 +178,15 @@ fn copy_range(req: &S3Req, size: u64) -> Result<(u64, u64), S3Error> {
                 last: Some(last),
             }],
         ) if first <= last && *last < size => Ok((*first, last + 1)),
+        Some(
+            [RangeSpec::Int {
+                first,
+                last: Some(last),
+            }],
+        ) if first <= last => Err(S3Error::new(
+            S3ErrorCode::InvalidRange,
+            format!("x-amz-copy-source-range {v:?} is past the end of the source's {size} bytes"),
+        )),
         _ => Err(S3Error::new(
             S3ErrorCode::InvalidArgument,
             format!("x-amz-copy-source-range {v:?} must be bytes=FIRST-LAST within the source's {size} bytes"),
@@ -190,7 +203,7 @@ pub async fn upload_part_copy(
     let n = part_number(req)?;
     let OpenUpload { id, uctx, state } = open_upload(req, bucket, key, true).await?;
     let source = copy::open_source(req).await?;
-    let (start, end) = copy_range(req, source.size())?;
+    let (start, end) = copy_range(req.header("x-amz-copy-source-range"), source.size())?;
     if end - start > MAX_PART_SIZE {
         return Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
@@ -237,7 +250,7 @@ pub async fn upload_part_copy(
         if let Some(c) = &listed {
             // S3 names the part's checksum after the ETag.
             let at = doc.rfind("</CopyPartResult>").unwrap_or(doc.len());
-            doc.insert_str(at, &mpu_checksum::xml_elements(c, false));
+            doc.insert_str(at, &crate::s3::sign::checksum::checksum_elements(c, false));
         }
         Ok(doc)
     };
@@ -257,7 +270,12 @@ pub async fn complete(
     key: &str,
     payload: web::Payload,
 ) -> Result<HttpResponse, S3Error> {
-    let OpenUpload { id, uctx, state } = open_upload(req, bucket, key, true).await?;
+    let OpenUpload { id, uctx, state } = match open_upload(req, bucket, key, true).await {
+        Err(e) if e.code == S3ErrorCode::NoSuchUpload => {
+            return complete_retry::answer(req, bucket, key, payload, e).await
+        }
+        r => r?,
+    };
     let body =
         body::read_object_checksummed(req, payload, MAX_COMPLETE_BODY, "CompleteMultipartUpload")
             .await?;
@@ -333,22 +351,26 @@ pub async fn complete(
         let mut stored = state.meta.stored(total, etag.clone(), &results);
         stored.checksum = object_checksum;
         meta::write(&app.objects, &ctx, &key, &stored).await?;
+        let listed = parts
+            .iter()
+            .map(|(n, m)| attributes::StoredPart {
+                number: *n,
+                size: m.size,
+                checksum: state.checksum.and(m.checksum.clone()),
+            })
+            .collect();
+        let done = complete_retry::completion(&id, &named);
+        attributes::write(&app.objects, &ctx, &key, &stored, listed, done).await?;
+        // The upload's state goes before the reply: a retried Complete
+        // then finds the completion, not an upload to assemble again.
+        cluster_doc::remove(&app.objects, &uctx, &id).await?;
         let numbers = parts.iter().map(|(n, _)| *n).collect();
         actix_web::rt::spawn(remove_upload(app.clone(), uctx, id, Some(numbers)));
-        Ok(format!(
-            "{}<CompleteMultipartUploadResult xmlns=\"{}\"><Location>/{}/{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag>{}</CompleteMultipartUploadResult>",
-            xml::DECL,
-            xml::NS,
-            xml::escape(&crate::encoding::query_escape(&bucket_name)),
-            xml::escape(&crate::encoding::query_escape(&key)),
-            xml::escape(&bucket_name),
-            xml::escape(&key),
-            xml::escape(&etag),
-            stored
-                .checksum
-                .as_ref()
-                .map(|c| mpu_checksum::xml_elements(c, true))
-                .unwrap_or_default()
+        Ok(complete_retry::result_doc(
+            &bucket_name,
+            &key,
+            &etag,
+            stored.checksum.as_ref(),
         ))
     };
     Ok(long_reply(
@@ -400,4 +422,27 @@ pub async fn abort(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpRe
     let OpenUpload { id, uctx, .. } = open_upload(req, bucket, key, true).await?;
     remove_upload(req.state.clone(), uctx, id, None).await;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_ranges() {
+        assert_eq!(copy_range(None, 10).unwrap(), (0, 10));
+        assert_eq!(copy_range(Some("bytes=2-9"), 10).unwrap(), (2, 10));
+        let code = |v: &str| copy_range(Some(v), 10).unwrap_err().code;
+        assert_eq!(code("bytes=5-10"), S3ErrorCode::InvalidRange);
+        assert_eq!(code("bytes=10-20"), S3ErrorCode::InvalidRange);
+        for bad in [
+            "bytes=5-",
+            "bytes=-3",
+            "bytes=9-2",
+            "chars=1-2",
+            "bytes=1-2,3-4",
+        ] {
+            assert_eq!(code(bad), S3ErrorCode::InvalidArgument, "{bad}");
+        }
+    }
 }

@@ -9,9 +9,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::cluster_doc;
 use super::mpu_checksum::UploadChecksum;
 use crate::bucket::BucketMeta;
+use crate::s3::cluster_doc;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::object::meta::ObjectMeta;
 use crate::s3::S3Req;

@@ -20,7 +20,7 @@ use actix_web::HttpResponse;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::mpu_checksum::{self, UploadChecksum};
+use super::mpu_checksum::UploadChecksum;
 use super::upload::{self, now_secs, UploadState};
 use crate::bucket::BucketMeta;
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -165,7 +165,7 @@ pub async fn add_upload(
 
 /// Removes upload `id` from the bucket's upload list, and its part list.
 pub async fn remove_upload(app: &AppState, uctx: &Context, id: &str) -> Result<(), S3Error> {
-    super::cluster_doc::remove(&app.objects, uctx, &parts_key(id)).await?;
+    crate::s3::cluster_doc::remove(&app.objects, uctx, &parts_key(id)).await?;
     let id = id.to_string();
     update(
         app,
@@ -292,7 +292,7 @@ pub async fn list_parts(
             p.size,
             p.checksum
                 .as_ref()
-                .map(|c| mpu_checksum::xml_elements(c, false))
+                .map(|c| crate::s3::sign::checksum::checksum_elements(c, false))
                 .unwrap_or_default()
         ));
     }

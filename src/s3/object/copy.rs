@@ -276,7 +276,7 @@ pub async fn copy_object(
     }
     let ctx = req.storage_ctx(bucket, true);
     write_conditions::check(req, &ctx, key).await?;
-    let new_meta = if replace {
+    let mut new_meta = if replace {
         ObjectMeta::from_request(req.http.headers())?
     } else {
         let mut m = source.current.sidecar.clone().unwrap_or_default();
@@ -285,6 +285,9 @@ pub async fn copy_object(
         m.etag.clear();
         m
     };
+    let source_tags = source.current.sidecar.as_ref().map(|m| m.tags.as_slice());
+    new_meta.tags =
+        crate::s3::object::tagging::for_copy(req.http.headers(), source_tags.unwrap_or_default())?;
     if source.bucket.name == bucket.name && source.key == key {
         if !replace {
             return Err(S3Error::new(

@@ -68,6 +68,9 @@ pub struct ObjectMeta {
     /// The `x-amz-checksum-*` verified (or computed) at PUT.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<crate::s3::sign::checksum::ObjectChecksum>,
+    /// The object's tags ([`crate::s3::object::tagging`]), in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: crate::s3::object::tagging::Tags,
 }
 
 fn nanos(t: SystemTime) -> u128 {
@@ -75,8 +78,8 @@ fn nanos(t: SystemTime) -> u128 {
 }
 
 impl ObjectMeta {
-    /// The metadata a PUT request carries; `x-amz-meta-*` over
-    /// [`MAX_USER_META`] is `MetadataTooLarge`.
+    /// The metadata a PUT request carries (`x-amz-tagging` too); `x-amz-meta-*`
+    /// over [`MAX_USER_META`] is `MetadataTooLarge`.
     pub fn from_request(
         headers: &actix_web::http::header::HeaderMap,
     ) -> Result<ObjectMeta, S3Error> {
@@ -85,6 +88,7 @@ impl ObjectMeta {
         };
         let mut m = ObjectMeta {
             content_type: headers.get("content-type").map(text),
+            tags: crate::s3::object::tagging::from_header(headers)?,
             ..Default::default()
         };
         for h in STORED_HEADERS {

@@ -7,11 +7,13 @@
 //! (metadata sidecars), [`write_conditions`], [`delete_objects`], small
 //! request bodies ([`body`], [`xml_body`]) and [`long_reply`].
 
+pub mod attributes;
 pub mod body;
 pub mod copy;
 pub mod delete_objects;
 pub mod long_reply;
 pub mod meta;
+pub mod tagging;
 pub mod write_conditions;
 pub mod xml_body;
 
@@ -109,6 +111,9 @@ pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResp
         for (k, v) in m.headers.iter().chain(&m.user) {
             resp.insert_header((k.as_str(), v.as_str()));
         }
+        if !m.tags.is_empty() {
+            resp.insert_header(("x-amz-tagging-count", m.tags.len()));
+        }
     }
     // Checksums are of the whole object: never on a ranged GET (as S3).
     let wants_checksum = req
@@ -123,6 +128,26 @@ pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResp
         if let Some(v) = req.param(param) {
             resp.insert_header((*header, v));
         }
+    }
+    // `partNumber`: one part of a multipart object, as a range.
+    if let Some(n) = crate::s3::object::attributes::requested_part(req)? {
+        if req.header(RANGE.as_str()).is_some() {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "a request cannot name both a Range and a partNumber",
+            ));
+        }
+        let (start, end, parts) =
+            crate::s3::object::attributes::part_span(req, &ctx, key, &info, n).await?;
+        if let Some(count) = parts {
+            resp.status(StatusCode::PARTIAL_CONTENT)
+                .insert_header(("x-amz-mp-parts-count", count))
+                .insert_header((
+                    CONTENT_RANGE,
+                    format!("bytes {start}-{}/{size}", end.max(1) - 1),
+                ));
+        }
+        return Ok(body_reply(resp, object, head, start, end));
     }
     // S3 serves one range; several ranges are ignored (the whole object, as
     // RFC 9110 lets a server do) rather than sent as multipart.
@@ -144,16 +169,27 @@ pub async fn get(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResp
             return Err(e);
         }
     };
+    Ok(body_reply(resp, object, head, start, end))
+}
+
+/// The reply with bytes `[start, end)` of `object` (their length only on HEAD).
+fn body_reply(
+    mut resp: actix_web::HttpResponseBuilder,
+    object: crate::core::OpenObject,
+    head: bool,
+    start: u64,
+    end: u64,
+) -> HttpResponse {
     let len = end - start;
     if head {
         drop(object);
         let empty = futures_util::stream::empty::<Result<Bytes, S3Error>>();
-        return Ok(resp.body(SizedStream::new(len, empty)));
+        return resp.body(SizedStream::new(len, empty));
     }
-    Ok(match object.body(vec![Piece::Object { start, end }]) {
+    match object.body(vec![Piece::Object { start, end }]) {
         Download::Ready(bytes) => resp.body(bytes),
         Download::Stream(s) => resp.body(SizedStream::new(len, s.map_err(S3Error::from))),
-    })
+    }
 }
 
 /// `x-amz-checksum-ALG` and `x-amz-checksum-type` of a stored checksum.
@@ -228,8 +264,10 @@ pub async fn put(
     // Content-Length); their object size is x-amz-decoded-content-length.
     let chunked = decoder(req)?;
     let size = match &chunked {
-        None => content_length(req)?,
-        Some(_) => decoded_length(req)?,
+        None => content_length(req)
+            .map(Some)
+            .or_else(|e| crate::s3::spool::unknown_length(req, e))?,
+        Some(_) => Some(decoded_length(req)?),
     };
     let mut stored = ObjectMeta::from_request(req.http.headers())?;
     let declared = checksum::expected(req.http.headers())?;
@@ -241,6 +279,8 @@ pub async fn put(
     let md5 = Rc::new(Cell::new(None));
     let sum = Rc::new(std::cell::RefCell::new(None));
     let body = checked_body(payload, digest, chunked, idle, (md5.clone(), sum.clone()));
+    let max = MAX_PUT_SIZE.min(req.snap.config.proxy.max_object_size());
+    let (size, body) = crate::s3::spool::sized(size, body, max).await?;
     let objects = &req.state.objects;
     let owner = req.owner();
     let digest_seen = md5.clone();
@@ -408,5 +448,6 @@ pub async fn delete(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpR
         Err(e) => return Err(e.into()),
     }
     meta::remove(&req.state.objects, &ctx, key).await?;
+    crate::s3::object::attributes::remove(&req.state.objects, &ctx, key).await;
     Ok(HttpResponse::NoContent().finish())
 }

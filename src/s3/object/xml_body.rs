@@ -11,13 +11,13 @@ use crate::s3::error::{S3Error, S3ErrorCode};
 /// Most keys one DeleteObjects may name, as S3.
 pub const MAX_DELETE_KEYS: usize = 1000;
 
-fn malformed(why: impl Into<String>) -> S3Error {
+pub(crate) fn malformed(why: impl Into<String>) -> S3Error {
     S3Error::new(S3ErrorCode::MalformedXML, why)
 }
 
 /// An element's text or the end of an element, with the path of element
 /// names (local names, namespaces ignored) from the root down.
-enum Node<'a> {
+pub(crate) enum Node<'a> {
     Open(&'a [String]),
     Text(&'a [String], String),
     Close(&'a [String]),
@@ -25,7 +25,10 @@ enum Node<'a> {
 
 /// Walks a document, calling `f` for each element opened and closed and
 /// for each piece of text (CDATA included) inside an element.
-fn walk(data: &[u8], mut f: impl FnMut(Node<'_>) -> Result<(), S3Error>) -> Result<(), S3Error> {
+pub(crate) fn walk(
+    data: &[u8],
+    mut f: impl FnMut(Node<'_>) -> Result<(), S3Error>,
+) -> Result<(), S3Error> {
     let text = std::str::from_utf8(data).map_err(|_| malformed("the XML body is not UTF-8"))?;
     let mut reader = Reader::from_str(text);
     reader.config_mut().expand_empty_elements = true;
@@ -82,7 +85,7 @@ fn walk(data: &[u8], mut f: impl FnMut(Node<'_>) -> Result<(), S3Error>) -> Resu
     Ok(())
 }
 
-fn is(path: &[String], want: &[&str]) -> bool {
+pub(crate) fn is(path: &[String], want: &[&str]) -> bool {
     path.len() == want.len() && path.iter().zip(want).all(|(a, b)| a == b)
 }
 

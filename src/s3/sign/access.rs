@@ -43,27 +43,7 @@ pub fn verify_key(
     bucket: Option<&BucketMeta>,
     all: &[std::sync::Arc<BucketMeta>],
 ) -> Result<(Caller, Vec<u8>), S3Error> {
-    let mut secrets: Vec<&str> = Vec::new();
-    if let Some(e) = bucket.and_then(|b| b.acl.get(&auth.access_key)) {
-        secrets.push(&e.token);
-    } else {
-        for b in all {
-            if let Some(e) = b.acl.get(&auth.access_key) {
-                if !secrets.contains(&e.token.as_str()) {
-                    secrets.push(&e.token);
-                }
-            }
-        }
-    }
-    if secrets.is_empty() || auth.access_key == ANONYMOUS {
-        return Err(S3Error::new(
-            S3ErrorCode::InvalidAccessKeyId,
-            format!(
-                "access key {:?} is not a user of any bucket's ACL",
-                auth.access_key
-            ),
-        ));
-    }
+    let secrets = secrets(&auth.access_key, bucket, all)?;
     let canonical = sigv4::canonical_request(req, &auth.signed_headers)?;
     let sts = sigv4::string_to_sign(amz_date, &auth.scope(), &canonical);
     // Every candidate is computed and compared, so the time taken does not
@@ -79,14 +59,61 @@ pub fn verify_key(
     if let Some(key) = matched {
         Ok((Caller::User(auth.access_key.clone()), key))
     } else {
-        Err(S3Error::new(
-            S3ErrorCode::SignatureDoesNotMatch,
-            format!(
-                "the signature of access key {:?} does not match (check the secret, the region and the signed headers)",
-                auth.access_key
-            ),
-        ))
+        Err(signature_mismatch(auth, &sts, &canonical))
     }
+}
+
+/// The secrets `access_key` may sign with: its token in `bucket`'s ACL when
+/// it is there, else every token it has in a loaded bucket.
+pub fn secrets<'a>(
+    access_key: &str,
+    bucket: Option<&'a BucketMeta>,
+    all: &'a [std::sync::Arc<BucketMeta>],
+) -> Result<Vec<&'a str>, S3Error> {
+    let mut secrets: Vec<&str> = Vec::new();
+    if let Some(e) = bucket.and_then(|b| b.acl.get(access_key)) {
+        secrets.push(&e.token);
+    } else {
+        for b in all {
+            if let Some(e) = b.acl.get(access_key) {
+                if !secrets.contains(&e.token.as_str()) {
+                    secrets.push(&e.token);
+                }
+            }
+        }
+    }
+    if secrets.is_empty() || access_key == ANONYMOUS {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidAccessKeyId,
+            format!("access key {access_key:?} is not a user of any bucket's ACL"),
+        ));
+    }
+    Ok(secrets)
+}
+
+/// SignatureDoesNotMatch in S3's words, with what the server signed (the
+/// string to sign, the canonical request, and their bytes in hex) so a
+/// client author can see where the two differ.
+fn signature_mismatch(auth: &Authorization, sts: &str, canonical: &str) -> S3Error {
+    let bytes = |s: &str| {
+        s.bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut e = S3Error::new(
+        S3ErrorCode::SignatureDoesNotMatch,
+        "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+    );
+    e.details = vec![
+        ("AWSAccessKeyId", auth.access_key.clone()),
+        ("StringToSign", sts.to_string()),
+        ("SignatureProvided", auth.signature.clone()),
+        ("StringToSignBytes", bytes(sts)),
+        ("CanonicalRequest", canonical.to_string()),
+        ("CanonicalRequestBytes", bytes(canonical)),
+    ];
+    e
 }
 
 /// Whether `caller` may read (or `write`: upload, delete) in `bucket`.
@@ -202,10 +229,21 @@ mod tests {
             Caller::User("v".into())
         );
         let (a, req) = signed("wrong", "u");
-        assert_eq!(
-            verify(&a, d, &req, Some(&b), &all).unwrap_err().code,
-            S3ErrorCode::SignatureDoesNotMatch
-        );
+        let e = verify(&a, d, &req, Some(&b), &all).unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::SignatureDoesNotMatch);
+        let detail = |name: &str| {
+            e.details
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap()
+                .1
+                .clone()
+        };
+        assert!(detail("StringToSign").starts_with("AWS4-HMAC-SHA256\n"));
+        assert!(detail("StringToSignBytes").starts_with("41 57 53 34 2d"));
+        assert_eq!(detail("SignatureProvided"), a.signature);
+        assert_eq!(detail("AWSAccessKeyId"), "u");
+        assert!(detail("CanonicalRequest").starts_with("GET\n"));
         let (a, req) = signed("tok", "nobody");
         assert_eq!(
             verify(&a, d, &req, None, &all).unwrap_err().code,

@@ -1,4 +1,4 @@
-//! Authentication: Signature V4 in the Authorization header or in the
+//! Authentication: Signature V4 (or V2, legacy: [`crate::s3::sign::sigv2`]) in the Authorization header or in the
 //! query (presigned URLs, [`crate::s3::sign::presign`]) against the ACL users, or
 //! anonymous.
 
@@ -111,11 +111,10 @@ pub(in crate::s3) fn authenticate(
     query: &[(String, String)],
 ) -> Result<Authenticated, S3Error> {
     let header = |n: &str| http.headers().get(n).and_then(|v| v.to_str().ok());
+    let unsigned = || sigv4::UNSIGNED_PAYLOAD.to_string();
     if presign::is_sigv2(query) {
-        return Err(S3Error::new(
-            S3ErrorCode::InvalidRequest,
-            "The authorization mechanism you have provided (Signature V2 in the query) is not supported. Please use AWS4-HMAC-SHA256.",
-        ));
+        let caller = crate::s3::sign::sigv2::authenticate(http, snap, bucket, query, None)?;
+        return Ok((caller, unsigned(), None));
     }
     if presign::is_presigned(query) {
         if header("authorization").is_some() {
@@ -134,6 +133,10 @@ pub(in crate::s3) fn authenticate(
         };
         return Ok((Caller::Anonymous, payload.into(), None));
     };
+    if let Some(v2) = crate::s3::sign::sigv2::parse_header(value) {
+        let caller = crate::s3::sign::sigv2::authenticate(http, snap, bucket, query, Some(v2?))?;
+        return Ok((caller, unsigned(), None));
+    }
     let auth = sigv4::parse_authorization(value)?;
     check_scope(&auth, snap, S3ErrorCode::AuthorizationHeaderMalformed)?;
     let amz_date = header("x-amz-date").ok_or_else(|| {

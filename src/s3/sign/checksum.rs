@@ -404,6 +404,20 @@ pub fn composite(alg: Algorithm, part_checksums: &[&[u8]]) -> String {
     format!("{}-{}", encode(&h.finish()), part_checksums.len())
 }
 
+/// The `<ChecksumALG>` element of a checksum, and `<ChecksumType>` (as
+/// CompleteMultipartUploadResult ends).
+pub fn checksum_elements(c: &ObjectChecksum, with_type: bool) -> String {
+    let mut out = format!(
+        "<Checksum{n}>{}</Checksum{n}>",
+        crate::s3::xml::escape(&c.value),
+        n = c.algorithm.name()
+    );
+    if with_type {
+        out.push_str(&format!("<ChecksumType>{}</ChecksumType>", c.kind.name()));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

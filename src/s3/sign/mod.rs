@@ -12,4 +12,5 @@ pub mod chunked;
 pub mod chunksig;
 pub mod digest;
 pub mod presign;
+pub mod sigv2;
 pub mod sigv4;

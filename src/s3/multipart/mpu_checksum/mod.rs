@@ -302,19 +302,5 @@ pub fn complete(
     Ok(object)
 }
 
-/// The `<ChecksumALG>` element of a checksum, and `<ChecksumType>` (as
-/// CompleteMultipartUploadResult ends).
-pub fn xml_elements(c: &ObjectChecksum, with_type: bool) -> String {
-    let mut out = format!(
-        "<Checksum{n}>{}</Checksum{n}>",
-        crate::s3::xml::escape(&c.value),
-        n = c.algorithm.name()
-    );
-    if with_type {
-        out.push_str(&format!("<ChecksumType>{}</ChecksumType>", c.kind.name()));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests;

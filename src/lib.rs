@@ -18,6 +18,7 @@ pub mod config;
 pub mod connections;
 pub mod core;
 pub mod encoding;
+pub mod history;
 pub mod http;
 pub mod index;
 pub mod limits;
@@ -29,6 +30,7 @@ pub mod runtime;
 pub mod s3;
 pub mod state;
 pub mod stats;
+pub mod status;
 pub mod storage;
 pub mod sys;
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod alerts;
 mod api;
 mod backrunner_replies;
 mod browser;
@@ -11,6 +12,7 @@ mod cas;
 mod check_config;
 mod cli;
 mod compat;
+mod dashboard;
 mod elliptics;
 mod hardening;
 mod keepalive;
@@ -33,6 +35,7 @@ mod s3_sync;
 mod s3_versions;
 mod s3_wire;
 mod security;
+mod status_page;
 mod streaming;
 mod structure;
 mod tls;

@@ -24,6 +24,7 @@ pub mod index;
 pub mod limits;
 pub mod logging;
 pub mod memory;
+pub mod progress;
 pub mod redirect_sign;
 pub mod reload;
 pub mod runtime;

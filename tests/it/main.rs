@@ -20,6 +20,7 @@ mod logging;
 mod metrics;
 mod parsers_fuzz;
 mod placement;
+mod progress;
 mod redirect;
 mod reload;
 mod s3;

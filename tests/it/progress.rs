@@ -50,7 +50,7 @@ fn bindex_add_prints_plain_progress_lines_off_a_terminal() {
         );
     }
     assert!(
-        !stderr.contains('\u{1b}'),
+        !stderr.contains("\u{1b}["),
         "no terminal codes off a terminal"
     );
     // -progress 0: no lines.
@@ -61,11 +61,9 @@ fn bindex_add_prints_plain_progress_lines_off_a_terminal() {
         .stdin(std::fs::File::open(&keys).unwrap())
         .output()
         .unwrap();
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // (Standard error may hold the Elliptics client's log.)
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("bindex -add b1: "), "{stderr}");
 }
 
 #[test]

@@ -14,9 +14,12 @@ command -v rpm >/dev/null || need+=(rpm)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v adduser >/dev/null || need+=(adduser)
 command -v npm >/dev/null || need+=(npm)
-# tests/it/browser.rs: a test MP4 made by ffmpeg, played by headless Chromium
+# tests/it/browser.rs: a test MP4 made by ffmpeg, played by headless Chromium;
+# tests/it/status_page.rs: the status page in headless Chromium
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v chromium >/dev/null || need+=(chromium)
+# tests/it/alerts.rs: promtool checks and tests packaging/prometheus/alerts.yml
+command -v promtool >/dev/null || need+=(prometheus)
 # tests/it/s3_cli.rs, s3_multipart.rs: rclone as users run it (Debian's package)
 command -v rclone >/dev/null || need+=(rclone)
 # tests/it/s3_tagging.rs: aws-cli v2 (Debian's awscli; the PyPI one below is v1)

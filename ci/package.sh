@@ -50,9 +50,17 @@ deb=$(ls target/debian/backrunner_*.deb)
 dpkg-deb -I "$deb"
 dpkg-deb -c "$deb" | tee target/deb-contents.txt
 for f in /usr/bin/backrunner /usr/bin/bmeta /usr/bin/bindex /usr/bin/redirect-verify /etc/backrunner/backrunner.json \
-  /etc/backrunner/buckets.txt /etc/logrotate.d/backrunner /usr/share/doc/backrunner/README.md; do
+  /etc/backrunner/buckets.txt /etc/logrotate.d/backrunner /usr/share/doc/backrunner/README.md \
+  /usr/share/backrunner/grafana/backrunner.json /usr/share/backrunner/prometheus/alerts.yml; do
   grep -q " \.$f\$" target/deb-contents.txt || fail "$deb lacks $f"
 done
+# The shipped dashboard and alert rules are the checked ones (tests/it/dashboard.rs, alerts.rs).
+rm -rf target/deb-share && mkdir -p target/deb-share
+dpkg-deb -x "$deb" target/deb-share
+python3 -m json.tool target/deb-share/usr/share/backrunner/grafana/backrunner.json >/dev/null \
+  || fail "the packaged dashboard is not JSON"
+promtool check rules target/deb-share/usr/share/backrunner/prometheus/alerts.yml \
+  || fail "promtool rejects the packaged alert rules"
 grep -Eq ' \./(usr/)?lib/systemd/system/backrunner\.service$' target/deb-contents.txt \
   || fail "$deb lacks the systemd unit"
 dpkg-deb -f "$deb" Depends | grep -q adduser || fail "Depends lacks adduser"

@@ -67,6 +67,10 @@ pub struct BmetaArgs {
     /// Store this bucket list under `elliptics.bucket-list-key`.
     #[arg(long, value_name = "FILE")]
     pub upload_bucket_list: Option<PathBuf>,
+    /// Seconds between progress lines of `-upload` when standard error is
+    /// not a terminal (0 = none).
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = crate::progress::parse_interval)]
+    pub progress: std::time::Duration,
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Proxy statistics: for `/proxy_stat/`, per-handler request and byte rates
 //! by status code and status class (moving averages) and the last errors;
-//! for `/metrics`, Prometheus counters and latency histograms.
+//! for `/metrics`, Prometheus counters and latency histograms; for
+//! `/status/`, the last hour by minute ([`crate::history`]).
 
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, VecDeque};
@@ -137,6 +138,22 @@ pub fn status_class(status: u16) -> String {
 /// Labels of the request metrics.
 pub type Labels = Vec<(String, String)>;
 
+/// Escapes a label value as the text format wants (`\\`, `\"`, `\n`);
+/// prometheus-client 0.22 writes label values verbatim, and bucket names
+/// are chosen by users.
+pub fn escape_label(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Upper bounds of the latency histogram: 0.5 ms doubling up to ~16 s.
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
@@ -177,6 +194,8 @@ pub struct ProxyStats {
     pub metrics: RequestMetrics,
     /// Reload signals handled and their outcome.
     pub reloads: ReloadCounters,
+    /// The last hour by minute, for `/status/`.
+    pub history: crate::history::History,
 }
 
 /// SIGHUPs whose reload hooks ran (reload failures are counted by
@@ -196,6 +215,7 @@ impl Default for ProxyStats {
             errors: Mutex::new(VecDeque::with_capacity(ERROR_HISTORY)),
             metrics: RequestMetrics::default(),
             reloads: ReloadCounters::default(),
+            history: Default::default(),
         }
     }
 }
@@ -231,6 +251,7 @@ impl ProxyStats {
         elapsed: Duration,
     ) {
         self.record(handler, status, bytes_out);
+        self.history.record(handler, status, elapsed);
         let by_class: Labels = vec![
             ("handler".into(), handler.into()),
             ("class".into(), status_class(status)),

@@ -202,6 +202,22 @@ fn read_chain(path: &str) -> Result<Vec<X509>, TlsError> {
     }
 }
 
+/// When the server certificate of `cert_file` (its first one) expires.
+/// The status page and `/metrics` read the file named by the config, the
+/// one a SIGHUP loads.
+pub fn certificate_expiry(cert_file: &str) -> Result<std::time::SystemTime, TlsError> {
+    let chain = read_chain(cert_file)?;
+    let bad = |e: ErrorStack| TlsError::Certificate {
+        path: cert_file.to_string(),
+        why: reasons(&e),
+    };
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).map_err(bad)?;
+    let diff = epoch.diff(chain[0].not_after()).map_err(bad)?;
+    let secs = i64::from(diff.days) * 86_400 + i64::from(diff.secs);
+    let since = std::time::Duration::from_secs(secs.max(0) as u64);
+    Ok(std::time::UNIX_EPOCH + since)
+}
+
 /// Reads a PEM private key: PKCS#8, or traditional RSA or EC. An encrypted
 /// key is refused rather than prompting for a passphrase.
 fn read_key(path: &str) -> Result<PKey<Private>, TlsError> {

@@ -23,6 +23,17 @@ pub struct CheckReport {
     pub dropped: u64,
     /// Shards read.
     pub shards: u64,
+    /// Whether the caller stopped the check before the end.
+    pub stopped: bool,
+}
+
+/// What a check tells its caller as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckEvent<'a> {
+    /// One more entry read; answering false stops the check there.
+    Entry,
+    /// A dangling entry's key.
+    Dangling(&'a str),
 }
 
 /// Dangling entries are dropped this many at a time.
@@ -30,17 +41,23 @@ const DROP_BATCH: usize = 1000;
 
 impl Index {
     /// Looks up every entry of `bucket`'s index; with `drop`, removes the
-    /// dangling ones. `progress` sees each dangling key as it is found.
+    /// dangling ones. `progress` sees each entry read (and stops the check
+    /// by answering false: the dangling entries found so far are still
+    /// dropped) and each dangling key as it is found.
     pub fn check(
         &self,
         bucket: &Context,
         drop: bool,
-        mut progress: impl FnMut(&str),
+        mut progress: impl FnMut(CheckEvent<'_>) -> bool,
     ) -> Result<CheckReport, StorageError> {
         let mut report = CheckReport::default();
         let mut scan = self.scan(bucket, &Start::From(String::new()))?;
         let mut batch = Vec::new();
         while let Some(e) = scan.next_entry()? {
+            if !progress(CheckEvent::Entry) {
+                report.stopped = true;
+                break;
+            }
             report.entries += 1;
             let results = self.storage.lookup(bucket, &e.key);
             if results.iter().any(|r| r.result.is_ok()) {
@@ -57,7 +74,7 @@ impl Index {
                 report.unknown.push((e.key, err));
                 continue;
             }
-            progress(&e.key);
+            progress(CheckEvent::Dangling(&e.key));
             report.dangling.push(e.key.clone());
             if drop {
                 batch.push(e.key);

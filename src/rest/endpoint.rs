@@ -68,6 +68,8 @@ pub enum Endpoint {
     ProxyStat,
     /// `/metrics`: Prometheus text format.
     Metrics,
+    /// `/status/`: the operator's HTML page (`crate::status`).
+    Status,
     /// `/update_local_config/`
     UpdateLocalConfig,
     /// Anything else: a file under `proxy.root`.
@@ -173,6 +175,7 @@ impl Endpoint {
             // Backrunner ignores whatever follows these handler names.
             "proxy_stat" => Endpoint::ProxyStat,
             "metrics" if rest.is_empty() => Endpoint::Metrics,
+            "status" if rest.is_empty() => Endpoint::Status,
             "update_local_config" => Endpoint::UpdateLocalConfig,
             _ => Endpoint::Static {
                 path: path.to_string(),
@@ -199,6 +202,7 @@ impl Endpoint {
         "proxy_stat",
         "redirect",
         "stat",
+        "status",
         "update_local_config",
         "upload",
     ];
@@ -217,6 +221,7 @@ impl Endpoint {
             Endpoint::Stat { .. } => "stat",
             Endpoint::ProxyStat => "proxy_stat",
             Endpoint::Metrics => "metrics",
+            Endpoint::Status => "status",
             Endpoint::UpdateLocalConfig => "update_local_config",
             // Backrunner's name for its file-serving handler.
             Endpoint::Static { .. } => "/",
@@ -227,7 +232,11 @@ impl Endpoint {
     pub fn is_health_check(&self) -> bool {
         matches!(
             self,
-            Endpoint::Ping | Endpoint::Stat { .. } | Endpoint::ProxyStat | Endpoint::Metrics
+            Endpoint::Ping
+                | Endpoint::Stat { .. }
+                | Endpoint::ProxyStat
+                | Endpoint::Metrics
+                | Endpoint::Status
         )
     }
 
@@ -266,6 +275,7 @@ mod tests {
             "/stat/",
             "/proxy_stat/",
             "/metrics",
+            "/status/",
             "/update_local_config/",
             "/index.html",
         ] {
@@ -340,6 +350,8 @@ mod tests {
         assert_eq!(p("/ping/"), Endpoint::Ping);
         assert_eq!(p("/ping"), Endpoint::Ping);
         assert_eq!(p("/metrics"), Endpoint::Metrics);
+        assert_eq!(p("/status/"), Endpoint::Status);
+        assert_eq!(p("/status"), Endpoint::Status);
         assert_eq!(
             p("/index.html"),
             Endpoint::Static {

@@ -29,21 +29,7 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 type GaugeFamily = Family<Labels, Gauge<f64, AtomicU64>>;
 type CounterFamily = Family<Labels, Counter>;
 
-/// Escapes a label value as the text format wants (`\\`, `\"`, `\n`);
-/// prometheus-client 0.22 writes label values verbatim, and bucket names
-/// are chosen by users.
-pub fn escape_label(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::stats::escape_label;
 
 fn labels(pairs: &[(&str, String)]) -> Labels {
     pairs
@@ -97,8 +83,9 @@ impl Collector for ProxyCollector {
             hard: proxy.free_space_ratio_hard,
         };
         encode_backends(&mut enc, cluster, &stats, limits)?;
-        encode_replicas(&mut enc, cluster)?;
-        encode_defrag(&mut enc, cluster)
+        encode_replicas(&mut enc, cluster, &self.snap)?;
+        encode_defrag(&mut enc, cluster)?;
+        crate::status::gauges::encode(&mut enc, state, &self.snap)
     }
 }
 
@@ -313,8 +300,18 @@ fn encode_backends(
 }
 
 /// Replicas out of sync, recoveries and bad bucket metadata copies.
-fn encode_replicas(enc: &mut DescriptorEncoder, cluster: &Cluster) -> fmt::Result {
+/// Every group of every listed bucket has its out-of-sync counter from the
+/// start (at 0), so an alert on its increase sees the first one.
+fn encode_replicas(enc: &mut DescriptorEncoder, cluster: &Cluster, snap: &Snapshot) -> fmt::Result {
     let oos = CounterFamily::default();
+    for b in snap.buckets.listed() {
+        for g in &b.groups {
+            let _ = oos.get_or_create(&labels(&[
+                ("bucket", b.name.clone()),
+                ("group", g.to_string()),
+            ]));
+        }
+    }
     for (bucket, groups) in cluster.out_of_sync() {
         for (g, n) in groups {
             oos.get_or_create(&labels(&[

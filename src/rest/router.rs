@@ -30,6 +30,9 @@ async fn handle(ep: &Endpoint, req: &Req, payload: web::Payload) -> Result<HttpR
         Endpoint::ProxyStat => stat::proxy_stat(req).await,
         Endpoint::UpdateLocalConfig => config_update::update_local_config(req, payload).await,
         Endpoint::Metrics => metrics::metrics(req).await,
+        Endpoint::Status => {
+            Ok(crate::status::page(&req.state, &req.snap, req.http.query_string()).await)
+        }
         Endpoint::Static { path } => files::serve(req, path).await,
     }
 }

@@ -76,20 +76,8 @@ fn chromium_seeks_a_video_served_with_ranges() {
     assert_eq!(p.upload("b1", "clip.mp4", bytes).status(), 200);
 
     let profile = tempfile::tempdir().unwrap();
-    let mut chrome = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-dev-shm-usage",
-            "--mute-audio",
-            "--autoplay-policy=no-user-gesture-required",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+    let mut chrome = crate::common::chromium::command(profile.path())
+        .arg("--autoplay-policy=no-user-gesture-required")
         .arg(p.url("/player.html"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod alerts;
 mod api;
 mod attacks;
 mod backrunner_replies;
@@ -12,6 +13,7 @@ mod cas;
 mod check_config;
 mod cli;
 mod compat;
+mod dashboard;
 mod elliptics;
 mod hardening;
 mod index_crash;
@@ -20,6 +22,7 @@ mod logging;
 mod metrics;
 mod parsers_fuzz;
 mod placement;
+mod progress;
 mod redirect;
 mod reload;
 mod s3;
@@ -40,6 +43,7 @@ mod s3_versions;
 mod s3_wire;
 mod security;
 mod static_root;
+mod status_page;
 mod streaming;
 mod structure;
 mod tls;

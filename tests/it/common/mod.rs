@@ -1,6 +1,7 @@
 //! Test harness: starts the real `backrunner` binary on loopback with a temp
 //! store, writes bucket metadata with the real `bmeta`, and talks HTTP to it.
 
+pub mod chromium;
 pub mod shape;
 
 use std::io::Read;

@@ -1,0 +1,195 @@
+//! Progress of the long commands: plain periodic lines when standard error
+//! is not a terminal, a bar with rate and time left on one (a pseudo
+//! terminal from `script`), and Ctrl-C stopping `bindex -add` with a summary.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{self, Proxy, Setup, BMETA};
+
+const BINDEX: &str = env!("CARGO_BIN_EXE_bindex");
+
+fn keys_file(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
+    let path = dir.join("keys.txt");
+    let text: String = (0..n).map(|i| format!("absent/{i:05}\n")).collect();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn bindex_add_prints_plain_progress_lines_off_a_terminal() {
+    let p = Proxy::start(Setup::default());
+    let keys = keys_file(p.dir.path(), 3000);
+    let out = Command::new(BINDEX)
+        .arg("-config")
+        .arg(&p.config_path)
+        .args(["-add", "b1", "-progress", "0.01"])
+        .stdin(std::fs::File::open(&keys).unwrap())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.ends_with("bucket b1: 0 added, 3000 missing, 0 failed\n"),
+        "{stdout}"
+    );
+    // The total is known from the file: done/total, rate, time left.
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("bindex -add b1: "))
+        .collect();
+    assert!(!lines.is_empty(), "no progress lines: {stderr}");
+    for l in &lines {
+        assert!(
+            l.contains("/3000 keys, ") && l.contains("/s") && l.ends_with("s left"),
+            "{l}"
+        );
+    }
+    assert!(
+        !stderr.contains("\u{1b}["),
+        "no terminal codes off a terminal"
+    );
+    // -progress 0: no lines.
+    let out = Command::new(BINDEX)
+        .arg("-config")
+        .arg(&p.config_path)
+        .args(["-add", "b1", "-progress", "0"])
+        .stdin(std::fs::File::open(&keys).unwrap())
+        .output()
+        .unwrap();
+    // (Standard error may hold the Elliptics client's log.)
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("bindex -add b1: "), "{stderr}");
+}
+
+#[test]
+fn bindex_check_and_bmeta_upload_report_progress() {
+    let p = Proxy::start(Setup::default());
+    for i in 0..40 {
+        assert_eq!(p.upload("b1", &format!("k{i}"), vec![1; 10]).status(), 200);
+    }
+    let out = Command::new(BINDEX)
+        .arg("-config")
+        .arg(&p.config_path)
+        .args(["-check", "b1", "-progress", "0.001"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("bindex -check b1: ") && l.contains(" entries, ")),
+        "{stderr}"
+    );
+
+    let spec = p.dir.path().join("many.json");
+    let buckets: serde_json::Map<String, serde_json::Value> = (0..150)
+        .map(|i| (format!("m{i}"), serde_json::json!({"groups": [1, 2]})))
+        .collect();
+    std::fs::write(&spec, serde_json::json!({ "buckets": buckets }).to_string()).unwrap();
+    let out = Command::new(BMETA)
+        .arg("-config")
+        .arg(&p.config_path)
+        .arg("-upload")
+        .arg(&spec)
+        .args(["-progress", "0.001"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout.matches("uploaded bucket m").count(), 150);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("bmeta -upload: ") && l.contains("/150 buckets")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_bindex_add_with_a_summary() {
+    let p = Proxy::start(Setup::default());
+    let mut child = Command::new(BINDEX)
+        .arg("-config")
+        .arg(&p.config_path)
+        .args(["-add", "b1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Ten keys, then a quiet pipe: bindex waits for more.
+    let mut stdin = child.stdin.take().unwrap();
+    for i in 0..10 {
+        writeln!(stdin, "absent/{i}").unwrap();
+    }
+    stdin.flush().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    while seen.len() < 10 {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "{seen:?}");
+        seen.push(line);
+    }
+    let started = Instant::now();
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "bindex did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert_eq!(
+        rest,
+        "bucket b1: 0 added, 10 missing, 0 failed; interrupted before the end of the key list\n"
+    );
+}
+
+#[test]
+fn a_terminal_gets_a_bar() {
+    if !common::installed("script", "--version") {
+        return;
+    }
+    let p = Proxy::start(Setup::default());
+    let keys = keys_file(p.dir.path(), 20_000);
+    // `script` gives bindex a pseudo terminal and records what it draws.
+    let cmd = format!(
+        "{BINDEX} -config {} -add b1 < {} > /dev/null",
+        p.config_path.display(),
+        keys.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("bindex -add b1"), "{screen}");
+    assert!(screen.contains("/20,000 keys"), "{screen}");
+    assert!(screen.contains("ETA"), "{screen}");
+    assert!(
+        screen.contains('\u{1b}'),
+        "drawn with terminal codes: {screen}"
+    );
+}

@@ -5,4 +5,6 @@
 //! samples, and [`fmp4`] writes CMAF init and media segments whose samples
 //! are the source's bytes.
 
+pub mod fmp4;
 pub mod mp4;
+pub mod segment;

@@ -241,8 +241,15 @@ fn edit_shift(edts: &[u8], movie_scale: u32, media_scale: u32) -> Result<i64, Mp
             start = Some(media_time);
         }
     }
-    Ok(delay - start.unwrap_or(0))
+    let shift = delay - start.unwrap_or(0);
+    // the packager's fixed offset must keep every decode time positive
+    if shift < -i64::from(crate::vod::fmp4::OFFSET_SECS) * i64::from(media_scale) {
+        return Err(Mp4Error::Unsupported(
+            "an edit list starting over 10 s into the media".into(),
+        ));
+    }
+    Ok(shift)
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

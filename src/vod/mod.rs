@@ -7,4 +7,5 @@
 
 pub mod fmp4;
 pub mod mp4;
+pub mod playlist;
 pub mod segment;

@@ -64,7 +64,12 @@ pub fn cuts(movie: &Movie, target: u32) -> Cuts {
         };
     };
     let step = i64::from(target.max(1)) * i64::from(t.timescale);
-    let end = t.duration() as i64 + t.shift;
+    // presentation end: the latest presented sample's end (with B-frames
+    // the last sample decoded is not the last presented)
+    let end = (0..t.samples.len())
+        .map(|i| t.pts(i) + i64::from(t.samples[i].duration))
+        .max()
+        .unwrap_or(0);
     let mut times = Vec::new();
     if t.samples.is_empty() {
         return Cuts {

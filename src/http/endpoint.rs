@@ -70,6 +70,11 @@ pub enum Endpoint {
     Metrics,
     /// `/update_local_config/`
     UpdateLocalConfig,
+    /// `/hls/BUCKET/KEY/FILE`: HLS packaged from a stored MP4 (docs/vod.md).
+    Hls {
+        /// `BUCKET/KEY/FILE`.
+        path: String,
+    },
     /// Anything else: a file under `proxy.root`.
     Static {
         /// The raw request path.
@@ -174,6 +179,9 @@ impl Endpoint {
             "proxy_stat" => Endpoint::ProxyStat,
             "metrics" if rest.is_empty() => Endpoint::Metrics,
             "update_local_config" => Endpoint::UpdateLocalConfig,
+            "hls" => Endpoint::Hls {
+                path: rest.to_string(),
+            },
             _ => Endpoint::Static {
                 path: path.to_string(),
             },
@@ -191,6 +199,7 @@ impl Endpoint {
         "delete",
         "exit",
         "get",
+        "hls",
         "lookup",
         "metrics",
         "nobucket_upload",
@@ -218,6 +227,7 @@ impl Endpoint {
             Endpoint::ProxyStat => "proxy_stat",
             Endpoint::Metrics => "metrics",
             Endpoint::UpdateLocalConfig => "update_local_config",
+            Endpoint::Hls { .. } => "hls",
             // Backrunner's name for its file-serving handler.
             Endpoint::Static { .. } => "/",
         }

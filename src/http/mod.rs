@@ -22,6 +22,7 @@ pub mod router;
 pub mod server;
 pub mod stat;
 pub mod upload;
+pub mod vod;
 
 pub use body::read_body;
 pub use request::{blocking, parse_u64, Req, MAX_HEADER_BYTES};

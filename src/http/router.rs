@@ -11,7 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::endpoint::Endpoint;
 use super::error::ApiError;
 use super::request::{header_bytes, Req, MAX_HEADER_BYTES};
-use super::{config_update, delete, files, get, lookup, metrics, redirect, stat, upload};
+use super::{config_update, delete, files, get, lookup, metrics, redirect, stat, upload, vod};
 use crate::state::AppState;
 
 async fn handle(ep: &Endpoint, req: &Req, payload: web::Payload) -> Result<HttpResponse, ApiError> {
@@ -28,6 +28,7 @@ async fn handle(ep: &Endpoint, req: &Req, payload: web::Payload) -> Result<HttpR
         Endpoint::UpdateLocalConfig => config_update::update_local_config(req, payload).await,
         Endpoint::Metrics => metrics::metrics(req).await,
         Endpoint::Static { path } => files::serve(req, path).await,
+        Endpoint::Hls { path } => vod::hls(req, path).await,
     }
 }
 
@@ -75,7 +76,10 @@ async fn route(endpoint: &Result<Endpoint, ApiError>, req: &Req, payload: web::P
             .insert_header((ALLOW, allow_header(ep.methods())))
             .finish()),
         // Load balancers probe with HEAD: every path but /get/ answers OK, as Backrunner does.
-        Ok(ep) if method == Method::HEAD && !matches!(ep, Endpoint::Get { .. }) => {
+        Ok(ep)
+            if method == Method::HEAD
+                && !matches!(ep, Endpoint::Get { .. } | Endpoint::Hls { .. }) =>
+        {
             Ok(HttpResponse::Ok().body("OK"))
         }
         Ok(ep) if !ep.is_health_check() && connections.over_cap() => {

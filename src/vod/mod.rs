@@ -9,3 +9,4 @@ pub mod fmp4;
 pub mod mp4;
 pub mod playlist;
 pub mod segment;
+pub mod source;

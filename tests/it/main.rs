@@ -37,3 +37,4 @@ mod static_root;
 mod streaming;
 mod structure;
 mod tls;
+mod vod;

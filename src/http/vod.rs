@@ -5,14 +5,15 @@
 //! `index.m3u8`, `init.mp4`, `seg-{n}.m4s`, and `v{r}/iframes.m3u8`.
 
 use actix_web::body::SizedStream;
-use actix_web::http::header::CONTENT_TYPE;
-use actix_web::http::Method;
+use actix_web::http::header::{CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use actix_web::http::{Method, StatusCode};
 use actix_web::HttpResponse;
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 
 use super::conditional::Validators;
 use super::error::ApiError;
+use super::range::{self, Ranges};
 use super::Req;
 use crate::core::Download;
 use crate::vod::mp4::Kind;
@@ -173,8 +174,33 @@ pub async fn hls(req: &Req, path: &str) -> Result<HttpResponse, ApiError> {
         ),
         File::Init(k, _) => (mime(k), Bytes::from(fmp4::init(track(k)?))),
         File::Segment(k, r, n) => {
-            let (len, download) =
-                source::segment(objects, ctx, &keys[r], first, k, n, target).await?;
+            let whole = source::segment_len(first, k, n, target)?;
+            // one range (RFC 9110 §14.2); several are answered whole
+            let range = match req.header(RANGE.as_str()).filter(|_| !head) {
+                None => None,
+                Some(r) => match range::resolve(r, whole) {
+                    Ranges::Unsatisfiable => {
+                        return Err(ApiError::RangeNotSatisfiable { size: whole })
+                    }
+                    Ranges::Partial(spans) if spans.len() == 1 => Some(spans[0]),
+                    _ => None,
+                },
+            };
+            if let Some(span) = range {
+                resp.status(StatusCode::PARTIAL_CONTENT)
+                    .insert_header((CONTENT_RANGE, span.content_range(whole)));
+            }
+            let (len, download) = source::segment(
+                objects,
+                ctx,
+                &keys[r],
+                first,
+                k,
+                n,
+                target,
+                range.map(|s| (s.start, s.end)),
+            )
+            .await?;
             resp.insert_header((CONTENT_TYPE, mime(k)));
             if head {
                 let empty = futures_util::stream::empty::<Result<Bytes, ApiError>>();

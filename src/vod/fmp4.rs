@@ -236,5 +236,27 @@ pub fn length(pieces: &[Piece]) -> u64 {
     pieces.iter().map(Piece::len).sum()
 }
 
+/// The bytes `[start, end)` of a body made of `pieces` (a Range request).
+pub fn slice(pieces: &[Piece], start: u64, end: u64) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut at = 0u64;
+    for p in pieces {
+        let len = p.len();
+        let (from, to) = (start.max(at), end.min(at + len));
+        if from < to {
+            let (a, b) = (from - at, to - at);
+            out.push(match p {
+                Piece::Literal(bytes) => Piece::Literal(bytes.slice(a as usize..b as usize)),
+                Piece::Object { start: s, .. } => Piece::Object {
+                    start: s + a,
+                    end: s + b,
+                },
+            });
+        }
+        at += len;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests;

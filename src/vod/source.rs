@@ -73,7 +73,10 @@ pub async fn load(objects: &Objects, ctx: Context, key: &str) -> Result<Title, V
 }
 
 /// Segment `n` (from 0) of the `kind` track of `title` at `target`
-/// seconds: its length and its body, streamed from the store.
+/// seconds: its length and its body (the bytes `range` of it when given,
+/// a range the caller resolved against the length from [`segment_len`]),
+/// streamed from the store.
+#[allow(clippy::too_many_arguments)]
 pub async fn segment(
     objects: &Objects,
     ctx: Context,
@@ -82,14 +85,17 @@ pub async fn segment(
     kind: Kind,
     n: usize,
     target: u32,
+    range: Option<(u64, u64)>,
 ) -> Result<(u64, Download), VodError> {
-    let m = &title.movie;
-    let t = m.track(kind).ok_or(VodError::NoSuch("no such track"))?;
-    let c = cuts(m, target);
-    let s = span(t, &c, n).ok_or(VodError::NoSuch("no such segment"))?;
-    let pieces = fmp4::media(t, &s, n as u32 + 1);
+    let mut pieces = pieces(title, kind, n, target)?;
+    if let Some((a, b)) = range {
+        pieces = fmp4::slice(&pieces, a, b);
+    }
     let len = fmp4::length(&pieces);
-    let start = t.samples.get(s.first).map(|x| x.offset);
+    let start = pieces.iter().find_map(|p| match p {
+        crate::core::Piece::Object { start, .. } => Some(*start),
+        crate::core::Piece::Literal(_) => None,
+    });
     let opts = ReadOptions {
         prefetch_from: start,
         recover_rate: None,
@@ -99,4 +105,23 @@ pub async fn segment(
         return Err(VodError::Changed);
     }
     Ok((len, open.body(pieces)))
+}
+
+/// The pieces of segment `n` of the `kind` track.
+fn pieces(
+    title: &Title,
+    kind: Kind,
+    n: usize,
+    target: u32,
+) -> Result<Vec<crate::core::Piece>, VodError> {
+    let m = &title.movie;
+    let t = m.track(kind).ok_or(VodError::NoSuch("no such track"))?;
+    let c = cuts(m, target);
+    let s = span(t, &c, n).ok_or(VodError::NoSuch("no such segment"))?;
+    Ok(fmp4::media(t, &s, n as u32 + 1))
+}
+
+/// The whole length of segment `n` of the `kind` track.
+pub fn segment_len(title: &Title, kind: Kind, n: usize, target: u32) -> Result<u64, VodError> {
+    Ok(fmp4::length(&pieces(title, kind, n, target)?))
 }

@@ -128,3 +128,41 @@ fn hevc_segments_too() {
     let off = i64::from(OFFSET_SECS) * i64::from(m.tracks[0].timescale);
     assert_eq!(framemd5(&v, "0:v", off), framemd5(&src, "0:v", 0));
 }
+
+#[test]
+fn slices_of_a_body() {
+    let pieces = vec![
+        Piece::Literal(Bytes::from_static(b"abcd")),
+        Piece::Object {
+            start: 100,
+            end: 110,
+        },
+        Piece::Object {
+            start: 200,
+            end: 205,
+        },
+    ];
+    assert_eq!(slice(&pieces, 0, 19), pieces);
+    assert_eq!(
+        slice(&pieces, 2, 16),
+        vec![
+            Piece::Literal(Bytes::from_static(b"cd")),
+            Piece::Object {
+                start: 100,
+                end: 110
+            },
+            Piece::Object {
+                start: 200,
+                end: 202
+            },
+        ]
+    );
+    assert_eq!(
+        slice(&pieces, 5, 6),
+        vec![Piece::Object {
+            start: 101,
+            end: 102
+        }]
+    );
+    assert_eq!(length(&slice(&pieces, 3, 18)), 15);
+}

@@ -135,3 +135,45 @@ fn not_mp4_is_415_with_one_line() {
     assert!(r.text().unwrap().contains("MP4 without a moov box"));
     assert_eq!(p.get_path("/hls/b1/missing.mp4/master.m3u8").status(), 404);
 }
+
+#[test]
+fn urlset_master_lists_each_rendition() {
+    if !installed("ffmpeg", "-version") {
+        return;
+    }
+    let p = Proxy::start(Setup::default());
+    for (name, size) in [("360", "320x180"), ("540", "480x270"), ("720", "640x360")] {
+        let out = p.dir.path().join(format!("m_{name}.mp4"));
+        let st = Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+            ])
+            .arg(format!("testsrc2=size={size}:rate=25"))
+            .args(["-t", "4", "-c:v", "libx264", "-g", "50"])
+            .arg(&out)
+            .status()
+            .expect("ffmpeg");
+        assert!(st.success());
+        let body = std::fs::read(&out).unwrap();
+        assert!(p
+            .upload("b1", &format!("m_{name}.mp4"), body)
+            .status()
+            .is_success());
+    }
+    let r = p.get_path("/hls/b1/m_,360,540,720,.mp4.urlset/master.m3u8");
+    assert_eq!(r.status(), 200);
+    let text = r.text().unwrap();
+    assert_eq!(text.matches("#EXT-X-STREAM-INF:").count(), 3, "{text}");
+    for (r, size) in ["320x180", "480x270", "640x360"].iter().enumerate() {
+        assert!(text.contains(&format!("RESOLUTION={size}")), "{text}");
+        assert!(text.contains(&format!("\nv{r}/index.m3u8\n")), "{text}");
+    }
+    let seg = p.get_path("/hls/b1/m_,360,540,720,.mp4.urlset/v2/seg-1.m4s");
+    assert_eq!(seg.status(), 200);
+}

@@ -24,6 +24,7 @@ pub mod http;
 pub mod index;
 pub mod limits;
 pub mod logging;
+pub mod media;
 pub mod memory;
 pub mod progress;
 pub mod redirect_sign;

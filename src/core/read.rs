@@ -127,6 +127,13 @@ impl OpenObject {
         self.reader = wrap(inner);
     }
 
+    /// The reader itself, for a caller that reads a few ranges of its own
+    /// on the blocking pool (the VOD packager's `moov` reads); the
+    /// prefetched chunk, if any, is dropped.
+    pub fn into_reader(self) -> Box<dyn ObjectReader> {
+        self.reader
+    }
+
     /// The namespace (bucket) it was opened in.
     pub fn namespace(&self) -> &str {
         &self.namespace

@@ -70,6 +70,10 @@ pub enum ApiError {
     /// A declared body or object size over a limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A stored file the VOD packager cannot read (not MP4, a codec or box
+    /// it does not handle).
+    #[error("{0}")]
+    UnsupportedMedia(String),
 }
 
 fn allow_list(allow: &[Method]) -> String {
@@ -111,6 +115,7 @@ impl ApiError {
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
 

@@ -47,3 +47,4 @@ mod status_page;
 mod streaming;
 mod structure;
 mod tls;
+mod vod;

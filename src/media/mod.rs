@@ -1,0 +1,12 @@
+//! Video on demand (issue 27): HLS and DASH packaged on the fly from one
+//! stored MP4 per rendition. This layer holds what is independent of HTTP:
+//! [`mp4`] reads a file's `moov` into a compact per-track sample index,
+//! [`segment`] cuts the index into segments that start on video sync
+//! samples, and [`fmp4`] writes CMAF init and media segments whose samples
+//! are the source's bytes.
+
+pub mod fmp4;
+pub mod mp4;
+pub mod playlist;
+pub mod segment;
+pub mod source;

@@ -1,0 +1,238 @@
+//! Cutting a movie into segments: video segments start on sync samples,
+//! the first at or after each multiple of the target duration past the
+//! previous cut; audio is cut at the same presentation times. A pure
+//! function of the index and the target, so every proxy cuts alike.
+
+use super::mp4::{Kind, Movie, Track};
+
+/// Default target duration in seconds (config `proxy.vod-segment-seconds`).
+pub const DEFAULT_TARGET_SECS: u32 = 6;
+
+/// One segment of one track: its samples and presentation span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// First sample (decode order).
+    pub first: usize,
+    /// One past the last sample.
+    pub end: usize,
+    /// Presentation start in the track's timescale (edit list applied).
+    pub start: i64,
+    /// Presentation duration in the track's timescale.
+    pub duration: u64,
+}
+
+/// The cut times of a movie in seconds as exact fractions: the
+/// presentation times of its segment starts, and its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cuts {
+    /// Timescale the times are in (the video track's, else the audio's).
+    pub timescale: u32,
+    /// Segment start times; `times[0]` is the first presentation time.
+    pub times: Vec<i64>,
+    /// Presentation end of the movie.
+    pub end: i64,
+}
+
+impl Cuts {
+    /// Segments.
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// Whether there are no segments.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// Duration of segment `n` in seconds.
+    pub fn seconds(&self, n: usize) -> f64 {
+        let next = self.times.get(n + 1).copied().unwrap_or(self.end);
+        (next - self.times[n]) as f64 / f64::from(self.timescale)
+    }
+}
+
+/// Where a movie is cut for a target of `target` seconds.
+pub fn cuts(movie: &Movie, target: u32) -> Cuts {
+    let Some(t) = movie
+        .track(Kind::Video)
+        .or_else(|| movie.track(Kind::Audio))
+    else {
+        return Cuts {
+            timescale: 1,
+            times: Vec::new(),
+            end: 0,
+        };
+    };
+    let step = i64::from(target.max(1)) * i64::from(t.timescale);
+    // presentation end: the latest presented sample's end (with B-frames
+    // the last sample decoded is not the last presented)
+    let end = (0..t.samples.len())
+        .map(|i| t.pts(i) + i64::from(t.samples[i].duration))
+        .max()
+        .unwrap_or(0);
+    let mut times = Vec::new();
+    if t.samples.is_empty() {
+        return Cuts {
+            timescale: t.timescale,
+            times,
+            end,
+        };
+    }
+    let first = (0..t.samples.len()).map(|i| t.pts(i)).min().unwrap_or(0);
+    times.push(first);
+    let mut next = first + step;
+    if t.kind == Kind::Video {
+        for i in 1..t.samples.len() {
+            if t.samples[i].sync {
+                let p = t.pts(i);
+                if p >= next {
+                    times.push(p);
+                    next = p + step;
+                }
+            }
+        }
+    } else {
+        // audio presentation times grow with decode order: one pass
+        for i in 1..t.samples.len() {
+            let p = t.pts(i);
+            if p >= next && p < end {
+                times.push(p);
+                next = p + step;
+            }
+        }
+    }
+    Cuts {
+        timescale: t.timescale,
+        times,
+        end,
+    }
+}
+
+/// The samples of `track` in segment `n` of `cuts`: video from the sync
+/// sample at the cut, audio from the first sample presented at or after
+/// the cut time (in the cuts' timescale, compared exactly).
+pub fn span(track: &Track, cuts: &Cuts, n: usize) -> Option<Span> {
+    if n >= cuts.len() {
+        return None;
+    }
+    let idx = |k: usize| -> usize {
+        if k == 0 {
+            return 0;
+        }
+        let Some(&t) = cuts.times.get(k) else {
+            return track.samples.len();
+        };
+        let at = i128::from(t) * i128::from(track.timescale);
+        // samples are in decode order; the first whose presentation is at
+        // or after the cut (for video this is the sync sample itself)
+        track
+            .samples
+            .iter()
+            .enumerate()
+            .position(|(i, _)| i128::from(track.pts(i)) * i128::from(cuts.timescale) >= at)
+            .unwrap_or(track.samples.len())
+    };
+    let (first, end) = (idx(n), idx(n + 1));
+    let start = if first < track.samples.len() {
+        track.pts(first)
+    } else {
+        0
+    };
+    let duration = track.samples[first..end]
+        .iter()
+        .map(|s| u64::from(s.duration))
+        .sum();
+    Some(Span {
+        first,
+        end,
+        start,
+        duration,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::mp4::{Codec, Sample};
+
+    fn track(kind: Kind, scale: u32, n: usize, dur: u32, gop: usize, shift: i64) -> Track {
+        let samples = (0..n)
+            .map(|i| Sample {
+                offset: i as u64 * 10,
+                dts: i as u64 * u64::from(dur),
+                size: 10,
+                duration: dur,
+                cto: 0,
+                sync: i % gop == 0,
+            })
+            .collect();
+        let codec = Codec::Audio {
+            codecs: String::new(),
+            channels: 2,
+            rate: scale,
+        };
+        Track {
+            id: 1,
+            kind,
+            codec,
+            sample_entry: Vec::new(),
+            timescale: scale,
+            shift,
+            samples,
+        }
+    }
+
+    #[test]
+    fn video_cuts_on_sync_samples_and_audio_follows() {
+        // 25 fps, keyframe every 2 s, 20 s; AAC at 48 kHz
+        let v = track(Kind::Video, 12800, 500, 512, 50, 0);
+        let a = track(Kind::Audio, 48000, 938, 1024, 1, -1024);
+        let m = Movie {
+            timescale: 1000,
+            tracks: vec![v, a],
+        };
+        let c = cuts(&m, 6);
+        assert_eq!(c.times, vec![0, 6 * 12800, 12 * 12800, 18 * 12800]);
+        assert!((c.seconds(3) - 2.0).abs() < 1e-9);
+        let (v, a) = (&m.tracks[0], &m.tracks[1]);
+        let spans: Vec<_> = (0..4).map(|n| span(v, &c, n).unwrap()).collect();
+        assert_eq!(spans[1].first, 150);
+        assert_eq!(spans[3].end, 500);
+        assert!(span(v, &c, 4).is_none());
+        // audio: every sample in exactly one segment, each segment's first
+        // sample presented at or after the cut
+        let aspans: Vec<_> = (0..4).map(|n| span(a, &c, n).unwrap()).collect();
+        assert_eq!(aspans[0].first, 0);
+        for w in aspans.windows(2) {
+            assert_eq!(w[0].end, w[1].first);
+        }
+        assert_eq!(aspans[3].end, a.samples.len());
+        for (s, &t) in aspans.iter().zip(&c.times).skip(1) {
+            assert!(a.pts(s.first) * 12800 >= t * 48000);
+            assert!(a.pts(s.first - 1) * 12800 < t * 48000);
+        }
+    }
+
+    #[test]
+    fn long_gops_and_audio_only() {
+        // keyframes every 10 s with a 6 s target: cuts every 10 s
+        let v = track(Kind::Video, 1000, 300, 100, 100, 0);
+        let m = Movie {
+            timescale: 1000,
+            tracks: vec![v],
+        };
+        assert_eq!(cuts(&m, 6).times, vec![0, 10_000, 20_000]);
+        let a = track(Kind::Audio, 48000, 1000, 1024, 1, 0);
+        let m = Movie {
+            timescale: 1000,
+            tracks: vec![a],
+        };
+        let c = cuts(&m, 6);
+        assert_eq!(c.len(), 4);
+        let total: usize = (0..4)
+            .map(|n| span(&m.tracks[0], &c, n).unwrap())
+            .map(|s| s.end - s.first)
+            .sum();
+        assert_eq!(total, 1000);
+    }
+}

@@ -1,0 +1,179 @@
+//! `/hls/` over the running proxy (issue 27): ffmpeg-made titles stored
+//! with `/upload/`, read back by ffmpeg through the master playlist.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::{installed, random_bytes, Proxy, Setup};
+
+/// Makes an H.264 (B-frames) + stereo AAC file, moov at the end.
+fn title(dir: &Path, name: &str, secs: &str) -> std::path::PathBuf {
+    let out = dir.join(name);
+    let st = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .args([
+            "testsrc2=size=320x240:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=sample_rate=48000",
+        ])
+        .args([
+            "-ac", "2", "-t", secs, "-c:v", "libx264", "-bf", "2", "-g", "50",
+        ])
+        .args(["-c:a", "aac", "-b:a", "64k"])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg");
+    assert!(st.success());
+    out
+}
+
+/// `ffmpeg -i INPUT -map MAP -c copy -f framemd5`: (size, md5) per packet.
+fn packets(input: &str, map: &str) -> Vec<String> {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i", input])
+        .args(["-map", map, "-c", "copy", "-f", "framemd5", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "{input}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            l.split(',')
+                .map(str::trim)
+                .skip(4)
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect()
+}
+
+#[test]
+fn hls_packets_are_the_sources() {
+    if !installed("ffmpeg", "-version") {
+        return;
+    }
+    let p = Proxy::start(Setup::default());
+    let f = title(p.dir.path(), "t.mp4", "13");
+    let r = p.upload("b1", "films/t.mp4", std::fs::read(&f).unwrap());
+    assert!(r.status().is_success(), "{}", r.status());
+    let master = p.get_path("/hls/b1/films/t.mp4/master.m3u8");
+    assert_eq!(master.status(), 200);
+    assert_eq!(
+        master.headers()["content-type"],
+        "application/vnd.apple.mpegurl"
+    );
+    let etag = master.headers()["etag"].to_str().unwrap().to_string();
+    let text = master.text().unwrap();
+    assert!(text.contains("#EXT-X-MEDIA:TYPE=AUDIO"), "{text}");
+    let url = p.url("/hls/b1/films/t.mp4/master.m3u8");
+    let src = f.to_str().unwrap();
+    // every packet of both tracks, byte for byte
+    assert_eq!(packets(&url, "0:v"), packets(src, "0:v"));
+    assert_eq!(packets(&url, "0:a"), packets(src, "0:a"));
+    // validators of the source object
+    let r = p
+        .client
+        .get(&url)
+        .header("If-None-Match", &etag)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    let seg = p.get_path("/hls/b1/films/t.mp4/v0/seg-2.m4s");
+    assert_eq!(seg.status(), 200);
+    assert_eq!(seg.headers()["content-type"], "video/mp4");
+    let len = seg.bytes().unwrap().len();
+    let head = p
+        .client
+        .head(p.url("/hls/b1/films/t.mp4/v0/seg-2.m4s"))
+        .send()
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        head.headers()["content-length"].to_str().unwrap(),
+        len.to_string()
+    );
+    assert_eq!(
+        p.get_path("/hls/b1/films/t.mp4/v0/seg-99.m4s").status(),
+        404
+    );
+}
+
+#[test]
+fn not_mp4_is_415_with_one_line() {
+    let p = Proxy::start(Setup::default());
+    assert!(p
+        .upload("b1", "x.mp4", random_bytes(100_000, 7))
+        .status()
+        .is_success());
+    let r = p.get_path("/hls/b1/x.mp4/master.m3u8");
+    assert_eq!(r.status(), 415);
+    let body = r.text().unwrap();
+    assert_eq!(body.trim_end().lines().count(), 1, "{body}");
+    assert!(body.contains("not an MP4 file"), "{body}");
+    // an ftyp and nothing else: no moov
+    let mut ftyp = vec![0, 0, 0, 20];
+    ftyp.extend_from_slice(b"ftypisom\0\0\0\0isom");
+    assert!(p.upload("b1", "short.mp4", ftyp).status().is_success());
+    let r = p.get_path("/hls/b1/short.mp4/v0/index.m3u8");
+    assert_eq!(r.status(), 415);
+    assert!(r.text().unwrap().contains("MP4 without a moov box"));
+    assert_eq!(p.get_path("/hls/b1/missing.mp4/master.m3u8").status(), 404);
+}
+
+#[test]
+fn urlset_master_lists_each_rendition() {
+    if !installed("ffmpeg", "-version") {
+        return;
+    }
+    let p = Proxy::start(Setup::default());
+    for (name, size) in [("360", "320x180"), ("540", "480x270"), ("720", "640x360")] {
+        let out = p.dir.path().join(format!("m_{name}.mp4"));
+        let st = Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+            ])
+            .arg(format!("testsrc2=size={size}:rate=25"))
+            .args(["-t", "4", "-c:v", "libx264", "-g", "50"])
+            .arg(&out)
+            .status()
+            .expect("ffmpeg");
+        assert!(st.success());
+        let body = std::fs::read(&out).unwrap();
+        assert!(p
+            .upload("b1", &format!("m_{name}.mp4"), body)
+            .status()
+            .is_success());
+    }
+    let r = p.get_path("/hls/b1/m_,360,540,720,.mp4.urlset/master.m3u8");
+    assert_eq!(r.status(), 200);
+    let text = r.text().unwrap();
+    assert_eq!(text.matches("#EXT-X-STREAM-INF:").count(), 3, "{text}");
+    for (r, size) in ["320x180", "480x270", "640x360"].iter().enumerate() {
+        assert!(text.contains(&format!("RESOLUTION={size}")), "{text}");
+        assert!(text.contains(&format!("\nv{r}/index.m3u8\n")), "{text}");
+    }
+    let seg = p.get_path("/hls/b1/m_,360,540,720,.mp4.urlset/v2/seg-1.m4s");
+    assert_eq!(seg.status(), 200);
+}

@@ -110,7 +110,7 @@ fn two_proxies_on_one_store_share_the_size_limit() {
     }
     let used_on_disk = |g: u32| -> u64 {
         let mut files = Vec::new();
-        files_under(
+        common::files_under(
             &a.dir.path().join(format!("store/group-{g}/data")),
             &mut files,
         );
@@ -152,15 +152,4 @@ fn two_proxies_on_one_store_share_the_size_limit() {
     let mut want = vec![used_on_disk(1), used_on_disk(2)];
     want.sort();
     assert_eq!(used(&a), want);
-}
-
-fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            files_under(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
 }

@@ -6,7 +6,6 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::common::{self, wait_for, Proxy, Setup, BACKRUNNER};
@@ -32,17 +31,6 @@ fn raw_status(port: u16, path: &str) -> u16 {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or_else(|| panic!("no status line for {path}: {text}"))
-}
-
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            files_under(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
 }
 
 #[test]
@@ -117,7 +105,7 @@ fn a_btest_shaped_config_starts_and_serves_none_of_its_secrets() {
     ];
     if dir.join("store").is_dir() {
         let mut stored = Vec::new();
-        files_under(&dir.join("store"), &mut stored);
+        common::files_under(&dir.join("store"), &mut stored);
         assert!(!stored.is_empty(), "the store holds the bucket metadata");
         for f in stored {
             let rel = f.strip_prefix(&dir).unwrap().display().to_string();

@@ -778,3 +778,15 @@ pub fn aws_cli(p: &Proxy, endpoint: &str, user: &str, secret: &str, args: &[&str
     );
     String::from_utf8_lossy(&out.stdout).to_string()
 }
+
+/// Every file under `dir`, recursively, appended to `out`.
+pub fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}

@@ -2,13 +2,14 @@
 //! CompleteMultipartUpload (docs/s3.md), through boto3
 //! (tests/s3/parts_client.py) on a 3-part upload.
 
-use std::process::Command;
-
 use crate::common::{free_port, Proxy, Setup};
 use serde_json::json;
 
 #[test]
 fn boto3_reads_parts_and_attributes_and_retries_complete() {
+    if !crate::common::boto3() {
+        return;
+    }
     let port = free_port();
     let p = Proxy::start(Setup {
         buckets: json!({"buckets": {
@@ -18,17 +19,5 @@ fn boto3_reads_parts_and_attributes_and_retries_complete() {
         proxy: json!({"s3-address": format!("127.0.0.1:{port}")}),
         ..Setup::default()
     });
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/s3/parts_client.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(format!("http://127.0.0.1:{port}"))
-        .output()
-        .expect("python3 (ci/install-deps.sh installs it with boto3)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("OK "),
-        "parts_client.py failed:\n{stdout}\n{}\nproxy log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        p.log()
-    );
+    crate::common::client_script(&p, "parts_client.py", &format!("http://127.0.0.1:{port}"));
 }

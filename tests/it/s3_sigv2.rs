@@ -10,6 +10,9 @@ use crate::s3_cli::{run, start, write_file};
 
 #[test]
 fn s3cmd_signurl_and_v2_headers_then_curl() {
+    if !installed("s3cmd", "--version") || !installed("curl", "--version") {
+        return;
+    }
     let (p, endpoint) = start();
     let work = p.dir.path().join("v2");
     let host = endpoint.trim_start_matches("http://");
@@ -94,6 +97,9 @@ fn s3cmd_signurl_and_v2_headers_then_curl() {
 
 #[test]
 fn aws_cli_v1_presign_and_boto3_v2_headers() {
+    if !crate::common::boto3() {
+        return;
+    }
     let (p, endpoint) = start();
     let work = p.dir.path().join("v2");
     std::fs::create_dir_all(&work).unwrap();
@@ -141,10 +147,11 @@ print("OK")
     // aws-cli v1 (PyPI; v2 presigns with Signature V4): `s3 presign`.
     let v1 = Command::new("aws").arg("--version").output();
     let is_v1 = v1.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).starts_with("aws-cli/1"));
-    if !is_v1 || !installed("curl", "--version") {
-        eprintln!(
-            "SKIPPED: aws-cli v1 is not the aws in PATH (ci/install-deps.sh installs it from PyPI)"
-        );
+    if !installed("curl", "--version") {
+        return;
+    }
+    if !is_v1 {
+        crate::common::missing("aws-cli v1 as the aws in PATH (PyPI)");
         return;
     }
     let env = [

@@ -4,7 +4,7 @@
 //! `s3 mv` between S3 keys, which read the source's tags first) and
 //! `rclone purge` (which reads the bucket's versioning).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use crate::common::{free_port, random_bytes, sign, Proxy, Setup};
@@ -41,22 +41,13 @@ fn backrunner(p: &Proxy, method: &str, path: &str, body: Option<Vec<u8>>) -> Vec
 
 #[test]
 fn boto3_tags_versioning_copy_ranges_and_chunked_puts() {
+    if !crate::common::boto3() {
+        return;
+    }
     let (p, endpoint) = start();
     let upload = "/upload/b1/from-backrunner.bin";
     backrunner(&p, "POST", upload, Some(random_bytes(5000, 3)));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/s3/tagging_client.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(&endpoint)
-        .output()
-        .expect("python3 (ci/install-deps.sh installs it with boto3)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("OK "),
-        "tagging_client.py failed:\n{stdout}\n{}\nproxy log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        p.log()
-    );
+    crate::common::client_script(&p, "tagging_client.py", &endpoint);
     let stat = p.json("/proxy_stat/");
     assert!(
         stat["handlers"]["s3_put_object_tagging"]["RS"]["200"].is_object(),
@@ -74,7 +65,7 @@ fn aws_v2() -> Option<PathBuf> {
             return Some(candidate.into());
         }
     }
-    eprintln!("SKIPPED: aws-cli v2 is not installed (ci/install-deps.sh installs Debian's awscli)");
+    crate::common::missing("aws-cli v2 (Debian's awscli)");
     None
 }
 
@@ -148,6 +139,9 @@ fn aws_cli_v2_copies_and_moves_100_mib_keeping_tags() {
 
 #[test]
 fn rclone_purge_reports_no_error() {
+    if !crate::common::installed("rclone", "version") {
+        return;
+    }
     let (p, endpoint) = crate::s3_cli::start();
     let work = p.dir.path().join("rclone");
     let env = rclone_env(&work, &endpoint);

@@ -3,8 +3,6 @@
 //! edge cases ceph/s3-tests found (`max-keys=0`, V1's Prefix with
 //! `encoding-type=url`), through boto3 (tests/s3/versions_client.py).
 
-use std::process::Command;
-
 use crate::common::{free_port, Proxy, Setup};
 use serde_json::json;
 
@@ -22,18 +20,5 @@ fn boto3_lists_null_versions_and_empties_a_bucket() {
         bucket_list: vec!["b1".into()],
         ..Setup::default()
     });
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/s3/versions_client.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(format!("http://127.0.0.1:{s3}"))
-        .output()
-        .expect("python3 (ci/install-deps.sh installs it with boto3)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("OK "),
-        "versions_client.py failed:\n{stdout}\n{}\nproxy log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        p.log()
-    );
+    crate::common::client_script(&p, "versions_client.py", &format!("http://127.0.0.1:{s3}"));
 }

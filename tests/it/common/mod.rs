@@ -725,13 +725,19 @@ pub fn tool(what: &str, probe: &[&str]) -> bool {
         .map(|s| s.success())
         .unwrap_or(false);
     if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{what} is missing under CI: ci/install-deps.sh must install it"
-        );
-        eprintln!("SKIPPED: {what} is not installed (ci/install-deps.sh installs it)");
+        missing(what);
     }
     ok
+}
+
+/// Says a test is skipped because `what` is not installed; under CI a
+/// missing tool fails the test instead (see [`tool`]).
+pub fn missing(what: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what} is missing under CI: ci/install-deps.sh must install it"
+    );
+    eprintln!("SKIPPED: {what} is not installed (ci/install-deps.sh installs it)");
 }
 
 /// Whether `program` runs (`program ARG`, e.g. `--version`); see [`tool`].
@@ -789,4 +795,26 @@ pub fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
+}
+
+/// Runs the boto3 client `tests/s3/NAME` against `endpoint`, asserting it
+/// exits 0 and reports `OK ` (the proxy log goes into the failure
+/// message); answers its stdout.
+pub fn client_script(p: &Proxy, name: &str, endpoint: &str) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/s3")
+        .join(name);
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(endpoint)
+        .output()
+        .expect("python3 (ci/install-deps.sh installs it with boto3)");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && stdout.contains("OK "),
+        "{name} failed:\n{stdout}\n{}\nproxy log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        p.log()
+    );
+    stdout
 }

@@ -97,8 +97,14 @@ fn status_page_shows_what_stat_and_metrics_say() {
     let (cert, key) = common::self_signed(tls.path());
     let mut small = Group::new(3);
     small.size_limit = 1 << 20;
+    // Limits well under the disk's free space, so a group's avail is its
+    // limit less its use, not the file system's free space, which other
+    // processes move between the page and /stat/.
+    let (mut one, mut two) = (Group::new(1), Group::new(2));
+    one.size_limit = 1 << 30;
+    two.size_limit = 1 << 30;
     let setup = Setup {
-        groups: vec![Group::new(1), Group::new(2), small],
+        groups: vec![one, two, small],
         buckets: json!({"buckets": {
             "b1": {"groups": [1, 2]}, "b2": {"groups": [2, 3]}, "b4": {"groups": [4]}}}),
         proxy: json!({

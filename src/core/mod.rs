@@ -4,12 +4,16 @@
 //! cost recording and the rule that an operation fails only when every
 //! group failed. Handlers in `src/http` only translate HTTP to these calls.
 
+mod error;
+mod pool;
 mod read;
 mod write;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use error::ObjectError;
+pub(crate) use pool::blocking;
 pub use read::{Download, OpenObject, Piece, ReadOptions};
 pub use write::WRITE_CHUNK;
 
@@ -19,37 +23,6 @@ use crate::config::ProxyConfig;
 use crate::index::Index;
 use crate::limits::TooLarge;
 use crate::storage::{Context, GroupId, GroupResult, ReplicaInfo, Replicas, Storage, StorageError};
-
-/// Why an object operation failed.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ObjectError {
-    /// From the store (when every group failed, the error that explains it best).
-    #[error("storage: {0}")]
-    Storage(#[from] StorageError),
-    /// No listed bucket can take an upload (placement's reason).
-    #[error("{0}")]
-    NoBucket(#[from] cluster::NoBucket),
-    /// The body ended before the size it announced, or ran past it.
-    #[error("body has {received} bytes, Content-Length said {size}")]
-    BodyLength {
-        /// Bytes received.
-        received: u64,
-        /// Bytes announced.
-        size: u64,
-    },
-    /// A blocking task panicked or was cancelled.
-    #[error("internal: {0}")]
-    Internal(String),
-}
-
-/// Runs blocking storage work on the blocking pool.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ObjectError> {
-    actix_web::rt::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ObjectError::Internal(format!("storage task: {e}")))
-}
 
 /// The outcome of a lookup: every group's answer and which replicas are stale.
 #[derive(Debug, Clone)]

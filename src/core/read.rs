@@ -6,7 +6,8 @@ use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use tokio::sync::mpsc;
 
-use super::{blocking, ObjectError};
+use super::error::ObjectError;
+use super::pool::blocking;
 use crate::storage::{Context, ObjectReader, ReplicaInfo, Storage, StorageError};
 
 /// Chunks read ahead of the socket: a download holds at most this many

@@ -9,7 +9,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 
-use super::ObjectError;
+use super::error::ObjectError;
 use crate::cluster::Cluster;
 use crate::storage::{
     Context, GroupResult, ObjectWriter, ReplicaInfo, Replicas, Storage, StorageError,
@@ -79,7 +79,7 @@ where
     let started = Instant::now();
     let groups = ctx.groups.clone();
     let (st, k) = (storage.clone(), key.to_string());
-    let opened = super::blocking(move || st.write(&ctx, &k, offset, size)).await?;
+    let opened = super::pool::blocking(move || st.write(&ctx, &k, offset, size)).await?;
     let mut writer = match opened {
         Ok(w) => Pending(Some(State::Idle(w))),
         Err(e) => {
@@ -110,7 +110,7 @@ where
         writer.write(buf.split().freeze()).await?;
     }
     let w = writer.ready().await?;
-    let results = super::blocking(move || w.commit()).await?;
+    let results = super::pool::blocking(move || w.commit()).await?;
     cluster.record_upload(&results, size, started.elapsed());
     results.any_ok().map_err(ObjectError::from)?;
     Ok(results)

@@ -15,7 +15,7 @@ use std::ffi::{c_char, c_void};
 use elliptics_sys as sys;
 
 use super::ffi::{entry_cb, Entry, Session};
-use super::{per_group, replica, EllipticsStore};
+use super::store::{per_group, replica, EllipticsStore};
 use crate::storage::{Context, GroupResult, ReplicaInfo, StorageError, Version};
 
 impl Session {

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::ffi::{Entry, Session};
-use super::{hex, per_group, replica, ChecksumErrors, EllipticsStore, IO_FLAGS_NOCSUM};
+use super::store::{hex, per_group, replica, ChecksumErrors, EllipticsStore, IO_FLAGS_NOCSUM};
 use crate::storage::{Context, GroupId, ObjectReader, ReplicaInfo, Replicas, StorageError};
 
 /// The context of a read: the server checks every read against its

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::ffi::{Entry, Session, WriteKind};
-use super::{per_group, replica, EllipticsStore};
+use super::store::{per_group, replica, EllipticsStore};
 use crate::storage::{Context, GroupId, GroupResult, ObjectWriter, ReplicaInfo, StorageError};
 
 /// [`crate::storage::Storage::write`].

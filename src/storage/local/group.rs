@@ -10,10 +10,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::header::Header;
 use super::usage::Usage;
-use super::LOCAL_ADDRESS;
 use crate::config::LocalGroupConfig;
 use crate::encoding::hex;
 use crate::storage::{CommandStat, DefragState, GroupId, ReplicaInfo, StorageError};
+
+/// Address reported for replicas of the embedded store.
+pub const LOCAL_ADDRESS: &str = "localhost:0:2";
 
 /// Age past which a temp file is an orphan of a dead write.
 const STALE_TEMP: Duration = Duration::from_secs(3600);

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::blocks::{Fault, Stored};
 use super::group::{Group, CMD_READ};
-use super::{object_id, LocalStore};
+use super::store::{object_id, LocalStore};
 use crate::encoding::hex;
 use crate::storage::{Context, GroupId, ObjectReader, ReplicaInfo, StorageError};
 

@@ -12,7 +12,7 @@ use openssl::sha::Sha512;
 use super::blocks::{BlockSums, Fault, Stored, BLOCK_SIZE};
 use super::group::{Group, CMD_WRITE};
 use super::header::Header;
-use super::{object_id, LocalStore};
+use super::store::{object_id, LocalStore};
 use crate::storage::{
     cas, Context, GroupResult, ObjectWriter, ReplicaInfo, Replicas, StorageError, Version,
 };

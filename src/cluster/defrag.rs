@@ -6,10 +6,10 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::Cluster;
 use crate::config::ProxyConfig;
 use crate::storage::{BackendStat, DefragOutcome, GroupId, Storage};
 
@@ -92,14 +92,17 @@ pub fn due<S: AsRef<BackendStat>>(
 }
 
 /// Asks the store to defragment every backend that is due. Blocking.
-pub fn run_due(cluster: &Cluster, storage: &dyn Storage, cfg: &ProxyConfig) {
-    let stats = cluster.stats();
+pub fn run_due(
+    backends: &[Arc<BackendStat>],
+    c: &DefragCounters,
+    storage: &dyn Storage,
+    cfg: &ProxyConfig,
+) {
     for (group, backend) in due(
-        &stats.backends,
+        backends,
         cfg.defrag_removed_ratio,
         cfg.defrag_min_removed_records,
     ) {
-        let c = &cluster.defrag;
         match storage.defragment(group, backend) {
             Ok(DefragOutcome::Started) => {
                 log::info!("defrag: group {group} backend {backend}: started");

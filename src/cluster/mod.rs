@@ -97,7 +97,7 @@ impl Cluster {
     /// defragmentations that are due. Blocking.
     pub fn update(&self, storage: &dyn Storage, cfg: &ProxyConfig) {
         self.refresh(storage);
-        defrag::run_due(self, storage, cfg);
+        defrag::run_due(&self.stats().backends, &self.defrag, storage, cfg);
     }
 
     /// Counts a statistics round that did not finish.

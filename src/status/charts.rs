@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::history::{Minute, CLASSES};
 
-use super::{cell, esc};
+use super::html::{cell, esc};
 
 const W: f64 = 240.0;
 const H: f64 = 56.0;

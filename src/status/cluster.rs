@@ -10,7 +10,7 @@ use crate::cluster::ClusterStats;
 use crate::state::{AppState, Snapshot};
 use crate::storage::BackendStat;
 
-use super::{bytes, cell, esc};
+use super::html::{bytes, cell, esc};
 
 /// The free-space bar of one backend: the free share, coloured by the limits.
 fn bar(free: f64, limits: Limits) -> String {

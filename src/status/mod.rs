@@ -12,6 +12,7 @@
 pub mod charts;
 pub mod cluster;
 pub mod gauges;
+pub mod html;
 
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
@@ -20,6 +21,7 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{web, HttpResponse};
 
 use crate::state::{AppState, Snapshot};
+use html::{bytes, cell, esc, span};
 
 /// Shortest auto-refresh period `?refresh=N` accepts (seconds).
 pub const MIN_REFRESH: u64 = 5;
@@ -28,59 +30,6 @@ pub const MIN_REFRESH: u64 = 5;
 /// anywhere) but its own inline style; browsers enforce it.
 pub const CSP: &str =
     "default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'; form-action 'none'";
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A byte count for people: `1.5 GiB`.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-/// A table cell showing `shown` whose exact value is `name=value`.
-pub fn cell(name: &str, value: impl std::fmt::Display, shown: &str) -> String {
-    format!(
-        "<td data-check=\"{}={}\">{}</td>",
-        esc(name),
-        esc(&value.to_string()),
-        esc(shown)
-    )
-}
-
-/// A duration for people: `3d 4h`, `5h 2m`, `42s`.
-pub fn span(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m {}s", s / 60, s % 60),
-        3600..=86_399 => format!("{}h {}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
-    }
-}
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fff}\
 h1{font-size:1.4em;margin:0 0 .3em}h2{font-size:1.15em;margin:1.6em 0 .4em;border-bottom:1px solid #ccc}\
@@ -256,27 +205,5 @@ fn tls_section(h: &mut String, snap: &Snapshot, now: SystemTime) {
         Err(e) => {
             let _ = write!(h, "<p class=\"bad\">{}</p>", esc(&e.to_string()));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_is_escaped_and_sized() {
-        assert_eq!(
-            esc("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(5 << 30), "5.0 GiB");
-        assert_eq!(span(Duration::from_secs(42)), "42s");
-        assert_eq!(span(Duration::from_secs(3 * 86_400 + 7200)), "3d 2h");
-        assert_eq!(
-            cell("a\"b", 5, "<5>"),
-            "<td data-check=\"a&quot;b=5\">&lt;5&gt;</td>"
-        );
     }
 }

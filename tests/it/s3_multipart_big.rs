@@ -73,6 +73,17 @@ fn client(p: &Proxy, s3: &str, mode: &str, size: u64) -> String {
     stdout
 }
 
+/// Bytes free for this user on the file system holding `dir`.
+fn free_bytes(dir: &Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).expect("no NUL in a temp path");
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid C string and a zeroed statvfs the call fills.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut st) };
+    assert_eq!(rc, 0, "statvfs {}", dir.display());
+    st.f_bavail as u64 * st.f_frsize as u64
+}
+
 fn tail(s: &str, n: usize) -> &str {
     let mut i = s.len().saturating_sub(n);
     while !s.is_char_boundary(i) {
@@ -109,6 +120,17 @@ fn five_gib_multipart_upload_reads_back_and_gives_its_space_back() {
     });
     let s3 = format!("http://127.0.0.1:{s3_port}");
     let dir = p.dir.path().to_path_buf();
+    // Parts and object side by side, plus the other tests running beside
+    // this one: say so up front rather than fail mid-upload on ENOSPC.
+    let need = 2 * size + (4 << 30);
+    let free = free_bytes(&dir);
+    assert!(
+        free >= need,
+        "{} has {} MiB free; this test needs {} MiB (set S3_MULTIPART_BIG_MIB lower to try a smaller object)",
+        dir.display(),
+        free / MIB,
+        need / MIB
+    );
     let started = Instant::now();
     let disk_before = du(&dir);
     let (used_before, removed_before) = group_space(&p);

@@ -4,14 +4,23 @@
 //! Every accepted connection is counted from accept to close. Above the cap
 //! a request gets 503 and its connection is closed, except health checks
 //! (`/ping/`, `/stat/`, `/proxy_stat/`, `/metrics`), which are still
-//! served. Actix stops accepting at the cap plus [`HEALTH_RESERVE`], so
-//! descriptors never run out: further clients wait in the listen backlog.
+//! served. The budget is one for every listener (REST and S3, plain and
+//! TLS): a REST connection that would pass the cap plus [`HEALTH_RESERVE`],
+//! or an S3 connection that would pass the cap, is shut down as soon as it
+//! is accepted, so descriptors never run out and the listen backlog never
+//! holds a health check behind a flood. A REST connection accepted into the
+//! reserve that has not sent a request within [`RESERVE_FIRST_REQUEST`] is
+//! shut down too, so silent connections cannot keep health checks out.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Connections accepted above the cap, for health checks and the 503s.
 pub const HEALTH_RESERVE: usize = 16;
+
+/// How long a connection in the reserve may stay silent before it is shut.
+pub const RESERVE_FIRST_REQUEST: Duration = Duration::from_secs(2);
 
 /// Open connections and the cap.
 #[derive(Debug, Default)]
@@ -21,11 +30,27 @@ pub struct Connections {
 }
 
 /// Held for the life of one connection (in its actix extensions).
-pub struct ConnectionGuard(Arc<AtomicUsize>);
+pub struct ConnectionGuard {
+    open: Arc<AtomicUsize>,
+    served: Arc<AtomicBool>,
+}
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl ConnectionGuard {
+    /// Records that a request arrived on this connection.
+    pub fn mark_served(&self) {
+        self.served.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a request arrived on this connection, readable after the
+    /// guard is gone.
+    pub fn served(&self) -> Arc<AtomicBool> {
+        self.served.clone()
     }
 }
 
@@ -33,7 +58,10 @@ impl Connections {
     /// Counts a new connection until the guard is dropped.
     pub fn enter(&self) -> ConnectionGuard {
         self.open.fetch_add(1, Ordering::Relaxed);
-        ConnectionGuard(self.open.clone())
+        ConnectionGuard {
+            open: self.open.clone(),
+            served: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     /// Connections open now.

@@ -44,6 +44,16 @@ pub fn set_fd_limit(soft: u64, hard: u64) -> bool {
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 }
 }
 
+/// Shuts both directions of the socket `fd` (`shutdown(SHUT_RDWR)`): its
+/// owner then reads end-of-file and closes it. Errors (a peer already
+/// gone) are of no interest.
+pub fn shutdown_socket(fd: std::os::fd::BorrowedFd<'_>) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `fd` is an open descriptor for the borrow's lifetime;
+    // shutdown touches no memory.
+    unsafe { libc::shutdown(fd.as_raw_fd(), libc::SHUT_RDWR) };
+}
+
 /// The machine's host name (`gethostname`); empty when it cannot be read.
 pub fn hostname() -> String {
     let mut buf = [0u8; 256];

@@ -11,6 +11,7 @@ use actix_web::{web, App, HttpRequest, HttpServer};
 use crate::connections;
 use crate::state::AppState;
 use crate::tls::TlsReloader;
+use std::os::fd::AsFd;
 
 /// How long SIGTERM/SIGINT wait for requests in flight before the process exits.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -70,10 +71,25 @@ pub struct Listener<'a> {
     pub log_prefix: &'static str,
     /// The name of the TLS listener in the certificate reload log line.
     pub tls_name: &'static str,
-    /// Counts connections against `proxy.max-connections` (the REST API's
-    /// listener, which answers over the cap itself; see `connections`).
-    pub counted: bool,
+    /// How its connections count against `proxy.max-connections`.
+    pub budget: Budget,
 }
+
+/// How a listener's connections count against the one connection budget
+/// (`proxy.max-connections`, see [`connections`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// The REST API: up to the cap plus the health-check reserve (it
+    /// answers only health checks above the cap); always bound.
+    HealthReserve,
+    /// Another API: up to the cap.
+    Cap,
+}
+
+/// Connections a worker may accept past its share of the budget: they are
+/// shut at once, which keeps the backlog moving, but they hold a
+/// descriptor for a moment.
+const ACCEPT_SLACK: usize = 64;
 
 impl Listener<'_> {
     /// Binds the listeners, every request going to `dispatch`; `None` when
@@ -90,7 +106,7 @@ impl Listener<'_> {
             + 'static,
         H::Output: actix_web::Responder + 'static,
     {
-        if self.address.is_empty() && self.https_address.is_empty() && !self.counted {
+        if self.address.is_empty() && self.https_address.is_empty() && self.budget == Budget::Cap {
             return Ok(None);
         }
         let snap = state.snapshot();
@@ -102,25 +118,33 @@ impl Listener<'_> {
                 .app_data(data.clone())
                 .default_service(web::to(dispatch.clone()))
         });
-        let mut capped = None;
-        if self.counted {
-            let cap =
-                connections::effective_cap(proxy.max_connections, connections::raise_fd_limit());
-            state.connections.set_cap(cap);
-            let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-            let per_worker = (cap + connections::HEALTH_RESERVE).div_ceil(workers);
-            let counted = state.clone();
-            server = server
-                .workers(workers)
-                .max_connections(per_worker)
-                .on_connect(move |conn, ext| {
-                    set_nodelay(conn, ext);
-                    ext.insert(counted.connections.enter());
-                });
-            capped = Some((cap, per_worker * workers - cap));
-        } else {
-            server = server.on_connect(set_nodelay);
-        }
+        let cap = connections::effective_cap(proxy.max_connections, connections::raise_fd_limit());
+        state.connections.set_cap(cap);
+        let limit = match self.budget {
+            Budget::HealthReserve => cap + connections::HEALTH_RESERVE,
+            Budget::Cap => cap,
+        };
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let per_worker = (limit + ACCEPT_SLACK).div_ceil(workers);
+        let counted = state.clone();
+        let budget = self.budget;
+        server = server
+            .workers(workers)
+            .max_connections(per_worker)
+            .on_connect(move |conn, ext| {
+                set_nodelay(conn, ext);
+                let guard = counted.connections.enter();
+                if let Some(tcp) = tcp_of(conn) {
+                    let open = counted.connections.open();
+                    if open > limit {
+                        log::debug!("connection over the budget ({open} open): shut");
+                        crate::sys::shutdown_socket(tcp.as_fd());
+                    } else if budget == Budget::HealthReserve && open > cap {
+                        watch_reserved(tcp, &guard);
+                    }
+                }
+                ext.insert(guard);
+            });
         server = server
             .keep_alive(idle)
             .client_request_timeout(idle.min(Duration::from_secs(30)))
@@ -140,10 +164,15 @@ impl Listener<'_> {
         for addr in server.addrs_with_scheme() {
             log::info!("{}listening on {}://{}", self.log_prefix, addr.1, addr.0);
         }
-        if let Some((cap, reserve)) = capped {
-            log::info!(
-                "connections: {cap} served in full (proxy.max-connections), {reserve} more for health checks"
-            );
+        match self.budget {
+            Budget::HealthReserve => log::info!(
+                "connections: {cap} served in full (proxy.max-connections), {} more for health checks",
+                connections::HEALTH_RESERVE
+            ),
+            Budget::Cap => log::info!(
+                "{}connections count against the same proxy.max-connections {cap}",
+                self.log_prefix
+            ),
         }
         Ok(Some((server.run(), tls)))
     }
@@ -154,16 +183,38 @@ impl Listener<'_> {
 /// yields them); with Nagle on, a write after the first waits for the
 /// client's delayed ACK, 40 ms on every keep-alive request.
 pub fn set_nodelay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
-    use actix_web::rt::net::TcpStream;
-    let tcp = conn.downcast_ref::<TcpStream>().or_else(|| {
-        conn.downcast_ref::<actix_tls::accept::openssl::TlsStream<TcpStream>>()
-            .map(|tls| tls.get_ref())
-    });
-    match tcp.map(|t| t.set_nodelay(true)) {
+    match tcp_of(conn).map(|t| t.set_nodelay(true)) {
         Some(Ok(())) => {}
         Some(Err(e)) => log::warn!("TCP_NODELAY on an accepted connection: {e}"),
         None => log::warn!("TCP_NODELAY: unexpected connection type"),
     }
+}
+
+/// The TCP socket under an accepted connection, plain or TLS.
+fn tcp_of(conn: &dyn std::any::Any) -> Option<&actix_web::rt::net::TcpStream> {
+    use actix_web::rt::net::TcpStream;
+    conn.downcast_ref::<TcpStream>().or_else(|| {
+        conn.downcast_ref::<actix_tls::accept::openssl::TlsStream<TcpStream>>()
+            .map(|tls| tls.get_ref())
+    })
+}
+
+/// A connection accepted into the health-check reserve is shut if no
+/// request arrived on it within [`connections::RESERVE_FIRST_REQUEST`].
+/// The watch holds a duplicate of the descriptor, so it can never shut a
+/// later connection that reused the number.
+fn watch_reserved(tcp: &actix_web::rt::net::TcpStream, guard: &connections::ConnectionGuard) {
+    let Ok(fd) = tcp.as_fd().try_clone_to_owned() else {
+        return;
+    };
+    let served = guard.served();
+    actix_web::rt::spawn(async move {
+        actix_web::rt::time::sleep(connections::RESERVE_FIRST_REQUEST).await;
+        if !served.load(std::sync::atomic::Ordering::Relaxed) {
+            log::debug!("a reserved connection sent no request: shut");
+            crate::sys::shutdown_socket(fd.as_fd());
+        }
+    });
 }
 
 /// SIGHUP: re-reads the certificate and key named by the current config;

@@ -45,6 +45,9 @@ pub(super) async fn dispatch(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let started = Instant::now();
+    if let Some(conn) = http.conn_data::<crate::connections::ConnectionGuard>() {
+        conn.mark_served();
+    }
     let snap = state.snapshot();
     let endpoint = Endpoint::parse(http.uri().path());
     let req = Req {

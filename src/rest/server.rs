@@ -5,6 +5,7 @@
 use actix_web::web;
 
 use super::router::dispatch;
+use crate::http::listen::Budget;
 use crate::http::{Listener, Listeners};
 use crate::state::AppState;
 
@@ -17,7 +18,7 @@ pub fn bind(state: &web::Data<AppState>) -> std::io::Result<Listeners> {
         https_address: &proxy.https_address,
         log_prefix: "",
         tls_name: "tls",
-        counted: true,
+        budget: Budget::HealthReserve,
     };
     let mut listeners = Listeners::new();
     if let Some((server, tls)) = listener.bind(state, dispatch)? {

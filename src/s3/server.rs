@@ -10,7 +10,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::http::listen::{Bound, Listener};
+use crate::http::listen::{Bound, Budget, Listener};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::op::{parse_op, Op};
 use crate::s3::request::{load_bucket, S3Req};
@@ -155,12 +155,23 @@ async fn dispatch(
         Err(_) => "s3_invalid",
     };
     let headers_size = crate::http::message::header_bytes(&http);
+    let mut over_cap = false;
     let result = if headers_size > crate::http::MAX_HEADER_BYTES {
         Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
             format!(
                 "request headers are {headers_size} bytes, more than {}",
                 crate::http::MAX_HEADER_BYTES
+            ),
+        ))
+    } else if state.connections.over_cap() {
+        over_cap = true;
+        Err(S3Error::new(
+            S3ErrorCode::ServiceUnavailable,
+            format!(
+                "{} connections are open, more than proxy.max-connections {}; try again later",
+                state.connections.open(),
+                state.connections.cap()
             ),
         ))
     } else if preflight {
@@ -189,6 +200,11 @@ async fn dispatch(
         }
     };
     crate::http::message::add_proxy_headers(&mut resp, &snap.config.proxy.headers);
+    if over_cap {
+        // Free the slot at once.
+        resp.head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+    }
     cors::decorate(
         &mut resp,
         http.headers(),
@@ -235,7 +251,7 @@ pub fn server(state: &web::Data<AppState>) -> std::io::Result<Option<Bound>> {
         https_address: &proxy.s3_https_address,
         log_prefix: "S3 API ",
         tls_name: "s3 tls",
-        counted: false,
+        budget: Budget::Cap,
     }
     .bind(state, dispatch)
 }

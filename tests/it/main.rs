@@ -13,6 +13,7 @@ mod cas;
 mod check_config;
 mod cli;
 mod compat;
+mod connection_budget;
 mod dashboard;
 mod elliptics;
 mod hardening;

@@ -6,6 +6,7 @@
 
 mod error;
 mod pool;
+pub mod publish;
 mod read;
 mod write;
 
@@ -58,6 +59,24 @@ pub struct Objects {
     storage: Arc<dyn Storage>,
     cluster: Arc<Cluster>,
     index: Option<Arc<Index>>,
+    publish: publish::PublishLocks,
+}
+
+/// A committed write: every group's result, and the key's publish lock,
+/// held until this is dropped so that what the caller stores about the
+/// write next (S3's metadata sidecar) describes this write and no other.
+pub struct Written {
+    /// Per-group results, in the bucket's group order.
+    pub results: Vec<GroupResult<ReplicaInfo>>,
+    /// Held for the caller's publish steps.
+    pub publishing: publish::Publishing,
+}
+
+impl std::ops::Deref for Written {
+    type Target = Vec<GroupResult<ReplicaInfo>>;
+    fn deref(&self) -> &Self::Target {
+        &self.results
+    }
 }
 
 impl Objects {
@@ -74,6 +93,7 @@ impl Objects {
             storage,
             cluster,
             index,
+            publish: publish::PublishLocks::default(),
         }
     }
 
@@ -151,14 +171,24 @@ impl Objects {
         size: u64,
         body: S,
         describe: Option<Describe>,
-    ) -> Result<Vec<GroupResult<ReplicaInfo>>, E>
+    ) -> Result<Written, E>
     where
         E: From<ObjectError>,
         S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     {
         let index_ctx = ctx.clone();
-        let results =
-            write::put(&self.storage, &self.cluster, ctx, key, offset, size, body).await?;
+        let written = write::put(
+            &self.storage,
+            &self.cluster,
+            &self.publish,
+            ctx,
+            key,
+            offset,
+            size,
+            body,
+        )
+        .await?;
+        let results = &written.results;
         if let Some(index) = self.index_of(&index_ctx) {
             if let Some(mut entry) = index_entry(key, &results) {
                 if let Some(describe) = describe {
@@ -168,7 +198,7 @@ impl Objects {
                 self.index_outcome("write", key, r.map(|r| r.map(|_| ())));
             }
         }
-        Ok(results)
+        Ok(written)
     }
 
     /// Logs and counts an index update that failed after its object
@@ -246,6 +276,24 @@ impl Objects {
     /// Its entry leaves the bucket's name index too (also when no group
     /// had the object: the entry was dangling).
     pub async fn remove(&self, ctx: Context, key: &str) -> Result<(), ObjectError> {
+        let held = self.publishing(&ctx, key).await;
+        self.remove_held(ctx, key, &held).await
+    }
+
+    /// Waits for `key` to be free of other writes and removals in this
+    /// process and holds it: for an API that stores more than the object
+    /// (S3's sidecar) and must not interleave with another write of it.
+    pub async fn publishing(&self, ctx: &Context, key: &str) -> publish::Publishing {
+        self.publish.lock(&ctx.namespace, key).await
+    }
+
+    /// [`Objects::remove`] for a caller already holding the key.
+    pub async fn remove_held(
+        &self,
+        ctx: Context,
+        key: &str,
+        _held: &publish::Publishing,
+    ) -> Result<(), ObjectError> {
         let storage = self.storage.clone();
         let k = key.to_string();
         let index_ctx = ctx.clone();

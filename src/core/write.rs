@@ -10,10 +10,10 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 
 use super::error::ObjectError;
+use super::publish::PublishLocks;
+use super::Written;
 use crate::cluster::Cluster;
-use crate::storage::{
-    Context, GroupResult, ObjectWriter, ReplicaInfo, Replicas, Storage, StorageError,
-};
+use crate::storage::{Context, GroupResult, ObjectWriter, Replicas, Storage, StorageError};
 
 /// Bytes gathered from the socket before one write to the store.
 pub const WRITE_CHUNK: usize = 1 << 20;
@@ -63,21 +63,24 @@ impl Drop for Pending {
 }
 
 /// See [`super::Objects::put`].
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn put<E, S>(
     storage: &Arc<dyn Storage>,
     cluster: &Cluster,
+    publish: &PublishLocks,
     ctx: Context,
     key: &str,
     offset: Option<u64>,
     size: u64,
     mut body: S,
-) -> Result<Vec<GroupResult<ReplicaInfo>>, E>
+) -> Result<Written, E>
 where
     E: From<ObjectError>,
     S: Stream<Item = Result<Bytes, E>> + Unpin,
 {
     let started = Instant::now();
     let groups = ctx.groups.clone();
+    let namespace = ctx.namespace.clone();
     let (st, k) = (storage.clone(), key.to_string());
     let opened = super::pool::blocking(move || st.write(&ctx, &k, offset, size)).await?;
     let mut writer = match opened {
@@ -110,8 +113,12 @@ where
         writer.write(buf.split().freeze()).await?;
     }
     let w = writer.ready().await?;
+    let publishing = publish.lock(&namespace, key).await;
     let results = super::pool::blocking(move || w.commit()).await?;
     cluster.record_upload(&results, size, started.elapsed());
     results.any_ok().map_err(ObjectError::from)?;
-    Ok(results)
+    Ok(Written {
+        results,
+        publishing,
+    })
 }

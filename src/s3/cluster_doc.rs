@@ -78,9 +78,10 @@ pub async fn write_json<T: Serialize>(
         .map_err(|e| S3Error::internal(format!("{}/{key}: {e}", ctx.namespace)))?;
     let size = body.len() as u64;
     let stream = futures_util::stream::iter([Ok::<_, S3Error>(Bytes::from(body))]);
-    objects
+    let written = objects
         .put(ctx.clone(), key, None, size, stream, None)
-        .await
+        .await?;
+    Ok(written.results)
 }
 
 /// Removes `key`; one that is not there is fine.

@@ -125,6 +125,8 @@ async fn set_object_tags(
     tags: Tags,
 ) -> Result<(), S3Error> {
     let ctx = req.storage_ctx(bucket, true);
+    // Read, change and write the sidecar with no write of the object between.
+    let _held = req.state.objects.publishing(&ctx, key).await;
     let mut m = current_meta(req, bucket, &ctx, key).await?;
     if m.tags == tags {
         return Ok(());

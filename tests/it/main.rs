@@ -49,3 +49,4 @@ mod streaming;
 mod structure;
 mod tls;
 mod vod;
+mod write_races;

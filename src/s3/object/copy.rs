@@ -135,8 +135,8 @@ pub async fn open_source(req: &S3Req) -> Result<Source, S3Error> {
 
 /// What [`stream_copy`] wrote.
 pub struct Copied {
-    /// The per-group results of the write.
-    pub results: Vec<GroupResult<ReplicaInfo>>,
+    /// The per-group results of the write, holding the key's publish lock.
+    pub results: crate::core::Written,
     /// The MD5 of the bytes copied.
     pub md5: [u8; 16],
     /// Their checksum in the algorithm asked for, raw.
@@ -344,6 +344,7 @@ async fn self_copy(
     let size = source.size();
     let validators = source.current.validators.clone();
     drop(source);
+    let _held = req.state.objects.publishing(ctx, key).await;
     let lookup = req.state.objects.lookup(ctx.clone(), key, None).await?;
     let same: Vec<GroupResult<ReplicaInfo>> = lookup
         .results

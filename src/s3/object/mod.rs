@@ -442,12 +442,15 @@ pub(in crate::s3) fn checked_body(
 /// not there, as S3 answers.
 pub async fn delete(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResponse, S3Error> {
     let ctx = req.storage_ctx(bucket, true);
-    match req.state.objects.remove(ctx.clone(), key).await {
+    // A write of the key in between must not lose its sidecar.
+    let held = req.state.objects.publishing(&ctx, key).await;
+    match req.state.objects.remove_held(ctx.clone(), key, &held).await {
         Ok(()) => {}
         Err(crate::core::ObjectError::Storage(e)) if e.is_not_found() => {}
         Err(e) => return Err(e.into()),
     }
     meta::remove(&req.state.objects, &ctx, key).await?;
     crate::s3::object::attributes::remove(&req.state.objects, &ctx, key).await;
+    drop(held);
     Ok(HttpResponse::NoContent().finish())
 }

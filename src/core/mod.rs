@@ -190,7 +190,7 @@ impl Objects {
         .await?;
         let results = &written.results;
         if let Some(index) = self.index_of(&index_ctx) {
-            if let Some(mut entry) = index_entry(key, &results) {
+            if let Some(mut entry) = index_entry(key, results) {
                 if let Some(describe) = describe {
                     describe(&mut entry);
                 }

@@ -58,6 +58,9 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     interval: Duration,
     last_line: Mutex<Instant>,
+    /// Parts done of parts known, when the items' total is not known but
+    /// the work comes in parts of about the same size (index shards).
+    parts: Mutex<Option<(u64, u64)>>,
 }
 
 impl Progress {
@@ -104,6 +107,7 @@ impl Progress {
             bar,
             interval,
             last_line: Mutex::new(Instant::now()),
+            parts: Mutex::new(None),
         }
     }
 
@@ -121,6 +125,25 @@ impl Progress {
         if last.elapsed() >= self.interval {
             *last = Instant::now();
             eprintln!("{}", self.line(done, self.started.elapsed()));
+        }
+    }
+
+    /// Sets how many of the work's `known` parts are done: without a
+    /// total of items, the time left is estimated from the parts.
+    pub fn set_parts(&self, done: u64, known: u64) {
+        let mut parts = self.parts.lock();
+        if *parts == Some((done, known)) {
+            return;
+        }
+        *parts = Some((done, known));
+        if let (Some(bar), Some(left)) = (
+            &self.bar,
+            left_by_parts(done, known, self.started.elapsed()),
+        ) {
+            bar.set_message(format!(
+                "{} (part {done}/{known}, ~{left:.0}s left)",
+                self.what
+            ));
         }
     }
 
@@ -142,6 +165,10 @@ impl Progress {
                 let left = t.saturating_sub(done) as f64 / rate;
                 s.push_str(&format!(", {left:.0}s left"));
             }
+        } else if let Some((d, k)) = *self.parts.lock() {
+            if let Some(left) = left_by_parts(d, k, elapsed) {
+                s.push_str(&format!(", part {d}/{k}, {left:.0}s left"));
+            }
         }
         s
     }
@@ -160,6 +187,17 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// Seconds left when `done` of `known` equal parts took `elapsed` (the
+/// part in progress counted as half done); `None` before any part.
+fn left_by_parts(done: u64, known: u64, elapsed: Duration) -> Option<f64> {
+    if done == 0 || known == 0 {
+        return None;
+    }
+    let finished = (done as f64 - 0.5).max(0.5);
+    let per_part = elapsed.as_secs_f64() / finished;
+    Some((known.max(done) as f64 - finished) * per_part)
 }
 
 #[cfg(test)]
@@ -184,6 +222,13 @@ mod tests {
         assert_eq!(
             p.line(50, Duration::from_secs(2)),
             "bindex -check b1: 50 entries, 25/s"
+        );
+        // Shards of about the same size give the time left: 2.5 of 10
+        // done in 5 s.
+        p.set_parts(3, 10);
+        assert_eq!(
+            p.line(50, Duration::from_secs(5)),
+            "bindex -check b1: 50 entries, 10/s, part 3/10, 15s left"
         );
         p.inc(3);
         p.inc(4);

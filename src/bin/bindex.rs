@@ -106,7 +106,11 @@ fn run(args: Args) -> Result<Outcome, String> {
     );
     let report = index
         .check(&ctx, args.drop_dangling, |ev| match ev {
-            CheckEvent::Entry => {
+            CheckEvent::Entry {
+                shards_read,
+                shards_known,
+            } => {
+                bar.set_parts(shards_read, shards_known);
                 bar.inc(1);
                 !progress::interrupted()
             }

@@ -31,7 +31,14 @@ pub struct CheckReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckEvent<'a> {
     /// One more entry read; answering false stops the check there.
-    Entry,
+    /// With the shards read so far and those the root lists (for an ETA:
+    /// shards hold about the same number of entries).
+    Entry {
+        /// Shards read so far.
+        shards_read: u64,
+        /// Shards the root lists.
+        shards_known: u64,
+    },
     /// A dangling entry's key.
     Dangling(&'a str),
 }
@@ -54,7 +61,11 @@ impl Index {
         let mut scan = self.scan(bucket, &Start::From(String::new()))?;
         let mut batch = Vec::new();
         while let Some(e) = scan.next_entry()? {
-            if !progress(CheckEvent::Entry) {
+            let event = CheckEvent::Entry {
+                shards_read: scan.shards_read(),
+                shards_known: scan.shards_known(),
+            };
+            if !progress(event) {
                 report.stopped = true;
                 break;
             }

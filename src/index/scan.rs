@@ -26,6 +26,12 @@ impl Scanner<'_> {
         self.shards_read
     }
 
+    /// Shards the bucket's root lists: how many a full scan reads, give or
+    /// take splits the root has not recorded yet.
+    pub fn shards_known(&self) -> u64 {
+        self.root.shards.len() as u64
+    }
+
     fn load(&mut self, id: u64) -> Result<Shard, StorageError> {
         self.shards_read += 1;
         self.index.read_shard(&self.ictx, id)

@@ -68,7 +68,12 @@ fn bindex_add_prints_plain_progress_lines_off_a_terminal() {
 
 #[test]
 fn bindex_check_and_bmeta_upload_report_progress() {
-    let p = Proxy::start(Setup::default());
+    // Shards of at most 4 entries: the check reads about 15 of them and
+    // estimates the time left from the shards the root lists.
+    let p = Proxy::start(Setup {
+        proxy: serde_json::json!({"index-shard-entries": 4}),
+        ..Setup::default()
+    });
     for i in 0..40 {
         assert_eq!(p.upload("b1", &format!("k{i}"), vec![1; 10]).status(), 200);
     }
@@ -85,6 +90,13 @@ fn bindex_check_and_bmeta_upload_report_progress() {
             .lines()
             .any(|l| l.starts_with("bindex -check b1: ") && l.contains(" entries, ")),
         "{stderr}"
+    );
+    assert!(
+        stderr.lines().any(|l| l.starts_with("bindex -check b1: ")
+            && l.contains(" entries, ")
+            && l.contains(", part ")
+            && l.ends_with("s left")),
+        "no time left in the check's lines: {stderr}"
     );
 
     let spec = p.dir.path().join("many.json");

@@ -17,6 +17,7 @@
 //! shards being written at the moment.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use parking_lot::Mutex;
@@ -83,6 +84,17 @@ struct Queue {
 #[derive(Default)]
 pub struct Batches {
     queues: Mutex<HashMap<ShardId, Queue>>,
+    /// Changes submitted and not answered yet.
+    in_flight: AtomicUsize,
+}
+
+/// Counts a change in flight until it is answered.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Batches {
@@ -97,6 +109,8 @@ impl Batches {
         max: usize,
         commit: impl Fn(&[Op]) -> Result<Vec<Outcome>, StorageError>,
     ) -> Result<Outcome, StorageError> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let _counted = InFlight(&self.in_flight);
         let (tx, rx) = mpsc::channel();
         let mut lead = {
             let mut queues = self.queues.lock();
@@ -168,6 +182,11 @@ impl Batches {
         }
     }
 
+    /// Changes waiting for their shard's update or in it now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
     /// Shards with a queue right now (0 when no update is under way).
     pub fn queues(&self) -> usize {
         self.queues.lock().len()
@@ -231,6 +250,8 @@ mod tests {
                     let shard = ("b/index".to_string(), vec![1], 0);
                     batches.submit(&shard, op, 4, |ops| {
                         assert!(!ops.is_empty() && ops.len() <= 4, "{}", ops.len());
+                        // This batch's changes at least are in flight.
+                        assert!(batches.in_flight() >= ops.len());
                         commits.fetch_add(1, Ordering::SeqCst);
                         std::thread::sleep(Duration::from_millis(20));
                         seen.lock().extend(ops.iter().map(|o| o.key().to_string()));
@@ -254,6 +275,7 @@ mod tests {
         let commits = commits.load(Ordering::SeqCst);
         assert!(commits < n && commits >= n / 4, "{commits} updates");
         assert_eq!(batches.queues(), 0, "queues dropped when empty");
+        assert_eq!(batches.in_flight(), 0, "every change answered");
     }
 
     #[test]

@@ -111,6 +111,8 @@ pub struct IndexStats {
     /// Object writes or removals whose index update failed (logged; the
     /// object operation still succeeded; `bmeta -check-index` repairs dangling entries).
     pub failures: u64,
+    /// Changes waiting for their shard's update or in it now (a gauge).
+    pub pending: u64,
 }
 
 /// The name index over a store.
@@ -169,6 +171,7 @@ impl Index {
             bytes_written: l(&c.bytes_written),
             splits: l(&c.splits),
             failures: l(&c.failures),
+            pending: self.batches.in_flight() as u64,
         }
     }
 

@@ -84,6 +84,14 @@ pub fn encode(enc: &mut DescriptorEncoder, state: &AppState, snap: &Snapshot) ->
             c.inc_by(v);
             emit(enc, name, help, &c)?;
         }
+        let g: Gauge = Gauge::default();
+        g.set(i64::try_from(s.pending).unwrap_or(i64::MAX));
+        emit(
+            enc,
+            "index_pending_updates",
+            "Name index changes waiting for their shard's update or in it now",
+            &g,
+        )?;
     }
     if !proxy.https_address.is_empty() || !proxy.s3_https_address.is_empty() {
         if let Ok(t) = crate::tls::certificate_expiry(&proxy.cert_file) {

@@ -149,7 +149,7 @@ fn index_section(h: &mut String, state: &AppState) {
         return;
     };
     let s = index.stats();
-    h.push_str("<table><tr><th>updates</th><th>conflicts retried</th><th>store calls</th><th>bytes written</th><th>shard splits</th><th>failures</th></tr><tr>");
+    h.push_str("<table><tr><th>updates</th><th>conflicts retried</th><th>store calls</th><th>bytes written</th><th>shard splits</th><th>waiting</th><th>failures</th></tr><tr>");
     let conflicts = s.attempts.saturating_sub(s.updates);
     for (name, v) in [
         ("index_updates", s.updates),
@@ -164,6 +164,7 @@ fn index_section(h: &mut String, state: &AppState) {
         &bytes(s.bytes_written),
     ));
     h.push_str(&cell("index_splits", s.splits, &s.splits.to_string()));
+    h.push_str(&cell("index_pending", s.pending, &s.pending.to_string()));
     let failures = cell("index_failures", s.failures, &s.failures.to_string());
     if s.failures > 0 {
         h.push_str(&failures.replace("<td ", "<td class=\"bad\" "));

@@ -244,6 +244,7 @@ fn status_page_shows_what_stat_and_metrics_say() {
     for (name, metric) in [
         ("index_updates", "backrunner_index_updates_total"),
         ("index_failures", "backrunner_index_failures_total"),
+        ("index_pending", "backrunner_index_pending_updates"),
     ] {
         let m = crate::metrics::find(&metrics, metric, &[]).map(value);
         assert_eq!(Some(num(&c, name)), m, "{name}");

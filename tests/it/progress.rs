@@ -1,6 +1,7 @@
 //! Progress of the long commands: plain periodic lines when standard error
 //! is not a terminal, a bar with rate and time left on one (a pseudo
-//! terminal from `script`), and Ctrl-C stopping `bindex -add` with a summary.
+//! terminal from `script`), and Ctrl-C stopping `bindex -add` and
+//! `bindex -check` with a summary.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -204,4 +205,72 @@ fn a_terminal_gets_a_bar() {
         screen.contains('\u{1b}'),
         "drawn with terminal codes: {screen}"
     );
+}
+
+/// Ctrl-C during `bindex -check`: it stops after the entry in hand, prints
+/// the summary of what it checked and exits 130. The check is slowed by
+/// the embedded store's `delay-ms` (a copy of the proxy's config with
+/// 40 ms per operation), so it is still running when the signal comes.
+#[test]
+fn ctrl_c_stops_bindex_check_with_a_summary() {
+    if common::backend() != common::Backend::Local {
+        eprintln!("SKIPPED: slowing the check needs the embedded store's delay-ms");
+        return;
+    }
+    let p = Proxy::start(Setup::default());
+    for i in 0..60 {
+        assert_eq!(p.upload("b1", &format!("k{i}"), vec![1; 10]).status(), 200);
+    }
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p.config_path).unwrap()).unwrap();
+    for g in config["local"]["groups"].as_array_mut().unwrap() {
+        g["delay-ms"] = serde_json::json!(40);
+    }
+    let slow = p.dir.path().join("slow.conf");
+    std::fs::write(&slow, config.to_string()).unwrap();
+    let mut child = Command::new(BINDEX)
+        .arg("-config")
+        .arg(&slow)
+        .args(["-check", "b1", "-progress", "0.001"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first progress line: the check is under way.
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("bindex -check b1: ") {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "no progress line");
+    }
+    let started = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "bindex -check did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert_eq!(status.code(), Some(130), "{out}");
+    let summary = out.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with("bucket b1: ") && summary.ends_with("; interrupted before the end"),
+        "{out}"
+    );
+    let checked: u64 = summary["bucket b1: ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(checked > 0 && checked < 60, "{summary}");
 }

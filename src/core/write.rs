@@ -43,6 +43,13 @@ impl Pending {
         }
     }
 
+    /// Waits for the write in progress, keeping the writer.
+    async fn ready_again(&mut self) -> Result<(), ObjectError> {
+        let w = self.ready().await?;
+        self.0 = Some(State::Idle(w));
+        Ok(())
+    }
+
     /// Starts writing `data` on the blocking pool.
     async fn write(&mut self, data: Bytes) -> Result<(), ObjectError> {
         let mut w = self.ready().await?;
@@ -102,18 +109,21 @@ where
             return Err(ObjectError::BodyLength { received, size }.into());
         }
         buf.extend_from_slice(&chunk);
-        if buf.len() >= WRITE_CHUNK {
+        // The last piece waits for the publish lock: on Elliptics the
+        // write that ends the record makes it visible.
+        if buf.len() >= WRITE_CHUNK && received < size {
             writer.write(buf.split().freeze()).await?;
         }
     }
     if received != size {
         return Err(ObjectError::BodyLength { received, size }.into());
     }
+    writer.ready_again().await?;
+    let publishing = publish.lock(&namespace, key).await;
     if !buf.is_empty() {
         writer.write(buf.split().freeze()).await?;
     }
     let w = writer.ready().await?;
-    let publishing = publish.lock(&namespace, key).await;
     let results = super::pool::blocking(move || w.commit()).await?;
     cluster.record_upload(&results, size, started.elapsed());
     results.any_ok().map_err(ObjectError::from)?;

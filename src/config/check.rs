@@ -27,6 +27,9 @@ impl Config {
         if !p.s3_https_address.is_empty() && (p.cert_file.is_empty() || p.key_file.is_empty()) {
             return Err("proxy.s3-https-address needs proxy.cert_file and proxy.key_file".into());
         }
+        if !p.vod_https_address.is_empty() && (p.cert_file.is_empty() || p.key_file.is_empty()) {
+            return Err("proxy.vod-https-address needs proxy.cert_file and proxy.key_file".into());
+        }
         super::cors::validate(&p.s3_cors)?;
         if !(0.0..=1.0).contains(&p.free_space_ratio_hard)
             || !(0.0..=1.0).contains(&p.free_space_ratio_soft)

@@ -156,6 +156,13 @@ pub struct ProxyConfig {
     /// CORS rules of the S3 listener (docs/s3.md "CORS"); empty = no CORS.
     #[serde(rename = "s3-cors", deserialize_with = "null_default")]
     pub s3_cors: Vec<super::cors::CorsRule>,
+    /// Listen address of the video-on-demand API, `/hls/` and `/dash/`
+    /// (docs/vod.md); empty = off.
+    #[serde(rename = "vod-address")]
+    pub vod_address: String,
+    /// HTTPS listen address of the VOD API (with `cert_file`/`key_file`); empty = off.
+    #[serde(rename = "vod-https-address")]
+    pub vod_https_address: String,
     /// The bucket whose ACL declares the S3 users and who may create and
     /// delete buckets (flag 4); empty = S3 CreateBucket/DeleteBucket off.
     #[serde(rename = "s3-admin-bucket")]
@@ -258,6 +265,8 @@ impl Default for ProxyConfig {
             s3_region: String::new(),
             s3_domain: String::new(),
             s3_cors: Vec::new(),
+            vod_address: String::new(),
+            vod_https_address: String::new(),
             s3_admin_bucket: String::new(),
             s3_default_groups: Vec::new(),
             s3_multipart_max_age: 7 * 24 * 3600,

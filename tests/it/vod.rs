@@ -1,10 +1,32 @@
-//! `/hls/` over the running proxy (issue 27): ffmpeg-made titles stored
-//! with `/upload/`, read back by ffmpeg through the master playlist.
+//! The VOD listener over the running proxy (issue 27, docs/vod.md):
+//! ffmpeg-made titles stored with `/upload/`, read back by ffmpeg through
+//! the HLS master playlist and the DASH manifest.
 
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{installed, random_bytes, Proxy, Setup};
+use serde_json::{json, Value};
+
+use crate::common::{free_port, installed, random_bytes, Proxy, Setup};
+
+/// A proxy with the VOD API on its own port, and that port's base URL.
+fn vod_proxy(extra: Value) -> (Proxy, String) {
+    let port = free_port();
+    let mut proxy = json!({"vod-address": format!("127.0.0.1:{port}")});
+    if let (Some(p), Some(e)) = (proxy.as_object_mut(), extra.as_object()) {
+        p.extend(e.clone());
+    }
+    let p = Proxy::start(Setup {
+        proxy,
+        ..Setup::default()
+    });
+    (p, format!("http://127.0.0.1:{port}"))
+}
+
+/// GET of `path` on the VOD listener.
+fn vod_get(p: &Proxy, base: &str, path: &str) -> reqwest::blocking::Response {
+    p.client.get(format!("{base}{path}")).send().unwrap()
+}
 
 /// Makes an H.264 (B-frames) + stereo AAC file, moov at the end.
 fn title(dir: &Path, name: &str, secs: &str) -> std::path::PathBuf {
@@ -68,11 +90,11 @@ fn hls_packets_are_the_sources() {
     if !installed("ffmpeg", "-version") {
         return;
     }
-    let p = Proxy::start(Setup::default());
+    let (p, base) = vod_proxy(json!({}));
     let f = title(p.dir.path(), "t.mp4", "13");
     let r = p.upload("b1", "films/t.mp4", std::fs::read(&f).unwrap());
     assert!(r.status().is_success(), "{}", r.status());
-    let master = p.get_path("/hls/b1/films/t.mp4/master.m3u8");
+    let master = vod_get(&p, &base, "/hls/b1/films/t.mp4/master.m3u8");
     assert_eq!(master.status(), 200);
     assert_eq!(
         master.headers()["content-type"],
@@ -81,7 +103,7 @@ fn hls_packets_are_the_sources() {
     let etag = master.headers()["etag"].to_str().unwrap().to_string();
     let text = master.text().unwrap();
     assert!(text.contains("#EXT-X-MEDIA:TYPE=AUDIO"), "{text}");
-    let url = p.url("/hls/b1/films/t.mp4/master.m3u8");
+    let url = format!("{base}/hls/b1/films/t.mp4/master.m3u8");
     let src = f.to_str().unwrap();
     // every packet of both tracks, byte for byte
     assert_eq!(packets(&url, "0:v"), packets(src, "0:v"));
@@ -94,13 +116,13 @@ fn hls_packets_are_the_sources() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 304);
-    let seg = p.get_path("/hls/b1/films/t.mp4/v0/seg-2.m4s");
+    let seg = vod_get(&p, &base, "/hls/b1/films/t.mp4/v0/seg-2.m4s");
     assert_eq!(seg.status(), 200);
     assert_eq!(seg.headers()["content-type"], "video/mp4");
     let len = seg.bytes().unwrap().len();
     let head = p
         .client
-        .head(p.url("/hls/b1/films/t.mp4/v0/seg-2.m4s"))
+        .head(format!("{base}/hls/b1/films/t.mp4/v0/seg-2.m4s"))
         .send()
         .unwrap();
     assert_eq!(head.status(), 200);
@@ -109,19 +131,19 @@ fn hls_packets_are_the_sources() {
         len.to_string()
     );
     assert_eq!(
-        p.get_path("/hls/b1/films/t.mp4/v0/seg-99.m4s").status(),
+        vod_get(&p, &base, "/hls/b1/films/t.mp4/v0/seg-99.m4s").status(),
         404
     );
 }
 
 #[test]
 fn not_mp4_is_415_with_one_line() {
-    let p = Proxy::start(Setup::default());
+    let (p, base) = vod_proxy(json!({}));
     assert!(p
         .upload("b1", "x.mp4", random_bytes(100_000, 7))
         .status()
         .is_success());
-    let r = p.get_path("/hls/b1/x.mp4/master.m3u8");
+    let r = vod_get(&p, &base, "/hls/b1/x.mp4/master.m3u8");
     assert_eq!(r.status(), 415);
     let body = r.text().unwrap();
     assert_eq!(body.trim_end().lines().count(), 1, "{body}");
@@ -130,10 +152,13 @@ fn not_mp4_is_415_with_one_line() {
     let mut ftyp = vec![0, 0, 0, 20];
     ftyp.extend_from_slice(b"ftypisom\0\0\0\0isom");
     assert!(p.upload("b1", "short.mp4", ftyp).status().is_success());
-    let r = p.get_path("/hls/b1/short.mp4/v0/index.m3u8");
+    let r = vod_get(&p, &base, "/hls/b1/short.mp4/v0/index.m3u8");
     assert_eq!(r.status(), 415);
     assert!(r.text().unwrap().contains("MP4 without a moov box"));
-    assert_eq!(p.get_path("/hls/b1/missing.mp4/master.m3u8").status(), 404);
+    assert_eq!(
+        vod_get(&p, &base, "/hls/b1/missing.mp4/master.m3u8").status(),
+        404
+    );
 }
 
 #[test]
@@ -141,7 +166,7 @@ fn urlset_master_lists_each_rendition() {
     if !installed("ffmpeg", "-version") {
         return;
     }
-    let p = Proxy::start(Setup::default());
+    let (p, base) = vod_proxy(json!({}));
     for (name, size) in [("360", "320x180"), ("540", "480x270"), ("720", "640x360")] {
         let out = p.dir.path().join(format!("m_{name}.mp4"));
         let st = Command::new("ffmpeg")
@@ -166,7 +191,7 @@ fn urlset_master_lists_each_rendition() {
             .status()
             .is_success());
     }
-    let r = p.get_path("/hls/b1/m_,360,540,720,.mp4.urlset/master.m3u8");
+    let r = vod_get(&p, &base, "/hls/b1/m_,360,540,720,.mp4.urlset/master.m3u8");
     assert_eq!(r.status(), 200);
     let text = r.text().unwrap();
     assert_eq!(text.matches("#EXT-X-STREAM-INF:").count(), 3, "{text}");
@@ -174,6 +199,6 @@ fn urlset_master_lists_each_rendition() {
         assert!(text.contains(&format!("RESOLUTION={size}")), "{text}");
         assert!(text.contains(&format!("\nv{r}/index.m3u8\n")), "{text}");
     }
-    let seg = p.get_path("/hls/b1/m_,360,540,720,.mp4.urlset/v2/seg-1.m4s");
+    let seg = vod_get(&p, &base, "/hls/b1/m_,360,540,720,.mp4.urlset/v2/seg-1.m4s");
     assert_eq!(seg.status(), 200);
 }

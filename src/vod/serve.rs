@@ -16,10 +16,10 @@ use super::request::VodReq;
 use crate::core::Download;
 use crate::http::conditional::Validators;
 use crate::http::range::{self, Ranges};
-use crate::media::mp4::Kind;
+use crate::media::mp4::{Kind, Movie};
 use crate::media::segment::DEFAULT_TARGET_SECS;
 use crate::media::source::{self, Title};
-use crate::media::{fmp4, playlist};
+use crate::media::{dash, fmp4, playlist};
 
 /// Answers a GET or HEAD of `target`.
 pub async fn serve(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpError> {
@@ -83,13 +83,15 @@ pub async fn serve(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttp
     let head = req.http.method() == Method::HEAD;
     let (ctype, body) = match file {
         File::Master => {
-            let movies: Vec<_> = titles.iter().map(|t| (*t.movie).clone()).collect();
+            let movies: Vec<&Movie> = titles.iter().map(|t| t.movie.as_ref()).collect();
             (m3u8, Bytes::from(playlist::master(&movies, target, &query)))
         }
         File::Manifest => {
-            return Err(VodHttpError::NotFound(
-                "DASH manifests are not served yet".into(),
-            ))
+            let movies: Vec<&Movie> = titles.iter().map(|t| t.movie.as_ref()).collect();
+            (
+                "application/dash+xml",
+                Bytes::from(dash::manifest(&movies, target, &query)),
+            )
         }
         File::Media(k, _) => (
             m3u8,

@@ -136,6 +136,43 @@ fn hls_packets_are_the_sources() {
     );
 }
 
+/// DASH over the same CMAF segments: ffmpeg reads the MPD and gets the
+/// source's packets, and a segment under `/dash/` is the `/hls/` one.
+#[test]
+fn dash_packets_are_the_sources() {
+    if !installed("ffmpeg", "-version") {
+        return;
+    }
+    let (p, base) = vod_proxy(json!({}));
+    let f = title(p.dir.path(), "d.mp4", "13");
+    let r = p.upload("b1", "films/d.mp4", std::fs::read(&f).unwrap());
+    assert!(r.status().is_success(), "{}", r.status());
+    let mpd = vod_get(&p, &base, "/dash/b1/films/d.mp4/manifest.mpd");
+    assert_eq!(mpd.status(), 200);
+    assert_eq!(mpd.headers()["content-type"], "application/dash+xml");
+    let text = mpd.text().unwrap();
+    assert!(text.contains("<SegmentTimeline>"), "{text}");
+    assert!(
+        text.contains("audio_channel_configuration:2011\" value=\"2\""),
+        "{text}"
+    );
+    let url = format!("{base}/dash/b1/films/d.mp4/manifest.mpd");
+    let src = f.to_str().unwrap();
+    assert_eq!(packets(&url, "0:v"), packets(src, "0:v"));
+    assert_eq!(packets(&url, "0:a"), packets(src, "0:a"));
+    for seg in ["v0/init.mp4", "v0/seg-2.m4s", "a0/seg-1.m4s"] {
+        let d = vod_get(&p, &base, &format!("/dash/b1/films/d.mp4/{seg}"));
+        assert_eq!(d.status(), 200, "{seg}");
+        let h = vod_get(&p, &base, &format!("/hls/b1/films/d.mp4/{seg}"));
+        assert_eq!(d.bytes().unwrap(), h.bytes().unwrap(), "{seg}");
+    }
+    // HLS playlists are not DASH files
+    assert_eq!(
+        vod_get(&p, &base, "/dash/b1/films/d.mp4/v0/index.m3u8").status(),
+        400
+    );
+}
+
 #[test]
 fn not_mp4_is_415_with_one_line() {
     let (p, base) = vod_proxy(json!({}));
@@ -201,4 +238,21 @@ fn urlset_master_lists_each_rendition() {
     }
     let seg = vod_get(&p, &base, "/hls/b1/m_,360,540,720,.mp4.urlset/v2/seg-1.m4s");
     assert_eq!(seg.status(), 200);
+    let r = vod_get(
+        &p,
+        &base,
+        "/dash/b1/m_,360,540,720,.mp4.urlset/manifest.mpd",
+    );
+    assert_eq!(r.status(), 200);
+    let mpd = r.text().unwrap();
+    for (r, size) in ["320x180", "480x270", "640x360"].iter().enumerate() {
+        let (w, h) = size.split_once('x').unwrap();
+        assert!(
+            mpd.contains(&format!("<Representation id=\"v{r}\" bandwidth="))
+                && mpd.contains(&format!("width=\"{w}\" height=\"{h}\"")),
+            "{mpd}"
+        );
+    }
+    // keyframes every 2 s in each: the renditions are cut alike
+    assert!(mpd.contains("segmentAlignment=\"true\""), "{mpd}");
 }

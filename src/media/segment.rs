@@ -5,9 +5,6 @@
 
 use super::mp4::{Kind, Movie, Track};
 
-/// Default target duration in seconds (config `proxy.vod-segment-seconds`).
-pub const DEFAULT_TARGET_SECS: u32 = 6;
-
 /// One segment of one track: its samples and presentation span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {

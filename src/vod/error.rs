@@ -11,6 +11,7 @@ use actix_web::HttpResponse;
 use crate::auth::AuthError;
 use crate::bucket::BucketError;
 use crate::core::ObjectError;
+use crate::http::cors::CorsError;
 use crate::http::message::storage_status;
 use crate::media::source::VodError;
 use crate::storage::error::ErrorClass;
@@ -56,6 +57,9 @@ pub enum VodHttpError {
     /// From the ACL check.
     #[error("{0}")]
     Auth(#[from] AuthError),
+    /// A CORS preflight no `proxy.vod-cors` rule allows, or without its headers.
+    #[error("CORS: {0}")]
+    Cors(#[from] CorsError),
     /// A blocking task was cancelled or panicked.
     #[error("internal: {0}")]
     Internal(String),
@@ -86,6 +90,8 @@ impl VodHttpError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             VodHttpError::Auth(_) => StatusCode::FORBIDDEN,
+            VodHttpError::Cors(CorsError::Incomplete) => StatusCode::BAD_REQUEST,
+            VodHttpError::Cors(_) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -170,6 +176,8 @@ mod tests {
             404
         );
         assert_eq!(s(VodHttpError::WrongMethod("PUT".into())), 405);
+        assert_eq!(s(VodHttpError::Cors(CorsError::Incomplete)), 400);
+        assert_eq!(s(VodHttpError::Cors(CorsError::Disabled("k"))), 403);
         let line = VodHttpError::NotFound("no such\nsegment".into()).line("/hls/b/k");
         assert_eq!(
             line,

@@ -4,7 +4,8 @@
 //! one `Range` honoured.
 
 use actix_web::body::SizedStream;
-use actix_web::http::header::{CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use actix_web::http::header::HeaderValue;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_RANGE, CONTENT_TYPE, RANGE};
 use actix_web::http::{Method, StatusCode};
 use actix_web::HttpResponse;
 use bytes::Bytes;
@@ -17,7 +18,6 @@ use crate::core::Download;
 use crate::http::conditional::Validators;
 use crate::http::range::{self, Ranges};
 use crate::media::mp4::{Kind, Movie};
-use crate::media::segment::DEFAULT_TARGET_SECS;
 use crate::media::source::{self, Title};
 use crate::media::{dash, fmp4, playlist};
 
@@ -28,7 +28,12 @@ pub async fn serve(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttp
     } = target;
     let ctx = req.read_session(&bucket).await?;
     let objects = &req.state.objects;
-    let target = DEFAULT_TARGET_SECS;
+    let proxy = &req.snap.config.proxy;
+    let target = proxy.vod_segment_seconds;
+    let cache_control = match file {
+        File::Init(..) | File::Segment(..) => &proxy.vod_cache_control,
+        _ => &proxy.vod_playlist_cache_control,
+    };
     let query = match req.http.uri().query() {
         Some(q) if !q.is_empty() => format!("?{q}"),
         _ => String::new(),
@@ -59,13 +64,21 @@ pub async fn serve(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttp
             .max()
             .unwrap_or(first.info.mtime),
     };
-    if let Some(not_modified) = validators
+    if let Some(mut not_modified) = validators
         .precheck(req.http.headers())
         .map_err(VodHttpError::PreconditionFailed)?
     {
+        if let Ok(v) = HeaderValue::from_str(cache_control) {
+            if !cache_control.is_empty() {
+                not_modified.headers_mut().insert(CACHE_CONTROL, v);
+            }
+        }
         return Ok(not_modified);
     }
     let mut resp = validators.reply();
+    if !cache_control.is_empty() {
+        resp.insert_header((CACHE_CONTROL, cache_control.as_str()));
+    }
     let m3u8 = "application/vnd.apple.mpegurl";
     let mime = |k: Kind| {
         if k == Kind::Video {

@@ -1,7 +1,8 @@
 //! The VOD listeners (`proxy.vod-address`, `proxy.vod-https-address`):
-//! every request goes through [`dispatch`], which checks its method and
-//! path, [`serve`](super::serve::serve)s it and finishes the reply
-//! (errors to replies, `proxy.headers`, statistics, the access line).
+//! every request goes through [`dispatch`], which answers CORS preflights
+//! from `proxy.vod-cors`, checks the method and path,
+//! [`serve`](super::serve::serve)s it and finishes the reply (errors to
+//! replies, `proxy.headers`, CORS headers, statistics, the access line).
 
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use super::error::VodHttpError;
 use super::path;
 use super::request::VodReq;
 use super::serve::serve;
+use crate::http::cors;
 use crate::http::listen::{Bound, Listener};
 use crate::http::message::{add_proxy_headers, declared_length, header_bytes, reply_bytes};
 use crate::http::MAX_HEADER_BYTES;
@@ -32,6 +34,11 @@ async fn route(req: &VodReq) -> (&'static str, Result<HttpResponse, VodHttpError
         );
     }
     let method = http.method();
+    if method == Method::OPTIONS {
+        let rules = &req.snap.config.proxy.vod_cors;
+        let answer = cors::preflight(http.headers(), rules, "proxy.vod-cors");
+        return ("vod_cors_preflight", answer.map_err(VodHttpError::from));
+    }
     if method != Method::GET && method != Method::HEAD {
         return (name, Err(VodHttpError::WrongMethod(method.to_string())));
     }
@@ -75,6 +82,12 @@ async fn dispatch(
         }
     };
     add_proxy_headers(&mut resp, &req.snap.config.proxy.headers);
+    cors::decorate(
+        &mut resp,
+        http.headers(),
+        method.as_str(),
+        &req.snap.config.proxy.vod_cors,
+    );
     let status = resp.status().as_u16();
     let bytes = reply_bytes(&resp);
     let bytes_in = declared_length(http.headers()).unwrap_or(0);

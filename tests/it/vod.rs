@@ -173,6 +173,145 @@ fn dash_packets_are_the_sources() {
     );
 }
 
+/// The EXTINF durations of a media playlist.
+fn extinf(playlist: &str) -> Vec<f64> {
+    playlist
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .map(|l| l.trim_end_matches(',').parse().unwrap())
+        .collect()
+}
+
+/// `proxy.vod-segment-seconds`, `proxy.vod-cors` and the Cache-Control
+/// keys, over HTTP on `/hls/` and `/dash/`.
+#[test]
+fn segment_seconds_cors_and_cache_control_from_config() {
+    if !installed("ffmpeg", "-version") {
+        return;
+    }
+    let (p, base) = vod_proxy(json!({
+        "vod-segment-seconds": 2,
+        "vod-cache-control": "public, max-age=86400",
+        "vod-playlist-cache-control": "max-age=60",
+        "vod-cors": [{
+            "allowed-origins": ["https://*.player.test"],
+            "allowed-methods": ["GET", "HEAD"],
+            "allowed-headers": ["range"],
+            "expose-headers": ["Content-Length", "Content-Range"],
+            "max-age-seconds": 600
+        }]
+    }));
+    let f = title(p.dir.path(), "c.mp4", "13");
+    assert!(p
+        .upload("b1", "c.mp4", std::fs::read(&f).unwrap())
+        .status()
+        .is_success());
+    // keyframes every 2 s: 2 s segments instead of the default 6 s
+    let r = vod_get(&p, &base, "/hls/b1/c.mp4/v0/index.m3u8");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "max-age=60");
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    let d = extinf(&r.text().unwrap());
+    assert_eq!(d.len(), 7, "{d:?}");
+    assert!(d.iter().take(6).all(|&x| (x - 2.0).abs() < 0.01), "{d:?}");
+    let r = vod_get(&p, &base, "/dash/b1/c.mp4/manifest.mpd");
+    assert_eq!(r.headers()["cache-control"], "max-age=60");
+    let seg = vod_get(&p, &base, "/dash/b1/c.mp4/v0/seg-7.m4s");
+    assert_eq!(seg.status(), 200);
+    assert_eq!(seg.headers()["cache-control"], "public, max-age=86400");
+    assert_eq!(
+        vod_get(&p, &base, "/hls/b1/c.mp4/a0/init.mp4").headers()["cache-control"],
+        "public, max-age=86400"
+    );
+    // a revalidation keeps the playlist's Cache-Control
+    let r = p
+        .client
+        .get(format!("{base}/hls/b1/c.mp4/v0/index.m3u8"))
+        .header("If-None-Match", &etag)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    assert_eq!(r.headers()["cache-control"], "max-age=60");
+    // preflights from proxy.vod-cors, on both formats
+    for path in ["/hls/b1/c.mp4/v0/seg-1.m4s", "/dash/b1/c.mp4/manifest.mpd"] {
+        let r = p
+            .client
+            .request(reqwest::Method::OPTIONS, format!("{base}{path}"))
+            .header("Origin", "https://www.player.test")
+            .header("Access-Control-Request-Method", "GET")
+            .header("Access-Control-Request-Headers", "Range")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let h = r.headers();
+        assert_eq!(h["access-control-allow-origin"], "https://www.player.test");
+        assert_eq!(h["access-control-allow-methods"], "GET, HEAD");
+        assert_eq!(h["access-control-allow-headers"], "Range");
+        assert_eq!(h["access-control-max-age"], "600");
+        let r = p
+            .client
+            .request(reqwest::Method::OPTIONS, format!("{base}{path}"))
+            .header("Origin", "https://evil.test")
+            .header("Access-Control-Request-Method", "GET")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+        let body = r.text().unwrap();
+        assert!(body.contains("no proxy.vod-cors rule allows"), "{body}");
+    }
+    // actual replies carry the headers for an allowed origin, errors too
+    let r = p
+        .client
+        .get(format!("{base}/hls/b1/c.mp4/master.m3u8"))
+        .header("Origin", "https://www.player.test")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://www.player.test"
+    );
+    assert_eq!(
+        r.headers()["access-control-expose-headers"],
+        "Content-Length, Content-Range"
+    );
+    assert_eq!(r.headers()["vary"], "Origin");
+    let r = p
+        .client
+        .get(format!("{base}/dash/b1/missing.mp4/manifest.mpd"))
+        .header("Origin", "https://www.player.test")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.headers().contains_key("access-control-allow-origin"));
+    assert!(!r.headers().contains_key("cache-control"));
+    let r = p
+        .client
+        .get(format!("{base}/hls/b1/c.mp4/master.m3u8"))
+        .header("Origin", "https://evil.test")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!r.headers().contains_key("access-control-allow-origin"));
+    // without rules a preflight is refused, naming the key
+    let (q, qbase) = vod_proxy(json!({}));
+    let r = q
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{qbase}/hls/b1/c.mp4/master.m3u8"),
+        )
+        .header("Origin", "https://www.player.test")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r
+        .text()
+        .unwrap()
+        .contains("CORS is not enabled on this listener (proxy.vod-cors)"));
+}
+
 #[test]
 fn not_mp4_is_415_with_one_line() {
     let (p, base) = vod_proxy(json!({}));

@@ -21,8 +21,23 @@ use crate::media::mp4::{Kind, Movie};
 use crate::media::source::{self, Title};
 use crate::media::{dash, fmp4, playlist};
 
-/// Answers a GET or HEAD of `target`.
+/// Answers a GET or HEAD of `target`, counting the playlists and segments
+/// answered (200, 206, 304) in the VOD counters.
 pub async fn serve(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpError> {
+    let file = target.file;
+    let resp = answer(req, target).await?;
+    let status = resp.status();
+    if status.is_success() || status == StatusCode::NOT_MODIFIED {
+        let counters = &req.state.stats.vod;
+        match file {
+            File::Init(..) | File::Segment(..) => counters.segments.inc(),
+            _ => counters.playlists.inc(),
+        };
+    }
+    Ok(resp)
+}
+
+async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpError> {
     let Target {
         bucket, keys, file, ..
     } = target;
@@ -42,7 +57,9 @@ pub async fn serve(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttp
     let mut titles: Vec<Title> = Vec::new();
     for (r, key) in keys.iter().enumerate() {
         if rendition.map_or(true, |x| x == r) {
-            titles.push(source::load(objects, ctx.clone(), key).await?);
+            let title = source::load(objects, ctx.clone(), key).await?;
+            req.state.stats.vod.parsed(title.parse_time);
+            titles.push(title);
         }
     }
     let first = titles

@@ -312,6 +312,55 @@ fn segment_seconds_cors_and_cache_control_from_config() {
         .contains("CORS is not enabled on this listener (proxy.vod-cors)"));
 }
 
+/// The VOD counters in `/proxy_stat/` and `/metrics` (REST listener).
+#[test]
+fn counters_in_proxy_stat_and_metrics() {
+    if !installed("ffmpeg", "-version") {
+        return;
+    }
+    let (p, base) = vod_proxy(json!({}));
+    let f = title(p.dir.path(), "n.mp4", "4");
+    assert!(p
+        .upload("b1", "n.mp4", std::fs::read(&f).unwrap())
+        .status()
+        .is_success());
+    for (path, status) in [
+        ("/hls/b1/n.mp4/master.m3u8", 200),
+        ("/dash/b1/n.mp4/manifest.mpd", 200),
+        ("/hls/b1/n.mp4/v0/init.mp4", 200),
+        ("/dash/b1/n.mp4/a0/seg-1.m4s", 200),
+        ("/hls/b1/n.mp4/v0/seg-1.m4s", 200),
+        ("/hls/b1/n.mp4/v0/seg-99.m4s", 404),
+        ("/hls/b1/none.mp4/master.m3u8", 404),
+    ] {
+        assert_eq!(vod_get(&p, &base, path).status(), status, "{path}");
+    }
+    let stat = p.json("/proxy_stat/");
+    let vod = &stat["VOD"];
+    assert_eq!(vod["Playlists"], 2, "{vod}");
+    assert_eq!(vod["Segments"], 3, "{vod}");
+    // every request that found its title parsed its moov
+    assert_eq!(vod["Parses"], 6, "{vod}");
+    assert!(vod["ParseSeconds"].as_f64().unwrap() > 0.0, "{vod}");
+    assert_eq!(
+        stat["handlers"]["hls"]["RS"]["2xx"]["Requests"], 3,
+        "{stat}"
+    );
+    assert_eq!(
+        stat["handlers"]["dash"]["RS"]["2xx"]["Requests"], 2,
+        "{stat}"
+    );
+    let s = crate::metrics::scrape(&p);
+    let v = |name: &str| {
+        crate::metrics::find(&s, name, &[])
+            .map(crate::metrics::value)
+            .unwrap_or_else(|| panic!("{name} not scraped"))
+    };
+    assert_eq!(v("backrunner_vod_playlists_total"), 2.0);
+    assert_eq!(v("backrunner_vod_segments_total"), 3.0);
+    assert_eq!(v("backrunner_vod_parse_seconds"), 6.0);
+}
+
 #[test]
 fn not_mp4_is_415_with_one_line() {
     let (p, base) = vod_proxy(json!({}));

@@ -65,16 +65,14 @@ async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpErr
     let first = titles
         .first()
         .ok_or_else(|| VodHttpError::NotFound("no such rendition".into()))?;
+    // The sources' tags (a urlset joins them) and the target duration,
+    // which changes every playlist and segment of the same sources.
+    let tags: Vec<String> = titles
+        .iter()
+        .map(|t| t.info.etag().trim_matches('"').to_string())
+        .collect();
     let validators = Validators {
-        etag: if titles.len() == 1 {
-            first.info.etag()
-        } else {
-            let tags: Vec<String> = titles
-                .iter()
-                .map(|t| t.info.etag().trim_matches('"').to_string())
-                .collect();
-            format!("\"{}\"", tags.join("-"))
-        },
+        etag: format!("\"{}-s{target}\"", tags.join("-")),
         last_modified: titles
             .iter()
             .map(|t| t.info.mtime)

@@ -211,6 +211,8 @@ fn segment_seconds_cors_and_cache_control_from_config() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "max-age=60");
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    // the target is part of the validator: another target is another playlist
+    assert!(etag.ends_with("-s2\""), "{etag}");
     let d = extinf(&r.text().unwrap());
     assert_eq!(d.len(), 7, "{d:?}");
     assert!(d.iter().take(6).all(|&x| (x - 2.0).abs() < 0.01), "{d:?}");

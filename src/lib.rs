@@ -41,6 +41,7 @@ pub mod sys;
 mod test_support;
 pub mod time;
 pub mod tls;
+pub mod vod;
 
 /// Build facts shown by `/proxy_stat/`.
 pub mod build_info {

@@ -1,5 +1,5 @@
-//! Running the proxy: the one place that binds the listeners (REST and
-//! S3), spawns every
+//! Running the proxy: the one place that binds the listeners (REST, S3
+//! and VOD), spawns every
 //! background loop (SIGHUP, periodic reload, cluster statistics, the
 //! cleanup of abandoned S3 multipart uploads) and
 //! declares, in order, the work redone on SIGHUP.
@@ -25,6 +25,10 @@ pub fn run(state: web::Data<AppState>, log_file: Option<Arc<LogFile>>) -> std::i
         // The S3 API (docs/s3.md) on its own listeners; all stop together.
         if let Some((s3, tls)) = crate::s3::server(&state)? {
             listeners.add(s3, tls);
+        }
+        // The VOD API (docs/vod.md) on its own listeners too.
+        if let Some((vod, tls)) = crate::vod::server(&state)? {
+            listeners.add(vod, tls);
         }
         // In this order: the config first, since the hooks after it read it.
         let mut hooks: Vec<ReloadHook> = vec![(

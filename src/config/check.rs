@@ -27,7 +27,27 @@ impl Config {
         if !p.s3_https_address.is_empty() && (p.cert_file.is_empty() || p.key_file.is_empty()) {
             return Err("proxy.s3-https-address needs proxy.cert_file and proxy.key_file".into());
         }
-        super::cors::validate(&p.s3_cors)?;
+        if !p.vod_https_address.is_empty() && (p.cert_file.is_empty() || p.key_file.is_empty()) {
+            return Err("proxy.vod-https-address needs proxy.cert_file and proxy.key_file".into());
+        }
+        super::cors::validate(&p.s3_cors, "proxy.s3-cors")?;
+        super::cors::validate(&p.vod_cors, "proxy.vod-cors")?;
+        if !(1..=60).contains(&p.vod_segment_seconds) {
+            return Err("proxy.vod-segment-seconds must be between 1 and 60".into());
+        }
+        for (key, value) in [
+            ("proxy.vod-cache-control", &p.vod_cache_control),
+            (
+                "proxy.vod-playlist-cache-control",
+                &p.vod_playlist_cache_control,
+            ),
+        ] {
+            if actix_web::http::header::HeaderValue::from_str(value).is_err() {
+                return Err(InvalidConfig(format!(
+                    "{key} {value:?} is not a header value"
+                )));
+            }
+        }
         if !(0.0..=1.0).contains(&p.free_space_ratio_hard)
             || !(0.0..=1.0).contains(&p.free_space_ratio_soft)
         {

@@ -1,6 +1,7 @@
-//! `proxy.s3-cors`: the CORS rules of the S3 listener, as the config holds
-//! and checks them (the S3 layer, `s3::cors`, applies them to requests).
-//! Here, not in `s3`, so the config does not depend on the layer above it.
+//! `proxy.s3-cors` and `proxy.vod-cors`: the CORS rules of the S3 and VOD
+//! listeners, as the config holds and checks them (`http::cors` applies
+//! them to requests). Here, not in an API, so the config does not depend
+//! on the layers above it.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,7 +10,7 @@ use super::InvalidConfig;
 /// Methods a rule may allow (S3's list).
 pub const METHODS: &[&str] = &["GET", "PUT", "HEAD", "POST", "DELETE"];
 
-/// One rule of `proxy.s3-cors`.
+/// One rule of `proxy.s3-cors` or `proxy.vod-cors`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CorsRule {
@@ -31,13 +32,14 @@ pub struct CorsRule {
     pub max_age_seconds: Option<u64>,
 }
 
-/// Checks the rules (config validation): every rule names origins and
-/// methods, methods are S3's, and no pattern has two wildcards.
-pub fn validate(rules: &[CorsRule]) -> Result<(), InvalidConfig> {
+/// Checks the rules of config key `key` (config validation): every rule
+/// names origins and methods, methods are S3's, and no pattern has two
+/// wildcards.
+pub fn validate(rules: &[CorsRule], key: &str) -> Result<(), InvalidConfig> {
     for (i, r) in rules.iter().enumerate() {
         if r.allowed_origins.is_empty() || r.allowed_methods.is_empty() {
             return Err(InvalidConfig(format!(
-                "proxy.s3-cors[{i}]: allowed-origins and allowed-methods must not be empty"
+                "{key}[{i}]: allowed-origins and allowed-methods must not be empty"
             )));
         }
         if let Some(m) = r
@@ -46,7 +48,7 @@ pub fn validate(rules: &[CorsRule]) -> Result<(), InvalidConfig> {
             .find(|m| !METHODS.contains(&m.as_str()))
         {
             return Err(InvalidConfig(format!(
-                "proxy.s3-cors[{i}]: method {m:?} is not one of {}",
+                "{key}[{i}]: method {m:?} is not one of {}",
                 METHODS.join(", ")
             )));
         }
@@ -57,7 +59,7 @@ pub fn validate(rules: &[CorsRule]) -> Result<(), InvalidConfig> {
             .find(|p| p.matches('*').count() > 1)
         {
             return Err(InvalidConfig(format!(
-                "proxy.s3-cors[{i}]: {p:?} has more than one '*' wildcard"
+                "{key}[{i}]: {p:?} has more than one '*' wildcard"
             )));
         }
     }

@@ -156,6 +156,26 @@ pub struct ProxyConfig {
     /// CORS rules of the S3 listener (docs/s3.md "CORS"); empty = no CORS.
     #[serde(rename = "s3-cors", deserialize_with = "null_default")]
     pub s3_cors: Vec<super::cors::CorsRule>,
+    /// Listen address of the video-on-demand API, `/hls/` and `/dash/`
+    /// (docs/vod.md); empty = off.
+    #[serde(rename = "vod-address")]
+    pub vod_address: String,
+    /// HTTPS listen address of the VOD API (with `cert_file`/`key_file`); empty = off.
+    #[serde(rename = "vod-https-address")]
+    pub vod_https_address: String,
+    /// Target duration of VOD segments in seconds (segments start on the
+    /// first video sync sample at or past it); the same on every proxy.
+    #[serde(rename = "vod-segment-seconds")]
+    pub vod_segment_seconds: u32,
+    /// CORS rules of the VOD listener, shaped as `s3-cors` (docs/vod.md); empty = no CORS.
+    #[serde(rename = "vod-cors", deserialize_with = "null_default")]
+    pub vod_cors: Vec<super::cors::CorsRule>,
+    /// `Cache-Control` of VOD init and media segments; empty = none.
+    #[serde(rename = "vod-cache-control")]
+    pub vod_cache_control: String,
+    /// `Cache-Control` of HLS playlists and DASH manifests; empty = none.
+    #[serde(rename = "vod-playlist-cache-control")]
+    pub vod_playlist_cache_control: String,
     /// The bucket whose ACL declares the S3 users and who may create and
     /// delete buckets (flag 4); empty = S3 CreateBucket/DeleteBucket off.
     #[serde(rename = "s3-admin-bucket")]
@@ -258,6 +278,12 @@ impl Default for ProxyConfig {
             s3_region: String::new(),
             s3_domain: String::new(),
             s3_cors: Vec::new(),
+            vod_address: String::new(),
+            vod_https_address: String::new(),
+            vod_segment_seconds: 6,
+            vod_cors: Vec::new(),
+            vod_cache_control: String::new(),
+            vod_playlist_cache_control: String::new(),
             s3_admin_bucket: String::new(),
             s3_default_groups: Vec::new(),
             s3_multipart_max_age: 7 * 24 * 3600,

@@ -1,9 +1,15 @@
 //! Sizes and headers of requests and replies that every API's dispatcher
 //! needs: the request header limit, the declared body length, the size of
-//! a reply for the statistics, and `proxy.headers` on every reply.
+//! a reply for the statistics, `proxy.headers` on every reply, the parts
+//! of a request a riftv1 signature covers, and the status of a store error.
 
 use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
+
+use crate::auth::SignedRequest;
+use crate::storage::error::ErrorClass;
+use crate::storage::StorageError;
 
 /// Largest total size of request headers served (names and values), as
 /// nginx's default `large_client_header_buffers`; larger ones get 431.
@@ -45,5 +51,41 @@ pub fn reply_bytes(resp: &HttpResponse) -> u64 {
 pub fn add_proxy_headers(resp: &mut HttpResponse, headers: &crate::config::ProxyHeaders) {
     for (k, v) in headers.iter() {
         resp.headers_mut().insert(k.clone(), v.clone());
+    }
+}
+
+/// The parts of `http` a riftv1 signature covers (the bucket ACL check of
+/// every API that takes riftv1); `max_sign_age` is `proxy.signature-max-age`.
+pub fn signed(http: &HttpRequest, max_sign_age: u64) -> SignedRequest<'_> {
+    let path_and_query = http
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let headers: Vec<(&str, &str)> = http
+        .headers()
+        .iter()
+        // `to_str` refuses any byte over 0x7f; clients sign UTF-8 values as sent.
+        .filter_map(|(k, v)| Some((k.as_str(), std::str::from_utf8(v.as_bytes()).ok()?)))
+        .collect();
+    SignedRequest {
+        method: http.method().as_str(),
+        path_and_query,
+        authorization: http
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok()),
+        headers,
+        max_sign_age,
+    }
+}
+
+/// The status a store error gets on a read or write (SPEC.md, Status codes).
+pub fn storage_status(e: &StorageError) -> StatusCode {
+    match e.class() {
+        ErrorClass::NotFound => StatusCode::NOT_FOUND,
+        ErrorClass::InvalidArgument => StatusCode::BAD_REQUEST,
+        ErrorClass::Forbidden => StatusCode::FORBIDDEN,
+        ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }

@@ -16,7 +16,7 @@
 
 use bytes::Bytes;
 
-use super::mp4::{Kind, Track};
+use super::mp4::{Kind, Track, OFFSET_SECS};
 use super::segment::Span;
 use crate::core::Piece;
 
@@ -56,9 +56,6 @@ fn u64(o: &mut Vec<u8>, v: u64) {
 
 /// The unity matrix of `mvhd` and `tkhd`.
 const MATRIX: [u32; 9] = [0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x4000_0000];
-
-/// Seconds added to every presentation and decode time.
-pub const OFFSET_SECS: u32 = 10;
 
 /// A track's decode time `dts` as the segments carry it.
 pub fn decode_time(track: &Track, dts: u64) -> u64 {

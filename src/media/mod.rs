@@ -2,9 +2,12 @@
 //! stored MP4 per rendition. This layer holds what is independent of HTTP:
 //! [`mp4`] reads a file's `moov` into a compact per-track sample index,
 //! [`segment`] cuts the index into segments that start on video sync
-//! samples, and [`fmp4`] writes CMAF init and media segments whose samples
-//! are the source's bytes.
+//! samples, [`fmp4`] writes CMAF init and media segments whose samples
+//! are the source's bytes, [`playlist`] the HLS playlists and [`dash`]
+//! the DASH manifest over the same segments; [`source`] reads a title
+//! through the core object path.
 
+pub mod dash;
 pub mod fmp4;
 pub mod mp4;
 pub mod playlist;

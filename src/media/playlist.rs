@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use super::fmp4;
 use super::mp4::{Kind, Movie, Track};
-use super::segment::{cuts, span, Cuts};
+use super::segment::{bitrates, cuts, span, Cuts};
 
 /// Directory of a track's files under the title's prefix.
 pub fn track_dir(kind: Kind, rendition: usize) -> String {
@@ -19,33 +19,9 @@ pub fn track_dir(kind: Kind, rendition: usize) -> String {
     }
 }
 
-/// Sizes and durations of a track's segments, for BANDWIDTH.
-fn rates(t: &Track, c: &Cuts) -> (u64, u64) {
-    let (mut peak, mut bytes) = (0f64, 0u64);
-    for n in 0..c.len() {
-        let Some(s) = span(t, c, n) else { continue };
-        let b: u64 = t.samples[s.first..s.end]
-            .iter()
-            .map(|x| u64::from(x.size))
-            .sum();
-        bytes += b;
-        let secs = c.seconds(n);
-        if secs > 0.0 {
-            peak = peak.max(b as f64 * 8.0 / secs);
-        }
-    }
-    let total = t.seconds();
-    let avg = if total > 0.0 {
-        bytes as f64 * 8.0 / total
-    } else {
-        0.0
-    };
-    (peak.ceil() as u64, avg.ceil() as u64)
-}
-
 /// The master playlist over `movies` (one per rendition); the audio of the
 /// first rendition that has audio is the `EXT-X-MEDIA` group.
-pub fn master(movies: &[Movie], target: u32, query: &str) -> String {
+pub fn master(movies: &[&Movie], target: u32, query: &str) -> String {
     let mut o = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
     let audio = movies
         .iter()
@@ -53,13 +29,8 @@ pub fn master(movies: &[Movie], target: u32, query: &str) -> String {
         .find_map(|(r, m)| m.track(Kind::Audio).map(|a| (r, a)));
     let mut audio_rate = (0, 0);
     if let Some((r, a)) = audio {
-        let c = cuts(
-            movies[r]
-                .track(Kind::Video)
-                .map_or(&movies[r], |_| &movies[r]),
-            target,
-        );
-        audio_rate = rates(a, &c);
+        let c = cuts(movies[r], target);
+        audio_rate = bitrates(a, &c);
         let channels = match &a.codec {
             super::mp4::Codec::Audio { channels, .. } => *channels,
             _ => 2,
@@ -75,7 +46,7 @@ pub fn master(movies: &[Movie], target: u32, query: &str) -> String {
             continue;
         };
         let c = cuts(m, target);
-        let (peak, avg) = rates(v, &c);
+        let (peak, avg) = bitrates(v, &c);
         let mut codecs = v.codec.codecs().to_string();
         if let Some((_, a)) = audio {
             codecs.push(',');
@@ -106,8 +77,8 @@ pub fn master(movies: &[Movie], target: u32, query: &str) -> String {
     }
     if movies.iter().all(|m| m.track(Kind::Video).is_none()) {
         if let Some((r, a)) = audio {
-            let c = cuts(&movies[r], target);
-            let (peak, avg) = rates(a, &c);
+            let c = cuts(movies[r], target);
+            let (peak, avg) = bitrates(a, &c);
             let _ = writeln!(
                 o,
                 "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={avg},CODECS=\"{}\",AUDIO=\"audio\"\n{}/index.m3u8{query}",

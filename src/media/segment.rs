@@ -5,9 +5,6 @@
 
 use super::mp4::{Kind, Movie, Track};
 
-/// Default target duration in seconds (config `proxy.vod-segment-seconds`).
-pub const DEFAULT_TARGET_SECS: u32 = 6;
-
 /// One segment of one track: its samples and presentation span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
@@ -148,6 +145,32 @@ pub fn span(track: &Track, cuts: &Cuts, n: usize) -> Option<Span> {
         start,
         duration,
     })
+}
+
+/// The peak and average bit rates (bits per second) of a track's
+/// segments at `c`: BANDWIDTH and AVERAGE-BANDWIDTH of HLS, `bandwidth`
+/// of DASH.
+pub fn bitrates(t: &Track, c: &Cuts) -> (u64, u64) {
+    let (mut peak, mut bytes) = (0f64, 0u64);
+    for n in 0..c.len() {
+        let Some(s) = span(t, c, n) else { continue };
+        let b: u64 = t.samples[s.first..s.end]
+            .iter()
+            .map(|x| u64::from(x.size))
+            .sum();
+        bytes += b;
+        let secs = c.seconds(n);
+        if secs > 0.0 {
+            peak = peak.max(b as f64 * 8.0 / secs);
+        }
+    }
+    let total = t.seconds();
+    let avg = if total > 0.0 {
+        bytes as f64 * 8.0 / total
+    } else {
+        0.0
+    };
+    (peak.ceil() as u64, avg.ceil() as u64)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! segment's header and sample ranges with the core's bounded read-ahead.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::fmp4;
 use super::mp4::{locate, parse_moov, Kind, LocateError, Movie, Mp4Error};
@@ -43,6 +44,8 @@ pub struct Title {
     pub movie: Arc<Movie>,
     /// The replica the `moov` was read from.
     pub info: ReplicaInfo,
+    /// How long parsing the `moov` took (its reads not included).
+    pub parse_time: Duration,
 }
 
 /// Reads and parses the `moov` of `key`.
@@ -55,7 +58,7 @@ pub async fn load(objects: &Objects, ctx: Context, key: &str) -> Result<Title, V
     let info = open.info().clone();
     let size = info.size;
     let mut reader = open.into_reader();
-    let movie = blocking(move || -> Result<Movie, VodError> {
+    let (movie, parse_time) = blocking(move || -> Result<(Movie, Duration), VodError> {
         let moov = locate(size, |at, len| {
             read_full(reader.as_mut(), at, len).map(|b| b.to_vec())
         })
@@ -63,12 +66,15 @@ pub async fn load(objects: &Objects, ctx: Context, key: &str) -> Result<Title, V
             LocateError::Mp4(e) => VodError::Mp4(e),
             LocateError::Read(e) => VodError::from(e),
         })?;
-        Ok(parse_moov(&moov, size)?)
+        let started = Instant::now();
+        let movie = parse_moov(&moov, size)?;
+        Ok((movie, started.elapsed()))
     })
     .await??;
     Ok(Title {
         movie: Arc::new(movie),
         info,
+        parse_time,
     })
 }
 

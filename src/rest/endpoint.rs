@@ -72,11 +72,6 @@ pub enum Endpoint {
     Status,
     /// `/update_local_config/`
     UpdateLocalConfig,
-    /// `/hls/BUCKET/KEY/FILE`: HLS packaged from a stored MP4 (docs/vod.md).
-    Hls {
-        /// `BUCKET/KEY/FILE`.
-        path: String,
-    },
     /// Anything else: a file under `proxy.root`.
     Static {
         /// The raw request path.
@@ -182,9 +177,6 @@ impl Endpoint {
             "metrics" if rest.is_empty() => Endpoint::Metrics,
             "status" if rest.is_empty() => Endpoint::Status,
             "update_local_config" => Endpoint::UpdateLocalConfig,
-            "hls" => Endpoint::Hls {
-                path: rest.to_string(),
-            },
             _ => Endpoint::Static {
                 path: path.to_string(),
             },
@@ -202,7 +194,6 @@ impl Endpoint {
         "delete",
         "exit",
         "get",
-        "hls",
         "lookup",
         "metrics",
         "nobucket_upload",
@@ -232,7 +223,6 @@ impl Endpoint {
             Endpoint::Metrics => "metrics",
             Endpoint::Status => "status",
             Endpoint::UpdateLocalConfig => "update_local_config",
-            Endpoint::Hls { .. } => "hls",
             // Backrunner's name for its file-serving handler.
             Endpoint::Static { .. } => "/",
         }

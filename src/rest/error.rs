@@ -70,10 +70,6 @@ pub enum ApiError {
     /// A declared body or object size over a limit.
     #[error("{0}")]
     PayloadTooLarge(String),
-    /// A stored file the VOD packager cannot read (not MP4, a codec or box
-    /// it does not handle).
-    #[error("{0}")]
-    UnsupportedMedia(String),
 }
 
 fn allow_list(allow: &[Method]) -> String {
@@ -95,12 +91,7 @@ impl ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            ApiError::Storage(e) => match e.class() {
-                ErrorClass::NotFound => StatusCode::NOT_FOUND,
-                ErrorClass::InvalidArgument => StatusCode::BAD_REQUEST,
-                ErrorClass::Forbidden => StatusCode::FORBIDDEN,
-                ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            },
+            ApiError::Storage(e) => crate::http::message::storage_status(e),
             // Backrunner answers an unknown bucket with 400.
             ApiError::Bucket(BucketError::Unknown(_) | BucketError::Reserved(..)) => {
                 StatusCode::BAD_REQUEST
@@ -115,7 +106,6 @@ impl ApiError {
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
 

@@ -51,6 +51,7 @@ fn backend_labels(s: &BackendStat) -> Labels {
 pub fn registry(state: &web::Data<AppState>, snap: Arc<Snapshot>) -> Registry {
     let mut reg = Registry::with_prefix("backrunner");
     register_requests(&mut reg, &state.stats.metrics);
+    register_vod(&mut reg, &state.stats.vod);
     reg.register_collector(Box::new(ProxyCollector {
         state: state.clone(),
         snap,
@@ -120,6 +121,24 @@ fn register_requests(reg: &mut Registry, m: &crate::stats::RequestMetrics) {
         "http_response_bytes",
         "Reply body bytes, by handler",
         m.bytes_out.clone(),
+    );
+}
+
+fn register_vod(reg: &mut Registry, v: &crate::stats::VodCounters) {
+    reg.register(
+        "vod_playlists",
+        "HLS playlists and DASH manifests answered by the VOD API (200 and 304)",
+        v.playlists.clone(),
+    );
+    reg.register(
+        "vod_segments",
+        "Init and media segments answered by the VOD API (200, 206 and 304)",
+        v.segments.clone(),
+    );
+    reg.register(
+        "vod_parse_seconds",
+        "Time each moov parse of the VOD API took",
+        v.parse_seconds.clone(),
     );
 }
 

@@ -12,7 +12,6 @@ pub mod endpoint;
 pub mod error;
 pub mod files;
 pub mod get;
-pub mod hls;
 pub mod lookup;
 pub mod metrics;
 pub mod redirect;

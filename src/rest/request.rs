@@ -73,26 +73,7 @@ impl Req {
 
     /// The parts of this request a riftv1 signature covers.
     pub fn signed(&self) -> SignedRequest<'_> {
-        let path_and_query = self
-            .http
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
-        let headers: Vec<(&str, &str)> = self
-            .http
-            .headers()
-            .iter()
-            // `to_str` refuses any byte over 0x7f; clients sign UTF-8 values as sent.
-            .filter_map(|(k, v)| Some((k.as_str(), std::str::from_utf8(v.as_bytes()).ok()?)))
-            .collect();
-        SignedRequest {
-            method: self.http.method().as_str(),
-            path_and_query,
-            authorization: self.header("authorization"),
-            headers,
-            max_sign_age: self.snap.config.proxy.signature_max_age,
-        }
+        crate::http::message::signed(&self.http, self.snap.config.proxy.signature_max_age)
     }
 
     /// Checks the bucket's ACL; `write` for uploads and deletes.

@@ -11,7 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::endpoint::Endpoint;
 use super::error::ApiError;
 use super::request::Req;
-use super::{config_update, delete, files, get, hls, lookup, metrics, redirect, stat, upload};
+use super::{config_update, delete, files, get, lookup, metrics, redirect, stat, upload};
 use crate::http::message::{
     add_proxy_headers, declared_length, header_bytes, reply_bytes, MAX_HEADER_BYTES,
 };
@@ -34,7 +34,6 @@ async fn handle(ep: &Endpoint, req: &Req, payload: web::Payload) -> Result<HttpR
             Ok(crate::status::page(&req.state, &req.snap, req.http.query_string()).await)
         }
         Endpoint::Static { path } => files::serve(req, path).await,
-        Endpoint::Hls { path } => hls::hls(req, path).await,
     }
 }
 
@@ -85,10 +84,7 @@ async fn route(endpoint: &Result<Endpoint, ApiError>, req: &Req, payload: web::P
             .insert_header((ALLOW, allow_header(ep.methods())))
             .finish()),
         // Load balancers probe with HEAD: every path but /get/ answers OK, as Backrunner does.
-        Ok(ep)
-            if method == Method::HEAD
-                && !matches!(ep, Endpoint::Get { .. } | Endpoint::Hls { .. }) =>
-        {
+        Ok(ep) if method == Method::HEAD && !matches!(ep, Endpoint::Get { .. }) => {
             Ok(HttpResponse::Ok().body("OK"))
         }
         Ok(ep) if !ep.is_health_check() && connections.over_cap() => {

@@ -1,274 +1,77 @@
 //! CORS on the S3 listener, from the config list `proxy.s3-cors` (rules
-//! shaped like S3's CORSRule; no per-bucket CORS API): preflight `OPTIONS`
-//! answered from the first matching rule (403 when none matches), the
-//! `Access-Control-*` headers added to actual replies for allowed
-//! origins, and `Vary: Origin` on every reply, errors included.
+//! shaped like S3's CORSRule; no per-bucket CORS API): the rules are
+//! matched by [`crate::http::cors`]; here a refused preflight becomes S3's
+//! error (403 AccessForbidden, or 400 InvalidRequest without its headers).
 
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, VARY};
+use actix_web::http::header::HeaderMap;
 use actix_web::HttpResponse;
 
+use crate::http::cors::{self, CorsError};
 use crate::s3::error::{S3Error, S3ErrorCode};
 
-pub use crate::config::cors::{validate, CorsRule, METHODS};
+pub use crate::http::cors::decorate;
 
-/// Whether `value` matches `pattern` (one optional `*` matching any run).
-fn wildcard(pattern: &str, value: &str, ignore_case: bool) -> bool {
-    let (p, v) = if ignore_case {
-        (pattern.to_ascii_lowercase(), value.to_ascii_lowercase())
-    } else {
-        (pattern.to_string(), value.to_string())
-    };
-    match p.split_once('*') {
-        None => p == v,
-        Some((pre, post)) => {
-            v.len() >= pre.len() + post.len() && v.starts_with(pre) && v.ends_with(post)
-        }
-    }
-}
-
-impl CorsRule {
-    fn allows(&self, origin: &str, method: &str, headers: &[&str]) -> bool {
-        self.allowed_origins
-            .iter()
-            .any(|o| wildcard(o, origin, false))
-            && self.allowed_methods.iter().any(|m| m == method)
-            && headers.iter().all(|h| {
-                self.allowed_headers
-                    .iter()
-                    .any(|a| wildcard(a, h.trim(), true))
-            })
-    }
-
-    /// `*` when the rule allows any origin, else the origin itself.
-    fn allow_origin(&self, origin: &str) -> String {
-        if self.allowed_origins.iter().any(|o| o == "*") {
-            "*".into()
-        } else {
-            origin.to_string()
-        }
-    }
-
-    fn common_headers(&self, origin: &str, headers: &mut HeaderMap) {
-        let allow = self.allow_origin(origin);
-        let mut set = |name: &'static str, value: String| {
-            if let Ok(v) = HeaderValue::try_from(value) {
-                headers.insert(HeaderName::from_static(name), v);
-            }
-        };
-        if allow != "*" {
-            set("access-control-allow-credentials", "true".into());
-        }
-        set("access-control-allow-origin", allow);
-        set(
-            "access-control-allow-methods",
-            self.allowed_methods.join(", "),
-        );
-        if !self.expose_headers.is_empty() {
-            set(
-                "access-control-expose-headers",
-                self.expose_headers.join(", "),
-            );
-        }
-        if let Some(age) = self.max_age_seconds {
-            set("access-control-max-age", age.to_string());
-        }
-    }
-}
-
-fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    h.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Answers a preflight `OPTIONS` from the rules.
-pub fn preflight(headers: &HeaderMap, rules: &[CorsRule]) -> Result<HttpResponse, S3Error> {
-    let (Some(origin), Some(method)) = (
-        header(headers, "origin"),
-        header(headers, "access-control-request-method"),
-    ) else {
-        return Err(S3Error::new(
+/// Answers a preflight `OPTIONS` from `proxy.s3-cors`, in S3's words.
+pub fn preflight(headers: &HeaderMap, rules: &[cors::CorsRule]) -> Result<HttpResponse, S3Error> {
+    cors::preflight(headers, rules, "proxy.s3-cors").map_err(|e| match e {
+        CorsError::Incomplete => S3Error::new(
             S3ErrorCode::InvalidRequest,
             "Insufficient information. Origin and Access-Control-Request-Method request headers needed.",
-        ));
-    };
-    if rules.is_empty() {
-        return Err(S3Error::new(
+        ),
+        CorsError::Disabled(_) => S3Error::new(
             S3ErrorCode::AccessForbidden,
             "CORSResponse: CORS is not enabled on this S3 listener (proxy.s3-cors)",
-        ));
-    }
-    let requested = header(headers, "access-control-request-headers").unwrap_or("");
-    let asked: Vec<&str> = requested
-        .split(',')
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .collect();
-    let rule = rules
-        .iter()
-        .find(|r| r.allows(origin, method, &asked))
-        .ok_or_else(|| {
-            S3Error::new(
-                S3ErrorCode::AccessForbidden,
-                format!(
-                    "CORSResponse: This CORS request is not allowed: no proxy.s3-cors rule allows origin {origin:?}, method {method:?} and headers {requested:?}"
-                ),
-            )
-        })?;
-    let mut resp = HttpResponse::Ok().finish();
-    let h = resp.headers_mut();
-    rule.common_headers(origin, h);
-    if !asked.is_empty() {
-        if let Ok(v) = HeaderValue::try_from(asked.join(", ")) {
-            h.insert(HeaderName::from_static("access-control-allow-headers"), v);
-        }
-    }
-    Ok(resp)
-}
-
-/// Adds `Vary: Origin` to every reply and, for an actual (not preflight)
-/// request from an origin a rule allows with this method, the
-/// `Access-Control-*` headers.
-pub fn decorate(resp: &mut HttpResponse, request: &HeaderMap, method: &str, rules: &[CorsRule]) {
-    let h = resp.headers_mut();
-    h.append(VARY, HeaderValue::from_static("Origin"));
-    if method == "OPTIONS" {
-        return;
-    }
-    let Some(origin) = header(request, "origin") else {
-        return;
-    };
-    if let Some(rule) = rules.iter().find(|r| r.allows(origin, method, &[])) {
-        rule.common_headers(origin, h);
-    }
+        ),
+        e @ CorsError::NotAllowed { .. } => S3Error::new(
+            S3ErrorCode::AccessForbidden,
+            format!("CORSResponse: This CORS request is not allowed: {e}"),
+        ),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::cors::{validate, CorsRule};
     use crate::test_support::headers;
 
-    fn rules() -> Vec<CorsRule> {
-        vec![
-            CorsRule {
-                allowed_origins: vec!["http://app.example".into(), "https://*.example.org".into()],
-                allowed_methods: vec!["GET".into(), "PUT".into()],
-                allowed_headers: vec!["content-type".into(), "x-amz-*".into()],
-                expose_headers: vec!["ETag".into()],
-                max_age_seconds: Some(600),
-            },
-            CorsRule {
-                allowed_origins: vec!["*".into()],
-                allowed_methods: vec!["GET".into()],
-                ..Default::default()
-            },
-        ]
-    }
-
-    fn hv<'a>(h: &'a HeaderMap, n: &str) -> &'a str {
-        h.get(n).and_then(|v| v.to_str().ok()).unwrap_or("")
-    }
-
     #[test]
-    fn preflights() {
-        let ok = preflight(
-            &headers(&[
-                ("origin", "https://a.b.example.org"),
-                ("access-control-request-method", "PUT"),
-                (
-                    "access-control-request-headers",
-                    "Content-Type, X-Amz-Meta-A",
-                ),
-            ]),
-            &rules(),
-        )
-        .unwrap();
-        let h = ok.headers();
-        assert_eq!(
-            hv(h, "access-control-allow-origin"),
-            "https://a.b.example.org"
+    fn refusals_in_s3_words() {
+        let rules = vec![CorsRule {
+            allowed_origins: vec!["http://app.example".into()],
+            allowed_methods: vec!["GET".into()],
+            ..Default::default()
+        }];
+        let e = preflight(&headers(&[("origin", "http://app.example")]), &rules).unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::InvalidRequest);
+        let asked = [
+            ("origin", "http://x"),
+            ("access-control-request-method", "GET"),
+        ];
+        let e = preflight(&headers(&asked), &rules).unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::AccessForbidden);
+        assert!(
+            e.to_string()
+                .contains("no proxy.s3-cors rule allows origin \"http://x\""),
+            "{e}"
         );
-        assert_eq!(hv(h, "access-control-allow-methods"), "GET, PUT");
-        assert_eq!(
-            hv(h, "access-control-allow-headers"),
-            "Content-Type, X-Amz-Meta-A"
-        );
-        assert_eq!(hv(h, "access-control-expose-headers"), "ETag");
-        assert_eq!(hv(h, "access-control-max-age"), "600");
-        // Any origin may GET through the second rule, without credentials.
-        let any = preflight(
+        let e = preflight(&headers(&asked), &[]).unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::AccessForbidden);
+        assert!(preflight(
             &headers(&[
-                ("origin", "http://x"),
+                ("origin", "http://app.example"),
                 ("access-control-request-method", "GET"),
             ]),
-            &rules(),
+            &rules
         )
-        .unwrap();
-        assert_eq!(hv(any.headers(), "access-control-allow-origin"), "*");
-        assert!(!any
-            .headers()
-            .contains_key("access-control-allow-credentials"));
-        for (pairs, code) in [
-            (
-                &[
-                    ("origin", "http://x"),
-                    ("access-control-request-method", "PUT"),
-                ][..],
-                S3ErrorCode::AccessForbidden,
-            ),
-            (
-                &[
-                    ("origin", "http://app.example"),
-                    ("access-control-request-method", "PUT"),
-                    ("access-control-request-headers", "authorization"),
-                ],
-                S3ErrorCode::AccessForbidden,
-            ),
-            (
-                &[("origin", "http://app.example")],
-                S3ErrorCode::InvalidRequest,
-            ),
-        ] {
-            assert_eq!(preflight(&headers(pairs), &rules()).unwrap_err().code, code);
-        }
-        let none = preflight(
-            &headers(&[
-                ("origin", "http://x"),
-                ("access-control-request-method", "GET"),
-            ]),
-            &[],
-        );
-        assert_eq!(none.unwrap_err().code, S3ErrorCode::AccessForbidden);
-    }
-
-    #[test]
-    fn actual_replies_and_validation() {
-        let mut r = HttpResponse::NotFound().finish();
-        decorate(
-            &mut r,
-            &headers(&[("origin", "http://app.example")]),
-            "PUT",
-            &rules(),
-        );
-        assert_eq!(hv(r.headers(), "vary"), "Origin");
-        assert_eq!(
-            hv(r.headers(), "access-control-allow-origin"),
-            "http://app.example"
-        );
-        let mut r = HttpResponse::Ok().finish();
-        decorate(
-            &mut r,
-            &headers(&[("origin", "http://evil")]),
-            "PUT",
-            &rules(),
-        );
-        assert_eq!(hv(r.headers(), "vary"), "Origin");
-        assert!(!r.headers().contains_key("access-control-allow-origin"));
-        assert!(validate(&rules()).is_ok());
-        let mut bad = rules();
+        .is_ok());
+        assert!(validate(&rules, "proxy.s3-cors").is_ok());
+        let mut bad = rules.clone();
         bad[0].allowed_methods.push("PATCH".into());
-        assert!(validate(&bad).is_err());
-        let mut bad = rules();
-        bad[1].allowed_origins = vec!["http://*.*".into()];
-        assert!(validate(&bad).is_err());
-        assert!(validate(&[CorsRule::default()]).is_err());
+        assert!(validate(&bad, "proxy.s3-cors").is_err());
+        let mut bad = rules;
+        bad[0].allowed_origins = vec!["http://*.*".into()];
+        assert!(validate(&bad, "proxy.s3-cors").is_err());
+        assert!(validate(&[CorsRule::default()], "proxy.s3-cors").is_err());
     }
 }

@@ -61,6 +61,23 @@ fn invalid_configs_exit_1_with_one_line() {
             "local": {"path": "/tmp/x", "groups": [{"group": 1}]}}"#,
     )
     .unwrap();
+    let bad_vod_cors = dir.path().join("vod-cors.json");
+    std::fs::write(
+        &bad_vod_cors,
+        r#"{"elliptics": {"metadata-groups": [1]},
+            "proxy": {"address": "127.0.0.1:9090", "vod-cors": [
+                {"allowed-origins": ["http://*.*"], "allowed-methods": ["GET"]}]},
+            "local": {"path": "/tmp/x", "groups": [{"group": 1}]}}"#,
+    )
+    .unwrap();
+    let bad_segment = dir.path().join("vod-segment.json");
+    std::fs::write(
+        &bad_segment,
+        r#"{"elliptics": {"metadata-groups": [1]},
+            "proxy": {"address": "127.0.0.1:9090", "vod-segment-seconds": 0},
+            "local": {"path": "/tmp/x", "groups": [{"group": 1}]}}"#,
+    )
+    .unwrap();
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, "{\"proxy\": [").unwrap();
     let missing = dir.path().join("missing.json");
@@ -89,6 +106,14 @@ fn invalid_configs_exit_1_with_one_line() {
         (&bad_value, "proxy.headers: the value of X-Line"),
         (&bad_level, "chatty"),
         (&bad_cors, "proxy.s3-cors[0]: method \"PATCH\""),
+        (
+            &bad_vod_cors,
+            "proxy.vod-cors[0]: \"http://*.*\" has more than one '*' wildcard",
+        ),
+        (
+            &bad_segment,
+            "proxy.vod-segment-seconds must be between 1 and 60",
+        ),
         (&broken, "invalid JSON"),
         (&missing, "cannot read"),
     ] {

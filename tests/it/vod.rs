@@ -1,10 +1,32 @@
-//! `/hls/` over the running proxy (issue 27): ffmpeg-made titles stored
-//! with `/upload/`, read back by ffmpeg through the master playlist.
+//! The VOD listener over the running proxy (issue 27, docs/vod.md):
+//! ffmpeg-made titles stored with `/upload/`, read back by ffmpeg through
+//! the HLS master playlist and the DASH manifest.
 
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{installed, random_bytes, Proxy, Setup};
+use serde_json::{json, Value};
+
+use crate::common::{free_port, installed, random_bytes, Proxy, Setup};
+
+/// A proxy with the VOD API on its own port, and that port's base URL.
+fn vod_proxy(extra: Value) -> (Proxy, String) {
+    let port = free_port();
+    let mut proxy = json!({"vod-address": format!("127.0.0.1:{port}")});
+    if let (Some(p), Some(e)) = (proxy.as_object_mut(), extra.as_object()) {
+        p.extend(e.clone());
+    }
+    let p = Proxy::start(Setup {
+        proxy,
+        ..Setup::default()
+    });
+    (p, format!("http://127.0.0.1:{port}"))
+}
+
+/// GET of `path` on the VOD listener.
+fn vod_get(p: &Proxy, base: &str, path: &str) -> reqwest::blocking::Response {
+    p.client.get(format!("{base}{path}")).send().unwrap()
+}
 
 /// Makes an H.264 (B-frames) + stereo AAC file, moov at the end.
 fn title(dir: &Path, name: &str, secs: &str) -> std::path::PathBuf {
@@ -68,11 +90,11 @@ fn hls_packets_are_the_sources() {
     if !installed("ffmpeg", "-version") {
         return;
     }
-    let p = Proxy::start(Setup::default());
+    let (p, base) = vod_proxy(json!({}));
     let f = title(p.dir.path(), "t.mp4", "13");
     let r = p.upload("b1", "films/t.mp4", std::fs::read(&f).unwrap());
     assert!(r.status().is_success(), "{}", r.status());
-    let master = p.get_path("/hls/b1/films/t.mp4/master.m3u8");
+    let master = vod_get(&p, &base, "/hls/b1/films/t.mp4/master.m3u8");
     assert_eq!(master.status(), 200);
     assert_eq!(
         master.headers()["content-type"],
@@ -81,7 +103,7 @@ fn hls_packets_are_the_sources() {
     let etag = master.headers()["etag"].to_str().unwrap().to_string();
     let text = master.text().unwrap();
     assert!(text.contains("#EXT-X-MEDIA:TYPE=AUDIO"), "{text}");
-    let url = p.url("/hls/b1/films/t.mp4/master.m3u8");
+    let url = format!("{base}/hls/b1/films/t.mp4/master.m3u8");
     let src = f.to_str().unwrap();
     // every packet of both tracks, byte for byte
     assert_eq!(packets(&url, "0:v"), packets(src, "0:v"));
@@ -94,13 +116,13 @@ fn hls_packets_are_the_sources() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 304);
-    let seg = p.get_path("/hls/b1/films/t.mp4/v0/seg-2.m4s");
+    let seg = vod_get(&p, &base, "/hls/b1/films/t.mp4/v0/seg-2.m4s");
     assert_eq!(seg.status(), 200);
     assert_eq!(seg.headers()["content-type"], "video/mp4");
     let len = seg.bytes().unwrap().len();
     let head = p
         .client
-        .head(p.url("/hls/b1/films/t.mp4/v0/seg-2.m4s"))
+        .head(format!("{base}/hls/b1/films/t.mp4/v0/seg-2.m4s"))
         .send()
         .unwrap();
     assert_eq!(head.status(), 200);
@@ -109,19 +131,246 @@ fn hls_packets_are_the_sources() {
         len.to_string()
     );
     assert_eq!(
-        p.get_path("/hls/b1/films/t.mp4/v0/seg-99.m4s").status(),
+        vod_get(&p, &base, "/hls/b1/films/t.mp4/v0/seg-99.m4s").status(),
         404
     );
 }
 
+/// DASH over the same CMAF segments: ffmpeg reads the MPD and gets the
+/// source's packets, and a segment under `/dash/` is the `/hls/` one.
+#[test]
+fn dash_packets_are_the_sources() {
+    if !installed("ffmpeg", "-version") {
+        return;
+    }
+    let (p, base) = vod_proxy(json!({}));
+    let f = title(p.dir.path(), "d.mp4", "13");
+    let r = p.upload("b1", "films/d.mp4", std::fs::read(&f).unwrap());
+    assert!(r.status().is_success(), "{}", r.status());
+    let mpd = vod_get(&p, &base, "/dash/b1/films/d.mp4/manifest.mpd");
+    assert_eq!(mpd.status(), 200);
+    assert_eq!(mpd.headers()["content-type"], "application/dash+xml");
+    let text = mpd.text().unwrap();
+    assert!(text.contains("<SegmentTimeline>"), "{text}");
+    assert!(
+        text.contains("audio_channel_configuration:2011\" value=\"2\""),
+        "{text}"
+    );
+    let url = format!("{base}/dash/b1/films/d.mp4/manifest.mpd");
+    let src = f.to_str().unwrap();
+    assert_eq!(packets(&url, "0:v"), packets(src, "0:v"));
+    assert_eq!(packets(&url, "0:a"), packets(src, "0:a"));
+    for seg in ["v0/init.mp4", "v0/seg-2.m4s", "a0/seg-1.m4s"] {
+        let d = vod_get(&p, &base, &format!("/dash/b1/films/d.mp4/{seg}"));
+        assert_eq!(d.status(), 200, "{seg}");
+        let h = vod_get(&p, &base, &format!("/hls/b1/films/d.mp4/{seg}"));
+        assert_eq!(d.bytes().unwrap(), h.bytes().unwrap(), "{seg}");
+    }
+    // HLS playlists are not DASH files
+    assert_eq!(
+        vod_get(&p, &base, "/dash/b1/films/d.mp4/v0/index.m3u8").status(),
+        400
+    );
+}
+
+/// The EXTINF durations of a media playlist.
+fn extinf(playlist: &str) -> Vec<f64> {
+    playlist
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .map(|l| l.trim_end_matches(',').parse().unwrap())
+        .collect()
+}
+
+/// `proxy.vod-segment-seconds`, `proxy.vod-cors` and the Cache-Control
+/// keys, over HTTP on `/hls/` and `/dash/`.
+#[test]
+fn segment_seconds_cors_and_cache_control_from_config() {
+    if !installed("ffmpeg", "-version") {
+        return;
+    }
+    let (p, base) = vod_proxy(json!({
+        "vod-segment-seconds": 2,
+        "vod-cache-control": "public, max-age=86400",
+        "vod-playlist-cache-control": "max-age=60",
+        "vod-cors": [{
+            "allowed-origins": ["https://*.player.test"],
+            "allowed-methods": ["GET", "HEAD"],
+            "allowed-headers": ["range"],
+            "expose-headers": ["Content-Length", "Content-Range"],
+            "max-age-seconds": 600
+        }]
+    }));
+    let f = title(p.dir.path(), "c.mp4", "13");
+    assert!(p
+        .upload("b1", "c.mp4", std::fs::read(&f).unwrap())
+        .status()
+        .is_success());
+    // keyframes every 2 s: 2 s segments instead of the default 6 s
+    let r = vod_get(&p, &base, "/hls/b1/c.mp4/v0/index.m3u8");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "max-age=60");
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    // the target is part of the validator: another target is another playlist
+    assert!(etag.ends_with("-s2\""), "{etag}");
+    let d = extinf(&r.text().unwrap());
+    assert_eq!(d.len(), 7, "{d:?}");
+    assert!(d.iter().take(6).all(|&x| (x - 2.0).abs() < 0.01), "{d:?}");
+    let r = vod_get(&p, &base, "/dash/b1/c.mp4/manifest.mpd");
+    assert_eq!(r.headers()["cache-control"], "max-age=60");
+    let seg = vod_get(&p, &base, "/dash/b1/c.mp4/v0/seg-7.m4s");
+    assert_eq!(seg.status(), 200);
+    assert_eq!(seg.headers()["cache-control"], "public, max-age=86400");
+    assert_eq!(
+        vod_get(&p, &base, "/hls/b1/c.mp4/a0/init.mp4").headers()["cache-control"],
+        "public, max-age=86400"
+    );
+    // a revalidation keeps the playlist's Cache-Control
+    let r = p
+        .client
+        .get(format!("{base}/hls/b1/c.mp4/v0/index.m3u8"))
+        .header("If-None-Match", &etag)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    assert_eq!(r.headers()["cache-control"], "max-age=60");
+    // preflights from proxy.vod-cors, on both formats
+    for path in ["/hls/b1/c.mp4/v0/seg-1.m4s", "/dash/b1/c.mp4/manifest.mpd"] {
+        let r = p
+            .client
+            .request(reqwest::Method::OPTIONS, format!("{base}{path}"))
+            .header("Origin", "https://www.player.test")
+            .header("Access-Control-Request-Method", "GET")
+            .header("Access-Control-Request-Headers", "Range")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let h = r.headers();
+        assert_eq!(h["access-control-allow-origin"], "https://www.player.test");
+        assert_eq!(h["access-control-allow-methods"], "GET, HEAD");
+        assert_eq!(h["access-control-allow-headers"], "Range");
+        assert_eq!(h["access-control-max-age"], "600");
+        let r = p
+            .client
+            .request(reqwest::Method::OPTIONS, format!("{base}{path}"))
+            .header("Origin", "https://evil.test")
+            .header("Access-Control-Request-Method", "GET")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+        let body = r.text().unwrap();
+        assert!(body.contains("no proxy.vod-cors rule allows"), "{body}");
+    }
+    // actual replies carry the headers for an allowed origin, errors too
+    let r = p
+        .client
+        .get(format!("{base}/hls/b1/c.mp4/master.m3u8"))
+        .header("Origin", "https://www.player.test")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://www.player.test"
+    );
+    assert_eq!(
+        r.headers()["access-control-expose-headers"],
+        "Content-Length, Content-Range"
+    );
+    assert_eq!(r.headers()["vary"], "Origin");
+    let r = p
+        .client
+        .get(format!("{base}/dash/b1/missing.mp4/manifest.mpd"))
+        .header("Origin", "https://www.player.test")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.headers().contains_key("access-control-allow-origin"));
+    assert!(!r.headers().contains_key("cache-control"));
+    let r = p
+        .client
+        .get(format!("{base}/hls/b1/c.mp4/master.m3u8"))
+        .header("Origin", "https://evil.test")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!r.headers().contains_key("access-control-allow-origin"));
+    // without rules a preflight is refused, naming the key
+    let (q, qbase) = vod_proxy(json!({}));
+    let r = q
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{qbase}/hls/b1/c.mp4/master.m3u8"),
+        )
+        .header("Origin", "https://www.player.test")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r
+        .text()
+        .unwrap()
+        .contains("CORS is not enabled on this listener (proxy.vod-cors)"));
+}
+
+/// The VOD counters in `/proxy_stat/` and `/metrics` (REST listener).
+#[test]
+fn counters_in_proxy_stat_and_metrics() {
+    if !installed("ffmpeg", "-version") {
+        return;
+    }
+    let (p, base) = vod_proxy(json!({}));
+    let f = title(p.dir.path(), "n.mp4", "4");
+    assert!(p
+        .upload("b1", "n.mp4", std::fs::read(&f).unwrap())
+        .status()
+        .is_success());
+    for (path, status) in [
+        ("/hls/b1/n.mp4/master.m3u8", 200),
+        ("/dash/b1/n.mp4/manifest.mpd", 200),
+        ("/hls/b1/n.mp4/v0/init.mp4", 200),
+        ("/dash/b1/n.mp4/a0/seg-1.m4s", 200),
+        ("/hls/b1/n.mp4/v0/seg-1.m4s", 200),
+        ("/hls/b1/n.mp4/v0/seg-99.m4s", 404),
+        ("/hls/b1/none.mp4/master.m3u8", 404),
+    ] {
+        assert_eq!(vod_get(&p, &base, path).status(), status, "{path}");
+    }
+    let stat = p.json("/proxy_stat/");
+    let vod = &stat["VOD"];
+    assert_eq!(vod["Playlists"], 2, "{vod}");
+    assert_eq!(vod["Segments"], 3, "{vod}");
+    // every request that found its title parsed its moov
+    assert_eq!(vod["Parses"], 6, "{vod}");
+    assert!(vod["ParseSeconds"].as_f64().unwrap() > 0.0, "{vod}");
+    assert_eq!(
+        stat["handlers"]["hls"]["RS"]["2xx"]["Requests"], 3,
+        "{stat}"
+    );
+    assert_eq!(
+        stat["handlers"]["dash"]["RS"]["2xx"]["Requests"], 2,
+        "{stat}"
+    );
+    let s = crate::metrics::scrape(&p);
+    let v = |name: &str| {
+        crate::metrics::find(&s, name, &[])
+            .map(crate::metrics::value)
+            .unwrap_or_else(|| panic!("{name} not scraped"))
+    };
+    assert_eq!(v("backrunner_vod_playlists_total"), 2.0);
+    assert_eq!(v("backrunner_vod_segments_total"), 3.0);
+    assert_eq!(v("backrunner_vod_parse_seconds"), 6.0);
+}
+
 #[test]
 fn not_mp4_is_415_with_one_line() {
-    let p = Proxy::start(Setup::default());
+    let (p, base) = vod_proxy(json!({}));
     assert!(p
         .upload("b1", "x.mp4", random_bytes(100_000, 7))
         .status()
         .is_success());
-    let r = p.get_path("/hls/b1/x.mp4/master.m3u8");
+    let r = vod_get(&p, &base, "/hls/b1/x.mp4/master.m3u8");
     assert_eq!(r.status(), 415);
     let body = r.text().unwrap();
     assert_eq!(body.trim_end().lines().count(), 1, "{body}");
@@ -130,10 +379,13 @@ fn not_mp4_is_415_with_one_line() {
     let mut ftyp = vec![0, 0, 0, 20];
     ftyp.extend_from_slice(b"ftypisom\0\0\0\0isom");
     assert!(p.upload("b1", "short.mp4", ftyp).status().is_success());
-    let r = p.get_path("/hls/b1/short.mp4/v0/index.m3u8");
+    let r = vod_get(&p, &base, "/hls/b1/short.mp4/v0/index.m3u8");
     assert_eq!(r.status(), 415);
     assert!(r.text().unwrap().contains("MP4 without a moov box"));
-    assert_eq!(p.get_path("/hls/b1/missing.mp4/master.m3u8").status(), 404);
+    assert_eq!(
+        vod_get(&p, &base, "/hls/b1/missing.mp4/master.m3u8").status(),
+        404
+    );
 }
 
 #[test]
@@ -141,7 +393,7 @@ fn urlset_master_lists_each_rendition() {
     if !installed("ffmpeg", "-version") {
         return;
     }
-    let p = Proxy::start(Setup::default());
+    let (p, base) = vod_proxy(json!({}));
     for (name, size) in [("360", "320x180"), ("540", "480x270"), ("720", "640x360")] {
         let out = p.dir.path().join(format!("m_{name}.mp4"));
         let st = Command::new("ffmpeg")
@@ -166,7 +418,7 @@ fn urlset_master_lists_each_rendition() {
             .status()
             .is_success());
     }
-    let r = p.get_path("/hls/b1/m_,360,540,720,.mp4.urlset/master.m3u8");
+    let r = vod_get(&p, &base, "/hls/b1/m_,360,540,720,.mp4.urlset/master.m3u8");
     assert_eq!(r.status(), 200);
     let text = r.text().unwrap();
     assert_eq!(text.matches("#EXT-X-STREAM-INF:").count(), 3, "{text}");
@@ -174,6 +426,23 @@ fn urlset_master_lists_each_rendition() {
         assert!(text.contains(&format!("RESOLUTION={size}")), "{text}");
         assert!(text.contains(&format!("\nv{r}/index.m3u8\n")), "{text}");
     }
-    let seg = p.get_path("/hls/b1/m_,360,540,720,.mp4.urlset/v2/seg-1.m4s");
+    let seg = vod_get(&p, &base, "/hls/b1/m_,360,540,720,.mp4.urlset/v2/seg-1.m4s");
     assert_eq!(seg.status(), 200);
+    let r = vod_get(
+        &p,
+        &base,
+        "/dash/b1/m_,360,540,720,.mp4.urlset/manifest.mpd",
+    );
+    assert_eq!(r.status(), 200);
+    let mpd = r.text().unwrap();
+    for (r, size) in ["320x180", "480x270", "640x360"].iter().enumerate() {
+        let (w, h) = size.split_once('x').unwrap();
+        assert!(
+            mpd.contains(&format!("<Representation id=\"v{r}\" bandwidth="))
+                && mpd.contains(&format!("width=\"{w}\" height=\"{h}\"")),
+            "{mpd}"
+        );
+    }
+    // keyframes every 2 s in each: the renditions are cut alike
+    assert!(mpd.contains("segmentAlignment=\"true\""), "{mpd}");
 }

@@ -1,7 +1,7 @@
 //! ISO BMFF box headers and big-endian fields over a byte slice: every read
 //! is bounds-checked and fails with [`Mp4Error`], never panics.
 
-use super::Mp4Error;
+use super::error::Mp4Error;
 
 /// A box type (`b"moov"`).
 pub type FourCc = [u8; 4];

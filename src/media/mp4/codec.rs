@@ -3,7 +3,16 @@
 //! and the picture or audio parameters the playlists name.
 
 use super::boxes::{children, find, Cursor, FourCc};
-use super::{Kind, Mp4Error};
+use super::error::Mp4Error;
+
+/// What a track carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A `vide` track.
+    Video,
+    /// A `soun` track.
+    Audio,
+}
 
 /// A track's codec and parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! before the `moov` is skipped by its size), then the `moov` itself.
 
 use super::boxes::Header;
-use super::Mp4Error;
+use super::error::Mp4Error;
 
 /// Bytes read from the start of the file first.
 pub const HEAD: u64 = 64 * 1024;

@@ -3,7 +3,8 @@
 //! against the bytes present before anything is allocated for them.
 
 use super::boxes::{find, need, Cursor};
-use super::{Mp4Error, Sample};
+use super::error::Mp4Error;
+use super::movie::Sample;
 
 /// Most samples one track may have (a day of 60 fps video, or 48 kHz AAC
 /// for over 4 days): the index of a longer track would not be compact.

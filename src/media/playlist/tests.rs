@@ -24,7 +24,7 @@ fn master_media_and_iframes() {
         return;
     };
     let m = movie(&f);
-    let master = master(std::slice::from_ref(&m), 6, "");
+    let master = master(&[&m], 6, "");
     assert!(
         master.starts_with("#EXTM3U\n#EXT-X-VERSION:7\n"),
         "{master}"

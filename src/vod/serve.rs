@@ -1,0 +1,185 @@
+//! Serving a parsed VOD path (GET and HEAD): the titles' indexes loaded
+//! through `media::source`, the source objects' validators (304s), the
+//! manifests written by `media`, segments streamed from the store with
+//! one `Range` honoured.
+
+use actix_web::body::SizedStream;
+use actix_web::http::header::HeaderValue;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use actix_web::http::{Method, StatusCode};
+use actix_web::HttpResponse;
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+
+use super::error::VodHttpError;
+use super::path::{File, Target};
+use super::request::VodReq;
+use crate::core::Download;
+use crate::http::conditional::Validators;
+use crate::http::range::{self, Ranges};
+use crate::media::mp4::{Kind, Movie};
+use crate::media::source::{self, Title};
+use crate::media::{dash, fmp4, playlist};
+
+/// Answers a GET or HEAD of `target`, counting the playlists and segments
+/// answered (200, 206, 304) in the VOD counters.
+pub async fn serve(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpError> {
+    let file = target.file;
+    let resp = answer(req, target).await?;
+    let status = resp.status();
+    if status.is_success() || status == StatusCode::NOT_MODIFIED {
+        let counters = &req.state.stats.vod;
+        match file {
+            File::Init(..) | File::Segment(..) => counters.segments.inc(),
+            _ => counters.playlists.inc(),
+        };
+    }
+    Ok(resp)
+}
+
+async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpError> {
+    let Target {
+        bucket, keys, file, ..
+    } = target;
+    let ctx = req.read_session(&bucket).await?;
+    let objects = &req.state.objects;
+    let proxy = &req.snap.config.proxy;
+    let target = proxy.vod_segment_seconds;
+    let cache_control = match file {
+        File::Init(..) | File::Segment(..) => &proxy.vod_cache_control,
+        _ => &proxy.vod_playlist_cache_control,
+    };
+    let query = match req.http.uri().query() {
+        Some(q) if !q.is_empty() => format!("?{q}"),
+        _ => String::new(),
+    };
+    let rendition = file.rendition();
+    let mut titles: Vec<Title> = Vec::new();
+    for (r, key) in keys.iter().enumerate() {
+        if rendition.map_or(true, |x| x == r) {
+            let title = source::load(objects, ctx.clone(), key).await?;
+            req.state.stats.vod.parsed(title.parse_time);
+            titles.push(title);
+        }
+    }
+    let first = titles
+        .first()
+        .ok_or_else(|| VodHttpError::NotFound("no such rendition".into()))?;
+    // The sources' tags (a urlset joins them) and the target duration,
+    // which changes every playlist and segment of the same sources.
+    let tags: Vec<String> = titles
+        .iter()
+        .map(|t| t.info.etag().trim_matches('"').to_string())
+        .collect();
+    let validators = Validators {
+        etag: format!("\"{}-s{target}\"", tags.join("-")),
+        last_modified: titles
+            .iter()
+            .map(|t| t.info.mtime)
+            .max()
+            .unwrap_or(first.info.mtime),
+    };
+    if let Some(mut not_modified) = validators
+        .precheck(req.http.headers())
+        .map_err(VodHttpError::PreconditionFailed)?
+    {
+        if let Ok(v) = HeaderValue::from_str(cache_control) {
+            if !cache_control.is_empty() {
+                not_modified.headers_mut().insert(CACHE_CONTROL, v);
+            }
+        }
+        return Ok(not_modified);
+    }
+    let mut resp = validators.reply();
+    if !cache_control.is_empty() {
+        resp.insert_header((CACHE_CONTROL, cache_control.as_str()));
+    }
+    let m3u8 = "application/vnd.apple.mpegurl";
+    let mime = |k: Kind| {
+        if k == Kind::Video {
+            "video/mp4"
+        } else {
+            "audio/mp4"
+        }
+    };
+    let track = |k: Kind| {
+        first
+            .movie
+            .track(k)
+            .ok_or_else(|| VodHttpError::NotFound("no such track".into()))
+    };
+    let head = req.http.method() == Method::HEAD;
+    let (ctype, body) = match file {
+        File::Master => {
+            let movies: Vec<&Movie> = titles.iter().map(|t| t.movie.as_ref()).collect();
+            (m3u8, Bytes::from(playlist::master(&movies, target, &query)))
+        }
+        File::Manifest => {
+            let movies: Vec<&Movie> = titles.iter().map(|t| t.movie.as_ref()).collect();
+            (
+                "application/dash+xml",
+                Bytes::from(dash::manifest(&movies, target, &query)),
+            )
+        }
+        File::Media(k, _) => (
+            m3u8,
+            Bytes::from(playlist::media(&first.movie, track(k)?, target, &query)),
+        ),
+        File::Iframes(_) => (
+            m3u8,
+            Bytes::from(playlist::iframes(
+                &first.movie,
+                track(Kind::Video)?,
+                target,
+                &query,
+            )),
+        ),
+        File::Init(k, _) => (mime(k), Bytes::from(fmp4::init(track(k)?))),
+        File::Segment(k, r, n) => {
+            let whole = source::segment_len(first, k, n, target)?;
+            // one range (RFC 9110 §14.2); several are answered whole
+            let range = match req.header(RANGE.as_str()).filter(|_| !head) {
+                None => None,
+                Some(r) => match range::resolve(r, whole) {
+                    Ranges::Unsatisfiable => {
+                        return Err(VodHttpError::RangeNotSatisfiable { size: whole })
+                    }
+                    Ranges::Partial(spans) if spans.len() == 1 => Some(spans[0]),
+                    _ => None,
+                },
+            };
+            if let Some(span) = range {
+                resp.status(StatusCode::PARTIAL_CONTENT)
+                    .insert_header((CONTENT_RANGE, span.content_range(whole)));
+            }
+            let (len, download) = source::segment(
+                objects,
+                ctx,
+                &keys[r],
+                first,
+                k,
+                n,
+                target,
+                range.map(|s| (s.start, s.end)),
+            )
+            .await?;
+            resp.insert_header((CONTENT_TYPE, mime(k)));
+            if head {
+                let empty = futures_util::stream::empty::<Result<Bytes, VodHttpError>>();
+                return Ok(resp.body(SizedStream::new(len, empty)));
+            }
+            return Ok(match download {
+                Download::Ready(b) => resp.body(b),
+                Download::Stream(s) => {
+                    resp.body(SizedStream::new(len, s.map_err(VodHttpError::from)))
+                }
+            });
+        }
+    };
+    resp.insert_header((CONTENT_TYPE, ctype));
+    if head {
+        let empty = futures_util::stream::empty::<Result<Bytes, VodHttpError>>();
+        return Ok(resp.body(SizedStream::new(body.len() as u64, empty)));
+    }
+    Ok(resp.body(body))
+}

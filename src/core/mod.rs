@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 pub use error::ObjectError;
 pub(crate) use pool::blocking;
+pub use publish::Written;
 pub use read::{Download, OpenObject, Piece, ReadOptions};
 pub use write::WRITE_CHUNK;
 
@@ -60,23 +61,6 @@ pub struct Objects {
     cluster: Arc<Cluster>,
     index: Option<Arc<Index>>,
     publish: publish::PublishLocks,
-}
-
-/// A committed write: every group's result, and the key's publish lock,
-/// held until this is dropped so that what the caller stores about the
-/// write next (S3's metadata sidecar) describes this write and no other.
-pub struct Written {
-    /// Per-group results, in the bucket's group order.
-    pub results: Vec<GroupResult<ReplicaInfo>>,
-    /// Held for the caller's publish steps.
-    pub publishing: publish::Publishing,
-}
-
-impl std::ops::Deref for Written {
-    type Target = Vec<GroupResult<ReplicaInfo>>;
-    fn deref(&self) -> &Self::Target {
-        &self.results
-    }
 }
 
 impl Objects {

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tokio::sync::OwnedMutexGuard;
 
+use crate::storage::{GroupResult, ReplicaInfo};
+
 type Locks = Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>;
 
 /// The publish locks of one process, by (namespace, key).
@@ -61,6 +63,23 @@ impl Drop for Publishing {
         {
             locks.remove(&self.name);
         }
+    }
+}
+
+/// A committed write: every group's result, and the key's publish lock,
+/// held until this is dropped so that what the caller stores about the
+/// write next (S3's metadata sidecar) describes this write and no other.
+pub struct Written {
+    /// Per-group results, in the bucket's group order.
+    pub results: Vec<GroupResult<ReplicaInfo>>,
+    /// Held for the caller's publish steps.
+    pub publishing: Publishing,
+}
+
+impl std::ops::Deref for Written {
+    type Target = Vec<GroupResult<ReplicaInfo>>;
+    fn deref(&self) -> &Self::Target {
+        &self.results
     }
 }
 

@@ -10,8 +10,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 
 use super::error::ObjectError;
-use super::publish::PublishLocks;
-use super::Written;
+use super::publish::{PublishLocks, Written};
 use crate::cluster::Cluster;
 use crate::storage::{Context, GroupResult, ObjectWriter, Replicas, Storage, StorageError};
 

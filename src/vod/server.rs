@@ -14,7 +14,7 @@ use super::path;
 use super::request::VodReq;
 use super::serve::serve;
 use crate::http::cors;
-use crate::http::listen::{Bound, Listener};
+use crate::http::listen::{Bound, Budget, Listener};
 use crate::http::message::{add_proxy_headers, declared_length, header_bytes, reply_bytes};
 use crate::http::MAX_HEADER_BYTES;
 use crate::state::AppState;
@@ -120,7 +120,7 @@ pub fn server(state: &web::Data<AppState>) -> std::io::Result<Option<Bound>> {
         https_address: &proxy.vod_https_address,
         log_prefix: "VOD API ",
         tls_name: "vod tls",
-        counted: false,
+        budget: Budget::Cap,
     }
     .bind(state, dispatch)
 }

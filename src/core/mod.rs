@@ -14,7 +14,7 @@ pub use read::{Download, OpenObject, Piece, ReadOptions};
 pub use write::WRITE_CHUNK;
 
 use crate::bucket::BucketMeta;
-use crate::cluster::{self, consistency, Cluster};
+use crate::cluster::{self, consistency, tombstone, Cluster};
 use crate::config::ProxyConfig;
 use crate::index::Index;
 use crate::limits::TooLarge;
@@ -138,7 +138,10 @@ impl Objects {
 
     /// Opens `key` for reading: the replicas not being defragmented and the
     /// fastest first. One blocking-pool hop, which also reads the first chunk
-    /// when `opts.prefetch_from` says where the body will start.
+    /// when `opts.prefetch_from` says where the body will start; the key's
+    /// tombstone is looked up in another hop at the same time, and a
+    /// replica it buries (deleted while its node was away) is never
+    /// served: the other groups are read, else the key is not found.
     pub async fn open(
         &self,
         mut ctx: Context,
@@ -147,16 +150,46 @@ impl Objects {
     ) -> Result<OpenObject, ObjectError> {
         let groups = ctx.groups.clone();
         ctx.groups = self.cluster.read_order(&groups);
-        let storage = self.storage.clone();
-        let k = key.to_string();
         let prefetch = opts.prefetch_from;
-        let mut open = blocking(move || read::open(storage.as_ref(), &ctx, &k, prefetch)).await??;
-        if let Some(rate) = opts.recover_rate {
-            if groups.len() > 1 {
-                let job = self.repair_job(open.namespace(), groups, key, rate);
-                open.wrap_reader(|reader| job.clone().repair_corrupt(reader));
-                job.check_in_background();
+        let open_in = |ctx: Context| {
+            let (storage, k) = (self.storage.clone(), key.to_string());
+            blocking(move || read::open(storage.as_ref(), &ctx, &k, prefetch))
+        };
+        let tomb = async {
+            let (storage, k, tctx) = (self.storage.clone(), key.to_string(), ctx.clone());
+            blocking(move || tombstone::find(storage.as_ref(), &tctx, &k)).await
+        };
+        let (open, tomb) = futures_util::future::join(open_in(ctx.clone()), tomb).await;
+        let mut open = open?;
+        let tomb = tomb?;
+        let repair = opts
+            .recover_rate
+            .filter(|_| groups.len() > 1)
+            .map(|rate| self.repair_job(&ctx.namespace, groups, key, rate));
+        while let Ok(o) = &open {
+            if !tombstone::buries(tomb, o.info()) {
+                break;
             }
+            let dead = o.info().group;
+            ctx.groups.retain(|&g| g != dead);
+            open = if ctx.groups.is_empty() {
+                Err(StorageError::not_found("deleted (tombstone)"))
+            } else {
+                open_in(ctx.clone()).await?
+            };
+        }
+        let mut open = match open {
+            Ok(o) => o,
+            Err(e) => {
+                if let (Some(job), true) = (repair, tomb.is_some()) {
+                    job.check_in_background();
+                }
+                return Err(e.into());
+            }
+        };
+        if let Some(job) = repair {
+            open.wrap_reader(|reader| job.clone().repair_corrupt(reader));
+            job.check_in_background();
         }
         Ok(open)
     }
@@ -245,8 +278,20 @@ impl Objects {
         let (namespace, groups) = (ctx.namespace.clone(), ctx.groups.clone());
         let storage = self.storage.clone();
         let k = key.to_string();
-        let results = blocking(move || storage.lookup(&ctx, &k)).await?;
-        results.any_ok()?;
+        // Replicas the key's tombstone buries count as missing.
+        let (mut results, tomb) = blocking(move || {
+            let tomb = tombstone::find(storage.as_ref(), &ctx, &k);
+            (storage.lookup(&ctx, &k), tomb)
+        })
+        .await?;
+        let buried = tombstone::bury(tomb, &mut results);
+        if let Err(e) = results.any_ok() {
+            if let (Some(rate), false) = (recover_rate, buried.is_empty()) {
+                self.repair_job(&namespace, groups, key, rate)
+                    .check_in_background();
+            }
+            return Err(e.into());
+        }
         let out_of_sync = consistency::out_of_sync_groups(&results);
         if !out_of_sync.is_empty() {
             self.cluster.note_out_of_sync(&namespace, &out_of_sync);
@@ -271,12 +316,21 @@ impl Objects {
 
     /// Removes `key` from every group; fails when every group failed.
     /// Its entry leaves the bucket's name index too (also when no group
-    /// had the object: the entry was dangling).
+    /// had the object: the entry was dangling). A removal that a group
+    /// missed (down, hung) leaves a tombstone, so the replica that group
+    /// keeps never comes back (src/cluster/tombstone.rs).
     pub async fn remove(&self, ctx: Context, key: &str) -> Result<(), ObjectError> {
         let storage = self.storage.clone();
         let k = key.to_string();
         let index_ctx = ctx.clone();
-        let results = blocking(move || storage.remove(&ctx, &k)).await?;
+        let results = blocking(move || {
+            let results = storage.remove(&ctx, &k);
+            if tombstone::needed(&results) && results.any_ok().is_ok() {
+                tombstone::write(storage.as_ref(), &ctx, &k);
+            }
+            results
+        })
+        .await?;
         let merged = results.any_ok();
         let gone = match &merged {
             Ok(()) => true,
@@ -301,6 +355,11 @@ impl Objects {
         let index_ctx = ctx.clone();
         let (keys, results) = blocking(move || {
             let r = storage.bulk_remove(&ctx, &keys);
+            for (key, results) in keys.iter().zip(&r) {
+                if tombstone::needed(results) && results.any_ok().is_ok() {
+                    tombstone::write(storage.as_ref(), &ctx, key);
+                }
+            }
             (keys, r)
         })
         .await?;

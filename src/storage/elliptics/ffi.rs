@@ -37,6 +37,9 @@ pub struct SessionParams {
     pub trace_id: u64,
     /// Seconds; 0 = the node's wait timeout.
     pub timeout: i64,
+    /// Modification time writes store, (seconds, nanoseconds) since the
+    /// epoch; `None`: the current time.
+    pub timestamp: Option<(u64, u64)>,
 }
 
 /// File information carried by write and lookup replies.
@@ -339,6 +342,9 @@ impl Session {
             cflags: params.cflags,
             trace_id: params.trace_id,
             timeout: params.timeout as _,
+            has_timestamp: params.timestamp.is_some() as _,
+            timestamp_sec: params.timestamp.map_or(0, |t| t.0),
+            timestamp_nsec: params.timestamp.map_or(0, |t| t.1),
         };
         let mut err = empty_error();
         // SAFETY: the node is alive (Arc); `cfg` points into `params` for the call.

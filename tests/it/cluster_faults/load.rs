@@ -394,7 +394,7 @@ fn check_once(
                     }
                 }
                 for (i, l) in listed.iter().enumerate() {
-                    if l.as_ref().is_none_or(|l| l.contains(key)) {
+                    if !l.as_ref().is_some_and(|l| !l.contains(key)) {
                         f.still_listed.push(format!("{key} via proxy {i}"));
                     }
                 }

@@ -16,6 +16,7 @@ pub use write::WRITE_CHUNK;
 use crate::bucket::BucketMeta;
 use crate::cluster::{self, consistency, tombstone, Cluster};
 use crate::config::ProxyConfig;
+use crate::index::pending::Change;
 use crate::index::Index;
 use crate::limits::TooLarge;
 use crate::storage::{Context, GroupId, GroupResult, ReplicaInfo, Replicas, Storage, StorageError};
@@ -75,6 +76,29 @@ fn index_entry(
 ) -> Option<crate::index::shard::Entry> {
     let info = results.iter().find_map(|r| r.result.as_ref().ok())?;
     Some(crate::index::shard::Entry::of_replica(key, info))
+}
+
+/// What a read checks its replica against, looked up while it opens: the
+/// key's tombstone and the newest replica it does not bury. A node that
+/// was away may hold an older version (overwritten, or deleted): such a
+/// replica is never served. Each group waits at most
+/// [`tombstone::LOOKUP_TIMEOUT`]; nothing for a bucket of one group.
+fn versions(
+    storage: &dyn Storage,
+    ctx: &Context,
+    key: &str,
+) -> (Option<std::time::SystemTime>, Option<ReplicaInfo>) {
+    if ctx.groups.len() < 2 {
+        return (None, None);
+    }
+    let tomb = tombstone::find(storage, ctx, key);
+    let lctx = Context {
+        timeout: Some(tombstone::LOOKUP_TIMEOUT),
+        ..ctx.clone()
+    };
+    let mut found = storage.lookup(&lctx, key);
+    tombstone::bury(tomb, &mut found);
+    (tomb, consistency::newest(&found).cloned())
 }
 
 /// Adjusts the name index entry of a write once its body is stored.
@@ -155,19 +179,23 @@ impl Objects {
             let (storage, k) = (self.storage.clone(), key.to_string());
             blocking(move || read::open(storage.as_ref(), &ctx, &k, prefetch))
         };
-        let tomb = async {
+        let versions = async {
             let (storage, k, tctx) = (self.storage.clone(), key.to_string(), ctx.clone());
-            blocking(move || tombstone::find(storage.as_ref(), &tctx, &k)).await
+            blocking(move || versions(storage.as_ref(), &tctx, &k)).await
         };
-        let (open, tomb) = futures_util::future::join(open_in(ctx.clone()), tomb).await;
+        let (open, versions) = futures_util::future::join(open_in(ctx.clone()), versions).await;
         let mut open = open?;
-        let tomb = tomb?;
+        let (tomb, newest) = versions?;
         let repair = opts
             .recover_rate
             .filter(|_| groups.len() > 1)
             .map(|rate| self.repair_job(&ctx.namespace, groups, key, rate));
         while let Ok(o) = &open {
-            if !tombstone::buries(tomb, o.info()) {
+            let info = o.info();
+            let stale = newest
+                .as_ref()
+                .is_some_and(|n| n.mtime > info.mtime && n.differs_from(info));
+            if !tombstone::buries(tomb, info) && !stale {
                 break;
             }
             let dead = o.info().group;
@@ -224,11 +252,73 @@ impl Objects {
                 if let Some(describe) = describe {
                     describe(&mut entry);
                 }
-                let r = blocking(move || index.put(&index_ctx, &entry)).await;
-                self.index_outcome("write", key, r.map(|r| r.map(|_| ())));
+                let change = vec![(key.to_string(), Change::Put(entry))];
+                self.record(index, index_ctx, change, "write", key).await;
             }
         }
         Ok(results)
+    }
+
+    /// Records `changes` in the name index of the bucket of `ctx`: at once,
+    /// or in the queue of changes waiting for the bucket's primary
+    /// (src/index/pending.rs) when changes already wait there or the
+    /// update fails on a fault of the store.
+    async fn record(
+        &self,
+        index: Arc<Index>,
+        ctx: Context,
+        changes: Vec<(String, Change)>,
+        what: &str,
+        key: &str,
+    ) {
+        if index.pending().waiting(&ctx) {
+            for (k, c) in changes {
+                index.pending().push(&ctx, &k, c);
+            }
+            return;
+        }
+        let (i, c, ch) = (index.clone(), ctx.clone(), changes.clone());
+        let r = blocking(move || {
+            let removes: Vec<String> = ch
+                .iter()
+                .filter(|(_, c)| matches!(c, Change::Remove))
+                .map(|(k, _)| k.clone())
+                .collect();
+            if !removes.is_empty() {
+                i.remove(&c, &removes)?;
+            }
+            for (_, change) in &ch {
+                if let Change::Put(entry) = change {
+                    i.put(&c, entry)?;
+                }
+            }
+            Ok::<(), StorageError>(())
+        })
+        .await;
+        match r {
+            Ok(Err(e)) if e.is_backend_fault() => {
+                log::warn!("name index: the {what} of {key:?} waits for the primary: {e}");
+                for (k, c) in changes {
+                    index.pending().push(&ctx, &k, c);
+                }
+            }
+            r => self.index_outcome(what, key, r),
+        }
+    }
+
+    /// Replays the index changes waiting for their primary (every second,
+    /// src/runtime.rs); answers how many were applied.
+    pub async fn replay_index(&self) -> usize {
+        let Some(index) = self.index.clone() else {
+            return 0;
+        };
+        if index.pending().len().0 == 0 {
+            return 0;
+        }
+        let storage = self.storage.clone();
+        blocking(move || index.pending().replay(&index, storage.as_ref()))
+            .await
+            .unwrap_or(0)
     }
 
     /// Logs and counts an index update that failed after its object
@@ -337,9 +427,8 @@ impl Objects {
             Err(e) => e.is_not_found(),
         };
         if let Some(index) = self.index_of(&index_ctx).filter(|_| gone) {
-            let keys = vec![key.to_string()];
-            let r = blocking(move || index.remove(&index_ctx, &keys)).await;
-            self.index_outcome("removal", key, r.map(|r| r.map(|_| ())));
+            let change = vec![(key.to_string(), Change::Remove)];
+            self.record(index, index_ctx, change, "removal", key).await;
         }
         merged?;
         Ok(())
@@ -378,8 +467,9 @@ impl Objects {
         }
         if let Some(index) = self.index_of(&index_ctx).filter(|_| !gone.is_empty()) {
             let what = format!("{} keys", gone.len());
-            let r = blocking(move || index.remove(&index_ctx, &gone)).await;
-            self.index_outcome("bulk removal", &what, r.map(|r| r.map(|_| ())));
+            let changes = gone.into_iter().map(|k| (k, Change::Remove)).collect();
+            self.record(index, index_ctx, changes, "bulk removal", &what)
+                .await;
         }
         Ok(failed)
     }

@@ -21,6 +21,7 @@
 pub mod batch;
 pub mod check;
 pub mod page;
+pub mod pending;
 mod scan;
 pub mod shard;
 
@@ -121,6 +122,7 @@ pub struct Index {
     batches: Batches,
     known: Mutex<HashMap<ShardId, Known>>,
     counters: Counters,
+    pending: pending::Pending,
 }
 
 /// What an index remembers of a shard it updated.
@@ -154,7 +156,13 @@ impl Index {
             batches: Batches::default(),
             known: Mutex::new(HashMap::new()),
             counters: Counters::default(),
+            pending: pending::Pending::default(),
         }
+    }
+
+    /// Changes waiting for their bucket's primary (src/index/pending.rs).
+    pub fn pending(&self) -> &pending::Pending {
+        &self.pending
     }
 
     /// The counters since start.

@@ -260,7 +260,8 @@ struct LocalWriter {
     /// For a compare-and-swap: the version each group's object must still
     /// have when the write is renamed into place.
     expected: Option<Version>,
-    /// The modification time to store (the context's), else the commit's time.
+    /// The modification time to store: the context's, else the time the
+    /// first group committed (the same in every group).
     mtime: Option<SystemTime>,
 }
 
@@ -286,7 +287,8 @@ impl LocalWriter {
         }
         let mut header = self.header.clone();
         header.size = old_size.max(end);
-        header.mtime = self.mtime.unwrap_or_else(SystemTime::now);
+        // One time for every group's replica of this write.
+        header.mtime = *self.mtime.get_or_insert_with(SystemTime::now);
         header.csum = std::mem::replace(&mut w.hasher, Sha512::new()).finish();
         let write_header = (|| {
             let blocks = w.sums.finish(&w.file)?;

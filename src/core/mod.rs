@@ -262,7 +262,7 @@ impl Objects {
     /// Records `changes` in the name index of the bucket of `ctx`: at once,
     /// or in the queue of changes waiting for the bucket's primary
     /// (src/index/pending.rs) when changes already wait there or the
-    /// update fails on a fault of the store.
+    /// update fails because a group is unreachable (down, hung).
     async fn record(
         &self,
         index: Arc<Index>,
@@ -296,7 +296,7 @@ impl Objects {
         })
         .await;
         match r {
-            Ok(Err(e)) if e.is_backend_fault() => {
+            Ok(Err(e)) if e.is_unreachable() => {
                 log::warn!("name index: the {what} of {key:?} waits for the primary: {e}");
                 for (k, c) in changes {
                     index.pending().push(&ctx, &k, c);

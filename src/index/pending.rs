@@ -113,7 +113,12 @@ impl Pending {
             let mut done: Vec<(String, u64)> = Vec::new();
             let mut result: Result<(), StorageError> = Ok(());
             if !keys.is_empty() {
-                result = settled(&ns, "removals", index.remove(&ctx, &keys).map(|_| ()));
+                result = settled(
+                    index,
+                    &ns,
+                    "removals",
+                    index.remove(&ctx, &keys).map(|_| ()),
+                );
                 if result.is_ok() {
                     done.extend(removes.into_iter().map(|(k, s, _)| (k, s)));
                 }
@@ -186,12 +191,18 @@ fn current(
     })
 }
 
-/// An update's outcome for the queue: an error that is no fault of the
-/// store (the change itself is refused) will not go away by waiting: it
-/// is logged and the change dropped.
-fn settled(ns: &str, what: &str, r: Result<(), StorageError>) -> Result<(), StorageError> {
+/// An update's outcome for the queue: an error other than an unreachable
+/// group (a refusal, a damaged shard) will not go away by waiting: it is
+/// logged, counted as an index failure and the change dropped.
+fn settled(
+    index: &Index,
+    ns: &str,
+    what: &str,
+    r: Result<(), StorageError>,
+) -> Result<(), StorageError> {
     match r {
-        Err(e) if !e.is_backend_fault() => {
+        Err(e) if !e.is_unreachable() => {
+            index.note_failure();
             log::error!("name index of {ns}: waiting change of {what:?} dropped: {e}");
             Ok(())
         }
@@ -223,7 +234,7 @@ fn put_all(
                     return;
                 };
                 let Change::Put(entry) = change else { continue };
-                match settled(ns, &key, index.put(ctx, &entry)) {
+                match settled(index, ns, &key, index.put(ctx, &entry)) {
                     Ok(()) => done.lock().push((key, seq)),
                     Err(e) => {
                         failed.lock().get_or_insert(e);

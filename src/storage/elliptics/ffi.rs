@@ -363,26 +363,21 @@ impl Session {
         &self.params
     }
 
+    /// A session like this one with `change` made to its parameters.
+    fn with(&self, change: impl FnOnce(&mut SessionParams)) -> Result<Session, StorageError> {
+        let mut params = self.params.clone();
+        change(&mut params);
+        Session::new(&self._node, params)
+    }
+
     /// A session like this one over other groups.
     pub fn with_groups(&self, groups: Vec<i32>) -> Result<Session, StorageError> {
-        Session::new(
-            &self._node,
-            SessionParams {
-                groups,
-                ..self.params.clone()
-            },
-        )
+        self.with(|p| p.groups = groups)
     }
 
     /// A session like this one whose commands wait `seconds` for replies.
     pub fn with_timeout(&self, seconds: i64) -> Result<Session, StorageError> {
-        Session::new(
-            &self._node,
-            SessionParams {
-                timeout: seconds,
-                ..self.params.clone()
-            },
-        )
+        self.with(|p| p.timeout = seconds)
     }
 
     /// Runs one shim call that reports entries through [`entry_cb`].

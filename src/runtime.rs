@@ -66,6 +66,7 @@ pub fn run(state: web::Data<AppState>, log_file: Option<Arc<LogFile>>) -> std::i
         actix_web::rt::spawn(crate::s3::multipart::cleanup::clean_periodically(
             state.clone(),
         ));
+        actix_web::rt::spawn(replay_index(state.clone()));
         actix_web::rt::spawn(update_statistics(state));
         listeners.run().await
     })
@@ -129,5 +130,17 @@ async fn update_statistics(state: web::Data<AppState>) {
         }
         let secs = state.snapshot().config.proxy.bucket_stat_update_interval;
         actix_web::rt::time::sleep(Duration::from_secs(secs.max(1))).await;
+    }
+}
+
+/// Every second, replays the name index changes that wait for their
+/// bucket's primary (src/index/pending.rs).
+async fn replay_index(state: web::Data<AppState>) {
+    loop {
+        actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+        let n = state.objects.replay_index().await;
+        if n > 0 {
+            log::info!("name index: {n} waiting changes replayed");
+        }
     }
 }

@@ -220,6 +220,12 @@ ell_session *ell_session_new(ell_node *node, const ell_session_config *cfg, ell_
 		s->s.set_trace_id(cfg->trace_id);
 		if (cfg->timeout > 0)
 			s->s.set_timeout(cfg->timeout);
+		if (cfg->has_timestamp) {
+			dnet_time ts;
+			ts.tsec = cfg->timestamp_sec;
+			ts.tnsec = cfg->timestamp_nsec;
+			s->s.set_timestamp(ts);
+		}
 		out = s.release();
 		return 0;
 	});

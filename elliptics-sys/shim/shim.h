@@ -54,6 +54,11 @@ typedef struct ell_session_config {
 	uint64_t trace_id;
 	/* Seconds; 0 = the node's wait timeout. */
 	long timeout;
+	/* With has_timestamp, writes store this modification time instead of
+	 * the current one (a recovery copy keeps its source's). */
+	int has_timestamp;
+	uint64_t timestamp_sec;
+	uint64_t timestamp_nsec;
 } ell_session_config;
 
 /* One reply of a write, read, lookup or remove. */

@@ -156,8 +156,13 @@ impl Recovery {
         let copied = (|| {
             let mut reader = storage.open(&Context::new(namespace, vec![source.group]), key)?;
             let size = reader.info().size;
-            let mut writer =
-                storage.write(&Context::new(namespace, stale.to_vec()), key, None, size)?;
+            // The copy keeps the source's modification time: the replicas
+            // then compare equal, and a later check copies nothing back.
+            let wctx = Context {
+                timestamp: Some(reader.info().mtime),
+                ..Context::new(namespace, stale.to_vec())
+            };
+            let mut writer = storage.write(&wctx, key, None, size)?;
             let mut pos = 0;
             while pos < size {
                 let n = RECOVERY_CHUNK.min((size - pos) as usize);
@@ -175,7 +180,17 @@ impl Recovery {
             let mut groups = vec![source.group];
             groups.extend_from_slice(stale);
             for r in storage.lookup(&Context::new(namespace, groups), key) {
-                let Ok(now) = r.result else { continue };
+                let now = match r.result {
+                    Ok(now) => now,
+                    // The source was deleted since: copying it would undo the delete.
+                    Err(e) if r.group == source.group && e.is_not_found() => {
+                        return Err(StorageError::new(
+                            libc::EAGAIN,
+                            format!("group {}: the key was deleted during recovery", r.group),
+                        ));
+                    }
+                    Err(_) => continue,
+                };
                 let changed = if r.group == source.group {
                     now.differs_from(&start)
                 } else {

@@ -13,6 +13,7 @@ pub mod estimator;
 pub mod pain;
 mod repair;
 mod replica;
+pub mod tombstone;
 
 pub use repair::RepairJob;
 pub use replica::choose_replica;

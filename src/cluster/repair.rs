@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 
-use super::{consistency, Cluster};
+use super::{consistency, tombstone, Cluster};
 use crate::storage::{
     Context, GroupId, GroupResult, ObjectReader, ReplicaInfo, Storage, StorageError,
 };
@@ -33,15 +33,41 @@ impl RepairJob {
     /// Looks the key up in every group in the background, counts the
     /// replicas out of sync and copies the newest replica over them. Used
     /// after reads.
+    /// Replicas a tombstone buries (deleted data a node brought back)
+    /// count as missing: the newest live replica is copied over them, or,
+    /// when there is none, they are removed.
     pub fn check_in_background(self) {
         background(move || {
-            let results = self.lookup();
+            let mut results = self.lookup();
+            let tomb = tombstone::find(self.storage.as_ref(), &self.ctx(), &self.key);
+            let buried = tombstone::bury(tomb, &mut results);
             let stale = consistency::out_of_sync_groups(&results);
             self.cluster.note_out_of_sync(&self.namespace, &stale);
-            if let Some(source) = consistency::newest(&results) {
-                self.recover(source, &stale);
+            match consistency::newest(&results) {
+                Some(source) => self.recover(source, &stale),
+                None => self.remove_buried(&buried),
             }
         });
+    }
+
+    fn ctx(&self) -> Context {
+        Context::new(self.namespace.clone(), self.groups.clone())
+    }
+
+    /// Completes a delete that `groups` missed (their replica is older than
+    /// the key's tombstone).
+    fn remove_buried(&self, groups: &[GroupId]) {
+        if groups.is_empty() {
+            return;
+        }
+        let ctx = Context::new(self.namespace.clone(), groups.to_vec());
+        let results = self.storage.remove(&ctx, &self.key);
+        log::info!(
+            "recover: {}/{}: removed deleted replicas in {groups:?}: {:?}",
+            self.namespace,
+            self.key,
+            results.iter().map(|r| r.result.is_ok()).collect::<Vec<_>>()
+        );
     }
 
     /// Copies `source` over the `stale` groups in the background (a lookup
@@ -61,12 +87,22 @@ impl RepairJob {
     }
 
     fn lookup(&self) -> Vec<GroupResult<ReplicaInfo>> {
-        let ctx = Context::new(self.namespace.clone(), self.groups.clone());
-        self.storage.lookup(&ctx, &self.key)
+        self.storage.lookup(&self.ctx(), &self.key)
     }
 
     fn recover(&self, source: &ReplicaInfo, stale: &[GroupId]) {
         if stale.is_empty() {
+            return;
+        }
+        // Never copy deleted data back (a replica a node kept while down).
+        let tomb = tombstone::find(self.storage.as_ref(), &self.ctx(), &self.key);
+        if tombstone::buries(tomb, source) {
+            log::info!(
+                "recover: {}/{}: group {} holds a deleted replica: not copied",
+                self.namespace,
+                self.key,
+                source.group
+            );
             return;
         }
         let Some(_slot) = self.cluster.recovery.slot() else {

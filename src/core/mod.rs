@@ -20,8 +20,9 @@ pub use read::{Download, OpenObject, Piece, ReadOptions};
 pub use write::WRITE_CHUNK;
 
 use crate::bucket::BucketMeta;
-use crate::cluster::{self, consistency, Cluster};
+use crate::cluster::{self, consistency, tombstone, Cluster};
 use crate::config::ProxyConfig;
+use crate::index::pending::Change;
 use crate::index::Index;
 use crate::limits::TooLarge;
 use crate::storage::{Context, GroupId, GroupResult, ReplicaInfo, Replicas, Storage, StorageError};
@@ -50,6 +51,29 @@ fn index_entry(
 ) -> Option<crate::index::shard::Entry> {
     let info = results.iter().find_map(|r| r.result.as_ref().ok())?;
     Some(crate::index::shard::Entry::of_replica(key, info))
+}
+
+/// What a read checks its replica against, looked up while it opens: the
+/// key's tombstone and the newest replica it does not bury. A node that
+/// was away may hold an older version (overwritten, or deleted): such a
+/// replica is never served. Each group waits at most
+/// [`tombstone::LOOKUP_TIMEOUT`]; nothing for a bucket of one group.
+fn versions(
+    storage: &dyn Storage,
+    ctx: &Context,
+    key: &str,
+) -> (Option<std::time::SystemTime>, Option<ReplicaInfo>) {
+    if ctx.groups.len() < 2 {
+        return (None, None);
+    }
+    let tomb = tombstone::find(storage, ctx, key);
+    let lctx = Context {
+        timeout: Some(tombstone::LOOKUP_TIMEOUT),
+        ..ctx.clone()
+    };
+    let mut found = storage.lookup(&lctx, key);
+    tombstone::bury(tomb, &mut found);
+    (tomb, consistency::newest(&found).cloned())
 }
 
 /// Adjusts the name index entry of a write once its body is stored.
@@ -115,7 +139,10 @@ impl Objects {
 
     /// Opens `key` for reading: the replicas not being defragmented and the
     /// fastest first. One blocking-pool hop, which also reads the first chunk
-    /// when `opts.prefetch_from` says where the body will start.
+    /// when `opts.prefetch_from` says where the body will start; the key's
+    /// tombstone is looked up in another hop at the same time, and a
+    /// replica it buries (deleted while its node was away) is never
+    /// served: the other groups are read, else the key is not found.
     pub async fn open(
         &self,
         mut ctx: Context,
@@ -124,16 +151,50 @@ impl Objects {
     ) -> Result<OpenObject, ObjectError> {
         let groups = ctx.groups.clone();
         ctx.groups = self.cluster.read_order(&groups);
-        let storage = self.storage.clone();
-        let k = key.to_string();
         let prefetch = opts.prefetch_from;
-        let mut open = blocking(move || read::open(storage.as_ref(), &ctx, &k, prefetch)).await??;
-        if let Some(rate) = opts.recover_rate {
-            if groups.len() > 1 {
-                let job = self.repair_job(open.namespace(), groups, key, rate);
-                open.wrap_reader(|reader| job.clone().repair_corrupt(reader));
-                job.check_in_background();
+        let open_in = |ctx: Context| {
+            let (storage, k) = (self.storage.clone(), key.to_string());
+            blocking(move || read::open(storage.as_ref(), &ctx, &k, prefetch))
+        };
+        let versions = async {
+            let (storage, k, tctx) = (self.storage.clone(), key.to_string(), ctx.clone());
+            blocking(move || versions(storage.as_ref(), &tctx, &k)).await
+        };
+        let (open, versions) = futures_util::future::join(open_in(ctx.clone()), versions).await;
+        let mut open = open?;
+        let (tomb, newest) = versions?;
+        let repair = opts
+            .recover_rate
+            .filter(|_| groups.len() > 1)
+            .map(|rate| self.repair_job(&ctx.namespace, groups, key, rate));
+        while let Ok(o) = &open {
+            let info = o.info();
+            let stale = newest
+                .as_ref()
+                .is_some_and(|n| n.mtime > info.mtime && n.differs_from(info));
+            if !tombstone::buries(tomb, info) && !stale {
+                break;
             }
+            let dead = o.info().group;
+            ctx.groups.retain(|&g| g != dead);
+            open = if ctx.groups.is_empty() {
+                Err(StorageError::not_found("deleted (tombstone)"))
+            } else {
+                open_in(ctx.clone()).await?
+            };
+        }
+        let mut open = match open {
+            Ok(o) => o,
+            Err(e) => {
+                if let (Some(job), true) = (repair, tomb.is_some()) {
+                    job.check_in_background();
+                }
+                return Err(e.into());
+            }
+        };
+        if let Some(job) = repair {
+            open.wrap_reader(|reader| job.clone().repair_corrupt(reader));
+            job.check_in_background();
         }
         Ok(open)
     }
@@ -178,11 +239,73 @@ impl Objects {
                 if let Some(describe) = describe {
                     describe(&mut entry);
                 }
-                let r = blocking(move || index.put(&index_ctx, &entry)).await;
-                self.index_outcome("write", key, r.map(|r| r.map(|_| ())));
+                let change = vec![(key.to_string(), Change::Put(entry))];
+                self.record(index, index_ctx, change, "write", key).await;
             }
         }
         Ok(written)
+    }
+
+    /// Records `changes` in the name index of the bucket of `ctx`: at once,
+    /// or in the queue of changes waiting for the bucket's primary
+    /// (src/index/pending.rs) when changes already wait there or the
+    /// update fails because a group is unreachable (down, hung).
+    async fn record(
+        &self,
+        index: Arc<Index>,
+        ctx: Context,
+        changes: Vec<(String, Change)>,
+        what: &str,
+        key: &str,
+    ) {
+        if index.pending().waiting(&ctx) {
+            for (k, c) in changes {
+                index.pending().push(&ctx, &k, c);
+            }
+            return;
+        }
+        let (i, c, ch) = (index.clone(), ctx.clone(), changes.clone());
+        let r = blocking(move || {
+            let removes: Vec<String> = ch
+                .iter()
+                .filter(|(_, c)| matches!(c, Change::Remove))
+                .map(|(k, _)| k.clone())
+                .collect();
+            if !removes.is_empty() {
+                i.remove(&c, &removes)?;
+            }
+            for (_, change) in &ch {
+                if let Change::Put(entry) = change {
+                    i.put(&c, entry)?;
+                }
+            }
+            Ok::<(), StorageError>(())
+        })
+        .await;
+        match r {
+            Ok(Err(e)) if e.is_unreachable() => {
+                log::warn!("name index: the {what} of {key:?} waits for the primary: {e}");
+                for (k, c) in changes {
+                    index.pending().push(&ctx, &k, c);
+                }
+            }
+            r => self.index_outcome(what, key, r),
+        }
+    }
+
+    /// Replays the index changes waiting for their primary (every second,
+    /// src/runtime.rs); answers how many were applied.
+    pub async fn replay_index(&self) -> usize {
+        let Some(index) = self.index.clone() else {
+            return 0;
+        };
+        if index.pending().len().0 == 0 {
+            return 0;
+        }
+        let storage = self.storage.clone();
+        blocking(move || index.pending().replay(index.as_ref(), storage.as_ref()))
+            .await
+            .unwrap_or(0)
     }
 
     /// Logs and counts an index update that failed after its object
@@ -232,8 +355,20 @@ impl Objects {
         let (namespace, groups) = (ctx.namespace.clone(), ctx.groups.clone());
         let storage = self.storage.clone();
         let k = key.to_string();
-        let results = blocking(move || storage.lookup(&ctx, &k)).await?;
-        results.any_ok()?;
+        // Replicas the key's tombstone buries count as missing.
+        let (mut results, tomb) = blocking(move || {
+            let tomb = tombstone::find(storage.as_ref(), &ctx, &k);
+            (storage.lookup(&ctx, &k), tomb)
+        })
+        .await?;
+        let buried = tombstone::bury(tomb, &mut results);
+        if let Err(e) = results.any_ok() {
+            if let (Some(rate), false) = (recover_rate, buried.is_empty()) {
+                self.repair_job(&namespace, groups, key, rate)
+                    .check_in_background();
+            }
+            return Err(e.into());
+        }
         let out_of_sync = consistency::out_of_sync_groups(&results);
         if !out_of_sync.is_empty() {
             self.cluster.note_out_of_sync(&namespace, &out_of_sync);
@@ -258,7 +393,9 @@ impl Objects {
 
     /// Removes `key` from every group; fails when every group failed.
     /// Its entry leaves the bucket's name index too (also when no group
-    /// had the object: the entry was dangling).
+    /// had the object: the entry was dangling). A removal that a group
+    /// missed (down, hung) leaves a tombstone, so the replica that group
+    /// keeps never comes back (src/cluster/tombstone.rs).
     pub async fn remove(&self, ctx: Context, key: &str) -> Result<(), ObjectError> {
         let held = self.publishing(&ctx, key).await;
         self.remove_held(ctx, key, &held).await
@@ -281,16 +418,22 @@ impl Objects {
         let storage = self.storage.clone();
         let k = key.to_string();
         let index_ctx = ctx.clone();
-        let results = blocking(move || storage.remove(&ctx, &k)).await?;
+        let results = blocking(move || {
+            let results = storage.remove(&ctx, &k);
+            if tombstone::needed(&results) && results.any_ok().is_ok() {
+                tombstone::write(storage.as_ref(), &ctx, &k);
+            }
+            results
+        })
+        .await?;
         let merged = results.any_ok();
         let gone = match &merged {
             Ok(()) => true,
             Err(e) => e.is_not_found(),
         };
         if let Some(index) = self.index_of(&index_ctx).filter(|_| gone) {
-            let keys = vec![key.to_string()];
-            let r = blocking(move || index.remove(&index_ctx, &keys)).await;
-            self.index_outcome("removal", key, r.map(|r| r.map(|_| ())));
+            let change = vec![(key.to_string(), Change::Remove)];
+            self.record(index, index_ctx, change, "removal", key).await;
         }
         merged?;
         Ok(())
@@ -306,6 +449,11 @@ impl Objects {
         let index_ctx = ctx.clone();
         let (keys, results) = blocking(move || {
             let r = storage.bulk_remove(&ctx, &keys);
+            for (key, results) in keys.iter().zip(&r) {
+                if tombstone::needed(results) && results.any_ok().is_ok() {
+                    tombstone::write(storage.as_ref(), &ctx, key);
+                }
+            }
             (keys, r)
         })
         .await?;
@@ -324,8 +472,9 @@ impl Objects {
         }
         if let Some(index) = self.index_of(&index_ctx).filter(|_| !gone.is_empty()) {
             let what = format!("{} keys", gone.len());
-            let r = blocking(move || index.remove(&index_ctx, &gone)).await;
-            self.index_outcome("bulk removal", &what, r.map(|r| r.map(|_| ())));
+            let changes = gone.into_iter().map(|k| (k, Change::Remove)).collect();
+            self.record(index, index_ctx, changes, "bulk removal", &what)
+                .await;
         }
         Ok(failed)
     }

@@ -21,6 +21,7 @@
 pub mod batch;
 pub mod check;
 pub mod page;
+pub mod pending;
 mod scan;
 pub mod shard;
 
@@ -123,6 +124,7 @@ pub struct Index {
     batches: Batches,
     known: Mutex<HashMap<ShardId, Known>>,
     counters: Counters,
+    pending: pending::Pending,
 }
 
 /// What an index remembers of a shard it updated.
@@ -156,7 +158,13 @@ impl Index {
             batches: Batches::default(),
             known: Mutex::new(HashMap::new()),
             counters: Counters::default(),
+            pending: pending::Pending::default(),
         }
+    }
+
+    /// Changes waiting for their bucket's primary (src/index/pending.rs).
+    pub fn pending(&self) -> &pending::Pending {
+        &self.pending
     }
 
     /// The counters since start.
@@ -566,6 +574,20 @@ impl Index {
     fn read_shard(&self, ictx: &Context, id: u64) -> Result<Shard, StorageError> {
         let stored = cas::read(self.storage.as_ref(), ictx, &shard_key(id), OBJECT_LIMIT)?;
         Self::shard_of(ictx, id, stored.as_ref().map(|s| s.payload.as_slice()))
+    }
+}
+
+impl pending::Apply for Index {
+    fn put(&self, bucket: &Context, entry: &Entry) -> Result<(), StorageError> {
+        Index::put(self, bucket, entry)
+    }
+
+    fn remove(&self, bucket: &Context, keys: &[String]) -> Result<usize, StorageError> {
+        Index::remove(self, bucket, keys)
+    }
+
+    fn note_failure(&self) {
+        Index::note_failure(self)
     }
 }
 

@@ -102,6 +102,7 @@ impl Req {
             cflags: self.num_param("cflags")?.unwrap_or(0),
             trace_id: trace,
             timeout: None,
+            timestamp: None,
         })
     }
 }

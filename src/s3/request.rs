@@ -67,6 +67,7 @@ impl S3Req {
             cflags: 0,
             trace_id: rand::random(),
             timeout: None,
+            timestamp: None,
         }
     }
 }

@@ -109,6 +109,23 @@ impl StorageError {
         .contains(&-self.errno)
     }
 
+    /// Whether the group could not be reached or did not answer in time (a
+    /// node down, hung, or its connection cut): waiting may cure it, unlike
+    /// a refusal or damaged data.
+    pub fn is_unreachable(&self) -> bool {
+        [
+            libc::ETIMEDOUT,
+            libc::ENXIO,
+            libc::ECONNRESET,
+            libc::ECONNREFUSED,
+            libc::ECONNABORTED,
+            libc::EHOSTUNREACH,
+            libc::ENOTCONN,
+            libc::EPIPE,
+        ]
+        .contains(&-self.errno)
+    }
+
     /// Classifies the errno as SPEC.md maps it to HTTP.
     pub fn class(&self) -> ErrorClass {
         match -self.errno {

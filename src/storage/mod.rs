@@ -44,6 +44,9 @@ pub struct Context {
     pub trace_id: u64,
     /// Operation timeout, when the backend supports one.
     pub timeout: Option<Duration>,
+    /// The modification time a write stores instead of the current time:
+    /// a recovery copy keeps its source's, so the replicas compare equal.
+    pub timestamp: Option<SystemTime>,
 }
 
 impl Context {

@@ -54,6 +54,7 @@ impl VodReq {
             cflags: 0,
             trace_id: trace,
             timeout: None,
+            timestamp: None,
         })
     }
 }

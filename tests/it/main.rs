@@ -12,6 +12,7 @@ mod browser;
 mod cas;
 mod check_config;
 mod cli;
+mod cluster_faults;
 mod compat;
 mod connection_budget;
 mod dashboard;

@@ -177,9 +177,19 @@ fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
     walk.found
 }
 
+/// The source tree checked: `src/`, or `STRUCTURE_SRC` (another checkout's
+/// `src/`, to print the graph of an older tree: `git worktree add
+/// /tmp/old COMMIT && STRUCTURE_SRC=/tmp/old/src cargo test --test it
+/// structure::top_level -- --nocapture`).
+fn src_dir() -> PathBuf {
+    std::env::var_os("STRUCTURE_SRC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))
+}
+
 #[test]
 fn top_level_modules_import_no_cycle() {
-    let graph = import_graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    let graph = import_graph(&src_dir());
     assert!(graph.len() > 10, "{graph:?}");
     for (m, deps) in &graph {
         println!(

@@ -37,6 +37,9 @@ pub struct SessionParams {
     pub trace_id: u64,
     /// Seconds; 0 = the node's wait timeout.
     pub timeout: i64,
+    /// Modification time writes store, (seconds, nanoseconds) since the
+    /// epoch; `None`: the current time.
+    pub timestamp: Option<(u64, u64)>,
 }
 
 /// File information carried by write and lookup replies.
@@ -339,6 +342,9 @@ impl Session {
             cflags: params.cflags,
             trace_id: params.trace_id,
             timeout: params.timeout as _,
+            has_timestamp: params.timestamp.is_some() as _,
+            timestamp_sec: params.timestamp.map_or(0, |t| t.0),
+            timestamp_nsec: params.timestamp.map_or(0, |t| t.1),
         };
         let mut err = empty_error();
         // SAFETY: the node is alive (Arc); `cfg` points into `params` for the call.
@@ -357,26 +363,21 @@ impl Session {
         &self.params
     }
 
+    /// A session like this one with `change` made to its parameters.
+    fn with(&self, change: impl FnOnce(&mut SessionParams)) -> Result<Session, StorageError> {
+        let mut params = self.params.clone();
+        change(&mut params);
+        Session::new(&self._node, params)
+    }
+
     /// A session like this one over other groups.
     pub fn with_groups(&self, groups: Vec<i32>) -> Result<Session, StorageError> {
-        Session::new(
-            &self._node,
-            SessionParams {
-                groups,
-                ..self.params.clone()
-            },
-        )
+        self.with(|p| p.groups = groups)
     }
 
     /// A session like this one whose commands wait `seconds` for replies.
     pub fn with_timeout(&self, seconds: i64) -> Result<Session, StorageError> {
-        Session::new(
-            &self._node,
-            SessionParams {
-                timeout: seconds,
-                ..self.params.clone()
-            },
-        )
+        self.with(|p| p.timeout = seconds)
     }
 
     /// Runs one shim call that reports entries through [`entry_cb`].

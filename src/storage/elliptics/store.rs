@@ -108,6 +108,10 @@ impl EllipticsStore {
                 cflags: ctx.cflags,
                 trace_id: ctx.trace_id,
                 timeout: ctx.timeout.map(|t| t.as_secs().max(1) as i64).unwrap_or(0),
+                timestamp: ctx.timestamp.map(|t| {
+                    let d = crate::time::since_epoch(t);
+                    (d.as_secs(), u64::from(d.subsec_nanos()))
+                }),
             },
         )
     }

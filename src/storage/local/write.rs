@@ -83,6 +83,7 @@ fn start_writer(
         written: 0,
         targets: Vec::new(),
         expected: None,
+        mtime: ctx.timestamp,
     };
     for t in targets {
         let result = match (store.group(t.group), t.result) {
@@ -259,6 +260,9 @@ struct LocalWriter {
     /// For a compare-and-swap: the version each group's object must still
     /// have when the write is renamed into place.
     expected: Option<Version>,
+    /// The modification time to store: the context's, else the time the
+    /// first group committed (the same in every group).
+    mtime: Option<SystemTime>,
 }
 
 impl LocalWriter {
@@ -283,7 +287,8 @@ impl LocalWriter {
         }
         let mut header = self.header.clone();
         header.size = old_size.max(end);
-        header.mtime = SystemTime::now();
+        // One time for every group's replica of this write.
+        header.mtime = *self.mtime.get_or_insert_with(SystemTime::now);
         header.csum = std::mem::replace(&mut w.hasher, Sha512::new()).finish();
         let write_header = (|| {
             let blocks = w.sums.finish(&w.file)?;

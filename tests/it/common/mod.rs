@@ -155,15 +155,37 @@ impl Proxy {
     /// Like `prepare`, on the given store (a started `dnet_ioserv` for Elliptics).
     pub fn prepare_on(setup: Setup, store: Backend) -> Proxy {
         let dir = tempfile::tempdir().expect("tempdir");
+        let ioserv = (store == Backend::Elliptics)
+            .then(|| Ioserv::start(&dir.path().join("elliptics"), &setup.groups));
+        let remotes: Vec<String> = ioserv.iter().map(|io| io.address.clone()).collect();
+        Proxy::prepare_in(setup, dir, ioserv, &remotes)
+    }
+
+    /// Like `prepare`, on Elliptics nodes already running elsewhere (a
+    /// cluster of several `dnet_ioserv`, tests/it/cluster_faults): the
+    /// proxy's `elliptics.remote` lists every address of `nodes`.
+    pub fn prepare_on_nodes(setup: Setup, nodes: &[&Ioserv]) -> Proxy {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let remotes: Vec<String> = nodes.iter().map(|io| io.address.clone()).collect();
+        Proxy::prepare_in(setup, dir, None, &remotes)
+    }
+
+    /// Writes the files in `dir`: the config (Elliptics with `remotes`
+    /// when there are any, else the embedded store), the bucket list and
+    /// the bucket metadata.
+    fn prepare_in(
+        setup: Setup,
+        dir: tempfile::TempDir,
+        ioserv: Option<Ioserv>,
+        remotes: &[String],
+    ) -> Proxy {
         let port = free_port();
         let config_path = dir.path().join("config.json");
         let buckets_path = dir.path().join("buckets.txt");
         let spec_path = dir.path().join("buckets.json");
         let mut cfg = config_json(&setup, dir.path(), port);
-        let ioserv = (store == Backend::Elliptics)
-            .then(|| Ioserv::start(&dir.path().join("elliptics"), &setup.groups));
-        if let Some(io) = &ioserv {
-            io.configure_proxy(&mut cfg);
+        if !remotes.is_empty() {
+            configure_elliptics(&mut cfg, remotes);
         }
         std::fs::write(&config_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
         std::fs::write(&buckets_path, setup.bucket_list.join("\n")).unwrap();
@@ -604,18 +626,6 @@ impl Ioserv {
         }
     }
 
-    /// Replaces the `local` section with `elliptics.remote` pointing here,
-    /// with short timeouts so a dead node is noticed quickly.
-    pub fn configure_proxy(&self, cfg: &mut Value) {
-        if let Some(o) = cfg.as_object_mut() {
-            o.remove("local");
-        }
-        let e = &mut cfg["elliptics"];
-        e["remote"] = json!([self.address]);
-        e["node-config"] = json!({"io-thread-num": 4, "nonblocking-io-thread-num": 2,
-            "net-thread-num": 2, "wait-timeout": 5, "check-timeout": 2, "stall-count": 3});
-    }
-
     /// Gives backends of groups with `delay_ms` their delay through backend control.
     pub fn apply_delays(&self, groups: &[Group]) {
         for g in groups.iter().filter(|g| g.delay_ms > 0) {
@@ -652,6 +662,18 @@ impl Ioserv {
         };
         panic!("backend control ({what} on group {group}) needs the tests built with --features elliptics");
     }
+}
+
+/// Replaces the `local` section of a proxy config with `elliptics.remote`
+/// listing `remotes`, with short timeouts so a dead node is noticed quickly.
+pub fn configure_elliptics(cfg: &mut Value, remotes: &[String]) {
+    if let Some(o) = cfg.as_object_mut() {
+        o.remove("local");
+    }
+    let e = &mut cfg["elliptics"];
+    e["remote"] = json!(remotes);
+    e["node-config"] = json!({"io-thread-num": 4, "nonblocking-io-thread-num": 2,
+        "net-thread-num": 2, "wait-timeout": 5, "check-timeout": 2, "stall-count": 3});
 }
 
 /// Backend control operations the tests use.

@@ -1,0 +1,168 @@
+//! Tombstones: a delete that did not reach every group of a bucket (a node
+//! down or hung) leaves a small marker of the key in the bucket's
+//! `B/tombstone` namespace, in every group that takes it. When the missed
+//! node returns with its old replica, reads and recover-on-read compare
+//! that replica's modification time with the tombstone's: a replica not
+//! newer than the tombstone is deleted data. Reads skip it (404 when no
+//! newer replica exists), and repair removes it instead of copying it
+//! back. A later write of the key is newer than its tombstone and wins.
+//!
+//! A tombstone counts for [`LIFETIME`] (a node away longer than that must
+//! come back empty, docs/reliability.md); an older one is ignored and
+//! removed when a read finds it.
+
+use std::time::{Duration, SystemTime};
+
+use crate::storage::{Context, GroupResult, ReplicaInfo, Replicas, Storage};
+
+/// How long a tombstone outlives its delete.
+pub const LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// How long a tombstone lookup waits for a group: a hung node must not
+/// cost a read the whole storage timeout (a group that does not answer in
+/// time holds no tombstone for this read; the others do).
+pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The namespace holding the tombstones of `namespace`.
+pub fn namespace(namespace: &str) -> String {
+    format!("{namespace}/tombstone")
+}
+
+fn tomb_ctx(ctx: &Context) -> Context {
+    Context {
+        namespace: namespace(&ctx.namespace),
+        timeout: Some(LOOKUP_TIMEOUT),
+        timestamp: None,
+        ..ctx.clone()
+    }
+}
+
+/// Whether a delete's per-group results leave a replica that may come
+/// back: a group failed other than with "not found".
+pub fn needed(results: &[GroupResult<()>]) -> bool {
+    results
+        .iter()
+        .any(|r| r.result.as_ref().is_err_and(|e| !e.is_not_found()))
+}
+
+/// Writes the tombstone of `key` into every group of `ctx`. Blocking.
+/// Answers whether at least one group took it.
+pub fn write(storage: &dyn Storage, ctx: &Context, key: &str) -> bool {
+    let mut tctx = tomb_ctx(ctx);
+    tctx.timeout = None;
+    let written = crate::storage::write_small(storage, &tctx, key, b"deleted")
+        .and_then(|results| results.any_ok());
+    match written {
+        Ok(_) => true,
+        Err(e) => {
+            log::error!("tombstone of {}/{key} not written: {e}", ctx.namespace);
+            false
+        }
+    }
+}
+
+/// The time of the newest live tombstone of `key` in the groups of `ctx`,
+/// if any. Blocking; each group waits at most [`LOOKUP_TIMEOUT`].
+pub fn find(storage: &dyn Storage, ctx: &Context, key: &str) -> Option<SystemTime> {
+    if ctx.groups.len() < 2 {
+        return None;
+    }
+    let tctx = tomb_ctx(ctx);
+    let found = storage.lookup(&tctx, key);
+    let newest = found
+        .iter()
+        .filter_map(|r| r.result.as_ref().ok())
+        .map(|r| r.mtime)
+        .max()?;
+    let age = SystemTime::now().duration_since(newest).unwrap_or_default();
+    if age > LIFETIME {
+        storage.remove(&tctx, key);
+        return None;
+    }
+    Some(newest)
+}
+
+/// Whether `replica` is data a tombstone of time `tomb` deleted.
+pub fn buries(tomb: Option<SystemTime>, replica: &ReplicaInfo) -> bool {
+    tomb.is_some_and(|t| replica.mtime <= t)
+}
+
+/// Replaces the replicas of `results` that `tomb` buries by "not found",
+/// so consistency and repair see them as missing; answers their groups.
+pub fn bury(
+    tomb: Option<SystemTime>,
+    results: &mut [GroupResult<ReplicaInfo>],
+) -> Vec<crate::storage::GroupId> {
+    let mut buried = Vec::new();
+    for r in results.iter_mut() {
+        if r.result.as_ref().is_ok_and(|i| buries(tomb, i)) {
+            r.result = Err(crate::storage::StorageError::not_found(
+                "deleted (tombstone)",
+            ));
+            buried.push(r.group);
+        }
+    }
+    buried
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LocalConfig, LocalGroupConfig};
+    use crate::storage::local::LocalStore;
+    use crate::storage::{write_small, StorageError};
+
+    fn store(dir: &std::path::Path) -> LocalStore {
+        LocalStore::open(&LocalConfig {
+            path: dir.to_path_buf(),
+            groups: (1..=3)
+                .map(|group| LocalGroupConfig {
+                    group,
+                    ..Default::default()
+                })
+                .collect(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn only_a_partial_delete_needs_one() {
+        let ok = |group| GroupResult {
+            group,
+            result: Ok(()),
+        };
+        let gone = GroupResult {
+            group: 2,
+            result: Err(StorageError::not_found("gone")),
+        };
+        assert!(!needed(&[ok(1), gone.clone()]));
+        let down = GroupResult {
+            group: 3,
+            result: Err(StorageError::new(-libc::ETIMEDOUT, "timeout")),
+        };
+        assert!(needed(&[ok(1), gone, down]));
+    }
+
+    #[test]
+    fn a_tombstone_buries_older_replicas_not_newer_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let all = Context::new("b", vec![1, 2, 3]);
+        write_small(&s, &all, "k", b"old").unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(find(&s, &all, "k").is_none());
+        assert!(write(&s, &Context::new("b", vec![2, 3]), "k"));
+        let tomb = find(&s, &all, "k");
+        assert!(tomb.is_some());
+        let mut found = s.lookup(&all, "k");
+        assert_eq!(bury(tomb, &mut found), vec![1, 2, 3]);
+        assert!(found.iter().all(|r| r.result.is_err()));
+        std::thread::sleep(Duration::from_millis(5));
+        write_small(&s, &Context::new("b", vec![1]), "k", b"new").unwrap();
+        let mut found = s.lookup(&all, "k");
+        assert_eq!(bury(tomb, &mut found), vec![2, 3]);
+        assert!(found[0].result.is_ok());
+        // A bucket of one group has no replica to come back.
+        assert!(find(&s, &Context::new("b", vec![2]), "k").is_none());
+    }
+}

@@ -1,0 +1,315 @@
+//! Index changes waiting for the primary: an object write or removal whose
+//! index update failed (the bucket's first group down or hung) is kept
+//! here, and the proxy replays it every second until the primary takes it
+//! (docs/index.md, "When the primary is away"). While a bucket has changes
+//! waiting, its new changes queue behind them, so a key's changes land in
+//! the order they were made; a key keeps only its last change.
+//!
+//! The queue is in the proxy's memory: a proxy stopped while its primary is
+//! away loses its waiting changes (docs/reliability.md).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+use super::shard::Entry;
+use crate::cluster::{consistency, tombstone};
+use crate::storage::{Context, Storage, StorageError};
+
+/// What a replay needs of the name index (the index implements it; the
+/// queue lives in the index, so it names no index type).
+pub trait Apply: Sync {
+    /// Records `entry` in `bucket`'s index.
+    fn put(&self, bucket: &Context, entry: &Entry) -> Result<(), StorageError>;
+    /// Removes `keys` from `bucket`'s index.
+    fn remove(&self, bucket: &Context, keys: &[String]) -> Result<usize, StorageError>;
+    /// Counts an index update that failed for good.
+    fn note_failure(&self);
+}
+
+/// One waiting change of a key.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Upsert this entry.
+    Put(Entry),
+    /// Drop the key's entry.
+    Remove,
+}
+
+/// The changes of one bucket.
+struct Bucket {
+    ctx: Context,
+    /// Key → (sequence number, change).
+    changes: BTreeMap<String, (u64, Change)>,
+    /// When the first change began to wait.
+    since: Instant,
+}
+
+/// A waiting change: key, sequence number, change.
+type Waiting = (String, u64, Change);
+
+/// Changes waiting, per bucket namespace.
+#[derive(Default)]
+pub struct Pending {
+    buckets: Mutex<HashMap<String, Bucket>>,
+    seq: std::sync::atomic::AtomicU64,
+}
+
+impl Pending {
+    /// Whether `bucket` has changes waiting (new ones must queue behind).
+    pub fn waiting(&self, bucket: &Context) -> bool {
+        self.buckets.lock().contains_key(&bucket.namespace)
+    }
+
+    /// Changes waiting, all buckets; and since when the oldest waits.
+    pub fn len(&self) -> (usize, Option<Instant>) {
+        let b = self.buckets.lock();
+        let n = b.values().map(|b| b.changes.len()).sum();
+        (n, b.values().map(|b| b.since).min())
+    }
+
+    /// Queues `change` of `key` in `bucket`, replacing an older one.
+    pub fn push(&self, bucket: &Context, key: &str, change: Change) {
+        let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut b = self.buckets.lock();
+        let entry = b.entry(bucket.namespace.clone()).or_insert_with(|| Bucket {
+            ctx: bucket.clone(),
+            changes: BTreeMap::new(),
+            since: Instant::now(),
+        });
+        entry.changes.insert(key.to_string(), (seq, change));
+    }
+
+    /// Applies the waiting changes through `index`, bucket by bucket;
+    /// stops a bucket at its first failure (its primary is still away).
+    /// Each change is first checked against the object in `storage` (see
+    /// [`current`]). Answers how many were applied. Blocking.
+    pub fn replay(&self, index: &dyn Apply, storage: &dyn Storage) -> usize {
+        let work: Vec<(String, Context, Vec<Waiting>)> = self
+            .buckets
+            .lock()
+            .iter()
+            .map(|(ns, b)| {
+                let changes = b
+                    .changes
+                    .iter()
+                    .map(|(k, (seq, c))| (k.clone(), *seq, c.clone()))
+                    .collect();
+                (ns.clone(), b.ctx.clone(), changes)
+            })
+            .collect();
+        let work = work.into_iter().map(|(ns, ctx, changes)| {
+            let mut kept = Vec::new();
+            let mut skipped = Vec::new();
+            for (key, seq, change) in changes {
+                match current(storage, &ctx, &key, change) {
+                    Some(Some(c)) => kept.push((key, seq, c)),
+                    // Superseded: done, nothing to write.
+                    Some(None) => skipped.push((key, seq)),
+                    // The object cannot be looked up now: later.
+                    None => {}
+                }
+            }
+            self.forget(&ns, skipped);
+            (ns, ctx, kept)
+        });
+        let mut applied = 0;
+        for (ns, ctx, changes) in work {
+            let (removes, puts): (Vec<_>, Vec<_>) = changes
+                .into_iter()
+                .partition(|(_, _, c)| matches!(c, Change::Remove));
+            let keys: Vec<String> = removes.iter().map(|(k, _, _)| k.clone()).collect();
+            let mut done: Vec<(String, u64)> = Vec::new();
+            let mut result: Result<(), StorageError> = Ok(());
+            if !keys.is_empty() {
+                result = settled(
+                    index,
+                    &ns,
+                    "removals",
+                    index.remove(&ctx, &keys).map(|_| ()),
+                );
+                if result.is_ok() {
+                    done.extend(removes.into_iter().map(|(k, s, _)| (k, s)));
+                }
+            }
+            if result.is_ok() {
+                // Several at once: concurrent puts share shard updates
+                // (the index's group commit).
+                let (ok, err) = put_all(index, &ns, &ctx, puts);
+                done.extend(ok);
+                if let Some(e) = err {
+                    result = Err(e);
+                }
+            }
+            applied += done.len();
+            self.forget(&ns, done);
+            if let Err(e) = result {
+                log::warn!("name index of {ns}: waiting changes not replayed yet: {e}");
+            }
+        }
+        applied
+    }
+
+    /// Drops the changes `done` of bucket `ns` (key, sequence number); a
+    /// newer change of the key, queued meanwhile, stays.
+    fn forget(&self, ns: &str, done: Vec<(String, u64)>) {
+        let mut b = self.buckets.lock();
+        if let Some(bucket) = b.get_mut(ns) {
+            for (key, seq) in done {
+                if bucket.changes.get(&key).is_some_and(|(s, _)| *s == seq) {
+                    bucket.changes.remove(&key);
+                }
+            }
+            if bucket.changes.is_empty() {
+                b.remove(ns);
+            }
+        }
+    }
+}
+
+/// What a waiting change of `key` should write now: a client's next
+/// request may have gone through another proxy, whose change of the key
+/// is newer and may already be in the index. The object decides: a put
+/// whose object was written again since is superseded, one whose object
+/// is gone (deleted, or buried by its tombstone) becomes a removal; a
+/// removal of a key written again since is superseded. `Some(None)`:
+/// nothing to write; `None`: the object cannot be looked up now.
+fn current(
+    storage: &dyn Storage,
+    ctx: &Context,
+    key: &str,
+    change: Change,
+) -> Option<Option<Change>> {
+    let tomb = tombstone::find(storage, ctx, key);
+    let mut found = storage.lookup(ctx, key);
+    if found
+        .iter()
+        .all(|r| r.result.as_ref().is_err_and(|e| !e.is_not_found()))
+    {
+        return None;
+    }
+    tombstone::bury(tomb, &mut found);
+    let newest = consistency::newest(&found)
+        .map(|n| u64::try_from(crate::time::since_epoch(n.mtime).as_nanos()).unwrap_or(u64::MAX));
+    Some(match (change, newest) {
+        (Change::Remove, None) => Some(Change::Remove),
+        (Change::Remove, Some(_)) => None,
+        (Change::Put(_), None) => Some(Change::Remove),
+        (Change::Put(e), Some(t)) if t > e.mtime_ns => None,
+        (put, Some(_)) => Some(put),
+    })
+}
+
+/// An update's outcome for the queue: an error other than an unreachable
+/// group (a refusal, a damaged shard) will not go away by waiting: it is
+/// logged, counted as an index failure and the change dropped.
+fn settled(
+    index: &dyn Apply,
+    ns: &str,
+    what: &str,
+    r: Result<(), StorageError>,
+) -> Result<(), StorageError> {
+    match r {
+        Err(e) if !e.is_unreachable() => {
+            index.note_failure();
+            log::error!("name index of {ns}: waiting change of {what:?} dropped: {e}");
+            Ok(())
+        }
+        r => r,
+    }
+}
+
+/// Threads of a replay.
+const REPLAY_THREADS: usize = 8;
+
+/// Applies `puts` on [`REPLAY_THREADS`] threads; answers the keys applied
+/// and an error, if one thread met one (it stopped there).
+fn put_all(
+    index: &dyn Apply,
+    ns: &str,
+    ctx: &Context,
+    puts: Vec<Waiting>,
+) -> (Vec<(String, u64)>, Option<StorageError>) {
+    let work = Mutex::new(puts.into_iter());
+    let done = Mutex::new(Vec::new());
+    let failed = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..REPLAY_THREADS {
+            s.spawn(|| loop {
+                if failed.lock().is_some() {
+                    return;
+                }
+                let Some((key, seq, change)) = work.lock().next() else {
+                    return;
+                };
+                let Change::Put(entry) = change else { continue };
+                match settled(index, ns, &key, index.put(ctx, &entry)) {
+                    Ok(()) => done.lock().push((key, seq)),
+                    Err(e) => {
+                        failed.lock().get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (done.into_inner(), failed.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LocalConfig, LocalGroupConfig};
+    use crate::index::Index;
+    use crate::storage::local::LocalStore;
+    use crate::storage::write_small;
+    use std::sync::Arc;
+
+    #[test]
+    fn replays_what_still_holds_and_skips_what_was_superseded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Storage> = Arc::new(
+            LocalStore::open(&LocalConfig {
+                path: dir.path().to_path_buf(),
+                groups: (1..=2)
+                    .map(|group| LocalGroupConfig {
+                        group,
+                        ..Default::default()
+                    })
+                    .collect(),
+            })
+            .unwrap(),
+        );
+        let index = Index::new(store.clone(), 16);
+        let ctx = Context::new("b", vec![1, 2]);
+        let put = |key: &str| {
+            let r = write_small(store.as_ref(), &ctx, key, b"x").unwrap();
+            let info = r[0].result.clone().unwrap();
+            Change::Put(Entry::of_replica(key, &info))
+        };
+        let p = Pending::default();
+        assert!(!p.waiting(&ctx));
+        // Still true: the object is as written.
+        p.push(&ctx, "kept", put("kept"));
+        // Written again since: superseded.
+        let old = put("rewritten");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let _ = put("rewritten");
+        p.push(&ctx, "rewritten", old);
+        // Removed, then written again: the removal is superseded.
+        let _ = put("back");
+        p.push(&ctx, "back", Change::Remove);
+        // A key's last change replaces the earlier one.
+        p.push(&ctx, "gone", put("gone"));
+        store.remove(&ctx, "gone");
+        p.push(&ctx, "gone", Change::Remove);
+        assert!(p.waiting(&ctx));
+        assert_eq!(p.len().0, 4);
+        // "kept" put and "gone" removed; the other two superseded.
+        assert_eq!(p.replay(&index, store.as_ref()), 2);
+        assert_eq!(p.len().0, 0);
+        assert!(!p.waiting(&ctx));
+        assert!(!index.is_empty(&ctx).unwrap());
+    }
+}

@@ -1,0 +1,348 @@
+//! Faults of a real Elliptics cluster under load (issue 25 §1, figures in
+//! docs/reliability.md): three `dnet_ioserv` processes, one group each,
+//! the bucket in groups [1, 2, 3] and its metadata in all three, two
+//! proxies in front, eight clients (four REST, four S3) writing, reading
+//! and deleting small and 16 MiB objects. Each scenario runs on a fresh
+//! cluster: load, the fault, the load on, the node back, the load on, then
+//! every acknowledged write must read back byte for byte through both
+//! proxies and be listed, and every acknowledged delete must stay gone,
+//! within a settle time.
+//!
+//! Durations (seconds, env): `BACKRUNNER_FAULT_SECS` (the fault, default
+//! 30), `BACKRUNNER_FAULT_LOAD_SECS` (load before the fault and after the
+//! node returns, default 10), `BACKRUNNER_FAULT_SETTLE_SECS` (how long the
+//! final check may wait for listings and repairs, default 60; it stops as
+//! soon as everything holds). The three scenarios take about 4 to 5
+//! minutes with the defaults. `BACKRUNNER_FAULT_LOGS=1` prints the
+//! proxies' warnings and errors after each scenario.
+//!
+//! Elliptics only: on the embedded store, or without `dnet_ioserv`, the
+//! tests say SKIPPED.
+
+mod load;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::{free_port, Group, Ioserv, Proxy, Setup};
+use load::{Api, Client, State, Targets, BUCKET};
+
+/// Whether the cluster tests can run here; says SKIPPED when they cannot.
+fn available(test: &str) -> bool {
+    if !cfg!(feature = "elliptics") {
+        eprintln!("SKIPPED {test}: cluster faults need --features elliptics");
+        return false;
+    }
+    if crate::common::ioserv_binary().is_none() {
+        eprintln!(
+            "SKIPPED {test}: dnet_ioserv not found (install Elliptics in /opt/elliptics or set ELLIPTICS_PREFIX/DNET_IOSERV)"
+        );
+        return false;
+    }
+    true
+}
+
+fn secs(var: &str, default: u64) -> Duration {
+    let s = std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    Duration::from_secs(s)
+}
+
+/// Three storage nodes and two proxies.
+struct Cluster {
+    /// Node `i` serves group `i + 1`.
+    nodes: Vec<Ioserv>,
+    proxies: Vec<Proxy>,
+    s3: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let nodes: Vec<Ioserv> = (1..=3)
+            .map(|g| Ioserv::start(&dir.path().join(format!("node{g}")), &[Group::new(g)]))
+            .collect();
+        let s3_port = free_port();
+        let setup = Setup {
+            groups: (1..=3).map(Group::new).collect(),
+            metadata_groups: vec![1, 2, 3],
+            // Anyone reads and writes (flags 1 + 2): REST and S3 requests
+            // go unsigned, as the issue's probe's did not need to.
+            buckets: json!({"buckets": {BUCKET: {"groups": [1, 2, 3],
+                "acl": [{"user": "*", "token": "", "flags": 3}]}}}),
+            bucket_list: vec![BUCKET.into()],
+            proxy: json!({
+                "s3-address": format!("127.0.0.1:{s3_port}"),
+                "recover-on-read": true,
+            }),
+        };
+        let refs: Vec<&Ioserv> = nodes.iter().collect();
+        let mut first = Proxy::prepare_on_nodes(setup, &refs);
+        first.spawn();
+        let s3_port2 = free_port();
+        let second = first.beside(json!({"s3-address": format!("127.0.0.1:{s3_port2}")}));
+        Cluster {
+            nodes,
+            proxies: vec![first, second],
+            s3: vec![
+                format!("http://127.0.0.1:{s3_port}"),
+                format!("http://127.0.0.1:{s3_port2}"),
+            ],
+            _dir: dir,
+        }
+    }
+
+    fn targets(&self) -> Targets {
+        Targets {
+            rest: self.proxies.iter().map(|p| p.base.clone()).collect(),
+            s3: self.s3.clone(),
+        }
+    }
+
+    fn node_pid(&self, node: usize) -> u32 {
+        self.nodes[node].child.as_ref().expect("node running").id()
+    }
+
+    fn signal(&self, node: usize, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([format!("-{sig}"), self.node_pid(node).to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{sig} of node {node} failed");
+    }
+
+    /// Empties the data and history of the killed node `node`.
+    fn wipe(&self, node: usize) {
+        let io = &self.nodes[node];
+        let g = node + 1;
+        for d in [format!("eblob.{g}"), format!("history.{g}")] {
+            let path = io.dir.join(d);
+            std::fs::remove_dir_all(&path).unwrap();
+            std::fs::create_dir_all(&path).unwrap();
+        }
+    }
+}
+
+/// A fault done to one node, and its end.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// kill -9, then a restart on its data.
+    Kill,
+    /// SIGSTOP, then SIGCONT.
+    Hang,
+    /// kill -9, then a restart with an empty backend (a replaced disk).
+    Replace,
+}
+
+/// What a scenario measured.
+struct Outcome {
+    figures: load::Figures,
+    last: load::Final,
+    settled_in: Duration,
+}
+
+/// One scenario at a time: each loads the machine on its own.
+static ONE_AT_A_TIME: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+fn run(fault: Fault, node: usize) -> Outcome {
+    let _turn = ONE_AT_A_TIME.lock();
+    let (fault_for, load_for) = (
+        secs("BACKRUNNER_FAULT_SECS", 30),
+        secs("BACKRUNNER_FAULT_LOAD_SECS", 10),
+    );
+    let settle = secs("BACKRUNNER_FAULT_SETTLE_SECS", 60);
+    let mut c = Cluster::start();
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients = (0..8)
+        .map(|i| Client::new(i, if i < 4 { Api::Rest } else { Api::S3 }))
+        .collect();
+    let threads = load::start(clients, c.targets(), stop.clone());
+    std::thread::sleep(load_for);
+    match fault {
+        Fault::Kill | Fault::Replace => c.nodes[node].kill(),
+        Fault::Hang => c.signal(node, "STOP"),
+    }
+    std::thread::sleep(fault_for);
+    match fault {
+        Fault::Kill => c.nodes[node].spawn(),
+        Fault::Replace => {
+            c.wipe(node);
+            c.nodes[node].spawn()
+        }
+        Fault::Hang => c.signal(node, "CONT"),
+    }
+    std::thread::sleep(load_for);
+    stop.store(true, Ordering::Relaxed);
+    let mut figures = load::Figures::default();
+    let mut ledger = std::collections::BTreeMap::new();
+    for t in threads {
+        let client = t.join().expect("client thread");
+        let f = client.figures;
+        figures.requests += f.requests;
+        for (k, n) in f.errors {
+            *figures.errors.entry(k).or_default() += n;
+        }
+        for (mine, theirs) in [
+            (&mut figures.worst_small, f.worst_small),
+            (&mut figures.worst_big, f.worst_big),
+        ] {
+            if theirs.0 > mine.0 {
+                *mine = theirs;
+            }
+        }
+        figures.mismatches_during += f.mismatches_during;
+        figures.resurrected_during += f.resurrected_during;
+        figures.lost_during += f.lost_during;
+        ledger.extend(client.ledger);
+    }
+    let (last, settled_in) = load::verify(&c.targets(), &ledger, settle);
+    let unknown = ledger.values().filter(|s| **s == State::Unknown).count();
+    report(fault, &figures, &last, settled_in, unknown);
+    if std::env::var_os("BACKRUNNER_FAULT_LOGS").is_some() {
+        for (i, p) in c.proxies.iter().enumerate() {
+            let log = p.log();
+            let notable = log
+                .lines()
+                .filter(|l| ["WARN", "ERROR", "replayed"].iter().any(|w| l.contains(w)));
+            for line in notable.take(400) {
+                eprintln!("proxy {i}: {line}");
+            }
+        }
+    }
+    Outcome {
+        figures,
+        last,
+        settled_in,
+    }
+}
+
+fn report(fault: Fault, f: &load::Figures, last: &load::Final, settled: Duration, unknown: usize) {
+    eprintln!("=== cluster fault {fault:?} ===");
+    eprintln!("requests {}, failed {}", f.requests, f.error_count());
+    for (kind, n) in &f.errors {
+        eprintln!("  {kind}: {n}");
+    }
+    eprintln!(
+        "worst latency: small {:.1} s ({}), 16 MiB {:.1} s ({})",
+        f.worst_small.0.as_secs_f64(),
+        f.worst_small.1,
+        f.worst_big.0.as_secs_f64(),
+        f.worst_big.1
+    );
+    eprintln!(
+        "during the load: {} byte mismatches, {} acknowledged writes read 404, {} acknowledged deletes read 200",
+        f.mismatches_during, f.lost_during, f.resurrected_during
+    );
+    eprintln!(
+        "final check after {:.0} s: {} acknowledged writes, {} acknowledged deletes, {} unknown (failed requests); unreadable {}, byte mismatches {}, unlisted {}, deletes come back {}, deletes still listed {}",
+        settled.as_secs_f64(),
+        last.written,
+        last.deleted,
+        unknown,
+        last.unreadable.len(),
+        last.mismatched.len(),
+        last.unlisted.len(),
+        last.resurrected.len(),
+        last.still_listed.len()
+    );
+    for (what, keys) in [
+        ("unreadable", &last.unreadable),
+        ("mismatched", &last.mismatched),
+        ("unlisted", &last.unlisted),
+        ("resurrected", &last.resurrected),
+        ("still listed", &last.still_listed),
+    ] {
+        if !keys.is_empty() {
+            eprintln!("  {what}: {:?}", &keys[..keys.len().min(10)]);
+        }
+    }
+}
+
+/// What every scenario must hold (docs/reliability.md): the load ran, no
+/// acknowledged delete ever read back, and after the settle time every
+/// acknowledged write reads back byte for byte through both proxies.
+fn assert_held(o: &Outcome) {
+    assert!(o.figures.requests > 100, "the load did not run");
+    assert_eq!(
+        o.figures.resurrected_during, 0,
+        "acknowledged deletes read back during the load"
+    );
+    assert!(
+        o.last.resurrected.is_empty(),
+        "acknowledged deletes came back: {:?}",
+        o.last.resurrected
+    );
+    assert!(
+        o.last.unreadable.is_empty(),
+        "acknowledged writes unreadable after {:?}: {:?}",
+        o.settled_in,
+        o.last.unreadable
+    );
+    assert!(
+        o.last.mismatched.is_empty(),
+        "acknowledged writes read back other bytes: {:?}",
+        o.last.mismatched
+    );
+    assert_eq!(o.figures.mismatches_during, 0, "stale bytes served");
+    assert!(
+        o.last.unlisted.is_empty(),
+        "acknowledged writes unlisted after {:?}: {:?}",
+        o.settled_in,
+        o.last.unlisted
+    );
+    assert!(
+        o.last.still_listed.is_empty(),
+        "acknowledged deletes still listed after {:?}: {:?}",
+        o.settled_in,
+        o.last.still_listed
+    );
+}
+
+/// The latency bound of a request under 1 MiB while a node is down: the
+/// proxy's `wait-timeout` (5 s in the tests) plus one retry on another
+/// group. A killed node refuses connections at once, so it costs nothing.
+/// (A hung node still costs up to about 12 s: docs/reliability.md.)
+const BOUND: Duration = Duration::from_secs(10);
+
+fn assert_bounded(o: &Outcome) {
+    assert!(
+        o.figures.worst_small.0 <= BOUND,
+        "a request took {:?} ({}), over {BOUND:?}",
+        o.figures.worst_small.0,
+        o.figures.worst_small.1
+    );
+}
+
+#[test]
+fn node_killed_then_restarted_with_its_data() {
+    if !available("node_killed_then_restarted_with_its_data") {
+        return;
+    }
+    let o = run(Fault::Kill, 0);
+    assert_held(&o);
+    assert_bounded(&o);
+}
+
+#[test]
+fn node_hung_then_resumed() {
+    if !available("node_hung_then_resumed") {
+        return;
+    }
+    assert_held(&run(Fault::Hang, 0));
+}
+
+#[test]
+fn node_replaced_with_an_empty_backend() {
+    if !available("node_replaced_with_an_empty_backend") {
+        return;
+    }
+    let o = run(Fault::Replace, 0);
+    assert_held(&o);
+    assert_bounded(&o);
+}

@@ -62,6 +62,12 @@ impl Config {
         if p.admin_user.is_empty() != p.admin_token.is_empty() {
             return Err("proxy.admin-user and proxy.admin-token must be set together".into());
         }
+        if !(1..=super::proxy::MAX_S3_MAX_UPLOADS).contains(&p.s3_max_uploads_per_bucket) {
+            return Err(InvalidConfig(format!(
+                "proxy.s3-max-uploads-per-bucket must be from 1 to {}",
+                super::proxy::MAX_S3_MAX_UPLOADS
+            )));
+        }
         if p.recover_bytes_per_second == 0 {
             return Err("proxy.recover-bytes-per-second must be above 0".into());
         }

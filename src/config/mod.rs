@@ -12,7 +12,10 @@ mod root;
 mod values;
 
 pub use check::InvalidConfig;
-pub use proxy::{ProxyConfig, ProxyHeaders, DEFAULT_INDEX_SHARD_ENTRIES, DEFAULT_MAX_OBJECT_SIZE};
+pub use proxy::{
+    ProxyConfig, ProxyHeaders, DEFAULT_INDEX_SHARD_ENTRIES, DEFAULT_MAX_OBJECT_SIZE,
+    MAX_S3_MAX_UPLOADS,
+};
 pub use root::Guarded;
 pub use values::parse_size;
 use values::{de_size, null_default};
@@ -270,6 +273,19 @@ mod tests {
         assert_eq!(l.groups[1].size_limit, 5);
         assert_eq!(c.proxy.free_space_ratio_soft, 0.2);
         assert_eq!(c.proxy.free_space_ratio_hard, 0.15);
+        assert_eq!(c.proxy.s3_max_uploads_per_bucket, 10_000);
+        for bad in [0, MAX_S3_MAX_UPLOADS + 1] {
+            let j = MINIMAL.replace(
+                r#""address": "127.0.0.1:0""#,
+                &format!(r#""address": "127.0.0.1:0", "s3-max-uploads-per-bucket": {bad}"#),
+            );
+            let e = Config::from_slice(j.as_bytes(), "t").unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("s3-max-uploads-per-bucket must be from 1 to 20000"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -188,6 +188,10 @@ pub struct ProxyConfig {
     /// with its parts (0 = never).
     #[serde(rename = "s3-multipart-max-age")]
     pub s3_multipart_max_age: u64,
+    /// Most open (not yet completed or aborted) S3 multipart uploads per
+    /// bucket; CreateMultipartUpload past it is refused (QuotaExceeded).
+    #[serde(rename = "s3-max-uploads-per-bucket")]
+    pub s3_max_uploads_per_bucket: u64,
     /// Seconds during which a repeated CompleteMultipartUpload (an SDK
     /// retrying) answers the first result again (0 = never).
     #[serde(rename = "s3-complete-retention")]
@@ -230,6 +234,12 @@ pub struct ProxyConfig {
     #[serde(rename = "max-object-size", deserialize_with = "de_size")]
     pub max_object_size: u64,
 }
+
+/// Default of `s3-max-uploads-per-bucket`.
+pub const DEFAULT_S3_MAX_UPLOADS: u64 = 10_000;
+/// Largest `s3-max-uploads-per-bucket`: the bucket's upload list is one
+/// document rewritten by every CreateMultipartUpload, Complete and Abort.
+pub const MAX_S3_MAX_UPLOADS: u64 = 20_000;
 
 /// Entries a shard of the name index holds before it splits (docs/index.md).
 pub const DEFAULT_INDEX_SHARD_ENTRIES: usize = 256;
@@ -287,6 +297,7 @@ impl Default for ProxyConfig {
             s3_admin_bucket: String::new(),
             s3_default_groups: Vec::new(),
             s3_multipart_max_age: 7 * 24 * 3600,
+            s3_max_uploads_per_bucket: DEFAULT_S3_MAX_UPLOADS,
             s3_complete_retention: 3600,
             name_index: true,
             index_shard_entries: DEFAULT_INDEX_SHARD_ENTRIES,

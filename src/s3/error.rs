@@ -38,6 +38,7 @@ pub enum S3ErrorCode {
     InvalidRange,
     InvalidRequest,
     InvalidTag,
+    KeyTooLongError,
     MalformedXML,
     MetadataTooLarge,
     MethodNotAllowed,
@@ -48,6 +49,7 @@ pub enum S3ErrorCode {
     NoSuchUpload,
     NotImplemented,
     PreconditionFailed,
+    QuotaExceeded,
     RequestTimeTooSkewed,
     RequestTimeout,
     ServiceUnavailable,
@@ -82,6 +84,7 @@ impl S3ErrorCode {
             InvalidRange => "InvalidRange",
             InvalidRequest => "InvalidRequest",
             InvalidTag => "InvalidTag",
+            KeyTooLongError => "KeyTooLongError",
             MalformedXML => "MalformedXML",
             MetadataTooLarge => "MetadataTooLarge",
             MethodNotAllowed => "MethodNotAllowed",
@@ -92,6 +95,7 @@ impl S3ErrorCode {
             NoSuchUpload => "NoSuchUpload",
             NotImplemented => "NotImplemented",
             PreconditionFailed => "PreconditionFailed",
+            QuotaExceeded => "QuotaExceeded",
             RequestTimeTooSkewed => "RequestTimeTooSkewed",
             RequestTimeout => "RequestTimeout",
             ServiceUnavailable => "ServiceUnavailable",
@@ -107,6 +111,7 @@ impl S3ErrorCode {
             AccessDenied
             | AccessForbidden
             | InvalidAccessKeyId
+            | QuotaExceeded
             | RequestTimeTooSkewed
             | SignatureDoesNotMatch => StatusCode::FORBIDDEN,
             AuthorizationHeaderMalformed
@@ -123,6 +128,7 @@ impl S3ErrorCode {
             | InvalidPartOrder
             | InvalidRequest
             | InvalidTag
+            | KeyTooLongError
             | MalformedXML
             | MetadataTooLarge
             | RequestTimeout

@@ -27,6 +27,9 @@ pub struct S3Req {
     pub caller: Caller,
     /// Signed aws-chunked bodies: where their chunk signature chain starts.
     pub chunk_seed: Option<crate::s3::sign::chunksig::Seed>,
+    /// Which headers the signature covers: only those may set what is
+    /// stored (Content-Type and the other stored headers).
+    pub coverage: crate::s3::sign::coverage::Coverage,
     /// The `x-amz-request-id` of the reply.
     pub request_id: String,
 }

@@ -54,7 +54,7 @@ async fn handle(
         .as_ref()
         .and_then(|b| b.as_ref().ok())
         .map(|m| m.as_ref());
-    let (caller, payload_hash, chunk_seed) = authenticate(http, snap, meta, &query)?;
+    let (caller, payload_hash, chunk_seed, coverage) = authenticate(http, snap, meta, &query)?;
     let (op, target) = op?;
     let req = S3Req {
         http: http.clone(),
@@ -64,6 +64,7 @@ async fn handle(
         payload_hash,
         caller,
         chunk_seed,
+        coverage,
         request_id: request_id.to_string(),
     };
     if let Op::NotImplemented(what) = op {
@@ -83,6 +84,12 @@ async fn handle(
     access::authorize(&req.caller, &bucket, op.writes())?;
     super::admin_bucket::guard(&req, &bucket)?;
     let key = target.key.as_deref().unwrap_or_default();
+    if matches!(
+        op,
+        Op::PutObject | Op::CopyObject | Op::CreateMultipartUpload
+    ) {
+        crate::s3::target::check_new_key(key)?;
+    }
     match op {
         Op::HeadBucket => Ok(HttpResponse::Ok().finish()),
         Op::GetBucketLocation => bucket::location(&req),

@@ -90,9 +90,60 @@ pub fn parse_target(host: Option<&str>, raw_path: &str, domain: &str) -> Result<
     })
 }
 
+/// Longest key S3 stores, in bytes of UTF-8 (as AWS).
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Whether S3 may create `key` (PutObject, the target of CopyObject,
+/// CreateMultipartUpload): at most [`MAX_KEY_BYTES`] (`KeyTooLongError`),
+/// and only characters XML 1.0 can carry, so every listing shows it as it
+/// is (`InvalidArgument` naming the character; docs/s3.md "Keys").
+pub fn check_new_key(key: &str) -> Result<(), S3Error> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(S3Error::new(
+            S3ErrorCode::KeyTooLongError,
+            format!(
+                "Your key is too long: {} bytes, at most {MAX_KEY_BYTES}",
+                key.len()
+            ),
+        ));
+    }
+    if let Some((at, c)) = key
+        .char_indices()
+        .find(|(_, c)| !crate::s3::xml::is_xml_char(*c))
+    {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            format!(
+                "the key has U+{:04X} at byte {at}, a character XML 1.0 cannot carry, so no \
+                 listing could show it; such keys are refused",
+                c as u32
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_s3_may_create() {
+        assert!(check_new_key(&"k".repeat(MAX_KEY_BYTES)).is_ok());
+        assert!(check_new_key(&"т".repeat(MAX_KEY_BYTES / 2)).is_ok());
+        let e = check_new_key(&"т".repeat(MAX_KEY_BYTES / 2 + 1)).unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::KeyTooLongError);
+        assert!(check_new_key("cr\r lf\n tab\t \u{fffd}").is_ok());
+        for bad in ["a\u{fffe}", "a\u{ffff}", "\u{1}", "x\u{1f}"] {
+            let e = check_new_key(bad).unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::InvalidArgument, "{bad:?}");
+            assert!(e.message.contains("XML 1.0"), "{}", e.message);
+        }
+        assert!(check_new_key("a\u{ffff}")
+            .unwrap_err()
+            .message
+            .contains("U+FFFF at byte 1"));
+    }
 
     #[test]
     fn targets() {

@@ -9,7 +9,17 @@ pub const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 /// The XML declaration every document starts with.
 pub const DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
-/// Escapes text for XML content and attribute values.
+/// Whether XML 1.0 can carry `c` at all, even as a character reference:
+/// not the C0 controls but TAB, LF and CR, and not U+FFFE or U+FFFF
+/// (Rust strings hold no surrogates).
+pub fn is_xml_char(c: char) -> bool {
+    !matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// Escapes text for XML content and attribute values. CR is written
+/// `&#13;`, since a parser turns a literal CR (and CR LF) into LF; what
+/// XML 1.0 cannot carry ([`is_xml_char`]) becomes U+FFFD, so every
+/// document parses (listings carry such keys exactly with `encoding-type=url`).
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -19,10 +29,8 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 cannot carry at all, even escaped.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {
-                let _ = write!(out, "&#xFFFD;");
-            }
+            '\r' => out.push_str("&#13;"),
+            c if !is_xml_char(c) => out.push_str("&#xFFFD;"),
             c => out.push(c),
         }
     }
@@ -123,6 +131,13 @@ mod tests {
     fn escaping() {
         assert_eq!(escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
         assert_eq!(escape("x\u{1}y"), "x&#xFFFD;y");
+        assert_eq!(
+            escape("a\u{fffe}b\u{ffff}c\u{fffd}"),
+            "a&#xFFFD;b&#xFFFD;c\u{fffd}"
+        );
+        assert_eq!(escape("cr\r\nlf\ttab"), "cr&#13;\nlf\ttab");
+        assert!(!is_xml_char('\u{0}') && !is_xml_char('\u{1f}') && !is_xml_char('\u{ffff}'));
+        assert!(is_xml_char('\t') && is_xml_char('\r') && is_xml_char('\u{10ffff}'));
         assert_eq!(escape("тест\n"), "тест\n");
     }
 

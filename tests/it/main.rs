@@ -7,6 +7,7 @@ mod common;
 mod alerts;
 mod api;
 mod attacks;
+mod attacks_s3;
 mod backrunner_replies;
 mod browser;
 mod cas;

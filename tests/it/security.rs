@@ -51,7 +51,7 @@ fn test_header(p: &Proxy) -> String {
 }
 
 /// Sends raw bytes on a new connection; returns the stream.
-fn raw(p: &Proxy, bytes: &[u8]) -> TcpStream {
+pub(crate) fn raw(p: &Proxy, bytes: &[u8]) -> TcpStream {
     let mut s = TcpStream::connect(("127.0.0.1", p.port)).unwrap();
     s.write_all(bytes).unwrap();
     s
@@ -59,7 +59,7 @@ fn raw(p: &Proxy, bytes: &[u8]) -> TcpStream {
 
 /// Reads until the peer closes or `limit` passes; returns what came and when
 /// the first byte did.
-fn read_reply(s: &mut TcpStream, limit: Duration) -> (String, Option<Duration>) {
+pub(crate) fn read_reply(s: &mut TcpStream, limit: Duration) -> (String, Option<Duration>) {
     let started = Instant::now();
     let mut out = Vec::new();
     let mut first = None;

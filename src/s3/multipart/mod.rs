@@ -80,7 +80,7 @@ fn part_number(req: &S3Req) -> Result<u32, S3Error> {
 
 /// CreateMultipartUpload: `POST /B/K?uploads`.
 pub async fn create(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpResponse, S3Error> {
-    let meta = ObjectMeta::from_request(req.http.headers())?;
+    let meta = ObjectMeta::from_request(req.http.headers(), &req.coverage)?;
     let checksum = mpu_checksum::declared(req.http.headers())?;
     let id = hex(&rand::random::<[u8; 16]>());
     let state = UploadState {
@@ -94,8 +94,16 @@ pub async fn create(req: &S3Req, bucket: &BucketMeta, key: &str) -> Result<HttpR
         checksum,
     };
     let uctx = uploads_ctx(&req.storage_ctx(bucket, true));
-    cluster_doc::write_json(&req.state.objects, &uctx, &id, &state).await?;
-    upload_lists::add_upload(&req.state, &uctx, &id, &state).await?;
+    let max = req.snap.config.proxy.s3_max_uploads_per_bucket;
+    // Listed first, so an upload past the limit leaves nothing behind; a
+    // state that cannot be written takes its entry back.
+    upload_lists::add_upload(&req.state, &uctx, &id, &state, max).await?;
+    if let Err(e) = cluster_doc::write_json(&req.state.objects, &uctx, &id, &state).await {
+        if let Err(e) = upload_lists::remove_upload(&req.state, &uctx, &id).await {
+            log::warn!("s3 upload {}/{id}: unlisting it: {e}", uctx.namespace);
+        }
+        return Err(e);
+    }
     let doc = format!(
         "{}<InitiateMultipartUploadResult xmlns=\"{}\"><Bucket>{}</Bucket><Key>{}</Key><UploadId>{id}</UploadId></InitiateMultipartUploadResult>",
         xml::DECL,
@@ -132,10 +140,10 @@ pub async fn upload_part(
         mpu_checksum::part_expected(state.checksum, checksum::expected(req.http.headers())?)?;
     let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?
         .with_checksum(declared.clone());
-    let idle = std::time::Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
     let md5 = std::rc::Rc::new(std::cell::Cell::new(None));
     let sum = std::rc::Rc::new(std::cell::RefCell::new(None));
-    let body = object::checked_body(payload, digest, chunked, idle, (md5.clone(), sum.clone()));
+    let proxy = &req.snap.config.proxy;
+    let body = object::checked_body(payload, digest, chunked, proxy, (md5.clone(), sum.clone()));
     let pkey = part_key(&id, n);
     let results = req
         .state

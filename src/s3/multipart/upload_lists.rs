@@ -33,8 +33,14 @@ use crate::storage::{Context, StorageError};
 
 /// Key of a bucket's upload list in its `B/s3-mpu` namespace.
 const UPLOADS_KEY: &str = "uploads";
-/// Largest upload list: about 60,000 open uploads per bucket.
-const MAX_UPLOAD_LIST: u64 = 8 << 20;
+/// Most bytes one upload-list entry takes: a key of
+/// [`crate::s3::target::MAX_KEY_BYTES`] every byte of which JSON escapes
+/// (2 bytes), the id, the times, the initiator and the checksum.
+const MAX_ENTRY_BYTES: u64 = 3 << 10;
+/// Largest upload list: the most open uploads a config may allow
+/// (`proxy.s3-max-uploads-per-bucket`), each at its largest. The count is
+/// what limits a bucket; this bound only keeps a damaged list from being read.
+const MAX_UPLOAD_LIST: u64 = crate::config::MAX_S3_MAX_UPLOADS * MAX_ENTRY_BYTES;
 /// Largest part list (10,000 parts with checksums fit).
 const MAX_PART_LIST: u64 = 4 << 20;
 /// Most entries one listing answers, as S3.
@@ -134,12 +140,15 @@ where
 pub type Uploads = BTreeMap<String, UploadEntry>;
 type Parts = BTreeMap<u32, PartEntry>;
 
-/// Adds upload `id` to the bucket's upload list.
+/// Adds upload `id` to the bucket's upload list, which holds at most
+/// `max` uploads (`proxy.s3-max-uploads-per-bucket`): past it,
+/// QuotaExceeded naming the key.
 pub async fn add_upload(
     app: &AppState,
     uctx: &Context,
     id: &str,
     state: &UploadState,
+    max: u64,
 ) -> Result<(), S3Error> {
     let (id, entry) = (
         id.to_string(),
@@ -150,17 +159,43 @@ pub async fn add_upload(
             checksum: state.checksum,
         },
     );
+    let full = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = full.clone();
     update(
         app,
         uctx,
         UPLOADS_KEY,
         MAX_UPLOAD_LIST,
         move |l: &mut Uploads| {
+            let at_limit = l.len() as u64 >= max && !l.contains_key(&id);
+            seen.store(at_limit, std::sync::atomic::Ordering::Relaxed);
+            if at_limit {
+                return false;
+            }
             l.insert(id.clone(), entry.clone());
             true
         },
     )
-    .await
+    .await?;
+    if full.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(S3Error::new(
+            S3ErrorCode::QuotaExceeded,
+            format!(
+                "bucket {} has {max} multipart uploads open, the most proxy.s3-max-uploads-per-bucket \
+                 allows: complete or abort some (ListMultipartUploads lists them; \
+                 proxy.s3-multipart-max-age removes abandoned ones)",
+                bucket_of(uctx)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The bucket an uploads namespace (`B/s3-mpu`) belongs to.
+fn bucket_of(uctx: &Context) -> &str {
+    uctx.namespace
+        .strip_suffix("/s3-mpu")
+        .unwrap_or(&uctx.namespace)
 }
 
 /// Removes upload `id` from the bucket's upload list, and its part list.

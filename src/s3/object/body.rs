@@ -6,7 +6,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::time::Duration;
 
 use actix_web::web;
 use bytes::{Bytes, BytesMut};
@@ -61,9 +60,9 @@ async fn read_with(
     }
     let chunked = decoder(req)?;
     let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?.with_checksum(sum);
-    let idle = Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
     let results = (Rc::new(Cell::new(None)), Rc::new(RefCell::new(None)));
-    let mut body = checked_body(payload, digest, chunked, idle, results);
+    let proxy = &req.snap.config.proxy;
+    let mut body = checked_body(payload, digest, chunked, proxy, results);
     let mut out = BytesMut::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk?;

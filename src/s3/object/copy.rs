@@ -277,7 +277,7 @@ pub async fn copy_object(
     let ctx = req.storage_ctx(bucket, true);
     write_conditions::check(req, &ctx, key).await?;
     let mut new_meta = if replace {
-        ObjectMeta::from_request(req.http.headers())?
+        ObjectMeta::from_request(req.http.headers(), &req.coverage)?
     } else {
         let mut m = source.current.sidecar.clone().unwrap_or_default();
         m.size = 0;

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::{Download, Objects, Piece, ReadOptions};
 use crate::http::conditional::Validators;
 use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::sign::coverage::Coverage;
 use crate::storage::{Context, GroupResult, ReplicaInfo};
 
 /// The validators of an object: the ETag its sidecar keeps (the MD5 S3
@@ -79,20 +80,24 @@ fn nanos(t: SystemTime) -> u128 {
 
 impl ObjectMeta {
     /// The metadata a PUT request carries (`x-amz-tagging` too); `x-amz-meta-*`
-    /// over [`MAX_USER_META`] is `MetadataTooLarge`.
+    /// over [`MAX_USER_META`] is `MetadataTooLarge`. Content-Type and the
+    /// [`STORED_HEADERS`] are taken only when the signature covers them
+    /// (`coverage`): one added on the way is ignored, as if not sent.
     pub fn from_request(
         headers: &actix_web::http::header::HeaderMap,
+        coverage: &Coverage,
     ) -> Result<ObjectMeta, S3Error> {
         let text = |v: &actix_web::http::header::HeaderValue| {
             String::from_utf8_lossy(v.as_bytes()).into_owned()
         };
+        let signed = |name: &str| headers.get(name).filter(|_| coverage.covers(name));
         let mut m = ObjectMeta {
-            content_type: headers.get("content-type").map(text),
+            content_type: signed("content-type").map(text),
             tags: crate::s3::object::tagging::from_header(headers)?,
             ..Default::default()
         };
         for h in STORED_HEADERS {
-            if let Some(v) = headers.get(*h) {
+            if let Some(v) = signed(h) {
                 let mut v = text(v);
                 let framed = || {
                     v.split(',')
@@ -243,14 +248,15 @@ mod tests {
 
     #[test]
     fn from_put_headers() {
-        let m = ObjectMeta::from_request(&headers(&[
+        let h = headers(&[
             ("content-type", "text/plain"),
             ("cache-control", "no-cache"),
             ("x-amz-meta-color", "blue"),
             ("x-amz-date", "ignored"),
             ("content-encoding", "aws-chunked"),
-        ]))
-        .unwrap();
+        ]);
+        let all = Coverage::Anonymous;
+        let m = ObjectMeta::from_request(&h, &all).unwrap();
         assert_eq!(m.content_type.as_deref(), Some("text/plain"));
         assert_eq!(m.headers["cache-control"], "no-cache");
         assert_eq!(m.user["x-amz-meta-color"], "blue");
@@ -259,23 +265,32 @@ mod tests {
             !m.headers.contains_key("content-encoding"),
             "aws-chunked is framing"
         );
-        let m = ObjectMeta::from_request(&headers(&[("content-encoding", "aws-chunked,gzip")]))
-            .unwrap();
+        let m =
+            ObjectMeta::from_request(&headers(&[("content-encoding", "aws-chunked,gzip")]), &all)
+                .unwrap();
         assert_eq!(m.headers["content-encoding"], "gzip");
-        let m = ObjectMeta::from_request(&headers(&[(
-            "content-encoding",
-            "deflate, aws-chunked,gzip",
-        )]))
+        let m = ObjectMeta::from_request(
+            &headers(&[("content-encoding", "deflate, aws-chunked,gzip")]),
+            &all,
+        )
         .unwrap();
         assert_eq!(m.headers["content-encoding"], "deflate, gzip");
-        let m =
-            ObjectMeta::from_request(&headers(&[("content-encoding", "deflate,gzip")])).unwrap();
+        let m = ObjectMeta::from_request(&headers(&[("content-encoding", "deflate,gzip")]), &all)
+            .unwrap();
         assert_eq!(
             m.headers["content-encoding"], "deflate,gzip",
             "kept as sent"
         );
+        // Under a signature, only the headers it covers set metadata.
+        let v4 = Coverage::V4(vec!["cache-control".into(), "x-amz-meta-color".into()]);
+        let m = ObjectMeta::from_request(&h, &v4).unwrap();
+        assert_eq!(m.content_type, None, "unsigned Content-Type");
+        assert_eq!(m.headers["cache-control"], "no-cache");
+        assert_eq!(m.user["x-amz-meta-color"], "blue");
         let big = "v".repeat(MAX_USER_META);
-        let e = ObjectMeta::from_request(&headers(&[("x-amz-meta-big", &big)])).unwrap_err();
+        let e =
+            ObjectMeta::from_request(&headers(&[("x-amz-meta-big", &big)]), &Coverage::Anonymous)
+                .unwrap_err();
         assert_eq!(e.code, S3ErrorCode::MetadataTooLarge);
     }
 

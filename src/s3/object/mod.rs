@@ -19,18 +19,19 @@ pub mod xml_body;
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::time::Duration;
 
 use actix_web::body::SizedStream;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, RANGE};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::TryStreamExt;
 
 use crate::bucket::BucketMeta;
+use crate::config::ProxyConfig;
 use crate::core::{Download, Piece, ReadOptions};
 use crate::encoding::hex;
+use crate::http::body::{BodyError, BodyReader};
 use crate::http::content_type::content_type;
 use crate::http::range::{self, Ranges};
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -269,16 +270,16 @@ pub async fn put(
             .or_else(|e| crate::s3::spool::unknown_length(req, e))?,
         Some(_) => Some(decoded_length(req)?),
     };
-    let mut stored = ObjectMeta::from_request(req.http.headers())?;
+    let mut stored = ObjectMeta::from_request(req.http.headers(), &req.coverage)?;
     let declared = checksum::expected(req.http.headers())?;
     let digest = BodyDigest::new(&req.payload_hash, req.header("content-md5"))?
         .with_checksum(declared.clone());
     let ctx = req.storage_ctx(bucket, true);
     crate::s3::object::write_conditions::check(req, &ctx, key).await?;
-    let idle = Duration::from_secs(req.snap.config.proxy.idle_timeout.max(1));
     let md5 = Rc::new(Cell::new(None));
     let sum = Rc::new(std::cell::RefCell::new(None));
-    let body = checked_body(payload, digest, chunked, idle, (md5.clone(), sum.clone()));
+    let proxy = &req.snap.config.proxy;
+    let body = checked_body(payload, digest, chunked, proxy, (md5.clone(), sum.clone()));
     let max = MAX_PUT_SIZE.min(req.snap.config.proxy.max_object_size());
     let (size, body) = crate::s3::spool::sized(size, body, max).await?;
     let objects = &req.state.objects;
@@ -355,41 +356,37 @@ type Results = (
 /// The PUT body as a stream: decoded first when aws-chunked; each data
 /// chunk goes through `digest`; at the end the encoding and the digest are
 /// checked (an error there makes the write abort) and the MD5 and checksum
-/// left in `results`. Fails with RequestTimeout when the client sends
-/// nothing for `idle`.
+/// left in `results`. The body is read as REST reads uploads
+/// ([`BodyReader`]): RequestTimeout when the client sends nothing for
+/// `proxy.idle-timeout`, or less than `proxy.body-min-bytes-per-second`
+/// on average over a `proxy.body-min-rate-window`.
 pub(in crate::s3) fn checked_body(
     payload: web::Payload,
     digest: BodyDigest,
     chunked: Option<Decoder>,
-    idle: Duration,
+    proxy: &ProxyConfig,
     results: Results,
 ) -> impl futures_util::Stream<Item = Result<Bytes, S3Error>> + Unpin {
     struct Body {
-        payload: web::Payload,
+        payload: BodyReader,
         digest: BodyDigest,
         chunked: Option<Decoder>,
         results: Results,
     }
     impl Body {
         /// The next data chunk, `None` at a good end.
-        async fn next(&mut self, idle: Duration) -> Result<Option<Bytes>, S3Error> {
+        async fn next(&mut self) -> Result<Option<Bytes>, S3Error> {
             loop {
-                let item = actix_web::rt::time::timeout(idle, self.payload.next())
-                    .await
-                    .map_err(|_| {
-                        S3Error::new(
-                            S3ErrorCode::RequestTimeout,
-                            format!("no body data for {}s (proxy.idle-timeout)", idle.as_secs()),
-                        )
-                    })?;
+                let item = self.payload.next().await.map_err(|e| {
+                    let code = match e {
+                        BodyError::TooSlow(_) => S3ErrorCode::RequestTimeout,
+                        BodyError::Unreadable(_) => S3ErrorCode::IncompleteBody,
+                        BodyError::TooLarge(_) => S3ErrorCode::EntityTooLarge,
+                    };
+                    S3Error::new(code, e.to_string())
+                })?;
                 let chunk = match item {
-                    Some(Ok(c)) => c,
-                    Some(Err(e)) => {
-                        return Err(S3Error::new(
-                            S3ErrorCode::IncompleteBody,
-                            format!("reading the body: {e}"),
-                        ))
-                    }
+                    Some(c) => c,
                     None => {
                         if let Some(d) = &self.chunked {
                             d.finish()?;
@@ -418,7 +415,7 @@ pub(in crate::s3) fn checked_body(
         }
     }
     let body = Body {
-        payload,
+        payload: BodyReader::new(payload, proxy),
         digest,
         chunked,
         results,
@@ -429,7 +426,7 @@ pub(in crate::s3) fn checked_body(
             if done {
                 return None;
             }
-            match body.next(idle).await {
+            match body.next().await {
                 Ok(Some(data)) => Some((Ok(data), (body, false))),
                 Ok(None) => None,
                 Err(e) => Some((Err(e), (body, true))),

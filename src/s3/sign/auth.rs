@@ -9,6 +9,7 @@ use actix_web::HttpRequest;
 use crate::bucket::BucketMeta;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::sign::access::{self, Caller};
+use crate::s3::sign::coverage::Coverage;
 use crate::s3::{sign::chunked, sign::chunksig, sign::presign, sign::sigv4};
 use crate::state::Snapshot;
 
@@ -19,9 +20,10 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-/// Who sent a request, what its body must match, and where a signed
-/// aws-chunked body's signature chain starts.
-pub(in crate::s3) type Authenticated = (Caller, String, Option<chunksig::Seed>);
+/// Who sent a request, what its body must match, where a signed
+/// aws-chunked body's signature chain starts, and which headers the
+/// signature covers.
+pub(in crate::s3) type Authenticated = (Caller, String, Option<chunksig::Seed>, Coverage);
 
 /// The request's headers as the signature covers them (`host` from the
 /// URI when the request has no Host header, as HTTP/2 requests).
@@ -98,12 +100,16 @@ fn authenticate_query(
     };
     let all = snap.buckets.all();
     let caller = access::verify(&p.auth, &p.amz_date, &req, bucket, &all)?;
-    Ok((caller, payload_hash, None))
+    let coverage = Coverage::V4(p.auth.signed_headers);
+    coverage.refuse_unsigned(http.headers())?;
+    Ok((caller, payload_hash, None, coverage))
 }
 
 /// Authenticates a request: Signature V4 in the Authorization header or
-/// in the query (presigned URL), or anonymous. Answers the caller and the
-/// payload hash the body must match.
+/// in the query (presigned URL), Signature V2, or anonymous. Answers the
+/// caller and the payload hash the body must match. A signed request with
+/// an `x-amz-*` header its signature does not cover is refused
+/// ([`Coverage::refuse_unsigned`]).
 pub(in crate::s3) fn authenticate(
     http: &HttpRequest,
     snap: &Snapshot,
@@ -114,7 +120,8 @@ pub(in crate::s3) fn authenticate(
     let unsigned = || sigv4::UNSIGNED_PAYLOAD.to_string();
     if presign::is_sigv2(query) {
         let caller = crate::s3::sign::sigv2::authenticate(http, snap, bucket, query, None)?;
-        return Ok((caller, unsigned(), None));
+        Coverage::V2.refuse_unsigned(http.headers())?;
+        return Ok((caller, unsigned(), None, Coverage::V2));
     }
     if presign::is_presigned(query) {
         if header("authorization").is_some() {
@@ -131,11 +138,12 @@ pub(in crate::s3) fn authenticate(
             Some(chunked::UNSIGNED_TRAILER) => chunked::UNSIGNED_TRAILER,
             _ => sigv4::UNSIGNED_PAYLOAD,
         };
-        return Ok((Caller::Anonymous, payload.into(), None));
+        return Ok((Caller::Anonymous, payload.into(), None, Coverage::Anonymous));
     };
     if let Some(v2) = crate::s3::sign::sigv2::parse_header(value) {
         let caller = crate::s3::sign::sigv2::authenticate(http, snap, bucket, query, Some(v2?))?;
-        return Ok((caller, unsigned(), None));
+        Coverage::V2.refuse_unsigned(http.headers())?;
+        return Ok((caller, unsigned(), None, Coverage::V2));
     }
     let auth = sigv4::parse_authorization(value)?;
     check_scope(&auth, snap, S3ErrorCode::AuthorizationHeaderMalformed)?;
@@ -195,11 +203,13 @@ pub(in crate::s3) fn authenticate(
     };
     let all = snap.buckets.all();
     let (caller, key) = access::verify_key(&auth, amz_date, &req, bucket, &all)?;
+    let coverage = Coverage::V4(auth.signed_headers.clone());
+    coverage.refuse_unsigned(http.headers())?;
     let seed = signed_chunks.then(|| chunksig::Seed {
         key,
         amz_date: amz_date.to_string(),
         scope: auth.scope(),
         signature: auth.signature.clone(),
     });
-    Ok((caller, payload_hash.to_string(), seed))
+    Ok((caller, payload_hash.to_string(), seed, coverage))
 }

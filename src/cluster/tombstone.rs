@@ -50,6 +50,10 @@ pub fn needed(results: &[GroupResult<()>]) -> bool {
 pub fn write(storage: &dyn Storage, ctx: &Context, key: &str) -> bool {
     let mut tctx = tomb_ctx(ctx);
     tctx.timeout = None;
+    // The delete's time, not the time a group gets to it: a hung node
+    // that stores the tombstone only when it resumes would otherwise date
+    // it after a write of the key acknowledged meanwhile, and bury it.
+    tctx.timestamp = Some(SystemTime::now());
     let written = crate::storage::write_small(storage, &tctx, key, b"deleted")
         .and_then(|results| results.any_ok());
     match written {

@@ -89,3 +89,28 @@ pub fn storage_status(e: &StorageError) -> StatusCode {
         ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
+
+/// The one-line body of a plain-text error reply (without its newline),
+/// worded as Backrunner's: `url: URL: error status: N, returned data:
+/// 'CAUSE'`; `/proxy_stat/` keeps it as the error's `Error`.
+pub fn error_line(url: &str, status: StatusCode, cause: &dyn std::fmt::Display) -> String {
+    format!(
+        "url: {url}: error status: {}, returned data: '{cause}'",
+        status.as_u16()
+    )
+    .replace(['\n', '\r'], " ")
+}
+
+/// A plain-text error reply with the headers of Go's `http.Error`; the
+/// caller adds what its error needs (`Allow`, `Content-Range`) and the
+/// body, [`error_line`] and a newline.
+pub fn plain_error(status: StatusCode) -> actix_web::HttpResponseBuilder {
+    use actix_web::http::header::{HeaderValue, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+    let mut resp = HttpResponse::build(status);
+    resp.insert_header((
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    ))
+    .insert_header((X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")));
+    resp
+}

@@ -1,9 +1,7 @@
 //! The REST API's error and its mapping to a status: the one place where
 //! storage, bucket, ACL and body errors become Backrunner's replies.
 
-use actix_web::http::header::{
-    HeaderValue, ALLOW, CONTENT_RANGE, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
-};
+use actix_web::http::header::{ALLOW, CONTENT_RANGE};
 use actix_web::http::{Method, StatusCode};
 use actix_web::HttpResponse;
 
@@ -113,13 +111,7 @@ impl ApiError {
     /// worded as Backrunner's (`url: URL: error status: N, returned data:
     /// 'CAUSE'`), with the headers of Go's `http.Error`.
     pub fn response(&self, url: &str) -> HttpResponse {
-        let status = self.status();
-        let mut resp = HttpResponse::build(status);
-        resp.insert_header((
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        ))
-        .insert_header((X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")));
+        let mut resp = crate::http::message::plain_error(self.status());
         match self {
             ApiError::WrongMethod { allow, .. } => {
                 resp.insert_header((ALLOW, allow_list(allow)));
@@ -135,11 +127,7 @@ impl ApiError {
     /// The one-line body of the error reply (without its newline), worded as
     /// Backrunner's; `/proxy_stat/` keeps it as the error's `Error`.
     pub fn line(&self, url: &str) -> String {
-        format!(
-            "url: {url}: error status: {}, returned data: '{self}'",
-            self.status().as_u16()
-        )
-        .replace(['\n', '\r'], " ")
+        crate::http::message::error_line(url, self.status(), self)
     }
 }
 
@@ -179,6 +167,7 @@ impl From<actix_web::error::BlockingError> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::http::header::X_CONTENT_TYPE_OPTIONS;
 
     #[test]
     fn body_as_backrunner() {

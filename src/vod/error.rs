@@ -2,9 +2,7 @@
 //! one place where packager, store, bucket and ACL errors become replies
 //! (one line of text naming the cause).
 
-use actix_web::http::header::{
-    HeaderValue, ALLOW, CONTENT_RANGE, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
-};
+use actix_web::http::header::{ALLOW, CONTENT_RANGE};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
@@ -98,12 +96,7 @@ impl VodHttpError {
     /// The reply: one line of text naming the URL, the status and the
     /// cause, worded as `/get/`'s.
     pub fn response(&self, url: &str) -> HttpResponse {
-        let mut resp = HttpResponse::build(self.status());
-        resp.insert_header((
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        ))
-        .insert_header((X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")));
+        let mut resp = crate::http::message::plain_error(self.status());
         match self {
             VodHttpError::WrongMethod(_) => {
                 resp.insert_header((ALLOW, "GET, HEAD, OPTIONS"));
@@ -119,11 +112,7 @@ impl VodHttpError {
     /// The one-line body of the reply (without its newline); `/proxy_stat/`
     /// keeps it as the error's `Error`.
     pub fn line(&self, url: &str) -> String {
-        format!(
-            "url: {url}: error status: {}, returned data: '{self}'",
-            self.status().as_u16()
-        )
-        .replace(['\n', '\r'], " ")
+        crate::http::message::error_line(url, self.status(), self)
     }
 }
 

@@ -79,6 +79,15 @@ impl Connections {
         self.cap.store(cap, Ordering::Relaxed);
     }
 
+    /// Why a request is refused over the cap, in one line naming the key.
+    pub fn refusal(&self) -> String {
+        format!(
+            "{} connections are open, more than proxy.max-connections {}; try again later",
+            self.open(),
+            self.cap()
+        )
+    }
+
     /// Whether more connections are open than the cap allows.
     pub fn over_cap(&self) -> bool {
         let cap = self.cap();

@@ -89,11 +89,7 @@ async fn route(endpoint: &Result<Endpoint, ApiError>, req: &Req, payload: web::P
         }
         Ok(ep) if !ep.is_health_check() && connections.over_cap() => {
             over_cap = true;
-            Err(ApiError::Unavailable(format!(
-                "{} connections are open, more than proxy.max-connections {}; try again later",
-                connections.open(),
-                connections.cap()
-            )))
+            Err(ApiError::Unavailable(connections.refusal()))
         }
         Ok(ep) if !ep.methods().contains(method) => Err(ApiError::WrongMethod {
             method: method.clone(),

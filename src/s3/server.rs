@@ -175,11 +175,7 @@ async fn dispatch(
         over_cap = true;
         Err(S3Error::new(
             S3ErrorCode::ServiceUnavailable,
-            format!(
-                "{} connections are open, more than proxy.max-connections {}; try again later",
-                state.connections.open(),
-                state.connections.cap()
-            ),
+            state.connections.refusal(),
         ))
     } else if preflight {
         cors::preflight(http.headers(), &snap.config.proxy.s3_cors)

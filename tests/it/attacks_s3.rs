@@ -459,3 +459,95 @@ fn long_keys_are_refused_and_open_uploads_are_counted() {
     assert_eq!(create("sixth".into()).status(), 200);
     assert_eq!(create("seventh".into()).status(), 403);
 }
+
+/// An error answered before the body is read (here UploadPart to an upload
+/// that does not exist, found out after a store read) while the client is
+/// still sending a chunked body, as boto3 does for every checksummed part:
+/// actix-http's dispatcher, its read buffer full, waited for the dropped
+/// payload to wake it and stalled until the idle timeout; the client,
+/// still writing, timed out (vendor/README.md, the payload fix). Now the
+/// rest of the body is drained at once, the reply arrives and the
+/// connection serves the next request. With Content-Length the reply says
+/// `Connection: close` and arrives as well.
+#[test]
+fn an_early_error_during_a_chunked_upload_drains_the_body() {
+    let (p, port) = start(json!({}));
+    let body = vec![b'a'; 4 << 20];
+    let path = "/pub/k?partNumber=1&uploadId=0123456789abcdef0123456789abcdef";
+    for (round, chunked) in (0..24).map(|i| (i, i % 3 != 2)) {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut request = if chunked {
+            format!(
+                "PUT {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+                body.len()
+            )
+        } else {
+            format!(
+                "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+        }
+        .into_bytes();
+        request.extend_from_slice(&body);
+        if chunked {
+            request.extend_from_slice(b"\r\n0\r\n\r\n");
+        }
+        let mut w = s.try_clone().unwrap();
+        w.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+        let writer = std::thread::spawn(move || w.write_all(&request).map_err(|e| e.to_string()));
+        let (reply, first) = read_until(&mut s, "</Error>", Duration::from_secs(15));
+        assert!(
+            reply.starts_with("HTTP/1.1 404") && reply.contains("<Code>NoSuchUpload</Code>"),
+            "round {round}: {reply:?}"
+        );
+        let first = first.unwrap();
+        assert!(
+            first < Duration::from_secs(5),
+            "round {round}: the reply took {first:?}"
+        );
+        if chunked {
+            writer
+                .join()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("round {round}: the body was not taken: {e}"));
+            assert!(!reply.contains("connection: close"), "{reply}");
+            write!(s, "HEAD /pub/none HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            let (next, _) = read_until(&mut s, "\r\n\r\n", Duration::from_secs(5));
+            assert!(
+                next.starts_with("HTTP/1.1 404"),
+                "round {round}: after the drain: {next:?}"
+            );
+        } else {
+            assert!(reply.contains("connection: close"), "{reply}");
+            drop(s);
+            let _ = writer.join().unwrap();
+        }
+    }
+    assert_eq!(p.get_path("/ping/").status(), 200);
+}
+
+/// What `s` sends until `end` appears in it or `limit` passes, and when
+/// its first byte came.
+fn read_until(s: &mut TcpStream, end: &str, limit: Duration) -> (String, Option<Duration>) {
+    use std::io::Read;
+    let started = Instant::now();
+    let (mut out, mut first, mut buf) = (Vec::new(), None, [0u8; 4096]);
+    while started.elapsed() < limit && !String::from_utf8_lossy(&out).contains(end) {
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                first.get_or_insert(started.elapsed());
+                out.extend_from_slice(&buf[..n]);
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    (String::from_utf8_lossy(&out).into_owned(), first)
+}

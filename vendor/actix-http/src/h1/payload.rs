@@ -86,6 +86,18 @@ impl Stream for Payload {
     }
 }
 
+impl Drop for Payload {
+    fn drop(&mut self) {
+        // The dispatcher may be waiting, its read buffer full, for this
+        // consumer to read (`need_read` answered `Pause` and kept its
+        // waker). Wake it, so it finds the payload dropped and drains or
+        // closes, instead of stalling the client until a timeout.
+        if let Ok(mut inner) = self.inner.try_borrow_mut() {
+            inner.wake_io();
+        }
+    }
+}
+
 /// Sender part of the payload stream
 pub struct PayloadSender {
     inner: Weak<RefCell<Inner>>,

@@ -26,6 +26,8 @@ pub struct AppState {
     pub objects: crate::core::Objects,
     /// Open client connections and `proxy.max-connections`.
     pub connections: crate::connections::Connections,
+    /// The VOD API's titles' sample indexes in memory.
+    pub vod_index: crate::media::index_cache::IndexCache,
 }
 
 impl AppState {
@@ -40,6 +42,7 @@ impl AppState {
         // Read at start (the effective config, stored one included); not reloaded.
         let proxy = &reload.snapshot().config.proxy;
         let shard_entries = proxy.name_index.then_some(proxy.index_shard_entries);
+        let vod_index_bytes = usize::try_from(proxy.vod_index_cache_size).unwrap_or(usize::MAX);
         Ok(AppState {
             objects: crate::core::Objects::new(storage.clone(), cluster.clone(), shard_entries),
             cluster,
@@ -47,6 +50,7 @@ impl AppState {
             stats: ProxyStats::default(),
             reload,
             connections: Default::default(),
+            vod_index: crate::media::index_cache::IndexCache::new(vod_index_bytes),
         })
     }
 

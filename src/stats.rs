@@ -195,8 +195,13 @@ pub struct VodCounters {
     pub playlists: PromCounter,
     /// Init and media segments answered (200, 206 and 304).
     pub segments: PromCounter,
-    /// Seconds each `moov` parse took (one per title load).
+    /// Seconds each `moov` parse took (one per title load that found no
+    /// index in memory or in the cluster).
     pub parse_seconds: Histogram,
+    /// Title loads whose index was in the proxy's memory.
+    pub index_memory_hits: PromCounter,
+    /// Title loads whose index was read from the cluster.
+    pub index_cluster_hits: PromCounter,
     parses: std::sync::atomic::AtomicU64,
     parse_nanos: std::sync::atomic::AtomicU64,
 }
@@ -208,6 +213,8 @@ impl Default for VodCounters {
             segments: PromCounter::default(),
             // 50 µs doubling up to ~1.6 s (a two-hour moov parses in ~0.1 s)
             parse_seconds: Histogram::new(exponential_buckets(0.00005, 2.0, 16)),
+            index_memory_hits: PromCounter::default(),
+            index_cluster_hits: PromCounter::default(),
             parses: Default::default(),
             parse_nanos: Default::default(),
         }
@@ -229,6 +236,18 @@ pub struct VodSummary {
     /// Seconds all parses took together.
     #[serde(rename = "ParseSeconds")]
     pub parse_seconds: f64,
+    /// Title loads served from the in-memory index cache.
+    #[serde(rename = "IndexMemoryHits")]
+    pub index_memory_hits: u64,
+    /// Title loads whose index came from the cluster.
+    #[serde(rename = "IndexClusterHits")]
+    pub index_cluster_hits: u64,
+    /// Indexes in the in-memory cache, and the bytes they take.
+    #[serde(rename = "IndexCacheEntries")]
+    pub index_cache_entries: u64,
+    /// Bytes of the indexes in the in-memory cache.
+    #[serde(rename = "IndexCacheBytes")]
+    pub index_cache_bytes: u64,
 }
 
 impl VodCounters {
@@ -241,14 +260,18 @@ impl VodCounters {
         self.parse_nanos.fetch_add(nanos, Relaxed);
     }
 
-    /// The counters now.
-    pub fn summary(&self) -> VodSummary {
+    /// The counters now, with the index cache's `(entries, bytes)`.
+    pub fn summary(&self, cache: (usize, usize)) -> VodSummary {
         use std::sync::atomic::Ordering::Relaxed;
         VodSummary {
             playlists: self.playlists.get(),
             segments: self.segments.get(),
             parses: self.parses.load(Relaxed),
             parse_seconds: self.parse_nanos.load(Relaxed) as f64 / 1e9,
+            index_memory_hits: self.index_memory_hits.get(),
+            index_cluster_hits: self.index_cluster_hits.get(),
+            index_cache_entries: cache.0 as u64,
+            index_cache_bytes: cache.1 as u64,
         }
     }
 }
@@ -466,8 +489,12 @@ mod tests {
         v.segments.inc_by(3);
         v.parsed(Duration::from_millis(20));
         v.parsed(Duration::from_millis(5));
-        let s = v.summary();
+        v.index_memory_hits.inc_by(4);
+        v.index_cluster_hits.inc();
+        let s = v.summary((2, 300));
         assert_eq!((s.playlists, s.segments, s.parses), (1, 3, 2));
+        assert_eq!((s.index_memory_hits, s.index_cluster_hits), (4, 1));
+        assert_eq!((s.index_cache_entries, s.index_cache_bytes), (2, 300));
         assert!((s.parse_seconds - 0.025).abs() < 1e-9, "{s:?}");
     }
 

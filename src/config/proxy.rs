@@ -170,6 +170,10 @@ pub struct ProxyConfig {
     /// CORS rules of the VOD listener, shaped as `s3-cors` (docs/vod.md); empty = no CORS.
     #[serde(rename = "vod-cors", deserialize_with = "null_default")]
     pub vod_cors: Vec<super::cors::CorsRule>,
+    /// Bytes of titles' sample indexes the VOD API keeps in memory (a size
+    /// string or bytes; 0 = none); read at start.
+    #[serde(rename = "vod-index-cache-size", deserialize_with = "de_size")]
+    pub vod_index_cache_size: u64,
     /// `Cache-Control` of VOD init and media segments; empty = none.
     #[serde(rename = "vod-cache-control")]
     pub vod_cache_control: String,
@@ -235,6 +239,9 @@ pub struct ProxyConfig {
     pub max_object_size: u64,
 }
 
+/// Default of `vod-index-cache-size`: 64 MiB, the indexes of about four
+/// two-hour titles or a few hundred short ones.
+pub const DEFAULT_VOD_INDEX_CACHE_SIZE: u64 = 64 << 20;
 /// Default of `s3-max-uploads-per-bucket`.
 pub const DEFAULT_S3_MAX_UPLOADS: u64 = 10_000;
 /// Largest `s3-max-uploads-per-bucket`: the bucket's upload list is one
@@ -292,6 +299,7 @@ impl Default for ProxyConfig {
             vod_https_address: String::new(),
             vod_segment_seconds: 6,
             vod_cors: Vec::new(),
+            vod_index_cache_size: DEFAULT_VOD_INDEX_CACHE_SIZE,
             vod_cache_control: String::new(),
             vod_playlist_cache_control: String::new(),
             s3_admin_bucket: String::new(),

@@ -5,11 +5,14 @@
 //! samples, [`fmp4`] writes CMAF init and media segments whose samples
 //! are the source's bytes, [`playlist`] the HLS playlists and [`dash`]
 //! the DASH manifest over the same segments; [`source`] reads a title
-//! through the core object path.
+//! through the core object path, its index from [`index_cache`] (memory)
+//! or [`stored_index`] (the cluster) when either has it.
 
 pub mod dash;
 pub mod fmp4;
+pub mod index_cache;
 pub mod mp4;
 pub mod playlist;
 pub mod segment;
 pub mod source;
+pub mod stored_index;

@@ -1,17 +1,27 @@
 //! Reading a title through the core object path ([`Objects`]): replica
 //! order from placement, failover and corrupt blocks refused by the
-//! store's reader, as on `/get/`. [`load`] reads only the `moov` (see
-//! [`locate`]); [`segment`] opens the object again and streams the
-//! segment's header and sample ranges with the core's bounded read-ahead.
+//! store's reader, as on `/get/`. [`load`] takes the title's index from
+//! memory ([`IndexCache`]), else from the cluster ([`stored_index`], in
+//! the namespace `BUCKET/vod`), else reads only the `moov` (see
+//! [`locate`]) and parses it; [`store_index`] then keeps the parse in the
+//! cluster. [`segment`] opens the object again and streams the segment's
+//! header and sample ranges with the core's bounded read-ahead.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use super::fmp4;
+use super::index_cache::{Identity, IndexCache};
 use super::mp4::{locate, parse_moov, Kind, LocateError, Movie, Mp4Error};
 use super::segment::{cuts, span};
+use super::stored_index;
 use crate::core::{blocking, Download, ObjectError, Objects, ReadOptions};
 use crate::storage::{read_full, Context, ReplicaInfo, StorageError};
+
+/// Largest stored index read back (a two-hour title's is ~2 MiB).
+const MAX_STORED_INDEX: u64 = 64 << 20;
 
 /// Why a title or segment cannot be served.
 #[derive(Debug, thiserror::Error)]
@@ -42,40 +52,140 @@ impl From<StorageError> for VodError {
 pub struct Title {
     /// The sample index.
     pub movie: Arc<Movie>,
-    /// The replica the `moov` was read from.
+    /// The replica the title was looked up on.
     pub info: ReplicaInfo,
-    /// How long parsing the `moov` took (its reads not included).
-    pub parse_time: Duration,
+    /// Where the index came from.
+    pub found: Found,
 }
 
-/// Reads and parses the `moov` of `key`.
-pub async fn load(objects: &Objects, ctx: Context, key: &str) -> Result<Title, VodError> {
+/// Where [`load`] found a title's index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// The proxy's memory.
+    Memory,
+    /// The cluster, stored there by an earlier parse.
+    Cluster,
+    /// Nowhere: the `moov` was read and parsed, taking this long (its
+    /// reads not included).
+    Parsed(Duration),
+}
+
+/// The session of the side namespace where titles' indexes are kept.
+fn index_ctx(ctx: &Context) -> Context {
+    let mut c = ctx.clone();
+    c.namespace = format!("{}/vod", ctx.namespace);
+    c
+}
+
+/// The index of `key`: from `cache`, else from the cluster, else parsed
+/// from its `moov`; kept in `cache` for the object it was read from.
+pub async fn load(
+    objects: &Objects,
+    cache: &IndexCache,
+    ctx: Context,
+    key: &str,
+) -> Result<Title, VodError> {
     let opts = ReadOptions {
         prefetch_from: None,
         recover_rate: None,
     };
-    let open = objects.open(ctx, key, opts).await?;
+    let namespace = ctx.namespace.clone();
+    let open = objects.open(ctx.clone(), key, opts).await?;
     let info = open.info().clone();
-    let size = info.size;
+    let identity = Identity::of(&info);
+    if let Some(movie) = cache.get(&namespace, key, &identity) {
+        return Ok(Title {
+            movie,
+            info,
+            found: Found::Memory,
+        });
+    }
+    let (movie, found) = match read_stored(objects, &ctx, key, &identity).await {
+        Some(movie) => (movie, Found::Cluster),
+        None => {
+            let size = info.size;
+            let mut reader = open.into_reader();
+            blocking(move || -> Result<(Movie, Found), VodError> {
+                let moov = locate(size, |at, len| {
+                    read_full(reader.as_mut(), at, len).map(|b| b.to_vec())
+                })
+                .map_err(|e| match e {
+                    LocateError::Mp4(e) => VodError::Mp4(e),
+                    LocateError::Read(e) => VodError::from(e),
+                })?;
+                let started = Instant::now();
+                let movie = parse_moov(&moov, size)?;
+                Ok((movie, Found::Parsed(started.elapsed())))
+            })
+            .await??
+        }
+    };
+    let movie = Arc::new(movie);
+    cache.insert(&namespace, key, identity, movie.clone());
+    Ok(Title { movie, info, found })
+}
+
+/// The index of `key` kept in the cluster, if there is a sound one for
+/// the object `identity` names.
+async fn read_stored(
+    objects: &Objects,
+    ctx: &Context,
+    key: &str,
+    identity: &Identity,
+) -> Option<Movie> {
+    let opts = ReadOptions {
+        prefetch_from: Some(0),
+        recover_rate: None,
+    };
+    let open = match objects.open(index_ctx(ctx), key, opts).await {
+        Ok(o) => o,
+        Err(ObjectError::Storage(e)) if e.is_not_found() => return None,
+        Err(e) => {
+            log::warn!("vod index of {}/{key}: {e}", ctx.namespace);
+            return None;
+        }
+    };
+    let size = open.info().size;
+    if size > MAX_STORED_INDEX {
+        return None;
+    }
     let mut reader = open.into_reader();
-    let (movie, parse_time) = blocking(move || -> Result<(Movie, Duration), VodError> {
-        let moov = locate(size, |at, len| {
-            read_full(reader.as_mut(), at, len).map(|b| b.to_vec())
-        })
-        .map_err(|e| match e {
-            LocateError::Mp4(e) => VodError::Mp4(e),
-            LocateError::Read(e) => VodError::from(e),
-        })?;
-        let started = Instant::now();
-        let movie = parse_moov(&moov, size)?;
-        Ok((movie, started.elapsed()))
+    let identity = identity.clone();
+    let read = blocking(move || {
+        let bytes = read_full(reader.as_mut(), 0, size as usize)?;
+        Ok::<_, StorageError>(stored_index::decode(&bytes, &identity))
     })
-    .await??;
-    Ok(Title {
-        movie: Arc::new(movie),
-        info,
-        parse_time,
-    })
+    .await;
+    match read {
+        Ok(Ok(movie)) => movie,
+        Ok(Err(e)) => {
+            log::warn!("vod index of {}/{key}: {e}", ctx.namespace);
+            None
+        }
+        Err(e) => {
+            log::warn!("vod index of {}/{key}: {e}", ctx.namespace);
+            None
+        }
+    }
+}
+
+/// Keeps the index of `title` (just parsed) in the cluster beside `key`,
+/// for other proxies and later starts; a failure only costs them a parse.
+pub async fn store_index(objects: &Objects, ctx: Context, key: &str, title: &Title) {
+    let identity = Identity::of(&title.info);
+    let movie = title.movie.clone();
+    let Ok(body) = blocking(move || stored_index::encode(&movie, &identity)).await else {
+        return;
+    };
+    let size = body.len() as u64;
+    let stream = futures_util::stream::iter([Ok::<_, ObjectError>(Bytes::from(body))]);
+    let namespace = ctx.namespace.clone();
+    if let Err(e) = objects
+        .put(index_ctx(&ctx), key, None, size, stream, None)
+        .await
+    {
+        log::warn!("vod index of {namespace}/{key} not stored: {e}");
+    }
 }
 
 /// Segment `n` (from 0) of the `kind` track of `title` at `target`

@@ -137,8 +137,18 @@ fn register_vod(reg: &mut Registry, v: &crate::stats::VodCounters) {
     );
     reg.register(
         "vod_parse_seconds",
-        "Time each moov parse of the VOD API took",
+        "Time each moov parse of the VOD API took (title loads whose index was neither in memory nor in the cluster)",
         v.parse_seconds.clone(),
+    );
+    reg.register(
+        "vod_index_memory_hits",
+        "VOD title loads whose sample index was in the proxy's memory",
+        v.index_memory_hits.clone(),
+    );
+    reg.register(
+        "vod_index_cluster_hits",
+        "VOD title loads whose sample index was read from the cluster",
+        v.index_cluster_hits.clone(),
     );
 }
 

@@ -221,6 +221,6 @@ pub async fn proxy_stat(req: &Req) -> Result<HttpResponse, ApiError> {
         "handlers": handlers,
         "errors": stats.errors(),
         "index": req.state.objects.index().map(|i| i.stats()),
-        "VOD": req.state.stats.vod.summary(),
+        "VOD": req.state.stats.vod.summary(req.state.vod_index.usage()),
     })))
 }

@@ -18,7 +18,7 @@ use crate::core::Download;
 use crate::http::conditional::Validators;
 use crate::http::range::{self, Ranges};
 use crate::media::mp4::{Kind, Movie};
-use crate::media::source::{self, Title};
+use crate::media::source::{self, Found, Title};
 use crate::media::{dash, fmp4, playlist};
 
 /// Answers a GET or HEAD of `target`, counting the playlists and segments
@@ -57,8 +57,24 @@ async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpErr
     let mut titles: Vec<Title> = Vec::new();
     for (r, key) in keys.iter().enumerate() {
         if rendition.map_or(true, |x| x == r) {
-            let title = source::load(objects, ctx.clone(), key).await?;
-            req.state.stats.vod.parsed(title.parse_time);
+            let title = source::load(objects, &req.state.vod_index, ctx.clone(), key).await?;
+            let counters = &req.state.stats.vod;
+            match title.found {
+                Found::Memory => {
+                    counters.index_memory_hits.inc();
+                }
+                Found::Cluster => {
+                    counters.index_cluster_hits.inc();
+                }
+                Found::Parsed(took) => {
+                    counters.parsed(took);
+                    let (state, ctx, key, title) =
+                        (req.state.clone(), ctx.clone(), key.clone(), title.clone());
+                    actix_web::rt::spawn(async move {
+                        source::store_index(&state.objects, ctx, &key, &title).await;
+                    });
+                }
+            }
             titles.push(title);
         }
     }

@@ -159,16 +159,6 @@ fn max_object_size_is_configurable() {
     assert_eq!(r.status(), 413);
 }
 
-/// Restarts the proxy process on the same config and store (fresh placement
-/// costs, so reads try the bucket's groups in their listed order).
-fn restart(p: &mut Proxy) {
-    if let Some(mut c) = p.child.take() {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
-    p.spawn();
-}
-
 /// Flips one bit of the object's byte at `at` in the replica file `path`
 /// (`offset` is where the object's bytes start in the file).
 fn flip_bit(path: &str, offset: u64, at: u64) {
@@ -233,7 +223,8 @@ fn corrupt_replica_bytes_are_never_served() {
     // Different blocks of both replicas: every read needs both.
     flip_bit(&f1, o1, 200_000);
     flip_bit(&f2, o2, 2_500_000);
-    restart(&mut p);
+    // fresh placement costs: reads try the bucket's groups in their listed order
+    p.restart();
     for i in 0..5 {
         let r = p.get("r", "obj");
         assert_eq!(r.status(), 200);
@@ -291,7 +282,7 @@ fn recover_on_read_repairs_a_corrupt_replica() {
     assert_eq!(p.upload("r", "obj", body.clone()).status(), 200);
     let (f1, o1) = replica(&p, "r", "obj", 1);
     flip_bit(&f1, o1, 300_000);
-    restart(&mut p);
+    p.restart();
     let r = p.get("r", "obj");
     assert_eq!(r.status(), 200);
     assert!(r.bytes().unwrap() == body);
@@ -310,7 +301,7 @@ fn recover_on_read_repairs_a_corrupt_replica() {
     );
     std::thread::sleep(Duration::from_millis(1500));
     let before = corrupted(&p, "r", 1);
-    restart(&mut p);
+    p.restart();
     for _ in 0..3 {
         assert!(p.get("r", "obj").bytes().unwrap() == body);
     }
@@ -552,7 +543,7 @@ fn elliptics_reads_past_a_corrupt_eblob_record() {
     // Different 1 MiB checksum chunks of the two records.
     flip_bit(&f1, o1, 200_000);
     flip_bit(&f2, o2, 2_500_000);
-    restart(&mut p);
+    p.restart();
     for i in 0..5 {
         let r = p.get("r", "obj");
         assert_eq!(r.status(), 200);

@@ -109,11 +109,7 @@ fn boto3_creates_buckets_and_deletes_objects() {
 
     // A restart reads the bucket list from the cluster (the -buckets file
     // does not name the new bucket), then a SIGHUP reload keeps it.
-    if let Some(mut c) = p.child.take() {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
-    p.spawn();
+    p.restart();
     p.signal("HUP");
     assert!(run(&p, "after-restart") >= 20);
     let stat = p.json("/proxy_stat/");

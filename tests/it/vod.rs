@@ -341,9 +341,14 @@ fn counters_in_proxy_stat_and_metrics() {
     let vod = &stat["VOD"];
     assert_eq!(vod["Playlists"], 2, "{vod}");
     assert_eq!(vod["Segments"], 3, "{vod}");
-    // every request that found its title parsed its moov
-    assert_eq!(vod["Parses"], 6, "{vod}");
+    // The first request that found the title parsed its moov; the five
+    // after it took the index from memory.
+    assert_eq!(vod["Parses"], 1, "{vod}");
     assert!(vod["ParseSeconds"].as_f64().unwrap() > 0.0, "{vod}");
+    assert_eq!(vod["IndexMemoryHits"], 5, "{vod}");
+    assert_eq!(vod["IndexClusterHits"], 0, "{vod}");
+    assert_eq!(vod["IndexCacheEntries"], 1, "{vod}");
+    assert!(vod["IndexCacheBytes"].as_u64().unwrap() > 0, "{vod}");
     assert_eq!(
         stat["handlers"]["hls"]["RS"]["2xx"]["Requests"], 3,
         "{stat}"
@@ -360,7 +365,119 @@ fn counters_in_proxy_stat_and_metrics() {
     };
     assert_eq!(v("backrunner_vod_playlists_total"), 2.0);
     assert_eq!(v("backrunner_vod_segments_total"), 3.0);
-    assert_eq!(v("backrunner_vod_parse_seconds"), 6.0);
+    assert_eq!(v("backrunner_vod_parse_seconds"), 1.0);
+    assert_eq!(v("backrunner_vod_index_memory_hits_total"), 5.0);
+    assert_eq!(v("backrunner_vod_index_cluster_hits_total"), 0.0);
+}
+
+/// A title's index is parsed once: kept in memory, and in the cluster
+/// beside the title, where a restarted proxy (nothing in memory) reads it
+/// instead of parsing the moov again, and serves the same bytes. A
+/// replaced title is parsed again, in memory and after a restart, and
+/// served as the new file; with `vod-index-cache-size: 0` nothing stays in
+/// memory and every load reads the cluster's copy.
+#[test]
+fn index_is_parsed_once_and_kept_in_memory_and_in_the_cluster() {
+    if !installed("ffmpeg", "-version") {
+        return;
+    }
+    let (mut p, base) = vod_proxy(json!({}));
+    let first = title(p.dir.path(), "a.mp4", "7");
+    let second = title(p.dir.path(), "b.mp4", "13");
+    assert!(p
+        .upload("b1", "t.mp4", std::fs::read(&first).unwrap())
+        .status()
+        .is_success());
+    let vod = |p: &Proxy| p.json("/proxy_stat/")["VOD"].clone();
+    let get = |p: &Proxy, path: &str| {
+        let r = vod_get(p, &base, path);
+        assert_eq!(r.status(), 200, "{path}");
+        r.bytes().unwrap()
+    };
+    let paths = [
+        "/hls/b1/t.mp4/master.m3u8",
+        "/hls/b1/t.mp4/v0/index.m3u8",
+        "/hls/b1/t.mp4/v0/seg-1.m4s",
+        "/dash/b1/t.mp4/manifest.mpd",
+    ];
+    let before: Vec<_> = paths.iter().map(|x| get(&p, x)).collect();
+    let v = vod(&p);
+    assert_eq!(
+        (v["Parses"].as_u64(), v["IndexMemoryHits"].as_u64()),
+        (Some(1), Some(3)),
+        "{v}"
+    );
+    // The index reaches the cluster in the background: a restarted proxy
+    // finds it there.
+    let mut stored = false;
+    for _ in 0..50 {
+        p.restart();
+        let again: Vec<_> = paths.iter().map(|x| get(&p, x)).collect();
+        assert_eq!(again, before, "the same bytes after a restart");
+        let v = vod(&p);
+        if v["IndexClusterHits"] == 1 {
+            assert_eq!(
+                (v["Parses"].as_u64(), v["IndexMemoryHits"].as_u64()),
+                (Some(0), Some(3)),
+                "{v}"
+            );
+            stored = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(stored, "the index never reached the cluster: {}", p.log());
+    // A replaced title: parsed again, served as the new file, its own
+    // index stored for the next start.
+    assert!(p
+        .upload("b1", "t.mp4", std::fs::read(&second).unwrap())
+        .status()
+        .is_success());
+    let total = |playlist: &[u8]| {
+        extinf(std::str::from_utf8(playlist).unwrap())
+            .iter()
+            .sum::<f64>()
+    };
+    let media = get(&p, "/hls/b1/t.mp4/v0/index.m3u8");
+    assert!(
+        (total(&media) - 13.0).abs() < 0.1,
+        "{}",
+        String::from_utf8_lossy(&media)
+    );
+    let v = vod(&p);
+    assert_eq!(
+        (v["Parses"].as_u64(), v["IndexClusterHits"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    let url = format!("{base}/hls/b1/t.mp4/master.m3u8");
+    assert_eq!(
+        packets(&url, "0:v"),
+        packets(second.to_str().unwrap(), "0:v")
+    );
+    let mut cfg = p.config();
+    cfg["proxy"]["vod-index-cache-size"] = json!(0);
+    p.write_config(&cfg);
+    let mut from_cluster = false;
+    for _ in 0..50 {
+        p.restart();
+        assert_eq!(get(&p, "/hls/b1/t.mp4/v0/index.m3u8"), media);
+        get(&p, "/hls/b1/t.mp4/v0/index.m3u8");
+        let v = vod(&p);
+        assert_eq!(v["IndexMemoryHits"], 0, "{v}");
+        assert_eq!(v["IndexCacheEntries"], 0, "{v}");
+        if v["IndexClusterHits"] == 2 {
+            assert_eq!(v["Parses"], 0, "{v}");
+            from_cluster = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        from_cluster,
+        "the new index never reached the cluster: {}",
+        p.log()
+    );
 }
 
 #[test]

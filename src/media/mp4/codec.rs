@@ -6,7 +6,7 @@ use super::boxes::{children, find, Cursor, FourCc};
 use super::error::Mp4Error;
 
 /// What a track carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     /// A `vide` track.
     Video,
@@ -15,7 +15,7 @@ pub enum Kind {
 }
 
 /// A track's codec and parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Codec {
     /// H.264 (`avc1`/`avc3`).
     H264 {

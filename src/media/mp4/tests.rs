@@ -56,7 +56,7 @@ pub(crate) fn h264_aac(dir: &Path, name: &str, secs: &str, extra: &[&str]) -> Op
 }
 
 /// Reads a file's moov the way the proxy does, counting reads and bytes.
-fn movie_of(data: &[u8]) -> (Result<Movie, Mp4Error>, usize) {
+pub(crate) fn movie_of(data: &[u8]) -> (Result<Movie, Mp4Error>, usize) {
     let mut reads = 0;
     let moov = locate(data.len() as u64, |at, len| {
         reads += 1;

@@ -300,6 +300,16 @@ impl Proxy {
         status.unwrap()
     }
 
+    /// Kills the proxy process and starts it again on the same config and
+    /// store (a new process: nothing kept in memory).
+    pub fn restart(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.spawn();
+    }
+
     /// Starts the binary on the existing config and waits until `/ping/` answers.
     pub fn spawn(&mut self) {
         let log = std::fs::File::create(&self.log_path).unwrap();

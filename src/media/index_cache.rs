@@ -1,0 +1,207 @@
+//! The titles' sample indexes kept in memory between requests: a
+//! least-recently-used cache bounded in bytes (`proxy.vod-index-cache-size`),
+//! keyed by namespace and key, each entry valid only for the object it was
+//! parsed from (its ETag and size): a replaced object is parsed again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::mp4::Movie;
+use crate::storage::ReplicaInfo;
+
+/// The in-memory index cache, shared by every worker.
+#[derive(Debug)]
+pub struct IndexCache {
+    limit: usize,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    entries: HashMap<(String, String), Entry>,
+    bytes: usize,
+    clock: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    identity: Identity,
+    movie: Arc<Movie>,
+    bytes: usize,
+    used: u64,
+}
+
+/// What an index was parsed from: the object's ETag and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// [`ReplicaInfo::etag`] of the replica read.
+    pub etag: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+impl Identity {
+    /// The identity of `info`.
+    pub fn of(info: &ReplicaInfo) -> Identity {
+        Identity {
+            etag: info.etag(),
+            size: info.size,
+        }
+    }
+}
+
+impl IndexCache {
+    /// A cache holding at most `limit` bytes of indexes (0 = none kept).
+    pub fn new(limit: usize) -> IndexCache {
+        IndexCache {
+            limit,
+            inner: Mutex::default(),
+        }
+    }
+
+    /// The index of `namespace`/`key` parsed from `identity`, if held; an
+    /// entry for another identity (a replaced object) is dropped.
+    pub fn get(&self, namespace: &str, key: &str, identity: &Identity) -> Option<Arc<Movie>> {
+        let mut inner = self.inner.lock();
+        let id = (namespace.to_string(), key.to_string());
+        inner.clock += 1;
+        let now = inner.clock;
+        match inner.entries.get_mut(&id) {
+            Some(e) if e.identity == *identity => {
+                e.used = now;
+                return Some(e.movie.clone());
+            }
+            Some(_) => {}
+            None => return None,
+        }
+        if let Some(stale) = inner.entries.remove(&id) {
+            inner.bytes -= stale.bytes;
+        }
+        None
+    }
+
+    /// Keeps `movie` as the index of `namespace`/`key` at `identity`,
+    /// evicting the least recently used indexes it needs room from; one
+    /// larger than the whole cache is not kept.
+    pub fn insert(&self, namespace: &str, key: &str, identity: Identity, movie: Arc<Movie>) {
+        let bytes = movie.index_bytes() + namespace.len() + key.len() + identity.etag.len();
+        if bytes > self.limit {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        let id = (namespace.to_string(), key.to_string());
+        if let Some(old) = inner.entries.remove(&id) {
+            inner.bytes -= old.bytes;
+        }
+        while inner.bytes + bytes > self.limit {
+            let Some(oldest) = inner
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(e) = inner.entries.remove(&oldest) {
+                inner.bytes -= e.bytes;
+            }
+        }
+        inner.clock += 1;
+        let used = inner.clock;
+        inner.bytes += bytes;
+        inner.entries.insert(
+            id,
+            Entry {
+                identity,
+                movie,
+                bytes,
+                used,
+            },
+        );
+    }
+
+    /// Indexes held and the bytes they take.
+    pub fn usage(&self) -> (usize, usize) {
+        let inner = self.inner.lock();
+        (inner.entries.len(), inner.bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::mp4::{Codec, Kind, Sample, Track};
+
+    fn movie(samples: usize) -> Arc<Movie> {
+        let s = Sample {
+            offset: 0,
+            dts: 0,
+            size: 1,
+            duration: 1,
+            cto: 0,
+            sync: true,
+        };
+        Arc::new(Movie {
+            timescale: 1000,
+            tracks: vec![Track {
+                id: 1,
+                kind: Kind::Audio,
+                codec: Codec::Audio {
+                    codecs: "mp4a.40.2".into(),
+                    channels: 2,
+                    rate: 48000,
+                },
+                sample_entry: Vec::new(),
+                timescale: 48000,
+                shift: 0,
+                samples: vec![s; samples],
+            }],
+        })
+    }
+
+    fn id(tag: &str) -> Identity {
+        Identity {
+            etag: tag.into(),
+            size: 10,
+        }
+    }
+
+    #[test]
+    fn hits_only_the_same_identity() {
+        let c = IndexCache::new(1 << 20);
+        c.insert("b1", "k", id("a"), movie(10));
+        assert!(c.get("b1", "k", &id("a")).is_some());
+        assert!(c.get("b2", "k", &id("a")).is_none());
+        // A replaced object: a miss, and the stale entry is gone.
+        assert!(c.get("b1", "k", &id("b")).is_none());
+        assert_eq!(c.usage().0, 0);
+        assert!(c.get("b1", "k", &id("a")).is_none());
+    }
+
+    #[test]
+    fn stays_within_its_bytes_evicting_the_least_recently_used() {
+        let one = movie(100).index_bytes() + "b1".len() + 2 + 1;
+        let c = IndexCache::new(3 * one);
+        for k in ["k1", "k2", "k3"] {
+            c.insert("b1", k, id("a"), movie(100));
+        }
+        assert_eq!(c.usage(), (3, 3 * one));
+        // k1 used: k2 is now the oldest and goes for k4.
+        assert!(c.get("b1", "k1", &id("a")).is_some());
+        c.insert("b1", "k4", id("a"), movie(100));
+        assert_eq!(c.usage(), (3, 3 * one));
+        assert!(c.get("b1", "k2", &id("a")).is_none());
+        for k in ["k1", "k3", "k4"] {
+            assert!(c.get("b1", k, &id("a")).is_some(), "{k}");
+        }
+        // Larger than the whole cache: not kept, nothing evicted.
+        c.insert("b1", "big", id("a"), movie(1000));
+        assert_eq!(c.usage().0, 3);
+        // Off.
+        let off = IndexCache::new(0);
+        off.insert("b1", "k", id("a"), movie(1));
+        assert_eq!(off.usage(), (0, 0));
+    }
+}

@@ -50,6 +50,9 @@ pub enum AuthError {
         /// The configured bound.
         max_age: u64,
     },
+    /// A VOD title token that does not open the title ([`check_title_token`]).
+    #[error("title token: {0}")]
+    TitleToken(String),
     /// OpenSSL could not compute the HMAC (no signature is then made or
     /// accepted).
     #[error("cannot compute the riftv1 signature: {0}")]
@@ -255,6 +258,53 @@ pub fn check(bucket: &BucketMeta, req: &SignedRequest<'_>, write: bool) -> Resul
     req.check_signtime(&user, std::time::SystemTime::now())
 }
 
+/// The signature of a VOD title token: lowercase hex HMAC-SHA512, keyed
+/// by the user's ACL token, of `vod\nTITLE\nEXPIRES\n`, where TITLE is
+/// the path between `/hls/` (or `/dash/`) and the file, as sent
+/// (`BUCKET/KEY` or `BUCKET/PREFIX,A,B,SUFFIX.urlset`), and EXPIRES the
+/// Unix second it stops opening the title (docs/vod.md).
+pub fn title_signature(secret: &str, title: &str, expires: u64) -> Result<String, AuthError> {
+    let text = format!("vod\n{title}\n{expires}\n");
+    let mac = hmac_sha512(secret.as_bytes(), text.as_bytes())
+        .map_err(|e| AuthError::Hmac(e.to_string()))?;
+    Ok(hex(&mac))
+}
+
+/// Checks a VOD title token, `USER:EXPIRES:SIGNATURE` (the `token` query
+/// parameter, percent-decoded), for reading `title` of `bucket` at `now`:
+/// USER is in the bucket's ACL, EXPIRES is not past and SIGNATURE is
+/// [`title_signature`] with USER's token. Stands for a riftv1 signature
+/// of USER on every file of the title, both formats.
+pub fn check_title_token(
+    bucket: &BucketMeta,
+    title: &str,
+    token: &str,
+    now: std::time::SystemTime,
+) -> Result<(), AuthError> {
+    let bad = |why: String| AuthError::TitleToken(why);
+    let mut parts = token.rsplitn(3, ':');
+    let (Some(sig), Some(expires), Some(user)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad("want USER:EXPIRES:SIGNATURE".into()));
+    };
+    let expires: u64 = expires
+        .parse()
+        .map_err(|_| bad(format!("expiry {expires:?} is not Unix seconds")))?;
+    let now = crate::time::unix_secs(now);
+    if now > expires {
+        return Err(bad(format!("expired {}s ago", now - expires)));
+    }
+    let Some(entry) = acl_entry(bucket, user, false)? else {
+        return Ok(());
+    };
+    let expected = title_signature(&entry.token, title, expires)?;
+    if sig.len() != expected.len() || !memcmp::eq(sig.as_bytes(), expected.as_bytes()) {
+        return Err(bad(format!(
+            "signature of user {user:?} does not match title {title}"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,6 +392,41 @@ mod tests {
         // unknown user and no header
         assert!(!ok(3, "riftv1 x:00", false) && !ok(3, "", false));
         assert!(check(&BucketMeta::default(), &req(""), true).is_ok());
+    }
+
+    #[test]
+    fn title_tokens_open_their_title_until_they_expire() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let b = bucket(0);
+        let sig = |title, exp| title_signature("tok", title, exp).unwrap();
+        let token = |user: &str, title, exp| format!("{user}:{exp}:{}", sig(title, exp));
+        let check = |t: &str, title| check_title_token(&b, title, t, now);
+        assert!(check(&token("u", "b/k.mp4", 1_000_060), "b/k.mp4").is_ok());
+        // Still valid in its last second.
+        assert!(check(&token("u", "b/k.mp4", 1_000_000), "b/k.mp4").is_ok());
+        let err = |t: &str, title| check(t, title).unwrap_err().to_string();
+        assert_eq!(
+            err(&token("u", "b/k.mp4", 999_990), "b/k.mp4"),
+            "title token: expired 10s ago"
+        );
+        // Another title, a changed expiry, a changed signature.
+        assert!(err(&token("u", "b/k.mp4", 1_000_060), "b/l.mp4").contains("does not match"));
+        let t = token("u", "b/k.mp4", 1_000_060);
+        assert!(err(&t.replace(":1000060:", ":1000061:"), "b/k.mp4").contains("does not match"));
+        let mut flipped = t.clone().into_bytes();
+        let last = flipped.len() - 1;
+        flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };
+        assert!(err(std::str::from_utf8(&flipped).unwrap(), "b/k.mp4").contains("does not match"));
+        // Not in the ACL; malformed.
+        assert!(err(&token("x", "b/k.mp4", 1_000_060), "b/k.mp4").contains("not allowed"));
+        assert!(err("u:00", "b/k.mp4").contains("USER:EXPIRES:SIGNATURE"));
+        assert!(err("u:soon:00", "b/k.mp4").contains("not Unix seconds"));
+        // A user name with colons keeps them.
+        let mut c = bucket(0);
+        c.grant("a:b", "tok", 0);
+        let t = format!("a:b:1000060:{}", sig("b/k.mp4", 1_000_060));
+        assert!(check_title_token(&c, "b/k.mp4", &t, now).is_ok());
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub struct Target {
     pub bucket: String,
     /// The keys of the renditions, in urlset order.
     pub keys: Vec<String>,
+    /// `BUCKET/KEY` (or `BUCKET/…urlset`) as sent: what a title token signs.
+    pub title: String,
     /// The file asked for.
     pub file: File,
 }
@@ -132,6 +134,7 @@ pub fn parse(path: &str) -> Result<Target, String> {
         format,
         bucket: bucket.to_string(),
         keys,
+        title: format!("{bucket}/{key}"),
         file,
     })
 }
@@ -158,6 +161,9 @@ mod tests {
             vec!["m_360.mp4".to_string(), "m_720.mp4".to_string()]
         );
         assert_eq!(t.file, File::Segment(Kind::Video, 1, 2));
+        assert_eq!(t.title, "b1/m_,360,720,.mp4.urlset");
+        let t = parse("/dash/b1/dir/movie.mp4/v0/init.mp4").unwrap();
+        assert_eq!(t.title, "b1/dir/movie.mp4");
         assert_eq!(
             parse("/hls/b1/k/a0/init.mp4").unwrap().file,
             File::Init(Kind::Audio, 0)

@@ -39,9 +39,13 @@ pub async fn serve(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttp
 
 async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpError> {
     let Target {
-        bucket, keys, file, ..
+        bucket,
+        keys,
+        file,
+        title: title_path,
+        ..
     } = target;
-    let ctx = req.read_session(&bucket).await?;
+    let ctx = req.read_session(&bucket, &title_path).await?;
     let objects = &req.state.objects;
     let proxy = &req.snap.config.proxy;
     let target = proxy.vod_segment_seconds;
@@ -87,8 +91,15 @@ async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpErr
         .iter()
         .map(|t| t.info.etag().trim_matches('"').to_string())
         .collect();
+    // Playlists carry the query (a title token) into the URLs they list:
+    // another query is another body, so another tag.
+    let carried = match file {
+        File::Init(..) | File::Segment(..) => String::new(),
+        _ if query.is_empty() => String::new(),
+        _ => format!("-q{:08x}", crc32fast::hash(query.as_bytes())),
+    };
     let validators = Validators {
-        etag: format!("\"{}-s{target}\"", tags.join("-")),
+        etag: format!("\"{}-s{target}{carried}\"", tags.join("-")),
         last_modified: titles
             .iter()
             .map(|t| t.info.mtime)

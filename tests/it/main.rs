@@ -51,4 +51,5 @@ mod streaming;
 mod structure;
 mod tls;
 mod vod;
+mod vod_tokens;
 mod write_races;

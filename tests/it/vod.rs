@@ -24,12 +24,12 @@ fn vod_proxy(extra: Value) -> (Proxy, String) {
 }
 
 /// GET of `path` on the VOD listener.
-fn vod_get(p: &Proxy, base: &str, path: &str) -> reqwest::blocking::Response {
+pub(crate) fn vod_get(p: &Proxy, base: &str, path: &str) -> reqwest::blocking::Response {
     p.client.get(format!("{base}{path}")).send().unwrap()
 }
 
 /// Makes an H.264 (B-frames) + stereo AAC file, moov at the end.
-fn title(dir: &Path, name: &str, secs: &str) -> std::path::PathBuf {
+pub(crate) fn title(dir: &Path, name: &str, secs: &str) -> std::path::PathBuf {
     let out = dir.join(name);
     let st = Command::new("ffmpeg")
         .args([
@@ -60,7 +60,7 @@ fn title(dir: &Path, name: &str, secs: &str) -> std::path::PathBuf {
 }
 
 /// `ffmpeg -i INPUT -map MAP -c copy -f framemd5`: (size, md5) per packet.
-fn packets(input: &str, map: &str) -> Vec<String> {
+pub(crate) fn packets(input: &str, map: &str) -> Vec<String> {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-i", input])
         .args(["-map", map, "-c", "copy", "-f", "framemd5", "-"])

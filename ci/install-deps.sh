@@ -51,3 +51,9 @@ aws --version 2>&1 | grep -q '^aws-cli/1' || pip_install awscli
 command -v s3cmd >/dev/null || pip_install s3cmd
 # Dockerfile linter (hadolint is not packaged in Debian; this is pure JS).
 command -v dockerfilelint >/dev/null || npm install -g --no-fund --no-audit dockerfilelint@1.8.0
+# tests/it/vod_players.rs: hls.js and dash.js (npm's `dashjs`; `dash.js` is
+# an unrelated package) played in headless Chromium, pinned.
+players=${BACKRUNNER_PLAYERS_DIR:-/usr/local/share/backrunner-tests}
+[ -f "$players/node_modules/hls.js/dist/hls.min.js" ] \
+  && [ -f "$players/node_modules/dashjs/dist/modern/umd/dash.all.min.js" ] \
+  || { mkdir -p "$players" && npm install --prefix "$players" --no-fund --no-audit --silent hls.js@1.7.4 dashjs@5.2.1; }

@@ -51,5 +51,6 @@ mod streaming;
 mod structure;
 mod tls;
 mod vod;
+mod vod_players;
 mod vod_tokens;
 mod write_races;

@@ -161,7 +161,7 @@ fn max_object_size_is_configurable() {
 
 /// Flips one bit of the object's byte at `at` in the replica file `path`
 /// (`offset` is where the object's bytes start in the file).
-fn flip_bit(path: &str, offset: u64, at: u64) {
+pub(crate) fn flip_bit(path: &str, offset: u64, at: u64) {
     use std::os::unix::fs::FileExt;
     let f = std::fs::OpenOptions::new()
         .read(true)
@@ -174,7 +174,7 @@ fn flip_bit(path: &str, offset: u64, at: u64) {
     f.write_all_at(&b, offset + at).unwrap();
 }
 
-fn replica(p: &Proxy, bucket: &str, key: &str, group: u32) -> (String, u64) {
+pub(crate) fn replica(p: &Proxy, bucket: &str, key: &str, group: u32) -> (String, u64) {
     let v = p.json(&format!("/lookup/{bucket}/{key}"));
     let r = v["info"]
         .as_array()
@@ -518,7 +518,7 @@ fn one_bad_metadata_copy_leaves_the_bucket_usable() {
 
 /// Whether `RecordsCorrupted` of `group` reaches `at_least` within 10 s
 /// (statistics are gathered every second).
-fn corrupted_eventually(p: &Proxy, bucket: &str, group: u32, at_least: u64) -> bool {
+pub(crate) fn corrupted_eventually(p: &Proxy, bucket: &str, group: u32, at_least: u64) -> bool {
     eventually(Duration::from_secs(10), || {
         corrupted(p, bucket, group) >= at_least
     })

@@ -52,5 +52,6 @@ mod structure;
 mod tls;
 mod vod;
 mod vod_players;
+mod vod_replicas;
 mod vod_tokens;
 mod write_races;

@@ -1,0 +1,69 @@
+//! VOD reads through the core object path (issue 27): a title whose
+//! replica in the bucket's first group is corrupt in the middle of its
+//! samples still gives every packet through the master playlist (the
+//! store's reader refuses the bad block, the read fails over to the
+//! second group), and so does one whose first replica is gone.
+
+use serde_json::json;
+
+use crate::common::{free_port, installed, Backend, Proxy, Setup};
+use crate::hardening::{corrupted_eventually, flip_bit, replica};
+use crate::vod::{packets, title};
+
+#[test]
+fn a_title_plays_through_a_corrupt_then_missing_replica() {
+    if !installed("ffmpeg", "-version") {
+        return;
+    }
+    let port = free_port();
+    let setup = Setup {
+        buckets: json!({"buckets": {"r": {"groups": [1, 2]}}}),
+        bucket_list: vec!["r".into()],
+        proxy: json!({"vod-address": format!("127.0.0.1:{port}")}),
+        ..Setup::default()
+    };
+    let mut p = Proxy::start(setup);
+    let src = title(p.dir.path(), "t.mp4", "13");
+    let bytes = std::fs::read(&src).unwrap();
+    assert!(p.upload("r", "t.mp4", bytes.clone()).status().is_success());
+    let url = format!("http://127.0.0.1:{port}/hls/r/t.mp4/master.m3u8");
+    let src = src.to_str().unwrap();
+    let (want_v, want_a) = (packets(src, "0:v"), packets(src, "0:a"));
+    // Samples in the middle and three quarters in (the moov is at the end).
+    let (f1, o1) = replica(&p, "r", "t.mp4", 1);
+    let size = bytes.len() as u64;
+    flip_bit(&f1, o1, size / 2);
+    flip_bit(&f1, o1, size * 3 / 4);
+    // A new process: fresh placement costs, so group 1 is read first.
+    p.restart();
+    assert_eq!(
+        packets(&url, "0:v"),
+        want_v,
+        "video through a corrupt replica"
+    );
+    assert_eq!(
+        packets(&url, "0:a"),
+        want_a,
+        "audio through a corrupt replica"
+    );
+    assert!(
+        corrupted_eventually(&p, "r", 1, 1),
+        "group 1's bad blocks were never read: {}",
+        p.json("/stat/r")
+    );
+    if crate::common::backend() == Backend::Local {
+        // The embedded store keeps a file per replica: group 1's is gone.
+        std::fs::remove_file(&f1).unwrap();
+        p.restart();
+        assert_eq!(
+            packets(&url, "0:v"),
+            want_v,
+            "video without group 1's replica"
+        );
+        assert_eq!(
+            packets(&url, "0:a"),
+            want_a,
+            "audio without group 1's replica"
+        );
+    }
+}

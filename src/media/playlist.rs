@@ -20,15 +20,18 @@ pub fn track_dir(kind: Kind, rendition: usize) -> String {
 }
 
 /// The master playlist over `movies` (one per rendition); the audio of the
-/// first rendition that has audio is the `EXT-X-MEDIA` group.
+/// first rendition that has audio is the `EXT-X-MEDIA` group of the video
+/// variants. Without video, that audio is the one variant itself (no
+/// group: a player would otherwise open it twice).
 pub fn master(movies: &[&Movie], target: u32, query: &str) -> String {
     let mut o = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
     let audio = movies
         .iter()
         .enumerate()
         .find_map(|(r, m)| m.track(Kind::Audio).map(|a| (r, a)));
+    let has_video = movies.iter().any(|m| m.track(Kind::Video).is_some());
     let mut audio_rate = (0, 0);
-    if let Some((r, a)) = audio {
+    if let Some((r, a)) = audio.filter(|_| has_video) {
         let c = cuts(movies[r], target);
         audio_rate = bitrates(a, &c);
         let channels = match &a.codec {
@@ -75,13 +78,13 @@ pub fn master(movies: &[&Movie], target: u32, query: &str) -> String {
             track_dir(Kind::Video, r)
         );
     }
-    if movies.iter().all(|m| m.track(Kind::Video).is_none()) {
+    if !has_video {
         if let Some((r, a)) = audio {
             let c = cuts(movies[r], target);
             let (peak, avg) = bitrates(a, &c);
             let _ = writeln!(
                 o,
-                "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={avg},CODECS=\"{}\",AUDIO=\"audio\"\n{}/index.m3u8{query}",
+                "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={avg},CODECS=\"{}\"\n{}/index.m3u8{query}",
                 a.codec.codecs(),
                 track_dir(Kind::Audio, r)
             );

@@ -53,5 +53,6 @@ mod tls;
 mod vod;
 mod vod_players;
 mod vod_replicas;
+mod vod_titles;
 mod vod_tokens;
 mod write_races;

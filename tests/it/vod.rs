@@ -174,7 +174,7 @@ fn dash_packets_are_the_sources() {
 }
 
 /// The EXTINF durations of a media playlist.
-fn extinf(playlist: &str) -> Vec<f64> {
+pub(crate) fn extinf(playlist: &str) -> Vec<f64> {
     playlist
         .lines()
         .filter_map(|l| l.strip_prefix("#EXTINF:"))

@@ -159,3 +159,48 @@ fn a_title_token_opens_a_private_title_and_nothing_else() {
         .unwrap();
     assert_eq!(r.status(), 403);
 }
+
+/// The VOD listener over HTTPS (`proxy.vod-https-address`, the proxy's
+/// certificate): curl verifies the certificate and gets the master with a
+/// title token; ffmpeg reads a private title's packets over TLS.
+#[test]
+fn a_private_title_over_https() {
+    if !installed("ffmpeg", "-version") || !installed("curl", "--version") {
+        return;
+    }
+    let (https_port, certs) = (free_port(), tempfile::tempdir().unwrap());
+    let (cert, key) = crate::common::self_signed(certs.path());
+    let mut s = Setup {
+        proxy: json!({
+            "vod-https-address": format!("127.0.0.1:{https_port}"),
+            "cert_file": cert, "key_file": key}),
+        ..Setup::default()
+    };
+    s.buckets["buckets"]["priv"] = json!({"groups": [1, 2], "acl": [
+        {"user": "viewer", "token": VIEWER, "flags": 0},
+        {"user": "up", "token": "up-secret", "flags": 3}]});
+    s.bucket_list.push("priv".into());
+    let p = Proxy::start(s);
+    let f = title(p.dir.path(), "t.mp4", "7");
+    let r = p
+        .client
+        .post(p.url("/upload/priv/t.mp4"))
+        .header("Authorization", "riftv1 up:x")
+        .body(std::fs::read(&f).unwrap())
+        .send()
+        .unwrap();
+    assert!(r.status().is_success());
+    let good = token("viewer", VIEWER, "priv/t.mp4", now() + 600);
+    let url = format!("https://127.0.0.1:{https_port}/hls/priv/t.mp4/master.m3u8?{good}");
+    let (code, text, _) = crate::s3_wire::curl(&["--cacert", cert.to_str().unwrap(), &url]);
+    assert_eq!(code, 200, "{text}");
+    assert!(text.contains("#EXT-X-STREAM-INF"), "{text}");
+    let (code, _, _) = crate::s3_wire::curl(&[
+        "--cacert",
+        cert.to_str().unwrap(),
+        &format!("https://127.0.0.1:{https_port}/hls/priv/t.mp4/master.m3u8"),
+    ]);
+    assert_eq!(code, 403, "no token over HTTPS either");
+    let src = f.to_str().unwrap();
+    assert_eq!(packets(&url, "0:v"), packets(src, "0:v"));
+}

@@ -12,6 +12,7 @@
 #   bench/get.sh                          # 4 KiB and 64 MiB, 1/64/256 connections
 #   DURATION=3 DURATION_BIG=8 CONNS="1 64" bench/get.sh  # a quicker run
 #   STORES=local bench/get.sh             # skip Elliptics
+#   NGROUPS=2 STORES=local bench/get.sh   # the bucket in 2 groups (default 1)
 #   ELL_CHUNKS="65536 262144 1048576" bench/get.sh   # also: raw Elliptics
 #                                         # 64 MiB reads by chunk size
 #
@@ -114,8 +115,13 @@ start_proxy() { # config-file features
   pids+=($!)
 }
 
-echo "GET benchmark: $DURATION s per run, best of $ROUNDS, wrk -t1; $(nproc) cores; $(date -u +%FT%TZ)"
-echo '{"buckets": {"b": {"groups": [1]}}}' >"$WORK/buckets.json"
+echo "GET benchmark: $DURATION s per run, best of $ROUNDS, wrk -t1; $(nproc) cores; ${NGROUPS:-1} group(s); $(date -u +%FT%TZ)"
+# NGROUPS=2: the bucket in two groups (replicas), as deployments run it;
+# a read then also checks the other replica's version (docs/reliability.md).
+NGROUPS=${NGROUPS:-1}
+GROUP_IDS=$(seq -s, 1 "$NGROUPS")
+LOCAL_GROUPS=$(seq 1 "$NGROUPS" | sed 's/.*/{"group": &}/' | paste -sd,)
+echo "{\"buckets\": {\"b\": {\"groups\": [$GROUP_IDS]}}}" >"$WORK/buckets.json"
 echo b >"$WORK/buckets.txt"
 
 if [[ " $STORES " == *" local "* ]]; then
@@ -127,7 +133,7 @@ if [[ " $STORES " == *" local "* ]]; then
   cat >"$WORK/local.json" <<EOF
 {"elliptics": {"log-file": "/dev/null", "log-level": "error", "metadata-groups": [1]},
  "proxy": {"address": "127.0.0.1:$PORT", "idle-timeout": 60},
- "local": {"path": "$WORK/store", "groups": [{"group": 1}]}}
+ "local": {"path": "$WORK/store", "groups": [$LOCAL_GROUPS]}}
 EOF
   "$BMETA" -config "$WORK/local.json" -upload "$WORK/buckets.json" >/dev/null
   start_proxy "$BIN" "$WORK/local.json"

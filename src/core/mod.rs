@@ -156,11 +156,16 @@ impl Objects {
             let (storage, k) = (self.storage.clone(), key.to_string());
             blocking(move || read::open(storage.as_ref(), &ctx, &k, prefetch))
         };
-        let versions = async {
-            let (storage, k, tctx) = (self.storage.clone(), key.to_string(), ctx.clone());
-            blocking(move || versions(storage.as_ref(), &tctx, &k)).await
+        let (open, versions) = if ctx.groups.len() < 2 {
+            // One group: nothing to compare, and no hop for it.
+            (open_in(ctx.clone()).await, Ok((None, None)))
+        } else {
+            let versions = async {
+                let (storage, k, tctx) = (self.storage.clone(), key.to_string(), ctx.clone());
+                blocking(move || versions(storage.as_ref(), &tctx, &k)).await
+            };
+            futures_util::future::join(open_in(ctx.clone()), versions).await
         };
-        let (open, versions) = futures_util::future::join(open_in(ctx.clone()), versions).await;
         let mut open = open?;
         let (tomb, newest) = versions?;
         let repair = opts

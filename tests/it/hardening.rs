@@ -189,7 +189,7 @@ pub(crate) fn replica(p: &Proxy, bucket: &str, key: &str, group: u32) -> (String
 }
 
 /// `RecordsCorrupted` of `group`'s backends as `/stat/` shows them.
-fn corrupted(p: &Proxy, bucket: &str, group: u32) -> u64 {
+pub(crate) fn corrupted(p: &Proxy, bucket: &str, group: u32) -> u64 {
     let v = p.json(&format!("/stat/{bucket}"));
     v["Buckets"][bucket]["Group"][group.to_string()]["Backends"]
         .as_array()

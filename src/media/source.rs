@@ -156,12 +156,11 @@ async fn read_stored(
         Ok::<_, StorageError>(stored_index::decode(&bytes, &identity))
     })
     .await;
-    match read {
-        Ok(Ok(movie)) => movie,
-        Ok(Err(e)) => {
-            log::warn!("vod index of {}/{key}: {e}", ctx.namespace);
-            None
-        }
+    match read
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+    {
+        Ok(movie) => movie,
         Err(e) => {
             log::warn!("vod index of {}/{key}: {e}", ctx.namespace);
             None

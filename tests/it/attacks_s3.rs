@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{self, free_port, random_bytes, sign, Backend, Proxy};
 use crate::s3_wire::{python, setup, ALICE};
-use crate::security::read_reply;
+use crate::security::{read_reply, read_until};
 use serde_json::{json, Value};
 
 /// A proxy with an S3 listener (the buckets of `s3_wire::setup`: b1 for
@@ -495,7 +495,7 @@ fn an_early_error_during_a_chunked_upload_drains_the_body() {
         let mut w = s.try_clone().unwrap();
         w.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
         let writer = std::thread::spawn(move || w.write_all(&request).map_err(|e| e.to_string()));
-        let (reply, first) = read_until(&mut s, "</Error>", Duration::from_secs(15));
+        let (reply, first) = read_until(&mut s, Some("</Error>"), Duration::from_secs(15));
         assert!(
             reply.starts_with("HTTP/1.1 404") && reply.contains("<Code>NoSuchUpload</Code>"),
             "round {round}: {reply:?}"
@@ -512,7 +512,7 @@ fn an_early_error_during_a_chunked_upload_drains_the_body() {
                 .unwrap_or_else(|e| panic!("round {round}: the body was not taken: {e}"));
             assert!(!reply.contains("connection: close"), "{reply}");
             write!(s, "HEAD /pub/none HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-            let (next, _) = read_until(&mut s, "\r\n\r\n", Duration::from_secs(5));
+            let (next, _) = read_until(&mut s, Some("\r\n\r\n"), Duration::from_secs(5));
             assert!(
                 next.starts_with("HTTP/1.1 404"),
                 "round {round}: after the drain: {next:?}"
@@ -524,30 +524,4 @@ fn an_early_error_during_a_chunked_upload_drains_the_body() {
         }
     }
     assert_eq!(p.get_path("/ping/").status(), 200);
-}
-
-/// What `s` sends until `end` appears in it or `limit` passes, and when
-/// its first byte came.
-fn read_until(s: &mut TcpStream, end: &str, limit: Duration) -> (String, Option<Duration>) {
-    use std::io::Read;
-    let started = Instant::now();
-    let (mut out, mut first, mut buf) = (Vec::new(), None, [0u8; 4096]);
-    while started.elapsed() < limit && !String::from_utf8_lossy(&out).contains(end) {
-        s.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                first.get_or_insert(started.elapsed());
-                out.extend_from_slice(&buf[..n]);
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => break,
-        }
-    }
-    (String::from_utf8_lossy(&out).into_owned(), first)
 }

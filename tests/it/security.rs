@@ -60,11 +60,22 @@ pub(crate) fn raw(p: &Proxy, bytes: &[u8]) -> TcpStream {
 /// Reads until the peer closes or `limit` passes; returns what came and when
 /// the first byte did.
 pub(crate) fn read_reply(s: &mut TcpStream, limit: Duration) -> (String, Option<Duration>) {
+    read_until(s, None, limit)
+}
+
+/// [`read_reply`] that also stops once what came holds `end`.
+pub(crate) fn read_until(
+    s: &mut TcpStream,
+    end: Option<&str>,
+    limit: Duration,
+) -> (String, Option<Duration>) {
     let started = Instant::now();
     let mut out = Vec::new();
     let mut first = None;
     let mut buf = [0u8; 4096];
-    while started.elapsed() < limit {
+    while started.elapsed() < limit
+        && !end.is_some_and(|e| String::from_utf8_lossy(&out).contains(e))
+    {
         s.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
         match s.read(&mut buf) {

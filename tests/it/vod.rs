@@ -28,35 +28,49 @@ pub(crate) fn vod_get(p: &Proxy, base: &str, path: &str) -> reqwest::blocking::R
     p.client.get(format!("{base}{path}")).send().unwrap()
 }
 
-/// Makes an H.264 (B-frames) + stereo AAC file, moov at the end.
-pub(crate) fn title(dir: &Path, name: &str, secs: &str) -> std::path::PathBuf {
+/// Runs ffmpeg with `args`, writing `name` in `dir`.
+pub(crate) fn ffmpeg(dir: &Path, name: &str, args: &[&str]) -> std::path::PathBuf {
     let out = dir.join(name);
     let st = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .arg(&out)
+        .status()
+        .expect("ffmpeg");
+    assert!(st.success(), "ffmpeg {args:?}");
+    out
+}
+
+/// Makes an H.264 (B-frames) + stereo AAC file, moov at the end.
+pub(crate) fn title(dir: &Path, name: &str, secs: &str) -> std::path::PathBuf {
+    ffmpeg(
+        dir,
+        name,
+        &[
             "-f",
             "lavfi",
             "-i",
-        ])
-        .args([
             "testsrc2=size=320x240:rate=25",
             "-f",
             "lavfi",
             "-i",
             "sine=sample_rate=48000",
-        ])
-        .args([
-            "-ac", "2", "-t", secs, "-c:v", "libx264", "-bf", "2", "-g", "50",
-        ])
-        .args(["-c:a", "aac", "-b:a", "64k"])
-        .arg(&out)
-        .status()
-        .expect("ffmpeg");
-    assert!(st.success());
-    out
+            "-ac",
+            "2",
+            "-t",
+            secs,
+            "-c:v",
+            "libx264",
+            "-bf",
+            "2",
+            "-g",
+            "50",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+        ],
+    )
 }
 
 /// `ffmpeg -i INPUT -map MAP -c copy -f framemd5`: (size, md5) per packet.

@@ -8,13 +8,13 @@
 //! the proxy logs.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::common::{free_port, installed, missing, Proxy, Setup};
-use crate::vod::title;
+use crate::vod::{ffmpeg, title};
 
 const PAGE: &str = r#"<!doctype html>
 <html><body>
@@ -95,19 +95,15 @@ fn players() -> Option<(PathBuf, PathBuf)> {
 /// An H.264 rendition `name` of 24 s at `size` with AAC, a keyframe every
 /// 2 s exactly (aligned across renditions), moov at the end.
 fn rendition(dir: &Path, name: &str, size: &str, rate: &str) -> PathBuf {
-    let out = dir.join(name);
-    let st = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
+    let source = format!("testsrc2=size={size}:rate=25");
+    ffmpeg(
+        dir,
+        name,
+        &[
             "-f",
             "lavfi",
             "-i",
-        ])
-        .arg(format!("testsrc2=size={size}:rate=25"))
-        .args([
+            &source,
             "-f",
             "lavfi",
             "-i",
@@ -116,17 +112,28 @@ fn rendition(dir: &Path, name: &str, size: &str, rate: &str) -> PathBuf {
             "2",
             "-t",
             "24",
-        ])
-        .args([
-            "-c:v", "libx264", "-preset", "veryfast", "-b:v", rate, "-bf", "2",
-        ])
-        .args(["-g", "50", "-keyint_min", "50", "-sc_threshold", "0"])
-        .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k"])
-        .arg(&out)
-        .status()
-        .expect("ffmpeg");
-    assert!(st.success());
-    out
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-b:v",
+            rate,
+            "-bf",
+            "2",
+            "-g",
+            "50",
+            "-keyint_min",
+            "50",
+            "-sc_threshold",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+        ],
+    )
 }
 
 /// Opens `page` in headless Chromium and waits for its `/report/` line.

@@ -2,13 +2,10 @@
 //! video-only files, and a two-hour title whose segment at 1:30:00 holds
 //! the source's samples of 1:30:00, read through HTTP.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use serde_json::json;
 
 use crate::common::{free_port, installed, Proxy, Setup};
-use crate::vod::{packets, vod_get};
+use crate::vod::{ffmpeg, packets, vod_get};
 
 fn vod_proxy() -> (Proxy, String) {
     let port = free_port();
@@ -19,19 +16,6 @@ fn vod_proxy() -> (Proxy, String) {
     (p, format!("http://127.0.0.1:{port}"))
 }
 
-/// ffmpeg with `args`, writing `name` in `dir`.
-fn make(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
-    let out = dir.join(name);
-    let st = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(args)
-        .arg(&out)
-        .status()
-        .expect("ffmpeg");
-    assert!(st.success(), "ffmpeg {args:?}");
-    out
-}
-
 #[test]
 fn audio_only_and_video_only_titles() {
     if !installed("ffmpeg", "-version") {
@@ -39,7 +23,7 @@ fn audio_only_and_video_only_titles() {
     }
     let (p, base) = vod_proxy();
     let dir = p.dir.path();
-    let audio = make(
+    let audio = ffmpeg(
         dir,
         "a.mp4",
         &[
@@ -57,7 +41,7 @@ fn audio_only_and_video_only_titles() {
             "64k",
         ],
     );
-    let video = make(
+    let video = ffmpeg(
         dir,
         "v.mp4",
         &[
@@ -116,7 +100,7 @@ fn a_two_hour_title_serves_its_segment_at_1_30_00() {
     }
     let (p, base) = vod_proxy();
     // Two hours, 5 fps, a keyframe every 2 s, no B-frames; mono 8 kHz AAC.
-    let file = make(
+    let file = ffmpeg(
         p.dir.path(),
         "long.mp4",
         &[

@@ -56,17 +56,40 @@ impl RepairJob {
 
     /// Completes a delete that `groups` missed (their replica is older than
     /// the key's tombstone).
+    ///
+    /// The lookup that found them may be seconds old (a hung group makes
+    /// it wait its timeout), and the key may have been written since: a
+    /// removal on its word once erased an acknowledged write from every
+    /// group. So each group is looked up again right before its removal,
+    /// and only a replica the newest tombstone still buries is removed. A
+    /// write landing in a group between that lookup and the removal (one
+    /// round trip) is the window left; docs/reliability.md.
     fn remove_buried(&self, groups: &[GroupId]) {
         if groups.is_empty() {
             return;
         }
-        let ctx = Context::new(self.namespace.clone(), groups.to_vec());
-        let results = self.storage.remove(&ctx, &self.key);
+        let tomb = tombstone::find(self.storage.as_ref(), &self.ctx(), &self.key);
+        let mut removed = Vec::new();
+        for &group in groups {
+            let ctx = Context::new(self.namespace.clone(), vec![group]);
+            let still_buried = self
+                .storage
+                .lookup(&ctx, &self.key)
+                .iter()
+                .any(|r| r.result.as_ref().is_ok_and(|i| tombstone::buries(tomb, i)));
+            if still_buried {
+                let ok = self
+                    .storage
+                    .remove(&ctx, &self.key)
+                    .iter()
+                    .all(|r| r.result.is_ok());
+                removed.push((group, ok));
+            }
+        }
         log::info!(
-            "recover: {}/{}: removed deleted replicas in {groups:?}: {:?}",
+            "recover: {}/{}: removed deleted replicas (group, done) {removed:?} of {groups:?}",
             self.namespace,
             self.key,
-            results.iter().map(|r| r.result.is_ok()).collect::<Vec<_>>()
         );
     }
 
@@ -179,4 +202,60 @@ fn background(f: impl FnOnce() + Send + 'static) {
             log::error!("replica check failed: {e}");
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::storage::{read_small, write_small};
+
+    fn job(storage: Arc<dyn Storage>) -> RepairJob {
+        RepairJob {
+            storage,
+            cluster: Arc::new(Cluster::default()),
+            namespace: "b".into(),
+            groups: vec![1, 2, 3],
+            key: "k".into(),
+            rate: u64::MAX,
+        }
+    }
+
+    fn in_group(s: &dyn Storage, group: GroupId) -> Option<Vec<u8>> {
+        read_small(s, &Context::new("b", vec![group]), "k", 1 << 20).ok()
+    }
+
+    #[test]
+    fn removing_deleted_replicas_spares_a_write_made_since_the_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        let s: Arc<dyn Storage> = Arc::new(tombstone::tests::store(dir.path()));
+        let all = Context::new("b", vec![1, 2, 3]);
+        let tick = || std::thread::sleep(Duration::from_millis(5));
+        write_small(s.as_ref(), &all, "k", b"old").unwrap();
+        tick();
+        // A delete that group 1 missed, and its tombstone.
+        s.remove(&Context::new("b", vec![2, 3]), "k");
+        assert!(tombstone::write(s.as_ref(), &all, "k"));
+        tick();
+        // A check looked up "old" in every group before that delete ended
+        // (so it judges all three buried); the client then wrote again.
+        write_small(s.as_ref(), &all, "k", b"new").unwrap();
+        job(s.clone()).remove_buried(&[1, 2, 3]);
+        for g in 1..=3 {
+            assert_eq!(
+                in_group(s.as_ref(), g).as_deref(),
+                Some(&b"new"[..]),
+                "group {g}"
+            );
+        }
+        // Without the new write, the replica group 1 kept is removed.
+        tick();
+        s.remove(&Context::new("b", vec![2, 3]), "k");
+        write_small(s.as_ref(), &Context::new("b", vec![1]), "k", b"kept").unwrap();
+        tick();
+        assert!(tombstone::write(s.as_ref(), &all, "k"));
+        job(s.clone()).remove_buried(&[1, 2, 3]);
+        assert!((1..=3).all(|g| in_group(s.as_ref(), g).is_none()));
+    }
 }

@@ -110,13 +110,14 @@ pub fn bury(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::{LocalConfig, LocalGroupConfig};
     use crate::storage::local::LocalStore;
     use crate::storage::{write_small, StorageError};
 
-    fn store(dir: &std::path::Path) -> LocalStore {
+    /// An embedded store of groups 1 to 3 in `dir`.
+    pub(crate) fn store(dir: &std::path::Path) -> LocalStore {
         LocalStore::open(&LocalConfig {
             path: dir.to_path_buf(),
             groups: (1..=3)

@@ -374,7 +374,10 @@ fn check_once(
                     match got {
                         Ok((200, b)) if b.len() == size && b[..] == body(seed, size)[..] => {}
                         Ok((200, _)) => f.mismatched.push(format!("{key} via proxy {i}")),
-                        _ => f.unreadable.push(format!("{key} via proxy {i}")),
+                        Ok((status, _)) => {
+                            f.unreadable.push(format!("{key} via proxy {i}: {status}"))
+                        }
+                        Err(e) => f.unreadable.push(format!("{key} via proxy {i}: {e}")),
                     }
                 }
                 for (i, l) in listed.iter().enumerate() {

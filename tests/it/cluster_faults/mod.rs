@@ -204,6 +204,24 @@ fn run(fault: Fault, node: usize) -> Outcome {
     let (last, settled_in) = load::verify(&c.targets(), &ledger, settle);
     let unknown = ledger.values().filter(|s| **s == State::Unknown).count();
     report(fault, &figures, &last, settled_in, unknown);
+    // The history of every key that failed the check, from both proxies'
+    // logs: what a failure needs to be understood.
+    let failed: std::collections::BTreeSet<&str> = [&last.unreadable, &last.unlisted]
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.split(' ').next())
+        .collect();
+    for (i, p) in c.proxies.iter().enumerate().filter(|_| !failed.is_empty()) {
+        let log = p.log();
+        let about = log.lines().filter(|l| {
+            failed
+                .iter()
+                .any(|k| l.contains(&format!("/{k} ")) || l.contains(&format!("/{k}:")))
+        });
+        for line in about.take(300) {
+            eprintln!("proxy {i}: {line}");
+        }
+    }
     if std::env::var_os("BACKRUNNER_FAULT_LOGS").is_some() {
         for (i, p) in c.proxies.iter().enumerate() {
             let log = p.log();

@@ -255,18 +255,23 @@ impl Cluster {
         }
     }
 
-    /// The groups of a read in the order to try them: backends not being
-    /// defragmented first, then the cheapest to write to (the measured speed).
+    /// The groups of a read in the order to try them: groups whose nodes
+    /// answered the last statistics round first (a hung or unreachable
+    /// node's backends are missing from it, and a read sent there first
+    /// would wait a whole timeout), then backends not being defragmented,
+    /// then the cheapest to write to (the measured speed). Without any
+    /// statistics yet, the bucket's order.
     pub fn read_order(&self, groups: &[GroupId]) -> Vec<GroupId> {
         let stats = self.stats();
+        let known = !stats.backends.is_empty();
         let rank = |g: GroupId| {
             let mine = stats.backends.iter().filter(|s| s.group == g);
+            let missing = known && mine.clone().next().is_none();
             let defrag = mine.clone().any(|s| s.defrag_state.is_running());
             let cost = mine.map(|s| self.cost(s)).fold(0.0, f64::max);
-            (defrag, cost)
+            ((missing, defrag), cost)
         };
-        let mut ranked: Vec<(GroupId, (bool, f64))> =
-            groups.iter().map(|&g| (g, rank(g))).collect();
+        let mut ranked: Vec<_> = groups.iter().map(|&g| (g, rank(g))).collect();
         ranked.sort_by(|a, b| a.1 .0.cmp(&b.1 .0).then(a.1 .1.total_cmp(&b.1 .1)));
         ranked.into_iter().map(|(g, _)| g).collect()
     }
@@ -327,6 +332,26 @@ mod tests {
         };
         b.commands.insert("WRITE".into(), write);
         b
+    }
+
+    #[test]
+    fn reads_go_to_groups_missing_from_the_statistics_last() {
+        let c = Cluster::default();
+        // No statistics yet: the bucket's order.
+        assert_eq!(c.read_order(&[3, 1, 2]), vec![3, 1, 2]);
+        let stats = |groups: &[GroupId]| ClusterStats {
+            backends: groups
+                .iter()
+                .map(|&g| Arc::new(backend(g, CommandStat::default())))
+                .collect(),
+            time: Some(SystemTime::now()),
+        };
+        // Group 3's node did not answer the last round (hung or gone).
+        *c.stats.write() = Arc::new(stats(&[1, 2]));
+        assert_eq!(c.read_order(&[3, 1, 2]), vec![1, 2, 3]);
+        // It answers again: back in its place.
+        *c.stats.write() = Arc::new(stats(&[1, 2, 3]));
+        assert_eq!(c.read_order(&[3, 1, 2]), vec![3, 1, 2]);
     }
 
     #[test]

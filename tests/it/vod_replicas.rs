@@ -2,7 +2,9 @@
 //! replica in the bucket's first group is corrupt in the middle of its
 //! samples still gives every packet through the master playlist (the
 //! store's reader refuses the bad block, the read fails over to the
-//! second group), and so does one whose first replica is gone.
+//! second group), so does one whose two replicas are bad in different
+//! blocks (embedded store: each block from where it is good), and one
+//! whose first replica is gone.
 
 use serde_json::json;
 
@@ -70,6 +72,25 @@ fn a_title_plays_through_a_corrupt_then_missing_replica() {
         p.json("/stat/r")
     );
     if crate::common::backend() == Backend::Local {
+        // Group 2 bad too, in the block after group 1's first bad one: a
+        // sample read across both takes each block where it is good (it
+        // failed in both replicas before).
+        const BLOCK: u64 = 64 << 10;
+        let next = (size / 2 / BLOCK + 1) * BLOCK;
+        assert_ne!(next / BLOCK, size * 3 / 4 / BLOCK, "a block good in one replica");
+        let (f2, o2) = replica(&p, "r", "t.mp4", 2);
+        flip_bit(&f2, o2, next + 100);
+        assert_eq!(
+            packets(&url, "0:v"),
+            want_v,
+            "video through two replicas bad in different blocks"
+        );
+        assert_eq!(
+            packets(&url, "0:a"),
+            want_a,
+            "audio through two replicas bad in different blocks"
+        );
+        flip_bit(&f2, o2, next + 100); // group 2 good again
         // The embedded store keeps a file per replica: group 1's is gone.
         std::fs::remove_file(&f1).unwrap();
         p.restart();

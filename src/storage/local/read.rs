@@ -100,15 +100,39 @@ impl LocalReader {
         }
     }
 
-    /// Reads `[offset, offset + len)` from the current replica; when that
-    /// fails, from the other groups' replicas of the same object (same size
-    /// and SHA-512) at the same offset, and the first that serves becomes
-    /// the current one.
+    /// Reads `[offset, offset + len)` from the current replica, else from
+    /// another ([`Self::read_from_any`]). When every replica has a bad block
+    /// somewhere in the range, the range is read again block by block, so
+    /// that each block comes from a replica where it is good.
     fn read_chunk(&mut self, offset: u64, len: usize) -> Result<Bytes, StorageError> {
         if offset >= self.info.size {
             return Ok(Bytes::new());
         }
         let len = len.min((self.info.size - offset) as usize);
+        let e = match self.read_from_any(offset, len) {
+            Ok(b) => return Ok(b),
+            Err(e) => e,
+        };
+        let bs = u64::from(self.cur.1.header.block_size);
+        let end = offset + len as u64;
+        if e.errno != -libc::EILSEQ || bs == 0 || offset / bs == (end - 1) / bs {
+            return Err(e);
+        }
+        let mut out = bytes::BytesMut::with_capacity(len);
+        let mut pos = offset;
+        while pos < end {
+            let stop = ((pos / bs + 1) * bs).min(end);
+            out.extend_from_slice(&self.read_from_any(pos, (stop - pos) as usize)?);
+            pos = stop;
+        }
+        Ok(out.freeze())
+    }
+
+    /// Reads `[offset, offset + len)` (within the object) from the current
+    /// replica; when that fails, from the other groups' replicas of the same
+    /// object (same size and SHA-512) at the same offset, and the first that
+    /// serves becomes the current one.
+    fn read_from_any(&mut self, offset: u64, len: usize) -> Result<Bytes, StorageError> {
         let first = {
             let (g, stored) = &self.cur;
             match Self::try_read(&mut self.corrupt, g, stored, offset, len) {
@@ -210,5 +234,40 @@ mod tests {
         assert!(r.read_at(200_000, 100).is_ok(), "other blocks still read");
         let errors: u64 = s.backend_stats().iter().map(|b| b.checksum_errors).sum();
         assert!(errors >= 5, "{errors}");
+    }
+
+    #[test]
+    fn a_read_across_bad_blocks_of_every_replica_takes_each_block_where_it_is_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = test_store(dir.path(), &[(1, 0, false), (2, 0, false)]);
+        let ctx = Context::new("b", vec![1, 2]);
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 13 % 251) as u8).collect();
+        let res = write_small(&s, &ctx, "k", &data).unwrap();
+        let flip = |g: usize, at: u64| {
+            let info = res[g].result.as_ref().unwrap();
+            let f = OpenOptions::new()
+                .write(true)
+                .read(true)
+                .open(&info.filename)
+                .unwrap();
+            let mut b = [0u8; 1];
+            f.read_exact_at(&mut b, info.offset + at).unwrap();
+            f.write_all_at(&[b[0] ^ 1], info.offset + at).unwrap();
+        };
+        // Blocks 1 and 2 bad in group 1, blocks 3 and 4 in group 2: one
+        // read of the whole object fails in both, each block is good in one.
+        flip(0, 70_000);
+        flip(0, 140_000);
+        flip(1, 200_000);
+        flip(1, 270_000);
+        let mut r = s.open(&ctx, "k").unwrap();
+        let got = r.read_at(0, data.len()).unwrap();
+        assert!(got[..] == data[..], "{} bytes", got.len());
+        let mut corrupt = r.take_corrupt();
+        corrupt.sort();
+        assert_eq!(corrupt, vec![1, 2]);
+        // A range inside: the same.
+        let got = r.read_at(100_000, 150_000).unwrap();
+        assert!(got[..] == data[100_000..250_000]);
     }
 }

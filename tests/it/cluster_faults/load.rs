@@ -49,6 +49,9 @@ pub struct Figures {
     pub worst_small: (Duration, String),
     /// Worst latency of a 16 MiB request.
     pub worst_big: (Duration, String),
+    /// Worst latency of a read under 1 MiB (reads route around a hung
+    /// node; writes wait for every group).
+    pub worst_read: (Duration, String),
     /// Reads of an acknowledged key that answered other bytes.
     pub mismatches_during: u64,
     /// Reads of an acknowledged delete that answered 200.
@@ -226,6 +229,9 @@ impl Client {
         let took = start.elapsed();
         let what = format!("GET {:?} {key} ({size} B)", self.api);
         self.figures.latency(took, size, &what);
+        if size < SMALL && took > self.figures.worst_read.0 {
+            self.figures.worst_read = (took, what);
+        }
         match (r, state) {
             (Err(e), _) => {
                 self.figures

@@ -191,6 +191,7 @@ fn run(fault: Fault, node: usize) -> Outcome {
         for (mine, theirs) in [
             (&mut figures.worst_small, f.worst_small),
             (&mut figures.worst_big, f.worst_big),
+            (&mut figures.worst_read, f.worst_read),
         ] {
             if theirs.0 > mine.0 {
                 *mine = theirs;
@@ -252,6 +253,11 @@ fn report(fault: Fault, f: &load::Figures, last: &load::Final, settled: Duration
         f.worst_small.1,
         f.worst_big.0.as_secs_f64(),
         f.worst_big.1
+    );
+    eprintln!(
+        "worst read under 1 MiB: {:.1} s ({})",
+        f.worst_read.0.as_secs_f64(),
+        f.worst_read.1
     );
     eprintln!(
         "during the load: {} byte mismatches, {} acknowledged writes read 404, {} acknowledged deletes read 200",

@@ -194,6 +194,16 @@ impl ObjectReader for Repairing {
         self.repair_found();
         r
     }
+
+    fn read_at_without_waiting(
+        &mut self,
+        offset: u64,
+        len: usize,
+    ) -> Option<Result<bytes::Bytes, StorageError>> {
+        let r = self.reader.read_at_without_waiting(offset, len)?;
+        self.repair_found();
+        Some(r)
+    }
 }
 
 fn background(f: impl FnOnce() + Send + 'static) {

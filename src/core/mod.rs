@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 pub use error::ObjectError;
 pub(crate) use pool::blocking;
+use pool::cached_or_blocking;
 pub use publish::Written;
 pub use read::{Download, OpenObject, Piece, ReadOptions};
 pub use write::WRITE_CHUNK;
@@ -152,9 +153,16 @@ impl Objects {
         let groups = ctx.groups.clone();
         ctx.groups = self.cluster.read_order(&groups);
         let prefetch = opts.prefetch_from;
+        // Both hops are skipped when the store serves them from memory.
         let open_in = |ctx: Context| {
             let (storage, k) = (self.storage.clone(), key.to_string());
-            blocking(move || read::open(storage.as_ref(), &ctx, &k, prefetch))
+            let s = self.storage.clone();
+            async move {
+                cached_or_blocking(s.as_ref(), move || {
+                    read::open(storage.as_ref(), &ctx, &k, prefetch)
+                })
+                .await
+            }
         };
         let (open, versions) = if ctx.groups.len() < 2 {
             // One group: nothing to compare, and no hop for it.
@@ -162,7 +170,8 @@ impl Objects {
         } else {
             let versions = async {
                 let (storage, k, tctx) = (self.storage.clone(), key.to_string(), ctx.clone());
-                blocking(move || versions(storage.as_ref(), &tctx, &k)).await
+                let s = self.storage.clone();
+                cached_or_blocking(s.as_ref(), move || versions(storage.as_ref(), &tctx, &k)).await
             };
             futures_util::future::join(open_in(ctx.clone()), versions).await
         };

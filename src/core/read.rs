@@ -212,6 +212,13 @@ async fn produce(
             let want = chunk.min((end - pos) as usize);
             let chunk = match first.take() {
                 Some((at, c)) if at == pos && !c.is_empty() => c.slice(..want.min(c.len())),
+                _ if let Some(read) = reader.read_at_without_waiting(pos, want) => match read {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.into())).await;
+                        return;
+                    }
+                },
                 _ => {
                     let read = blocking(move || {
                         let c = reader.read_at(pos, want);

@@ -164,6 +164,17 @@ pub trait ObjectReader: Send {
     /// Bytes that fail the store's checksum are never returned: the reader
     /// reads them from another group's replica of the same object, or fails.
     fn read_at(&mut self, offset: u64, len: usize) -> Result<Bytes, StorageError>;
+    /// [`ObjectReader::read_at`] on the calling thread if it can be done
+    /// without waiting for a device or the network (the embedded store's
+    /// page cache); `None`: call `read_at` where waiting is allowed.
+    fn read_at_without_waiting(
+        &mut self,
+        offset: u64,
+        len: usize,
+    ) -> Option<Result<Bytes, StorageError>> {
+        let _ = (offset, len);
+        None
+    }
     /// Groups whose replica failed a checksum since the last call (each
     /// once), so the caller can repair them.
     fn take_corrupt(&mut self) -> Vec<GroupId> {
@@ -207,6 +218,16 @@ pub trait Storage: Send + Sync + 'static {
         len: usize,
     ) -> Result<(Box<dyn ObjectReader>, Bytes), StorageError> {
         open_then_read(self, ctx, key, at, len)
+    }
+
+    /// Runs `f`, which only reads this store, on the calling thread if it
+    /// can without waiting for a device or the network; `false` when it did
+    /// not run or gave up part way (whatever it produced is void: redo it
+    /// where waiting is allowed). The embedded store serves the page cache
+    /// this way; stores that always wait answer `false` at once.
+    fn without_waiting(&self, f: &mut dyn FnMut()) -> bool {
+        let _ = f;
+        false
     }
 
     /// Looks `key` up in every group of `ctx`.

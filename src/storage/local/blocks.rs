@@ -33,7 +33,7 @@ pub(super) struct Stored {
 
 impl Stored {
     fn read_exact(&self, buf: &mut [u8], at: u64) -> Result<(), Fault> {
-        self.file.read_exact_at(buf, at).map_err(|e| {
+        super::nowait::read_exact_at(&self.file, buf, at).map_err(|e| {
             if e.kind() == io::ErrorKind::UnexpectedEof {
                 Fault::Io(io::Error::other("file ends before the object does"))
             } else {

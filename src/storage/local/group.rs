@@ -57,6 +57,9 @@ pub(super) struct Counters([[AtomicU64; 3]; 4]);
 
 impl Counters {
     pub(super) fn count<T>(&self, cmd: usize, r: &Result<T, StorageError>, bytes: u64) {
+        if super::nowait::gave_up() {
+            return; // redone on the blocking pool, counted there
+        }
         let c = &self.0[cmd];
         c[0].fetch_add(1, Ordering::Relaxed);
         match r {
@@ -230,7 +233,9 @@ impl Group {
     /// Sleeps the configured delay: every operation on the group pays it.
     pub(super) fn delay(&self) {
         let d = self.switches().delay;
-        if !d.is_zero() {
+        if !d.is_zero() && super::nowait::active() {
+            super::nowait::give_up();
+        } else if !d.is_zero() {
             std::thread::sleep(d);
         }
     }
@@ -241,7 +246,9 @@ impl Group {
     }
 
     pub(super) fn fail(&self, e: StorageError) -> StorageError {
-        self.last_error.store(e.errno, Ordering::Relaxed);
+        if !super::nowait::gave_up() {
+            self.last_error.store(e.errno, Ordering::Relaxed);
+        }
         e
     }
 

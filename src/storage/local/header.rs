@@ -2,7 +2,6 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Format 1: header and bytes, no block checksums.
@@ -97,7 +96,7 @@ impl Header {
 
     pub(super) fn read(file: &File) -> io::Result<Header> {
         let mut fixed = [0u8; FIXED_HEADER];
-        file.read_exact_at(&mut fixed, 0)?;
+        super::nowait::read_exact_at(file, &mut fixed, 0)?;
         let v2 = match &fixed[..8] {
             m if m == MAGIC_V1 => false,
             m if m == MAGIC_V2 => true,
@@ -117,7 +116,7 @@ impl Header {
         let mut names_at = FIXED_HEADER as u64;
         let block_size = if v2 {
             let mut b = [0u8; 4];
-            file.read_exact_at(&mut b, names_at)?;
+            super::nowait::read_exact_at(file, &mut b, names_at)?;
             names_at += 4;
             match u32::from_le_bytes(b) {
                 bs @ 512..=0x0100_0000 => bs,
@@ -127,7 +126,7 @@ impl Header {
             0
         };
         let mut names = vec![0u8; ns_len + key_len];
-        file.read_exact_at(&mut names, names_at)?;
+        super::nowait::read_exact_at(file, &mut names, names_at)?;
         let key = names.split_off(ns_len);
         let h = Header {
             size,
@@ -148,6 +147,7 @@ impl Header {
 #[cfg(test)]
 mod tests {
     use std::fs::{self, OpenOptions};
+    use std::os::unix::fs::FileExt;
     use std::time::Duration;
 
     use super::*;

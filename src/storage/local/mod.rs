@@ -23,11 +23,13 @@
 //! Files: [`header`] (the on-disk header), [`blocks`] (the CRC32C block
 //! table: sums as written, checks as read), [`group`] (one group directory
 //! and its bookkeeping), [`store`] (the store: root, groups, object ids),
-//! [`write`] and [`read`] (the streaming writer and reader).
+//! [`write`] and [`read`] (the streaming writer and reader), [`nowait`]
+//! (reads that serve the page cache without waiting for the disk).
 
 mod blocks;
 mod group;
 mod header;
+mod nowait;
 mod read;
 mod store;
 mod usage;
@@ -62,6 +64,10 @@ impl Storage for LocalStore {
 
     fn open(&self, ctx: &Context, key: &str) -> Result<Box<dyn ObjectReader>, StorageError> {
         read::open(self, ctx, key)
+    }
+
+    fn without_waiting(&self, f: &mut dyn FnMut()) -> bool {
+        nowait::attempt(f).is_some()
     }
 
     fn write_if(

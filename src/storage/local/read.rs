@@ -73,6 +73,14 @@ impl ObjectReader for LocalReader {
         r
     }
 
+    fn read_at_without_waiting(
+        &mut self,
+        offset: u64,
+        len: usize,
+    ) -> Option<Result<Bytes, StorageError>> {
+        super::nowait::attempt(|| self.read_at(offset, len))
+    }
+
     fn take_corrupt(&mut self) -> Vec<GroupId> {
         std::mem::take(&mut self.corrupt)
     }

@@ -1,0 +1,148 @@
+//! Reads that never wait for the disk, so a request's worker thread can
+//! serve what the page cache holds without a hop to the blocking pool.
+//!
+//! [`attempt`] runs store work with every read made by `preadv2(...,
+//! RWF_NOWAIT)`: the kernel answers from the page cache or refuses with
+//! `EAGAIN` instead of waiting for the device. The first refusal (or an
+//! artificial group delay, which would sleep) makes the attempt give up:
+//! its result is dropped and the caller redoes the work on the blocking
+//! pool. While an attempt gives up, nothing it meets counts as an error
+//! (command counters, a group's last error, the corrupt-header path).
+//! Opening a file is not covered (the kernel has no such flag for it); a
+//! cached directory entry makes it as quick as nginx's own `open`.
+//!
+//! A filesystem without `RWF_NOWAIT` for buffered reads (tmpfs answers
+//! `EOPNOTSUPP`) turns attempts off for the life of the process.
+
+use std::cell::Cell;
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Reads wait as usual (the blocking pool, background work).
+    Wait,
+    /// An attempt is running and nothing has blocked yet.
+    NoWait,
+    /// The running attempt met something that would wait.
+    GaveUp,
+}
+
+thread_local! {
+    static MODE: Cell<Mode> = const { Cell::new(Mode::Wait) };
+}
+
+/// Set once a filesystem refused `RWF_NOWAIT`: attempts stop.
+static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+
+/// Runs `f` on this thread with reads that never wait; `None` when one
+/// would have (or the filesystem cannot tell): redo `f` where waiting is
+/// allowed.
+pub fn attempt<T>(f: impl FnOnce() -> T) -> Option<T> {
+    if UNSUPPORTED.load(Ordering::Relaxed) {
+        return None;
+    }
+    let before = MODE.with(|m| m.replace(Mode::NoWait));
+    let out = f();
+    let mode = MODE.with(|m| m.replace(before));
+    (mode == Mode::NoWait).then_some(out)
+}
+
+/// Whether the running attempt has given up: its errors are not real.
+pub(super) fn gave_up() -> bool {
+    MODE.with(|m| m.get()) == Mode::GaveUp
+}
+
+/// Whether reads must not wait now; a caller about to sleep or block calls
+/// [`give_up`] instead.
+pub(super) fn active() -> bool {
+    MODE.with(|m| m.get()) != Mode::Wait
+}
+
+/// Marks the running attempt as given up.
+pub(super) fn give_up() {
+    MODE.with(|m| {
+        if m.get() == Mode::NoWait {
+            m.set(Mode::GaveUp)
+        }
+    });
+}
+
+/// `read_exact_at`, without waiting for the device inside an attempt.
+pub(super) fn read_exact_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<()> {
+    if !active() {
+        return file.read_exact_at(buf, at);
+    }
+    if gave_up() {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        let iov = libc::iovec {
+            iov_base: rest.as_mut_ptr().cast(),
+            iov_len: rest.len(),
+        };
+        let offset = libc::off_t::try_from(at + done as u64)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: one iovec over `rest`, which outlives the call; the fd is open.
+        let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
+        match n {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n if n > 0 => done += n as usize,
+            _ => {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) => {
+                        UNSUPPORTED.store(true, Ordering::Relaxed);
+                        give_up();
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                    Some(libc::EAGAIN) => {
+                        give_up();
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                    _ => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attempt_reads_cached_bytes_and_restores_the_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"hello, cache").unwrap();
+        let file = File::open(&path).unwrap();
+        let got = attempt(|| {
+            let mut b = [0u8; 5];
+            read_exact_at(&file, &mut b, 7).map(|_| b)
+        });
+        assert!(!active(), "the mode is restored");
+        if UNSUPPORTED.load(Ordering::Relaxed) {
+            eprintln!("SKIPPED: this filesystem has no RWF_NOWAIT");
+            assert!(got.is_none());
+            return;
+        }
+        assert_eq!(got.unwrap().unwrap(), *b"cache");
+        // Past the end: a real error, not a give-up.
+        let past = attempt(|| read_exact_at(&file, &mut [0u8; 4], 100));
+        assert_eq!(
+            past.unwrap().unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+        // Something that would wait: the attempt answers nothing.
+        assert!(attempt(give_up).is_none());
+        assert!(!gave_up() && !active());
+    }
+}

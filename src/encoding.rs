@@ -1,6 +1,5 @@
 //! Small text encodings shared by the layers: hex, and Go's URL query codec.
 
-
 use percent_encoding::{
     percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC,
 };

@@ -77,7 +77,11 @@ fn a_title_plays_through_a_corrupt_then_missing_replica() {
         // failed in both replicas before).
         const BLOCK: u64 = 64 << 10;
         let next = (size / 2 / BLOCK + 1) * BLOCK;
-        assert_ne!(next / BLOCK, size * 3 / 4 / BLOCK, "a block good in one replica");
+        assert_ne!(
+            next / BLOCK,
+            size * 3 / 4 / BLOCK,
+            "a block good in one replica"
+        );
         let (f2, o2) = replica(&p, "r", "t.mp4", 2);
         flip_bit(&f2, o2, next + 100);
         assert_eq!(
@@ -90,7 +94,8 @@ fn a_title_plays_through_a_corrupt_then_missing_replica() {
             want_a,
             "audio through two replicas bad in different blocks"
         );
-        flip_bit(&f2, o2, next + 100); // group 2 good again
+        // Group 2 good again.
+        flip_bit(&f2, o2, next + 100);
         // The embedded store keeps a file per replica: group 1's is gone.
         std::fs::remove_file(&f1).unwrap();
         p.restart();

@@ -13,6 +13,7 @@ use backrunner::{logging, storage};
 
 fn main() -> ExitCode {
     backrunner::memory::configure_allocator();
+    backrunner::sys::ignore_sighup_while_starting();
     let args = ProxyArgs::parse_from(normalize_args(std::env::args_os()));
     if let Some(path) = &args.check_config {
         return check_config(path);

@@ -21,6 +21,12 @@ type ReloadHook = (&'static str, Box<dyn Fn(&AppState) + Send + Sync>);
 pub fn run(state: web::Data<AppState>, log_file: Option<Arc<LogFile>>) -> std::io::Result<()> {
     let system = actix_web::rt::System::new();
     system.block_on(async move {
+        // SIGHUP's handler goes in before any listener answers: its default
+        // action ends the process, and a reload sent as soon as `/ping/`
+        // answered (a test's, or `systemctl reload` right after start) once
+        // killed the proxy before the reload task first ran.
+        let hup =
+            actix_web::rt::signal::unix::signal(actix_web::rt::signal::unix::SignalKind::hangup());
         let mut listeners = crate::rest::bind(&state)?;
         // The S3 API (docs/s3.md) on its own listeners; all stop together.
         if let Some((s3, tls)) = crate::s3::server(&state)? {
@@ -61,7 +67,12 @@ pub fn run(state: web::Data<AppState>, log_file: Option<Arc<LogFile>>) -> std::i
                 Box::new(move |s: &AppState| crate::http::reload_tls(s, &reloader)),
             ));
         }
-        actix_web::rt::spawn(reload_on_sighup(state.clone(), Arc::new(hooks)));
+        match hup {
+            Ok(hup) => {
+                actix_web::rt::spawn(reload_on_sighup(hup, state.clone(), Arc::new(hooks)));
+            }
+            Err(e) => log::error!("cannot listen for SIGHUP: {e}"),
+        }
         actix_web::rt::spawn(reload_periodically(state.clone()));
         actix_web::rt::spawn(crate::s3::multipart::cleanup::clean_periodically(
             state.clone(),
@@ -73,15 +84,11 @@ pub fn run(state: web::Data<AppState>, log_file: Option<Arc<LogFile>>) -> std::i
 }
 
 /// Runs the reload hooks on every SIGHUP, on the blocking pool.
-async fn reload_on_sighup(state: web::Data<AppState>, hooks: Arc<Vec<ReloadHook>>) {
-    use actix_web::rt::signal::unix::{signal, SignalKind};
-    let mut hup = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("cannot listen for SIGHUP: {e}");
-            return;
-        }
-    };
+async fn reload_on_sighup(
+    mut hup: actix_web::rt::signal::unix::Signal,
+    state: web::Data<AppState>,
+    hooks: Arc<Vec<ReloadHook>>,
+) {
     while hup.recv().await.is_some() {
         log::info!("SIGHUP: reloading");
         let (s, hooks) = (state.clone(), hooks.clone());

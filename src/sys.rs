@@ -135,6 +135,18 @@ pub fn process_alive(pid: u32) -> bool {
     std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// Ignores SIGHUP until the proxy's reload handler takes it over
+/// (`runtime::run`): its default action ends the process, so a reload sent
+/// while the proxy starts (`systemctl reload` right after start) would
+/// stop it instead.
+pub fn ignore_sighup_while_starting() {
+    // SAFETY: sets a standard disposition; called first thing in main,
+    // before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -578,3 +578,66 @@ fn new_group_and_delay_switch_apply_on_sighup() {
         p.json("/stat/b4")["Buckets"]["b4"]["Group"]["4"]["Backends"][0]["Stat"]["Delay"].clone();
     assert_eq!(delay, 7);
 }
+
+/// A reload sent while the proxy starts (`systemctl reload` right after
+/// start) does not stop it: SIGHUP's default action ends a process, and a
+/// HUP that arrived before the reload task first ran once killed the proxy
+/// just after `/ping/` answered. Here 20 HUPs follow its first log line
+/// (its `main` runs: before that the kernel's default applies to any
+/// process); it must answer, then still reload on HUP.
+#[test]
+fn sighup_while_starting_does_not_stop_the_proxy() {
+    let mut p = Proxy::prepare(Setup::default());
+    let log = std::fs::File::create(&p.log_path).unwrap();
+    let mut child = std::process::Command::new(crate::common::BACKRUNNER)
+        .arg("-config")
+        .arg(&p.config_path)
+        .arg("-buckets")
+        .arg(&p.buckets_path)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let hup = || {
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while p.log().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "nothing logged");
+        assert!(child.try_wait().unwrap().is_none(), "the proxy exited");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for _ in 0..20 {
+        assert!(hup(), "kill -HUP failed");
+    }
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the proxy exited after SIGHUPs while starting; log:\n{}",
+            p.log()
+        );
+        if p.client
+            .get(p.url("/ping/"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no /ping/ answer");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    p.child = Some(child);
+    // Answering, it reloads on SIGHUP as before.
+    let reloads = |p: &Proxy| p.log().matches("SIGHUP: reloading").count();
+    let before = reloads(&p);
+    p.signal("HUP");
+    assert!(
+        common::eventually(WAIT, || reloads(&p) > before),
+        "no reload after SIGHUP"
+    );
+}

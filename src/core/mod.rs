@@ -55,7 +55,9 @@ fn index_entry(
 }
 
 /// What a read checks its replica against, looked up while it opens: the
-/// key's tombstone and the newest replica it does not bury. A node that
+/// key's tombstone and the newest replica it does not bury among the
+/// groups after the first of `ctx` (the open reads the first one itself:
+/// looking it up too cost every GET a second lookup there). A node that
 /// was away may hold an older version (overwritten, or deleted): such a
 /// replica is never served. Each group waits at most
 /// [`tombstone::LOOKUP_TIMEOUT`]; nothing for a bucket of one group.
@@ -70,6 +72,7 @@ fn versions(
     let tomb = tombstone::find(storage, ctx, key);
     let lctx = Context {
         timeout: Some(tombstone::LOOKUP_TIMEOUT),
+        groups: ctx.groups[1..].to_vec(),
         ..ctx.clone()
     };
     let mut found = storage.lookup(&lctx, key);

@@ -63,7 +63,7 @@ promtool check rules target/deb-share/usr/share/backrunner/prometheus/alerts.yml
   || fail "promtool rejects the packaged alert rules"
 grep -Eq ' \./(usr/)?lib/systemd/system/backrunner\.service$' target/deb-contents.txt \
   || fail "$deb lacks the systemd unit"
-dpkg-deb -f "$deb" Depends | grep -q adduser || fail "Depends lacks adduser"
+grep -q adduser <<<"$(dpkg-deb -f "$deb" Depends)" || fail "Depends lacks adduser"
 conffiles=$(dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./conffiles)
 for f in /etc/backrunner/backrunner.json /etc/backrunner/buckets.txt /etc/logrotate.d/backrunner; do
   grep -qx "$f" <<<"$conffiles" || fail "$f is not a conffile"
@@ -142,7 +142,9 @@ if [ "$elliptics" = 1 ]; then
   ls target/generate-rpm/backrunner-elliptics-*.rpm
   grep -Eq '^ Depends:.*elliptics-client' <<<"$(dpkg-deb -I "$edeb")" || fail "$edeb does not depend on elliptics-client"
   grep -q ' \./usr/bin/backrunner$' <<<"$(dpkg-deb -c "$edeb")" || fail "$edeb lacks /usr/bin/backrunner"
-  ldd target/release/backrunner | grep -q libelliptics_cpp || fail "the Elliptics flavour is not linked to libelliptics_cpp"
+  # Not `ldd ... | grep -q`: grep quits at the first match, ldd then dies of
+  # SIGPIPE, and pipefail failed the check now and then on a good binary.
+  grep -q libelliptics_cpp <<<"$(ldd target/release/backrunner)" || fail "the Elliptics flavour is not linked to libelliptics_cpp"
 else
   echo "Elliptics flavour skipped (no elliptics-dev, nothing in $ell_prefix; ELLIPTICS=1 forces it)"
 fi

@@ -33,6 +33,11 @@ fn a_title_plays_through_a_corrupt_then_missing_replica() {
     let url = format!("http://127.0.0.1:{port}/hls/r/t.mp4/master.m3u8");
     let src = src.to_str().unwrap();
     let (want_v, want_a) = (packets(src, "0:v"), packets(src, "0:a"));
+    // Every video and audio packet through the master playlist, as in the file.
+    let plays = |what: &str| {
+        assert_eq!(packets(&url, "0:v"), want_v, "video {what}");
+        assert_eq!(packets(&url, "0:a"), want_a, "audio {what}");
+    };
     // Read order follows write costs, and the first parse stores the
     // title's index in the background (a write): until a proxy finds the
     // index in the cluster, restart, so the one that reads the title below
@@ -56,16 +61,7 @@ fn a_title_plays_through_a_corrupt_then_missing_replica() {
     let size = bytes.len() as u64;
     flip_bit(&f1, o1, size / 2);
     flip_bit(&f1, o1, size * 3 / 4);
-    assert_eq!(
-        packets(&url, "0:v"),
-        want_v,
-        "video through a corrupt replica"
-    );
-    assert_eq!(
-        packets(&url, "0:a"),
-        want_a,
-        "audio through a corrupt replica"
-    );
+    plays("through a corrupt replica");
     assert!(
         eventually(Duration::from_secs(10), || corrupted(&p, "r", 1) >= 1),
         "group 1's bad blocks were never read: {}",
@@ -84,30 +80,12 @@ fn a_title_plays_through_a_corrupt_then_missing_replica() {
         );
         let (f2, o2) = replica(&p, "r", "t.mp4", 2);
         flip_bit(&f2, o2, next + 100);
-        assert_eq!(
-            packets(&url, "0:v"),
-            want_v,
-            "video through two replicas bad in different blocks"
-        );
-        assert_eq!(
-            packets(&url, "0:a"),
-            want_a,
-            "audio through two replicas bad in different blocks"
-        );
+        plays("through two replicas bad in different blocks");
         // Group 2 good again.
         flip_bit(&f2, o2, next + 100);
         // The embedded store keeps a file per replica: group 1's is gone.
         std::fs::remove_file(&f1).unwrap();
         p.restart();
-        assert_eq!(
-            packets(&url, "0:v"),
-            want_v,
-            "video without group 1's replica"
-        );
-        assert_eq!(
-            packets(&url, "0:a"),
-            want_a,
-            "audio without group 1's replica"
-        );
+        plays("without group 1's replica");
     }
 }

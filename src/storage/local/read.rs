@@ -202,6 +202,18 @@ mod tests {
     use crate::storage::local::test_store;
     use crate::storage::{write_small, Storage};
 
+    /// Flips one bit of the replica `info` at byte `at` of the object.
+    fn flip_bit(info: &ReplicaInfo, at: u64) {
+        let f = OpenOptions::new()
+            .write(true)
+            .read(true)
+            .open(&info.filename)
+            .unwrap();
+        let mut b = [0u8; 1];
+        f.read_exact_at(&mut b, info.offset + at).unwrap();
+        f.write_all_at(&[b[0] ^ 1], info.offset + at).unwrap();
+    }
+
     #[test]
     fn bad_blocks_are_read_from_another_replica() {
         let dir = tempfile::tempdir().unwrap();
@@ -209,17 +221,7 @@ mod tests {
         let ctx = Context::new("b", vec![1, 2, 3]);
         let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let res = write_small(&s, &ctx, "k", &data).unwrap();
-        let flip = |g: usize, at: u64| {
-            let info = res[g].result.as_ref().unwrap();
-            let f = OpenOptions::new()
-                .write(true)
-                .read(true)
-                .open(&info.filename)
-                .unwrap();
-            let mut b = [0u8; 1];
-            f.read_exact_at(&mut b, info.offset + at).unwrap();
-            f.write_all_at(&[b[0] ^ 1], info.offset + at).unwrap();
-        };
+        let flip = |g: usize, at: u64| flip_bit(res[g].result.as_ref().unwrap(), at);
         // Block 0 bad in group 1, block 2 bad in group 2: every block has a good copy.
         flip(0, 10);
         flip(1, 140_000);
@@ -251,17 +253,7 @@ mod tests {
         let ctx = Context::new("b", vec![1, 2]);
         let data: Vec<u8> = (0..300_000u32).map(|i| (i * 13 % 251) as u8).collect();
         let res = write_small(&s, &ctx, "k", &data).unwrap();
-        let flip = |g: usize, at: u64| {
-            let info = res[g].result.as_ref().unwrap();
-            let f = OpenOptions::new()
-                .write(true)
-                .read(true)
-                .open(&info.filename)
-                .unwrap();
-            let mut b = [0u8; 1];
-            f.read_exact_at(&mut b, info.offset + at).unwrap();
-            f.write_all_at(&[b[0] ^ 1], info.offset + at).unwrap();
-        };
+        let flip = |g: usize, at: u64| flip_bit(res[g].result.as_ref().unwrap(), at);
         // Blocks 1 and 2 bad in group 1, blocks 3 and 4 in group 2: one
         // read of the whole object fails in both, each block is good in one.
         flip(0, 70_000);

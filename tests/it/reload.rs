@@ -589,7 +589,7 @@ fn new_group_and_delay_switch_apply_on_sighup() {
 fn sighup_while_starting_does_not_stop_the_proxy() {
     let mut p = Proxy::prepare(Setup::default());
     let log = std::fs::File::create(&p.log_path).unwrap();
-    let mut child = std::process::Command::new(crate::common::BACKRUNNER)
+    let child = std::process::Command::new(crate::common::BACKRUNNER)
         .arg("-config")
         .arg(&p.config_path)
         .arg("-buckets")
@@ -600,6 +600,13 @@ fn sighup_while_starting_does_not_stop_the_proxy() {
         .spawn()
         .unwrap();
     let pid = child.id().to_string();
+    // Owned by the proxy at once, so a failure below still stops it.
+    p.child = Some(child);
+    let exited = |p: &mut Proxy| {
+        p.child
+            .as_mut()
+            .is_some_and(|c| !matches!(c.try_wait(), Ok(None)))
+    };
     let hup = || {
         std::process::Command::new("kill")
             .args(["-HUP", &pid])
@@ -609,7 +616,7 @@ fn sighup_while_starting_does_not_stop_the_proxy() {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while p.log().is_empty() {
         assert!(std::time::Instant::now() < deadline, "nothing logged");
-        assert!(child.try_wait().unwrap().is_none(), "the proxy exited");
+        assert!(!exited(&mut p), "the proxy exited");
         std::thread::sleep(Duration::from_millis(1));
     }
     for _ in 0..20 {
@@ -617,7 +624,7 @@ fn sighup_while_starting_does_not_stop_the_proxy() {
     }
     loop {
         assert!(
-            child.try_wait().unwrap().is_none(),
+            !exited(&mut p),
             "the proxy exited after SIGHUPs while starting; log:\n{}",
             p.log()
         );
@@ -631,7 +638,6 @@ fn sighup_while_starting_does_not_stop_the_proxy() {
         assert!(std::time::Instant::now() < deadline, "no /ping/ answer");
         std::thread::sleep(Duration::from_millis(5));
     }
-    p.child = Some(child);
     // Answering, it reloads on SIGHUP as before.
     let reloads = |p: &Proxy| p.log().matches("SIGHUP: reloading").count();
     let before = reloads(&p);

@@ -7,9 +7,9 @@
 //! minute (the state persists). Every alert must stay quiet on the healthy
 //! part (minute 9) and exactly the alerts of tests/prometheus/alerts_test.yml
 //! fire at minute 40. The recorded scrapes are kept in
-//! `target/ci-artifacts/scrapes/`. The scenarios change the embedded
-//! store's files behind the proxy, so they run on it whichever store the
-//! suite runs on.
+//! `target/ci-artifacts/scrapes/`. The scenarios run on the suite's
+//! store: they damage replicas behind the proxy's back in the embedded
+//! store's files or through a second Elliptics client.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{self, random_bytes, wait_for, Backend, Group, Proxy, Setup};
+use crate::common::{self, eventually, random_bytes, wait_for, Group, Proxy, Setup};
+use crate::hardening::{corrupted, flip_bit, replica};
 
 const JOB: &str = "job=\"backrunner\",instance=\"proxy\"";
 /// Minutes of the healthy part, then of the state.
@@ -33,8 +34,12 @@ fn repo() -> PathBuf {
 /// A scrape: series (with the job's labels) to value. `None` = the scrape failed.
 type Recorded = Option<BTreeMap<String, f64>>;
 
+/// What a scenario names in its expectations: `{NAME}` there is replaced
+/// by the value (a backend's group and address, known once it ran).
+type Names = Vec<(&'static str, String)>;
+
 /// A state to put a proxy in: its scrapes before and after.
-type Scenario = fn() -> (Recorded, Recorded);
+type Scenario = fn() -> (Recorded, Recorded, Names);
 
 fn record(p: &Proxy, name: &str) -> Recorded {
     let r = p.client.get(p.url("/metrics")).send().ok()?;
@@ -156,20 +161,16 @@ fn test_group(alerts: &[String], expect: &str, series: &str) -> String {
     t
 }
 
-fn local(setup: Setup) -> Proxy {
-    Proxy::start_on(setup, Backend::Local)
-}
-
 fn wait_stat(p: &Proxy) {
     // Two statistics updates (1 s apart in the tests' config).
     std::thread::sleep(Duration::from_millis(2500));
     let _ = p.json("/stat/");
 }
 
-fn group_full() -> (Recorded, Recorded) {
+fn group_full() -> (Recorded, Recorded, Names) {
     let mut small = Group::new(3);
     small.size_limit = 1 << 20;
-    let p = local(Setup {
+    let p = Proxy::start(Setup {
         groups: vec![Group::new(1), Group::new(2), small],
         ..Setup::default()
     });
@@ -179,40 +180,55 @@ fn group_full() -> (Recorded, Recorded) {
         p.upload("b2", "big", random_bytes(900 << 10, 1)).status(),
         200
     );
+    wait_for("group 3 past its limits", Duration::from_secs(20), || {
+        p.json("/stat/b2")["Buckets"]["b2"]["Group"]["3"]["Backends"][0]["FreeSpaceRatio"]
+            .as_f64()
+            .is_some_and(|r| r < 0.15)
+    });
     wait_stat(&p);
-    (a, record(&p, "group_full-after"))
+    (a, record(&p, "group_full-after"), vec![])
 }
 
-fn backend_error() -> (Recorded, Recorded) {
-    let p = local(Setup::default());
+fn backend_error() -> (Recorded, Recorded, Names) {
+    let p = Proxy::start(Setup::default());
     assert_eq!(p.upload("b1", "k", random_bytes(5000, 2)).status(), 200);
     wait_stat(&p);
     let a = record(&p, "backend_error-before");
-    // Group 2's replica rots on disk: its checksum no longer matches.
-    let v = p.json("/lookup/b1/k");
-    let info = v["info"].as_array().unwrap();
-    let r = info.iter().find(|i| i["group"] == 2).unwrap();
-    let file = r["filename"].as_str().unwrap();
-    let at = r["offset-within-data-file"].as_u64().unwrap() + 100;
-    let mut bytes = std::fs::read(file).unwrap();
-    bytes[at as usize] ^= 0xff;
-    std::fs::write(file, bytes).unwrap();
-    for _ in 0..3 {
-        let _ = p.get("b1", "k").bytes();
-    }
+    // One replica rots on disk: its checksum no longer matches. Which one
+    // a read meets first is placement's choice: group 2's, else (good
+    // again) group 1's, so the other stays good and every read succeeds.
+    let rotted = [2, 1].into_iter().find(|&g| {
+        let (file, offset) = replica(&p, "b1", "k", g);
+        flip_bit(&file, offset, 100);
+        for _ in 0..3 {
+            assert_eq!(p.get("b1", "k").status(), 200);
+        }
+        let seen = eventually(Duration::from_secs(4), || corrupted(&p, "b1", g) >= 1);
+        if !seen {
+            flip_bit(&file, offset, 100);
+        }
+        seen
+    });
+    let group = rotted.expect("a read met the rotten replica");
     wait_stat(&p);
-    (a, record(&p, "backend_error-after"))
+    let stat = p.json("/stat/b1");
+    let backend = &stat["Buckets"]["b1"]["Group"][group.to_string()]["Backends"][0];
+    let names = vec![
+        ("GROUP", group.to_string()),
+        ("BACKEND", backend["Backend"].to_string()),
+        ("ADDRESS", backend["Address"].as_str().unwrap().to_string()),
+    ];
+    (a, record(&p, "backend_error-after"), names)
 }
 
-fn out_of_sync() -> (Recorded, Recorded) {
-    let p = local(Setup::default());
+fn out_of_sync() -> (Recorded, Recorded, Names) {
+    let p = Proxy::start(Setup::default());
     assert_eq!(p.upload("b1", "obj", b"hello".to_vec()).status(), 200);
     wait_stat(&p);
     let a = record(&p, "out_of_sync-before");
-    let v = p.json("/lookup/b1/obj");
-    std::fs::remove_file(v["info"][0]["filename"].as_str().unwrap()).unwrap();
+    p.remove_replica("b1", "obj", 1);
     assert_eq!(p.json("/lookup/b1/obj")["out-of-sync-groups"], json!([1]));
-    (a, record(&p, "out_of_sync-after"))
+    (a, record(&p, "out_of_sync-after"), vec![])
 }
 
 /// Every file under `dir`.
@@ -227,26 +243,37 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn index_failures() -> (Recorded, Recorded) {
-    let p = local(Setup::default());
+fn index_failures() -> (Recorded, Recorded, Names) {
+    let p = Proxy::start(Setup::default());
     assert_eq!(p.upload("b2", "first", b"x".to_vec()).status(), 200);
     wait_stat(&p);
     let a = record(&p, "index_failures-before");
-    // b2's groups (2, 3) hold no bucket metadata: every file there but the
-    // object's is the name index. Its shards rot: index updates fail, the
-    // objects are still written.
-    let object: Vec<String> = p.json("/lookup/b2/first")["info"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["filename"].as_str().unwrap().to_string())
-        .collect();
-    for g in [2, 3] {
-        let mut all = Vec::new();
-        files(&p.dir.path().join(format!("store/group-{g}")), &mut all);
-        for f in all {
-            if !object.contains(&f.display().to_string()) {
-                std::fs::write(&f, b"rotten").unwrap();
+    // The name index of b2 rots: index updates fail, the objects are
+    // still written.
+    match &p.ioserv {
+        Some(io) => {
+            // Its root and its only shard, in b2's groups.
+            for key in ["root".to_string(), backrunner::index::shard_key(0)] {
+                io.write("b2/index", &key, &[2, 3], b"rotten");
+            }
+        }
+        None => {
+            // b2's groups (2, 3) hold no bucket metadata: every file there
+            // but the object's is the name index.
+            let object: Vec<String> = p.json("/lookup/b2/first")["info"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["filename"].as_str().unwrap().to_string())
+                .collect();
+            for g in [2, 3] {
+                let mut all = Vec::new();
+                files(&p.dir.path().join(format!("store/group-{g}")), &mut all);
+                for f in all {
+                    if !object.contains(&f.display().to_string()) {
+                        std::fs::write(&f, b"rotten").unwrap();
+                    }
+                }
             }
         }
     }
@@ -257,11 +284,11 @@ fn index_failures() -> (Recorded, Recorded) {
         );
     }
     wait_stat(&p);
-    (a, record(&p, "index_failures-after"))
+    (a, record(&p, "index_failures-after"), vec![])
 }
 
-fn http_5xx() -> (Recorded, Recorded) {
-    let p = local(Setup {
+fn http_5xx() -> (Recorded, Recorded, Names) {
+    let p = Proxy::start(Setup {
         buckets: json!({"buckets": {"b1": {"groups": [1, 2]}, "b4": {"groups": [4]}}}),
         bucket_list: vec!["b1".into()],
         ..Setup::default()
@@ -275,7 +302,7 @@ fn http_5xx() -> (Recorded, Recorded) {
         );
         assert_eq!(p.get("b1", "k").status(), 200);
     }
-    (a, record(&p, "http_5xx-after"))
+    (a, record(&p, "http_5xx-after"), vec![])
 }
 
 fn certificate(dir: &Path, days: u32) -> (PathBuf, PathBuf) {
@@ -293,10 +320,10 @@ fn certificate(dir: &Path, days: u32) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
-fn certificate_expiring() -> (Recorded, Recorded) {
+fn certificate_expiring() -> (Recorded, Recorded, Names) {
     let tls = tempfile::tempdir().unwrap();
     let (cert, key) = certificate(tls.path(), 90);
-    let p = local(Setup {
+    let p = Proxy::start(Setup {
         proxy: json!({
             "https_address": format!("127.0.0.1:{}", common::free_port()),
             "cert_file": cert, "key_file": key,
@@ -317,11 +344,11 @@ fn certificate_expiring() -> (Recorded, Recorded) {
             })
             .is_some_and(|left| left < 6.0 * 86_400.0)
     });
-    (a, record(&p, "certificate_expiring-after"))
+    (a, record(&p, "certificate_expiring-after"), vec![])
 }
 
-fn down() -> (Recorded, Recorded) {
-    let mut p = local(Setup::default());
+fn down() -> (Recorded, Recorded, Names) {
+    let mut p = Proxy::start(Setup::default());
     let a = record(&p, "down-before");
     if let Some(mut c) = p.child.take() {
         let _ = c.kill();
@@ -329,7 +356,7 @@ fn down() -> (Recorded, Recorded) {
     }
     let b = record(&p, "down-after");
     assert!(b.is_none(), "a killed proxy answered");
-    (a, b)
+    (a, b, vec![])
 }
 
 #[test]
@@ -377,9 +404,16 @@ fn alert_rules_fire_in_the_states_they_are_for() {
         let e = expect
             .get(name)
             .unwrap_or_else(|| panic!("no expectations for {name}"));
-        let (a, b) = run();
+        let (a, b, names) = run();
+        let e = names
+            .iter()
+            .fold(e.clone(), |e, (n, v)| e.replace(&format!("{{{n}}}"), v));
+        let left = e
+            .match_indices('{')
+            .any(|(i, _)| e[i + 1..].starts_with(|c: char| c.is_ascii_uppercase()));
+        assert!(!left, "{name}: a name not given in {e}");
         file.push_str(&format!("  # {name}\n"));
-        file.push_str(&test_group(&alerts, e, &input_series(&a, &b)));
+        file.push_str(&test_group(&alerts, &e, &input_series(&a, &b)));
     }
     let dir = repo().join("target/ci-artifacts");
     std::fs::create_dir_all(&dir).unwrap();

@@ -1,7 +1,6 @@
 //! `/metrics` in the Prometheus text format, `/proxy_stat/` moving
 //! averages and `/stat/` command counters, against the running binary.
 
-use crate::common;
 use crate::common::{random_bytes, wait_for, Proxy, Setup};
 use prometheus_parse::{Sample, Scrape, Value};
 use serde_json::Value as Json;
@@ -120,11 +119,9 @@ fn metrics_parse_and_count_requests() {
 
 #[test]
 fn metrics_count_out_of_sync_replicas_and_reloads() {
-    // Deletes a replica's file from the embedded store behind the proxy.
-    let p = Proxy::start_on(Setup::default(), common::Backend::Local);
+    let p = Proxy::start(Setup::default());
     assert_eq!(p.upload("b1", "obj", b"hello".to_vec()).status(), 200);
-    let v = p.json("/lookup/b1/obj");
-    std::fs::remove_file(v["info"][0]["filename"].as_str().unwrap()).unwrap();
+    p.remove_replica("b1", "obj", 1);
     let v = p.json("/lookup/b1/obj");
     assert_eq!(v["out-of-sync-groups"], serde_json::json!([1]));
     p.signal("HUP");

@@ -255,6 +255,48 @@ impl Proxy {
         p
     }
 
+    /// Deletes `key`'s replica in `group` behind the proxy's back: its file
+    /// in the embedded store, a remove sent to that group only on Elliptics
+    /// (this proxy's own `dnet_ioserv`).
+    pub fn remove_replica(&self, bucket: &str, key: &str, group: u32) {
+        match &self.ioserv {
+            Some(io) => io.remove(bucket, key, group),
+            None => {
+                let v = self.json(&format!("/lookup/{bucket}/{}", escape(key)));
+                let r = v["info"]
+                    .as_array()
+                    .and_then(|i| i.iter().find(|r| r["group"] == group))
+                    .unwrap_or_else(|| panic!("no replica in group {group}: {v}"));
+                std::fs::remove_file(r["filename"].as_str().expect("a file name"))
+                    .expect("remove the replica's file");
+            }
+        }
+    }
+
+    /// Slows every operation of the store behind this proxy by `ms`: the
+    /// Elliptics node's backends by backend control (the proxy's config
+    /// is returned as is), or, for the embedded store, a copy of the
+    /// config with `delay-ms` on every group, returned for a command to
+    /// run with (the running proxy keeps its speed).
+    pub fn slowed(&self, ms: u32) -> PathBuf {
+        if let Some(io) = &self.ioserv {
+            for g in &self.setup.groups {
+                io.control(g.id, Control::Delay(ms));
+            }
+            return self.config_path.clone();
+        }
+        let mut config = self.config();
+        for g in config["local"]["groups"]
+            .as_array_mut()
+            .expect("local groups")
+        {
+            g["delay-ms"] = json!(ms);
+        }
+        let slow = self.dir.path().join("slow.conf");
+        std::fs::write(&slow, config.to_string()).unwrap();
+        slow
+    }
+
     /// The config file as JSON.
     pub fn config(&self) -> Value {
         serde_json::from_slice(&std::fs::read(&self.config_path).unwrap()).unwrap()
@@ -643,15 +685,52 @@ impl Ioserv {
         }
     }
 
+    /// A client of this node: the proxy's own Elliptics wrapper.
+    #[cfg(feature = "elliptics")]
+    fn store(&self) -> backrunner::storage::elliptics::EllipticsStore {
+        let mut cfg = backrunner::config::Config::default();
+        cfg.elliptics.remote = vec![self.address.clone()];
+        cfg.elliptics.node_config.wait_timeout = 5;
+        backrunner::storage::elliptics::EllipticsStore::open(&cfg).expect("connect to dnet_ioserv")
+    }
+
+    /// Removes `key` of `namespace` from `group` only, as a client other
+    /// than the proxy would (a replica lost behind the proxy's back).
+    #[cfg(feature = "elliptics")]
+    pub fn remove(&self, namespace: &str, key: &str, group: u32) {
+        use backrunner::storage::{Context, Storage};
+        let ctx = Context::new(namespace, vec![group]);
+        for r in self.store().remove(&ctx, key) {
+            r.result.expect("remove the replica");
+        }
+    }
+
+    /// Writes `data` as `key` of `namespace` in `groups`, as a client
+    /// other than the proxy would.
+    #[cfg(feature = "elliptics")]
+    pub fn write(&self, namespace: &str, key: &str, groups: &[u32], data: &[u8]) {
+        use backrunner::storage::{write_small, Context};
+        let ctx = Context::new(namespace, groups.to_vec());
+        for r in write_small(&self.store(), &ctx, key, data).expect("write") {
+            r.result.expect("write the replica");
+        }
+    }
+
+    #[cfg(not(feature = "elliptics"))]
+    pub fn remove(&self, namespace: &str, key: &str, group: u32) {
+        panic!("removing {namespace}/{key} from group {group} needs the tests built with --features elliptics");
+    }
+
+    #[cfg(not(feature = "elliptics"))]
+    pub fn write(&self, namespace: &str, key: &str, groups: &[u32], _data: &[u8]) {
+        panic!("writing {namespace}/{key} to groups {groups:?} needs the tests built with --features elliptics");
+    }
+
     /// Backend control on group `group` (backend id = group id here),
     /// through the proxy's own Elliptics wrapper.
     #[cfg(feature = "elliptics")]
     pub fn control(&self, group: u32, op: Control) {
-        use backrunner::storage::elliptics::EllipticsStore;
-        let mut cfg = backrunner::config::Config::default();
-        cfg.elliptics.remote = vec![self.address.clone()];
-        cfg.elliptics.node_config.wait_timeout = 5;
-        let store = EllipticsStore::open(&cfg).expect("connect to dnet_ioserv");
+        let store = self.store();
         let res = match op {
             Control::ReadOnly(ro) => store.set_read_only(group, ro),
             Control::Delay(ms) => store.set_delay(group, ms),

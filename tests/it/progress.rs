@@ -4,12 +4,44 @@
 //! `bindex -check` and `bmeta -upload` with a summary.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{self, Proxy, Setup, BMETA};
 
 const BINDEX: &str = env!("CARGO_BIN_EXE_bindex");
+
+/// Sends SIGINT (a Ctrl-C) to `child` and waits for it to exit, at most
+/// 10 s; `what` names it in the failure.
+fn interrupt(child: &mut Child, what: &str) -> ExitStatus {
+    let started = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{what} did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A `bmeta -upload` spec of `n` buckets `m0`.. in groups [1, 2], in the
+/// proxy's directory.
+fn many_buckets(p: &Proxy, n: usize) -> std::path::PathBuf {
+    let spec = p.dir.path().join("many.json");
+    let buckets: serde_json::Map<String, serde_json::Value> = (0..n)
+        .map(|i| (format!("m{i}"), serde_json::json!({"groups": [1, 2]})))
+        .collect();
+    std::fs::write(&spec, serde_json::json!({ "buckets": buckets }).to_string()).unwrap();
+    spec
+}
 
 fn keys_file(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
     let path = dir.join("keys.txt");
@@ -100,11 +132,7 @@ fn bindex_check_and_bmeta_upload_report_progress() {
         "no time left in the check's lines: {stderr}"
     );
 
-    let spec = p.dir.path().join("many.json");
-    let buckets: serde_json::Map<String, serde_json::Value> = (0..150)
-        .map(|i| (format!("m{i}"), serde_json::json!({"groups": [1, 2]})))
-        .collect();
-    std::fs::write(&spec, serde_json::json!({ "buckets": buckets }).to_string()).unwrap();
+    let spec = many_buckets(&p, 150);
     let out = Command::new(BMETA)
         .arg("-config")
         .arg(&p.config_path)
@@ -152,23 +180,7 @@ fn ctrl_c_stops_bindex_add_with_a_summary() {
         assert!(out.read_line(&mut line).unwrap() > 0, "{seen:?}");
         seen.push(line);
     }
-    let started = Instant::now();
-    let ok = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "bindex did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = interrupt(&mut child, "bindex");
     drop(stdin);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
@@ -233,22 +245,7 @@ fn ctrl_c_stops_bindex_check_with_a_summary() {
         line.clear();
         assert!(err.read_line(&mut line).unwrap() > 0, "no progress line");
     }
-    let started = Instant::now();
-    assert!(Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "bindex -check did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = interrupt(&mut child, "bindex -check");
     let mut out = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
     assert_eq!(status.code(), Some(130), "{out}");
@@ -271,11 +268,7 @@ fn ctrl_c_stops_bindex_check_with_a_summary() {
 #[test]
 fn ctrl_c_stops_bmeta_upload_with_a_summary() {
     let p = Proxy::start(Setup::default());
-    let spec = p.dir.path().join("many.json");
-    let buckets: serde_json::Map<String, serde_json::Value> = (0..150)
-        .map(|i| (format!("m{i}"), serde_json::json!({"groups": [1, 2]})))
-        .collect();
-    std::fs::write(&spec, serde_json::json!({ "buckets": buckets }).to_string()).unwrap();
+    let spec = many_buckets(&p, 150);
     let slow = p.slowed(40);
     let mut child = Command::new(BMETA)
         .arg("-config")
@@ -290,22 +283,7 @@ fn ctrl_c_stops_bmeta_upload_with_a_summary() {
     let mut line = String::new();
     assert!(out.read_line(&mut line).unwrap() > 0, "no bucket uploaded");
     assert!(line.starts_with("uploaded bucket m"), "{line}");
-    let started = Instant::now();
-    assert!(Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "bmeta -upload did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = interrupt(&mut child, "bmeta -upload");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
     let all = format!("{line}{rest}");

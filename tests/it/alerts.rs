@@ -231,18 +231,6 @@ fn out_of_sync() -> (Recorded, Recorded, Names) {
     (a, record(&p, "out_of_sync-after"), vec![])
 }
 
-/// Every file under `dir`.
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let path = e.unwrap().path();
-        if path.is_dir() {
-            files(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
 fn index_failures() -> (Recorded, Recorded, Names) {
     let p = Proxy::start(Setup::default());
     assert_eq!(p.upload("b2", "first", b"x".to_vec()).status(), 200);
@@ -268,7 +256,7 @@ fn index_failures() -> (Recorded, Recorded, Names) {
                 .collect();
             for g in [2, 3] {
                 let mut all = Vec::new();
-                files(&p.dir.path().join(format!("store/group-{g}")), &mut all);
+                common::files_under(&p.dir.path().join(format!("store/group-{g}")), &mut all);
                 for f in all {
                     if !object.contains(&f.display().to_string()) {
                         std::fs::write(&f, b"rotten").unwrap();

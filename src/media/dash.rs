@@ -9,13 +9,21 @@
 
 use std::fmt::Write;
 
-use super::mp4::{Codec, Kind, Movie, Track, OFFSET_SECS};
+use super::mp4::{dolby_channel_mask, Codec, Kind, Movie, Track, OFFSET_SECS};
 use super::playlist::track_dir;
 use super::segment::{bitrates, cuts, span, Cuts};
 
 /// `AudioChannelConfiguration` scheme of ISO/IEC 23003-3 (the value is
 /// the number of channels).
 const CHANNELS_SCHEME: &str = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
+
+/// Dolby's `AudioChannelConfiguration` scheme, which DASH-IF's guidelines
+/// ask of AC-3 and E-AC-3 (the value is a 16-bit channel mask in hex,
+/// `F801` for 5.1).
+const DOLBY_CHANNELS_SCHEME: &str = "tag:dolby.com,2014:dash:audio_channel_configuration:2011";
+
+/// The `Role` of both adaptation sets: each is the title's main one.
+const ROLE: &str = "      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"main\"/>\n";
 
 /// Escapes `s` for an XML attribute of a SegmentTemplate (`$` doubled,
 /// which a template would otherwise read as an identifier).
@@ -148,6 +156,7 @@ pub fn manifest(movies: &[&Movie], target: u32, query: &str) -> String {
             "    <AdaptationSet id=\"0\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"{}\" startWithSAP=\"1\">",
             aligned(&video_cuts)
         );
+        o.push_str(ROLE);
         for &(r, v) in &videos {
             let (peak, _) = bitrates(v, &all[r]);
             let (w, h) = v.codec.resolution().unwrap_or((0, 0));
@@ -177,15 +186,20 @@ pub fn manifest(movies: &[&Movie], target: u32, query: &str) -> String {
             _ => (2, a.timescale),
         };
         o.push_str("    <AdaptationSet id=\"1\" contentType=\"audio\" mimeType=\"audio/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\">\n");
+        o.push_str(ROLE);
         let _ = writeln!(
             o,
             "      <Representation id=\"{}\" bandwidth=\"{peak}\" codecs=\"{}\" audioSamplingRate=\"{rate}\">",
             track_dir(Kind::Audio, r),
             attr(a.codec.codecs())
         );
+        let (scheme, value) = match dolby_channel_mask(&a.sample_entry) {
+            Some(mask) => (DOLBY_CHANNELS_SCHEME, format!("{mask:04X}")),
+            None => (CHANNELS_SCHEME, channels.to_string()),
+        };
         let _ = writeln!(
             o,
-            "        <AudioChannelConfiguration schemeIdUri=\"{CHANNELS_SCHEME}\" value=\"{channels}\"/>"
+            "        <AudioChannelConfiguration schemeIdUri=\"{scheme}\" value=\"{value}\"/>"
         );
         write_template(&mut o, movies[r], a, r, &all[r], query);
         o.push_str("      </Representation>\n    </AdaptationSet>\n");

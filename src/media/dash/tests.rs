@@ -245,3 +245,53 @@ fn urlset_alignment_and_audio_only() {
     assert_eq!(segs.len(), 2, "{xml}");
     assert_eq!(segs[0].0 + segs[0].1 as i64, segs[1].0);
 }
+
+/// An `ac-3` sample entry (header included) whose `dac3` says 5.1.
+fn ac3_entry() -> Vec<u8> {
+    let mut payload = vec![0u8; 28];
+    payload[7] = 1; // data reference index
+    payload[17] = 6; // channel count
+    payload[24..28].copy_from_slice(&(48000u32 << 16).to_be_bytes());
+    // dac3: fscod 0, bsid 8, bsmod 0, acmod 7, lfeon 1, bit rate code 14
+    payload.extend_from_slice(&[0, 0, 0, 11, b'd', b'a', b'c', b'3', 0x10, 0x3D, 0xC0]);
+    let mut entry = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+    entry.extend_from_slice(b"ac-3");
+    entry.extend_from_slice(&payload);
+    entry
+}
+
+#[test]
+fn dolby_audio_gets_dolby_channel_mask_and_sets_their_role() {
+    let mut audio = track(Kind::Audio, 48000, 470, 1536, 1, 0);
+    audio.codec = Codec::Audio {
+        codecs: "ac-3".into(),
+        channels: 6,
+        rate: 48000,
+    };
+    audio.sample_entry = ac3_entry();
+    let m = Movie {
+        timescale: 1000,
+        tracks: vec![track(Kind::Video, 12800, 250, 512, 50, 0), audio],
+    };
+    let xml = manifest(&[&m], 6, "");
+    let els = elements(&xml);
+    let ch = els
+        .iter()
+        .find(|e| e.path.ends_with("Representation/AudioChannelConfiguration"))
+        .unwrap();
+    assert_eq!(
+        ch.get("schemeIdUri"),
+        Some("tag:dolby.com,2014:dash:audio_channel_configuration:2011"),
+        "{xml}"
+    );
+    assert_eq!(ch.get("value"), Some("F801"));
+    let roles: Vec<&El> = els
+        .iter()
+        .filter(|e| e.path == "MPD/Period/AdaptationSet/Role")
+        .collect();
+    assert_eq!(roles.len(), 2, "{xml}");
+    for r in roles {
+        assert_eq!(r.get("schemeIdUri"), Some("urn:mpeg:dash:role:2011"));
+        assert_eq!(r.get("value"), Some("main"));
+    }
+}

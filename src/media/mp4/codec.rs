@@ -277,3 +277,83 @@ fn esds_config(esds: &[u8]) -> Result<(u8, u8, u8), Mp4Error> {
     let ch = take(4);
     Ok((oti, aot as u8, ch as u8))
 }
+
+/// The channels of an AC-3 or E-AC-3 track as the 16-bit mask of Dolby's
+/// DASH scheme (`tag:dolby.com,2014:dash:audio_channel_configuration:2011`:
+/// from the top bit L, C, R, Ls, Rs, Lc/Rc, Lrs/Rrs, Cs, Ts, Lsd/Rsd,
+/// Lw/Rw, Vhl/Vhr, Vhc, Lts/Rts, LFE2, LFE), read from the `dac3` or
+/// `dec3` box of its sample entry (`entry`, header included). For E-AC-3,
+/// the first independent substream with its dependent substreams'
+/// channels. `None` for another codec or a box too short.
+pub fn dolby_channel_mask(entry: &[u8]) -> Option<u16> {
+    let kind: FourCc = entry.get(4..8)?.try_into().ok()?;
+    let payload = entry.get(8..)?;
+    let version = u16::from_be_bytes(payload.get(8..10)?.try_into().ok()?);
+    let extra = match version {
+        0 => 0,
+        1 => 16,
+        2 => 36,
+        _ => return None,
+    };
+    let boxes = payload.get(28 + extra..)?;
+    let mut bits = match &kind {
+        b"ac-3" => Bits::new(find(boxes, b"dac3").ok()??),
+        b"ec-3" => Bits::new(find(boxes, b"dec3").ok()??),
+        _ => return None,
+    };
+    let (acmod, lfe, chan_loc) = if &kind == b"ac-3" {
+        bits.skip(2 + 5 + 3)?;
+        (bits.take(3)?, bits.take(1)?, 0)
+    } else {
+        bits.skip(13 + 3 + 2 + 5 + 1 + 1 + 3)?;
+        let (acmod, lfe) = (bits.take(3)?, bits.take(1)?);
+        bits.skip(3)?;
+        let deps = bits.take(4)?;
+        (acmod, lfe, if deps > 0 { bits.take(9)? } else { 0 })
+    };
+    // acmod: 1+1, C, L R, L C R, L R S, L C R S, L R Ls Rs, L C R Ls Rs.
+    const ACMOD: [u16; 8] = [
+        0xA000, 0x4000, 0xA000, 0xE000, 0xA100, 0xE100, 0xB800, 0xF800,
+    ];
+    let mut mask = ACMOD[acmod as usize & 7] | lfe as u16;
+    // chan_loc bits 0-7: Lc/Rc .. Vhc (mask bits 10-3); bit 8: LFE2.
+    for bit in 0..8 {
+        if chan_loc & (1 << bit) != 0 {
+            mask |= 1 << (10 - bit);
+        }
+    }
+    if chan_loc & (1 << 8) != 0 {
+        mask |= 1 << 1;
+    }
+    Some(mask)
+}
+
+/// Reads big-endian bit fields.
+struct Bits<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Bits<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Bits { buf, pos: 0 }
+    }
+
+    fn take(&mut self, n: usize) -> Option<u32> {
+        let mut v = 0u32;
+        for _ in 0..n {
+            let byte = *self.buf.get(self.pos / 8)?;
+            v = (v << 1) | u32::from((byte >> (7 - self.pos % 8)) & 1);
+            self.pos += 1;
+        }
+        Some(v)
+    }
+
+    fn skip(&mut self, n: usize) -> Option<()> {
+        self.take(n.min(32)).map(|_| ())?;
+        if n > 32 {
+            self.skip(n - 32)?;
+        }
+        Some(())
+    }
+}

@@ -18,7 +18,7 @@ mod moov;
 mod movie;
 mod tables;
 
-pub use codec::{Codec, Kind};
+pub use codec::{dolby_channel_mask, Codec, Kind};
 pub use error::Mp4Error;
 pub use locate::{locate, LocateError, MAX_MOOV};
 pub use moov::parse_moov;

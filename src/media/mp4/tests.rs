@@ -209,6 +209,8 @@ fn hevc_and_dolby_audio() {
     assert_eq!(ours(v), probe(&f, 0));
     let a = m.track(Kind::Audio).unwrap();
     assert_eq!(a.codec.codecs(), "ec-3");
+    // stereo: L R
+    assert_eq!(dolby_channel_mask(&a.sample_entry), Some(0xA000));
     let Some(f) = ffmpeg(
         dir.path(),
         "ac3.mp4",
@@ -219,6 +221,29 @@ fn hevc_and_dolby_audio() {
     let m = movie_of(&std::fs::read(&f).unwrap()).0.unwrap();
     assert_eq!(m.tracks.len(), 1);
     assert_eq!(m.tracks[0].codec.codecs(), "ac-3");
+    // mono: C
+    assert_eq!(dolby_channel_mask(&m.tracks[0].sample_entry), Some(0x4000));
+    // 5.1 (L C R Ls Rs and LFE) in both codecs
+    for (codec, name) in [("ac3", "ac3-51.mp4"), ("eac3", "eac3-51.mp4")] {
+        let args = [
+            "-f", "lavfi", "-i", "sine", "-ac", "6", "-t", "1", "-c:a", codec,
+        ];
+        let Some(f) = ffmpeg(dir.path(), name, &args) else {
+            return;
+        };
+        let m = movie_of(&std::fs::read(&f).unwrap()).0.unwrap();
+        assert_eq!(
+            dolby_channel_mask(&m.tracks[0].sample_entry),
+            Some(0xF801),
+            "{codec}"
+        );
+    }
+    // not Dolby: no mask
+    assert_eq!(
+        dolby_channel_mask(&[0, 0, 0, 8, b'm', b'p', b'4', b'a']),
+        None
+    );
+    assert_eq!(dolby_channel_mask(&[]), None);
 }
 
 #[test]

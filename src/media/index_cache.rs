@@ -16,6 +16,37 @@ use crate::storage::ReplicaInfo;
 pub struct IndexCache {
     limit: usize,
     inner: Mutex<Inner>,
+    /// One load (stored index read, or parse) per title at a time: the
+    /// viewers of a title that is not held wait for it instead of each
+    /// building the same index.
+    loads: Mutex<HashMap<(String, String), LoadLock>>,
+    /// Loads running at once: a parse holds the title's whole sample
+    /// table (tens of MiB for a long title) until it is cached.
+    permits: tokio::sync::Semaphore,
+}
+
+/// Held while one title's index loads.
+type LoadLock = Arc<tokio::sync::Mutex<()>>;
+
+/// The right to load one title's index (see [`IndexCache::load_slot`]).
+pub struct LoadSlot<'a> {
+    cache: &'a IndexCache,
+    id: (String, String),
+    lock: LoadLock,
+    held: Option<tokio::sync::OwnedMutexGuard<()>>,
+    permit: Option<tokio::sync::SemaphorePermit<'a>>,
+}
+
+impl Drop for LoadSlot<'_> {
+    fn drop(&mut self) {
+        self.permit.take();
+        self.held.take();
+        let mut loads = self.cache.loads.lock();
+        // The map's reference and this one: no one else waits for it.
+        if Arc::strong_count(&self.lock) == 2 {
+            loads.remove(&self.id);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -55,10 +86,32 @@ impl Identity {
 impl IndexCache {
     /// A cache holding at most `limit` bytes of indexes (0 = none kept).
     pub fn new(limit: usize) -> IndexCache {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         IndexCache {
             limit,
             inner: Mutex::default(),
+            loads: Mutex::default(),
+            permits: tokio::sync::Semaphore::new(cores.max(2)),
         }
+    }
+
+    /// Waits until no other request loads the index of `namespace`/`key`
+    /// and a load may start (at most one per core run at once); the
+    /// caller then looks in the cache again, and loads only on a miss.
+    pub async fn load_slot(&self, namespace: &str, key: &str) -> LoadSlot<'_> {
+        let id = (namespace.to_string(), key.to_string());
+        let lock = self.loads.lock().entry(id.clone()).or_default().clone();
+        let mut slot = LoadSlot {
+            cache: self,
+            id,
+            lock: lock.clone(),
+            held: None,
+            permit: None,
+        };
+        slot.held = Some(lock.lock_owned().await);
+        // Never closed: the semaphore lives as long as the cache.
+        slot.permit = self.permits.acquire().await.ok();
+        slot
     }
 
     /// The index of `namespace`/`key` parsed from `identity`, if held; an
@@ -166,6 +219,29 @@ mod tests {
             etag: tag.into(),
             size: 10,
         }
+    }
+
+    #[test]
+    fn one_load_per_title_at_a_time_and_no_more_than_the_permits() {
+        use futures_util::FutureExt;
+        let c = IndexCache::new(1 << 20);
+        let first = c.load_slot("b1", "k").now_or_never().expect("free");
+        // The same title waits; another does not.
+        assert!(c.load_slot("b1", "k").now_or_never().is_none());
+        let other = c.load_slot("b1", "k2").now_or_never().expect("free");
+        drop(first);
+        let again = c.load_slot("b1", "k").now_or_never().expect("free again");
+        drop((other, again));
+        assert!(c.loads.lock().is_empty(), "finished loads are forgotten");
+        // At most `permits` loads at once, whatever the titles.
+        let n = c.permits.available_permits();
+        let held: Vec<LoadSlot> = (0..n)
+            .map(|i| c.load_slot("b1", &format!("t{i}")).now_or_never().unwrap())
+            .collect();
+        assert!(c.load_slot("b1", "one-more").now_or_never().is_none());
+        drop(held);
+        assert!(c.load_slot("b1", "one-more").now_or_never().is_some());
+        assert!(c.loads.lock().is_empty());
     }
 
     #[test]

@@ -100,6 +100,15 @@ pub async fn load(
             found: Found::Memory,
         });
     }
+    let _slot = cache.load_slot(&namespace, key).await;
+    // Loaded by another request while this one waited.
+    if let Some(movie) = cache.get(&namespace, key, &identity) {
+        return Ok(Title {
+            movie,
+            info,
+            found: Found::Memory,
+        });
+    }
     let (movie, found) = match read_stored(objects, &ctx, key, &identity).await {
         Some(movie) => (movie, Found::Cluster),
         None => {

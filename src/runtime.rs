@@ -1,7 +1,7 @@
 //! Running the proxy: the one place that binds the listeners (REST, S3
 //! and VOD), spawns every
 //! background loop (SIGHUP, periodic reload, cluster statistics, the
-//! cleanup of abandoned S3 multipart uploads) and
+//! cleanup of abandoned S3 multipart uploads, the repair pass) and
 //! declares, in order, the work redone on SIGHUP.
 
 use std::sync::atomic::Ordering;
@@ -78,6 +78,13 @@ pub fn run(state: web::Data<AppState>, log_file: Option<Arc<LogFile>>) -> std::i
             state.clone(),
         ));
         actix_web::rt::spawn(replay_index(state.clone()));
+        let passes = state.clone();
+        let spawned = std::thread::Builder::new()
+            .name("repair-pass".into())
+            .spawn(move || repair_passes(&passes));
+        if let Err(e) = spawned {
+            log::error!("cannot start the repair pass: {e}");
+        }
         actix_web::rt::spawn(update_statistics(state));
         listeners.run().await
     })
@@ -137,6 +144,39 @@ async fn update_statistics(state: web::Data<AppState>) {
         }
         let secs = state.snapshot().config.proxy.bucket_stat_update_interval;
         actix_web::rt::time::sleep(Duration::from_secs(secs.max(1))).await;
+    }
+}
+
+/// Runs a repair pass (src/core/repair_pass.rs) every
+/// `proxy.repair-pass-interval` seconds after the last one ended, the first
+/// one interval after start-up; re-read from the running config each round
+/// (0: none; a pass under way stops when it turns 0). On a thread of its
+/// own: a pass over a big cluster takes hours.
+fn repair_passes(state: &AppState) {
+    let interval = || state.snapshot().config.proxy.repair_pass_interval;
+    loop {
+        let secs = interval();
+        std::thread::sleep(Duration::from_secs(secs.max(1)));
+        if secs == 0 || interval() == 0 {
+            continue;
+        }
+        let snap = state.snapshot();
+        let p = &snap.config.proxy;
+        let started = std::time::Instant::now();
+        let report = state.objects.repair_pass(
+            &snap.buckets.all(),
+            p.repair_pass_keys_per_second,
+            p.recover_bytes_per_second,
+            &|| interval() != 0,
+        );
+        log::info!(
+            "repair pass: {} keys of {} buckets checked in {:.1}s, {} out of sync, {} listings failed",
+            report.keys,
+            report.buckets,
+            started.elapsed().as_secs_f64(),
+            report.out_of_sync,
+            report.errors
+        );
     }
 }
 

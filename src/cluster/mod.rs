@@ -15,7 +15,7 @@ mod repair;
 mod replica;
 pub mod tombstone;
 
-pub use repair::RepairJob;
+pub use repair::{PassCounters, RepairJob};
 pub use replica::choose_replica;
 
 use std::collections::{BTreeMap, HashMap};
@@ -74,6 +74,8 @@ pub struct Cluster {
     pub recovery: consistency::Recovery,
     /// Defragmentation requests and their outcomes.
     pub defrag: defrag::DefragCounters,
+    /// What the background repair passes did.
+    pub repair_pass: PassCounters,
     stat_updates: AtomicU64,
     stat_errors: AtomicU64,
 }

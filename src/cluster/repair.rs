@@ -2,6 +2,7 @@
 //! corrupt get the newest good replica copied over them, at most `rate`
 //! bytes/s, counted in [`super::Cluster::recovery`].
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use actix_web::web;
@@ -38,16 +39,23 @@ impl RepairJob {
     /// when there is none, they are removed.
     pub fn check_in_background(self) {
         background(move || {
-            let mut results = self.lookup();
-            let tomb = tombstone::find(self.storage.as_ref(), &self.ctx(), &self.key);
-            let buried = tombstone::bury(tomb, &mut results);
-            let stale = consistency::out_of_sync_groups(&results);
-            self.cluster.note_out_of_sync(&self.namespace, &stale);
-            match consistency::newest(&results) {
-                Some(source) => self.recover(source, &stale),
-                None => self.remove_buried(&buried),
-            }
+            self.check();
         });
+    }
+
+    /// The check of [`Self::check_in_background`], here and now
+    /// (blocking); the groups found out of sync.
+    pub fn check(&self) -> Vec<GroupId> {
+        let mut results = self.lookup();
+        let tomb = tombstone::find(self.storage.as_ref(), &self.ctx(), &self.key);
+        let buried = tombstone::bury(tomb, &mut results);
+        let stale = consistency::out_of_sync_groups(&results);
+        self.cluster.note_out_of_sync(&self.namespace, &stale);
+        match consistency::newest(&results) {
+            Some(source) => self.recover(source, &stale),
+            None => self.remove_buried(&buried),
+        }
+        stale
     }
 
     fn ctx(&self) -> Context {
@@ -204,6 +212,19 @@ impl ObjectReader for Repairing {
         self.repair_found();
         Some(r)
     }
+}
+
+/// What the background repair passes did (src/core/repair_pass.rs).
+#[derive(Default)]
+pub struct PassCounters {
+    /// Passes finished.
+    pub runs: AtomicU64,
+    /// Keys checked.
+    pub keys: AtomicU64,
+    /// Keys found with a replica out of sync.
+    pub out_of_sync: AtomicU64,
+    /// Buckets whose keys could not be listed (index read failed).
+    pub errors: AtomicU64,
 }
 
 fn background(f: impl FnOnce() + Send + 'static) {

@@ -135,6 +135,15 @@ pub struct ProxyConfig {
     /// Bytes per second recovery may copy, all recoveries together.
     #[serde(rename = "recover-bytes-per-second")]
     pub recover_bytes_per_second: u64,
+    /// Seconds between the end of one background repair pass and the start
+    /// of the next (0 = no pass): every key the name index lists in a
+    /// bucket of several groups is checked as recover-on-read checks a key
+    /// read (docs/reliability.md).
+    #[serde(rename = "repair-pass-interval")]
+    pub repair_pass_interval: u64,
+    /// Keys per second the repair pass checks at most.
+    #[serde(rename = "repair-pass-keys-per-second")]
+    pub repair_pass_keys_per_second: u64,
     /// Removed/total record ratio past which a backend is defragmented (0 = never).
     #[serde(rename = "defrag-removed-ratio")]
     pub defrag_removed_ratio: f64,
@@ -288,6 +297,8 @@ impl Default for ProxyConfig {
             disable_config_update_for_seconds: 0,
             recover_on_read: false,
             recover_bytes_per_second: 32 << 20,
+            repair_pass_interval: 0,
+            repair_pass_keys_per_second: 100,
             defrag_removed_ratio: 0.5,
             defrag_min_removed_records: 1000,
             s3_address: String::new(),

@@ -8,6 +8,7 @@ mod error;
 mod pool;
 pub mod publish;
 mod read;
+mod repair_pass;
 mod write;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ pub(crate) use pool::blocking;
 use pool::cached_or_blocking;
 pub use publish::Written;
 pub use read::{Download, OpenObject, Piece, ReadOptions};
+pub use repair_pass::PassReport;
 pub use write::WRITE_CHUNK;
 
 use crate::bucket::BucketMeta;

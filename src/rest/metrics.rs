@@ -381,6 +381,33 @@ fn encode_replicas(enc: &mut DescriptorEncoder, cluster: &Cluster, snap: &Snapsh
         "Bytes copied by replica recovery",
         &rec_bytes,
     )?;
+    let pass = &cluster.repair_pass;
+    for (name, help, n) in [
+        (
+            "repair_passes",
+            "Background repair passes finished",
+            &pass.runs,
+        ),
+        (
+            "repair_pass_keys",
+            "Keys the background repair pass checked",
+            &pass.keys,
+        ),
+        (
+            "repair_pass_out_of_sync_keys",
+            "Keys the background repair pass found with a replica out of sync",
+            &pass.out_of_sync,
+        ),
+        (
+            "repair_pass_listing_errors",
+            "Buckets the background repair pass could not list to the end",
+            &pass.errors,
+        ),
+    ] {
+        let c: Counter = Counter::default();
+        c.inc_by(n.load(std::sync::atomic::Ordering::Relaxed));
+        emit(enc, name, help, &c)?;
+    }
     let bad_meta: Counter = Counter::default();
     bad_meta.inc_by(crate::bucket::bad_meta_copies());
     emit(

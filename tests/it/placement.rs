@@ -1,5 +1,5 @@
 //! Placement of `/nobucket_upload/`, cluster statistics, replica consistency
-//! and defragmentation, against the running binary on the embedded store.
+//! and defragmentation, the repair pass, against the running binary.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -284,6 +284,90 @@ fn recover_on_read_copies_the_newest_replica_back() {
         p.json("/stat/r")["Recovery"]["Recovered"].as_u64().unwrap() >= 1
     });
     assert!(counted, "{}", p.json("/stat/r"));
+}
+
+/// With recover-on-read off and no client reading, the background repair
+/// pass brings back replicas lost behind the proxy's back, byte for byte,
+/// at no more than its key rate.
+#[test]
+fn the_repair_pass_brings_back_replicas_no_one_reads() {
+    let setup = Setup {
+        buckets: json!({"buckets": {"r": {"groups": [1, 2, 3]}}}),
+        bucket_list: vec!["r".into()],
+        proxy: json!({"repair-pass-interval": 0, "repair-pass-keys-per-second": 20}),
+        ..Setup::default()
+    };
+    let p = Proxy::start(setup);
+    let keys: Vec<String> = (0..30).map(|i| format!("dir/k{i:02}")).collect();
+    let body = |i: usize| random_bytes(1000 + i * 10_007, i as u64);
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(p.upload("r", k, body(i)).status(), 200);
+    }
+    // Group 2 loses the even keys, group 3 every third.
+    let mut damaged = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        for (g, every) in [(2, 2), (3, 3)] {
+            if i % every == 0 {
+                p.remove_replica("r", k, g);
+                damaged.push(i);
+            }
+        }
+    }
+    damaged.dedup();
+    let out_of_sync =
+        |k: &str| p.json(&format!("/lookup/r/{}", escape(k)))["out-of-sync-groups"].clone();
+    assert_eq!(out_of_sync(&keys[0]), json!([2, 3]));
+    assert_eq!(out_of_sync(&keys[3]), json!([3]));
+    // The pass turned on by a reload: every second from now.
+    let mut cfg = p.config();
+    cfg["proxy"]["repair-pass-interval"] = json!(1);
+    p.write_config(&cfg);
+    p.signal("HUP");
+    let back = eventually(Duration::from_secs(30), || {
+        keys.iter().all(|k| out_of_sync(k) == json!([]))
+    });
+    let still: Vec<(&String, Value)> = keys
+        .iter()
+        .map(|k| (k, out_of_sync(k)))
+        .filter(|(_, v)| *v != json!([]))
+        .collect();
+    assert!(back, "still out of sync: {still:?}\n{}", p.log());
+    // The copies hold the object's bytes: each read from a copy alone.
+    for (i, g) in [(0, 2), (6, 3), (9, 3)] {
+        for other in [1, 2, 3].into_iter().filter(|x| *x != g) {
+            p.remove_replica("r", &keys[i], other);
+        }
+        let r = p.get("r", &keys[i]);
+        assert_eq!(r.status(), 200, "{} from group {g}", keys[i]);
+        assert!(r.bytes().unwrap() == body(i), "{} from group {g}", keys[i]);
+    }
+    let metric = |name: &str| -> f64 {
+        let text = p.get_path("/metrics").text().unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("backrunner_{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics"))
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || metric("repair_passes_total")
+            >= 1.0),
+        "no pass ended"
+    );
+    assert!(metric("repair_pass_keys_total") >= 30.0);
+    assert!(metric("repair_pass_out_of_sync_keys_total") >= damaged.len() as f64);
+    assert_eq!(metric("repair_pass_listing_errors_total"), 0.0);
+    // Each pass of the 30 keys took at least 30 / 20 keys a second.
+    let log = p.log();
+    let passes: Vec<f64> = log
+        .lines()
+        .filter_map(|l| {
+            l.split("repair pass: 30 keys of 1 buckets checked in ")
+                .nth(1)
+        })
+        .filter_map(|l| l.split('s').next()?.parse().ok())
+        .collect();
+    assert!(!passes.is_empty(), "{log}");
+    assert!(passes.iter().all(|&t| t >= 1.45), "{passes:?}");
 }
 
 #[test]

@@ -6,7 +6,9 @@
 //! cluster: load, the fault, the load on, the node back, the load on, then
 //! every acknowledged write must read back byte for byte through both
 //! proxies and be listed, and every acknowledged delete must stay gone,
-//! within a settle time.
+//! within a settle time; then every replica of every acknowledged write,
+//! read from its node, must hold its bytes (recover-on-read and the
+//! repair pass, every 2 s, bring them back), within the settle time again.
 //!
 //! Durations (seconds, env): `BACKRUNNER_FAULT_SECS` (the fault, default
 //! 30), `BACKRUNNER_FAULT_LOAD_SECS` (load before the fault and after the
@@ -80,6 +82,8 @@ impl Cluster {
             proxy: json!({
                 "s3-address": format!("127.0.0.1:{s3_port}"),
                 "recover-on-read": true,
+                "repair-pass-interval": 2,
+                "repair-pass-keys-per-second": 200,
             }),
         };
         let refs: Vec<&Ioserv> = nodes.iter().collect();
@@ -145,6 +149,83 @@ struct Outcome {
     figures: load::Figures,
     last: load::Final,
     settled_in: Duration,
+    /// Acknowledged writes whose replica in some group is missing or holds
+    /// other bytes, read straight from the nodes after the final check.
+    replicas: Replicas,
+}
+
+/// The replicas of every acknowledged key, group by group.
+#[derive(Default)]
+struct Replicas {
+    /// Replicas checked (acknowledged writes × groups).
+    checked: usize,
+    /// `KEY in group G: why` for each replica missing or with other bytes.
+    bad: Vec<String>,
+    /// Acknowledged deletes with a replica still stored in some group
+    /// (reads skip it: a tombstone buries it).
+    deleted_kept: usize,
+    /// How long after the final check they held.
+    took: Duration,
+}
+
+/// Reads every acknowledged key in each group straight from the nodes, as
+/// a client other than the proxies (no recover-on-read): acknowledged
+/// writes must hold their bytes in all three groups, brought back by
+/// recover-on-read and the repair pass. Retried until that holds or
+/// `settle` passes.
+#[cfg(feature = "elliptics")]
+fn check_replicas(
+    c: &Cluster,
+    ledger: &std::collections::BTreeMap<String, State>,
+    settle: Duration,
+) -> Replicas {
+    use backrunner::storage::{read_small, Context, Storage};
+    let mut cfg = backrunner::config::Config::default();
+    cfg.elliptics.remote = c.nodes.iter().map(|n| n.address.clone()).collect();
+    cfg.elliptics.node_config.wait_timeout = 5;
+    let store =
+        backrunner::storage::elliptics::EllipticsStore::open(&cfg).expect("connect to the nodes");
+    let start = std::time::Instant::now();
+    loop {
+        let mut r = Replicas::default();
+        for (key, state) in ledger {
+            for g in 1..=3u32 {
+                let ctx = Context::new(BUCKET, vec![g]);
+                match *state {
+                    State::Written { seed, size } => {
+                        r.checked += 1;
+                        match read_small(&store, &ctx, key, size as u64) {
+                            Ok(b) if b[..] == load::body(seed, size)[..] => {}
+                            Ok(b) => r
+                                .bad
+                                .push(format!("{key} in group {g}: {} other bytes", b.len())),
+                            Err(e) => r.bad.push(format!("{key} in group {g}: {e}")),
+                        }
+                    }
+                    State::Deleted => {
+                        if store.lookup(&ctx, key).iter().any(|x| x.result.is_ok()) {
+                            r.deleted_kept += 1;
+                        }
+                    }
+                    State::Unknown => {}
+                }
+            }
+        }
+        r.took = start.elapsed();
+        if r.bad.is_empty() || r.took >= settle {
+            return r;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+#[cfg(not(feature = "elliptics"))]
+fn check_replicas(
+    _: &Cluster,
+    _: &std::collections::BTreeMap<String, State>,
+    _: Duration,
+) -> Replicas {
+    unreachable!("cluster faults run only with --features elliptics")
 }
 
 /// One scenario at a time: each loads the machine on its own.
@@ -205,6 +286,17 @@ fn run(fault: Fault, node: usize) -> Outcome {
     let (last, settled_in) = load::verify(&c.targets(), &ledger, settle);
     let unknown = ledger.values().filter(|s| **s == State::Unknown).count();
     report(fault, &figures, &last, settled_in, unknown);
+    let replicas = check_replicas(&c, &ledger, settle);
+    eprintln!(
+        "replicas after {:.0} s more: {} checked (acknowledged writes x 3 groups), {} missing or with other bytes; {} acknowledged deletes still stored in some group (reads skip them)",
+        replicas.took.as_secs_f64(),
+        replicas.checked,
+        replicas.bad.len(),
+        replicas.deleted_kept
+    );
+    if !replicas.bad.is_empty() {
+        eprintln!("  {:?}", &replicas.bad[..replicas.bad.len().min(10)]);
+    }
     // The history of every key that failed the check, from both proxies'
     // logs: what a failure needs to be understood.
     let failed: std::collections::BTreeSet<&str> = [&last.unreadable, &last.unlisted]
@@ -238,6 +330,7 @@ fn run(fault: Fault, node: usize) -> Outcome {
         figures,
         last,
         settled_in,
+        replicas,
     }
 }
 
@@ -325,6 +418,12 @@ fn assert_held(o: &Outcome) {
         "acknowledged deletes still listed after {:?}: {:?}",
         o.settled_in,
         o.last.still_listed
+    );
+    assert!(
+        o.replicas.bad.is_empty(),
+        "replicas out of sync {:?} after the final check: {:?}",
+        o.replicas.took,
+        o.replicas.bad
     );
 }
 

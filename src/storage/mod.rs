@@ -12,6 +12,7 @@ pub mod error;
 pub mod local;
 mod open;
 pub mod replicas;
+pub mod suspect;
 
 use std::time::{Duration, SystemTime};
 

@@ -5,8 +5,16 @@ use super::elliptics;
 use super::{local, Storage, StorageError};
 
 /// Opens the store the config selects: the embedded one when a `local`
-/// section is present, else Elliptics.
+/// section is present, else Elliptics; groups that time out are skipped
+/// until they answer again ([`super::suspect`]).
 pub fn open(config: &crate::config::Config) -> Result<std::sync::Arc<dyn Storage>, OpenError> {
+    let store = open_store(config)?;
+    Ok(std::sync::Arc::new(super::suspect::SkipSuspects::new(
+        store,
+    )))
+}
+
+fn open_store(config: &crate::config::Config) -> Result<std::sync::Arc<dyn Storage>, OpenError> {
     match &config.local {
         Some(l) => Ok(std::sync::Arc::new(
             local::LocalStore::open(l).map_err(OpenError::Local)?,

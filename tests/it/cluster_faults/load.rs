@@ -58,6 +58,8 @@ pub struct Figures {
     pub resurrected_during: u64,
     /// Reads of an acknowledged write that answered 404.
     pub lost_during: u64,
+    /// The first failed reads: key, proxy, status and when they were sent.
+    pub failed_reads: Vec<String>,
 }
 
 impl Figures {
@@ -68,7 +70,7 @@ impl Figures {
             &mut self.worst_small
         };
         if took > slot.0 {
-            *slot = (took, what.to_string());
+            *slot = (took, format!("{what}, sent at {}", started_at(took)));
         }
     }
 
@@ -230,7 +232,7 @@ impl Client {
         let what = format!("GET {:?} {key} ({size} B)", self.api);
         self.figures.latency(took, size, &what);
         if size < SMALL && took > self.figures.worst_read.0 {
-            self.figures.worst_read = (took, what);
+            self.figures.worst_read = (took, what.clone());
         }
         match (r, state) {
             (Err(e), _) => {
@@ -245,7 +247,15 @@ impl Client {
             (Ok((404, _)), State::Written { .. }) => self.figures.lost_during += 1,
             (Ok((200, _)), State::Deleted) => self.figures.resurrected_during += 1,
             (Ok((404, _)), State::Deleted) | (Ok((200 | 404, _)), State::Unknown) => {}
-            (Ok((status, _)), _) => self.figures.error(format!("read {:?} {status}", self.api)),
+            (Ok((status, _)), _) => {
+                self.figures.error(format!("read {:?} {status}", self.api));
+                if self.figures.failed_reads.len() < 10 {
+                    self.figures.failed_reads.push(format!(
+                        "{what} via proxy {proxy}: {status}, sent at {}",
+                        started_at(took)
+                    ));
+                }
+            }
         }
     }
 
@@ -275,6 +285,24 @@ impl Client {
             }
         }
     }
+}
+
+/// When a request that took `took` was sent, as the proxies' log lines
+/// write time (UTC `HH:MM:SS.mmm`), to find what it waited for there.
+pub fn started_at(took: Duration) -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_sub(took)
+        .as_millis()
+        % 86_400_000;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
 }
 
 fn kind(e: &reqwest::Error) -> &'static str {

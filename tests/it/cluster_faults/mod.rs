@@ -245,6 +245,11 @@ fn run(fault: Fault, node: usize) -> Outcome {
         .collect();
     let threads = load::start(clients, c.targets(), stop.clone());
     std::thread::sleep(load_for);
+    eprintln!(
+        "{fault:?}: node {} at {}",
+        node + 1,
+        load::started_at(Duration::ZERO)
+    );
     match fault {
         Fault::Kill | Fault::Replace => c.nodes[node].kill(),
         Fault::Hang => c.signal(node, "STOP"),
@@ -258,6 +263,11 @@ fn run(fault: Fault, node: usize) -> Outcome {
         }
         Fault::Hang => c.signal(node, "CONT"),
     }
+    eprintln!(
+        "{fault:?}: node {} back at {}",
+        node + 1,
+        load::started_at(Duration::ZERO)
+    );
     std::thread::sleep(load_for);
     stop.store(true, Ordering::Relaxed);
     let mut figures = load::Figures::default();
@@ -281,6 +291,7 @@ fn run(fault: Fault, node: usize) -> Outcome {
         figures.mismatches_during += f.mismatches_during;
         figures.resurrected_during += f.resurrected_during;
         figures.lost_during += f.lost_during;
+        figures.failed_reads.extend(f.failed_reads);
         ledger.extend(client.ledger);
     }
     let (last, settled_in) = load::verify(&c.targets(), &ledger, settle);
@@ -318,9 +329,13 @@ fn run(fault: Fault, node: usize) -> Outcome {
     if std::env::var_os("BACKRUNNER_FAULT_LOGS").is_some() {
         for (i, p) in c.proxies.iter().enumerate() {
             let log = p.log();
-            let notable = log
-                .lines()
-                .filter(|l| ["WARN", "ERROR", "replayed"].iter().any(|w| l.contains(w)));
+            let notable = log.lines().filter(|l| {
+                ["WARN", "ERROR", "replayed", "suspect"]
+                    .iter()
+                    .any(|w| l.contains(w))
+                    || slow(l)
+                    || l.contains("status: 5")
+            });
             for line in notable.take(400) {
                 eprintln!("proxy {i}: {line}");
             }
@@ -334,11 +349,23 @@ fn run(fault: Fault, node: usize) -> Outcome {
     }
 }
 
+/// Whether `line` is an access line of a request that took 5 s or more.
+fn slow(line: &str) -> bool {
+    line.split("time: ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|ms| ms.parse::<f64>().ok())
+        .is_some_and(|ms| ms >= 5000.0)
+}
+
 fn report(fault: Fault, f: &load::Figures, last: &load::Final, settled: Duration, unknown: usize) {
     eprintln!("=== cluster fault {fault:?} ===");
     eprintln!("requests {}, failed {}", f.requests, f.error_count());
     for (kind, n) in &f.errors {
         eprintln!("  {kind}: {n}");
+    }
+    for r in &f.failed_reads {
+        eprintln!("  failed: {r}");
     }
     eprintln!(
         "worst latency: small {:.1} s ({}), 16 MiB {:.1} s ({})",
@@ -430,10 +457,18 @@ fn assert_held(o: &Outcome) {
 /// The latency bound of a request under 1 MiB while a node is down: the
 /// proxy's `wait-timeout` (5 s in the tests) plus one retry on another
 /// group. A killed node refuses connections at once, so it costs nothing.
-/// (A hung node still costs up to about 12 s: docs/reliability.md.)
+/// (A hung node costs about 6 s once, not asserted: docs/reliability.md.)
 const BOUND: Duration = Duration::from_secs(10);
 
+/// No request failed (the other groups served) and the bound held.
 fn assert_bounded(o: &Outcome) {
+    assert_eq!(
+        o.figures.error_count(),
+        0,
+        "requests failed: {:?} {:?}",
+        o.figures.errors,
+        o.figures.failed_reads
+    );
     assert!(
         o.figures.worst_small.0 <= BOUND,
         "a request took {:?} ({}), over {BOUND:?}",

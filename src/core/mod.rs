@@ -82,6 +82,17 @@ fn versions(
     (tomb, consistency::newest(&found).cloned())
 }
 
+/// The side namespace (`B/vod`) where the VOD front door keeps each
+/// title's sample index, keyed by the title's key.
+pub const VOD_INDEX: &str = "vod";
+
+/// Side namespaces of a bucket holding data derived from one of its
+/// objects, under the object's key, and recomputed from it when missing:
+/// removed with the object, in the background. (S3's sidecar is not: S3
+/// requests write and remove it under the key's lock; a late removal here
+/// could take a newer object's.)
+const DERIVED: &[&str] = &[VOD_INDEX];
+
 /// Adjusts the name index entry of a write once its body is stored.
 pub type Describe = Box<dyn FnOnce(&mut crate::index::shard::Entry)>;
 
@@ -450,12 +461,40 @@ impl Objects {
             Ok(()) => true,
             Err(e) => e.is_not_found(),
         };
+        if gone {
+            self.remove_derived(&index_ctx, vec![key.to_string()]);
+        }
         if let Some(index) = self.index_of(&index_ctx).filter(|_| gone) {
             let change = vec![(key.to_string(), Change::Remove)];
             self.record(index, index_ctx, change, "removal", key).await;
         }
         merged?;
         Ok(())
+    }
+
+    /// Removes what [`DERIVED`] keeps of `keys` of a bucket, in the
+    /// background (best effort: what is left is found stale by the
+    /// object's identity, and only costs space).
+    fn remove_derived(&self, ctx: &Context, keys: Vec<String>) {
+        if keys.is_empty() || !crate::index::is_listed(ctx) {
+            return;
+        }
+        let (storage, ctx) = (self.storage.clone(), ctx.clone());
+        actix_web::rt::spawn(async move {
+            let done = blocking(move || {
+                for side in DERIVED {
+                    let sctx = Context {
+                        namespace: format!("{}/{side}", ctx.namespace),
+                        ..ctx.clone()
+                    };
+                    storage.bulk_remove(&sctx, &keys);
+                }
+            })
+            .await;
+            if let Err(e) = done {
+                log::warn!("derived data not removed: {e}");
+            }
+        });
     }
 
     /// Removes `keys`; answers the keys that every group failed to remove.
@@ -489,6 +528,7 @@ impl Objects {
                 }
             }
         }
+        self.remove_derived(&index_ctx, gone.clone());
         if let Some(index) = self.index_of(&index_ctx).filter(|_| !gone.is_empty()) {
             let what = format!("{} keys", gone.len());
             let changes = gone.into_iter().map(|k| (k, Change::Remove)).collect();

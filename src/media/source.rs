@@ -73,7 +73,7 @@ pub enum Found {
 /// The session of the side namespace where titles' indexes are kept.
 fn index_ctx(ctx: &Context) -> Context {
     let mut c = ctx.clone();
-    c.namespace = format!("{}/vod", ctx.namespace);
+    c.namespace = format!("{}/{}", ctx.namespace, crate::core::VOD_INDEX);
     c
 }
 

@@ -4,10 +4,11 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{free_port, installed, random_bytes, Proxy, Setup};
+use crate::common::{eventually, free_port, installed, random_bytes, Proxy, Setup};
 
 /// A proxy with the VOD API on its own port, and that port's base URL.
 fn vod_proxy(extra: Value) -> (Proxy, String) {
@@ -490,6 +491,59 @@ fn index_is_parsed_once_and_kept_in_memory_and_in_the_cluster() {
     assert!(
         from_cluster,
         "the new index never reached the cluster: {}",
+        p.log()
+    );
+}
+
+/// A title's index stored in the cluster goes with the title: deleted by
+/// `/delete/` (and by S3 DeleteObject, which goes the same way).
+#[test]
+fn deleting_a_title_removes_its_stored_index() {
+    if !installed("ffmpeg", "-version") {
+        return;
+    }
+    let (p, base) = vod_proxy(json!({}));
+    let src = ffmpeg(
+        p.dir.path(),
+        "t.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=duration=4:size=160x120:rate=25",
+            "-c:v",
+            "libx264",
+            "-g",
+            "25",
+        ],
+    );
+    assert!(p
+        .upload("b1", "t.mp4", std::fs::read(&src).unwrap())
+        .status()
+        .is_success());
+    assert_eq!(
+        vod_get(&p, &base, "/hls/b1/t.mp4/master.m3u8").status(),
+        200
+    );
+    let store = p.store();
+    let vod = backrunner::storage::Context::new("b1/vod", vec![1, 2]);
+    let stored = |store: &dyn backrunner::storage::Storage| {
+        store
+            .lookup(&vod, "t.mp4")
+            .iter()
+            .filter(|r| r.result.is_ok())
+            .count()
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || stored(store.as_ref()) == 2),
+        "the index never reached the cluster: {}",
+        p.log()
+    );
+    let r = p.client.post(p.url("/delete/b1/t.mp4")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        eventually(Duration::from_secs(10), || stored(store.as_ref()) == 0),
+        "the index outlived its title: {}",
         p.log()
     );
 }

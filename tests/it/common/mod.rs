@@ -273,6 +273,14 @@ impl Proxy {
         }
     }
 
+    /// A client of the store behind this proxy, opened from its config as
+    /// the proxy opens it (a second process on the embedded store's files,
+    /// or another Elliptics client): to see what the proxy stored.
+    pub fn store(&self) -> std::sync::Arc<dyn backrunner::storage::Storage> {
+        let cfg = backrunner::config::Config::load(&self.config_path).expect("the proxy's config");
+        backrunner::storage::open(&cfg).expect("open the proxy's store")
+    }
+
     /// Slows every operation of the store behind this proxy by `ms`: the
     /// Elliptics node's backends by backend control (the proxy's config
     /// is returned as is), or, for the embedded store, a copy of the

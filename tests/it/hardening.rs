@@ -571,3 +571,48 @@ fn elliptics_reads_past_a_corrupt_eblob_record() {
     }
     assert_eq!(p.upload("r", "other", vec![1; 10]).status(), 200);
 }
+
+/// What a recovery copy relies on to abort (src/cluster/consistency.rs):
+/// a store writer dropped before its commit leaves nothing visible, for an
+/// object of one chunk and of several, new or over an older object. On
+/// Elliptics the one-chunk write_data once landed at `write`, and a copy
+/// that found its source deleted meanwhile resurrected the key.
+#[test]
+fn a_store_writer_dropped_before_its_commit_leaves_nothing_visible() {
+    use backrunner::storage::{read_small, write_small, Context};
+    let p = Proxy::start(Setup::default());
+    let store = p.store();
+    let ctx = Context::new("b1", vec![1, 2]);
+    let found = |key: &str| {
+        store
+            .lookup(&ctx, key)
+            .iter()
+            .filter(|r| r.result.is_ok())
+            .count()
+    };
+    for (key, size) in [("one-chunk", 5000usize), ("chunks", 3 << 20)] {
+        let body = random_bytes(size, 3);
+        let mut w = store.write(&ctx, key, None, size as u64).unwrap();
+        for piece in body.chunks(1 << 20) {
+            w.write(piece).unwrap();
+        }
+        drop(w);
+        assert_eq!(found(key), 0, "{key}: a dropped write is visible");
+        assert_eq!(p.get("b1", key).status(), 404, "{key}");
+    }
+    // Over an older object, which stays whole.
+    let old = random_bytes(4000, 4);
+    write_small(store.as_ref(), &ctx, "older", &old).unwrap();
+    let mut w = store.write(&ctx, "older", None, 5000).unwrap();
+    w.write(&random_bytes(5000, 5)).unwrap();
+    drop(w);
+    for g in [1, 2] {
+        let got = read_small(
+            store.as_ref(),
+            &Context::new("b1", vec![g]),
+            "older",
+            1 << 20,
+        );
+        assert!(got.unwrap() == old, "group {g}: the older object changed");
+    }
+}

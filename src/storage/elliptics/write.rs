@@ -96,6 +96,7 @@ pub(super) fn start(
         live,
         failed,
         last: Vec::new(),
+        deferred: None,
     }))
 }
 
@@ -114,11 +115,15 @@ fn commit_timeout(wait: u64, total: u64) -> i64 {
 }
 
 /// A streaming write: write_prepare (reserving the final size) /
-/// write_plain / write_commit, so the new version stays invisible until the
-/// last chunk; a whole object in one chunk is one write_data. A write at an
-/// offset does the same on the existing record: eblob's prepare keeps the
-/// record's bytes, and the commit size keeps any tail past the new bytes
-/// (a plain write_data at an offset would cut the object there).
+/// write_plain / write_commit, so the new version stays invisible until
+/// [`ObjectWriter::commit`]: the command that makes it visible (the last
+/// chunk's write_commit, or the one write_data of a whole object in one
+/// chunk) is held until then, so a writer dropped instead leaves no
+/// visible object (a recovery copy that finds its source deleted meanwhile
+/// once resurrected the key: its write_data had already landed). A write
+/// at an offset does the same on the existing record: eblob's prepare
+/// keeps the record's bytes, and the commit size keeps any tail past the
+/// new bytes (a plain write_data at an offset would cut the object there).
 struct EllipticsWriter {
     session: Session,
     key: String,
@@ -136,6 +141,9 @@ struct EllipticsWriter {
     last: Vec<Entry>,
     /// Seconds the commit may take ([`commit_timeout`]), when more than the wait.
     commit_timeout: Option<i64>,
+    /// The command that makes the object visible, sent by `commit`: its
+    /// kind, bytes, remote offset and size argument (at most one chunk).
+    deferred: Option<(WriteKind, Vec<u8>, u64, u64)>,
 }
 
 impl EllipticsWriter {
@@ -202,15 +210,27 @@ impl ObjectWriter for EllipticsWriter {
         } else {
             WriteKind::Plain
         };
-        self.send(kind, data, remote, total)?;
-        if first && last && kind == WriteKind::Prepare {
-            self.send(WriteKind::Commit, &[], remote + data.len() as u64, total)?;
+        match kind {
+            WriteKind::Data | WriteKind::Commit => {
+                self.deferred = Some((kind, data.to_vec(), remote, total));
+            }
+            _ => {
+                self.send(kind, data, remote, total)?;
+                if first && last {
+                    let at = remote + data.len() as u64;
+                    self.deferred = Some((WriteKind::Commit, Vec::new(), at, total));
+                }
+            }
         }
         self.written = end;
         Ok(())
     }
 
     fn commit(mut self: Box<Self>) -> Vec<GroupResult<ReplicaInfo>> {
+        if let Some((kind, data, remote, total)) = self.deferred.take() {
+            // A failure lands in `failed`, answered below.
+            let _ = self.send(kind, &data, remote, total);
+        }
         if self.size == 0 && self.written == 0 && !self.live.is_empty() {
             let _ = self.send(WriteKind::Data, &[], self.offset, self.offset);
         }

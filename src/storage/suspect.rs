@@ -183,6 +183,23 @@ impl SkipSuspects {
     }
 }
 
+impl SkipSuspects {
+    /// Marks the group of a one-group open that timed out (an open of
+    /// several groups answers one error for all: which one hung is unknown).
+    fn note_open<T>(&self, ctx: &Context, r: &Result<T, StorageError>) {
+        if let ([group], Err(e)) = (ctx.groups.as_slice(), r) {
+            let result: Result<(), StorageError> = Err(e.clone());
+            self.suspects.note(
+                ctx.timeout,
+                &[GroupResult {
+                    group: *group,
+                    result,
+                }],
+            );
+        }
+    }
+}
+
 /// A writer that marks the groups its commit found timed out.
 struct Noting {
     inner: Box<dyn ObjectWriter>,
@@ -229,7 +246,10 @@ impl Storage for SkipSuspects {
     }
 
     fn open(&self, ctx: &Context, key: &str) -> Result<Box<dyn ObjectReader>, StorageError> {
-        self.inner.open(&self.live(ctx)?, key)
+        let live = self.live(ctx)?;
+        let r = self.inner.open(&live, key);
+        self.note_open(&live, &r);
+        r
     }
 
     fn open_read(
@@ -239,7 +259,10 @@ impl Storage for SkipSuspects {
         at: u64,
         len: usize,
     ) -> Result<(Box<dyn ObjectReader>, Bytes), StorageError> {
-        self.inner.open_read(&self.live(ctx)?, key, at, len)
+        let live = self.live(ctx)?;
+        let r = self.inner.open_read(&live, key, at, len);
+        self.note_open(&live, &r);
+        r
     }
 
     fn without_waiting(&self, f: &mut dyn FnMut()) -> bool {
@@ -374,7 +397,10 @@ mod tests {
             Ok(Box::new(W(inner, ctx.clone(), hung)))
         }
         fn open(&self, ctx: &Context, key: &str) -> Result<Box<dyn ObjectReader>, StorageError> {
-            let (_, live) = self.split(ctx);
+            let (hung, live) = self.split(ctx);
+            if hung && live.groups.is_empty() {
+                return Err(StorageError::new(libc::ETIMEDOUT, "timed out"));
+            }
             self.inner.open(&live, key)
         }
         fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>> {
@@ -473,6 +499,22 @@ mod tests {
         s.backend_stats();
         s.lookup(&all, "k");
         assert_eq!(hung.reached.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_read_of_the_hung_group_alone_marks_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hung, s) = setup(dir.path());
+        assert!(s.open(&Context::new("b", vec![2]), "k").is_err());
+        assert_eq!(hung.reached.load(Ordering::Relaxed), 1);
+        assert!(s.lookup(&Context::new("b", vec![1, 2]), "k")[1]
+            .result
+            .is_err());
+        assert_eq!(
+            hung.reached.load(Ordering::Relaxed),
+            1,
+            "group 2 was sent a call"
+        );
     }
 
     #[test]

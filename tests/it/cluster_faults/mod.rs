@@ -318,9 +318,12 @@ fn run(fault: Fault, node: usize) -> Outcome {
     for (i, p) in c.proxies.iter().enumerate().filter(|_| !failed.is_empty()) {
         let log = p.log();
         let about = log.lines().filter(|l| {
-            failed
-                .iter()
-                .any(|k| l.contains(&format!("/{k} ")) || l.contains(&format!("/{k}:")))
+            failed.iter().any(|k| {
+                l.contains(&format!("/{k} "))
+                    || l.contains(&format!("/{k}:"))
+                    || l.contains(&format!("/{k},"))
+                    || l.contains(&format!("\"{k}\""))
+            })
         });
         for line in about.take(300) {
             eprintln!("proxy {i}: {line}");

@@ -33,6 +33,9 @@ fn tomb_ctx(ctx: &Context) -> Context {
         namespace: namespace(&ctx.namespace),
         timeout: Some(LOOKUP_TIMEOUT),
         timestamp: None,
+        // Never skipped as suspect: a group not asked would read as "no
+        // tombstone", and the deleted replica another group kept as live.
+        every_group: true,
         ..ctx.clone()
     }
 }
@@ -50,6 +53,9 @@ pub fn needed(results: &[GroupResult<()>]) -> bool {
 pub fn write(storage: &dyn Storage, ctx: &Context, key: &str) -> bool {
     let mut tctx = tomb_ctx(ctx);
     tctx.timeout = None;
+    // A suspect group missed the delete too; the others' tombstones,
+    // always looked up, bury what it kept.
+    tctx.every_group = false;
     // The delete's time, not the time a group gets to it: a hung node
     // that stores the tombstone only when it resumes would otherwise date
     // it after a write of the key acknowledged meanwhile, and bury it.

@@ -103,6 +103,7 @@ impl Req {
             trace_id: trace,
             timeout: None,
             timestamp: None,
+            every_group: false,
         })
     }
 }

@@ -71,6 +71,7 @@ impl S3Req {
             trace_id: rand::random(),
             timeout: None,
             timestamp: None,
+            every_group: false,
         }
     }
 }

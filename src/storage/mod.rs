@@ -48,6 +48,10 @@ pub struct Context {
     /// The modification time a write stores instead of the current time:
     /// a recovery copy keeps its source's, so the replicas compare equal.
     pub timestamp: Option<SystemTime>,
+    /// Ask every group, also those a hang made suspect
+    /// ([`suspect::SkipSuspects`]): for checks where a group not asked
+    /// would read as "nothing there" (a delete's tombstone).
+    pub every_group: bool,
 }
 
 impl Context {

@@ -151,6 +151,9 @@ impl SkipSuspects {
 
     /// The groups of `ctx` to skip, and `ctx` without them.
     fn split(&self, ctx: &Context) -> (Vec<GroupId>, Context) {
+        if ctx.every_group {
+            return (Vec::new(), ctx.clone());
+        }
         let skip = self.suspects.among(&ctx.groups);
         let live = without(ctx, &skip);
         (skip, live)
@@ -490,6 +493,14 @@ mod tests {
             1,
             "group 2 was sent a call"
         );
+        // A check that must hear every group (a tombstone lookup) asks it.
+        let every = Context {
+            every_group: true,
+            ..Context::new("b/tombstone", vec![1, 2, 3])
+        };
+        s.lookup(&every, "k");
+        assert_eq!(hung.reached.load(Ordering::Relaxed), 2);
+        hung.reached.store(1, Ordering::Relaxed);
         // A statistics round without group 2 keeps it skipped...
         s.backend_stats();
         s.lookup(&all, "k");

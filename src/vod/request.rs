@@ -78,6 +78,7 @@ impl VodReq {
             trace_id: trace,
             timeout: None,
             timestamp: None,
+            every_group: false,
         })
     }
 }

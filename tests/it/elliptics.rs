@@ -129,6 +129,55 @@ fn killed_storage_node_gives_503_and_the_proxy_recovers() {
 }
 
 #[test]
+fn a_returning_node_is_reconnected_at_the_next_statistics_round() {
+    if !available("a_returning_node_is_reconnected_at_the_next_statistics_round") {
+        return;
+    }
+    let mut p = Proxy::prepare_on(
+        Setup {
+            buckets: json!({"buckets": {"b1": {"groups": [1, 2]}}}),
+            bucket_list: vec!["b1".into()],
+            proxy: json!({"bucket-stat-update-interval": 1}),
+            ..Setup::default()
+        },
+        Backend::Elliptics,
+    );
+    // The client library alone reconnects at its next check: up to 5
+    // minutes after the node returns, with this check-timeout.
+    let mut cfg = p.config();
+    cfg["elliptics"]["node-config"]["check-timeout"] = json!(300);
+    std::fs::write(&p.config_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+    p.spawn();
+    assert_eq!(p.upload("b1", "before", b"kept".to_vec()).status(), 200);
+    p.ioserv.as_mut().unwrap().kill();
+    assert!(
+        eventually(Duration::from_secs(30), || p.get("b1", "before").status()
+            == 503),
+        "reads did not fail with the node down"
+    );
+    // A statistics round or two without the node.
+    std::thread::sleep(Duration::from_secs(3));
+    p.ioserv.as_mut().unwrap().spawn();
+    let back = Instant::now();
+    let recovered = eventually(Duration::from_secs(60), || {
+        p.get("b1", "before").status() == 200
+    });
+    let took = back.elapsed();
+    assert!(
+        recovered,
+        "no read succeeded within 60 s of the node's return"
+    );
+    assert!(
+        took < Duration::from_secs(15),
+        "reads came back {took:?} after the node (check-timeout 300 s)"
+    );
+    let v: Value = p.upload("b1", "after", b"back".to_vec()).json().unwrap();
+    assert_eq!(groups(&v, "success-groups"), json!([1, 2]));
+    let log = std::fs::read_to_string(&p.log_path).unwrap();
+    assert!(log.contains("is back: reconnected"), "{log}");
+}
+
+#[test]
 fn aborted_upload_of_a_new_key_leaves_nothing() {
     if !available("aborted_upload_of_a_new_key_leaves_nothing") {
         return;

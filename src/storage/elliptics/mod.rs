@@ -7,6 +7,7 @@
 mod cas;
 pub mod ffi;
 mod read;
+mod reconnect;
 pub mod stats;
 mod store;
 mod write;

@@ -50,6 +50,8 @@ pub struct EllipticsStore {
     pub(super) checksum_errors: ChecksumErrors,
     /// The node's wait timeout in seconds (`node-config.wait-timeout`).
     pub(super) wait_timeout: u64,
+    /// Nodes to reconnect when a statistics round finds them gone.
+    pub(super) reconnect: super::reconnect::Reconnect,
 }
 
 /// Backend statistics gathered last, reused for `stats_ttl` (eblob itself
@@ -95,6 +97,7 @@ impl EllipticsStore {
             },
             defrags: Mutex::new(BTreeMap::new()),
             checksum_errors: Arc::default(),
+            reconnect: Default::default(),
         })
     }
 
@@ -195,6 +198,11 @@ impl EllipticsStore {
 
     pub(super) fn gather_stats(&self) -> Result<Vec<BackendStat>, StorageError> {
         let s = self.admin()?;
+        // First: with every node gone, the statistics below fail.
+        if let Ok(routes) = s.routes() {
+            let routed = routes.into_iter().map(|r| r.address);
+            self.reconnect.note(&self.node, routed);
+        }
         let mut out = Vec::new();
         let mut failures = Vec::new();
         for (addr, json) in s.monitor_stat(MONITOR_BACKEND | MONITOR_COMMANDS)? {

@@ -31,15 +31,25 @@ pub(super) struct Stored {
     pub(super) header: Header,
 }
 
+/// A read error, a file shorter than its header says named as such.
+fn short(e: io::Error) -> Fault {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        Fault::Io(io::Error::other("file ends before the object does"))
+    } else {
+        Fault::Io(e)
+    }
+}
+
 impl Stored {
     fn read_exact(&self, buf: &mut [u8], at: u64) -> Result<(), Fault> {
-        super::nowait::read_exact_at(&self.file, buf, at).map_err(|e| {
-            if e.kind() == io::ErrorKind::UnexpectedEof {
-                Fault::Io(io::Error::other("file ends before the object does"))
-            } else {
-                Fault::Io(e)
-            }
-        })
+        super::nowait::read_exact_at(&self.file, buf, at).map_err(short)
+    }
+
+    /// `len` bytes at `at` in a new buffer (not zeroed first).
+    fn read_new(&self, len: usize, at: u64) -> Result<BytesMut, Fault> {
+        let mut buf = BytesMut::new();
+        super::nowait::read_exact_append(&self.file, &mut buf, len, at).map_err(short)?;
+        Ok(buf)
     }
 
     /// Reads `len` bytes at `offset` of the object (within its size),
@@ -48,9 +58,7 @@ impl Stored {
         let h = &self.header;
         let data = h.data_offset();
         if h.block_size == 0 || len == 0 {
-            let mut buf = BytesMut::zeroed(len);
-            self.read_exact(&mut buf, data + offset)?;
-            return Ok(buf.freeze());
+            return Ok(self.read_new(len, data + offset)?.freeze());
         }
         let bs = u64::from(h.block_size);
         let end = offset.saturating_add(len as u64).min(h.size);
@@ -58,8 +66,7 @@ impl Stored {
         let last = end.div_ceil(bs);
         let start = first * bs;
         let stop = (last * bs).min(h.size);
-        let mut buf = BytesMut::zeroed((stop - start) as usize);
-        self.read_exact(&mut buf, data + start)?;
+        let buf = self.read_new((stop - start) as usize, data + start)?;
         let mut sums = vec![0u8; ((last - first) * 4) as usize];
         self.read_exact(&mut sums, h.table_offset() + first * 4)?;
         for (i, (block, sum)) in buf.chunks(bs as usize).zip(sums.chunks(4)).enumerate() {

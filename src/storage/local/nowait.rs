@@ -18,8 +18,9 @@ use std::cell::Cell;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::BytesMut;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -73,23 +74,59 @@ pub(super) fn give_up() {
 
 /// `read_exact_at`, without waiting for the device inside an attempt.
 pub(super) fn read_exact_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<()> {
-    if !active() {
-        return file.read_exact_at(buf, at);
+    // SAFETY: `buf` is valid for writes of its whole length.
+    unsafe { read_exact_raw(file, buf.as_mut_ptr(), buf.len(), at) }
+}
+
+/// Appends `len` bytes of `file` at `at` to `buf`, as [`read_exact_at`]
+/// reads them, into memory not zeroed first (zeroing a segment's buffer
+/// cost as much as copying it from the page cache): only once every byte
+/// was written does `buf`'s length cover them.
+pub(super) fn read_exact_append(
+    file: &File,
+    buf: &mut BytesMut,
+    len: usize,
+    at: u64,
+) -> io::Result<()> {
+    buf.reserve(len);
+    let spare = buf.spare_capacity_mut();
+    // SAFETY: the spare capacity holds at least `len` bytes (reserved
+    // above) and is valid for writes; the length grows only after the
+    // kernel wrote all of them.
+    unsafe {
+        read_exact_raw(file, spare.as_mut_ptr().cast(), len, at)?;
+        buf.set_len(buf.len() + len);
     }
-    if gave_up() {
+    Ok(())
+}
+
+/// Fills `len` bytes at `ptr` from `file` at `at`: `preadv2(RWF_NOWAIT)`
+/// inside an attempt (giving it up rather than waiting), else `pread`.
+///
+/// # Safety
+/// `ptr` must be valid for writes of `len` bytes.
+unsafe fn read_exact_raw(file: &File, ptr: *mut u8, len: usize, at: u64) -> io::Result<()> {
+    let nowait = active();
+    if nowait && gave_up() {
         return Err(io::ErrorKind::WouldBlock.into());
     }
     let mut done = 0;
-    while done < buf.len() {
-        let rest = &mut buf[done..];
-        let iov = libc::iovec {
-            iov_base: rest.as_mut_ptr().cast(),
-            iov_len: rest.len(),
-        };
+    while done < len {
+        // SAFETY (caller): `ptr + done .. ptr + len` is valid for writes.
+        let rest = unsafe { ptr.add(done) };
         let offset = libc::off_t::try_from(at + done as u64)
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: one iovec over `rest`, which outlives the call; the fd is open.
-        let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
+        let n = if nowait {
+            let iov = libc::iovec {
+                iov_base: rest.cast(),
+                iov_len: len - done,
+            };
+            // SAFETY: one iovec over writable memory; the fd is open.
+            unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) }
+        } else {
+            // SAFETY: writable memory of `len - done` bytes; the fd is open.
+            unsafe { libc::pread(file.as_raw_fd(), rest.cast(), len - done, offset) }
+        };
         match n {
             0 => return Err(io::ErrorKind::UnexpectedEof.into()),
             n if n > 0 => done += n as usize,
@@ -97,12 +134,12 @@ pub(super) fn read_exact_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<
                 let e = io::Error::last_os_error();
                 match e.raw_os_error() {
                     Some(libc::EINTR) => continue,
-                    Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) => {
+                    Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) if nowait => {
                         UNSUPPORTED.store(true, Ordering::Relaxed);
                         give_up();
                         return Err(io::ErrorKind::WouldBlock.into());
                     }
-                    Some(libc::EAGAIN) => {
+                    Some(libc::EAGAIN) if nowait => {
                         give_up();
                         return Err(io::ErrorKind::WouldBlock.into());
                     }
@@ -144,5 +181,26 @@ mod tests {
         // Something that would wait: the attempt answers nothing.
         assert!(attempt(give_up).is_none());
         assert!(!gave_up() && !active());
+    }
+
+    #[test]
+    fn appended_reads_cover_only_what_was_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"hello, cache").unwrap();
+        let file = File::open(&path).unwrap();
+        let mut buf = BytesMut::from(&b">"[..]);
+        read_exact_append(&file, &mut buf, 5, 0).unwrap();
+        read_exact_append(&file, &mut buf, 5, 7).unwrap();
+        assert_eq!(&buf[..], b">hellocache");
+        // Past the end: an error, and nothing of the short read counted.
+        let err = read_exact_append(&file, &mut buf, 10, 7).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(&buf[..], b">hellocache");
+        // The same inside an attempt.
+        if let Some(r) = attempt(|| read_exact_append(&file, &mut buf, 2, 0)) {
+            r.unwrap();
+            assert_eq!(&buf[..], b">hellocachehe");
+        }
     }
 }

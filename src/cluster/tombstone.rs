@@ -118,22 +118,12 @@ pub fn bury(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::{LocalConfig, LocalGroupConfig};
-    use crate::storage::local::LocalStore;
+    use crate::storage::local::{test_store, LocalStore};
     use crate::storage::{write_small, StorageError};
 
     /// An embedded store of groups 1 to 3 in `dir`.
     pub(crate) fn store(dir: &std::path::Path) -> LocalStore {
-        LocalStore::open(&LocalConfig {
-            path: dir.to_path_buf(),
-            groups: (1..=3)
-                .map(|group| LocalGroupConfig {
-                    group,
-                    ..Default::default()
-                })
-                .collect(),
-        })
-        .unwrap()
+        test_store(dir, &[(1, 0, false), (2, 0, false), (3, 0, false)])
     }
 
     #[test]

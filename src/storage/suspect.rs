@@ -175,14 +175,19 @@ impl SkipSuspects {
         merged(ctx, &skip, done)
     }
 
-    /// The live groups of `ctx`, or the error of its first skipped group
-    /// when none is live.
-    fn live(&self, ctx: &Context) -> Result<Context, StorageError> {
+    /// The skipped groups of `ctx` and the context of its live ones, or
+    /// the error of its first skipped group when none is live.
+    fn live_split(&self, ctx: &Context) -> Result<(Vec<GroupId>, Context), StorageError> {
         let (skip, live) = self.split(ctx);
         match (live.groups.is_empty(), skip.first()) {
             (true, Some(&g)) => Err(skipped(g)),
-            _ => Ok(live),
+            _ => Ok((skip, live)),
         }
+    }
+
+    /// The live groups of `ctx`, as [`Self::live_split`].
+    fn live(&self, ctx: &Context) -> Result<Context, StorageError> {
+        self.live_split(ctx).map(|(_, live)| live)
     }
 }
 
@@ -231,10 +236,7 @@ impl Storage for SkipSuspects {
         offset: Option<u64>,
         size: u64,
     ) -> Result<Box<dyn ObjectWriter>, StorageError> {
-        let (skip, live) = self.split(ctx);
-        if let (true, Some(&g)) = (live.groups.is_empty(), skip.first()) {
-            return Err(skipped(g));
-        }
+        let (skip, live) = self.live_split(ctx)?;
         let inner = self.inner.write(&live, key, offset, size)?;
         Ok(Box::new(Noting {
             inner,
@@ -338,8 +340,8 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::config::{LocalConfig, LocalGroupConfig};
-    use crate::storage::{local::LocalStore, read_small, write_small};
+    use crate::storage::local::{test_store, LocalStore};
+    use crate::storage::{read_small, write_small};
 
     /// The embedded store with group 2 hung: every call including it
     /// answers `ETIMEDOUT` there; counts the calls that reached group 2.
@@ -435,16 +437,7 @@ mod tests {
 
     fn setup(dir: &std::path::Path) -> (Arc<Hung>, SkipSuspects) {
         let hung = Arc::new(Hung {
-            inner: LocalStore::open(&LocalConfig {
-                path: dir.to_path_buf(),
-                groups: (1..=3)
-                    .map(|group| LocalGroupConfig {
-                        group,
-                        ..Default::default()
-                    })
-                    .collect(),
-            })
-            .unwrap(),
+            inner: test_store(dir, &[(1, 0, false), (2, 0, false), (3, 0, false)]),
             reached: AtomicUsize::new(0),
             answers: std::sync::atomic::AtomicBool::new(false),
         });

@@ -181,13 +181,44 @@ fn repair_passes(state: &AppState) {
 }
 
 /// Every second, replays the name index changes that wait for their
-/// bucket's primary (src/index/pending.rs).
+/// bucket's primary (src/index/pending.rs); at start, every
+/// `index-journal-replay-interval` and when those are through, the
+/// buckets' journals (src/index/journal.rs), where other proxies' changes
+/// may wait too.
 async fn replay_index(state: web::Data<AppState>) {
+    let mut journals_at: Option<std::time::Instant> = None;
     loop {
         actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+        let waited = state
+            .objects
+            .index()
+            .is_some_and(|i| i.pending().len().0 > 0);
         let n = state.objects.replay_index().await;
         if n > 0 {
             log::info!("name index: {n} waiting changes replayed");
+        }
+        let through = waited
+            && state
+                .objects
+                .index()
+                .is_some_and(|i| i.pending().len().0 == 0);
+        let snap = state.snapshot();
+        let every = snap.config.proxy.index_journal_replay_interval;
+        let due = journals_at.map_or(true, |t| {
+            every > 0 && t.elapsed() >= Duration::from_secs(every)
+        });
+        if due || through {
+            journals_at = Some(std::time::Instant::now());
+            let buckets = snap
+                .buckets
+                .all()
+                .iter()
+                .map(|b| crate::storage::Context::new(b.name.clone(), b.groups.clone()))
+                .collect();
+            let n = state.objects.replay_journals(buckets).await;
+            if n > 0 {
+                log::info!("name index: {n} journaled changes replayed");
+            }
         }
     }
 }

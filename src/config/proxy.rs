@@ -216,6 +216,12 @@ pub struct ProxyConfig {
     /// Entries a shard of the name index holds before it splits (docs/index.md).
     #[serde(rename = "index-shard-entries")]
     pub index_shard_entries: usize,
+    /// Seconds between replays of every bucket's index journal (0 = only
+    /// at start and when this proxy's own waiting changes are through):
+    /// how soon the changes of a proxy that stopped while its bucket's
+    /// primary was away are listed (docs/index.md).
+    #[serde(rename = "index-journal-replay-interval")]
+    pub index_journal_replay_interval: u64,
     /// The user whose riftv1 signature (keyed by `admin-token`) authorizes
     /// `/update_local_config/`; empty = no admin credential.
     #[serde(rename = "admin-user")]
@@ -320,6 +326,7 @@ impl Default for ProxyConfig {
             s3_complete_retention: 3600,
             name_index: true,
             index_shard_entries: DEFAULT_INDEX_SHARD_ENTRIES,
+            index_journal_replay_interval: 60,
             admin_user: String::new(),
             admin_token: String::new(),
             unsigned_config_update_from_loopback: false,

@@ -20,6 +20,7 @@
 
 pub mod batch;
 pub mod check;
+pub mod journal;
 pub mod page;
 pub mod pending;
 mod scan;
@@ -92,6 +93,8 @@ struct Counters {
     bytes_written: AtomicU64,
     splits: AtomicU64,
     failures: AtomicU64,
+    journaled: AtomicU64,
+    journal_replayed: AtomicU64,
 }
 
 /// A snapshot of the index counters.
@@ -114,6 +117,12 @@ pub struct IndexStats {
     pub failures: u64,
     /// Changes waiting for their shard's update or in it now (a gauge).
     pub pending: u64,
+    /// Changes that waited for their primary, journaled in the cluster
+    /// (src/index/journal.rs).
+    pub journaled: u64,
+    /// Journal records written to the index by this proxy's journal
+    /// replays (its own and other proxies' changes).
+    pub journal_replayed: u64,
 }
 
 /// The name index over a store.
@@ -180,12 +189,29 @@ impl Index {
             splits: l(&c.splits),
             failures: l(&c.failures),
             pending: self.batches.in_flight() as u64,
+            journaled: l(&c.journaled),
+            journal_replayed: l(&c.journal_replayed),
         }
     }
 
     /// Counts an index update that failed after its object operation.
     pub fn note_failure(&self) {
         self.counters.failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a change journaled while its primary was away.
+    pub fn note_journaled(&self) {
+        self.counters.journaled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Replays `bucket`'s journal (src/index/journal.rs): every proxy's
+    /// changes that waited for the primary, this one's included. Blocking.
+    pub fn replay_journal(&self, bucket: &Context) -> Result<journal::Replayed, StorageError> {
+        let r = journal::replay(self.storage.as_ref(), self, bucket)?;
+        self.counters
+            .journal_replayed
+            .fetch_add(r.applied as u64, Ordering::Relaxed);
+        Ok(r)
     }
 
     fn count(&self, cost: &UpdateCost) {

@@ -5,14 +5,18 @@
 //! waiting, its new changes queue behind them, so a key's changes land in
 //! the order they were made; a key keeps only its last change.
 //!
-//! The queue is in the proxy's memory: a proxy stopped while its primary is
-//! away loses its waiting changes (docs/reliability.md).
+//! Each change queued here is also in the bucket's journal in the cluster
+//! ([`super::journal`], written by the caller before it acknowledges), so
+//! a proxy stopped while its primary is away loses nothing: any proxy
+//! replays the journal. A change replayed from here is dropped from the
+//! journal too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use parking_lot::Mutex;
 
+use super::journal;
 use super::shard::Entry;
 use crate::cluster::{consistency, tombstone};
 use crate::storage::{Context, Storage, StorageError};
@@ -50,10 +54,20 @@ struct Bucket {
 type Waiting = (String, u64, Change);
 
 /// Changes waiting, per bucket namespace.
-#[derive(Default)]
 pub struct Pending {
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// The next sequence number: it names a change in the journal too, so
+    /// it starts at random (proxies do not collide).
     seq: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Pending {
+            buckets: Mutex::default(),
+            seq: std::sync::atomic::AtomicU64::new(rand::random::<u64>() >> 1),
+        }
+    }
 }
 
 impl Pending {
@@ -69,8 +83,9 @@ impl Pending {
         (n, b.values().map(|b| b.since).min())
     }
 
-    /// Queues `change` of `key` in `bucket`, replacing an older one.
-    pub fn push(&self, bucket: &Context, key: &str, change: Change) {
+    /// Queues `change` of `key` in `bucket`, replacing an older one;
+    /// answers its sequence number (its journal record's nonce).
+    pub fn push(&self, bucket: &Context, key: &str, change: Change) -> u64 {
         let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut b = self.buckets.lock();
         let entry = b.entry(bucket.namespace.clone()).or_insert_with(|| Bucket {
@@ -79,6 +94,7 @@ impl Pending {
             since: Instant::now(),
         });
         entry.changes.insert(key.to_string(), (seq, change));
+        seq
     }
 
     /// Applies the waiting changes through `index`, bucket by bucket;
@@ -111,6 +127,7 @@ impl Pending {
                     None => {}
                 }
             }
+            journal::forget(storage, &ctx, &skipped);
             self.forget(&ns, skipped);
             (ns, ctx, kept)
         });
@@ -143,6 +160,7 @@ impl Pending {
                 }
             }
             applied += done.len();
+            journal::forget(storage, &ctx, &done);
             self.forget(&ns, done);
             if let Err(e) = result {
                 log::warn!("name index of {ns}: waiting changes not replayed yet: {e}");
@@ -175,7 +193,7 @@ impl Pending {
 /// is gone (deleted, or buried by its tombstone) becomes a removal; a
 /// removal of a key written again since is superseded. `Some(None)`:
 /// nothing to write; `None`: the object cannot be looked up now.
-fn current(
+pub(super) fn current(
     storage: &dyn Storage,
     ctx: &Context,
     key: &str,
@@ -204,7 +222,7 @@ fn current(
 /// An update's outcome for the queue: an error other than an unreachable
 /// group (a refusal, a damaged shard) will not go away by waiting: it is
 /// logged, counted as an index failure and the change dropped.
-fn settled(
+pub(super) fn settled(
     index: &dyn Apply,
     ns: &str,
     what: &str,
@@ -225,7 +243,7 @@ const REPLAY_THREADS: usize = 8;
 
 /// Applies `puts` on [`REPLAY_THREADS`] threads; answers the keys applied
 /// and an error, if one thread met one (it stopped there).
-fn put_all(
+pub(super) fn put_all(
     index: &dyn Apply,
     ns: &str,
     ctx: &Context,

@@ -79,6 +79,16 @@ pub fn encode(enc: &mut DescriptorEncoder, state: &AppState, snap: &Snapshot) ->
                 "Name index shard updates retried after a concurrent change",
                 s.attempts.saturating_sub(s.updates),
             ),
+            (
+                "index_journaled",
+                "Name index changes journaled in the cluster while their primary was away",
+                s.journaled,
+            ),
+            (
+                "index_journal_replayed",
+                "Journaled name index changes this proxy wrote to the index",
+                s.journal_replayed,
+            ),
         ] {
             let c: Counter = Counter::default();
             c.inc_by(v);

@@ -183,7 +183,8 @@ fn newest_replica(
 }
 
 /// Reads an object kept by [`update`]: the primary's copy, or, when the
-/// primary lacks it or cannot answer, the newest copy of the other groups.
+/// primary lacks it or cannot answer, the newest copy of the other groups
+/// (`None` when they all answer and none has it).
 pub fn read(
     storage: &dyn Storage,
     ctx: &Context,
@@ -196,8 +197,12 @@ pub fn read(
     match read_group(storage, ctx, primary, key, limit) {
         Ok(Some(s)) => Ok(Some(s)),
         Ok(None) => newest_replica(storage, ctx, key, limit),
+        // Every other group answered and none has it: absent (an index
+        // listing goes on while its primary is away; an absent root only
+        // costs hops along the shard links).
         Err(e) => match newest_replica(storage, ctx, key, limit) {
             Ok(Some(s)) => Ok(Some(s)),
+            Ok(None) if ctx.groups.len() > 1 => Ok(None),
             _ => Err(e),
         },
     }

@@ -168,3 +168,20 @@ fn an_update_from_a_known_copy_skips_the_read_and_a_stale_one_loses_nothing() {
         .unwrap();
     assert_eq!(r2.payload, vec![1, 2, 3, 4], "copied");
 }
+
+#[test]
+fn without_the_primary_reads_answer_what_the_other_groups_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    // Group 1, the primary, is away: this store does not have it.
+    let s = store(dir.path(), &[2, 3]);
+    let ctx = Context::new("b", vec![1, 2, 3]);
+    assert!(read_group(&s, &ctx, 1, "k", 100).is_err());
+    // The others answer and none has it: absent, not the primary's error.
+    assert_eq!(read(&s, &ctx, "k", 100).unwrap(), None);
+    // One has it: its copy.
+    write_small(&s, &Context::new("b", vec![3]), "k", &envelope(4, b"x")).unwrap();
+    let got = read(&s, &ctx, "k", 100).unwrap().unwrap();
+    assert_eq!((got.group, got.generation), (3, 4));
+    // The primary alone: its error stands.
+    assert!(read(&s, &Context::new("b", vec![1]), "k", 100).is_err());
+}

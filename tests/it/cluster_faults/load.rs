@@ -108,9 +108,16 @@ pub fn body(seed: u64, size: usize) -> Vec<u8> {
 pub struct Targets {
     pub rest: Vec<String>,
     pub s3: Vec<String>,
+    /// The proxy killed (no more requests go there), or `usize::MAX`.
+    pub down: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Targets {
+    /// Whether proxy `i` still runs.
+    pub fn live(&self, i: usize) -> bool {
+        self.down.load(Ordering::Relaxed) != i
+    }
+
     /// The URL of `key` through `proxy`; `op` is the REST operation
     /// (`upload`, `get`, `delete`). Keys here are plain ASCII.
     fn url(&self, api: Api, proxy: usize, op: &str, key: &str) -> String {
@@ -157,7 +164,10 @@ impl Client {
         let mut turn = 0usize;
         while !stop.load(Ordering::Relaxed) {
             turn += 1;
-            let proxy = turn % targets.rest.len();
+            let mut proxy = turn % targets.rest.len();
+            if !targets.live(proxy) {
+                proxy = (proxy + 1) % targets.rest.len();
+            }
             let n = self.next() % KEYS_PER_CLIENT;
             let key = format!("c{}-k{n}", self.id);
             let dice = self.next() % 10;
@@ -399,7 +409,7 @@ fn check_once(
         match *state {
             State::Written { seed, size } => {
                 f.written += 1;
-                for (i, rest) in t.rest.iter().enumerate() {
+                for (i, rest) in t.rest.iter().enumerate().filter(|(i, _)| t.live(*i)) {
                     let url = format!("{rest}/get/{BUCKET}/{}", escape(key));
                     let got = http.get(url).send().and_then(|r| {
                         let s = r.status().as_u16();
@@ -414,7 +424,7 @@ fn check_once(
                         Err(e) => f.unreadable.push(format!("{key} via proxy {i}: {e}")),
                     }
                 }
-                for (i, l) in listed.iter().enumerate() {
+                for (i, l) in listed.iter().enumerate().filter(|(i, _)| t.live(*i)) {
                     if !l.as_ref().is_some_and(|l| l.contains(key)) {
                         f.unlisted.push(format!("{key} via proxy {i}"));
                     }
@@ -422,7 +432,7 @@ fn check_once(
             }
             State::Deleted => {
                 f.deleted += 1;
-                for (i, rest) in t.rest.iter().enumerate() {
+                for (i, rest) in t.rest.iter().enumerate().filter(|(i, _)| t.live(*i)) {
                     let url = format!("{rest}/get/{BUCKET}/{}", escape(key));
                     let status = http.get(url).send().map(|r| r.status().as_u16());
                     if !matches!(status, Ok(404)) {
@@ -430,7 +440,7 @@ fn check_once(
                             .push(format!("{key} via proxy {i}: {status:?}"));
                     }
                 }
-                for (i, l) in listed.iter().enumerate() {
+                for (i, l) in listed.iter().enumerate().filter(|(i, _)| t.live(*i)) {
                     if !l.as_ref().is_some_and(|l| !l.contains(key)) {
                         f.still_listed.push(format!("{key} via proxy {i}"));
                     }

@@ -9,12 +9,15 @@
 //! within a settle time; then every replica of every acknowledged write,
 //! read from its node, must hold its bytes (recover-on-read and the
 //! repair pass, every 2 s, bring them back), within the settle time again.
+//! Each fault runs twice: alone, and with the first proxy killed (kill
+//! -9, not restarted) halfway through it, the load stopping there; then
+//! the checks go through the surviving proxy.
 //!
 //! Durations (seconds, env): `BACKRUNNER_FAULT_SECS` (the fault, default
 //! 30), `BACKRUNNER_FAULT_LOAD_SECS` (load before the fault and after the
 //! node returns, default 10), `BACKRUNNER_FAULT_SETTLE_SECS` (how long the
 //! final check may wait for listings and repairs, default 60; it stops as
-//! soon as everything holds). The three scenarios take about 4 to 5
+//! soon as everything holds). The six scenarios take about 7 to 8
 //! minutes with the defaults. `BACKRUNNER_FAULT_LOGS=1` prints the
 //! proxies' warnings and errors after each scenario.
 //!
@@ -61,6 +64,8 @@ struct Cluster {
     nodes: Vec<Ioserv>,
     proxies: Vec<Proxy>,
     s3: Vec<String>,
+    /// The proxy killed, if one was ([`Targets::down`]).
+    down: Arc<std::sync::atomic::AtomicUsize>,
     _dir: tempfile::TempDir,
 }
 
@@ -84,6 +89,7 @@ impl Cluster {
                 "recover-on-read": true,
                 "repair-pass-interval": 2,
                 "repair-pass-keys-per-second": 200,
+                "index-journal-replay-interval": 10,
             }),
         };
         let refs: Vec<&Ioserv> = nodes.iter().collect();
@@ -98,6 +104,7 @@ impl Cluster {
                 format!("http://127.0.0.1:{s3_port}"),
                 format!("http://127.0.0.1:{s3_port2}"),
             ],
+            down: Arc::new(std::sync::atomic::AtomicUsize::new(usize::MAX)),
             _dir: dir,
         }
     }
@@ -106,7 +113,15 @@ impl Cluster {
         Targets {
             rest: self.proxies.iter().map(|p| p.base.clone()).collect(),
             s3: self.s3.clone(),
+            down: self.down.clone(),
         }
+    }
+
+    /// Kills proxy `i` with SIGKILL, after steering the clients away from
+    /// it (the requests it holds are cut); it stays down.
+    fn kill_proxy(&mut self, i: usize) {
+        self.down.store(i, Ordering::Relaxed);
+        self.proxies[i].kill_9();
     }
 
     fn node_pid(&self, node: usize) -> u32 {
@@ -144,6 +159,17 @@ enum Fault {
     Replace,
 }
 
+/// Whether a proxy dies too: halfway through the fault, the first proxy
+/// is killed (kill -9, not restarted) while it holds index changes
+/// waiting for the node, and the load stops there (later writes through
+/// the other proxy would supersede the dead one's changes, leaving
+/// nothing of them to lose).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProxyDies {
+    No,
+    MidFault,
+}
+
 /// What a scenario measured.
 struct Outcome {
     figures: load::Figures,
@@ -152,6 +178,10 @@ struct Outcome {
     /// Acknowledged writes whose replica in some group is missing or holds
     /// other bytes, read straight from the nodes after the final check.
     replicas: Replicas,
+    /// Index journal records the surviving proxies wrote to the index
+    /// (their logs' `name index journal of B: N waiting changes found, M
+    /// written`).
+    journal_replayed: usize,
 }
 
 /// The replicas of every acknowledged key, group by group.
@@ -231,7 +261,7 @@ fn check_replicas(
 /// One scenario at a time: each loads the machine on its own.
 static ONE_AT_A_TIME: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 
-fn run(fault: Fault, node: usize) -> Outcome {
+fn run(fault: Fault, node: usize, proxy: ProxyDies) -> Outcome {
     let _turn = ONE_AT_A_TIME.lock();
     let (fault_for, load_for) = (
         secs("BACKRUNNER_FAULT_SECS", 30),
@@ -254,12 +284,23 @@ fn run(fault: Fault, node: usize) -> Outcome {
         Fault::Kill | Fault::Replace => c.nodes[node].kill(),
         Fault::Hang => c.signal(node, "STOP"),
     }
-    std::thread::sleep(fault_for);
+    if proxy == ProxyDies::MidFault {
+        std::thread::sleep(fault_for / 2);
+        eprintln!(
+            "{fault:?}: proxy 0 killed at {}",
+            load::started_at(Duration::ZERO)
+        );
+        c.kill_proxy(0);
+        stop.store(true, Ordering::Relaxed);
+        std::thread::sleep(fault_for - fault_for / 2);
+    } else {
+        std::thread::sleep(fault_for);
+    }
     match fault {
-        Fault::Kill => c.nodes[node].spawn(),
+        Fault::Kill => c.nodes[node].restart(Duration::from_secs(1)),
         Fault::Replace => {
             c.wipe(node);
-            c.nodes[node].spawn()
+            c.nodes[node].restart(Duration::from_secs(1))
         }
         Fault::Hang => c.signal(node, "CONT"),
     }
@@ -295,8 +336,17 @@ fn run(fault: Fault, node: usize) -> Outcome {
         ledger.extend(client.ledger);
     }
     let (last, settled_in) = load::verify(&c.targets(), &ledger, settle);
+    for (i, n) in c.nodes.iter_mut().enumerate() {
+        if let Some(how) = n.exited() {
+            eprintln!("node {} is not running: {how}", i + 1);
+        }
+    }
     let unknown = ledger.values().filter(|s| **s == State::Unknown).count();
-    report(fault, &figures, &last, settled_in, unknown);
+    let what = match proxy {
+        ProxyDies::No => format!("{fault:?}"),
+        ProxyDies::MidFault => format!("{fault:?}, proxy 0 killed mid-fault"),
+    };
+    report(&what, &figures, &last, settled_in, unknown);
     let replicas = check_replicas(&c, &ledger, settle);
     eprintln!(
         "replicas after {:.0} s more: {} checked (acknowledged writes x 3 groups), {} missing or with other bytes; {} acknowledged deletes still stored in some group (reads skip them)",
@@ -344,11 +394,30 @@ fn run(fault: Fault, node: usize) -> Outcome {
             }
         }
     }
+    // What the surviving proxies replayed of the index journals.
+    let mut journal_replayed = 0;
+    for (i, p) in c
+        .proxies
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| c.targets().live(*i))
+    {
+        for line in p.log().lines().filter(|l| l.contains("index journal of")) {
+            eprintln!("proxy {i}: {line}");
+            journal_replayed += line
+                .split(", ")
+                .nth(1)
+                .and_then(|w| w.split(' ').next())
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(0);
+        }
+    }
     Outcome {
         figures,
         last,
         settled_in,
         replicas,
+        journal_replayed,
     }
 }
 
@@ -361,8 +430,8 @@ fn slow(line: &str) -> bool {
         .is_some_and(|ms| ms >= 5000.0)
 }
 
-fn report(fault: Fault, f: &load::Figures, last: &load::Final, settled: Duration, unknown: usize) {
-    eprintln!("=== cluster fault {fault:?} ===");
+fn report(what: &str, f: &load::Figures, last: &load::Final, settled: Duration, unknown: usize) {
+    eprintln!("=== cluster fault {what} ===");
     eprintln!("requests {}, failed {}", f.requests, f.error_count());
     for (kind, n) in &f.errors {
         eprintln!("  {kind}: {n}");
@@ -491,7 +560,7 @@ fn node_killed_then_restarted_with_its_data() {
     if !available("node_killed_then_restarted_with_its_data") {
         return;
     }
-    let o = run(Fault::Kill, 0);
+    let o = run(Fault::Kill, 0, ProxyDies::No);
     assert_held(&o);
     assert_bounded(&o);
 }
@@ -501,7 +570,7 @@ fn node_hung_then_resumed() {
     if !available("node_hung_then_resumed") {
         return;
     }
-    let o = run(Fault::Hang, 0);
+    let o = run(Fault::Hang, 0, ProxyDies::No);
     assert_held(&o);
     assert_within_bound(&o);
 }
@@ -511,7 +580,56 @@ fn node_replaced_with_an_empty_backend() {
     if !available("node_replaced_with_an_empty_backend") {
         return;
     }
-    let o = run(Fault::Replace, 0);
+    let o = run(Fault::Replace, 0, ProxyDies::No);
     assert_held(&o);
     assert_bounded(&o);
+}
+
+/// What must hold when a proxy died with index changes waiting: the
+/// checks of [`assert_held`] through the surviving proxy (the dead one's
+/// waiting changes are in the bucket's journal in the cluster, which the
+/// survivor replays: src/index/journal.rs), and only the requests the
+/// dead proxy held failed: one per client at most.
+fn assert_survived(o: &Outcome) {
+    assert_held(o);
+    assert!(
+        o.journal_replayed > 0,
+        "the surviving proxy replayed no journaled change: the scenario did not test the journal"
+    );
+    assert!(
+        o.figures.error_count() <= 8,
+        "requests failed beyond those the killed proxy held: {:?} {:?}",
+        o.figures.errors,
+        o.figures.failed_reads
+    );
+}
+
+#[test]
+fn proxy_killed_mid_burst_while_a_node_is_down() {
+    if !available("proxy_killed_mid_burst_while_a_node_is_down") {
+        return;
+    }
+    let o = run(Fault::Kill, 0, ProxyDies::MidFault);
+    assert_survived(&o);
+    assert_within_bound(&o);
+}
+
+#[test]
+fn proxy_killed_mid_burst_while_a_node_hangs() {
+    if !available("proxy_killed_mid_burst_while_a_node_hangs") {
+        return;
+    }
+    let o = run(Fault::Hang, 0, ProxyDies::MidFault);
+    assert_survived(&o);
+    assert_within_bound(&o);
+}
+
+#[test]
+fn proxy_killed_mid_burst_while_a_node_is_replaced() {
+    if !available("proxy_killed_mid_burst_while_a_node_is_replaced") {
+        return;
+    }
+    let o = run(Fault::Replace, 0, ProxyDies::MidFault);
+    assert_survived(&o);
+    assert_within_bound(&o);
 }

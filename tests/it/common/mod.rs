@@ -360,6 +360,15 @@ impl Proxy {
         self.spawn();
     }
 
+    /// Kills the binary with SIGKILL (a crash: nothing flushed, no
+    /// shutdown) and waits for it; it is not started again.
+    pub fn kill_9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     /// Starts the binary on the existing config and waits until `/ping/` answers.
     pub fn spawn(&mut self) {
         let log = std::fs::File::create(&self.log_path).unwrap();
@@ -676,6 +685,31 @@ impl Ioserv {
             std::thread::sleep(Duration::from_millis(50));
         }
         Ok(())
+    }
+
+    /// Whether the server still runs; when it exited, how (and the tail
+    /// of its log).
+    pub fn exited(&mut self) -> Option<String> {
+        let st = self.child.as_mut()?.try_wait().ok()??;
+        let log = std::fs::read_to_string(self.dir.join("ioserv.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(5).collect();
+        Some(format!("{st}; log ends: {:?}", tail))
+    }
+
+    /// Restarts a killed server as a supervisor (systemd) would: started,
+    /// then watched for `watch`; started again (at most twice) if it died
+    /// meanwhile, which `dnet_ioserv` 3.0 now and then does while its
+    /// backends initialize.
+    pub fn restart(&mut self, watch: Duration) {
+        for attempt in 1..=3 {
+            self.spawn();
+            std::thread::sleep(watch);
+            match self.exited() {
+                None => return,
+                Some(how) => eprintln!("dnet_ioserv died after restart {attempt}: {how}"),
+            }
+        }
+        panic!("dnet_ioserv keeps dying after a restart");
     }
 
     /// Kills the server (SIGKILL) and waits for it.

@@ -5,6 +5,7 @@
 //! group failed. Handlers in `src/http` only translate HTTP to these calls.
 
 mod error;
+mod indexing;
 mod pool;
 pub mod publish;
 mod read;
@@ -25,7 +26,6 @@ pub use write::WRITE_CHUNK;
 use crate::bucket::BucketMeta;
 use crate::cluster::{self, consistency, tombstone, Cluster};
 use crate::config::ProxyConfig;
-use crate::index::journal;
 use crate::index::pending::Change;
 use crate::index::Index;
 use crate::limits::TooLarge;
@@ -275,151 +275,6 @@ impl Objects {
             }
         }
         Ok(written)
-    }
-
-    /// Records `changes` in the name index of the bucket of `ctx`: at once,
-    /// or in the queue of changes waiting for the bucket's primary
-    /// (src/index/pending.rs) when changes already wait there or the
-    /// update fails because a group is unreachable (down, hung).
-    async fn record(
-        &self,
-        index: Arc<Index>,
-        ctx: Context,
-        changes: Vec<(String, Change)>,
-        what: &str,
-        key: &str,
-    ) {
-        if index.pending().waiting(&ctx) {
-            self.wait_for_primary(&index, ctx, changes, what, key).await;
-            return;
-        }
-        let (i, c, ch) = (index.clone(), ctx.clone(), changes.clone());
-        let r = blocking(move || {
-            let removes: Vec<String> = ch
-                .iter()
-                .filter(|(_, c)| matches!(c, Change::Remove))
-                .map(|(k, _)| k.clone())
-                .collect();
-            if !removes.is_empty() {
-                i.remove(&c, &removes)?;
-            }
-            for (_, change) in &ch {
-                if let Change::Put(entry) = change {
-                    i.put(&c, entry)?;
-                }
-            }
-            Ok::<(), StorageError>(())
-        })
-        .await;
-        match r {
-            Ok(Err(e)) if e.is_unreachable() => {
-                log::warn!("name index: the {what} of {key:?} waits for the primary: {e}");
-                self.wait_for_primary(&index, ctx, changes, what, key).await;
-            }
-            r => self.index_outcome(what, key, r),
-        }
-    }
-
-    /// Queues `changes` until the bucket's primary is back, in this proxy
-    /// and in the bucket's journal in the cluster (src/index/journal.rs),
-    /// which any proxy replays if this one stops first.
-    async fn wait_for_primary(
-        &self,
-        index: &Index,
-        ctx: Context,
-        changes: Vec<(String, Change)>,
-        what: &str,
-        key: &str,
-    ) {
-        let records: Vec<journal::Record> = changes
-            .into_iter()
-            .map(|(k, c)| {
-                let nonce = index.pending().push(&ctx, &k, c.clone());
-                journal::Record::new(&k, nonce, &c)
-            })
-            .collect();
-        let storage = self.storage.clone();
-        let r = blocking(move || journal::append(storage.as_ref(), &ctx, records)).await;
-        match r {
-            Ok(Ok(())) => index.note_journaled(),
-            Ok(Err(e)) => {
-                index.note_failure();
-                log::error!(
-                    "name index: the {what} of {key:?} is not journaled (it waits in this proxy only): {e}"
-                );
-            }
-            Err(e) => log::error!("name index: the {what} of {key:?} is not journaled: {e}"),
-        }
-    }
-
-    /// Replays the index changes waiting for their primary (every second,
-    /// src/runtime.rs); answers how many were applied.
-    pub async fn replay_index(&self) -> usize {
-        let Some(index) = self.index.clone() else {
-            return 0;
-        };
-        if index.pending().len().0 == 0 {
-            return 0;
-        }
-        let storage = self.storage.clone();
-        blocking(move || index.pending().replay(index.as_ref(), storage.as_ref()))
-            .await
-            .unwrap_or(0)
-    }
-
-    /// Replays the index journals of `buckets` (src/index/journal.rs):
-    /// changes any proxy queued while a bucket's primary was away. Answers
-    /// the records written to the index.
-    pub async fn replay_journals(&self, buckets: Vec<Context>) -> usize {
-        let Some(index) = self.index.clone() else {
-            return 0;
-        };
-        blocking(move || {
-            let mut applied = 0;
-            // A bucket whose changes wait here is replayed every second
-            // already; its journal comes next, once they are through.
-            let due = |c: &&Context| crate::index::is_listed(c) && !index.pending().waiting(c);
-            for ctx in buckets.iter().filter(due) {
-                match index.replay_journal(ctx) {
-                    Ok(r) if r.found > 0 => {
-                        log::info!(
-                            "name index journal of {}: {} waiting changes found, {} written",
-                            ctx.namespace,
-                            r.found,
-                            r.applied
-                        );
-                        applied += r.applied;
-                    }
-                    Ok(_) => {}
-                    Err(e) => log::warn!(
-                        "name index journal of {}: not replayed yet: {e}",
-                        ctx.namespace
-                    ),
-                }
-            }
-            applied
-        })
-        .await
-        .unwrap_or(0)
-    }
-
-    /// Logs and counts an index update that failed after its object
-    /// operation succeeded: the operation still succeeds (docs/index.md).
-    fn index_outcome(
-        &self,
-        what: &str,
-        key: &str,
-        r: Result<Result<(), StorageError>, ObjectError>,
-    ) {
-        let err = match r {
-            Ok(Ok(())) => return,
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => e.to_string(),
-        };
-        if let Some(index) = &self.index {
-            index.note_failure();
-        }
-        log::error!("name index not updated after the {what} of {key:?}: {err}");
     }
 
     /// Refuses, before any byte is read, an upload of `size` bytes at

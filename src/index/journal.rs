@@ -21,9 +21,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::index_ctx;
 use super::pending::{self, Apply, Change};
-use super::shard::{encode, Entry};
+use super::shard::{encode, index_ctx, Entry};
 use crate::storage::cas::{self, Retry};
 use crate::storage::{Context, GroupId, Storage, StorageError};
 

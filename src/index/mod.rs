@@ -25,8 +25,12 @@ pub mod page;
 pub mod pending;
 mod scan;
 pub mod shard;
+mod stats;
 
 pub use scan::Scanner;
+pub use shard::index_ctx;
+use stats::Counters;
+pub use stats::IndexStats;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,7 +38,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use serde::Serialize;
 
 use self::batch::{Batches, Op, Outcome, ShardId};
 use self::page::{EntrySource, Start};
@@ -65,14 +68,6 @@ pub fn shard_key(id: u64) -> String {
     format!("shard-{id:016x}")
 }
 
-/// The index namespace of a bucket's context.
-pub fn index_ctx(bucket: &Context) -> Context {
-    Context {
-        namespace: format!("{}/index", bucket.namespace),
-        ..bucket.clone()
-    }
-}
-
 /// Whether objects of this context are listed: bucket namespaces are;
 /// `B/s3`, `B/index` and other side namespaces (with a `/`) are not.
 pub fn is_listed(ctx: &Context) -> bool {
@@ -81,48 +76,6 @@ pub fn is_listed(ctx: &Context) -> bool {
 
 fn corrupt(ctx: &Context, what: String) -> StorageError {
     StorageError::new(-libc::EILSEQ, format!("index {}: {what}", ctx.namespace))
-}
-
-/// Counters of index work since start (`/proxy_stat/` "index").
-#[derive(Debug, Default)]
-struct Counters {
-    entries: AtomicU64,
-    updates: AtomicU64,
-    attempts: AtomicU64,
-    calls: AtomicU64,
-    bytes_written: AtomicU64,
-    splits: AtomicU64,
-    failures: AtomicU64,
-    journaled: AtomicU64,
-    journal_replayed: AtomicU64,
-}
-
-/// A snapshot of the index counters.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
-pub struct IndexStats {
-    /// Changes recorded (object writes and removals).
-    pub entries: u64,
-    /// Shard updates done: a group commit records several changes in one.
-    pub updates: u64,
-    /// Compare-and-swap attempts on shards: `attempts - updates` were conflicts.
-    pub attempts: u64,
-    /// Store calls made by updates (reads and writes, every group).
-    pub calls: u64,
-    /// Bytes updates wrote (every group).
-    pub bytes_written: u64,
-    /// Shard splits.
-    pub splits: u64,
-    /// Object writes or removals whose index update failed (logged; the
-    /// object operation still succeeded; `bmeta -check-index` repairs dangling entries).
-    pub failures: u64,
-    /// Changes waiting for their shard's update or in it now (a gauge).
-    pub pending: u64,
-    /// Changes that waited for their primary, journaled in the cluster
-    /// (src/index/journal.rs).
-    pub journaled: u64,
-    /// Journal records written to the index by this proxy's journal
-    /// replays (its own and other proxies' changes).
-    pub journal_replayed: u64,
 }
 
 /// The name index over a store.
@@ -202,6 +155,17 @@ impl Index {
     /// Counts a change journaled while its primary was away.
     pub fn note_journaled(&self) {
         self.counters.journaled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Replays the changes waiting in this proxy for their primary
+    /// (src/index/pending.rs) and clears those done with from the
+    /// buckets' journals. Answers how many were written. Blocking.
+    pub fn replay_pending(&self) -> usize {
+        let r = self.pending.replay(self, self.storage.as_ref());
+        for (ctx, done) in &r.done {
+            journal::forget(self.storage.as_ref(), ctx, done);
+        }
+        r.applied
     }
 
     /// Replays `bucket`'s journal (src/index/journal.rs): every proxy's

@@ -6,17 +6,16 @@
 //! the order they were made; a key keeps only its last change.
 //!
 //! Each change queued here is also in the bucket's journal in the cluster
-//! ([`super::journal`], written by the caller before it acknowledges), so
-//! a proxy stopped while its primary is away loses nothing: any proxy
-//! replays the journal. A change replayed from here is dropped from the
-//! journal too.
+//! (src/index/journal.rs, written by the caller before it acknowledges),
+//! so a proxy stopped while its primary is away loses nothing: any proxy
+//! replays the journal. A replay answers the changes it is done with, for
+//! the caller to clear from the journal too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use super::journal;
 use super::shard::Entry;
 use crate::cluster::{consistency, tombstone};
 use crate::storage::{Context, Storage, StorageError};
@@ -48,6 +47,16 @@ struct Bucket {
     changes: BTreeMap<String, (u64, Change)>,
     /// When the first change began to wait.
     since: Instant,
+}
+
+/// What a replay did.
+#[derive(Debug, Default)]
+pub struct Replayed {
+    /// Changes written to the index.
+    pub applied: usize,
+    /// The changes done with (written, or superseded), by bucket: key and
+    /// sequence number.
+    pub done: Vec<(Context, Vec<(String, u64)>)>,
 }
 
 /// A waiting change: key, sequence number, change.
@@ -100,8 +109,10 @@ impl Pending {
     /// Applies the waiting changes through `index`, bucket by bucket;
     /// stops a bucket at its first failure (its primary is still away).
     /// Each change is first checked against the object in `storage` (see
-    /// [`current`]). Answers how many were applied. Blocking.
-    pub fn replay(&self, index: &dyn Apply, storage: &dyn Storage) -> usize {
+    /// [`current`]). Answers how many were applied, and every change done
+    /// with (applied or superseded) by bucket: (key, sequence number).
+    /// Blocking.
+    pub fn replay(&self, index: &dyn Apply, storage: &dyn Storage) -> Replayed {
         let work: Vec<(String, Context, Vec<Waiting>)> = self
             .buckets
             .lock()
@@ -127,17 +138,16 @@ impl Pending {
                     None => {}
                 }
             }
-            journal::forget(storage, &ctx, &skipped);
-            self.forget(&ns, skipped);
-            (ns, ctx, kept)
+            self.forget(&ns, &skipped);
+            (ns, ctx, kept, skipped)
         });
-        let mut applied = 0;
-        for (ns, ctx, changes) in work {
+        let mut out = Replayed::default();
+        for (ns, ctx, changes, mut done) in work {
             let (removes, puts): (Vec<_>, Vec<_>) = changes
                 .into_iter()
                 .partition(|(_, _, c)| matches!(c, Change::Remove));
             let keys: Vec<String> = removes.iter().map(|(k, _, _)| k.clone()).collect();
-            let mut done: Vec<(String, u64)> = Vec::new();
+            let mut applied: Vec<(String, u64)> = Vec::new();
             let mut result: Result<(), StorageError> = Ok(());
             if !keys.is_empty() {
                 result = settled(
@@ -147,36 +157,39 @@ impl Pending {
                     index.remove(&ctx, &keys).map(|_| ()),
                 );
                 if result.is_ok() {
-                    done.extend(removes.into_iter().map(|(k, s, _)| (k, s)));
+                    applied.extend(removes.into_iter().map(|(k, s, _)| (k, s)));
                 }
             }
             if result.is_ok() {
                 // Several at once: concurrent puts share shard updates
                 // (the index's group commit).
                 let (ok, err) = put_all(index, &ns, &ctx, puts);
-                done.extend(ok);
+                applied.extend(ok);
                 if let Some(e) = err {
                     result = Err(e);
                 }
             }
-            applied += done.len();
-            journal::forget(storage, &ctx, &done);
-            self.forget(&ns, done);
+            out.applied += applied.len();
+            self.forget(&ns, &applied);
+            done.extend(applied);
             if let Err(e) = result {
                 log::warn!("name index of {ns}: waiting changes not replayed yet: {e}");
             }
+            if !done.is_empty() {
+                out.done.push((ctx, done));
+            }
         }
-        applied
+        out
     }
 
     /// Drops the changes `done` of bucket `ns` (key, sequence number); a
     /// newer change of the key, queued meanwhile, stays.
-    fn forget(&self, ns: &str, done: Vec<(String, u64)>) {
+    fn forget(&self, ns: &str, done: &[(String, u64)]) {
         let mut b = self.buckets.lock();
         if let Some(bucket) = b.get_mut(ns) {
             for (key, seq) in done {
-                if bucket.changes.get(&key).is_some_and(|(s, _)| *s == seq) {
-                    bucket.changes.remove(&key);
+                if bucket.changes.get(key).is_some_and(|(s, _)| s == seq) {
+                    bucket.changes.remove(key);
                 }
             }
             if bucket.changes.is_empty() {
@@ -325,7 +338,10 @@ mod tests {
         assert!(p.waiting(&ctx));
         assert_eq!(p.len().0, 4);
         // "kept" put and "gone" removed; the other two superseded.
-        assert_eq!(p.replay(&index, store.as_ref()), 2);
+        let r = p.replay(&index, store.as_ref());
+        assert_eq!(r.applied, 2);
+        // All four are done with: two applied, two superseded.
+        assert_eq!(r.done.iter().map(|(_, d)| d.len()).sum::<usize>(), 4);
         assert_eq!(p.len().0, 0);
         assert!(!p.waiting(&ctx));
         assert!(!index.is_empty(&ctx).unwrap());

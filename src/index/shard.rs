@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::storage::{ReplicaInfo, StorageError};
+use crate::storage::{Context, ReplicaInfo, StorageError};
 
 /// One object as the index lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,6 +217,14 @@ pub fn decode_root(data: &[u8]) -> Result<Root, StorageError> {
         return Err(bad("root", "does not start with the first shard"));
     }
     Ok(root)
+}
+
+/// The index namespace of a bucket's context.
+pub fn index_ctx(bucket: &Context) -> Context {
+    Context {
+        namespace: format!("{}/index", bucket.namespace),
+        ..bucket.clone()
+    }
 }
 
 #[cfg(test)]

@@ -155,12 +155,18 @@ unsafe fn read_exact_raw(file: &File, ptr: *mut u8, len: usize, at: u64) -> io::
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_attempt_reads_cached_bytes_and_restores_the_mode() {
+    /// A file holding "hello, cache" (and the directory that must outlive it).
+    fn hello_file() -> (tempfile::TempDir, File) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, b"hello, cache").unwrap();
         let file = File::open(&path).unwrap();
+        (dir, file)
+    }
+
+    #[test]
+    fn an_attempt_reads_cached_bytes_and_restores_the_mode() {
+        let (_dir, file) = hello_file();
         let got = attempt(|| {
             let mut b = [0u8; 5];
             read_exact_at(&file, &mut b, 7).map(|_| b)
@@ -185,10 +191,7 @@ mod tests {
 
     #[test]
     fn appended_reads_cover_only_what_was_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
-        std::fs::write(&path, b"hello, cache").unwrap();
-        let file = File::open(&path).unwrap();
+        let (_dir, file) = hello_file();
         let mut buf = BytesMut::from(&b">"[..]);
         read_exact_append(&file, &mut buf, 5, 0).unwrap();
         read_exact_append(&file, &mut buf, 5, 7).unwrap();

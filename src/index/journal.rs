@@ -14,7 +14,7 @@
 //! away), each group by its own compare-and-swap, so appends and removals
 //! of any number of proxies never lose a record; an append holds when one
 //! group took it. A replay applies a record only as the object still
-//! stands ([`super::pending::current`]), so replaying a record twice, by
+//! stands (`pending::apply`), so replaying a record twice, by
 //! two proxies, or after a newer change of its key, writes nothing wrong.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,12 +60,13 @@ impl Record {
         }
     }
 
-    /// The change it records.
-    pub fn change(&self) -> Change {
-        match &self.entry {
-            Some(e) => Change::Put(e.clone()),
+    /// Its key, nonce and change, as a replay applies them.
+    fn into_change(self) -> (String, u64, Change) {
+        let change = match self.entry {
+            Some(e) => Change::Put(e),
             None => Change::Remove,
-        }
+        };
+        (self.key, self.nonce, change)
     }
 }
 
@@ -248,37 +249,11 @@ pub fn replay(
             continue;
         }
         out.found += records.len();
-        let mut done = Vec::new();
-        let mut puts = Vec::new();
-        let mut removes = Vec::new();
-        for r in records {
-            match pending::current(storage, bucket, &r.key, r.change()) {
-                Some(Some(Change::Remove)) => removes.push((r.key, r.nonce)),
-                Some(Some(c)) => puts.push((r.key, r.nonce, c)),
-                Some(None) => done.push((r.key, r.nonce)),
-                None => {}
-            }
-        }
-        let mut failed = None;
-        if !removes.is_empty() {
-            let keys: Vec<String> = removes.iter().map(|(k, _)| k.clone()).collect();
-            let r = index.remove(bucket, &keys).map(|_| ());
-            match pending::settled(index, &bucket.namespace, "removals", r) {
-                Ok(()) => {
-                    out.applied += removes.len();
-                    done.extend(removes);
-                }
-                Err(e) => failed = Some(e),
-            }
-        }
-        if failed.is_none() {
-            let (ok, err) = pending::put_all(index, &bucket.namespace, bucket, puts);
-            out.applied += ok.len();
-            done.extend(ok);
-            failed = err;
-        }
-        forget(storage, bucket, &done);
-        if let Some(e) = failed {
+        let changes = records.into_iter().map(Record::into_change).collect();
+        let a = pending::apply(index, storage, bucket, changes);
+        out.applied += a.applied;
+        forget(storage, bucket, &a.done);
+        if let Some(e) = a.failed {
             return Err(e);
         }
     }

@@ -126,57 +126,16 @@ impl Pending {
                 (ns.clone(), b.ctx.clone(), changes)
             })
             .collect();
-        let work = work.into_iter().map(|(ns, ctx, changes)| {
-            let mut kept = Vec::new();
-            let mut skipped = Vec::new();
-            for (key, seq, change) in changes {
-                match current(storage, &ctx, &key, change) {
-                    Some(Some(c)) => kept.push((key, seq, c)),
-                    // Superseded: done, nothing to write.
-                    Some(None) => skipped.push((key, seq)),
-                    // The object cannot be looked up now: later.
-                    None => {}
-                }
-            }
-            self.forget(&ns, &skipped);
-            (ns, ctx, kept, skipped)
-        });
         let mut out = Replayed::default();
-        for (ns, ctx, changes, mut done) in work {
-            let (removes, puts): (Vec<_>, Vec<_>) = changes
-                .into_iter()
-                .partition(|(_, _, c)| matches!(c, Change::Remove));
-            let keys: Vec<String> = removes.iter().map(|(k, _, _)| k.clone()).collect();
-            let mut applied: Vec<(String, u64)> = Vec::new();
-            let mut result: Result<(), StorageError> = Ok(());
-            if !keys.is_empty() {
-                result = settled(
-                    index,
-                    &ns,
-                    "removals",
-                    index.remove(&ctx, &keys).map(|_| ()),
-                );
-                if result.is_ok() {
-                    applied.extend(removes.into_iter().map(|(k, s, _)| (k, s)));
-                }
-            }
-            if result.is_ok() {
-                // Several at once: concurrent puts share shard updates
-                // (the index's group commit).
-                let (ok, err) = put_all(index, &ns, &ctx, puts);
-                applied.extend(ok);
-                if let Some(e) = err {
-                    result = Err(e);
-                }
-            }
-            out.applied += applied.len();
-            self.forget(&ns, &applied);
-            done.extend(applied);
-            if let Err(e) = result {
+        for (ns, ctx, changes) in work {
+            let a = apply(index, storage, &ctx, changes);
+            out.applied += a.applied;
+            self.forget(&ns, &a.done);
+            if let Some(e) = a.failed {
                 log::warn!("name index of {ns}: waiting changes not replayed yet: {e}");
             }
-            if !done.is_empty() {
-                out.done.push((ctx, done));
+            if !a.done.is_empty() {
+                out.done.push((ctx, a.done));
             }
         }
         out
@@ -199,6 +158,61 @@ impl Pending {
     }
 }
 
+/// What [`apply`] did with some changes of one bucket.
+pub(super) struct Applied {
+    /// Changes written to the index.
+    pub applied: usize,
+    /// Changes done with, written or superseded: key, sequence number.
+    pub done: Vec<(String, u64)>,
+    /// The update that stopped the rest (a group unreachable).
+    pub failed: Option<StorageError>,
+}
+
+/// Writes `changes` of bucket `ctx` through `index`, each first checked
+/// against its object ([`current`]): removals first, then puts several
+/// at once (concurrent puts share shard updates, the index's group
+/// commit). Stops at the first update that finds a group unreachable;
+/// a change whose object cannot be looked up now stays undone. Blocking.
+pub(super) fn apply(
+    index: &dyn Apply,
+    storage: &dyn Storage,
+    ctx: &Context,
+    changes: Vec<Waiting>,
+) -> Applied {
+    let ns = &ctx.namespace;
+    let mut out = Applied {
+        applied: 0,
+        done: Vec::new(),
+        failed: None,
+    };
+    let (mut removes, mut puts) = (Vec::new(), Vec::new());
+    for (key, seq, change) in changes {
+        match current(storage, ctx, &key, change) {
+            Some(Some(Change::Remove)) => removes.push((key, seq)),
+            Some(Some(c)) => puts.push((key, seq, c)),
+            // Superseded: done, nothing to write.
+            Some(None) => out.done.push((key, seq)),
+            // The object cannot be looked up now: later.
+            None => {}
+        }
+    }
+    if !removes.is_empty() {
+        let keys: Vec<String> = removes.iter().map(|(k, _)| k.clone()).collect();
+        let r = index.remove(ctx, &keys).map(|_| ());
+        if let Err(e) = settled(index, ns, "removals", r) {
+            out.failed = Some(e);
+            return out;
+        }
+        out.applied += removes.len();
+        out.done.extend(removes);
+    }
+    let (ok, err) = put_all(index, ns, ctx, puts);
+    out.applied += ok.len();
+    out.done.extend(ok);
+    out.failed = err;
+    out
+}
+
 /// What a waiting change of `key` should write now: a client's next
 /// request may have gone through another proxy, whose change of the key
 /// is newer and may already be in the index. The object decides: a put
@@ -206,7 +220,7 @@ impl Pending {
 /// is gone (deleted, or buried by its tombstone) becomes a removal; a
 /// removal of a key written again since is superseded. `Some(None)`:
 /// nothing to write; `None`: the object cannot be looked up now.
-pub(super) fn current(
+fn current(
     storage: &dyn Storage,
     ctx: &Context,
     key: &str,
@@ -235,7 +249,7 @@ pub(super) fn current(
 /// An update's outcome for the queue: an error other than an unreachable
 /// group (a refusal, a damaged shard) will not go away by waiting: it is
 /// logged, counted as an index failure and the change dropped.
-pub(super) fn settled(
+fn settled(
     index: &dyn Apply,
     ns: &str,
     what: &str,
@@ -256,7 +270,7 @@ const REPLAY_THREADS: usize = 8;
 
 /// Applies `puts` on [`REPLAY_THREADS`] threads; answers the keys applied
 /// and an error, if one thread met one (it stopped there).
-pub(super) fn put_all(
+fn put_all(
     index: &dyn Apply,
     ns: &str,
     ctx: &Context,

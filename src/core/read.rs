@@ -187,70 +187,212 @@ impl OpenObject {
     }
 }
 
+/// Object pieces at most this far apart are read together: a store reads
+/// whole checksummed blocks (64 KiB on the embedded store) and pays a round
+/// trip per read (Elliptics), so reading a small gap costs less than a
+/// second read. A packaged segment is many small pieces (a video track's
+/// samples with the audio interleaved between them, or the reverse).
+const JOIN_GAP: u64 = 64 * 1024;
+
+/// Pieces smaller than this are gathered into one body chunk of up to
+/// [`BATCH`] bytes instead of going to the socket one by one.
+const SMALL: usize = 16 * 1024;
+const BATCH: usize = 64 * 1024;
+
+/// How many bytes to read at `pos` for the object piece ending at `end`
+/// and the object pieces of `rest` that follow close behind it: at most
+/// `chunk`, at least what is left of the piece (up to `chunk`).
+fn read_len(rest: &[Piece], pos: u64, end: u64, chunk: usize) -> usize {
+    let chunk = chunk as u64;
+    let mut last = end;
+    for p in rest {
+        if last.saturating_sub(pos) >= chunk {
+            break;
+        }
+        if let Piece::Object { start, end } = p {
+            if *start < last || start - last > JOIN_GAP {
+                break;
+            }
+            last = *end;
+        }
+    }
+    let len = last.saturating_sub(pos);
+    if len <= chunk {
+        return len as usize;
+    }
+    // Cut where a block ends, so the next read starts on one instead of
+    // reading (and checking) the block across the cut twice.
+    let cut = (pos + chunk) / JOIN_GAP * JOIN_GAP;
+    (if cut > pos { cut - pos } else { chunk }) as usize
+}
+
+/// The body's way to the socket: small pieces are gathered, larger ones
+/// go as they are (slices of what was read, not copies).
+struct Out {
+    tx: mpsc::Sender<Result<Bytes, ObjectError>>,
+    batch: BytesMut,
+}
+
+impl Out {
+    /// Queues `b`; `false` once the client is gone.
+    async fn put(&mut self, b: Bytes) -> bool {
+        if b.len() < SMALL {
+            self.batch.extend_from_slice(&b);
+            return self.batch.len() < BATCH || self.flush().await;
+        }
+        self.flush().await && self.tx.send(Ok(b)).await.is_ok()
+    }
+
+    /// Sends what was gathered; `false` once the client is gone.
+    async fn flush(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let b = self.batch.split().freeze();
+        self.tx.send(Ok(b)).await.is_ok()
+    }
+
+    /// Sends what was gathered, then `e`.
+    async fn fail(mut self, e: ObjectError) {
+        if self.flush().await {
+            let _ = self.tx.send(Err(e)).await;
+        }
+    }
+}
+
 async fn produce(
     open: OpenObject,
     pieces: Vec<Piece>,
     tx: mpsc::Sender<Result<Bytes, ObjectError>>,
 ) {
     let OpenObject {
-        mut first,
+        first,
         mut reader,
         chunk,
         ..
     } = open;
-    for piece in pieces {
+    let mut out = Out {
+        tx,
+        batch: BytesMut::new(),
+    };
+    // The bytes last read (the prefetched chunk at first): pieces inside
+    // it are sliced from it.
+    let mut window: Option<(u64, Bytes)> = first.filter(|(_, c)| !c.is_empty());
+    for (i, piece) in pieces.iter().enumerate() {
         let (mut pos, end) = match piece {
             Piece::Literal(b) => {
-                if tx.send(Ok(b)).await.is_err() {
+                if !out.put(b.clone()).await {
                     return;
                 }
                 continue;
             }
-            Piece::Object { start, end } => (start, end),
+            Piece::Object { start, end } => (*start, *end),
         };
         while pos < end {
-            let want = chunk.min((end - pos) as usize);
-            let chunk = match first.take() {
-                Some((at, c)) if at == pos && !c.is_empty() => c.slice(..want.min(c.len())),
-                _ if let Some(read) = reader.read_at_without_waiting(pos, want) => match read {
-                    Ok(c) => c,
-                    Err(e) => {
-                        let _ = tx.send(Err(e.into())).await;
-                        return;
-                    }
-                },
-                _ => {
-                    let read = blocking(move || {
-                        let c = reader.read_at(pos, want);
-                        (reader, c)
-                    })
-                    .await;
-                    match read {
-                        Ok((r, Ok(c))) => {
-                            reader = r;
-                            c
+            let inside = window.as_ref().and_then(|(at, c)| {
+                let stop = at + c.len() as u64;
+                (pos >= *at && pos < stop)
+                    .then(|| c.slice((pos - at) as usize..(end.min(stop) - at) as usize))
+            });
+            let part = match inside {
+                Some(part) => part,
+                None => {
+                    let want = read_len(&pieces[i + 1..], pos, end, chunk);
+                    let read = match reader.read_at_without_waiting(pos, want) {
+                        Some(read) => read.map_err(ObjectError::from),
+                        None => {
+                            if !out.flush().await {
+                                return;
+                            }
+                            match blocking(move || {
+                                let c = reader.read_at(pos, want);
+                                (reader, c)
+                            })
+                            .await
+                            {
+                                Ok((r, c)) => {
+                                    reader = r;
+                                    c.map_err(ObjectError::from)
+                                }
+                                Err(e) => {
+                                    out.fail(e).await;
+                                    return;
+                                }
+                            }
                         }
-                        Ok((_, Err(e))) => {
-                            let _ = tx.send(Err(e.into())).await;
+                    };
+                    let c = match read {
+                        Ok(c) if !c.is_empty() => c,
+                        Ok(_) => {
+                            let e = StorageError::new(
+                                libc::EIO,
+                                format!("object ended at {pos} of {end} bytes"),
+                            );
+                            out.fail(e.into()).await;
                             return;
                         }
                         Err(e) => {
-                            let _ = tx.send(Err(e)).await;
+                            out.fail(e).await;
                             return;
                         }
-                    }
+                    };
+                    let part = c.slice(..c.len().min((end - pos) as usize));
+                    window = Some((pos, c));
+                    part
                 }
             };
-            if chunk.is_empty() {
-                let e =
-                    StorageError::new(libc::EIO, format!("object ended at {pos} of {end} bytes"));
-                let _ = tx.send(Err(e.into())).await;
-                return;
-            }
-            pos += chunk.len() as u64;
-            if tx.send(Ok(chunk)).await.is_err() {
+            pos += part.len() as u64;
+            if !out.put(part).await {
                 return;
             }
         }
+    }
+    out.flush().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(start: u64, end: u64) -> Piece {
+        Piece::Object { start, end }
+    }
+
+    #[test]
+    fn close_pieces_are_read_together_up_to_a_chunk() {
+        let lit = Piece::Literal(Bytes::from_static(b"x"));
+        // a lone piece: what is left of it, at most a chunk
+        assert_eq!(read_len(&[], 0, 100, 256), 100);
+        assert_eq!(read_len(&[], 0, 1000, 256), 256);
+        assert_eq!(read_len(&[], 900, 1000, 256), 100);
+        // a chunk-long read ends on a block boundary when one is inside it
+        let k = JOIN_GAP;
+        assert_eq!(
+            read_len(&[], 100, 10 * k, 4 * k as usize),
+            (4 * k - 100) as usize
+        );
+        assert_eq!(read_len(&[], k, 10 * k, 4 * k as usize), 4 * k as usize);
+        assert_eq!(read_len(&[], 1, 10 * k, 100), 100);
+        // the next pieces, a small gap away, join (literals between don't
+        // matter), up to the chunk
+        assert_eq!(
+            read_len(&[obj(110, 150), lit, obj(160, 200)], 0, 100, 256),
+            200
+        );
+        assert_eq!(read_len(&[obj(110, 400)], 0, 100, 256), 256);
+        assert_eq!(read_len(&[obj(110, 400)], 90, 100, 256), 256);
+        // a far piece, or one behind, does not
+        assert_eq!(
+            read_len(
+                &[obj(100 + JOIN_GAP + 1, 100 + JOIN_GAP + 9)],
+                0,
+                100,
+                1 << 20
+            ),
+            100
+        );
+        assert_eq!(read_len(&[obj(50, 60), obj(110, 120)], 0, 100, 256), 100);
+        // from the middle of a piece
+        assert_eq!(read_len(&[obj(300, 310)], 200, 250, 256), 110);
     }
 }

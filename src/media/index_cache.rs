@@ -9,7 +9,44 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::mp4::Movie;
+use super::segment::{cuts, Cuts};
 use crate::storage::ReplicaInfo;
+
+/// The cuts made of a movie: the target they are for, and the cuts.
+type HeldCuts = Arc<Mutex<Option<(u32, Arc<Cuts>)>>>;
+
+/// A title's index as held: the parsed movie and, once a segment was
+/// asked for, its cuts at the target of that request (cutting walks every
+/// sample, so it is done once per title and target, not per request).
+#[derive(Debug, Clone)]
+pub struct Indexed {
+    /// The sample index.
+    pub movie: Arc<Movie>,
+    cuts: HeldCuts,
+}
+
+impl Indexed {
+    /// `movie`, not cut yet.
+    pub fn new(movie: Arc<Movie>) -> Indexed {
+        Indexed {
+            movie,
+            cuts: Arc::default(),
+        }
+    }
+
+    /// The movie's cuts at `target` seconds, made on first use.
+    pub fn cuts(&self, target: u32) -> Arc<Cuts> {
+        let mut held = self.cuts.lock();
+        match &*held {
+            Some((t, c)) if *t == target => c.clone(),
+            _ => {
+                let c = Arc::new(cuts(&self.movie, target));
+                *held = Some((target, c.clone()));
+                c
+            }
+        }
+    }
+}
 
 /// The in-memory index cache, shared by every worker.
 #[derive(Debug)]
@@ -59,7 +96,7 @@ struct Inner {
 #[derive(Debug)]
 struct Entry {
     identity: Identity,
-    movie: Arc<Movie>,
+    index: Indexed,
     bytes: usize,
     used: u64,
 }
@@ -116,7 +153,7 @@ impl IndexCache {
 
     /// The index of `namespace`/`key` parsed from `identity`, if held; an
     /// entry for another identity (a replaced object) is dropped.
-    pub fn get(&self, namespace: &str, key: &str, identity: &Identity) -> Option<Arc<Movie>> {
+    pub fn get(&self, namespace: &str, key: &str, identity: &Identity) -> Option<Indexed> {
         let mut inner = self.inner.lock();
         let id = (namespace.to_string(), key.to_string());
         inner.clock += 1;
@@ -124,7 +161,7 @@ impl IndexCache {
         match inner.entries.get_mut(&id) {
             Some(e) if e.identity == *identity => {
                 e.used = now;
-                return Some(e.movie.clone());
+                return Some(e.index.clone());
             }
             Some(_) => {}
             None => return None,
@@ -135,11 +172,11 @@ impl IndexCache {
         None
     }
 
-    /// Keeps `movie` as the index of `namespace`/`key` at `identity`,
+    /// Keeps `index` as the index of `namespace`/`key` at `identity`,
     /// evicting the least recently used indexes it needs room from; one
     /// larger than the whole cache is not kept.
-    pub fn insert(&self, namespace: &str, key: &str, identity: Identity, movie: Arc<Movie>) {
-        let bytes = movie.index_bytes() + namespace.len() + key.len() + identity.etag.len();
+    pub fn insert(&self, namespace: &str, key: &str, identity: Identity, index: Indexed) {
+        let bytes = index.movie.index_bytes() + namespace.len() + key.len() + identity.etag.len();
         if bytes > self.limit {
             return;
         }
@@ -168,7 +205,7 @@ impl IndexCache {
             id,
             Entry {
                 identity,
-                movie,
+                index,
                 bytes,
                 used,
             },
@@ -187,7 +224,7 @@ mod tests {
     use super::*;
     use crate::media::mp4::{Codec, Kind, Sample, Track};
 
-    fn movie(samples: usize) -> Arc<Movie> {
+    fn movie(samples: usize) -> Indexed {
         let s = Sample {
             offset: 0,
             dts: 0,
@@ -196,7 +233,7 @@ mod tests {
             cto: 0,
             sync: true,
         };
-        Arc::new(Movie {
+        Indexed::new(Arc::new(Movie {
             timescale: 1000,
             tracks: vec![Track {
                 id: 1,
@@ -211,7 +248,7 @@ mod tests {
                 shift: 0,
                 samples: vec![s; samples],
             }],
-        })
+        }))
     }
 
     fn id(tag: &str) -> Identity {
@@ -258,7 +295,7 @@ mod tests {
 
     #[test]
     fn stays_within_its_bytes_evicting_the_least_recently_used() {
-        let one = movie(100).index_bytes() + "b1".len() + 2 + 1;
+        let one = movie(100).movie.index_bytes() + "b1".len() + 2 + 1;
         let c = IndexCache::new(3 * one);
         for k in ["k1", "k2", "k3"] {
             c.insert("b1", k, id("a"), movie(100));

@@ -28,6 +28,10 @@ pub struct Cuts {
     pub times: Vec<i64>,
     /// Presentation end of the movie.
     pub end: i64,
+    /// Per track of the movie cut: the first sample of each segment, then
+    /// the track's sample count, so [`span`] finds a segment's samples
+    /// without scanning the track.
+    pub firsts: Vec<(TrackKey, Vec<usize>)>,
 }
 
 impl Cuts {
@@ -48,6 +52,27 @@ impl Cuts {
     }
 }
 
+/// Which track a table of [`Cuts::firsts`] is for: ids alone may repeat
+/// in a bad file, and a table must never index another track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackKey {
+    id: u32,
+    kind: Kind,
+    timescale: u32,
+    samples: usize,
+}
+
+impl TrackKey {
+    fn of(t: &Track) -> TrackKey {
+        TrackKey {
+            id: t.id,
+            kind: t.kind,
+            timescale: t.timescale,
+            samples: t.samples.len(),
+        }
+    }
+}
+
 /// Where a movie is cut for a target of `target` seconds.
 pub fn cuts(movie: &Movie, target: u32) -> Cuts {
     let Some(t) = movie
@@ -58,6 +83,7 @@ pub fn cuts(movie: &Movie, target: u32) -> Cuts {
             timescale: 1,
             times: Vec::new(),
             end: 0,
+            firsts: Vec::new(),
         };
     };
     let step = i64::from(target.max(1)) * i64::from(t.timescale);
@@ -73,6 +99,7 @@ pub fn cuts(movie: &Movie, target: u32) -> Cuts {
             timescale: t.timescale,
             times,
             end,
+            firsts: Vec::new(),
         };
     }
     let first = (0..t.samples.len()).map(|i| t.pts(i)).min().unwrap_or(0);
@@ -98,11 +125,40 @@ pub fn cuts(movie: &Movie, target: u32) -> Cuts {
             }
         }
     }
-    Cuts {
+    let mut c = Cuts {
         timescale: t.timescale,
         times,
         end,
+        firsts: Vec::new(),
+    };
+    c.firsts = movie
+        .tracks
+        .iter()
+        .map(|t| (TrackKey::of(t), firsts(t, &c)))
+        .collect();
+    c
+}
+
+/// The first sample of each segment of `cuts` in `track` (as [`span`]
+/// defines it), then the track's sample count: one pass, as the first
+/// samples at or after growing cut times only grow.
+fn firsts(track: &Track, cuts: &Cuts) -> Vec<usize> {
+    let n = cuts.len();
+    let mut out = Vec::with_capacity(n + 1);
+    out.push(0);
+    let mut k = 1;
+    for i in 0..track.samples.len() {
+        if k >= n {
+            break;
+        }
+        let p = i128::from(track.pts(i)) * i128::from(cuts.timescale);
+        while k < n && p >= i128::from(cuts.times[k]) * i128::from(track.timescale) {
+            out.push(i);
+            k += 1;
+        }
     }
+    out.resize(n + 1, track.samples.len());
+    out
 }
 
 /// The samples of `track` in segment `n` of `cuts`: video from the sync
@@ -129,7 +185,14 @@ pub fn span(track: &Track, cuts: &Cuts, n: usize) -> Option<Span> {
             .position(|(i, _)| i128::from(track.pts(i)) * i128::from(cuts.timescale) >= at)
             .unwrap_or(track.samples.len())
     };
-    let (first, end) = (idx(n), idx(n + 1));
+    let key = TrackKey::of(track);
+    let known = cuts
+        .firsts
+        .iter()
+        .find(|(k, f)| *k == key && f.len() == cuts.len() + 1)
+        .map(|(_, f)| (f[n], f[n + 1]))
+        .filter(|&(a, b)| a <= b && b <= track.samples.len());
+    let (first, end) = known.unwrap_or_else(|| (idx(n), idx(n + 1)));
     let start = if first < track.samples.len() {
         track.pts(first)
     } else {
@@ -233,6 +296,37 @@ mod tests {
         for (s, &t) in aspans.iter().zip(&c.times).skip(1) {
             assert!(a.pts(s.first) * 12800 >= t * 48000);
             assert!(a.pts(s.first - 1) * 12800 < t * 48000);
+        }
+    }
+
+    #[test]
+    fn the_segment_table_agrees_with_the_scan() {
+        // B-frame-like composition offsets: presentation order differs
+        // from decode order around each cut
+        let mut v = track(Kind::Video, 12800, 500, 512, 50, -1024);
+        for (i, s) in v.samples.iter_mut().enumerate() {
+            s.cto = [1024, 2560, 512, 1536][i % 4];
+        }
+        let mut a = track(Kind::Audio, 48000, 938, 1024, 1, -1024);
+        a.id = 2;
+        let m = Movie {
+            timescale: 1000,
+            tracks: vec![v, a],
+        };
+        for target in [1, 2, 4, 6, 7, 30] {
+            let c = cuts(&m, target);
+            let mut scan = c.clone();
+            scan.firsts.clear();
+            for t in &m.tracks {
+                for n in 0..=c.len() {
+                    assert_eq!(
+                        span(t, &c, n),
+                        span(t, &scan, n),
+                        "target {target}, track {}, segment {n}",
+                        t.id
+                    );
+                }
+            }
         }
     }
 

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::fmp4;
-use super::index_cache::{Identity, IndexCache};
+use super::index_cache::{Identity, IndexCache, Indexed};
 use super::mp4::{locate, parse_moov, Kind, LocateError, Movie, Mp4Error};
-use super::segment::{cuts, span};
+use super::segment::span;
 use super::stored_index;
 use crate::core::{blocking, Download, ObjectError, Objects, ReadOptions};
 use crate::storage::{read_full, Context, ReplicaInfo, StorageError};
@@ -52,6 +52,8 @@ impl From<StorageError> for VodError {
 pub struct Title {
     /// The sample index.
     pub movie: Arc<Movie>,
+    /// The index as the cache holds it (with its cuts).
+    pub index: Indexed,
     /// The replica the title was looked up on.
     pub info: ReplicaInfo,
     /// Where the index came from.
@@ -93,18 +95,20 @@ pub async fn load(
     let open = objects.open(ctx.clone(), key, opts).await?;
     let info = open.info().clone();
     let identity = Identity::of(&info);
-    if let Some(movie) = cache.get(&namespace, key, &identity) {
+    if let Some(index) = cache.get(&namespace, key, &identity) {
         return Ok(Title {
-            movie,
+            movie: index.movie.clone(),
+            index,
             info,
             found: Found::Memory,
         });
     }
     let _slot = cache.load_slot(&namespace, key).await;
     // Loaded by another request while this one waited.
-    if let Some(movie) = cache.get(&namespace, key, &identity) {
+    if let Some(index) = cache.get(&namespace, key, &identity) {
         return Ok(Title {
-            movie,
+            movie: index.movie.clone(),
+            index,
             info,
             found: Found::Memory,
         });
@@ -129,9 +133,14 @@ pub async fn load(
             .await??
         }
     };
-    let movie = Arc::new(movie);
-    cache.insert(&namespace, key, identity, movie.clone());
-    Ok(Title { movie, info, found })
+    let index = Indexed::new(Arc::new(movie));
+    cache.insert(&namespace, key, identity, index.clone());
+    Ok(Title {
+        movie: index.movie.clone(),
+        index,
+        info,
+        found,
+    })
 }
 
 /// The index of `key` kept in the cluster, if there is a sound one for
@@ -240,7 +249,7 @@ fn pieces(
 ) -> Result<Vec<crate::core::Piece>, VodError> {
     let m = &title.movie;
     let t = m.track(kind).ok_or(VodError::NoSuch("no such track"))?;
-    let c = cuts(m, target);
+    let c = title.index.cuts(target);
     let s = span(t, &c, n).ok_or(VodError::NoSuch("no such segment"))?;
     Ok(fmp4::media(t, &s, n as u32 + 1))
 }

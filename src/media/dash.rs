@@ -22,6 +22,14 @@ const CHANNELS_SCHEME: &str = "urn:mpeg:dash:23003:3:audio_channel_configuration
 /// `F801` for 5.1).
 const DOLBY_CHANNELS_SCHEME: &str = "tag:dolby.com,2014:dash:audio_channel_configuration:2011";
 
+/// The `Label` of an adaptation set (what a player's track menu shows),
+/// then its `Role`: each set is the title's main one of its type. The
+/// schema wants `Label` first.
+fn label_and_role(o: &mut String, label: &str) {
+    let _ = writeln!(o, "      <Label>{label}</Label>");
+    o.push_str(ROLE);
+}
+
 /// The `Role` of both adaptation sets: each is the title's main one.
 const ROLE: &str = "      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"main\"/>\n";
 
@@ -156,7 +164,7 @@ pub fn manifest(movies: &[&Movie], target: u32, query: &str) -> String {
             "    <AdaptationSet id=\"0\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"{}\" startWithSAP=\"1\">",
             aligned(&video_cuts)
         );
-        o.push_str(ROLE);
+        label_and_role(&mut o, "video");
         for &(r, v) in &videos {
             let (peak, _) = bitrates(v, &all[r]);
             let (w, h) = v.codec.resolution().unwrap_or((0, 0));
@@ -186,7 +194,7 @@ pub fn manifest(movies: &[&Movie], target: u32, query: &str) -> String {
             _ => (2, a.timescale),
         };
         o.push_str("    <AdaptationSet id=\"1\" contentType=\"audio\" mimeType=\"audio/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\">\n");
-        o.push_str(ROLE);
+        label_and_role(&mut o, "audio");
         let _ = writeln!(
             o,
             "      <Representation id=\"{}\" bandwidth=\"{peak}\" codecs=\"{}\" audioSamplingRate=\"{rate}\">",

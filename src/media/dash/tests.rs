@@ -290,6 +290,14 @@ fn dolby_audio_gets_dolby_channel_mask_and_sets_their_role() {
         .filter(|e| e.path == "MPD/Period/AdaptationSet/Role")
         .collect();
     assert_eq!(roles.len(), 2, "{xml}");
+    // each set is labelled, the label before the role (the schema's order)
+    assert!(xml.contains("<Label>video</Label>\n      <Role"), "{xml}");
+    assert!(xml.contains("<Label>audio</Label>\n      <Role"), "{xml}");
+    let labels = els
+        .iter()
+        .filter(|e| e.path == "MPD/Period/AdaptationSet/Label")
+        .count();
+    assert_eq!(labels, 2, "{xml}");
     for r in roles {
         assert_eq!(r.get("schemeIdUri"), Some("urn:mpeg:dash:role:2011"));
         assert_eq!(r.get("value"), Some("main"));

@@ -21,6 +21,15 @@
 # TMPDIR, i.e. on disk: the store fsyncs every object). Prints the index
 # counters per write at the end (/proxy_stat/ index: store calls, KiB
 # written, writes per shard update). Needs wrk, curl, python3.
+#
+# Then, when dnet_ioserv is installed (ELLIPTICS_PREFIX, default
+# /opt/elliptics; STORES="local elliptics" by default), the same on a
+# loopback node with NGROUPS eblob backends, one group each: our proxy
+# (built with --features elliptics) with the index on against off, and
+# against the Go Backrunner on the same node when it is installed
+# (GO_BACKRUNNER, default /opt/backrunner-go/bin/backrunner; neither is in
+# any registry: build them by hand, ../shared/elliptics-by-hand.md names
+# the versions). Each proxy writes its own key prefix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/load.sh
@@ -33,21 +42,32 @@ ROUNDS=${ROUNDS:-2}
 NGROUPS=${NGROUPS:-2}
 S3=${S3:-1}
 WORK=$(mktemp -d "${DIR:-${TMPDIR:-/tmp}}/br-upload.XXXXXX")
+STORES=${STORES:-"local elliptics"}
+ELL=${ELLIPTICS_PREFIX:-/opt/elliptics}
+GO_BACKRUNNER=${GO_BACKRUNNER:-/opt/backrunner-go/bin/backrunner}
+[ -n "${BIN:-}" ] && BIN_GIVEN=1
 BIN=${BIN:-target/release/backrunner}
 BMETA=${BMETA:-$(dirname "$BIN")/bmeta}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-pids=()
+# Servers started, one pid a line: a file, as the proxies start in the
+# subshells that print their ports.
+started() { echo "$1" >>"$WORK/pids"; }
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$WORK/pids" ] && while read -r p; do kill "$p" 2>/dev/null || true; done <"$WORK/pids"
   wait 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 wait_http() { for _ in $(seq 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 
-if [ -z "${BIN_GIVEN:-}" ] && [ "$BIN" = target/release/backrunner ]; then
-  cargo build --release --quiet --bins
+if [ -z "${BIN_GIVEN:-}" ]; then
+  if [[ " $STORES " == *" elliptics "* ]] && [ -x "$ELL/bin/dnet_ioserv" ]; then
+    # one build for both stores: the embedded store is always in
+    ELLIPTICS_PREFIX=$ELL cargo build --release --quiet --features elliptics --bins
+  else
+    cargo build --release --quiet --bins
+  fi
 fi
 
 cat >"$WORK/put.lua" <<'LUA'
@@ -84,13 +104,10 @@ start_proxy() {
 JSON
   "$BMETA" -config "$WORK/$name.json" -upload "$WORK/buckets.json" >/dev/null
   RUST_LOG=warn "$BIN" -config "$WORK/$name.json" -buckets "$WORK/buckets.txt" 2>>"$WORK/$name.log" &
-  pids+=($!)
+  started $!
   wait_http "http://127.0.0.1:$http/ping/"
   echo "$http $s3"
 }
-
-read -r ON ON_S3 < <(start_proxy on true)
-read -r OFF OFF_S3 < <(start_proxy off false)
 
 run=0
 # run_wrk LABEL URL_PREFIX METHOD SIZE CONNS: sets RESULT to
@@ -154,21 +171,9 @@ print(f"| {what} | {size} | {c} | {cell(a)} | {cell(b)} | {ratio} | {nvalid}/{le
 PY
 }
 
-echo "Upload benchmark: $DURATION s per run, best valid of $ROUNDS alternating runs, wrk -t1; $NGROUPS group(s) on $(df --output=fstype "$WORK" | tail -1); $(nproc) cores; $BIN; $(date -u +%FT%TZ)"
-echo
-echo "| A over B | object | conns | A | B | A / B | valid runs |"
-echo "|---|---|---|---|---|---|---|"
-for size in $SIZES; do
-  for c in $CONNS; do
-    compare "/upload/, index on / off" "$size" "$c" \
-      "http://127.0.0.1:$ON/upload/b/" POST "http://127.0.0.1:$OFF/upload/b/" POST
-    if [ "$S3" = 1 ]; then
-      compare "S3 PutObject / /upload/, index on" "$size" "$c" \
-        "http://127.0.0.1:$ON_S3/b/" PUT "http://127.0.0.1:$ON/upload/b/" POST
-    fi
-  done
-done
-python3 - "$ON" <<'PY'
+# index_counters PORT: the index counters of the proxy at PORT, per write.
+index_counters() {
+  python3 - "$1" <<'PY'
 import json, sys, urllib.request
 i = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/proxy_stat/"))["index"]
 n = i.get("entries") or i["updates"]
@@ -176,3 +181,104 @@ print(f"\nindex (proxy with it on) per write: {i['calls'] / n:.2f} store calls, 
       f"{i['bytes_written'] / n / 1024:.1f} KiB written (all groups), "
       f"{n / i['updates']:.2f} writes per shard update; {i['splits']} splits, {i['failures']} failures")
 PY
+}
+
+table_head() {
+  echo
+  echo "| A over B | object | conns | A | B | A / B | valid runs |"
+  echo "|---|---|---|---|---|---|---|"
+}
+
+echo "Upload benchmark: $DURATION s per run, best valid of $ROUNDS alternating runs, wrk -t1; $NGROUPS group(s); $(nproc) cores; $BIN; $(date -u +%FT%TZ)"
+
+if [[ " $STORES " == *" local "* ]]; then
+  read -r ON ON_S3 < <(start_proxy on true)
+  read -r OFF OFF_S3 < <(start_proxy off false)
+  echo
+  echo "Embedded store on $(df --output=fstype "$WORK" | tail -1)"
+  table_head
+  for size in $SIZES; do
+    for c in $CONNS; do
+      compare "/upload/, index on / off" "$size" "$c" \
+        "http://127.0.0.1:$ON/upload/b/" POST "http://127.0.0.1:$OFF/upload/b/" POST
+      if [ "$S3" = 1 ]; then
+        compare "S3 PutObject / /upload/, index on" "$size" "$c" \
+          "http://127.0.0.1:$ON_S3/b/" PUT "http://127.0.0.1:$ON/upload/b/" POST
+      fi
+    done
+  done
+  index_counters "$ON"
+fi
+
+[[ " $STORES " == *" elliptics "* ]] || exit 0
+if [ ! -x "$ELL/bin/dnet_ioserv" ]; then
+  echo
+  echo "Elliptics part skipped: $ELL/bin/dnet_ioserv not found"
+  exit 0
+fi
+IPORT=$(free_port); MPORT=$(free_port)
+backends=$(for g in $(seq "$NGROUPS"); do
+  mkdir -p "$WORK/ell/data-$g" "$WORK/ell/history-$g"
+  printf '{"backend_id": %d, "type": "blob", "group": %d, "history": "%s", "data": "%s", "sync": "-1", "blob_flags": "0", "blob_size": "10G", "records_in_blob": "1000000", "periodic_timeout": 15},' \
+    "$g" "$g" "$WORK/ell/history-$g" "$WORK/ell/data-$g/data"
+done | sed 's/,$//')
+cat >"$WORK/ioserv.json" <<JSON
+{"logger": {"level": "error", "root": [{"type": "blocking",
+   "formatter": {"type": "string", "pattern": "{timestamp} {severity}: {message}"},
+   "sinks": [{"type": "file", "path": "$WORK/ell/ioserv.log", "flush": 1}]}]},
+ "options": {"join": true, "flags": 4, "remote": [], "address": ["127.0.0.1:$IPORT:2"],
+   "wait_timeout": 30, "check_timeout": 60, "io_thread_num": 8, "nonblocking_io_thread_num": 4,
+   "net_thread_num": 2, "daemon": false, "auth_cookie": "bench",
+   "monitor": {"port": $MPORT, "address": "127.0.0.1"}},
+ "backends": [$backends]}
+JSON
+"$ELL/bin/dnet_ioserv" -c "$WORK/ioserv.json" >"$WORK/ioserv.log" 2>&1 &
+started $!
+for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$IPORT") 2>/dev/null && break; sleep 0.1; done
+
+# ell_config NAME PROXY_JSON: a config for the node, written to $WORK/NAME.json
+ell_config() {
+  cat >"$WORK/$1.json" <<JSON
+{"elliptics": {"log-file": "$WORK/$1-elliptics.log", "log-level": "error", "metadata-groups": [1],
+   "remote": ["127.0.0.1:$IPORT:2"]},
+ "proxy": $2}
+JSON
+}
+# start_ell NAME INDEX(true|false): our proxy on the node; prints its port
+start_ell() {
+  local http
+  http=$(free_port)
+  ell_config "$1" "{\"address\": \"127.0.0.1:$http\", \"idle-timeout\": 60, \"name-index\": $2}"
+  RUST_LOG=warn "$BIN" -config "$WORK/$1.json" -buckets "$WORK/buckets.txt" 2>>"$WORK/$1.log" &
+  started $!
+  wait_http "http://127.0.0.1:$http/ping/"
+  echo "$http"
+}
+ell_config meta '{"address": "127.0.0.1:1"}'
+"$BMETA" -config "$WORK/meta.json" -upload "$WORK/buckets.json" >/dev/null
+read -r EON < <(start_ell ell-on true)
+read -r EOFF < <(start_ell ell-off false)
+GO=
+if [ -x "$GO_BACKRUNNER" ]; then
+  GO=$(free_port)
+  ell_config go "{\"address\": \"127.0.0.1:$GO\", \"idle-timeout\": 60}"
+  "$GO_BACKRUNNER" -config "$WORK/go.json" -buckets "$WORK/buckets.txt" >>"$WORK/go.log" 2>&1 &
+  started $!
+  wait_http "http://127.0.0.1:$GO/ping/"
+fi
+echo
+echo "Elliptics: loopback dnet_ioserv, $NGROUPS eblob backend(s), one group each${GO:+; Go Backrunner $GO_BACKRUNNER}"
+table_head
+for size in $SIZES; do
+  for c in $CONNS; do
+    compare "Elliptics /upload/, index on / off" "$size" "$c" \
+      "http://127.0.0.1:$EON/upload/b/" POST "http://127.0.0.1:$EOFF/upload/b/" POST
+    if [ -n "$GO" ]; then
+      compare "Elliptics /upload/, index on / Go Backrunner" "$size" "$c" \
+        "http://127.0.0.1:$EON/upload/b/" POST "http://127.0.0.1:$GO/upload/b/" POST
+      compare "Elliptics /upload/, index off / Go Backrunner" "$size" "$c" \
+        "http://127.0.0.1:$EOFF/upload/b/" POST "http://127.0.0.1:$GO/upload/b/" POST
+    fi
+  done
+done
+index_counters "$EON"

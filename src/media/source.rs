@@ -50,9 +50,7 @@ impl From<StorageError> for VodError {
 /// and mtime are the title's validators and the cache's identity).
 #[derive(Debug, Clone)]
 pub struct Title {
-    /// The sample index.
-    pub movie: Arc<Movie>,
-    /// The index as the cache holds it (with its cuts).
+    /// The sample index as the cache holds it (the movie and its cuts).
     pub index: Indexed,
     /// The replica the title was looked up on.
     pub info: ReplicaInfo,
@@ -97,7 +95,6 @@ pub async fn load(
     let identity = Identity::of(&info);
     if let Some(index) = cache.get(&namespace, key, &identity) {
         return Ok(Title {
-            movie: index.movie.clone(),
             index,
             info,
             found: Found::Memory,
@@ -107,7 +104,6 @@ pub async fn load(
     // Loaded by another request while this one waited.
     if let Some(index) = cache.get(&namespace, key, &identity) {
         return Ok(Title {
-            movie: index.movie.clone(),
             index,
             info,
             found: Found::Memory,
@@ -135,12 +131,7 @@ pub async fn load(
     };
     let index = Indexed::new(Arc::new(movie));
     cache.insert(&namespace, key, identity, index.clone());
-    Ok(Title {
-        movie: index.movie.clone(),
-        index,
-        info,
-        found,
-    })
+    Ok(Title { index, info, found })
 }
 
 /// The index of `key` kept in the cluster, if there is a sound one for
@@ -190,7 +181,7 @@ async fn read_stored(
 /// for other proxies and later starts; a failure only costs them a parse.
 pub async fn store_index(objects: &Objects, ctx: Context, key: &str, title: &Title) {
     let identity = Identity::of(&title.info);
-    let movie = title.movie.clone();
+    let movie = title.index.movie.clone();
     let Ok(body) = blocking(move || stored_index::encode(&movie, &identity)).await else {
         return;
     };
@@ -205,22 +196,18 @@ pub async fn store_index(objects: &Objects, ctx: Context, key: &str, title: &Tit
     }
 }
 
-/// Segment `n` (from 0) of the `kind` track of `title` at `target`
-/// seconds: its length and its body (the bytes `range` of it when given,
-/// a range the caller resolved against the length from [`segment_len`]),
+/// The body of a segment of `title` made of `pieces` (from
+/// [`segment_pieces`], cut to the bytes `range` when given: a range the
+/// caller resolved against their whole length): its length and the body,
 /// streamed from the store.
-#[allow(clippy::too_many_arguments)]
 pub async fn segment(
     objects: &Objects,
     ctx: Context,
     key: &str,
     title: &Title,
-    kind: Kind,
-    n: usize,
-    target: u32,
+    mut pieces: Vec<crate::core::Piece>,
     range: Option<(u64, u64)>,
 ) -> Result<(u64, Download), VodError> {
-    let mut pieces = pieces(title, kind, n, target)?;
     if let Some((a, b)) = range {
         pieces = fmp4::slice(&pieces, a, b);
     }
@@ -240,21 +227,18 @@ pub async fn segment(
     Ok((len, open.body(pieces)))
 }
 
-/// The pieces of segment `n` of the `kind` track.
-fn pieces(
+/// The pieces of segment `n` (from 0) of the `kind` track of `title` at
+/// `target` seconds: its `moof` and `mdat` header, then its samples'
+/// byte ranges ([`fmp4::length`] gives the segment's length).
+pub fn segment_pieces(
     title: &Title,
     kind: Kind,
     n: usize,
     target: u32,
 ) -> Result<Vec<crate::core::Piece>, VodError> {
-    let m = &title.movie;
+    let m = &title.index.movie;
     let t = m.track(kind).ok_or(VodError::NoSuch("no such track"))?;
     let c = title.index.cuts(target);
     let s = span(t, &c, n).ok_or(VodError::NoSuch("no such segment"))?;
     Ok(fmp4::media(t, &s, n as u32 + 1))
-}
-
-/// The whole length of segment `n` of the `kind` track.
-pub fn segment_len(title: &Title, kind: Kind, n: usize, target: u32) -> Result<u64, VodError> {
-    Ok(fmp4::length(&pieces(title, kind, n, target)?))
 }

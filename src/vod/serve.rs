@@ -131,6 +131,7 @@ async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpErr
     };
     let track = |k: Kind| {
         first
+            .index
             .movie
             .track(k)
             .ok_or_else(|| VodHttpError::NotFound("no such track".into()))
@@ -138,11 +139,11 @@ async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpErr
     let head = req.http.method() == Method::HEAD;
     let (ctype, body) = match file {
         File::Master => {
-            let movies: Vec<&Movie> = titles.iter().map(|t| t.movie.as_ref()).collect();
+            let movies: Vec<&Movie> = titles.iter().map(|t| t.index.movie.as_ref()).collect();
             (m3u8, Bytes::from(playlist::master(&movies, target, &query)))
         }
         File::Manifest => {
-            let movies: Vec<&Movie> = titles.iter().map(|t| t.movie.as_ref()).collect();
+            let movies: Vec<&Movie> = titles.iter().map(|t| t.index.movie.as_ref()).collect();
             (
                 "application/dash+xml",
                 Bytes::from(dash::manifest(&movies, target, &query)),
@@ -150,12 +151,17 @@ async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpErr
         }
         File::Media(k, _) => (
             m3u8,
-            Bytes::from(playlist::media(&first.movie, track(k)?, target, &query)),
+            Bytes::from(playlist::media(
+                &first.index.movie,
+                track(k)?,
+                target,
+                &query,
+            )),
         ),
         File::Iframes(_) => (
             m3u8,
             Bytes::from(playlist::iframes(
-                &first.movie,
+                &first.index.movie,
                 track(Kind::Video)?,
                 target,
                 &query,
@@ -163,7 +169,8 @@ async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpErr
         ),
         File::Init(k, _) => (mime(k), Bytes::from(fmp4::init(track(k)?))),
         File::Segment(k, r, n) => {
-            let whole = source::segment_len(first, k, n, target)?;
+            let pieces = source::segment_pieces(first, k, n, target)?;
+            let whole = fmp4::length(&pieces);
             // one range (RFC 9110 §14.2); several are answered whole
             let range = match req.header(RANGE.as_str()).filter(|_| !head) {
                 None => None,
@@ -184,9 +191,7 @@ async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpErr
                 ctx,
                 &keys[r],
                 first,
-                k,
-                n,
-                target,
+                pieces,
                 range.map(|s| (s.start, s.end)),
             )
             .await?;

@@ -25,6 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/load.sh
+. bench/ioserv.sh
 
 DURATION=${DURATION:-5}
 DURATION_BIG=${DURATION_BIG:-15}
@@ -177,24 +178,11 @@ if [[ " $STORES " == *" elliptics "* ]]; then
   fi
   export ELLIPTICS_PREFIX=$ELL
   cargo build --release --quiet --features elliptics --bins --examples
-  IPORT=$(free_port); MPORT=$(free_port); EPORT=$(free_port)
-  mkdir -p "$WORK/ell/data-1"
-  cat >"$WORK/ioserv.json" <<EOF
-{"logger": {"level": "error", "root": [{"type": "blocking",
-   "formatter": {"type": "string", "pattern": "{timestamp} {severity}: {message}"},
-   "sinks": [{"type": "file", "path": "$WORK/ell/ioserv.log", "flush": 1}]}]},
- "options": {"join": true, "flags": 4, "remote": [], "address": ["127.0.0.1:$IPORT:2"],
-   "wait_timeout": 30, "check_timeout": 60, "io_thread_num": 8, "nonblocking_io_thread_num": 4,
-   "net_thread_num": 2, "daemon": false, "auth_cookie": "bench",
-   "monitor": {"port": $MPORT, "address": "127.0.0.1"}},
- "backends": [{"backend_id": 1, "type": "blob", "group": 1, "history": "$WORK/ell/history-1",
-   "data": "$WORK/ell/data-1/data", "sync": "-1", "blob_flags": "0", "blob_size": "10G",
-   "records_in_blob": "1000000", "periodic_timeout": 15}]}
-EOF
-  mkdir -p "$WORK/ell/history-1"
-  "$ELL/bin/dnet_ioserv" -c "$WORK/ioserv.json" >"$WORK/ioserv.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$IPORT) 2>/dev/null && break; sleep 0.1; done
+  EPORT=$(free_port)
+  mkdir -p "$WORK/ell"
+  ioserv_start "$WORK/ell" 1
+  pids+=("$IOSERV_PID")
+  IPORT=$IOSERV_PORT
   cat >"$WORK/ell.json" <<EOF
 {"elliptics": {"log-file": "/dev/null", "log-level": "error", "metadata-groups": [1],
    "remote": ["127.0.0.1:$IPORT:2"], "node-config": {"wait-timeout": 30}},

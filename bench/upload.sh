@@ -33,6 +33,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/load.sh
+. bench/ioserv.sh
 
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-"1 8 64"}
@@ -216,25 +217,10 @@ if [ ! -x "$ELL/bin/dnet_ioserv" ]; then
   echo "Elliptics part skipped: $ELL/bin/dnet_ioserv not found"
   exit 0
 fi
-IPORT=$(free_port); MPORT=$(free_port)
-backends=$(for g in $(seq "$NGROUPS"); do
-  mkdir -p "$WORK/ell/data-$g" "$WORK/ell/history-$g"
-  printf '{"backend_id": %d, "type": "blob", "group": %d, "history": "%s", "data": "%s", "sync": "-1", "blob_flags": "0", "blob_size": "10G", "records_in_blob": "1000000", "periodic_timeout": 15},' \
-    "$g" "$g" "$WORK/ell/history-$g" "$WORK/ell/data-$g/data"
-done | sed 's/,$//')
-cat >"$WORK/ioserv.json" <<JSON
-{"logger": {"level": "error", "root": [{"type": "blocking",
-   "formatter": {"type": "string", "pattern": "{timestamp} {severity}: {message}"},
-   "sinks": [{"type": "file", "path": "$WORK/ell/ioserv.log", "flush": 1}]}]},
- "options": {"join": true, "flags": 4, "remote": [], "address": ["127.0.0.1:$IPORT:2"],
-   "wait_timeout": 30, "check_timeout": 60, "io_thread_num": 8, "nonblocking_io_thread_num": 4,
-   "net_thread_num": 2, "daemon": false, "auth_cookie": "bench",
-   "monitor": {"port": $MPORT, "address": "127.0.0.1"}},
- "backends": [$backends]}
-JSON
-"$ELL/bin/dnet_ioserv" -c "$WORK/ioserv.json" >"$WORK/ioserv.log" 2>&1 &
-started $!
-for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$IPORT") 2>/dev/null && break; sleep 0.1; done
+mkdir -p "$WORK/ell"
+ioserv_start "$WORK/ell" "$NGROUPS"
+started "$IOSERV_PID"
+IPORT=$IOSERV_PORT
 
 # ell_config NAME PROXY_JSON: a config for the node, written to $WORK/NAME.json
 ell_config() {

@@ -178,9 +178,16 @@ index_counters() {
 import json, sys, urllib.request
 i = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/proxy_stat/"))["index"]
 n = i.get("entries") or i["updates"]
-print(f"\nindex (proxy with it on) per write: {i['calls'] / n:.2f} store calls, "
-      f"{i['bytes_written'] / n / 1024:.1f} KiB written (all groups), "
-      f"{n / i['updates']:.2f} writes per shard update; {i['splits']} splits, {i['failures']} failures")
+logged = i.get("logged") or 0
+if logged:
+    print(f"\nindex (proxy with it on) per write: {i['log_writes'] / logged:.2f} log writes "
+          f"({i['log_bytes'] / logged / 1024:.1f} KiB, all groups), then merged: "
+          f"{i['calls'] / n:.2f} shard store calls, {i['bytes_written'] / n / 1024:.1f} KiB; "
+          f"{n / max(i['updates'], 1):.2f} writes per shard update; {i['splits']} splits, {i['failures']} failures")
+else:
+    print(f"\nindex (proxy with it on) per write: {i['calls'] / n:.2f} store calls, "
+          f"{i['bytes_written'] / n / 1024:.1f} KiB written (all groups), "
+          f"{n / i['updates']:.2f} writes per shard update; {i['splits']} splits, {i['failures']} failures")
 PY
 }
 

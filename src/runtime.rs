@@ -85,8 +85,16 @@ pub fn run(state: web::Data<AppState>, log_file: Option<Arc<LogFile>>) -> std::i
         if let Err(e) = spawned {
             log::error!("cannot start the repair pass: {e}");
         }
+        let last = state.clone();
         actix_web::rt::spawn(update_statistics(state));
-        listeners.run().await
+        let served = listeners.run().await;
+        // Stopped (SIGTERM, SIGINT): what waits in this proxy's index logs
+        // goes to the shards now rather than to another proxy a minute on.
+        let merged = last.objects.merge_index_logs(true).await;
+        if merged > 0 {
+            log::info!("name index: {merged} logged changes merged at stop");
+        }
+        served
     })
 }
 
@@ -197,6 +205,7 @@ async fn replay_index(state: web::Data<AppState>) {
         if n > 0 {
             log::info!("name index: {n} waiting changes replayed");
         }
+        state.objects.merge_index_logs(false).await;
         let through = waited
             && state
                 .objects
@@ -217,7 +226,9 @@ async fn replay_index(state: web::Data<AppState>) {
                 .collect();
             let n = state.objects.replay_journals(buckets).await;
             if n > 0 {
-                log::info!("name index: {n} journaled changes replayed");
+                log::info!(
+                    "name index: {n} journaled changes and silent proxies' logged changes written"
+                );
             }
         }
     }

@@ -43,8 +43,15 @@ impl AppState {
         let proxy = &reload.snapshot().config.proxy;
         let shard_entries = proxy.name_index.then_some(proxy.index_shard_entries);
         let vod_index_bytes = usize::try_from(proxy.vod_index_cache_size).unwrap_or(usize::MAX);
+        let objects = crate::core::Objects::new(storage.clone(), cluster.clone(), shard_entries);
+        if let Some(index) = objects.index() {
+            let secs = proxy.index_log_orphan_after.max(1);
+            index
+                .logs()
+                .set_orphan_after(std::time::Duration::from_secs(secs));
+        }
         Ok(AppState {
-            objects: crate::core::Objects::new(storage.clone(), cluster.clone(), shard_entries),
+            objects,
             cluster,
             storage,
             stats: ProxyStats::default(),

@@ -222,6 +222,11 @@ pub struct ProxyConfig {
     /// primary was away are listed (docs/index.md).
     #[serde(rename = "index-journal-replay-interval")]
     pub index_journal_replay_interval: u64,
+    /// Seconds a proxy's name index log may go without a sign of life
+    /// before other proxies merge it into the shards (it stopped, or was
+    /// killed); its changes are listed meanwhile (docs/index.md, "The log").
+    #[serde(rename = "index-log-orphan-after")]
+    pub index_log_orphan_after: u64,
     /// The user whose riftv1 signature (keyed by `admin-token`) authorizes
     /// `/update_local_config/`; empty = no admin credential.
     #[serde(rename = "admin-user")]
@@ -327,6 +332,7 @@ impl Default for ProxyConfig {
             name_index: true,
             index_shard_entries: DEFAULT_INDEX_SHARD_ENTRIES,
             index_journal_replay_interval: 60,
+            index_log_orphan_after: 60,
             admin_user: String::new(),
             admin_token: String::new(),
             unsigned_config_update_from_loopback: false,

@@ -1,7 +1,8 @@
 //! Recording object writes and removals in the name index
-//! (docs/index.md): at once, or, when the bucket's primary is away, in the
-//! proxy's queue and the bucket's journal in the cluster; and the replays
-//! of both.
+//! (docs/index.md): in the proxy's log (merged into the shards in the
+//! background), else at once, or, when the bucket's primary is away, in
+//! the proxy's queue and the bucket's journal in the cluster; and the
+//! replays of both.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use super::error::ObjectError;
 use super::pool::blocking;
 use super::Objects;
 use crate::index::journal;
+use crate::index::logs::Record;
 use crate::index::pending::Change;
 use crate::index::Index;
 use crate::storage::{Context, StorageError};
@@ -29,6 +31,22 @@ impl Objects {
         if index.pending().waiting(&ctx) {
             self.wait_for_primary(&index, ctx, changes, what, key).await;
             return;
+        }
+        // The fast way: this proxy's log, merged into the shards later.
+        let records = changes
+            .iter()
+            .map(|(k, c)| match c {
+                Change::Put(entry) => Record::put(entry.clone()),
+                Change::Remove => Record::remove(k),
+            })
+            .collect();
+        let (i, c) = (index.clone(), ctx.clone());
+        match blocking(move || i.log(&c, records)).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => log::warn!(
+                "name index: the {what} of {key:?} goes to the shards at once (not logged: {e})"
+            ),
+            Err(e) => log::warn!("name index: the {what} of {key:?} not logged: {e}"),
         }
         let (i, c, ch) = (index.clone(), ctx.clone(), changes.clone());
         let r = blocking(move || {
@@ -101,6 +119,15 @@ impl Objects {
         blocking(move || index.replay_pending()).await.unwrap_or(0)
     }
 
+    /// Merges what waited long enough in this proxy's index logs into the
+    /// shards (every second, src/runtime.rs; `all` at shutdown).
+    pub async fn merge_index_logs(&self, all: bool) -> usize {
+        let Some(index) = self.index.clone() else {
+            return 0;
+        };
+        blocking(move || index.merge_logs(all)).await.unwrap_or(0)
+    }
+
     /// Replays the index journals of `buckets` (src/index/journal.rs):
     /// changes any proxy queued while a bucket's primary was away. Answers
     /// the records written to the index.
@@ -113,6 +140,15 @@ impl Objects {
             // A bucket whose changes wait here is replayed every second
             // already; its journal comes next, once they are through.
             let due = |c: &&Context| crate::index::is_listed(c) && !index.pending().waiting(c);
+            for ctx in buckets.iter().filter(|c| crate::index::is_listed(c)) {
+                match index.adopt_logs(ctx) {
+                    Ok(n) => applied += n,
+                    Err(e) => log::warn!(
+                        "name index of {}: logs of silent proxies not merged yet: {e}",
+                        ctx.namespace
+                    ),
+                }
+            }
             for ctx in buckets.iter().filter(due) {
                 match index.replay_journal(ctx) {
                     Ok(r) if r.found > 0 => {

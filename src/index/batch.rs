@@ -17,6 +17,7 @@
 //! shards being written at the moment.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
@@ -62,30 +63,48 @@ pub enum Outcome {
 /// The shard a queue is for: index namespace, groups, shard id.
 pub type ShardId = (String, Vec<GroupId>, u64);
 
-enum Msg {
+enum Msg<R> {
     /// Lead the next update.
     Lead,
     /// The outcome of the caller's change.
-    Done(Result<Outcome, StorageError>),
+    Done(Result<R, StorageError>),
 }
 
-struct Waiter {
-    op: Op,
-    reply: mpsc::Sender<Msg>,
+struct Waiter<O, R> {
+    op: O,
+    reply: mpsc::Sender<Msg<R>>,
 }
 
-#[derive(Default)]
-struct Queue {
-    pending: VecDeque<Waiter>,
+struct Queue<O, R> {
+    pending: VecDeque<Waiter<O, R>>,
     leading: bool,
 }
 
-/// The queues of the shards being updated.
-#[derive(Default)]
-pub struct Batches {
-    queues: Mutex<HashMap<ShardId, Queue>>,
+impl<O, R> Default for Queue<O, R> {
+    fn default() -> Self {
+        Queue {
+            pending: VecDeque::new(),
+            leading: false,
+        }
+    }
+}
+
+/// The queues of the shards being updated: changes `O` of the thing `K`
+/// a queue is for, each answered an `R` (also used for the proxy's logs,
+/// src/index/logs.rs).
+pub struct Batches<K = ShardId, O = Op, R = Outcome> {
+    queues: Mutex<HashMap<K, Queue<O, R>>>,
     /// Changes submitted and not answered yet.
     in_flight: AtomicUsize,
+}
+
+impl<K, O, R> Default for Batches<K, O, R> {
+    fn default() -> Self {
+        Batches {
+            queues: Mutex::new(HashMap::new()),
+            in_flight: AtomicUsize::new(0),
+        }
+    }
 }
 
 /// Counts a change in flight until it is answered.
@@ -97,18 +116,18 @@ impl Drop for InFlight<'_> {
     }
 }
 
-impl Batches {
+impl<K: Hash + Eq + Clone, O: Clone, R> Batches<K, O, R> {
     /// Applies `op` to `shard` in the next update of that shard: `commit`
     /// stores a batch of changes (answering one outcome per change, in
     /// order), run by whichever caller leads. Answers `op`'s outcome once
     /// its batch is stored.
     pub fn submit(
         &self,
-        shard: &ShardId,
-        op: Op,
+        shard: &K,
+        op: O,
         max: usize,
-        commit: impl Fn(&[Op]) -> Result<Vec<Outcome>, StorageError>,
-    ) -> Result<Outcome, StorageError> {
+        commit: impl Fn(&[O]) -> Result<Vec<R>, StorageError>,
+    ) -> Result<R, StorageError> {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         let _counted = InFlight(&self.in_flight);
         let (tx, rx) = mpsc::channel();
@@ -138,13 +157,8 @@ impl Batches {
 
     /// One update as leader: the batch from the queue's front, the lead
     /// passed on, the outcomes handed out.
-    fn lead(
-        &self,
-        shard: &ShardId,
-        max: usize,
-        commit: &impl Fn(&[Op]) -> Result<Vec<Outcome>, StorageError>,
-    ) {
-        let batch: Vec<Waiter> = {
+    fn lead(&self, shard: &K, max: usize, commit: &impl Fn(&[O]) -> Result<Vec<R>, StorageError>) {
+        let batch: Vec<Waiter<O, R>> = {
             let mut queues = self.queues.lock();
             match queues.get_mut(shard) {
                 Some(q) => {
@@ -159,7 +173,7 @@ impl Batches {
             batches: self,
             shard,
         };
-        let ops: Vec<Op> = batch.iter().map(|w| w.op.clone()).collect();
+        let ops: Vec<O> = batch.iter().map(|w| w.op.clone()).collect();
         let outcomes = commit(&ops);
         drop(handoff);
         match outcomes {
@@ -193,12 +207,12 @@ impl Batches {
     }
 }
 
-struct Handoff<'a> {
-    batches: &'a Batches,
-    shard: &'a ShardId,
+struct Handoff<'a, K: Hash + Eq, O, R> {
+    batches: &'a Batches<K, O, R>,
+    shard: &'a K,
 }
 
-impl Drop for Handoff<'_> {
+impl<K: Hash + Eq, O, R> Drop for Handoff<'_, K, O, R> {
     fn drop(&mut self) {
         let mut queues = self.batches.queues.lock();
         let Some(q) = queues.get_mut(self.shard) else {

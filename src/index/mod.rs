@@ -18,17 +18,23 @@
 //! (one listing page over any ordered source), here the store operations
 //! and the [`Scanner`] that reads shard by shard.
 
+mod apply;
 pub mod batch;
 pub mod check;
 pub mod journal;
+mod log_objects;
+pub mod logs;
+mod overlay;
 pub mod page;
 pub mod pending;
 mod scan;
 pub mod shard;
 mod stats;
 
+pub use overlay::Listing;
 pub use scan::Scanner;
 pub use shard::index_ctx;
+pub use shard::now_ns;
 use stats::Counters;
 pub use stats::IndexStats;
 
@@ -63,6 +69,11 @@ const CONTENDED: Duration = Duration::from_secs(10);
 const MAX_HOPS: usize = 10_000;
 const ROOT_KEY: &str = "root";
 
+/// Removal markers older than this are dropped from a shard being written.
+fn marker_horizon() -> u64 {
+    now_ns().saturating_sub(shard::MARKER_TTL.as_nanos() as u64)
+}
+
 /// The key of shard `id`.
 pub fn shard_key(id: u64) -> String {
     format!("shard-{id:016x}")
@@ -87,6 +98,7 @@ pub struct Index {
     known: Mutex<HashMap<ShardId, Known>>,
     counters: Counters,
     pending: pending::Pending,
+    logs: logs::Logs,
 }
 
 /// What an index remembers of a shard it updated.
@@ -104,12 +116,6 @@ enum Step<T> {
     Done(T),
 }
 
-/// A removal done in one shard up to `consumed` keys.
-struct Removed {
-    consumed: usize,
-    lower: String,
-}
-
 impl Index {
     /// The index over `storage`, splitting shards past `shard_entries` (at least 4).
     pub fn new(storage: Arc<dyn Storage>, shard_entries: usize) -> Index {
@@ -121,7 +127,37 @@ impl Index {
             known: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             pending: pending::Pending::default(),
+            logs: logs::Logs::new(shard_entries),
         }
+    }
+
+    /// This proxy's logs of changes (src/index/logs.rs).
+    pub fn logs(&self) -> &logs::Logs {
+        &self.logs
+    }
+
+    /// Records `records` in this proxy's log of `bucket` (the shards get
+    /// them within about a second); returns once a group holds them.
+    pub fn log(&self, bucket: &Context, records: Vec<logs::Record>) -> Result<(), StorageError> {
+        self.logs.append(self.storage.as_ref(), bucket, records)
+    }
+
+    /// Merges what waited long enough in this proxy's logs (`all`: all of
+    /// it) into the shards; answers the records merged. Blocking.
+    pub fn merge_logs(&self, all: bool) -> usize {
+        let (merged, failed) =
+            self.logs
+                .merge_due(self.storage.as_ref(), &|b, r| self.apply(b, r), all);
+        for _ in 0..failed {
+            self.note_failure();
+        }
+        merged
+    }
+
+    /// Merges the logs that silent proxies left in `bucket`'s index.
+    pub fn adopt_logs(&self, bucket: &Context) -> Result<usize, StorageError> {
+        self.logs
+            .adopt(self.storage.as_ref(), &|b, r| self.apply(b, r), bucket)
     }
 
     /// Changes waiting for their bucket's primary (src/index/pending.rs).
@@ -144,6 +180,11 @@ impl Index {
             pending: self.batches.in_flight() as u64,
             journaled: l(&c.journaled),
             journal_replayed: l(&c.journal_replayed),
+            log_writes: l(&self.logs.writes),
+            log_bytes: l(&self.logs.bytes),
+            logged: l(&self.logs.logged),
+            merged: l(&self.logs.merged),
+            adopted: l(&self.logs.adopted),
         }
     }
 
@@ -342,7 +383,11 @@ impl Index {
     /// the next update of its shard ([`batch`]: concurrent changes of one
     /// shard share a compare-and-swap); returns once that update is stored.
     pub fn put(&self, bucket: &Context, entry: &Entry) -> Result<(), StorageError> {
-        self.record(bucket, Op::Put(entry.clone())).map(|_| ())
+        let mut entry = entry.clone();
+        if entry.recorded_ns == 0 {
+            entry.recorded_ns = now_ns();
+        }
+        self.record(bucket, Op::Put(entry)).map(|_| ())
     }
 
     /// One change through its shard's queue, following links as far as
@@ -404,12 +449,12 @@ impl Index {
                         Route::Here => {
                             let removed = match op {
                                 Op::Put(e) => {
-                                    changed |= shard.upsert(e.clone());
+                                    changed |= shard.put_if_newer(e.clone());
                                     false
                                 }
                                 Op::Remove(k) => {
-                                    let r = shard.remove(k);
-                                    changed |= r;
+                                    let (c, r) = shard.remove_at(k, now_ns());
+                                    changed |= c;
                                     r
                                 }
                             };
@@ -421,6 +466,7 @@ impl Index {
                 if !changed {
                     return Ok(Change::Keep((outcomes, None)));
                 }
+                shard.purge_gone(marker_horizon());
                 let split = shard.split_if_over(self.shard_entries, new_id);
                 if let Some(right) = &split {
                     // Written before the shard that will link to it.
@@ -461,71 +507,6 @@ impl Index {
         Ok(outcomes)
     }
 
-    /// Removes the entries of `keys` (removals of those keys) from the
-    /// index of `bucket`: one compare-and-swap per shard they fall in.
-    /// Answers how many entries were there.
-    pub fn remove(&self, bucket: &Context, keys: &[String]) -> Result<usize, StorageError> {
-        if let [key] = keys {
-            return Ok(usize::from(self.record(bucket, Op::Remove(key.clone()))?));
-        }
-        let ictx = index_ctx(bucket);
-        let mut keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let mut removed_total = 0;
-        let mut i = 0;
-        while i < keys.len() {
-            let mut id = self.root(&ictx, false)?.route(keys[i]);
-            let mut hops = 0;
-            loop {
-                let mut removed = 0;
-                let (step, cost) = self.update_shard(&ictx, id, keys[i], |mut shard| {
-                    removed = 0;
-                    let mut j = i;
-                    while j < keys.len() && shard.route(keys[j]) == Route::Here {
-                        removed += usize::from(shard.remove(keys[j]));
-                        j += 1;
-                    }
-                    let done = Removed {
-                        consumed: j,
-                        lower: shard.lower.clone(),
-                    };
-                    if removed == 0 {
-                        Ok(Change::Keep(done))
-                    } else {
-                        Ok(Change::Write(encode(&shard)?, done))
-                    }
-                })?;
-                self.count(&cost);
-                match step {
-                    Step::Hop(Some(n)) => {
-                        id = n;
-                        hops += 1;
-                        if hops > MAX_HOPS {
-                            return Err(corrupt(&ictx, "too many links followed".into()));
-                        }
-                    }
-                    Step::Hop(None) => {
-                        return Err(corrupt(&ictx, format!("shard {id} links nowhere")))
-                    }
-                    Step::Done(Removed { consumed, lower }) => {
-                        self.counters.updates.fetch_add(1, Ordering::Relaxed);
-                        self.counters
-                            .entries
-                            .fetch_add((consumed - i) as u64, Ordering::Relaxed);
-                        removed_total += removed;
-                        if hops > 0 {
-                            self.mend_root(&ictx, lower, id);
-                        }
-                        i = consumed;
-                        break;
-                    }
-                }
-            }
-        }
-        Ok(removed_total)
-    }
-
     /// Entries of `bucket` in key order from `start`, read shard by shard.
     pub fn scan(&self, bucket: &Context, start: &Start) -> Result<Scanner<'_>, StorageError> {
         let ictx = index_ctx(bucket);
@@ -536,6 +517,8 @@ impl Index {
             root,
             entries: Vec::new(),
             pos: 0,
+            gone: Vec::new(),
+            gone_pos: 0,
             upper: None,
             next: None,
             shards_read: 0,
@@ -543,11 +526,11 @@ impl Index {
         match start {
             Start::After(k) => {
                 s.seek(k)?;
-                s.pos = s.entries.partition_point(|e| e.key.as_str() <= k.as_str());
+                s.position(k, true);
             }
             Start::From(k) => {
                 s.seek(k)?;
-                s.pos = s.entries.partition_point(|e| e.key.as_str() < k.as_str());
+                s.position(k, false);
             }
         }
         Ok(s)
@@ -556,7 +539,7 @@ impl Index {
     /// Whether `bucket` lists no object (reads shards until the first entry).
     pub fn is_empty(&self, bucket: &Context) -> Result<bool, StorageError> {
         Ok(self
-            .scan(bucket, &Start::From(String::new()))?
+            .list(bucket, &Start::From(String::new()))?
             .next_entry()?
             .is_none())
     }

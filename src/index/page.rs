@@ -170,6 +170,7 @@ mod tests {
                 etag: "\"x\"".into(),
                 owner: None,
                 content_type: None,
+                recorded_ns: 0,
             })
             .collect()
     }

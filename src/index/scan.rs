@@ -1,5 +1,6 @@
-//! [`Scanner`]: a bucket's index entries in key order, read shard by
-//! shard along the links, so a listing holds one shard in memory.
+//! [`Scanner`]: a bucket's index entries (and removal markers) in key
+//! order, read shard by shard along the links, so a listing holds one
+//! shard in memory.
 
 use std::sync::Arc;
 
@@ -8,6 +9,33 @@ use super::shard::{Entry, Root, Route, Shard};
 use super::{corrupt, Index, MAX_HOPS};
 use crate::storage::{Context, StorageError};
 
+/// What a shard holds of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// Its entry.
+    Entry(Entry),
+    /// A removal marker: the key and when it was removed.
+    Gone(String, u64),
+}
+
+impl Item {
+    /// The key.
+    pub fn key(&self) -> &str {
+        match self {
+            Item::Entry(e) => &e.key,
+            Item::Gone(k, _) => k,
+        }
+    }
+
+    /// When the key was written or removed.
+    pub fn at(&self) -> u64 {
+        match self {
+            Item::Entry(e) => e.order(),
+            Item::Gone(_, t) => *t,
+        }
+    }
+}
+
 /// Reads a bucket's entries in order, one shard in memory at a time.
 pub struct Scanner<'a> {
     pub(super) index: &'a Index,
@@ -15,6 +43,8 @@ pub struct Scanner<'a> {
     pub(super) root: Arc<Root>,
     pub(super) entries: Vec<Entry>,
     pub(super) pos: usize,
+    pub(super) gone: Vec<(String, u64)>,
+    pub(super) gone_pos: usize,
     pub(super) upper: Option<String>,
     pub(super) next: Option<u64>,
     pub(super) shards_read: u64,
@@ -37,6 +67,55 @@ impl Scanner<'_> {
         self.index.read_shard(&self.ictx, id)
     }
 
+    fn take(&mut self, shard: Shard) {
+        self.upper = shard.upper;
+        self.next = shard.next;
+        self.entries = shard.entries;
+        self.gone = shard.gone;
+        self.pos = 0;
+        self.gone_pos = 0;
+    }
+
+    /// Positions the current shard's entries and markers at `key`
+    /// (`after`: past it, else at it).
+    pub(super) fn position(&mut self, key: &str, after: bool) {
+        let before = |k: &str| if after { k <= key } else { k < key };
+        self.pos = self.entries.partition_point(|e| before(&e.key));
+        self.gone_pos = self.gone.partition_point(|(k, _)| before(k));
+    }
+
+    /// The next entry or removal marker, in key order.
+    pub fn next_item(&mut self) -> Result<Option<Item>, StorageError> {
+        loop {
+            let e = self.entries.get(self.pos);
+            let g = self.gone.get(self.gone_pos);
+            match (e, g) {
+                (Some(e), Some((k, t))) if *k < e.key => {
+                    let item = Item::Gone(k.clone(), *t);
+                    self.gone_pos += 1;
+                    return Ok(Some(item));
+                }
+                (Some(e), _) => {
+                    let item = Item::Entry(e.clone());
+                    self.pos += 1;
+                    return Ok(Some(item));
+                }
+                (None, Some((k, t))) => {
+                    let item = Item::Gone(k.clone(), *t);
+                    self.gone_pos += 1;
+                    return Ok(Some(item));
+                }
+                (None, None) => {
+                    let Some(n) = self.next else {
+                        return Ok(None);
+                    };
+                    let shard = self.load(n)?;
+                    self.take(shard);
+                }
+            }
+        }
+    }
+
     /// Makes the shard holding `key` current (position 0).
     pub(super) fn seek(&mut self, key: &str) -> Result<(), StorageError> {
         let mut id = self.root.route(key);
@@ -45,10 +124,7 @@ impl Scanner<'_> {
             match shard.route(key) {
                 Route::Next(Some(n)) => id = n,
                 Route::Here | Route::Next(None) | Route::Below => {
-                    self.upper = shard.upper;
-                    self.next = shard.next;
-                    self.entries = shard.entries;
-                    self.pos = 0;
+                    self.take(shard);
                     return Ok(());
                 }
             }
@@ -60,18 +136,11 @@ impl Scanner<'_> {
 impl EntrySource for Scanner<'_> {
     fn next_entry(&mut self) -> Result<Option<Entry>, StorageError> {
         loop {
-            if let Some(e) = self.entries.get(self.pos) {
-                self.pos += 1;
-                return Ok(Some(e.clone()));
+            match self.next_item()? {
+                Some(Item::Entry(e)) => return Ok(Some(e)),
+                Some(Item::Gone(..)) => {}
+                None => return Ok(None),
             }
-            let Some(n) = self.next else {
-                return Ok(None);
-            };
-            let shard = self.load(n)?;
-            self.upper = shard.upper;
-            self.next = shard.next;
-            self.entries = shard.entries;
-            self.pos = 0;
         }
     }
 
@@ -84,6 +153,13 @@ impl EntrySource for Scanner<'_> {
             {
                 s.pos += 1;
             }
+            while s
+                .gone
+                .get(s.gone_pos)
+                .is_some_and(|(k, _)| k.starts_with(prefix))
+            {
+                s.gone_pos += 1;
+            }
         };
         skip(self);
         // The prefix goes on past this shard: jump to the shard of the
@@ -93,9 +169,7 @@ impl EntrySource for Scanner<'_> {
         {
             let beyond = format!("{prefix}\u{10FFFF}");
             self.seek(&beyond)?;
-            self.pos = self
-                .entries
-                .partition_point(|e| e.key.as_str() < beyond.as_str());
+            self.position(&beyond, false);
             skip(self);
         }
         Ok(())

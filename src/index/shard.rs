@@ -27,6 +27,15 @@ pub struct Entry {
     /// Its Content-Type, when stored with it (S3 PutObject).
     #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+    /// When a proxy recorded the write (nanoseconds since the epoch, its
+    /// clock; 0 when unknown): orders it against other changes of the key
+    /// arriving from several proxies' logs ([`Entry::order`]).
+    #[serde(rename = "w", default, skip_serializing_if = "is_zero")]
+    pub recorded_ns: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Entry {
@@ -42,6 +51,17 @@ impl Entry {
             etag: replica.s3_etag(),
             owner: None,
             content_type: None,
+            recorded_ns: 0,
+        }
+    }
+
+    /// The time that orders this write against other changes of its key:
+    /// when a proxy recorded it, else the object's modification time.
+    pub fn order(&self) -> u64 {
+        if self.recorded_ns != 0 {
+            self.recorded_ns
+        } else {
+            self.mtime_ns
         }
     }
 }
@@ -63,6 +83,22 @@ pub struct Shard {
     /// Sorted by key, one per key.
     #[serde(rename = "es", default)]
     pub entries: Vec<Entry>,
+    /// Keys removed lately and when (nanoseconds since the epoch), sorted
+    /// by key: a write of the key recorded before that time, arriving later
+    /// from another proxy's log (src/index/logs.rs), must not bring its
+    /// entry back. Kept [`MARKER_TTL`].
+    #[serde(rename = "gn", default, skip_serializing_if = "Vec::is_empty")]
+    pub gone: Vec<(String, u64)>,
+}
+
+/// How long a removal marker stays in its shard: far longer than a
+/// change waits in a proxy's log before it reaches the shards.
+pub const MARKER_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Now, in nanoseconds since the epoch: the time of a removal.
+pub fn now_ns() -> u64 {
+    u64::try_from(crate::time::since_epoch(std::time::SystemTime::now()).as_nanos())
+        .unwrap_or(u64::MAX)
 }
 
 /// What a shard does with a key.
@@ -85,6 +121,7 @@ impl Shard {
             upper: None,
             next: None,
             entries: Vec::new(),
+            gone: Vec::new(),
         }
     }
 
@@ -125,6 +162,64 @@ impl Shard {
         }
     }
 
+    /// Records a write made at [`Entry::order`] unless the shard knows of a
+    /// later one of its key (an entry or a removal marker at or after that
+    /// time); whether anything changed. Changes arriving out of order (from
+    /// the logs of several proxies) thus end as their times say.
+    pub fn put_if_newer(&mut self, entry: Entry) -> bool {
+        let mut changed = false;
+        if let Ok(i) = self.gone.binary_search_by(|(k, _)| k.cmp(&entry.key)) {
+            if self.gone[i].1 >= entry.order() {
+                return false;
+            }
+            self.gone.remove(i);
+            changed = true;
+        }
+        match self.entries.binary_search_by(|e| e.key.cmp(&entry.key)) {
+            Ok(i) if self.entries[i].order() > entry.order() => changed,
+            _ => self.upsert(entry) || changed,
+        }
+    }
+
+    /// Records a removal of `key` made at `at`, leaving a marker, unless
+    /// its entry was written after that; `(changed, an entry was removed)`.
+    pub fn remove_at(&mut self, key: &str, at: u64) -> (bool, bool) {
+        let i = self.entries.binary_search_by(|e| e.key.as_str().cmp(key));
+        if let Ok(i) = i {
+            if self.entries[i].order() > at {
+                return (false, false);
+            }
+        }
+        let removed = self.remove(key);
+        let changed = match self.gone.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
+            Ok(j) if self.gone[j].1 >= at => false,
+            Ok(j) => {
+                self.gone[j].1 = at;
+                true
+            }
+            Err(j) => {
+                self.gone.insert(j, (key.to_string(), at));
+                true
+            }
+        };
+        (changed || removed, removed)
+    }
+
+    /// The removal marker of `key`, if any: when it was removed.
+    pub fn gone_at(&self, key: &str) -> Option<u64> {
+        self.gone
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| self.gone[i].1)
+    }
+
+    /// Drops the removal markers older than `before`; whether there were any.
+    pub fn purge_gone(&mut self, before: u64) -> bool {
+        let n = self.gone.len();
+        self.gone.retain(|(_, t)| *t >= before);
+        self.gone.len() != n
+    }
+
     /// When the shard holds more than `bound` entries, moves its upper half
     /// into a new shard `new_id` (answered) and links to it.
     pub fn split_if_over(&mut self, bound: usize, new_id: u64) -> Option<Shard> {
@@ -132,11 +227,14 @@ impl Shard {
             return None;
         }
         let right_entries = self.entries.split_off(self.entries.len() / 2);
+        let lower = right_entries[0].key.clone();
+        let at = self.gone.partition_point(|(k, _)| *k < lower);
         let right = Shard {
-            lower: right_entries[0].key.clone(),
+            lower,
             upper: self.upper.take(),
             next: self.next.take(),
             entries: right_entries,
+            gone: self.gone.split_off(at),
         };
         self.upper = Some(right.lower.clone());
         self.next = Some(new_id);
@@ -239,6 +337,7 @@ mod tests {
             etag: format!("\"{key}\""),
             owner: None,
             content_type: None,
+            recorded_ns: 0,
         }
     }
 
@@ -290,6 +389,42 @@ mod tests {
         let mid = left.split_if_over(9, 8).unwrap();
         assert_eq!((left.next, mid.next), (Some(8), Some(7)));
         assert_eq!(mid.upper.as_deref(), Some("k5"));
+    }
+
+    #[test]
+    fn changes_end_as_their_times_say_whatever_their_order() {
+        let at = |k: &str, t: u64| Entry {
+            mtime_ns: t,
+            ..entry(k)
+        };
+        // A write, then its removal, arriving in that order or the other.
+        let mut a = Shard::first();
+        assert!(a.put_if_newer(at("k", 10)));
+        assert_eq!(a.remove_at("k", 20), (true, true));
+        let mut b = Shard::first();
+        assert_eq!(b.remove_at("k", 20), (true, false));
+        assert!(!b.put_if_newer(at("k", 10)), "the marker is newer");
+        assert_eq!((a.entries.len(), b.entries.len()), (0, 0));
+        assert_eq!((a.gone_at("k"), b.gone_at("k")), (Some(20), Some(20)));
+        // A later write replaces the marker; an earlier removal is ignored.
+        assert!(b.put_if_newer(at("k", 30)));
+        assert_eq!(b.gone_at("k"), None);
+        assert_eq!(b.remove_at("k", 25), (false, false));
+        assert!(!b.put_if_newer(at("k", 28)), "an older write");
+        assert_eq!(b.entries[0].mtime_ns, 30);
+        // Markers go once old; splits take the markers of their keys.
+        let mut c = Shard::first();
+        for i in 0..10 {
+            c.put_if_newer(at(&format!("k{i}"), 5));
+        }
+        c.remove_at("a", 1);
+        c.remove_at("k7x", 9);
+        let right = c.split_if_over(9, 3).unwrap();
+        assert_eq!(c.gone, vec![("a".to_string(), 1)]);
+        assert_eq!(right.gone, vec![("k7x".to_string(), 9)]);
+        assert!(c.purge_gone(2) && c.gone.is_empty() && !c.purge_gone(2));
+        let back = decode_shard(&encode(&right).unwrap()).unwrap();
+        assert_eq!(back, right);
     }
 
     #[test]

@@ -19,6 +19,7 @@ fn entry(key: &str) -> Entry {
         etag: "\"e\"".into(),
         owner: None,
         content_type: None,
+        recorded_ns: 0,
     }
 }
 
@@ -191,4 +192,139 @@ fn a_shard_this_index_wrote_last_is_updated_without_a_read() {
     a.put(&ctx, &entry("k13")).unwrap();
     assert_eq!(all_keys(&b, &ctx).len(), 12);
     assert_eq!(a.stats().failures, 0);
+}
+
+fn listed(index: &Index, ctx: &Context, q: &Query) -> Vec<String> {
+    let mut s = index.list(ctx, &q.start()).unwrap();
+    let p = page(&mut s, q).unwrap();
+    p.contents.into_iter().map(|e| e.key).collect()
+}
+
+fn at(key: &str, t: u64) -> Entry {
+    Entry {
+        recorded_ns: t,
+        ..entry(key)
+    }
+}
+
+#[test]
+fn a_logged_change_is_listed_at_once_and_merged_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::new(store(dir.path()), 4);
+    let ctx = Context::new("b", vec![1, 2]);
+    let all = Query {
+        max_keys: 1000,
+        ..Query::default()
+    };
+    for i in 0..150 {
+        let k = format!("k{:03}", (i * 7) % 150);
+        index.log(&ctx, vec![logs::Record::put(entry(&k))]).unwrap();
+    }
+    index
+        .log(
+            &ctx,
+            vec![logs::Record::remove("k003"), logs::Record::remove("k004")],
+        )
+        .unwrap();
+    let mut want: Vec<String> = (0..150).map(|i| format!("k{i:03}")).collect();
+    want.retain(|k| k != "k003" && k != "k004");
+    // In the logs only (152 records, 4 to a log object as shards hold 4).
+    assert!(all_keys(&index, &ctx).is_empty());
+    assert_eq!(listed(&index, &ctx, &all), want);
+    let other = Index::new(index.storage.clone(), 4);
+    assert_eq!(listed(&other, &ctx, &all), want, "another proxy lists them");
+    let st = index.stats();
+    assert_eq!((st.logged, st.log_writes, st.merged), (152, 151, 0));
+    // Pages after a marker, and with a delimiter, over logs alone.
+    let q = Query {
+        after: Some("k140".into()),
+        max_keys: 5,
+        ..Query::default()
+    };
+    assert_eq!(
+        listed(&other, &ctx, &q),
+        ["k141", "k142", "k143", "k144", "k145"]
+    );
+    // Merged: in the shards, the logs and their registry entry gone.
+    assert_eq!(index.merge_logs(true), 152);
+    assert_eq!(all_keys(&index, &ctx), want);
+    assert_eq!(listed(&other, &ctx, &all), want);
+    assert!(index
+        .logs()
+        .overlay(index.storage.as_ref(), &ctx)
+        .unwrap()
+        .is_empty());
+    let ictx = index_ctx(&ctx);
+    let left = crate::storage::read_small(index.storage.as_ref(), &ictx, "log-x", 1 << 20);
+    assert!(left.is_err());
+    assert_eq!(index.merge_logs(true), 0, "nothing left to merge");
+    // Logging goes on after a merge, in the next generation.
+    index.log(&ctx, vec![logs::Record::remove("k005")]).unwrap();
+    assert!(!listed(&other, &ctx, &all).contains(&"k005".to_string()));
+    assert_eq!(index.merge_logs(true), 1);
+    assert!(!all_keys(&other, &ctx).contains(&"k005".to_string()));
+}
+
+#[test]
+fn changes_through_two_proxies_end_as_their_times_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Index::new(store(dir.path()), 4);
+    let b = Index::new(a.storage.clone(), 4);
+    let ctx = Context::new("b", vec![1, 2]);
+    let all = Query {
+        max_keys: 100,
+        ..Query::default()
+    };
+    // Written through a, removed later through b, rewritten later through a.
+    let t = now_ns();
+    a.log(&ctx, vec![logs::Record::put(at("x", t + 10))])
+        .unwrap();
+    let gone = |k: &str, t| logs::Record {
+        key: k.into(),
+        entry: None,
+        at: t,
+    };
+    b.log(&ctx, vec![gone("x", t + 20), gone("y", t + 20)])
+        .unwrap();
+    a.log(&ctx, vec![logs::Record::put(at("y", t + 30))])
+        .unwrap();
+    assert_eq!(listed(&a, &ctx, &all), ["y"]);
+    // b merges first: the removal leaves a marker the older write of x
+    // merged later does not pass; the newer write of y does.
+    assert_eq!(b.merge_logs(true), 2);
+    assert_eq!(listed(&a, &ctx, &all), ["y"]);
+    assert_eq!(a.merge_logs(true), 2);
+    assert_eq!(all_keys(&b, &ctx), ["y"]);
+    assert_eq!(listed(&b, &ctx, &all), ["y"]);
+}
+
+#[test]
+fn a_silent_proxys_log_is_listed_then_merged_by_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let ctx = Context::new("b", vec![1, 2]);
+    let all = Query {
+        max_keys: 100,
+        ..Query::default()
+    };
+    {
+        let gone = Index::new(s.clone(), 4);
+        for k in ["p", "q", "r"] {
+            gone.log(&ctx, vec![logs::Record::put(entry(k))]).unwrap();
+        }
+        // Stops without merging (kill -9).
+    }
+    let other = Index::new(s.clone(), 4);
+    assert_eq!(listed(&other, &ctx, &all), ["p", "q", "r"]);
+    assert_eq!(
+        other.adopt_logs(&ctx).unwrap(),
+        0,
+        "not silent for long yet"
+    );
+    other.logs().set_orphan_after(std::time::Duration::ZERO);
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    assert_eq!(other.adopt_logs(&ctx).unwrap(), 3);
+    assert_eq!(all_keys(&other, &ctx), ["p", "q", "r"]);
+    assert!(other.logs().overlay(s.as_ref(), &ctx).unwrap().is_empty());
+    assert_eq!(other.stats().adopted, 3);
 }

@@ -159,6 +159,7 @@ mod tests {
             etag: "\"5d41402abc4b2a76b9719d911017c592\"".into(),
             owner: Some("writer".into()),
             content_type: None,
+            recorded_ns: 0,
         };
         let page = Page {
             contents: vec![entry("a b"), entry("c")],

@@ -170,7 +170,7 @@ pub(in crate::s3) async fn read_page(
     let index = name_index(req, what)?;
     let q = params.query();
     Ok(crate::core::blocking(move || {
-        let mut source = index.scan(&ctx, &q.start())?;
+        let mut source = index.list(&ctx, &q.start())?;
         page::page(&mut source, &q)
     })
     .await??)
@@ -351,6 +351,7 @@ pub(in crate::s3) mod tests {
                 etag: "\"5d41402abc4b2a76b9719d911017c592\"".into(),
                 owner: Some("writer".into()),
                 content_type: None,
+                recorded_ns: 0,
             }],
             prefixes: vec!["d/".into()],
             truncated: true,

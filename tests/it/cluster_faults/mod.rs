@@ -90,6 +90,10 @@ impl Cluster {
                 "repair-pass-interval": 2,
                 "repair-pass-keys-per-second": 200,
                 "index-journal-replay-interval": 10,
+                // A proxy logs index changes while the primary is away for
+                // half of this, then journals them (docs/index.md); a dead
+                // proxy's log is merged by the survivor after it.
+                "index-log-orphan-after": 10,
             }),
         };
         let refs: Vec<&Ioserv> = nodes.iter().collect();
@@ -402,6 +406,13 @@ fn run(fault: Fault, node: usize, proxy: ProxyDies) -> Outcome {
         .enumerate()
         .filter(|(i, _)| c.targets().live(*i))
     {
+        for line in p
+            .log()
+            .lines()
+            .filter(|l| l.contains("changes of silent proxy"))
+        {
+            eprintln!("proxy {i}: {line}");
+        }
         for line in p.log().lines().filter(|l| l.contains("index journal of")) {
             eprintln!("proxy {i}: {line}");
             journal_replayed += line

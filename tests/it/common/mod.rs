@@ -453,6 +453,25 @@ impl Proxy {
         assert!(r.status().is_success(), "{path}: {}", r.status());
         r.json().expect("json")
     }
+
+    /// Waits until every change this proxy logged is merged into the name
+    /// index's shards (about a second after the last one; docs/index.md,
+    /// "The log"), and answers its index counters.
+    pub fn index_merged(&self) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let index = self.json("/proxy_stat/")["index"].clone();
+            if index["merged"] == index["logged"] {
+                return index;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "logged changes not merged in 20 s: {index}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 impl Drop for Proxy {

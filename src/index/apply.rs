@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 
 use super::batch::Op;
-use super::logs::Record;
+use super::logs::{newest_per_key, Record};
 use super::shard::{encode, index_ctx, now_ns, Route};
 use super::{corrupt, marker_horizon, shard_key, Index, Step, MAX_HOPS};
 use crate::storage::cas::{self, Change};
@@ -43,15 +43,11 @@ impl Index {
 
     /// Records `records` (writes and removals at their times, as a proxy's
     /// log holds them) in the index of `bucket`, outside the group commit:
-    /// one compare-and-swap per shard they fall in. A key's last record
+    /// one compare-and-swap per shard they fall in. A key's newest record
     /// counts. Answers how many entries were removed.
-    pub fn apply(&self, bucket: &Context, mut records: Vec<Record>) -> Result<usize, StorageError> {
+    pub fn apply(&self, bucket: &Context, records: Vec<Record>) -> Result<usize, StorageError> {
         let ictx = index_ctx(bucket);
-        // Stable: of one key's records, the last (newest) stays.
-        records.sort_by(|a, b| a.key.cmp(&b.key));
-        records.reverse();
-        records.dedup_by(|later, kept| later.key == kept.key);
-        records.reverse();
+        let records = newest_per_key(records);
         let mut removed_total = 0;
         let mut i = 0;
         while i < records.len() {

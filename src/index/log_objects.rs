@@ -3,19 +3,15 @@
 //! objects `log-<owner>-<generation>` and the registry `logs` naming the
 //! proxies with records not merged yet, and reading them back.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 use super::shard::{encode, now_ns, Entry};
-use crate::storage::cas::{self, open_envelope, Change, Retry};
-use crate::storage::{read_small, Context, GroupId, Storage, StorageError};
+use crate::storage::cas::{self, Change, Retry};
+use crate::storage::{Context, Storage, StorageError};
 
 const REGISTRY: &str = "logs";
 /// The largest log object read.
 pub(super) const LOG_LIMIT: u64 = 16 << 20;
-/// Reads of a log object caught while being rewritten, retried.
-const TORN_READS: u32 = 20;
 
 /// One change as a log holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,13 +83,6 @@ pub fn log_key(owner: u64, generation: u64) -> String {
     format!("log-{owner:016x}-{generation:016x}")
 }
 
-pub(super) fn one_group(ctx: &Context, group: GroupId) -> Context {
-    Context {
-        groups: vec![group],
-        ..ctx.clone()
-    }
-}
-
 fn bad(what: &str, e: impl std::fmt::Display) -> StorageError {
     StorageError::new(-libc::EILSEQ, format!("index log {what}: {e}"))
 }
@@ -155,28 +144,18 @@ pub(super) fn read_log(
     let mut best: Option<Vec<Record>> = None;
     let mut failed = None;
     for &g in &ictx.groups {
-        let gctx = one_group(ictx, g);
-        let mut tries = 0;
-        let records = loop {
-            let data = match read_small(storage, &gctx, &key, LOG_LIMIT) {
-                Ok(d) => d,
-                Err(e) if e.is_not_found() => break None,
-                Err(e) => {
-                    failed = Some(e);
-                    break None;
-                }
-            };
-            match open_envelope(&key, &data) {
-                Ok((_, payload)) => {
-                    let log: LogObject =
-                        rmp_serde::from_slice(payload).map_err(|e| bad(&key, e))?;
-                    break Some(log.records);
-                }
-                Err(e) if e.errno == -libc::EAGAIN && tries < TORN_READS => {
-                    tries += 1;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err(e) => return Err(e),
+        let records = match cas::read_group(storage, ictx, g, &key, LOG_LIMIT) {
+            Ok(Some(stored)) => {
+                let log: LogObject =
+                    rmp_serde::from_slice(&stored.payload).map_err(|e| bad(&key, e))?;
+                Some(log.records)
+            }
+            Ok(None) => None,
+            // Still torn after the retries: as before, the read fails.
+            Err(e) if e.errno == -libc::EAGAIN => return Err(e),
+            Err(e) => {
+                failed = Some(e);
+                None
             }
         };
         if let Some(r) = records {
@@ -202,7 +181,7 @@ pub(super) fn read_all(
     ictx: &Context,
     only: impl Fn(&Owner) -> bool,
 ) -> Result<Vec<OwnerLogs>, StorageError> {
-    let mut registry = read_registry(storage, ictx)?;
+    let registry = read_registry(storage, ictx)?;
     let mut out = Vec::new();
     let mut i = 0;
     while i < registry.owners.len() {
@@ -237,7 +216,6 @@ pub(super) fn read_all(
         }
         out.push((owner, generations, records));
     }
-    registry.owners.clear();
     Ok(out)
 }
 

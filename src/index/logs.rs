@@ -212,14 +212,11 @@ impl Logs {
             }
             s.beat = Some(Instant::now());
         }
-        let mut records = s.current.clone();
-        records.extend(batch.iter().flatten().cloned());
-        let bytes = envelope(
-            s.generation,
-            &encode(&LogObject {
-                records: records.clone(),
-            })?,
-        );
+        let mut log = LogObject {
+            records: s.current.clone(),
+        };
+        log.records.extend(batch.iter().flatten().cloned());
+        let bytes = envelope(s.generation, &encode(&log)?);
         let key = log_key(self.owner, s.generation);
         let results = write_small(storage, ictx, &key, &bytes)?;
         self.writes.fetch_add(1, Ordering::Relaxed);
@@ -245,7 +242,7 @@ impl Logs {
         // A group missed it: later records go to a new object, which that
         // group may take, instead of past the end of what it holds.
         s.closed = first_error.is_some();
-        s.current = records;
+        s.current = log.records;
         s.since.get_or_insert_with(Instant::now);
         self.logged.fetch_add(adding as u64, Ordering::Relaxed);
         Ok(())

@@ -77,11 +77,6 @@ impl<'a> Listing<'a> {
     }
 }
 
-/// What a log record makes of its key: its entry, or nothing (removed).
-fn of_record(r: &Record) -> Option<Entry> {
-    r.entry.clone()
-}
-
 impl EntrySource for Listing<'_> {
     fn next_entry(&mut self) -> Result<Option<Entry>, StorageError> {
         loop {
@@ -109,7 +104,7 @@ impl EntrySource for Listing<'_> {
                     Item::Entry(e) => Some(e),
                     Item::Gone(..) => None,
                 },
-                (Some(r), _) => of_record(r),
+                (Some(r), _) => r.entry.clone(),
                 (None, Some(Item::Entry(e))) => Some(e),
                 (None, _) => None,
             };

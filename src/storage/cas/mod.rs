@@ -124,7 +124,10 @@ fn one_group(ctx: &Context, group: GroupId) -> Context {
     }
 }
 
-fn read_group(
+/// Reads `key` (kept in the `storage::cas` envelope) from `group` alone,
+/// reading again while it is caught being rewritten (torn); `None` when
+/// that group does not hold it.
+pub fn read_group(
     storage: &dyn Storage,
     ctx: &Context,
     group: GroupId,

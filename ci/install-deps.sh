@@ -31,6 +31,8 @@ if [ -d "${ELLIPTICS_PREFIX:-/opt/elliptics}" ]; then
   command -v clang >/dev/null || need+=(clang)
   dpkg -s libboost-dev >/dev/null 2>&1 || need+=(libboost-dev)
   command -v g++ >/dev/null || need+=(g++)
+  # ci/btest.sh: tells a core of the storage node from one of the proxy
+  command -v gdb >/dev/null || need+=(gdb)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

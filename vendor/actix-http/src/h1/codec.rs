@@ -1,4 +1,4 @@
-use std::{fmt, io};
+use std::{collections::VecDeque, fmt, io};
 
 use bitflags::bitflags;
 use bytes::BytesMut;
@@ -27,6 +27,11 @@ pub struct Codec {
     payload: Option<PayloadDecoder>,
     version: Version,
     conn_type: ConnectionType,
+    // Method HEAD, version and connection type of each request decoded and
+    // not answered yet, oldest first: a response is encoded for its own
+    // request, not for the last one decoded, which differs when requests
+    // are pipelined (backrunner patch).
+    answering: VecDeque<(bool, Version, ConnectionType)>,
 
     // encoder part
     flags: Flags,
@@ -65,6 +70,7 @@ impl Codec {
             payload: None,
             version: Version::HTTP_11,
             conn_type: ConnectionType::Close,
+            answering: VecDeque::new(),
             encoder: encoder::MessageEncoder::default(),
         }
     }
@@ -130,6 +136,11 @@ impl Decoder for Codec {
             {
                 self.conn_type = ConnectionType::Close
             }
+            self.answering.push_back((
+                self.flags.contains(Flags::HEAD),
+                self.version,
+                self.conn_type,
+            ));
 
             match payload {
                 PayloadType::None => self.payload = None,
@@ -146,6 +157,15 @@ impl Decoder for Codec {
     }
 }
 
+impl Codec {
+    /// Accounts a body chunk of `len` bytes the dispatcher writes to the
+    /// connection itself, uncopied; false when it must be encoded into the
+    /// write buffer instead (backrunner patch).
+    pub(crate) fn pass_chunk(&mut self, len: usize) -> bool {
+        self.encoder.pass_chunk(len)
+    }
+}
+
 impl Encoder<Message<(Response<()>, BodySize)>> for Codec {
     type Error = io::Error;
 
@@ -156,6 +176,14 @@ impl Encoder<Message<(Response<()>, BodySize)>> for Codec {
     ) -> Result<(), Self::Error> {
         match item {
             Message::Item((mut res, length)) => {
+                // answer the oldest request not answered yet, if any (a reply
+                // to a request that could not be parsed has none)
+                if let Some((head, version, conn_type)) = self.answering.pop_front() {
+                    self.flags.set(Flags::HEAD, head);
+                    self.version = version;
+                    self.conn_type = conn_type;
+                }
+
                 // set response version
                 res.head_mut().version = self.version;
 

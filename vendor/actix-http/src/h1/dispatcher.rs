@@ -2,7 +2,8 @@ use std::{
     collections::VecDeque,
     fmt,
     future::Future,
-    io, mem, net,
+    io::{self, IoSlice},
+    mem, net,
     pin::Pin,
     rc::Rc,
     task::{Context, Poll},
@@ -11,7 +12,7 @@ use std::{
 use actix_codec::{Framed, FramedParts};
 use actix_service::Service;
 use bitflags::bitflags;
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures_core::ready;
 use pin_project_lite::pin_project;
 use tokio::{
@@ -42,6 +43,10 @@ const MAX_PIPELINED_MESSAGES: usize = 16;
 
 /// Write buffer capacity at which we reallocate it after flushing.
 const WRITE_BUFFER_RETENTION_LIMIT: usize = 1024 * 128;
+
+/// Body chunks of at least this many bytes are written to the I/O stream as
+/// they are instead of being copied into the write buffer (backrunner patch).
+const ZERO_COPY_CHUNK: usize = 1024 * 32;
 
 bitflags! {
     #[derive(Debug, Clone, Copy)]
@@ -192,6 +197,10 @@ pin_project! {
         // True if backing allocation of `write_buf` needs to be released.
         write_buf_needs_reset: bool,
 
+        // A large body chunk written to the I/O stream after `write_buf`
+        // without being copied into it (backrunner patch).
+        write_bytes: Option<Bytes>,
+
         codec: Codec,
     }
 }
@@ -308,6 +317,7 @@ where
                     write_buf: BytesMut::with_capacity(HW_BUFFER_SIZE),
                     h1_write_buffer_size: config.h1_write_buffer_size(),
                     write_buf_needs_reset: false,
+                    write_bytes: None,
                     codec: Codec::new(config),
                 },
             },
@@ -364,6 +374,7 @@ where
             write_buf,
             h1_write_buffer_size,
             write_buf_needs_reset,
+            write_bytes,
             ..
         } = self.project();
         let mut io = Pin::new(io.as_mut().unwrap());
@@ -381,14 +392,37 @@ where
         let len = write_buf.len();
         let mut written = 0;
 
-        while written < len {
-            match io.as_mut().poll_write(cx, &write_buf[written..])? {
+        // `write_buf`, then `write_bytes` (backrunner patch): both in one
+        // vectored write where the stream takes them.
+        loop {
+            let head = &write_buf[written..];
+            let tail = write_bytes.as_deref().unwrap_or(&[]);
+            let res = match (head.is_empty(), tail.is_empty()) {
+                (true, true) => break,
+                (false, true) => io.as_mut().poll_write(cx, head),
+                (true, false) => io.as_mut().poll_write(cx, tail),
+                (false, false) => io
+                    .as_mut()
+                    .poll_write_vectored(cx, &[IoSlice::new(head), IoSlice::new(tail)]),
+            };
+            match res? {
                 Poll::Ready(0) => {
                     error!("write zero; closing");
                     return Poll::Ready(Err(io::Error::new(io::ErrorKind::WriteZero, "")));
                 }
 
-                Poll::Ready(n) => written += n,
+                Poll::Ready(n) => {
+                    let from_head = n.min(len - written);
+                    written += from_head;
+                    if n > from_head {
+                        if let Some(bytes) = write_bytes.as_mut() {
+                            bytes.advance(n - from_head);
+                            if bytes.is_empty() {
+                                *write_bytes = None;
+                            }
+                        }
+                    }
+                }
 
                 Poll::Pending => {
                     write_buf.advance(written);
@@ -684,8 +718,23 @@ where
                     // keep populate writer buffer until buffer size limit hit,
                     // get blocked or finished.
                     while this.write_buf.len() < *this.h1_write_buffer_size {
+                        // A chunk waiting to be written as it is goes
+                        // first (backrunner patch).
+                        if this.write_bytes.is_some() {
+                            return Ok(PollResponse::DrainWriteBuf);
+                        }
                         match body.as_mut().poll_next(cx) {
                             Poll::Ready(Some(Ok(item))) => {
+                                // Large chunks are written as they are,
+                                // after what the buffer holds, rather than
+                                // copied into it (backrunner patch).
+                                let item: Bytes = item;
+                                if item.len() >= ZERO_COPY_CHUNK
+                                    && this.codec.pass_chunk(item.len())
+                                {
+                                    *this.write_bytes = Some(item);
+                                    return Ok(PollResponse::DrainWriteBuf);
+                                }
                                 this.codec
                                     .encode(Message::Chunk(Some(item)), this.write_buf)?;
                             }
@@ -1463,7 +1512,10 @@ where
                     }
 
                     // keep-alive and stream errors
-                    if state_is_none && inner_p.write_buf.is_empty() {
+                    if state_is_none
+                        && inner_p.write_buf.is_empty()
+                        && inner_p.write_bytes.is_none()
+                    {
                         if let Some(err) = inner_p.error.take() {
                             error!("stream error: {}", &err);
                             return Poll::Ready(Err(err));

@@ -359,6 +359,13 @@ impl<T: MessageType> MessageEncoder<T> {
         self.te.encode_eof(buf)
     }
 
+    /// Accounts a chunk of `len` bytes that goes to the wire as it is,
+    /// unframed and uncopied; false when the transfer encoding needs it
+    /// framed or cut (backrunner patch).
+    pub fn pass_chunk(&mut self, len: usize) -> bool {
+        self.te.pass(len)
+    }
+
     /// Encode message.
     pub fn encode(
         &mut self,
@@ -487,6 +494,25 @@ impl TransferEncoding {
                     Ok(true)
                 }
             }
+        }
+    }
+
+    /// Accounts `len` bytes sent as they are when the encoding lets them
+    /// through unchanged: a Content-Length body with room for all of them,
+    /// or a body up to EOF (backrunner patch).
+    #[inline]
+    pub fn pass(&mut self, len: usize) -> bool {
+        match self.kind {
+            TransferEncodingKind::Eof => len > 0,
+            TransferEncodingKind::Length(ref mut remaining) => {
+                if len > 0 && len as u64 <= *remaining {
+                    *remaining -= len as u64;
+                    true
+                } else {
+                    false
+                }
+            }
+            TransferEncodingKind::Chunked(_) => false,
         }
     }
 

@@ -188,6 +188,10 @@ impl Logs {
             .beat
             .map_or(true, |b| b.elapsed() > self.orphan_after() / 2);
         if stale {
+            // The beat as others see it: taken before the registry write,
+            // which may wait for a slow group, so that this proxy never
+            // thinks itself fresher than the registry says.
+            let beat = Instant::now();
             let me = Owner {
                 id: self.owner,
                 from: s.oldest(),
@@ -195,22 +199,31 @@ impl Logs {
             };
             let (was, _) = set_owner(storage, ictx, self.owner, Some(me), |_| false)?;
             if was.is_none() && s.unmerged() > 0 {
-                // Silent too long (its merges failing), this proxy's logs
-                // were merged by another, which dropped them: start anew.
+                // Silent too long (its registry writes failing), this
+                // proxy's logs were merged by another, which dropped them.
+                // That one may have read them before the last records
+                // landed: all of them are logged again, in a new object
+                // (merging a record twice changes nothing, times order).
                 log::info!(
-                    "name index log of {}: merged by another proxy meanwhile",
-                    ictx.namespace
+                    "name index log of {}: merged by another proxy meanwhile; {} changes logged again",
+                    ictx.namespace,
+                    s.unmerged()
                 );
-                s.earlier.clear();
-                s.current.clear();
-                s.since = None;
+                let mut again: Vec<Record> = std::mem::take(&mut s.earlier)
+                    .into_iter()
+                    .flat_map(|(_, r)| r)
+                    .collect();
+                again.append(&mut s.current);
+                s.generation += 1;
+                s.closed = false;
+                s.current = again;
                 let me = Owner {
                     from: s.generation,
                     ..me
                 };
                 set_owner(storage, ictx, self.owner, Some(me), |_| false)?;
             }
-            s.beat = Some(Instant::now());
+            s.beat = Some(beat);
         }
         let mut log = LogObject {
             records: s.current.clone(),
@@ -316,13 +329,14 @@ impl Logs {
                 s.beat = None;
             } else {
                 s.since = Some(Instant::now());
+                let beat = Instant::now();
                 let me = Owner {
                     id: self.owner,
                     from: s.oldest(),
                     beat: now_ns(),
                 };
                 set_owner(storage, &ictx, self.owner, Some(me), |_| false)?;
-                s.beat = Some(Instant::now());
+                s.beat = Some(beat);
             }
         }
         for g in generations {

@@ -328,3 +328,32 @@ fn a_silent_proxys_log_is_listed_then_merged_by_another() {
     assert!(other.logs().overlay(s.as_ref(), &ctx).unwrap().is_empty());
     assert_eq!(other.stats().adopted, 3);
 }
+
+#[test]
+fn a_change_logged_after_another_proxy_took_the_log_over_is_not_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let ctx = Context::new("b", vec![1, 2]);
+    let slow = Index::new(s.clone(), 4);
+    let other = Index::new(s.clone(), 4);
+    slow.log(&ctx, vec![logs::Record::put(entry("p"))]).unwrap();
+    // The other proxy takes it for silent (its registry beat aged while a
+    // slow group held its writes up) and merges what its log holds now.
+    other.logs().set_orphan_after(std::time::Duration::ZERO);
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    assert_eq!(other.adopt_logs(&ctx).unwrap(), 1);
+    // The slow one, still fresh by its own clock, logs one more change,
+    // which the other never read; then it names itself again and finds
+    // its logs taken over.
+    slow.log(&ctx, vec![logs::Record::put(entry("q"))]).unwrap();
+    slow.logs().set_orphan_after(std::time::Duration::ZERO);
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    slow.log(&ctx, vec![logs::Record::put(entry("r"))]).unwrap();
+    let all = Query {
+        max_keys: 100,
+        ..Query::default()
+    };
+    assert_eq!(listed(&other, &ctx, &all), ["p", "q", "r"]);
+    slow.merge_logs(true);
+    assert_eq!(all_keys(&other, &ctx), ["p", "q", "r"]);
+}

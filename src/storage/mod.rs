@@ -263,6 +263,15 @@ pub trait Storage: Send + Sync + 'static {
         expected: &Version,
     ) -> Vec<GroupResult<ReplicaInfo>>;
 
+    /// Whether [`Storage::write_if`] takes any `expected` where the key is
+    /// absent (Elliptics). Then a compare-and-swap against a version known
+    /// from an earlier write is unsafe: on a primary that came back empty
+    /// it would overwrite what other processes wrote since, so
+    /// [`cas::update_known`] reads first.
+    fn write_if_takes_absent(&self) -> bool {
+        false
+    }
+
     /// Statistics of every backend the store knows.
     fn backend_stats(&self) -> Vec<BackendStat>;
 

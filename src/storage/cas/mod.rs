@@ -308,7 +308,10 @@ pub fn update_known<T>(
     };
     let pctx = one_group(ctx, primary);
     let mut cost = UpdateCost::default();
-    known = known.filter(|k| k.group == primary);
+    // Where an absent key takes any compare-and-swap, a primary that came
+    // back empty would take a write made from the known copy, stale if
+    // another process wrote since: read first there.
+    known = known.filter(|k| k.group == primary && !storage.write_if_takes_absent());
     let mut from_known = false;
     for attempt in 0..retry.attempts.max(1) {
         // A refused known copy is no contention: read at once.

@@ -46,6 +46,10 @@ impl Storage for EllipticsStore {
         cas::write_if(self, ctx, key, data, expected)
     }
 
+    fn write_if_takes_absent(&self) -> bool {
+        true
+    }
+
     /// Each read is a round trip to the node: 512 KiB reads gave the raw
     /// client about twice the rate of 256 KiB ones on a 64 MiB object
     /// (bench/get.sh ELL_CHUNKS, docs/object-path.md), for 2 MiB per download.

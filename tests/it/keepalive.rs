@@ -17,23 +17,7 @@ pub const STALL_BOUND_MS: f64 = 20.0;
 fn get_on(conn: &mut BufReader<TcpStream>, path: &str) -> (u16, Vec<u8>) {
     let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n");
     conn.get_mut().write_all(req.as_bytes()).unwrap();
-    let mut line = String::new();
-    conn.read_line(&mut line).unwrap();
-    let status: u16 = line.split(' ').nth(1).unwrap().parse().unwrap();
-    let mut len = 0usize;
-    loop {
-        line.clear();
-        conn.read_line(&mut line).unwrap();
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = l.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                len = v.trim().parse().unwrap();
-            }
-        }
-    }
+    let (status, len) = read_head(conn);
     let mut body = vec![0; len];
     conn.read_exact(&mut body).unwrap();
     (status, body)

@@ -185,3 +185,83 @@ fn without_the_primary_reads_answer_what_the_other_groups_hold() {
     // The primary alone: its error stands.
     assert!(read(&s, &Context::new("b", vec![1]), "k", 100).is_err());
 }
+
+/// The embedded store with Elliptics' compare-and-swap rule: a group where
+/// the key is absent takes any expected version.
+struct AbsentTakesAny(LocalStore);
+
+impl Storage for AbsentTakesAny {
+    fn write(
+        &self,
+        ctx: &Context,
+        key: &str,
+        offset: Option<u64>,
+        size: u64,
+    ) -> Result<Box<dyn crate::storage::ObjectWriter>, StorageError> {
+        self.0.write(ctx, key, offset, size)
+    }
+    fn open(
+        &self,
+        ctx: &Context,
+        key: &str,
+    ) -> Result<Box<dyn crate::storage::ObjectReader>, StorageError> {
+        self.0.open(ctx, key)
+    }
+    fn lookup(
+        &self,
+        ctx: &Context,
+        key: &str,
+    ) -> Vec<crate::storage::GroupResult<crate::storage::ReplicaInfo>> {
+        self.0.lookup(ctx, key)
+    }
+    fn remove(&self, ctx: &Context, key: &str) -> Vec<crate::storage::GroupResult<()>> {
+        self.0.remove(ctx, key)
+    }
+    fn write_if(
+        &self,
+        ctx: &Context,
+        key: &str,
+        data: &[u8],
+        expected: &Version,
+    ) -> Vec<crate::storage::GroupResult<crate::storage::ReplicaInfo>> {
+        ctx.groups
+            .iter()
+            .flat_map(|&g| {
+                let one = one_group(ctx, g);
+                let absent = self.0.lookup(&one, key)[0]
+                    .result
+                    .as_ref()
+                    .is_err_and(|e| e.is_not_found());
+                let expected = if absent { &Version::Absent } else { expected };
+                self.0.write_if(&one, key, data, expected)
+            })
+            .collect()
+    }
+    fn write_if_takes_absent(&self) -> bool {
+        true
+    }
+    fn backend_stats(&self) -> Vec<crate::storage::BackendStat> {
+        self.0.backend_stats()
+    }
+}
+
+#[test]
+fn a_primary_that_came_back_empty_takes_no_update_from_a_stale_known_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = AbsentTakesAny(store(dir.path(), &[1, 2]));
+    let ctx = Context::new("b", vec![1, 2]);
+    let r = Retry::default();
+    // This process writes and keeps its copy; another one writes after it.
+    let (_, _, known) = update_known(&s, &ctx, "k", 100, r, None, |p| Ok(add(p, 1))).unwrap();
+    update(&s, &ctx, "k", 100, r, |p| Ok(add(p, 3))).unwrap();
+    // The primary comes back empty (a replaced disk): only group 2 has [1, 3].
+    assert!(s.remove(&Context::new("b", vec![1]), "k")[0].result.is_ok());
+    // An update from the known copy ([1]) would be taken there and drop 3.
+    update_known(&s, &ctx, "k", 100, r, known, |p| Ok(add(p, 4))).unwrap();
+    for g in [1, 2] {
+        let got = read(&s, &Context::new("b", vec![g]), "k", 100)
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.payload, vec![1, 3, 4], "group {g}");
+    }
+}

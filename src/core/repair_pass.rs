@@ -97,13 +97,15 @@ impl Objects {
     }
 }
 
-/// Up to [`BATCH`] keys of `ctx`'s bucket from `start`.
+/// Up to [`BATCH`] keys of `ctx`'s bucket from `start`, as a listing
+/// sees them.
 fn next_keys(
     index: &crate::index::Index,
     ctx: &Context,
     start: &Start,
 ) -> Result<Vec<String>, StorageError> {
-    let mut scan = index.scan(ctx, start)?;
+    // Shards and logs: keys written since the last merge are checked too.
+    let mut scan = index.list(ctx, start)?;
     let mut keys = Vec::with_capacity(BATCH);
     while keys.len() < BATCH {
         match scan.next_entry()? {

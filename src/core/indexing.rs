@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use super::error::ObjectError;
 use super::pool::blocking;
-use super::Objects;
+use super::{Objects, Written};
 use crate::index::journal;
-use crate::index::logs::Record;
+use crate::index::logs::{Record, FLUSH_AFTER};
 use crate::index::pending::Change;
 use crate::index::Index;
 use crate::storage::{Context, StorageError};
@@ -73,6 +73,50 @@ impl Objects {
             }
             r => self.index_outcome(what, key, r),
         }
+    }
+
+    /// Runs `write` (an upload of `key` into the bucket of `ctx`) while the
+    /// intent of the write goes into this proxy's log (docs/index.md,
+    /// "Intents"), so that the two store writes overlap instead of
+    /// following each other; once the object is stored its entry replaces
+    /// the intent. When the intent could not be logged, or a merge took it
+    /// before the object was stored, the entry is recorded the usual way.
+    pub(super) async fn put_with_intent<E>(
+        &self,
+        index: Arc<Index>,
+        ctx: Context,
+        key: &str,
+        write: impl std::future::Future<Output = Result<Written, E>>,
+    ) -> Result<Written, E> {
+        let uploading = index.logs().uploading();
+        let intent = Record::intent(key);
+        let (i, c, r) = (index.clone(), ctx.clone(), intent.clone());
+        let logging = blocking(move || i.log(&c, vec![r]));
+        let started = std::time::Instant::now();
+        let write = async {
+            let w = write.await;
+            index.logs().note_upload(started.elapsed());
+            w
+        };
+        let (written, logged) = futures_util::future::join(write, logging).await;
+        drop(uploading);
+        let logged = match logged {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => note_unlogged(key, &e),
+            Err(e) => note_unlogged(key, &e),
+        };
+        // A failed write leaves its intent: a lookup resolves it.
+        let written = written?;
+        if let Some(entry) = super::index_entry(key, &written.results) {
+            let record = Record::put(entry.clone());
+            if logged && index.logs().settle(&ctx, &intent, Some(record)) {
+                schedule_flush(index);
+            } else {
+                let change = vec![(key.to_string(), Change::Put(entry))];
+                self.record(index, ctx, change, "write", key).await;
+            }
+        }
+        Ok(written)
     }
 
     /// Queues `changes` until the bucket's primary is back, in this proxy
@@ -191,4 +235,39 @@ impl Objects {
         }
         log::error!("name index not updated after the {what} of {key:?}: {err}");
     }
+}
+
+/// Logs why an intent was not logged (its write is then recorded the
+/// usual way); answers `false`.
+fn note_unlogged(key: &str, e: &dyn std::fmt::Display) -> bool {
+    log::debug!("name index: intent of {key:?} not logged: {e}");
+    false
+}
+
+/// Writes settled records once the logs have been idle for
+/// [`FLUSH_AFTER`] (at most one such task at a time), so that stored logs
+/// soon say what each write stored rather than that it was under way.
+fn schedule_flush(index: Arc<Index>) {
+    if !index.logs().schedule_flush() {
+        return;
+    }
+    actix_web::rt::spawn(async move {
+        loop {
+            actix_web::rt::time::sleep(FLUSH_AFTER).await;
+            match index.logs().unwritten(FLUSH_AFTER) {
+                Some(true) => {
+                    let i = index.clone();
+                    let _ = blocking(move || i.flush_logs(FLUSH_AFTER)).await;
+                }
+                Some(false) => continue,
+                None => {}
+            }
+            index.logs().flush_done();
+            // A record settled after the check and before the mark above
+            // found a flush scheduled: look again.
+            if index.logs().unwritten(FLUSH_AFTER).is_none() || !index.logs().schedule_flush() {
+                return;
+            }
+        }
+    });
 }

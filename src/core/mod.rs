@@ -253,7 +253,7 @@ impl Objects {
         S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     {
         let index_ctx = ctx.clone();
-        let written = write::put(
+        let write = write::put(
             &self.storage,
             &self.cluster,
             &self.publish,
@@ -262,10 +262,18 @@ impl Objects {
             offset,
             size,
             body,
-        )
-        .await?;
+        );
+        let index = self.index_of(&index_ctx);
+        if let (Some(index), None) = (&index, &describe) {
+            if !index.pending().waiting(&index_ctx) {
+                return self
+                    .put_with_intent(index.clone(), index_ctx, key, write)
+                    .await;
+            }
+        }
+        let written = write.await?;
         let results = &written.results;
-        if let Some(index) = self.index_of(&index_ctx) {
+        if let Some(index) = index {
             if let Some(mut entry) = index_entry(key, results) {
                 if let Some(describe) = describe {
                     describe(&mut entry);

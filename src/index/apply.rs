@@ -5,6 +5,7 @@
 use std::sync::atomic::Ordering;
 
 use super::batch::Op;
+use super::log_objects::resolve;
 use super::logs::{newest_per_key, Record};
 use super::shard::{encode, index_ctx, now_ns, Route};
 use super::{corrupt, marker_horizon, shard_key, Index, Step, MAX_HOPS};
@@ -36,6 +37,8 @@ impl Index {
                 key: k.clone(),
                 entry: None,
                 at,
+                check: false,
+                correction: false,
             })
             .collect();
         self.apply(bucket, records)
@@ -47,7 +50,7 @@ impl Index {
     /// counts. Answers how many entries were removed.
     pub fn apply(&self, bucket: &Context, records: Vec<Record>) -> Result<usize, StorageError> {
         let ictx = index_ctx(bucket);
-        let records = newest_per_key(records);
+        let records = resolve(self.storage.as_ref(), bucket, newest_per_key(records), true)?;
         let mut removed_total = 0;
         let mut i = 0;
         while i < records.len() {

@@ -128,6 +128,19 @@ impl<K: Hash + Eq + Clone, O: Clone, R> Batches<K, O, R> {
         max: usize,
         commit: impl Fn(&[O]) -> Result<Vec<R>, StorageError>,
     ) -> Result<R, StorageError> {
+        self.submit_lingering(shard, op, max, std::time::Duration::ZERO, commit)
+    }
+
+    /// [`Batches::submit`], where a caller that leads first waits `linger`
+    /// for more changes to join its batch.
+    pub fn submit_lingering(
+        &self,
+        shard: &K,
+        op: O,
+        max: usize,
+        linger: std::time::Duration,
+        commit: impl Fn(&[O]) -> Result<Vec<R>, StorageError>,
+    ) -> Result<R, StorageError> {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         let _counted = InFlight(&self.in_flight);
         let (tx, rx) = mpsc::channel();
@@ -137,6 +150,9 @@ impl<K: Hash + Eq + Clone, O: Clone, R> Batches<K, O, R> {
             q.pending.push_back(Waiter { op, reply: tx });
             !std::mem::replace(&mut q.leading, true)
         };
+        if lead && !linger.is_zero() {
+            std::thread::sleep(linger);
+        }
         loop {
             if lead {
                 // Our change is in this batch: what comes next is its outcome.

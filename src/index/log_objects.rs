@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::shard::{encode, now_ns, Entry};
+use crate::cluster::{consistency, tombstone};
 use crate::storage::cas::{self, Change, Retry};
 use crate::storage::{Context, Storage, StorageError};
 
@@ -25,6 +26,15 @@ pub struct Record {
     /// When a proxy recorded it (nanoseconds since the epoch, its clock).
     #[serde(rename = "t")]
     pub at: u64,
+    /// An *intent* (no entry): a write of the key was under way when this
+    /// was logged, so the key's entry is whatever the store holds, found by
+    /// a lookup when the record is read ([`resolve`]).
+    #[serde(rename = "c", default, skip_serializing_if = "std::ops::Not::not")]
+    pub check: bool,
+    /// This proxy's copy of a settled record written again (in memory
+    /// only: not counted as a change of its own).
+    #[serde(skip)]
+    pub correction: bool,
 }
 
 impl Record {
@@ -38,6 +48,8 @@ impl Record {
             key: entry.key.clone(),
             at: entry.recorded_ns,
             entry: Some(entry),
+            check: false,
+            correction: false,
         }
     }
 
@@ -47,8 +59,73 @@ impl Record {
             key: key.to_string(),
             entry: None,
             at: now_ns(),
+            check: false,
+            correction: false,
         }
     }
+
+    /// The intent of a write of `key` starting now, logged while the object
+    /// is written so that the two overlap (see [`Record::check`]).
+    pub fn intent(key: &str) -> Record {
+        Record {
+            check: true,
+            ..Record::remove(key)
+        }
+    }
+
+    /// The same change as `other`: same key, kind and time.
+    pub fn same(&self, other: &Record) -> bool {
+        self.key == other.key && self.at == other.at && self.check == other.check
+    }
+}
+
+/// `records` with each intent replaced by what the store holds of its key
+/// (tombstones applied), at the intent's time: the newest replica's entry,
+/// or a removal when every group answers that the key is absent. An intent
+/// no group could answer for fails the whole call when `strict` (a merge
+/// tries again later), else it is left out (a listing shows what the
+/// shards and other records say).
+pub fn resolve(
+    storage: &dyn Storage,
+    bucket: &Context,
+    records: Vec<Record>,
+    strict: bool,
+) -> Result<Vec<Record>, StorageError> {
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        if !r.check {
+            out.push(r);
+            continue;
+        }
+        let tomb = tombstone::find(storage, bucket, &r.key);
+        let mut found = storage.lookup(bucket, &r.key);
+        if let Some(e) = found
+            .iter()
+            .filter_map(|g| g.result.as_ref().err())
+            .find(|e| !e.is_not_found())
+            .filter(|_| found.iter().all(|g| g.result.is_err()))
+        {
+            if strict {
+                return Err(e.clone());
+            }
+            log::warn!(
+                "{}: intent of {:?} unresolved: {e}",
+                bucket.namespace,
+                r.key
+            );
+            continue;
+        }
+        tombstone::bury(tomb, &mut found);
+        out.push(match consistency::newest(&found) {
+            Some(info) => {
+                let mut entry = Entry::of_replica(&r.key, info);
+                entry.recorded_ns = r.at;
+                Record::put(entry)
+            }
+            None => Record { check: false, ..r },
+        });
+    }
+    Ok(out)
 }
 
 /// The proxies with records not merged yet, in `B/index/logs`.
@@ -245,5 +322,30 @@ mod tests {
         };
         assert_eq!(decode_registry(Some(&encode(&reg).unwrap())).unwrap(), reg);
         assert_eq!(decode_registry(None).unwrap(), Registry::default());
+    }
+
+    fn put(key: &str, at: u64) -> Record {
+        Record::put(Entry {
+            key: key.into(),
+            size: 1,
+            mtime_ns: at,
+            etag: "\"e\"".into(),
+            owner: None,
+            content_type: None,
+            recorded_ns: at,
+        })
+    }
+
+    #[test]
+    fn of_a_keys_records_the_newest_stays() {
+        let gone = Record {
+            key: "b".into(),
+            entry: None,
+            at: 20,
+            check: false,
+            correction: false,
+        };
+        let out = newest_per_key(vec![put("b", 10), put("a", 5), gone.clone(), put("a", 7)]);
+        assert_eq!(out, vec![put("a", 7), gone]);
     }
 }

@@ -17,7 +17,7 @@
 //! merges them.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -67,6 +67,13 @@ struct State {
     earlier: Vec<(u64, Vec<Record>)>,
     /// When the oldest record not merged was logged.
     since: Option<Instant>,
+    /// Settled records whose intents are in log objects no longer
+    /// rewritten (full or closed): the next write adds them.
+    corrections: Vec<Record>,
+    /// A settled record is not in a stored log object yet.
+    unwritten: bool,
+    /// When a log object was last written.
+    written_at: Option<Instant>,
 }
 
 impl State {
@@ -95,6 +102,38 @@ pub struct Logs {
     pub(super) logged: AtomicU64,
     pub(super) merged: AtomicU64,
     pub(super) adopted: AtomicU64,
+    /// Uploads under way whose intents go to these logs.
+    uploads: AtomicUsize,
+    /// Moving averages of how long an upload's object write and a log
+    /// write take (µs).
+    upload_us: AtomicU64,
+    log_us: AtomicU64,
+    /// A flush of settled records is scheduled ([`Logs::schedule_flush`]).
+    flushing: AtomicBool,
+}
+
+/// How long a bucket's log stays idle before its settled records are
+/// written on their own ([`Logs::flush_idle`]).
+pub const FLUSH_AFTER: Duration = Duration::from_millis(5);
+
+/// The longest a log write waits for more intents to share it.
+const MAX_LINGER: Duration = Duration::from_millis(2);
+
+/// `avg` moved an eighth of the way to `sample`.
+fn average(avg: &AtomicU64, sample: Duration) {
+    let x = sample.as_micros().min(u64::MAX as u128) as u64;
+    let old = avg.load(Ordering::Relaxed);
+    let new = if old == 0 { x } else { old - old / 8 + x / 8 };
+    avg.store(new, Ordering::Relaxed);
+}
+
+/// Counts an upload under way (see [`Logs::uploading`]) until dropped.
+pub struct Uploading<'a>(&'a AtomicUsize);
+
+impl Drop for Uploading<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Logs {
@@ -113,6 +152,10 @@ impl Logs {
             logged: AtomicU64::new(0),
             merged: AtomicU64::new(0),
             adopted: AtomicU64::new(0),
+            uploads: AtomicUsize::new(0),
+            upload_us: AtomicU64::new(0),
+            log_us: AtomicU64::new(0),
+            flushing: AtomicBool::new(false),
         }
     }
 }
@@ -122,6 +165,32 @@ impl Logs {
     pub fn set_orphan_after(&self, d: Duration) {
         self.orphan_after_ms
             .store(d.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Counts an upload under way until the answer is dropped: while
+    /// several are, a log write waits briefly for their intents to share it.
+    pub fn uploading(&self) -> Uploading<'_> {
+        self.uploads.fetch_add(1, Ordering::Relaxed);
+        Uploading(&self.uploads)
+    }
+
+    /// Notes how long an upload's object write took.
+    pub fn note_upload(&self, took: Duration) {
+        average(&self.upload_us, took);
+    }
+
+    /// How long a log write waits for more intents: while other uploads
+    /// are under way, as long as their object writes outlast a log write
+    /// (so the wait costs no upload time), at most [`MAX_LINGER`]; else not
+    /// at all.
+    fn linger(&self) -> Duration {
+        if self.uploads.load(Ordering::Relaxed) < 2 {
+            return Duration::ZERO;
+        }
+        let upload = self.upload_us.load(Ordering::Relaxed);
+        let log = self.log_us.load(Ordering::Relaxed);
+        let spare = Duration::from_micros(upload.saturating_sub(log) * 3 / 4);
+        spare.min(MAX_LINGER)
     }
 
     fn orphan_after(&self) -> Duration {
@@ -147,10 +216,112 @@ impl Logs {
     ) -> Result<(), StorageError> {
         let ictx = index_ctx(bucket);
         let id = (ictx.namespace.clone(), ictx.groups.clone());
-        self.batches.submit(&id, records, usize::MAX, |batch| {
-            self.write(storage, bucket, &ictx, &id, batch)?;
-            Ok(vec![(); batch.len()])
-        })
+        let linger = self.linger();
+        self.batches
+            .submit_lingering(&id, records, usize::MAX, linger, |batch| {
+                self.write(storage, bucket, &ictx, &id, batch)?;
+                Ok(vec![(); batch.len()])
+            })
+    }
+
+    /// Settles `intent`, logged by [`Logs::append`] while its write was
+    /// under way: replaced by `record` (the write's entry) in this proxy's
+    /// log as it rewrites and merges it, or dropped when the write failed
+    /// (`None`). The log objects already stored keep the intent, which
+    /// readers resolve by a lookup. Answers `false` when the intent is no
+    /// longer here (merged meanwhile, resolved by what the store held
+    /// then): the caller must log `record` itself.
+    pub fn settle(&self, bucket: &Context, intent: &Record, record: Option<Record>) -> bool {
+        let ictx = index_ctx(bucket);
+        let id = (ictx.namespace.clone(), ictx.groups.clone());
+        let Some((_, state)) = self.states.lock().get(&id).cloned() else {
+            return false;
+        };
+        let mut s = state.lock();
+        // The current object is rewritten with the next write unless that
+        // write starts a new one.
+        let rewritten = !s.closed && s.current.len() < self.per_object;
+        let State {
+            current,
+            earlier,
+            corrections,
+            unwritten,
+            ..
+        } = &mut *s;
+        // Newest first: an intent is settled soon after it is logged.
+        let logged = current.iter_mut().rev().map(|r| (r, rewritten)).chain(
+            earlier
+                .iter_mut()
+                .rev()
+                .flat_map(|(_, r)| r.iter_mut().rev().map(|r| (r, false))),
+        );
+        for (r, rewritten) in logged {
+            if r.same(intent) {
+                // A failed write's intent stays: a lookup resolves it.
+                if let Some(record) = record {
+                    if !rewritten {
+                        corrections.push(Record {
+                            correction: true,
+                            ..record.clone()
+                        });
+                    }
+                    *r = record;
+                    *unwritten = true;
+                    self.logged.fetch_add(1, Ordering::Relaxed);
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Marks a flush scheduled; `false` when one already was.
+    pub fn schedule_flush(&self) -> bool {
+        !self.flushing.swap(true, Ordering::AcqRel)
+    }
+
+    /// Marks the scheduled flush done.
+    pub fn flush_done(&self) {
+        self.flushing.store(false, Ordering::Release);
+    }
+
+    /// Whether settled records wait to be written ([`Logs::flush_idle`]):
+    /// `Some(true)` when a bucket's log has been idle for `idle`.
+    pub fn unwritten(&self, idle: Duration) -> Option<bool> {
+        let states: Vec<Arc<Mutex<State>>> = self
+            .states
+            .lock()
+            .values()
+            .map(|(_, s)| s.clone())
+            .collect();
+        let mut any = None;
+        for state in states {
+            let s = state.lock();
+            if s.unwritten {
+                let quiet = s.written_at.map_or(true, |t| t.elapsed() >= idle);
+                any = Some(any.unwrap_or(false) || quiet);
+            }
+        }
+        any
+    }
+
+    /// Writes the settled records of every bucket whose log has been idle
+    /// for `idle`, so that stored logs soon hold entries rather than
+    /// intents (which readers resolve by what the store holds then).
+    /// Blocking.
+    pub fn flush_idle(&self, storage: &dyn Storage, idle: Duration) {
+        let buckets: Vec<BucketLog> = self.states.lock().values().cloned().collect();
+        for (bucket, state) in buckets {
+            let due = {
+                let s = state.lock();
+                s.unwritten && s.written_at.map_or(true, |t| t.elapsed() >= idle)
+            };
+            if due {
+                if let Err(e) = self.append(storage, &bucket, Vec::new()) {
+                    log::debug!("name index log of {}: not flushed: {e}", bucket.namespace);
+                }
+            }
+        }
     }
 
     /// One write of the log object with `batch` added (the leader's step).
@@ -165,6 +336,10 @@ impl Logs {
         let state = self.state(id, bucket);
         let mut s = state.lock();
         let adding: usize = batch.iter().map(Vec::len).sum();
+        if adding == 0 && !s.unwritten {
+            // A flush that finds everything written (or merged) already.
+            return Ok(());
+        }
         if s.unmerged() + adding > MAX_UNMERGED {
             return Err(StorageError::new(
                 libc::EAGAIN,
@@ -225,13 +400,23 @@ impl Logs {
             }
             s.beat = Some(beat);
         }
+        let corrections = std::mem::take(&mut s.corrections);
         let mut log = LogObject {
             records: s.current.clone(),
         };
+        log.records.extend(corrections.iter().cloned());
         log.records.extend(batch.iter().flatten().cloned());
         let bytes = envelope(s.generation, &encode(&log)?);
         let key = log_key(self.owner, s.generation);
-        let results = write_small(storage, ictx, &key, &bytes)?;
+        let started = Instant::now();
+        let results = match write_small(storage, ictx, &key, &bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                s.corrections = corrections;
+                return Err(e);
+            }
+        };
+        average(&self.log_us, started.elapsed());
         self.writes.fetch_add(1, Ordering::Relaxed);
         self.bytes
             .fetch_add((bytes.len() * ictx.groups.len()) as u64, Ordering::Relaxed);
@@ -248,6 +433,7 @@ impl Logs {
         }
         if !held {
             // Nowhere: the same generation is written again next time.
+            s.corrections = corrections;
             return Err(
                 first_error.unwrap_or_else(|| StorageError::new(libc::EIO, "no group to log to"))
             );
@@ -256,8 +442,12 @@ impl Logs {
         // group may take, instead of past the end of what it holds.
         s.closed = first_error.is_some();
         s.current = log.records;
+        s.unwritten = false;
+        s.written_at = Some(Instant::now());
         s.since.get_or_insert_with(Instant::now);
-        self.logged.fetch_add(adding as u64, Ordering::Relaxed);
+        // Intents count once settled (`settle`): a failed write's never does.
+        let changes = batch.iter().flatten().filter(|r| !r.check).count();
+        self.logged.fetch_add(changes as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -316,11 +506,23 @@ impl Logs {
             let records: Vec<Record> = s.earlier.iter().flat_map(|(_, r)| r.clone()).collect();
             (generations, records)
         };
-        let n = records.len();
+        // Changes: not the intents a merge resolves (their writes, once
+        // stored, are logged again) nor this proxy's corrections.
+        let n = records.iter().filter(|r| !r.check && !r.correction).count();
+        let merged: std::collections::HashSet<(String, u64, bool)> = records
+            .iter()
+            .map(|r| (r.key.clone(), r.at, r.check))
+            .collect();
         index(bucket, records)?;
         {
             let mut s = state.lock();
             s.earlier.retain(|(g, _)| !generations.contains(g));
+            // Corrections of merged records need no writing any more.
+            s.corrections
+                .retain(|r| !merged.contains(&(r.key.clone(), r.at, r.check)));
+            if s.corrections.is_empty() && s.current.is_empty() {
+                s.unwritten = false;
+            }
             if s.unmerged() == 0 {
                 s.since = None;
                 // Nothing waits: the registry forgets this proxy until its
@@ -400,34 +602,5 @@ impl Logs {
         Ok(newest_per_key(
             all.into_iter().flat_map(|(_, _, r)| r).collect(),
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::index::shard::Entry;
-
-    fn put(key: &str, at: u64) -> Record {
-        Record::put(Entry {
-            key: key.into(),
-            size: 1,
-            mtime_ns: at,
-            etag: "\"e\"".into(),
-            owner: None,
-            content_type: None,
-            recorded_ns: at,
-        })
-    }
-
-    #[test]
-    fn of_a_keys_records_the_newest_stays() {
-        let gone = Record {
-            key: "b".into(),
-            entry: None,
-            at: 20,
-        };
-        let out = newest_per_key(vec![put("b", 10), put("a", 5), gone.clone(), put("a", 7)]);
-        assert_eq!(out, vec![put("a", 7), gone]);
     }
 }

@@ -142,6 +142,12 @@ impl Index {
         self.logs.append(self.storage.as_ref(), bucket, records)
     }
 
+    /// Writes the settled records of logs idle for `idle` (see
+    /// [`logs::Logs::flush_idle`]). Blocking.
+    pub fn flush_logs(&self, idle: std::time::Duration) {
+        self.logs.flush_idle(self.storage.as_ref(), idle)
+    }
+
     /// Merges what waited long enough in this proxy's logs (`all`: all of
     /// it) into the shards; answers the records merged. Blocking.
     pub fn merge_logs(&self, all: bool) -> usize {

@@ -3,6 +3,7 @@
 //! shards: of a key's changes, the newest wins by its time, whether it is
 //! in a shard (entry or removal marker) or in a log.
 
+use super::log_objects::resolve;
 use super::logs::Record;
 use super::page::{EntrySource, Start};
 use super::scan::Item;
@@ -24,6 +25,7 @@ impl Index {
                 Start::From(k) => r.key.as_str() >= k.as_str(),
             })
             .collect();
+        let records = resolve(self.storage.as_ref(), bucket, records, false)?;
         Ok(Listing::new(self.scan(bucket, start)?, records))
     }
 }

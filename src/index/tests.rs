@@ -283,6 +283,8 @@ fn changes_through_two_proxies_end_as_their_times_say() {
         key: k.into(),
         entry: None,
         at: t,
+        check: false,
+        correction: false,
     };
     b.log(&ctx, vec![gone("x", t + 20), gone("y", t + 20)])
         .unwrap();
@@ -356,4 +358,74 @@ fn a_change_logged_after_another_proxy_took_the_log_over_is_not_lost() {
     assert_eq!(listed(&other, &ctx, &all), ["p", "q", "r"]);
     slow.merge_logs(true);
     assert_eq!(all_keys(&other, &ctx), ["p", "q", "r"]);
+}
+
+#[test]
+fn an_intent_is_listed_as_the_store_holds_its_key_then_settled() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let ctx = Context::new("b", vec![1, 2]);
+    let all = Query {
+        max_keys: 100,
+        ..Query::default()
+    };
+    let a = Index::new(s.clone(), 4);
+    let b = Index::new(s.clone(), 4);
+    let intent = logs::Record::intent("k");
+    a.log(&ctx, vec![intent.clone()]).unwrap();
+    // Logged before the object is stored: nothing to list yet.
+    assert!(listed(&b, &ctx, &all).is_empty());
+    crate::storage::write_small(s.as_ref(), &ctx, "k", b"abcd").unwrap();
+    let mut s_page = b.list(&ctx, &Query::default().start()).unwrap();
+    let p = page(&mut s_page, &all).unwrap();
+    assert_eq!(p.contents.len(), 1);
+    assert_eq!((p.contents[0].key.as_str(), p.contents[0].size), ("k", 4));
+    // The write's own entry replaces the intent and is what gets merged.
+    let mine = logs::Record::put(Entry {
+        size: 4,
+        etag: "\"mine\"".into(),
+        ..entry("k")
+    });
+    assert!(a.logs().settle(&ctx, &intent, Some(mine)));
+    assert_eq!(a.merge_logs(true), 1);
+    let mut sc = b.scan(&ctx, &Start::From(String::new())).unwrap();
+    let e = sc.next_entry().unwrap().unwrap();
+    assert_eq!((e.key.as_str(), e.etag.as_str()), ("k", "\"mine\""));
+    // Merged meanwhile: the writer is told to record its entry itself.
+    let late = logs::Record::intent("late");
+    a.log(&ctx, vec![late.clone()]).unwrap();
+    // An intent merged unsettled is no change of its own (its write, once
+    // stored, is logged again): counted neither logged nor merged.
+    assert_eq!(a.merge_logs(true), 0);
+    let st = a.stats();
+    assert_eq!((st.logged, st.merged), (1, 1));
+    assert!(!a.logs().settle(&ctx, &late, None));
+    assert_eq!(
+        all_keys(&b, &ctx),
+        ["k"],
+        "an intent without an object merges as nothing"
+    );
+}
+
+#[test]
+fn the_intents_of_a_proxy_killed_mid_write_merge_as_the_store_holds_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let ctx = Context::new("b", vec![1, 2]);
+    {
+        let gone = Index::new(s.clone(), 4);
+        for k in ["stored", "never"] {
+            gone.log(&ctx, vec![logs::Record::intent(k)]).unwrap();
+        }
+        crate::storage::write_small(s.as_ref(), &ctx, "stored", b"xyz").unwrap();
+        // Killed before settling either.
+    }
+    let other = Index::new(s.clone(), 4);
+    other.logs().set_orphan_after(std::time::Duration::ZERO);
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    assert_eq!(other.adopt_logs(&ctx).unwrap(), 2);
+    let mut sc = other.scan(&ctx, &Start::From(String::new())).unwrap();
+    let e = sc.next_entry().unwrap().unwrap();
+    assert_eq!((e.key.as_str(), e.size), ("stored", 3));
+    assert!(sc.next_entry().unwrap().is_none());
 }

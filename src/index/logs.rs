@@ -46,34 +46,36 @@ const MERGE_AFTER: Duration = Duration::from_secs(1);
 /// configured (`proxy.index-log-orphan-after`).
 pub const DEFAULT_ORPHAN_AFTER: Duration = Duration::from_secs(60);
 /// A bucket's log as one proxy keeps it: index namespace and groups.
-type LogId = (String, Vec<GroupId>);
+pub(super) type LogId = (String, Vec<GroupId>);
 
 /// A bucket (its context) and what this proxy knows of its log there.
-type BucketLog = (Context, Arc<Mutex<State>>);
+pub(super) type BucketLog = (Context, Arc<Mutex<State>>);
 
 /// What this proxy knows of its log of one bucket.
 #[derive(Debug, Default)]
-struct State {
+pub(super) struct State {
     /// When the registry last named this proxy for the bucket (`None`: it
     /// does not, nothing waits).
-    beat: Option<Instant>,
+    pub(super) beat: Option<Instant>,
     /// The generation written last, and its records.
-    generation: u64,
-    current: Vec<Record>,
+    pub(super) generation: u64,
+    pub(super) current: Vec<Record>,
     /// `current`'s object takes no more records (full, merged, or a group
     /// missed a write of it).
-    closed: bool,
+    pub(super) closed: bool,
     /// Earlier generations not merged yet.
-    earlier: Vec<(u64, Vec<Record>)>,
+    pub(super) earlier: Vec<(u64, Vec<Record>)>,
     /// When the oldest record not merged was logged.
-    since: Option<Instant>,
+    pub(super) since: Option<Instant>,
     /// Settled records whose intents are in log objects no longer
     /// rewritten (full or closed): the next write adds them.
-    corrections: Vec<Record>,
+    pub(super) corrections: Vec<Record>,
     /// A settled record is not in a stored log object yet.
-    unwritten: bool,
+    pub(super) unwritten: bool,
     /// When a log object was last written.
-    written_at: Option<Instant>,
+    pub(super) written_at: Option<Instant>,
+    /// Generations a merge is applying now (from its copy of them).
+    pub(super) merging: Vec<u64>,
 }
 
 impl State {
@@ -89,10 +91,10 @@ impl State {
 
 /// The logs of this proxy, one per bucket written through it.
 pub struct Logs {
-    owner: u64,
-    per_object: usize,
+    pub(super) owner: u64,
+    pub(super) per_object: usize,
     /// Per bucket written through this proxy: its context and log.
-    states: Mutex<HashMap<LogId, BucketLog>>,
+    pub(super) states: Mutex<HashMap<LogId, BucketLog>>,
     batches: Batches<LogId, Vec<Record>, ()>,
     orphan_after_ms: AtomicU64,
     /// Log objects written and their bytes (all groups), records logged,
@@ -103,37 +105,21 @@ pub struct Logs {
     pub(super) merged: AtomicU64,
     pub(super) adopted: AtomicU64,
     /// Uploads under way whose intents go to these logs.
-    uploads: AtomicUsize,
+    pub(super) uploads: AtomicUsize,
     /// Moving averages of how long an upload's object write and a log
     /// write take (µs).
-    upload_us: AtomicU64,
-    log_us: AtomicU64,
+    pub(super) upload_us: AtomicU64,
+    pub(super) log_us: AtomicU64,
     /// A flush of settled records is scheduled ([`Logs::schedule_flush`]).
-    flushing: AtomicBool,
+    pub(super) flushing: AtomicBool,
 }
 
-/// How long a bucket's log stays idle before its settled records are
-/// written on their own ([`Logs::flush_idle`]).
-pub const FLUSH_AFTER: Duration = Duration::from_millis(5);
-
-/// The longest a log write waits for more intents to share it.
-const MAX_LINGER: Duration = Duration::from_millis(2);
-
 /// `avg` moved an eighth of the way to `sample`.
-fn average(avg: &AtomicU64, sample: Duration) {
+pub(super) fn average(avg: &AtomicU64, sample: Duration) {
     let x = sample.as_micros().min(u64::MAX as u128) as u64;
     let old = avg.load(Ordering::Relaxed);
     let new = if old == 0 { x } else { old - old / 8 + x / 8 };
     avg.store(new, Ordering::Relaxed);
-}
-
-/// Counts an upload under way (see [`Logs::uploading`]) until dropped.
-pub struct Uploading<'a>(&'a AtomicUsize);
-
-impl Drop for Uploading<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 impl Logs {
@@ -167,32 +153,6 @@ impl Logs {
             .store(d.as_millis() as u64, Ordering::Relaxed);
     }
 
-    /// Counts an upload under way until the answer is dropped: while
-    /// several are, a log write waits briefly for their intents to share it.
-    pub fn uploading(&self) -> Uploading<'_> {
-        self.uploads.fetch_add(1, Ordering::Relaxed);
-        Uploading(&self.uploads)
-    }
-
-    /// Notes how long an upload's object write took.
-    pub fn note_upload(&self, took: Duration) {
-        average(&self.upload_us, took);
-    }
-
-    /// How long a log write waits for more intents: while other uploads
-    /// are under way, as long as their object writes outlast a log write
-    /// (so the wait costs no upload time), at most [`MAX_LINGER`]; else not
-    /// at all.
-    fn linger(&self) -> Duration {
-        if self.uploads.load(Ordering::Relaxed) < 2 {
-            return Duration::ZERO;
-        }
-        let upload = self.upload_us.load(Ordering::Relaxed);
-        let log = self.log_us.load(Ordering::Relaxed);
-        let spare = Duration::from_micros(upload.saturating_sub(log) * 3 / 4);
-        spare.min(MAX_LINGER)
-    }
-
     fn orphan_after(&self) -> Duration {
         Duration::from_millis(self.orphan_after_ms.load(Ordering::Relaxed))
     }
@@ -222,106 +182,6 @@ impl Logs {
                 self.write(storage, bucket, &ictx, &id, batch)?;
                 Ok(vec![(); batch.len()])
             })
-    }
-
-    /// Settles `intent`, logged by [`Logs::append`] while its write was
-    /// under way: replaced by `record` (the write's entry) in this proxy's
-    /// log as it rewrites and merges it, or dropped when the write failed
-    /// (`None`). The log objects already stored keep the intent, which
-    /// readers resolve by a lookup. Answers `false` when the intent is no
-    /// longer here (merged meanwhile, resolved by what the store held
-    /// then): the caller must log `record` itself.
-    pub fn settle(&self, bucket: &Context, intent: &Record, record: Option<Record>) -> bool {
-        let ictx = index_ctx(bucket);
-        let id = (ictx.namespace.clone(), ictx.groups.clone());
-        let Some((_, state)) = self.states.lock().get(&id).cloned() else {
-            return false;
-        };
-        let mut s = state.lock();
-        // The current object is rewritten with the next write unless that
-        // write starts a new one.
-        let rewritten = !s.closed && s.current.len() < self.per_object;
-        let State {
-            current,
-            earlier,
-            corrections,
-            unwritten,
-            ..
-        } = &mut *s;
-        // Newest first: an intent is settled soon after it is logged.
-        let logged = current.iter_mut().rev().map(|r| (r, rewritten)).chain(
-            earlier
-                .iter_mut()
-                .rev()
-                .flat_map(|(_, r)| r.iter_mut().rev().map(|r| (r, false))),
-        );
-        for (r, rewritten) in logged {
-            if r.same(intent) {
-                // A failed write's intent stays: a lookup resolves it.
-                if let Some(record) = record {
-                    if !rewritten {
-                        corrections.push(Record {
-                            correction: true,
-                            ..record.clone()
-                        });
-                    }
-                    *r = record;
-                    *unwritten = true;
-                    self.logged.fetch_add(1, Ordering::Relaxed);
-                }
-                return true;
-            }
-        }
-        false
-    }
-
-    /// Marks a flush scheduled; `false` when one already was.
-    pub fn schedule_flush(&self) -> bool {
-        !self.flushing.swap(true, Ordering::AcqRel)
-    }
-
-    /// Marks the scheduled flush done.
-    pub fn flush_done(&self) {
-        self.flushing.store(false, Ordering::Release);
-    }
-
-    /// Whether settled records wait to be written ([`Logs::flush_idle`]):
-    /// `Some(true)` when a bucket's log has been idle for `idle`.
-    pub fn unwritten(&self, idle: Duration) -> Option<bool> {
-        let states: Vec<Arc<Mutex<State>>> = self
-            .states
-            .lock()
-            .values()
-            .map(|(_, s)| s.clone())
-            .collect();
-        let mut any = None;
-        for state in states {
-            let s = state.lock();
-            if s.unwritten {
-                let quiet = s.written_at.map_or(true, |t| t.elapsed() >= idle);
-                any = Some(any.unwrap_or(false) || quiet);
-            }
-        }
-        any
-    }
-
-    /// Writes the settled records of every bucket whose log has been idle
-    /// for `idle`, so that stored logs soon hold entries rather than
-    /// intents (which readers resolve by what the store holds then).
-    /// Blocking.
-    pub fn flush_idle(&self, storage: &dyn Storage, idle: Duration) {
-        let buckets: Vec<BucketLog> = self.states.lock().values().cloned().collect();
-        for (bucket, state) in buckets {
-            let due = {
-                let s = state.lock();
-                s.unwritten && s.written_at.map_or(true, |t| t.elapsed() >= idle)
-            };
-            if due {
-                if let Err(e) = self.append(storage, &bucket, Vec::new()) {
-                    log::debug!("name index log of {}: not flushed: {e}", bucket.namespace);
-                }
-            }
-        }
     }
 
     /// One write of the log object with `batch` added (the leader's step).
@@ -504,6 +364,7 @@ impl Logs {
             }
             let generations: Vec<u64> = s.earlier.iter().map(|(g, _)| *g).collect();
             let records: Vec<Record> = s.earlier.iter().flat_map(|(_, r)| r.clone()).collect();
+            s.merging = generations.clone();
             (generations, records)
         };
         // Changes: not the intents a merge resolves (their writes, once
@@ -513,7 +374,9 @@ impl Logs {
             .iter()
             .map(|r| (r.key.clone(), r.at, r.check))
             .collect();
-        index(bucket, records)?;
+        let applied = index(bucket, records);
+        state.lock().merging.clear();
+        applied?;
         {
             let mut s = state.lock();
             s.earlier.retain(|(g, _)| !generations.contains(g));

@@ -21,6 +21,7 @@
 mod apply;
 pub mod batch;
 pub mod check;
+pub mod intents;
 pub mod journal;
 mod log_objects;
 pub mod logs;

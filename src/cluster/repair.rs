@@ -151,6 +151,45 @@ impl RepairJob {
             ),
             Err(e) => log::warn!("recover: {ns}/{key}: groups {stale:?}: {e}"),
         }
+        self.undo_if_deleted(source, stale);
+    }
+
+    /// After a copy: when the key was deleted while it ran (the source
+    /// replica is gone, or a tombstone buries it), removes the copies that
+    /// are still the source's version, so that the copy brings no
+    /// acknowledged delete back.
+    fn undo_if_deleted(&self, source: &ReplicaInfo, copied: &[GroupId]) {
+        let one = |g: GroupId| Context::new(self.namespace.clone(), vec![g]);
+        let gone = self
+            .storage
+            .lookup(&one(source.group), &self.key)
+            .iter()
+            .all(|r| r.result.as_ref().is_err_and(|e| e.is_not_found()));
+        let tomb = tombstone::find(self.storage.as_ref(), &self.ctx(), &self.key);
+        if !gone && !tombstone::buries(tomb, source) {
+            return;
+        }
+        let mut removed = Vec::new();
+        for &g in copied {
+            let ours = self
+                .storage
+                .lookup(&one(g), &self.key)
+                .iter()
+                .any(|r| r.result.as_ref().is_ok_and(|i| !i.differs_from(source)));
+            if ours {
+                let ok = self
+                    .storage
+                    .remove(&one(g), &self.key)
+                    .iter()
+                    .all(|r| r.result.is_ok());
+                removed.push((g, ok));
+            }
+        }
+        log::info!(
+            "recover: {}/{}: deleted while copied: copies removed (group, done) {removed:?}",
+            self.namespace,
+            self.key
+        );
     }
 }
 

@@ -110,7 +110,7 @@ impl Objects {
         let written = written?;
         if let Some(entry) = super::index_entry(key, &written.results) {
             let record = Record::put(entry.clone());
-            if logged && index.logs().settle(&ctx, &intent, Some(record)) {
+            if logged && index.logs().settle(&ctx, &intent, record) {
                 schedule_flush(index);
             } else {
                 let change = vec![(key.to_string(), Change::Put(entry))];

@@ -59,12 +59,12 @@ impl Logs {
 
     /// Settles `intent`, logged by [`Logs::append`] while its write was
     /// under way: replaced by `record` (the write's entry) in this proxy's
-    /// log as it rewrites and merges it, or dropped when the write failed
-    /// (`None`). The log objects already stored keep the intent, which
-    /// readers resolve by a lookup. Answers `false` when the intent is no
-    /// longer here (merged meanwhile, resolved by what the store held
-    /// then): the caller must log `record` itself.
-    pub fn settle(&self, bucket: &Context, intent: &Record, record: Option<Record>) -> bool {
+    /// log as it rewrites and merges it. The log objects already stored
+    /// keep the intent, which readers resolve by a lookup (as they do the
+    /// intent of a failed write, never settled). Answers `false` when the
+    /// intent is no longer here (merged meanwhile, resolved by what the
+    /// store held then): the caller must log `record` itself.
+    pub fn settle(&self, bucket: &Context, intent: &Record, record: Record) -> bool {
         let ictx = index_ctx(bucket);
         let id = (ictx.namespace.clone(), ictx.groups.clone());
         let Some((_, state)) = self.states.lock().get(&id).cloned() else {
@@ -96,18 +96,15 @@ impl Logs {
             }));
         for (r, rewritten, in_merge) in logged {
             if r.same(intent) {
-                // A failed write's intent stays: a lookup resolves it.
-                if let Some(record) = record {
-                    if !rewritten {
-                        corrections.push(Record {
-                            correction: !in_merge,
-                            ..record.clone()
-                        });
-                    }
-                    *r = record;
-                    *unwritten = true;
-                    self.logged.fetch_add(1, Ordering::Relaxed);
+                if !rewritten {
+                    corrections.push(Record {
+                        correction: !in_merge,
+                        ..record.clone()
+                    });
                 }
+                *r = record;
+                *unwritten = true;
+                self.logged.fetch_add(1, Ordering::Relaxed);
                 return true;
             }
         }
@@ -137,8 +134,7 @@ impl Logs {
         for state in states {
             let s = state.lock();
             if s.unwritten {
-                let quiet = s.written_at.map_or(true, |t| t.elapsed() >= idle);
-                any = Some(any.unwrap_or(false) || quiet);
+                any = Some(any.unwrap_or(false) || s.flush_due(idle));
             }
         }
         any
@@ -151,15 +147,20 @@ impl Logs {
     pub fn flush_idle(&self, storage: &dyn Storage, idle: Duration) {
         let buckets: Vec<BucketLog> = self.states.lock().values().cloned().collect();
         for (bucket, state) in buckets {
-            let due = {
-                let s = state.lock();
-                s.unwritten && s.written_at.map_or(true, |t| t.elapsed() >= idle)
-            };
+            let due = state.lock().flush_due(idle);
             if due {
                 if let Err(e) = self.append(storage, &bucket, Vec::new()) {
                     log::debug!("name index log of {}: not flushed: {e}", bucket.namespace);
                 }
             }
         }
+    }
+}
+
+impl State {
+    /// Settled records wait to be written and the log has been idle for
+    /// `idle`.
+    fn flush_due(&self, idle: Duration) -> bool {
+        self.unwritten && self.written_at.map_or(true, |t| t.elapsed() >= idle)
     }
 }

@@ -386,7 +386,7 @@ fn an_intent_is_listed_as_the_store_holds_its_key_then_settled() {
         etag: "\"mine\"".into(),
         ..entry("k")
     });
-    assert!(a.logs().settle(&ctx, &intent, Some(mine)));
+    assert!(a.logs().settle(&ctx, &intent, mine));
     assert_eq!(a.merge_logs(true), 1);
     let mut sc = b.scan(&ctx, &Start::From(String::new())).unwrap();
     let e = sc.next_entry().unwrap().unwrap();
@@ -399,7 +399,9 @@ fn an_intent_is_listed_as_the_store_holds_its_key_then_settled() {
     assert_eq!(a.merge_logs(true), 0);
     let st = a.stats();
     assert_eq!((st.logged, st.merged), (1, 1));
-    assert!(!a.logs().settle(&ctx, &late, None));
+    assert!(!a
+        .logs()
+        .settle(&ctx, &late, logs::Record::put(entry("late"))));
     assert_eq!(
         all_keys(&b, &ctx),
         ["k"],

@@ -62,6 +62,30 @@ impl RepairJob {
         Context::new(self.namespace.clone(), self.groups.clone())
     }
 
+    fn one(&self, group: GroupId) -> Context {
+        Context::new(self.namespace.clone(), vec![group])
+    }
+
+    /// Removes the key from each of `groups` whose replica, looked up right
+    /// before, matches `doomed`; answers (group, removal succeeded) per
+    /// removal made.
+    fn remove_where(
+        &self,
+        groups: &[GroupId],
+        doomed: impl Fn(&ReplicaInfo) -> bool,
+    ) -> Vec<(GroupId, bool)> {
+        let mut removed = Vec::new();
+        for &group in groups {
+            let ctx = self.one(group);
+            let lookup = self.storage.lookup(&ctx, &self.key);
+            if lookup.iter().any(|r| r.result.as_ref().is_ok_and(&doomed)) {
+                let done = self.storage.remove(&ctx, &self.key);
+                removed.push((group, done.iter().all(|r| r.result.is_ok())));
+            }
+        }
+        removed
+    }
+
     /// Completes a delete that `groups` missed (their replica is older than
     /// the key's tombstone).
     ///
@@ -77,23 +101,7 @@ impl RepairJob {
             return;
         }
         let tomb = tombstone::find(self.storage.as_ref(), &self.ctx(), &self.key);
-        let mut removed = Vec::new();
-        for &group in groups {
-            let ctx = Context::new(self.namespace.clone(), vec![group]);
-            let still_buried = self
-                .storage
-                .lookup(&ctx, &self.key)
-                .iter()
-                .any(|r| r.result.as_ref().is_ok_and(|i| tombstone::buries(tomb, i)));
-            if still_buried {
-                let ok = self
-                    .storage
-                    .remove(&ctx, &self.key)
-                    .iter()
-                    .all(|r| r.result.is_ok());
-                removed.push((group, ok));
-            }
-        }
+        let removed = self.remove_where(groups, |i| tombstone::buries(tomb, i));
         log::info!(
             "recover: {}/{}: removed deleted replicas (group, done) {removed:?} of {groups:?}",
             self.namespace,
@@ -159,32 +167,16 @@ impl RepairJob {
     /// are still the source's version, so that the copy brings no
     /// acknowledged delete back.
     fn undo_if_deleted(&self, source: &ReplicaInfo, copied: &[GroupId]) {
-        let one = |g: GroupId| Context::new(self.namespace.clone(), vec![g]);
         let gone = self
             .storage
-            .lookup(&one(source.group), &self.key)
+            .lookup(&self.one(source.group), &self.key)
             .iter()
             .all(|r| r.result.as_ref().is_err_and(|e| e.is_not_found()));
         let tomb = tombstone::find(self.storage.as_ref(), &self.ctx(), &self.key);
         if !gone && !tombstone::buries(tomb, source) {
             return;
         }
-        let mut removed = Vec::new();
-        for &g in copied {
-            let ours = self
-                .storage
-                .lookup(&one(g), &self.key)
-                .iter()
-                .any(|r| r.result.as_ref().is_ok_and(|i| !i.differs_from(source)));
-            if ours {
-                let ok = self
-                    .storage
-                    .remove(&one(g), &self.key)
-                    .iter()
-                    .all(|r| r.result.is_ok());
-                removed.push((g, ok));
-            }
-        }
+        let removed = self.remove_where(copied, |i| !i.differs_from(source));
         log::info!(
             "recover: {}/{}: deleted while copied: copies removed (group, done) {removed:?}",
             self.namespace,
@@ -327,5 +319,33 @@ mod tests {
         assert!(tombstone::write(s.as_ref(), &all, "k"));
         job(s.clone()).remove_buried(&[1, 2, 3]);
         assert!((1..=3).all(|g| in_group(s.as_ref(), g).is_none()));
+    }
+
+    #[test]
+    fn a_copy_of_a_key_deleted_meanwhile_is_removed_and_a_newer_write_spared() {
+        let dir = tempfile::tempdir().unwrap();
+        let s: Arc<dyn Storage> = Arc::new(tombstone::tests::store(dir.path()));
+        let all = Context::new("b", vec![1, 2, 3]);
+        let one = |g| Context::new("b", vec![g]);
+        let tick = || std::thread::sleep(Duration::from_millis(5));
+        write_small(s.as_ref(), &one(1), "k", b"source").unwrap();
+        let lookup = s.lookup(&one(1), "k");
+        let source = lookup[0].result.as_ref().unwrap().clone();
+        let j = job(s.clone());
+        j.recover(&source, &[2, 3]);
+        assert!((1..=3).all(|g| in_group(s.as_ref(), g).as_deref() == Some(&b"source"[..])));
+        // Still there: the copies stay.
+        j.undo_if_deleted(&source, &[2, 3]);
+        assert!((2..=3).all(|g| in_group(s.as_ref(), g).is_some()));
+        // A delete that reached only the source's group while the copy ran,
+        // then a client's new write to group 3.
+        tick();
+        s.remove(&one(1), "k");
+        assert!(tombstone::write(s.as_ref(), &all, "k"));
+        tick();
+        write_small(s.as_ref(), &one(3), "k", b"newer").unwrap();
+        j.undo_if_deleted(&source, &[2, 3]);
+        assert_eq!(in_group(s.as_ref(), 2), None, "the copy is undone");
+        assert_eq!(in_group(s.as_ref(), 3).as_deref(), Some(&b"newer"[..]));
     }
 }

@@ -115,6 +115,28 @@ pub fn bury(
     buried
 }
 
+/// The newest replica of `key` no tombstone buries: `Ok(None)` when every
+/// group says absent or holds only deleted data; `Err` when no group
+/// answered with a live replica and one at least did not answer, as then
+/// a group out of reach may hold the only live replica and what the store
+/// holds cannot be told now.
+pub fn newest_live(
+    storage: &dyn Storage,
+    ctx: &Context,
+    key: &str,
+) -> Result<Option<ReplicaInfo>, crate::storage::StorageError> {
+    let tomb = find(storage, ctx, key);
+    let mut found = storage.lookup(ctx, key);
+    bury(tomb, &mut found);
+    if found.iter().all(|g| g.result.is_err()) {
+        let failed = found.iter().filter_map(|g| g.result.as_ref().err());
+        if let Some(e) = failed.clone().find(|e| !e.is_not_found()) {
+            return Err(e.clone());
+        }
+    }
+    Ok(super::consistency::newest(&found).cloned())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -165,5 +187,28 @@ pub(crate) mod tests {
         assert!(found[0].result.is_ok());
         // A bucket of one group has no replica to come back.
         assert!(find(&s, &Context::new("b", vec![2]), "k").is_none());
+    }
+
+    #[test]
+    fn newest_live_tells_absent_from_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        // Group 9 is out of reach (the store has no such group).
+        let (both, reachable) = (Context::new("b", vec![1, 9]), Context::new("b", vec![1, 2]));
+        assert!(
+            newest_live(&s, &both, "k").is_err(),
+            "absent in 1, 9 unknown"
+        );
+        assert_eq!(newest_live(&s, &reachable, "k").unwrap(), None);
+        write_small(&s, &Context::new("b", vec![1]), "k", b"v").unwrap();
+        let live = newest_live(&s, &both, "k").unwrap().unwrap();
+        assert_eq!((live.group, live.size), (1, 1));
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(write(&s, &reachable, "k"));
+        assert_eq!(newest_live(&s, &reachable, "k").unwrap(), None, "buried");
+        assert!(
+            newest_live(&s, &both, "k").is_err(),
+            "buried in 1, 9 unknown"
+        );
     }
 }

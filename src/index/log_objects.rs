@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::shard::{encode, now_ns, Entry};
-use crate::cluster::{consistency, tombstone};
+use crate::cluster::tombstone;
 use crate::storage::cas::{self, Change, Retry};
 use crate::storage::{Context, Storage, StorageError};
 
@@ -97,28 +97,21 @@ pub fn resolve(
             out.push(r);
             continue;
         }
-        let tomb = tombstone::find(storage, bucket, &r.key);
-        let mut found = storage.lookup(bucket, &r.key);
-        if let Some(e) = found
-            .iter()
-            .filter_map(|g| g.result.as_ref().err())
-            .find(|e| !e.is_not_found())
-            .filter(|_| found.iter().all(|g| g.result.is_err()))
-        {
-            if strict {
-                return Err(e.clone());
+        let newest = match tombstone::newest_live(storage, bucket, &r.key) {
+            Ok(n) => n,
+            Err(e) if strict => return Err(e),
+            Err(e) => {
+                log::warn!(
+                    "{}: intent of {:?} unresolved: {e}",
+                    bucket.namespace,
+                    r.key
+                );
+                continue;
             }
-            log::warn!(
-                "{}: intent of {:?} unresolved: {e}",
-                bucket.namespace,
-                r.key
-            );
-            continue;
-        }
-        tombstone::bury(tomb, &mut found);
-        out.push(match consistency::newest(&found) {
+        };
+        out.push(match newest {
             Some(info) => {
-                let mut entry = Entry::of_replica(&r.key, info);
+                let mut entry = Entry::of_replica(&r.key, &info);
                 entry.recorded_ns = r.at;
                 Record::put(entry)
             }

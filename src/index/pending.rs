@@ -17,7 +17,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 
 use super::shard::Entry;
-use crate::cluster::{consistency, tombstone};
+use crate::cluster::tombstone;
 use crate::storage::{Context, Storage, StorageError};
 
 /// What a replay needs of the name index (the index implements it; the
@@ -219,23 +219,17 @@ pub(super) fn apply(
 /// whose object was written again since is superseded, one whose object
 /// is gone (deleted, or buried by its tombstone) becomes a removal; a
 /// removal of a key written again since is superseded. `Some(None)`:
-/// nothing to write; `None`: the object cannot be looked up now.
+/// nothing to write; `None`: the object cannot be looked up now (no group
+/// answered for it: one out of reach may hold the only replica, as when
+/// the write that queued the change missed the primary).
 fn current(
     storage: &dyn Storage,
     ctx: &Context,
     key: &str,
     change: Change,
 ) -> Option<Option<Change>> {
-    let tomb = tombstone::find(storage, ctx, key);
-    let mut found = storage.lookup(ctx, key);
-    if found
-        .iter()
-        .all(|r| r.result.as_ref().is_err_and(|e| !e.is_not_found()))
-    {
-        return None;
-    }
-    tombstone::bury(tomb, &mut found);
-    let newest = consistency::newest(&found)
+    let newest = tombstone::newest_live(storage, ctx, key)
+        .ok()?
         .map(|n| u64::try_from(crate::time::since_epoch(n.mtime).as_nanos()).unwrap_or(u64::MAX));
     Some(match (change, newest) {
         (Change::Remove, None) => Some(Change::Remove),

@@ -7,7 +7,10 @@
 #     object files from disk (sendfile);
 #   * Elliptics (when ELLIPTICS_PREFIX or /opt/elliptics has dnet_ioserv):
 #     the proxy on a loopback dnet_ioserv against the raw client reading the
-#     same objects in a tight loop (examples/raw_read.rs, no HTTP).
+#     same objects in a tight loop (examples/raw_read.rs, no HTTP), and
+#     against the Go Backrunner on the same node when it is installed
+#     (GO_BACKRUNNER, default /opt/backrunner-go/bin/backrunner, built by
+#     hand from bioothod/backrunner: not in this repository).
 #
 #   bench/get.sh                          # 4 KiB and 64 MiB, 1/64/256 connections
 #   DURATION=3 DURATION_BIG=8 CONNS="1 64" bench/get.sh  # a quicker run
@@ -36,6 +39,7 @@ ROUNDS=${ROUNDS:-2}
 STORES=${STORES:-"local elliptics"}
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/br-get.XXXXXX")}
 ELL=${ELLIPTICS_PREFIX:-/opt/elliptics}
+GO_BACKRUNNER=${GO_BACKRUNNER:-/opt/backrunner-go/bin/backrunner}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pids=()
@@ -191,21 +195,37 @@ EOF
   target/release/bmeta -config "$WORK/ell.json" -upload "$WORK/buckets.json" >/dev/null
   start_proxy target/release/backrunner "$WORK/ell.json"
   wait_http "http://127.0.0.1:$EPORT/ping/"
+  GO=
+  if [ -x "$GO_BACKRUNNER" ]; then
+    GO=$(free_port)
+    cat >"$WORK/go.json" <<EOF
+{"elliptics": {"log-file": "/dev/null", "log-level": "error", "metadata-groups": [1],
+   "remote": ["127.0.0.1:$IPORT:2"]},
+ "proxy": {"address": "127.0.0.1:$GO", "idle-timeout": 60}}
+EOF
+    "$GO_BACKRUNNER" -config "$WORK/go.json" -buckets "$WORK/buckets.txt" >>"$WORK/go.log" 2>&1 &
+    pids+=($!)
+    wait_http "http://127.0.0.1:$GO/ping/"
+  fi
 
   echo
-  echo "Elliptics (loopback dnet_ioserv, one eblob backend)"
+  echo "Elliptics (loopback dnet_ioserv, one eblob backend${GO:+; Go Backrunner $GO_BACKRUNNER})"
   echo
-  echo "| object | conns | proxy over HTTP | raw client (FFI reads, no HTTP) | proxy / raw |"
-  echo "|---|---|---|---|---|"
+  echo "| object | conns | proxy over HTTP | raw client (FFI reads, no HTTP) | proxy / raw | Go Backrunner | proxy / Go |"
+  echo "|---|---|---|---|---|---|---|"
   for size in $SIZES; do
     head -c "$size" /dev/urandom >"$WORK/obj-$size"
     curl -sf -o /dev/null -X POST --data-binary "@$WORK/obj-$size" "http://127.0.0.1:$EPORT/upload/b/obj-$size"
     for c in $CONNS; do
-      best="0 -1 0 INVALID"; raw_best="0 -1 INVALID"
+      best="0 -1 0 INVALID"; raw_best="0 -1 INVALID"; go_best="0 -1 0 INVALID"
       d=$DURATION; [ "$size" -gt 1048576 ] && d=$DURATION_BIG
       for r in $(seq "$ROUNDS"); do
         a=$(run_wrk "http://127.0.0.1:$EPORT/get/b/obj-$size" "$c")
         usable "$a" && [ "$(mbs "$a")" -gt "$(mbs "$best")" ] && best=$a
+        if [ -n "$GO" ]; then
+          g=$(run_wrk "http://127.0.0.1:$GO/get/b/obj-$size" "$c")
+          usable "$g" && [ "$(mbs "$g")" -gt "$(mbs "$go_best")" ] && go_best=$g
+        fi
         settle; before=$(load1)
         raw=$(target/release/examples/raw_read "$WORK/ell.json" b "obj-$size" "$c" "$d")
         after=$(load1); v=$(verdict "$before" "$after")
@@ -213,15 +233,24 @@ EOF
         raw="$raw $v"
         usable "$raw" && [ "$(mbs "$raw")" -gt "$(mbs "$raw_best")" ] && raw_best=$raw
       done
-      python3 - "$(human "$size")" "$c" "$best" "$raw_best" "$(mark "$best" "$raw_best")" <<'PY'
+      python3 - "$(human "$size")" "$c" "$best" "$raw_best" "$(mark "$best" "$raw_best")" "${GO:+$go_best}" <<'PY'
 import sys
-label, c, a, raw, mark = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split(), sys.argv[5]
+label, c, a, raw, mark, go = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split(), sys.argv[5], sys.argv[6].split()
 ra, ma, pa = map(float, a[:3]); rr, mr = map(float, raw[:2])
 if ma < 0 or mr < 0:
-    print(f"| {label} | {c} | INVALID: no run at load <= 1.5 | | |")
+    print(f"| {label} | {c} | INVALID: no run at load <= 1.5 | | | | |")
     sys.exit()
-ratio = ra / rr if label.startswith("4") else ma / mr
-print(f"| {label} | {c} | {ra:.0f} req/s, {ma:.0f} MB/s, p99 {pa:.2f} ms | {rr:.0f} req/s, {mr:.0f} MB/s | {ratio:.2f}{mark} |")
+small = label.startswith("4")
+ratio = ra / rr if small else ma / mr
+go_cells = "not installed | |"
+if go:
+    rg, mg, pg = map(float, go[:3])
+    if mg < 0:
+        go_cells = "INVALID | |"
+    else:
+        go_ratio = ra / rg if small else ma / mg
+        go_cells = f"{rg:.0f} req/s, {mg:.0f} MB/s, p99 {pg:.2f} ms | {go_ratio:.2f}"
+print(f"| {label} | {c} | {ra:.0f} req/s, {ma:.0f} MB/s, p99 {pa:.2f} ms | {rr:.0f} req/s, {mr:.0f} MB/s | {ratio:.2f}{mark} | {go_cells} |")
 PY
     done
   done

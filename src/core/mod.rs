@@ -252,6 +252,32 @@ impl Objects {
         E: From<ObjectError>,
         S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     {
+        let nothing = |_: Vec<GroupResult<ReplicaInfo>>| async {};
+        let put = self.put_then(ctx, key, offset, size, body, describe, nothing);
+        put.await.map(|(written, ())| written)
+    }
+
+    /// [`Self::put`], then `then` given the committed write's results, run
+    /// while the write's index entry is recorded rather than after it: the
+    /// caller's own store of what it keeps about the write (S3's metadata
+    /// sidecar), under the key's publish lock like the entry.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn put_then<E, S, T, F, Fut>(
+        &self,
+        ctx: Context,
+        key: &str,
+        offset: Option<u64>,
+        size: u64,
+        body: S,
+        describe: Option<Describe>,
+        then: F,
+    ) -> Result<(Written, T), E>
+    where
+        E: From<ObjectError>,
+        S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+        F: FnOnce(Vec<GroupResult<ReplicaInfo>>) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
         let index_ctx = ctx.clone();
         let write = write::put(
             &self.storage,
@@ -266,23 +292,27 @@ impl Objects {
         let index = self.index_of(&index_ctx);
         if let (Some(index), None) = (&index, &describe) {
             if !index.pending().waiting(&index_ctx) {
-                return self
-                    .put_with_intent(index.clone(), index_ctx, key, write)
-                    .await;
+                let put = self.put_with_intent(index.clone(), index_ctx, key, write);
+                let written = put.await?;
+                let t = then(written.results.clone()).await;
+                return Ok((written, t));
             }
         }
         let written = write.await?;
-        let results = &written.results;
-        if let Some(index) = index {
-            if let Some(mut entry) = index_entry(key, results) {
+        let entry = index
+            .as_ref()
+            .and_then(|_| index_entry(key, &written.results));
+        let record = async {
+            if let (Some(index), Some(mut entry)) = (index, entry) {
                 if let Some(describe) = describe {
                     describe(&mut entry);
                 }
                 let change = vec![(key.to_string(), Change::Put(entry))];
                 self.record(index, index_ctx, change, "write", key).await;
             }
-        }
-        Ok(written)
+        };
+        let (_, t) = futures_util::future::join(record, then(written.results.clone())).await;
+        Ok((written, t))
     }
 
     /// Refuses, before any byte is read, an upload of `size` bytes at

@@ -40,6 +40,7 @@ use crate::s3::sign::chunked::{self, Decoder};
 use crate::s3::sign::chunksig::{ChunkSigner, SIGNED_PAYLOAD, SIGNED_PAYLOAD_TRAILER};
 use crate::s3::sign::digest::BodyDigest;
 use crate::s3::S3Req;
+use crate::storage::{GroupResult, ReplicaInfo};
 use meta::ObjectMeta;
 
 /// Largest single PUT, as S3 (5 GiB).
@@ -293,9 +294,30 @@ pub async fn put(
         e.owner = owner;
         e.content_type = content_type;
     });
-    let put = objects.put(ctx.clone(), key, None, size, body, Some(describe));
-    let results = match put.await {
-        Ok(r) => r,
+    // The sidecar is stored while the index entry is recorded.
+    let sidecar = |results: Vec<GroupResult<ReplicaInfo>>| {
+        let ctx = ctx.clone();
+        async move {
+            let md5 = md5
+                .get()
+                .ok_or_else(|| S3Error::internal("the body ended without its digest"))?;
+            let etag = format!("\"{}\"", hex(&md5));
+            stored.checksum = sum.borrow_mut().take();
+            // The reply names the checksum only when the request declared one.
+            let answered = stored.checksum.clone().filter(|_| declared.is_some());
+            meta::write(
+                objects,
+                &ctx,
+                key,
+                &stored.stored(size, etag.clone(), &results),
+            )
+            .await?;
+            Ok::<_, S3Error>((etag, answered))
+        }
+    };
+    let put = objects.put_then(ctx.clone(), key, None, size, body, Some(describe), sidecar);
+    let (etag, answered) = match put.await {
+        Ok((_written, stored)) => stored?,
         // Elliptics answers a zero-length write with ENOENT.
         Err(e) if size == 0 && e.code == S3ErrorCode::NoSuchKey => {
             return Err(S3Error::new(
@@ -308,20 +330,6 @@ pub async fn put(
         }
         Err(e) => return Err(e),
     };
-    let md5 = md5
-        .get()
-        .ok_or_else(|| S3Error::internal("the body ended without its digest"))?;
-    let etag = format!("\"{}\"", hex(&md5));
-    stored.checksum = sum.borrow_mut().take();
-    // The reply names the checksum only when the request declared one.
-    let answered = stored.checksum.clone().filter(|_| declared.is_some());
-    meta::write(
-        objects,
-        &ctx,
-        key,
-        &stored.stored(size, etag.clone(), &results),
-    )
-    .await?;
     let mut resp = HttpResponse::Ok();
     resp.insert_header((ETAG, etag));
     if let Some(c) = &answered {

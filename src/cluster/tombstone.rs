@@ -129,8 +129,8 @@ pub fn newest_live(
     let mut found = storage.lookup(ctx, key);
     bury(tomb, &mut found);
     if found.iter().all(|g| g.result.is_err()) {
-        let failed = found.iter().filter_map(|g| g.result.as_ref().err());
-        if let Some(e) = failed.clone().find(|e| !e.is_not_found()) {
+        let mut failed = found.iter().filter_map(|g| g.result.as_ref().err());
+        if let Some(e) = failed.find(|e| !e.is_not_found()) {
             return Err(e.clone());
         }
     }

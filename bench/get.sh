@@ -16,6 +16,7 @@
 #   DURATION=3 DURATION_BIG=8 CONNS="1 64" bench/get.sh  # a quicker run
 #   STORES=local bench/get.sh             # skip Elliptics
 #   NGROUPS=2 STORES=local bench/get.sh   # the bucket in 2 groups (default 1)
+#   ELL_BIN=DIR/backrunner STORES=elliptics bench/get.sh  # another build
 #   ELL_CHUNKS="65536 262144 1048576" bench/get.sh   # also: raw Elliptics
 #                                         # 64 MiB reads by chunk size
 #
@@ -182,6 +183,8 @@ if [[ " $STORES " == *" elliptics "* ]]; then
   fi
   export ELLIPTICS_PREFIX=$ELL
   cargo build --release --quiet --features elliptics --bins --examples
+  # ELL_BIN=path: that build of the proxy (with the elliptics feature).
+  ELL_BIN=${ELL_BIN:-target/release/backrunner}
   EPORT=$(free_port)
   mkdir -p "$WORK/ell"
   ioserv_start "$WORK/ell" 1
@@ -193,7 +196,7 @@ if [[ " $STORES " == *" elliptics "* ]]; then
  "proxy": {"address": "127.0.0.1:$EPORT", "idle-timeout": 60}}
 EOF
   target/release/bmeta -config "$WORK/ell.json" -upload "$WORK/buckets.json" >/dev/null
-  start_proxy target/release/backrunner "$WORK/ell.json"
+  start_proxy "$ELL_BIN" "$WORK/ell.json"
   wait_http "http://127.0.0.1:$EPORT/ping/"
   GO=
   if [ -x "$GO_BACKRUNNER" ]; then

@@ -159,6 +159,39 @@ void report_lookup(const lookup_result_entry &r, ell_entry_cb cb, void *priv)
 	cb(priv, &e);
 }
 
+// Reads try the groups in order and stop at the first answer. The groups
+// are passed explicitly: the overload without them reorders them (node
+// flags mix_states/randomize_states, ioflag mix_states), and a reader must
+// stay on the replica it looked up. Failures are delivered too
+// (filters::all), so a group answering -EILSEQ (its checksum failed and the
+// next group served) is seen and counted.
+async_read_result start_read(ell_session *s, const char *k, size_t key_len, uint64_t offset, uint64_t size)
+{
+	session rs = s->s.clone();
+	rs.set_filter(filters::all);
+	return rs.read_data(make_key(k, key_len), rs.get_groups(), offset, size);
+}
+
+void report_read(const read_result_entry &r, ell_entry_cb cb, void *priv)
+{
+	ell_entry e;
+	std::string addr, msg;
+	fill_common(e, r, addr, msg);
+	data_pointer file;
+	if (e.status == 0 && r.is_valid()) {
+		const dnet_io_attr *io = r.io_attribute();
+		file = r.file();
+		e.data = (const uint8_t *)file.data();
+		e.data_len = file.size();
+		e.total_size = io ? io->total_size : 0;
+		if (io) {
+			e.mtime_sec = io->timestamp.tsec;
+			e.mtime_nsec = io->timestamp.tnsec;
+		}
+	}
+	cb(priv, &e);
+}
+
 } // namespace
 
 extern "C" {
@@ -293,35 +326,41 @@ int ell_read(ell_session *s, const char *k, size_t key_len, uint64_t offset, uin
 		ell_entry_cb cb, void *priv, ell_error *err)
 {
 	return guarded(err, [&]() {
-		// Reads try the groups in order and stop at the first answer. The
-		// groups are passed explicitly: the overload without them reorders
-		// them (node flags mix_states/randomize_states, ioflag mix_states),
-		// and a reader must stay on the replica it looked up. Failures are
-		// delivered too (filters::all), so a group answering -EILSEQ (its
-		// checksum failed and the next group served) is seen and counted.
-		session rs = s->s.clone();
-		rs.set_filter(filters::all);
-		async_read_result res = rs.read_data(make_key(k, key_len), rs.get_groups(), offset, size);
+		async_read_result res = start_read(s, k, key_len, offset, size);
 		res.wait();
-		for (const auto &r : res.get()) {
-			ell_entry e;
-			std::string addr, msg;
-			fill_common(e, r, addr, msg);
-			data_pointer file;
-			if (e.status == 0 && r.is_valid()) {
-				const dnet_io_attr *io = r.io_attribute();
-				file = r.file();
-				e.data = (const uint8_t *)file.data();
-				e.data_len = file.size();
-				e.total_size = io ? io->total_size : 0;
-				if (io) {
-					e.mtime_sec = io->timestamp.tsec;
-					e.mtime_nsec = io->timestamp.tnsec;
-				}
-			}
-			cb(priv, &e);
-		}
+		for (const auto &r : res.get())
+			report_read(r, cb, priv);
 		return finish(res.error(), err);
+	});
+}
+
+int ell_read_start(ell_session *s, const char *k, size_t key_len, uint64_t offset, uint64_t size,
+		ell_entry_cb cb, ell_done_cb done, void *priv, ell_error *err)
+{
+	return guarded(err, [&]() {
+		async_read_result res = start_read(s, k, key_len, offset, size);
+		// The handlers run on the client's threads: nothing may escape them.
+		res.connect(
+			[cb, priv](const read_result_entry &r) {
+				try {
+					report_read(r, cb, priv);
+				} catch (...) {
+				}
+			},
+			[done, priv](const error_info &info) {
+				int code = 0;
+				std::string msg;
+				try {
+					if (info) {
+						code = info.code() < 0 ? info.code() : -EIO;
+						msg = info.message();
+					}
+				} catch (...) {
+					code = -ENOMEM;
+				}
+				done(priv, code, msg.c_str());
+			});
+		return 0;
 	});
 }
 

@@ -90,6 +90,9 @@ typedef struct ell_entry {
 
 typedef void (*ell_entry_cb)(void *priv, const ell_entry *entry);
 
+/* End of a started command: 0 or a negative errno, with its message. */
+typedef void (*ell_done_cb)(void *priv, int code, const char *message);
+
 /* One backend's status, from backend status or control replies. */
 typedef struct ell_backend_status {
 	const char *address;
@@ -154,6 +157,13 @@ int ell_write_cas(ell_session *s, const char *key, size_t key_len, const void *d
 /* Reads `size` bytes (0 = to the end) at `offset`, trying the session's groups in order. */
 int ell_read(ell_session *s, const char *key, size_t key_len, uint64_t offset, uint64_t size,
 		ell_entry_cb cb, void *priv, ell_error *err);
+/* ell_read without waiting: returns once the command is sent. `cb` gets
+ * each reply and then `done` the command's own outcome, once, both on a
+ * client thread and never at the same time. Returns 0 when started (`done`
+ * will be called, also when the node goes away first); otherwise an error,
+ * and neither callback is called. */
+int ell_read_start(ell_session *s, const char *key, size_t key_len, uint64_t offset, uint64_t size,
+		ell_entry_cb cb, ell_done_cb done, void *priv, ell_error *err);
 /* Looks the key up in every group of the session at once. */
 int ell_lookup(ell_session *s, const char *key, size_t key_len, ell_entry_cb cb, void *priv, ell_error *err);
 int ell_remove(ell_session *s, const char *key, size_t key_len, ell_entry_cb cb, void *priv, ell_error *err);

@@ -156,7 +156,8 @@ impl Objects {
     }
 
     /// Opens `key` for reading: the replicas not being defragmented and the
-    /// fastest first. One blocking-pool hop, which also reads the first chunk
+    /// fastest first. One blocking-pool hop (none on a store that answers
+    /// reads as futures, nor from the page cache), which also reads the first chunk
     /// when `opts.prefetch_from` says where the body will start; the key's
     /// tombstone is looked up in another hop at the same time, and a
     /// replica it buries (deleted while its node was away) is never
@@ -170,11 +171,15 @@ impl Objects {
         let groups = ctx.groups.clone();
         ctx.groups = self.cluster.read_order(&groups);
         let prefetch = opts.prefetch_from;
-        // Both hops are skipped when the store serves them from memory.
+        // Both hops are skipped when the store serves them from memory, and
+        // the open's when the store answers the read as a future.
         let open_in = |ctx: Context| {
             let (storage, k) = (self.storage.clone(), key.to_string());
             let s = self.storage.clone();
             async move {
+                if let Some(started) = read::open_started(s.as_ref(), &ctx, &k, prefetch) {
+                    return started.await;
+                }
                 cached_or_blocking(s.as_ref(), move || {
                     read::open(storage.as_ref(), &ctx, &k, prefetch)
                 })

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use super::error::ObjectError;
 use super::pool::blocking;
-use crate::storage::{Context, ObjectReader, ReplicaInfo, Storage, StorageError};
+use crate::storage::{Context, ObjectReader, ReplicaInfo, StartedRead, Storage, StorageError};
 
 /// Chunks read ahead of the socket: a download holds at most this many
 /// chunks in the channel, one being read and one being written, so
@@ -88,6 +88,35 @@ pub(super) fn open(
         first,
         reader,
         chunk,
+    })
+}
+
+/// [`open`] with a prefetch, awaited without a blocking hop when the store
+/// can start the read and answer it as a future (Elliptics); `None` when it
+/// can't, and [`open`] goes to the blocking pool.
+pub(super) fn open_started(
+    storage: &dyn Storage,
+    ctx: &Context,
+    key: &str,
+    prefetch: Option<u64>,
+) -> Option<impl std::future::Future<Output = Result<Result<OpenObject, StorageError>, ObjectError>>>
+{
+    let at = prefetch?;
+    let chunk = storage.read_chunk().max(1);
+    let opening = storage.start_open_read(ctx, key, at, chunk)?;
+    let namespace = ctx.namespace.clone();
+    Some(async move {
+        let opened = match opening.await {
+            StartedRead::Done(r) => r,
+            StartedRead::Then(rest) => blocking(rest).await?,
+        };
+        Ok(opened.map(|(reader, first)| OpenObject {
+            namespace,
+            info: reader.info().clone(),
+            first: Some((at, first)),
+            reader,
+            chunk,
+        }))
     })
 }
 

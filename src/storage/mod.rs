@@ -2,7 +2,10 @@
 //! Elliptics session, implemented by the embedded local store and (with the
 //! `elliptics` feature) by the Elliptics client.
 //!
-//! Every call blocks; the HTTP layer runs them on the blocking pool.
+//! Every call blocks, and the core runs it on the blocking pool, except
+//! reads a store can make without waiting (the embedded store's page cache:
+//! [`Storage::without_waiting`]) or answer as a future (Elliptics:
+//! [`Storage::start_open_read`]).
 
 pub mod backend;
 pub mod cas;
@@ -14,6 +17,8 @@ mod open;
 pub mod replicas;
 pub mod suspect;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -187,7 +192,23 @@ pub trait ObjectReader: Send {
     }
 }
 
-/// Storage as the proxy sees it. All methods block.
+/// What [`Storage::open_read`] answers: the reader and the bytes read.
+pub type OpenedRead = Result<(Box<dyn ObjectReader>, Bytes), StorageError>;
+
+/// A read started by [`Storage::start_open_read`].
+pub type OpeningRead = Pin<Box<dyn Future<Output = StartedRead> + Send>>;
+
+/// How a started read ended.
+pub enum StartedRead {
+    /// Its outcome.
+    Done(OpenedRead),
+    /// The reply needs storage work that waits (a lookup, a read of another
+    /// replica): run this where waiting is allowed.
+    Then(Box<dyn FnOnce() -> OpenedRead + Send>),
+}
+
+/// Storage as the proxy sees it. Every method blocks but
+/// [`Storage::start_open_read`].
 pub trait Storage: Send + Sync + 'static {
     /// Starts writing `size` bytes of `key` in every group of `ctx`.
     /// `offset` `None`: the bytes replace the object. `Some(n)` (a partial
@@ -223,6 +244,21 @@ pub trait Storage: Send + Sync + 'static {
         len: usize,
     ) -> Result<(Box<dyn ObjectReader>, Bytes), StorageError> {
         open_then_read(self, ctx, key, at, len)
+    }
+
+    /// [`Storage::open_read`] without blocking, for a store whose client
+    /// answers by callback: the future waits for the reply with no thread
+    /// parked on it. `None`: this store can't (or not for this read); call
+    /// `open_read` where waiting is allowed.
+    fn start_open_read(
+        &self,
+        ctx: &Context,
+        key: &str,
+        at: u64,
+        len: usize,
+    ) -> Option<OpeningRead> {
+        let _ = (ctx, key, at, len);
+        None
     }
 
     /// Runs `f`, which only reads this store, on the calling thread if it
@@ -327,7 +363,7 @@ pub fn open_then_read<S: Storage + ?Sized>(
     key: &str,
     at: u64,
     len: usize,
-) -> Result<(Box<dyn ObjectReader>, Bytes), StorageError> {
+) -> OpenedRead {
     let mut reader = storage.open(ctx, key)?;
     let size = reader.info().size;
     let data = if at < size {

@@ -20,12 +20,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use parking_lot::Mutex;
 
 use super::{
     BackendCommand, BackendStat, Context, DefragOutcome, GroupId, GroupResult, ObjectReader,
-    ObjectWriter, ReplicaInfo, Storage, StorageError, Version,
+    ObjectWriter, OpenedRead, OpeningRead, ReplicaInfo, StartedRead, Storage, StorageError,
+    Version,
 };
 
 /// How long a group that timed out is skipped at most without a
@@ -195,16 +195,21 @@ impl SkipSuspects {
     /// Marks the group of a one-group open that timed out (an open of
     /// several groups answers one error for all: which one hung is unknown).
     fn note_open<T>(&self, ctx: &Context, r: &Result<T, StorageError>) {
-        if let ([group], Err(e)) = (ctx.groups.as_slice(), r) {
-            let result: Result<(), StorageError> = Err(e.clone());
-            self.suspects.note(
-                ctx.timeout,
-                &[GroupResult {
-                    group: *group,
-                    result,
-                }],
-            );
-        }
+        note_open(&self.suspects, ctx, r)
+    }
+}
+
+/// [`SkipSuspects::note_open`] for work that outlives the call.
+fn note_open<T>(suspects: &Suspects, ctx: &Context, r: &Result<T, StorageError>) {
+    if let ([group], Err(e)) = (ctx.groups.as_slice(), r) {
+        let result: Result<(), StorageError> = Err(e.clone());
+        suspects.note(
+            ctx.timeout,
+            &[GroupResult {
+                group: *group,
+                result,
+            }],
+        );
     }
 }
 
@@ -257,17 +262,37 @@ impl Storage for SkipSuspects {
         r
     }
 
-    fn open_read(
+    fn open_read(&self, ctx: &Context, key: &str, at: u64, len: usize) -> OpenedRead {
+        let live = self.live(ctx)?;
+        let r = self.inner.open_read(&live, key, at, len);
+        self.note_open(&live, &r);
+        r
+    }
+
+    fn start_open_read(
         &self,
         ctx: &Context,
         key: &str,
         at: u64,
         len: usize,
-    ) -> Result<(Box<dyn ObjectReader>, Bytes), StorageError> {
-        let live = self.live(ctx)?;
-        let r = self.inner.open_read(&live, key, at, len);
-        self.note_open(&live, &r);
-        r
+    ) -> Option<OpeningRead> {
+        // Without a live group, `open_read` answers the error.
+        let live = self.live(ctx).ok()?;
+        let opening = self.inner.start_open_read(&live, key, at, len)?;
+        let suspects = self.suspects.clone();
+        Some(Box::pin(async move {
+            match opening.await {
+                StartedRead::Done(r) => {
+                    note_open(&suspects, &live, &r);
+                    StartedRead::Done(r)
+                }
+                StartedRead::Then(rest) => StartedRead::Then(Box::new(move || {
+                    let r = rest();
+                    note_open(&suspects, &live, &r);
+                    r
+                })),
+            }
+        }))
     }
 
     fn without_waiting(&self, f: &mut dyn FnMut()) -> bool {

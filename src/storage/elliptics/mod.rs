@@ -17,12 +17,11 @@ use store::{per_group, replica};
 
 use std::time::Instant;
 
-use bytes::Bytes;
-
 use self::ffi::{BackendOp, Entry};
 use crate::storage::{
     BackendCommand, BackendStat, Context, DefragOutcome, DefragState, GroupId, GroupResult,
-    ObjectReader, ObjectWriter, ReplicaInfo, Storage, StorageError, Version,
+    ObjectReader, ObjectWriter, OpenedRead, OpeningRead, ReplicaInfo, Storage, StorageError,
+    Version,
 };
 
 impl Storage for EllipticsStore {
@@ -58,18 +57,23 @@ impl Storage for EllipticsStore {
     }
 
     fn open(&self, ctx: &Context, key: &str) -> Result<Box<dyn ObjectReader>, StorageError> {
-        Ok(Box::new(self.reader(ctx, key)?))
+        Ok(Box::new(self.reads().reader(ctx, key)?))
     }
 
     /// From the start of an object, one read command (see [`read`]).
-    fn open_read(
+    fn open_read(&self, ctx: &Context, key: &str, at: u64, len: usize) -> OpenedRead {
+        read::open_first(self, ctx, key, at, len)
+    }
+
+    /// [`Storage::open_read`] from the start, awaiting the client's reply.
+    fn start_open_read(
         &self,
         ctx: &Context,
         key: &str,
         at: u64,
         len: usize,
-    ) -> Result<(Box<dyn ObjectReader>, Bytes), StorageError> {
-        read::open_first(self, ctx, key, at, len)
+    ) -> Option<OpeningRead> {
+        read::start_open_first(self, ctx, key, at, len)
     }
 
     fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>> {

@@ -1,11 +1,18 @@
 //! Reads from Elliptics: the replica found first, chunk by chunk, with
 //! failover to replicas of the same version on a checksum error.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
-use super::ffi::{Entry, Session};
-use super::store::{hex, per_group, replica, ChecksumErrors, EllipticsStore, IO_FLAGS_NOCSUM};
-use crate::storage::{Context, GroupId, ObjectReader, ReplicaInfo, Replicas, StorageError};
+use super::ffi::{Entry, Node, Replies, Session};
+use super::store::{
+    hex, per_group, replica, session_on, ChecksumErrors, EllipticsStore, IO_FLAGS_NOCSUM,
+};
+use crate::storage::{
+    Context, GroupId, ObjectReader, OpenedRead, OpeningRead, ReplicaInfo, Replicas, StartedRead,
+    StorageError,
+};
 
 /// The context of a read: the server checks every read against its
 /// checksums (-EILSEQ on a mismatch), and no flag may turn that off.
@@ -15,10 +22,32 @@ fn read_context(ctx: &Context) -> Context {
     rctx
 }
 
+/// What reads need of the store, cheap to clone into work that runs on
+/// another thread after a started read's reply.
+#[derive(Clone)]
+pub(super) struct Reads {
+    node: Arc<Node>,
+    checksum_errors: ChecksumErrors,
+}
+
 impl EllipticsStore {
+    /// The store's read side.
+    pub(super) fn reads(&self) -> Reads {
+        Reads {
+            node: self.node.clone(),
+            checksum_errors: self.checksum_errors.clone(),
+        }
+    }
+}
+
+impl Reads {
+    fn session(&self, ctx: &Context) -> Result<Session, StorageError> {
+        session_on(&self.node, &read_context(ctx))
+    }
+
     /// Looks `key` up and opens the replica found first.
     pub(super) fn reader(&self, ctx: &Context, key: &str) -> Result<EllipticsReader, StorageError> {
-        let s = self.session(&read_context(ctx))?;
+        let s = self.session(ctx)?;
         let (entries, overall) = s.lookup(key);
         let results = per_group(&ctx.groups, &entries, &overall, replica);
         let info = match results.successes().next() {
@@ -55,6 +84,14 @@ impl EllipticsStore {
             corrupt: Vec::new(),
         })
     }
+
+    /// [`Self::reader`], then `len` bytes from `at`.
+    fn open_then_read(&self, ctx: &Context, key: &str, at: u64, len: usize) -> OpenedRead {
+        let mut reader = self.reader(ctx, key)?;
+        let want = reader.info.size.saturating_sub(at).min(len as u64) as usize;
+        let data = crate::storage::read_full(&mut reader, at, want)?;
+        Ok((Box::new(reader), data))
+    }
 }
 
 /// From the start of an object, one read command: its reply carries the
@@ -71,46 +108,110 @@ pub(super) fn open_first(
     key: &str,
     at: u64,
     len: usize,
-) -> Result<(Box<dyn ObjectReader>, Bytes), StorageError> {
+) -> OpenedRead {
+    let reads = store.reads();
     if at != 0 || len == 0 {
         // Past the end a read fails where a lookup answers the size.
-        return crate::storage::open_then_read(store, ctx, key, at, len);
+        return reads.open_then_read(ctx, key, at, len);
     }
-    let s = store.session(&read_context(ctx))?;
-    let (entries, overall) = s.read(key, 0, len as u64);
+    let s = reads.session(ctx)?;
+    let replies = s.read(key, 0, len as u64);
+    match first_reply(reads, s, ctx, key, len, replies) {
+        StartedRead::Done(r) => r,
+        StartedRead::Then(rest) => rest(),
+    }
+}
+
+/// [`open_first`] started: the read command is sent and its reply awaited
+/// without a thread parked on it. Only a reply that needs a lookup after it
+/// (an object larger than `len`, a replica failing its checksum) leaves work
+/// that waits. `None` where `open_first` would not start with a read.
+pub(super) fn start_open_first(
+    store: &EllipticsStore,
+    ctx: &Context,
+    key: &str,
+    at: u64,
+    len: usize,
+) -> Option<OpeningRead> {
+    if at != 0 || len == 0 {
+        return None;
+    }
+    let reads = store.reads();
+    let started = reads
+        .session(ctx)
+        .and_then(|s| Ok((s.read_started(key, 0, len as u64)?, s)));
+    let (ctx, key) = (ctx.clone(), key.to_string());
+    Some(Box::pin(async move {
+        let (reply, s) = match started {
+            Ok(started) => started,
+            Err(e) => return StartedRead::Done(Err(e)),
+        };
+        let replies = reply.await.unwrap_or_else(|_| {
+            let lost = StorageError::new(libc::EIO, "the client dropped a read");
+            (Vec::new(), Err(lost))
+        });
+        first_reply(reads, s, &ctx, &key, len, replies)
+    }))
+}
+
+/// What the first read's `replies` give: the object when the reply holds
+/// all of it, a missing key, or the lookup and reads still to make.
+fn first_reply(
+    reads: Reads,
+    s: Session,
+    ctx: &Context,
+    key: &str,
+    len: usize,
+    (entries, overall): Replies,
+) -> StartedRead {
     let Some(first) = entries.iter().position(|e| e.status == 0) else {
         if entries.iter().any(|e| e.status == -libc::EILSEQ) {
             // Bad records: the lookup path counts and skips them.
-            return crate::storage::open_then_read(store, ctx, key, at, len);
+            let (ctx, key) = (ctx.clone(), key.to_string());
+            return StartedRead::Then(Box::new(move || reads.open_then_read(&ctx, &key, 0, len)));
         }
         // A missing key costs this one round trip, not a lookup more.
         let errors: Vec<StorageError> = entries.iter().filter_map(|e| e.result().err()).collect();
-        return Err(if errors.is_empty() {
+        return StartedRead::Done(Err(if errors.is_empty() {
             overall
                 .err()
                 .unwrap_or_else(|| StorageError::new(libc::EIO, "read returned nothing"))
         } else {
             StorageError::pick(&errors)
-        });
+        }));
     };
-    let e = &entries[first];
-    if (e.data.len() as u64) < e.total_size {
-        let mut reader = store.reader(ctx, key)?;
-        reader.note_corrupt(&entries)?;
-        let i = &reader.info;
-        let data = if i.group == e.group && i.size == e.total_size && i.mtime == e.mtime {
-            Bytes::from(
-                entries
-                    .into_iter()
-                    .nth(first)
-                    .map(|e| e.data)
-                    .unwrap_or_default(),
-            )
-        } else {
-            crate::storage::read_full(&mut reader, 0, len)?
-        };
-        return Ok((Box::new(reader), data));
+    if (entries[first].data.len() as u64) < entries[first].total_size {
+        let (ctx, key) = (ctx.clone(), key.to_string());
+        return StartedRead::Then(Box::new(move || {
+            let mut reader = reads.reader(&ctx, &key)?;
+            reader.note_corrupt(&entries)?;
+            let (i, e) = (&reader.info, &entries[first]);
+            let data = if i.group == e.group && i.size == e.total_size && i.mtime == e.mtime {
+                Bytes::from(
+                    entries
+                        .into_iter()
+                        .nth(first)
+                        .map(|e| e.data)
+                        .unwrap_or_default(),
+                )
+            } else {
+                crate::storage::read_full(&mut reader, 0, len)?
+            };
+            Ok((Box::new(reader), data))
+        }));
     }
+    StartedRead::Done(whole_in_reply(&reads, &s, key, entries, first))
+}
+
+/// A reader over the object the read reply `entries[first]` holds whole.
+fn whole_in_reply(
+    reads: &Reads,
+    s: &Session,
+    key: &str,
+    entries: Vec<Entry>,
+    first: usize,
+) -> OpenedRead {
+    let e = &entries[first];
     let info = ReplicaInfo {
         group: e.group,
         backend: e.backend,
@@ -124,7 +225,7 @@ pub(super) fn open_first(
     };
     // The whole object came in this reply: no later chunk needs an order.
     let order = vec![info.group as i32];
-    let mut reader = store.reader_in_order(&s, order, key, info)?;
+    let mut reader = reads.reader_in_order(s, order, key, info)?;
     reader.note_corrupt(&entries)?;
     let data = entries
         .into_iter()

@@ -102,21 +102,7 @@ impl EllipticsStore {
     }
 
     pub(super) fn session(&self, ctx: &Context) -> Result<Session, StorageError> {
-        Session::new(
-            &self.node,
-            SessionParams {
-                namespace: ctx.namespace.clone(),
-                groups: ctx.groups.iter().map(|&g| g as i32).collect(),
-                ioflags: ctx.ioflags as u32,
-                cflags: ctx.cflags,
-                trace_id: ctx.trace_id,
-                timeout: ctx.timeout.map(|t| t.as_secs().max(1) as i64).unwrap_or(0),
-                timestamp: ctx.timestamp.map(|t| {
-                    let d = crate::time::since_epoch(t);
-                    (d.as_secs(), u64::from(d.subsec_nanos()))
-                }),
-            },
-        )
+        session_on(&self.node, ctx)
     }
 
     pub(super) fn admin(&self) -> Result<Session, StorageError> {
@@ -334,6 +320,25 @@ pub(super) fn replica(e: &Entry) -> Result<ReplicaInfo, StorageError> {
         mtime: info.mtime,
         csum: info.csum.clone(),
     })
+}
+
+/// A session on `node` for the request `ctx` describes.
+pub(super) fn session_on(node: &Arc<Node>, ctx: &Context) -> Result<Session, StorageError> {
+    Session::new(
+        node,
+        SessionParams {
+            namespace: ctx.namespace.clone(),
+            groups: ctx.groups.iter().map(|&g| g as i32).collect(),
+            ioflags: ctx.ioflags as u32,
+            cflags: ctx.cflags,
+            trace_id: ctx.trace_id,
+            timeout: ctx.timeout.map(|t| t.as_secs().max(1) as i64).unwrap_or(0),
+            timestamp: ctx.timestamp.map(|t| {
+                let d = crate::time::since_epoch(t);
+                (d.as_secs(), u64::from(d.subsec_nanos()))
+            }),
+        },
+    )
 }
 
 #[cfg(test)]

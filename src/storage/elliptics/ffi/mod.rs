@@ -2,14 +2,21 @@
 //! sessions. Every result is copied out of the C callbacks before they
 //! return, and no panic unwinds into C++.
 
-use std::ffi::{c_char, c_void, CStr, CString};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+mod callbacks;
+mod replies;
+
+use std::ffi::{c_char, c_void, CString};
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use elliptics_sys as sys;
 
+pub(super) use self::callbacks::entry_cb;
+use self::callbacks::{
+    backend_cb, empty_error, route_cb, started_done_cb, started_entry_cb, stat_cb, to_error,
+    Started,
+};
+pub use self::replies::{BackendStatus, Entry, FileInfo, Replies, Route};
 use crate::storage::StorageError;
 
 /// Node parameters (`elliptics.node-config`, `log-file`, `log-level`).
@@ -42,73 +49,6 @@ pub struct SessionParams {
     pub timestamp: Option<(u64, u64)>,
 }
 
-/// File information carried by write and lookup replies.
-#[derive(Debug, Clone)]
-pub struct FileInfo {
-    pub path: String,
-    pub offset: u64,
-    pub size: u64,
-    pub mtime: SystemTime,
-    pub csum: Vec<u8>,
-}
-
-/// One reply of a command, copied out of the callback.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    /// 0 or a negative errno.
-    pub status: i32,
-    pub message: String,
-    pub group: u32,
-    pub backend: u32,
-    pub address: String,
-    pub id: [u8; 64],
-    /// For bulk remove: which key the reply is for.
-    pub key_index: Option<usize>,
-    pub info: Option<FileInfo>,
-    pub data: Vec<u8>,
-    pub total_size: u64,
-    pub mtime: SystemTime,
-}
-
-impl Entry {
-    /// The reply as a result.
-    pub fn result(&self) -> Result<(), StorageError> {
-        if self.status == 0 {
-            Ok(())
-        } else {
-            Err(StorageError::new(
-                self.status,
-                if self.message.is_empty() {
-                    format!("elliptics error {}", self.status)
-                } else {
-                    self.message.clone()
-                },
-            ))
-        }
-    }
-}
-
-/// One backend's state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackendStatus {
-    pub address: String,
-    pub backend: u32,
-    pub state: i32,
-    pub defrag_state: u32,
-    pub last_start_err: i32,
-    pub read_only: bool,
-    pub delay_ms: u32,
-}
-
-/// One entry of the route table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
-    pub address: String,
-    pub group: u32,
-    pub backend: u32,
-    pub id: [u8; 64],
-}
-
 /// Backend control operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendOp {
@@ -130,129 +70,6 @@ pub enum WriteKind {
     Plain,
     /// The last chunk; publish `size_arg` bytes.
     Commit,
-}
-
-fn empty_error() -> sys::ell_error {
-    sys::ell_error {
-        code: 0,
-        message: [0; 512],
-    }
-}
-
-fn to_error(e: &sys::ell_error, rc: i32) -> StorageError {
-    // SAFETY: the shim always NUL-terminates `message` (snprintf; zeroed otherwise).
-    let msg = unsafe { CStr::from_ptr(e.message.as_ptr()) }
-        .to_string_lossy()
-        .into_owned();
-    let code = if e.code != 0 { e.code } else { rc };
-    StorageError::new(
-        if code == 0 { libc::EIO } else { code },
-        if msg.is_empty() {
-            format!("elliptics error {code}")
-        } else {
-            msg
-        },
-    )
-}
-
-/// Copies a C string the shim passed (may be NULL).
-///
-/// # Safety
-/// `p` must be NULL or a valid NUL-terminated string.
-unsafe fn string(p: *const c_char) -> String {
-    if p.is_null() {
-        String::new()
-    } else {
-        CStr::from_ptr(p).to_string_lossy().into_owned()
-    }
-}
-
-/// A timestamp from the server, clamped as every stored time is.
-fn time(sec: u64, nsec: u64) -> SystemTime {
-    crate::storage::stored_time(sec, nsec)
-}
-
-/// Collects one reply into the `Vec<Entry>` behind `priv_`.
-pub(super) unsafe extern "C" fn entry_cb(priv_: *mut c_void, e: *const sys::ell_entry) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: `priv_` is the `Vec<Entry>` passed by `Session::entries`;
-        // `e` and the pointers in it are valid for this call only.
-        let out = &mut *(priv_ as *mut Vec<Entry>);
-        let e = &*e;
-        let info = (e.has_info != 0).then(|| FileInfo {
-            path: string(e.path),
-            offset: e.offset,
-            size: e.size,
-            mtime: time(e.mtime_sec, e.mtime_nsec),
-            csum: e.csum.to_vec(),
-        });
-        out.push(Entry {
-            status: e.status,
-            message: string(e.message),
-            group: e.group as u32,
-            backend: e.backend,
-            address: string(e.address),
-            id: e.id,
-            key_index: usize::try_from(e.key_index).ok(),
-            info,
-            data: if e.data.is_null() {
-                Vec::new()
-            } else {
-                std::slice::from_raw_parts(e.data, e.data_len).to_vec()
-            },
-            total_size: e.total_size,
-            mtime: time(e.mtime_sec, e.mtime_nsec),
-        });
-    }));
-}
-
-unsafe extern "C" fn backend_cb(priv_: *mut c_void, s: *const sys::ell_backend_status) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: as in `entry_cb`.
-        let out = &mut *(priv_ as *mut Vec<BackendStatus>);
-        let s = &*s;
-        out.push(BackendStatus {
-            address: string(s.address),
-            backend: s.backend,
-            state: s.state,
-            defrag_state: s.defrag_state,
-            last_start_err: s.last_start_err,
-            read_only: s.read_only != 0,
-            delay_ms: s.delay_ms,
-        });
-    }));
-}
-
-unsafe extern "C" fn route_cb(priv_: *mut c_void, r: *const sys::ell_route) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: as in `entry_cb`.
-        let out = &mut *(priv_ as *mut Vec<Route>);
-        let r = &*r;
-        out.push(Route {
-            address: string(r.address),
-            group: r.group as u32,
-            backend: r.backend,
-            id: r.id,
-        });
-    }));
-}
-
-unsafe extern "C" fn stat_cb(
-    priv_: *mut c_void,
-    addr: *const c_char,
-    json: *const c_char,
-    len: usize,
-) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: as in `entry_cb`; `json` holds `len` bytes.
-        let out = &mut *(priv_ as *mut Vec<(String, Vec<u8>)>);
-        let data = if json.is_null() {
-            Vec::new()
-        } else {
-            std::slice::from_raw_parts(json as *const u8, len).to_vec()
-        };
-        out.push((string(addr), data));
-    }));
 }
 
 /// An Elliptics client node: network threads and connections to the
@@ -384,7 +201,7 @@ impl Session {
     pub(super) fn entries(
         &self,
         call: impl FnOnce(*mut sys::ell_session, *mut c_void, *mut sys::ell_error) -> i32,
-    ) -> (Vec<Entry>, Result<(), StorageError>) {
+    ) -> Replies {
         let mut out: Vec<Entry> = Vec::new();
         let mut err = empty_error();
         let rc = call(
@@ -409,7 +226,7 @@ impl Session {
         data: &[u8],
         remote_offset: u64,
         size_arg: u64,
-    ) -> (Vec<Entry>, Result<(), StorageError>) {
+    ) -> Replies {
         let kind = match kind {
             WriteKind::Data => sys::ELL_WRITE_DATA,
             WriteKind::Prepare => sys::ELL_WRITE_PREPARE,
@@ -437,12 +254,7 @@ impl Session {
     }
 
     /// Reads `size` bytes (0 = to the end) at `offset`, trying the groups in order.
-    pub fn read(
-        &self,
-        key: &str,
-        offset: u64,
-        size: u64,
-    ) -> (Vec<Entry>, Result<(), StorageError>) {
+    pub fn read(&self, key: &str, offset: u64, size: u64) -> Replies {
         self.entries(|s, p, e| {
             // SAFETY: as in `write`.
             unsafe {
@@ -460,8 +272,47 @@ impl Session {
         })
     }
 
+    /// [`Session::read`] without waiting: the command is sent, and the
+    /// receiver gets its replies from the client's thread when they are
+    /// all in, so no thread parks on the read. The command keeps what it
+    /// needs of the session: dropping either early is harmless.
+    pub fn read_started(
+        &self,
+        key: &str,
+        offset: u64,
+        size: u64,
+    ) -> Result<tokio::sync::oneshot::Receiver<Replies>, StorageError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let state = Box::into_raw(Box::new(Started {
+            entries: Vec::new(),
+            tx,
+        }));
+        let mut err = empty_error();
+        // SAFETY: the key outlives the call; `state` belongs to the shim's
+        // callbacks once the call answers 0 (`started_done_cb` frees it).
+        let rc = unsafe {
+            sys::ell_read_start(
+                self.raw.as_ptr(),
+                key.as_ptr() as *const c_char,
+                key.len(),
+                offset,
+                size,
+                Some(started_entry_cb),
+                Some(started_done_cb),
+                state as *mut c_void,
+                &mut err,
+            )
+        };
+        if rc != 0 {
+            // SAFETY: not started: no callback has or will see `state`.
+            drop(unsafe { Box::from_raw(state) });
+            return Err(to_error(&err, rc));
+        }
+        Ok(rx)
+    }
+
     /// Looks `key` up in every group at once.
-    pub fn lookup(&self, key: &str) -> (Vec<Entry>, Result<(), StorageError>) {
+    pub fn lookup(&self, key: &str) -> Replies {
         self.entries(|s, p, e| {
             // SAFETY: as in `write`.
             unsafe {
@@ -478,7 +329,7 @@ impl Session {
     }
 
     /// Removes `key` from every group.
-    pub fn remove(&self, key: &str) -> (Vec<Entry>, Result<(), StorageError>) {
+    pub fn remove(&self, key: &str) -> Replies {
         self.entries(|s, p, e| {
             // SAFETY: as in `write`.
             unsafe {
@@ -495,7 +346,7 @@ impl Session {
     }
 
     /// Removes many keys in one command; each reply names its key's index.
-    pub fn bulk_remove(&self, keys: &[String]) -> (Vec<Entry>, Result<(), StorageError>) {
+    pub fn bulk_remove(&self, keys: &[String]) -> Replies {
         let ptrs: Vec<*const c_char> = keys.iter().map(|k| k.as_ptr() as *const c_char).collect();
         let lens: Vec<usize> = keys.iter().map(|k| k.len()).collect();
         self.entries(|s, p, e| {

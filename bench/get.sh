@@ -15,7 +15,7 @@
 #   bench/get.sh                          # 4 KiB and 64 MiB, 1/64/256 connections
 #   DURATION=3 DURATION_BIG=8 CONNS="1 64" bench/get.sh  # a quicker run
 #   STORES=local bench/get.sh             # skip Elliptics
-#   NGROUPS=2 STORES=local bench/get.sh   # the bucket in 2 groups (default 1)
+#   NGROUPS=2 bench/get.sh                # the bucket in 2 groups (default 1)
 #   ELL_BIN=DIR/backrunner STORES=elliptics bench/get.sh  # another build
 #   ELL_CHUNKS="65536 262144 1048576" bench/get.sh   # also: raw Elliptics
 #                                         # 64 MiB reads by chunk size
@@ -187,7 +187,7 @@ if [[ " $STORES " == *" elliptics "* ]]; then
   ELL_BIN=${ELL_BIN:-target/release/backrunner}
   EPORT=$(free_port)
   mkdir -p "$WORK/ell"
-  ioserv_start "$WORK/ell" 1
+  ioserv_start "$WORK/ell" "$NGROUPS"
   pids+=("$IOSERV_PID")
   IPORT=$IOSERV_PORT
   cat >"$WORK/ell.json" <<EOF
@@ -212,7 +212,7 @@ EOF
   fi
 
   echo
-  echo "Elliptics (loopback dnet_ioserv, one eblob backend${GO:+; Go Backrunner $GO_BACKRUNNER})"
+  echo "Elliptics (loopback dnet_ioserv, $NGROUPS eblob backend(s), one a group${GO:+; Go Backrunner $GO_BACKRUNNER})"
   echo
   echo "| object | conns | proxy over HTTP | raw client (FFI reads, no HTTP) | proxy / raw | Go Backrunner | proxy / Go |"
   echo "|---|---|---|---|---|---|---|"

@@ -192,6 +192,33 @@ void report_read(const read_result_entry &r, ell_entry_cb cb, void *priv)
 	cb(priv, &e);
 }
 
+// Hands a started command's replies to `report` and then its outcome to
+// `done`, on the client's threads: nothing may escape them.
+template <typename T, typename R>
+void connect_started(async_result<T> &res, R report, ell_done_cb done, void *priv)
+{
+	res.connect(
+		[report](const T &r) {
+			try {
+				report(r);
+			} catch (...) {
+			}
+		},
+		[done, priv](const error_info &info) {
+			int code = 0;
+			std::string msg;
+			try {
+				if (info) {
+					code = info.code() < 0 ? info.code() : -EIO;
+					msg = info.message();
+				}
+			} catch (...) {
+				code = -ENOMEM;
+			}
+			done(priv, code, msg.c_str());
+		});
+}
+
 } // namespace
 
 extern "C" {
@@ -339,27 +366,7 @@ int ell_read_start(ell_session *s, const char *k, size_t key_len, uint64_t offse
 {
 	return guarded(err, [&]() {
 		async_read_result res = start_read(s, k, key_len, offset, size);
-		// The handlers run on the client's threads: nothing may escape them.
-		res.connect(
-			[cb, priv](const read_result_entry &r) {
-				try {
-					report_read(r, cb, priv);
-				} catch (...) {
-				}
-			},
-			[done, priv](const error_info &info) {
-				int code = 0;
-				std::string msg;
-				try {
-					if (info) {
-						code = info.code() < 0 ? info.code() : -EIO;
-						msg = info.message();
-					}
-				} catch (...) {
-					code = -ENOMEM;
-				}
-				done(priv, code, msg.c_str());
-			});
+		connect_started(res, [cb, priv](const read_result_entry &r) { report_read(r, cb, priv); }, done, priv);
 		return 0;
 	});
 }
@@ -375,6 +382,20 @@ int ell_lookup(ell_session *s, const char *k, size_t key_len, ell_entry_cb cb, v
 			report_lookup(r, cb, priv);
 		}
 		return finish(res.error(), err);
+	});
+}
+
+int ell_lookup_start(ell_session *s, const char *k, size_t key_len, ell_entry_cb cb, ell_done_cb done,
+		void *priv, ell_error *err)
+{
+	return guarded(err, [&]() {
+		async_lookup_result res = s->s.parallel_lookup(make_key(k, key_len));
+		auto report = [cb, priv](const lookup_result_entry &r) {
+			if (!(r.is_ack() && r.status() == 0))
+				report_lookup(r, cb, priv);
+		};
+		connect_started(res, report, done, priv);
+		return 0;
 	});
 }
 

@@ -166,6 +166,9 @@ int ell_read_start(ell_session *s, const char *key, size_t key_len, uint64_t off
 		ell_entry_cb cb, ell_done_cb done, void *priv, ell_error *err);
 /* Looks the key up in every group of the session at once. */
 int ell_lookup(ell_session *s, const char *key, size_t key_len, ell_entry_cb cb, void *priv, ell_error *err);
+/* ell_lookup without waiting, with callbacks as ell_read_start's. */
+int ell_lookup_start(ell_session *s, const char *key, size_t key_len, ell_entry_cb cb, ell_done_cb done,
+		void *priv, ell_error *err);
 int ell_remove(ell_session *s, const char *key, size_t key_len, ell_entry_cb cb, void *priv, ell_error *err);
 int ell_bulk_remove(ell_session *s, const char *const *keys, const size_t *key_lens, size_t len,
 		ell_entry_cb cb, void *priv, ell_error *err);

@@ -77,19 +77,59 @@ pub fn find(storage: &dyn Storage, ctx: &Context, key: &str) -> Option<SystemTim
     if ctx.groups.len() < 2 {
         return None;
     }
-    let tctx = tomb_ctx(ctx);
-    let found = storage.lookup(&tctx, key);
-    let newest = found
+    let tctx = lookup_ctx(ctx);
+    match newest(&storage.lookup(&tctx, key)) {
+        Found::Expired => {
+            storage.remove(&tctx, key);
+            None
+        }
+        found => found.live(),
+    }
+}
+
+/// The context [`find`] looks a key's tombstones up in, for a caller
+/// that makes the lookup itself; then [`newest`] reads what it found.
+pub fn lookup_ctx(ctx: &Context) -> Context {
+    tomb_ctx(ctx)
+}
+
+/// The newest tombstone that lookups of a key found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// None in any group that answered.
+    Nothing,
+    /// One, written at this time, that still counts.
+    Live(SystemTime),
+    /// One older than [`LIFETIME`]: ignored, and to be removed.
+    Expired,
+}
+
+impl Found {
+    /// The time of a live tombstone.
+    pub fn live(self) -> Option<SystemTime> {
+        match self {
+            Found::Live(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// What the tombstone lookups `found` of a key answer.
+pub fn newest(found: &[GroupResult<ReplicaInfo>]) -> Found {
+    let Some(newest) = found
         .iter()
         .filter_map(|r| r.result.as_ref().ok())
         .map(|r| r.mtime)
-        .max()?;
+        .max()
+    else {
+        return Found::Nothing;
+    };
     let age = SystemTime::now().duration_since(newest).unwrap_or_default();
     if age > LIFETIME {
-        storage.remove(&tctx, key);
-        return None;
+        Found::Expired
+    } else {
+        Found::Live(newest)
     }
-    Some(newest)
 }
 
 /// Whether `replica` is data a tombstone of time `tomb` deleted.
@@ -210,5 +250,35 @@ pub(crate) mod tests {
             newest_live(&s, &both, "k").is_err(),
             "buried in 1, 9 unknown"
         );
+    }
+
+    #[test]
+    fn the_newest_tombstone_found_is_live_or_expired() {
+        let at = |group, age: Duration| GroupResult {
+            group,
+            result: Ok(ReplicaInfo {
+                group,
+                backend: 0,
+                address: String::new(),
+                id: String::new(),
+                filename: String::new(),
+                offset: 0,
+                size: 7,
+                mtime: SystemTime::now() - age,
+                csum: Vec::new(),
+            }),
+        };
+        let lost = GroupResult {
+            group: 3,
+            result: Err(StorageError::new(-libc::ETIMEDOUT, "timeout")),
+        };
+        assert_eq!(newest(&[]), Found::Nothing);
+        assert_eq!(newest(std::slice::from_ref(&lost)), Found::Nothing);
+        let hour = Duration::from_secs(3600);
+        let found = [at(1, LIFETIME + hour), at(2, hour), lost.clone()];
+        let live = newest(&found).live().expect("the group 2 one counts");
+        assert!(live < SystemTime::now() - hour + Duration::from_secs(60));
+        assert_eq!(newest(&[at(1, LIFETIME + hour), lost]), Found::Expired);
+        assert_eq!(Found::Expired.live(), None);
     }
 }

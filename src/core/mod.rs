@@ -10,6 +10,7 @@ mod pool;
 pub mod publish;
 mod read;
 mod repair_pass;
+mod versions;
 mod write;
 
 use std::collections::BTreeMap;
@@ -55,32 +56,6 @@ fn index_entry(
 ) -> Option<crate::index::shard::Entry> {
     let info = results.iter().find_map(|r| r.result.as_ref().ok())?;
     Some(crate::index::shard::Entry::of_replica(key, info))
-}
-
-/// What a read checks its replica against, looked up while it opens: the
-/// key's tombstone and the newest replica it does not bury among the
-/// groups after the first of `ctx` (the open reads the first one itself:
-/// looking it up too cost every GET a second lookup there). A node that
-/// was away may hold an older version (overwritten, or deleted): such a
-/// replica is never served. Each group waits at most
-/// [`tombstone::LOOKUP_TIMEOUT`]; nothing for a bucket of one group.
-fn versions(
-    storage: &dyn Storage,
-    ctx: &Context,
-    key: &str,
-) -> (Option<std::time::SystemTime>, Option<ReplicaInfo>) {
-    if ctx.groups.len() < 2 {
-        return (None, None);
-    }
-    let tomb = tombstone::find(storage, ctx, key);
-    let lctx = Context {
-        timeout: Some(tombstone::LOOKUP_TIMEOUT),
-        groups: ctx.groups[1..].to_vec(),
-        ..ctx.clone()
-    };
-    let mut found = storage.lookup(&lctx, key);
-    tombstone::bury(tomb, &mut found);
-    (tomb, consistency::newest(&found).cloned())
 }
 
 /// The side namespace (`B/vod`) where the VOD front door keeps each
@@ -191,9 +166,15 @@ impl Objects {
             (open_in(ctx.clone()).await, Ok((None, None)))
         } else {
             let versions = async {
+                if let Some(started) = versions::started(&self.storage, &ctx, key) {
+                    return Ok(started.await);
+                }
                 let (storage, k, tctx) = (self.storage.clone(), key.to_string(), ctx.clone());
                 let s = self.storage.clone();
-                cached_or_blocking(s.as_ref(), move || versions(storage.as_ref(), &tctx, &k)).await
+                cached_or_blocking(s.as_ref(), move || {
+                    versions::versions(storage.as_ref(), &tctx, &k)
+                })
+                .await
             };
             futures_util::future::join(open_in(ctx.clone()), versions).await
         };

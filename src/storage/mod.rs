@@ -5,7 +5,7 @@
 //! Every call blocks, and the core runs it on the blocking pool, except
 //! reads a store can make without waiting (the embedded store's page cache:
 //! [`Storage::without_waiting`]) or answer as a future (Elliptics:
-//! [`Storage::start_open_read`]).
+//! [`Storage::start_open_read`], [`Storage::start_lookup`]).
 
 pub mod backend;
 pub mod cas;
@@ -198,6 +198,9 @@ pub type OpenedRead = Result<(Box<dyn ObjectReader>, Bytes), StorageError>;
 /// A read started by [`Storage::start_open_read`].
 pub type OpeningRead = Pin<Box<dyn Future<Output = StartedRead> + Send>>;
 
+/// A lookup started by [`Storage::start_lookup`].
+pub type LookingUp = Pin<Box<dyn Future<Output = Vec<GroupResult<ReplicaInfo>>> + Send>>;
+
 /// How a started read ended.
 pub enum StartedRead {
     /// Its outcome.
@@ -207,8 +210,7 @@ pub enum StartedRead {
     Then(Box<dyn FnOnce() -> OpenedRead + Send>),
 }
 
-/// Storage as the proxy sees it. Every method blocks but
-/// [`Storage::start_open_read`].
+/// Storage as the proxy sees it. Every method blocks but the `start_` ones.
 pub trait Storage: Send + Sync + 'static {
     /// Starts writing `size` bytes of `key` in every group of `ctx`.
     /// `offset` `None`: the bytes replace the object. `Some(n)` (a partial
@@ -258,6 +260,13 @@ pub trait Storage: Send + Sync + 'static {
         len: usize,
     ) -> Option<OpeningRead> {
         let _ = (ctx, key, at, len);
+        None
+    }
+
+    /// [`Storage::lookup`] without blocking, as [`Storage::start_open_read`]
+    /// starts a read; `None`: call `lookup` where waiting is allowed.
+    fn start_lookup(&self, ctx: &Context, key: &str) -> Option<LookingUp> {
+        let _ = (ctx, key);
         None
     }
 

@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::{
-    BackendCommand, BackendStat, Context, DefragOutcome, GroupId, GroupResult, ObjectReader,
-    ObjectWriter, OpenedRead, OpeningRead, ReplicaInfo, StartedRead, Storage, StorageError,
-    Version,
+    BackendCommand, BackendStat, Context, DefragOutcome, GroupId, GroupResult, LookingUp,
+    ObjectReader, ObjectWriter, OpenedRead, OpeningRead, ReplicaInfo, StartedRead, Storage,
+    StorageError, Version,
 };
 
 /// How long a group that timed out is skipped at most without a
@@ -301,6 +301,21 @@ impl Storage for SkipSuspects {
 
     fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>> {
         self.per_group(ctx, |live| self.inner.lookup(live, key))
+    }
+
+    fn start_lookup(&self, ctx: &Context, key: &str) -> Option<LookingUp> {
+        let (skip, live) = self.split(ctx);
+        // Without a live group, `lookup` answers at once.
+        if live.groups.is_empty() {
+            return None;
+        }
+        let looking = self.inner.start_lookup(&live, key)?;
+        let (suspects, ctx) = (self.suspects.clone(), ctx.clone());
+        Some(Box::pin(async move {
+            let done = looking.await;
+            suspects.note(ctx.timeout, &done);
+            merged(&ctx, &skip, done)
+        }))
     }
 
     fn remove(&self, ctx: &Context, key: &str) -> Vec<GroupResult<()>> {

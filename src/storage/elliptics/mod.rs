@@ -20,8 +20,8 @@ use std::time::Instant;
 use self::ffi::{BackendOp, Entry};
 use crate::storage::{
     BackendCommand, BackendStat, Context, DefragOutcome, DefragState, GroupId, GroupResult,
-    ObjectReader, ObjectWriter, OpenedRead, OpeningRead, ReplicaInfo, Storage, StorageError,
-    Version,
+    LookingUp, ObjectReader, ObjectWriter, OpenedRead, OpeningRead, ReplicaInfo, Storage,
+    StorageError, Version,
 };
 
 impl Storage for EllipticsStore {
@@ -74,6 +74,24 @@ impl Storage for EllipticsStore {
         len: usize,
     ) -> Option<OpeningRead> {
         read::start_open_first(self, ctx, key, at, len)
+    }
+
+    fn start_lookup(&self, ctx: &Context, key: &str) -> Option<LookingUp> {
+        let groups = ctx.groups.clone();
+        let started = self
+            .session(ctx)
+            .and_then(|s| Ok((s.lookup_started(key)?, s)));
+        Some(Box::pin(async move {
+            let (reply, _session) = match started {
+                Ok(started) => started,
+                Err(e) => return GroupResult::fail_all(&groups, &e),
+            };
+            let (entries, overall) = reply.await.unwrap_or_else(|_| {
+                let lost = StorageError::new(libc::EIO, "the client dropped a lookup");
+                (Vec::new(), Err(lost))
+            });
+            per_group(&groups, &entries, &overall, replica)
+        }))
     }
 
     fn lookup(&self, ctx: &Context, key: &str) -> Vec<GroupResult<ReplicaInfo>> {

@@ -272,15 +272,13 @@ impl Session {
         })
     }
 
-    /// [`Session::read`] without waiting: the command is sent, and the
-    /// receiver gets its replies from the client's thread when they are
-    /// all in, so no thread parks on the read. The command keeps what it
+    /// Runs one shim call that starts a command (`ell_*_start`): the
+    /// receiver gets its replies from the client's thread once they are
+    /// all in, so no thread parks on the command. The command keeps what it
     /// needs of the session: dropping either early is harmless.
-    pub fn read_started(
+    fn started(
         &self,
-        key: &str,
-        offset: u64,
-        size: u64,
+        call: impl FnOnce(*mut sys::ell_session, *mut c_void, *mut sys::ell_error) -> i32,
     ) -> Result<tokio::sync::oneshot::Receiver<Replies>, StorageError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let state = Box::into_raw(Box::new(Started {
@@ -288,27 +286,61 @@ impl Session {
             tx,
         }));
         let mut err = empty_error();
-        // SAFETY: the key outlives the call; `state` belongs to the shim's
-        // callbacks once the call answers 0 (`started_done_cb` frees it).
-        let rc = unsafe {
-            sys::ell_read_start(
-                self.raw.as_ptr(),
-                key.as_ptr() as *const c_char,
-                key.len(),
-                offset,
-                size,
-                Some(started_entry_cb),
-                Some(started_done_cb),
-                state as *mut c_void,
-                &mut err,
-            )
-        };
+        // `state` belongs to the shim's callbacks once the call answers 0
+        // (`started_done_cb` frees it).
+        let rc = call(self.raw.as_ptr(), state as *mut c_void, &mut err);
         if rc != 0 {
             // SAFETY: not started: no callback has or will see `state`.
             drop(unsafe { Box::from_raw(state) });
             return Err(to_error(&err, rc));
         }
         Ok(rx)
+    }
+
+    /// [`Session::read`], started (see [`Session::started`]).
+    pub fn read_started(
+        &self,
+        key: &str,
+        offset: u64,
+        size: u64,
+    ) -> Result<tokio::sync::oneshot::Receiver<Replies>, StorageError> {
+        self.started(|s, p, e| {
+            // SAFETY: the key outlives the call; `p` is the started state.
+            unsafe {
+                sys::ell_read_start(
+                    s,
+                    key.as_ptr() as *const c_char,
+                    key.len(),
+                    offset,
+                    size,
+                    Some(started_entry_cb),
+                    Some(started_done_cb),
+                    p,
+                    e,
+                )
+            }
+        })
+    }
+
+    /// [`Session::lookup`], started (see [`Session::started`]).
+    pub fn lookup_started(
+        &self,
+        key: &str,
+    ) -> Result<tokio::sync::oneshot::Receiver<Replies>, StorageError> {
+        self.started(|s, p, e| {
+            // SAFETY: as in `read_started`.
+            unsafe {
+                sys::ell_lookup_start(
+                    s,
+                    key.as_ptr() as *const c_char,
+                    key.len(),
+                    Some(started_entry_cb),
+                    Some(started_done_cb),
+                    p,
+                    e,
+                )
+            }
+        })
     }
 
     /// Looks `key` up in every group at once.

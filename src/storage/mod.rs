@@ -373,7 +373,12 @@ pub fn open_then_read<S: Storage + ?Sized>(
     at: u64,
     len: usize,
 ) -> OpenedRead {
-    let mut reader = storage.open(ctx, key)?;
+    then_read(storage.open(ctx, key)?, at, len)
+}
+
+/// An opened `reader` and up to `len` of its bytes at `at` (fewer at the
+/// object's end, none past it).
+pub fn then_read(mut reader: Box<dyn ObjectReader>, at: u64, len: usize) -> OpenedRead {
     let size = reader.info().size;
     let data = if at < size {
         let want = (size - at).min(len as u64) as usize;

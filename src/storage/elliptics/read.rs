@@ -87,10 +87,7 @@ impl Reads {
 
     /// [`Self::reader`], then `len` bytes from `at`.
     fn open_then_read(&self, ctx: &Context, key: &str, at: u64, len: usize) -> OpenedRead {
-        let mut reader = self.reader(ctx, key)?;
-        let want = reader.info.size.saturating_sub(at).min(len as u64) as usize;
-        let data = crate::storage::read_full(&mut reader, at, want)?;
-        Ok((Box::new(reader), data))
+        crate::storage::then_read(Box::new(self.reader(ctx, key)?), at, len)
     }
 }
 

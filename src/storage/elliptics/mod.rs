@@ -86,10 +86,7 @@ impl Storage for EllipticsStore {
                 Ok(started) => started,
                 Err(e) => return GroupResult::fail_all(&groups, &e),
             };
-            let (entries, overall) = reply.await.unwrap_or_else(|_| {
-                let lost = StorageError::new(libc::EIO, "the client dropped a lookup");
-                (Vec::new(), Err(lost))
-            });
+            let (entries, overall) = reply.await;
             per_group(&groups, &entries, &overall, replica)
         }))
     }

@@ -143,11 +143,7 @@ pub(super) fn start_open_first(
             Ok(started) => started,
             Err(e) => return StartedRead::Done(Err(e)),
         };
-        let replies = reply.await.unwrap_or_else(|_| {
-            let lost = StorageError::new(libc::EIO, "the client dropped a read");
-            (Vec::new(), Err(lost))
-        });
-        first_reply(reads, s, &ctx, &key, len, replies)
+        first_reply(reads, s, &ctx, &key, len, reply.await)
     }))
 }
 
@@ -184,13 +180,7 @@ fn first_reply(
             reader.note_corrupt(&entries)?;
             let (i, e) = (&reader.info, &entries[first]);
             let data = if i.group == e.group && i.size == e.total_size && i.mtime == e.mtime {
-                Bytes::from(
-                    entries
-                        .into_iter()
-                        .nth(first)
-                        .map(|e| e.data)
-                        .unwrap_or_default(),
-                )
+                data_of(entries, first)
             } else {
                 crate::storage::read_full(&mut reader, 0, len)?
             };
@@ -224,12 +214,13 @@ fn whole_in_reply(
     let order = vec![info.group as i32];
     let mut reader = reads.reader_in_order(s, order, key, info)?;
     reader.note_corrupt(&entries)?;
-    let data = entries
-        .into_iter()
-        .nth(first)
-        .map(|e| e.data)
-        .unwrap_or_default();
-    Ok((Box::new(reader), Bytes::from(data)))
+    Ok((Box::new(reader), data_of(entries, first)))
+}
+
+/// The bytes of reply `entries[first]`, without a copy.
+fn data_of(entries: Vec<Entry>, first: usize) -> Bytes {
+    let data = entries.into_iter().nth(first).map(|e| e.data);
+    Bytes::from(data.unwrap_or_default())
 }
 
 /// Reads one replica chunk by chunk; a chunk that fails the server's

@@ -16,7 +16,7 @@ use self::callbacks::{
     backend_cb, empty_error, route_cb, started_done_cb, started_entry_cb, stat_cb, to_error,
     Started,
 };
-pub use self::replies::{BackendStatus, Entry, FileInfo, Replies, Route};
+pub use self::replies::{BackendStatus, Entry, FileInfo, Pending, Replies, Route};
 use crate::storage::StorageError;
 
 /// Node parameters (`elliptics.node-config`, `log-file`, `log-level`).
@@ -273,13 +273,13 @@ impl Session {
     }
 
     /// Runs one shim call that starts a command (`ell_*_start`): the
-    /// receiver gets its replies from the client's thread once they are
-    /// all in, so no thread parks on the command. The command keeps what it
+    /// future gets its replies from the client's thread once they are all
+    /// in, so no thread parks on the command. The command keeps what it
     /// needs of the session: dropping either early is harmless.
     fn started(
         &self,
         call: impl FnOnce(*mut sys::ell_session, *mut c_void, *mut sys::ell_error) -> i32,
-    ) -> Result<tokio::sync::oneshot::Receiver<Replies>, StorageError> {
+    ) -> Result<Pending, StorageError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let state = Box::into_raw(Box::new(Started {
             entries: Vec::new(),
@@ -294,16 +294,16 @@ impl Session {
             drop(unsafe { Box::from_raw(state) });
             return Err(to_error(&err, rc));
         }
-        Ok(rx)
+        Ok(Box::pin(async move {
+            rx.await.unwrap_or_else(|_| {
+                let lost = StorageError::new(libc::EIO, "the client dropped a command");
+                (Vec::new(), Err(lost))
+            })
+        }))
     }
 
     /// [`Session::read`], started (see [`Session::started`]).
-    pub fn read_started(
-        &self,
-        key: &str,
-        offset: u64,
-        size: u64,
-    ) -> Result<tokio::sync::oneshot::Receiver<Replies>, StorageError> {
+    pub fn read_started(&self, key: &str, offset: u64, size: u64) -> Result<Pending, StorageError> {
         self.started(|s, p, e| {
             // SAFETY: the key outlives the call; `p` is the started state.
             unsafe {
@@ -323,10 +323,7 @@ impl Session {
     }
 
     /// [`Session::lookup`], started (see [`Session::started`]).
-    pub fn lookup_started(
-        &self,
-        key: &str,
-    ) -> Result<tokio::sync::oneshot::Receiver<Replies>, StorageError> {
+    pub fn lookup_started(&self, key: &str) -> Result<Pending, StorageError> {
         self.started(|s, p, e| {
             // SAFETY: as in `read_started`.
             unsafe {

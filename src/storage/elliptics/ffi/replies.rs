@@ -1,8 +1,13 @@
 //! What commands answer, copied out of the shim's callbacks.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::SystemTime;
 
 use crate::storage::StorageError;
+
+/// The replies of a started command (`Session::started`).
+pub type Pending = Pin<Box<dyn Future<Output = Replies> + Send>>;
 
 /// A command's replies and its own outcome, as the blocking calls answer them.
 pub type Replies = (Vec<Entry>, Result<(), StorageError>);

@@ -28,7 +28,10 @@ pub fn namespace(namespace: &str) -> String {
     format!("{namespace}/tombstone")
 }
 
-fn tomb_ctx(ctx: &Context) -> Context {
+/// The context of the tombstones of the key `ctx` is for: [`find`] looks
+/// them up there, and so does a caller that makes the lookup itself (then
+/// [`newest`] reads what it found).
+pub fn tomb_ctx(ctx: &Context) -> Context {
     Context {
         namespace: namespace(&ctx.namespace),
         timeout: Some(LOOKUP_TIMEOUT),
@@ -77,7 +80,7 @@ pub fn find(storage: &dyn Storage, ctx: &Context, key: &str) -> Option<SystemTim
     if ctx.groups.len() < 2 {
         return None;
     }
-    let tctx = lookup_ctx(ctx);
+    let tctx = tomb_ctx(ctx);
     match newest(&storage.lookup(&tctx, key)) {
         Found::Expired => {
             storage.remove(&tctx, key);
@@ -85,12 +88,6 @@ pub fn find(storage: &dyn Storage, ctx: &Context, key: &str) -> Option<SystemTim
         }
         found => found.live(),
     }
-}
-
-/// The context [`find`] looks a key's tombstones up in, for a caller
-/// that makes the lookup itself; then [`newest`] reads what it found.
-pub fn lookup_ctx(ctx: &Context) -> Context {
-    tomb_ctx(ctx)
 }
 
 /// The newest tombstone that lookups of a key found.

@@ -51,7 +51,7 @@ pub(super) fn started(
     if ctx.groups.len() < 2 {
         return None;
     }
-    let tctx = tombstone::lookup_ctx(ctx);
+    let tctx = tombstone::tomb_ctx(ctx);
     let tombs = storage.start_lookup(&tctx, key)?;
     let found = storage.start_lookup(&others(ctx), key)?;
     let (storage, key) = (storage.clone(), key.to_string());

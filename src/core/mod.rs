@@ -134,7 +134,7 @@ impl Objects {
     /// fastest first. One blocking-pool hop (none on a store that answers
     /// reads as futures, nor from the page cache), which also reads the first chunk
     /// when `opts.prefetch_from` says where the body will start; the key's
-    /// tombstone is looked up in another hop at the same time, and a
+    /// tombstone is looked up at the same time (another hop, or futures), and a
     /// replica it buries (deleted while its node was away) is never
     /// served: the other groups are read, else the key is not found.
     pub async fn open(

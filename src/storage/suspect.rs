@@ -191,15 +191,8 @@ impl SkipSuspects {
     }
 }
 
-impl SkipSuspects {
-    /// Marks the group of a one-group open that timed out (an open of
-    /// several groups answers one error for all: which one hung is unknown).
-    fn note_open<T>(&self, ctx: &Context, r: &Result<T, StorageError>) {
-        note_open(&self.suspects, ctx, r)
-    }
-}
-
-/// [`SkipSuspects::note_open`] for work that outlives the call.
+/// Marks the group of a one-group open that timed out (an open of
+/// several groups answers one error for all: which one hung is unknown).
 fn note_open<T>(suspects: &Suspects, ctx: &Context, r: &Result<T, StorageError>) {
     if let ([group], Err(e)) = (ctx.groups.as_slice(), r) {
         let result: Result<(), StorageError> = Err(e.clone());
@@ -258,14 +251,14 @@ impl Storage for SkipSuspects {
     fn open(&self, ctx: &Context, key: &str) -> Result<Box<dyn ObjectReader>, StorageError> {
         let live = self.live(ctx)?;
         let r = self.inner.open(&live, key);
-        self.note_open(&live, &r);
+        note_open(&self.suspects, &live, &r);
         r
     }
 
     fn open_read(&self, ctx: &Context, key: &str, at: u64, len: usize) -> OpenedRead {
         let live = self.live(ctx)?;
         let r = self.inner.open_read(&live, key, at, len);
-        self.note_open(&live, &r);
+        note_open(&self.suspects, &live, &r);
         r
     }
 

@@ -202,6 +202,9 @@ pub struct VodCounters {
     pub index_memory_hits: PromCounter,
     /// Title loads whose index was read from the cluster.
     pub index_cluster_hits: PromCounter,
+    /// Of those, segments read from the index's head and the segment's
+    /// block alone, without reading the whole index.
+    pub index_range_reads: PromCounter,
     parses: std::sync::atomic::AtomicU64,
     parse_nanos: std::sync::atomic::AtomicU64,
 }
@@ -215,6 +218,7 @@ impl Default for VodCounters {
             parse_seconds: Histogram::new(exponential_buckets(0.00005, 2.0, 16)),
             index_memory_hits: PromCounter::default(),
             index_cluster_hits: PromCounter::default(),
+            index_range_reads: PromCounter::default(),
             parses: Default::default(),
             parse_nanos: Default::default(),
         }
@@ -242,6 +246,9 @@ pub struct VodSummary {
     /// Title loads whose index came from the cluster.
     #[serde(rename = "IndexClusterHits")]
     pub index_cluster_hits: u64,
+    /// Of those, segments read by range (the index's head and one block).
+    #[serde(rename = "IndexRangeReads")]
+    pub index_range_reads: u64,
     /// Indexes in the in-memory cache, and the bytes they take.
     #[serde(rename = "IndexCacheEntries")]
     pub index_cache_entries: u64,
@@ -270,6 +277,7 @@ impl VodCounters {
             parse_seconds: self.parse_nanos.load(Relaxed) as f64 / 1e9,
             index_memory_hits: self.index_memory_hits.get(),
             index_cluster_hits: self.index_cluster_hits.get(),
+            index_range_reads: self.index_range_reads.get(),
             index_cache_entries: cache.0 as u64,
             index_cache_bytes: cache.1 as u64,
         }

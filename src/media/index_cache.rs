@@ -34,6 +34,14 @@ impl Indexed {
         }
     }
 
+    /// `movie` with its cuts `c` at `target` seconds already made.
+    pub fn with_cuts(movie: Arc<Movie>, target: u32, c: Cuts) -> Indexed {
+        Indexed {
+            movie,
+            cuts: Arc::new(Mutex::new(Some((target, Arc::new(c))))),
+        }
+    }
+
     /// The movie's cuts at `target` seconds, made on first use.
     pub fn cuts(&self, target: u32) -> Arc<Cuts> {
         let mut held = self.cuts.lock();
@@ -210,6 +218,18 @@ impl IndexCache {
                 used,
             },
         );
+    }
+
+    /// Whether the index of `namespace`/`key` is being loaded now.
+    pub fn loading(&self, namespace: &str, key: &str) -> bool {
+        self.loads
+            .lock()
+            .contains_key(&(namespace.to_string(), key.to_string()))
+    }
+
+    /// Whether the cache keeps anything (its size is not 0).
+    pub fn keeps(&self) -> bool {
+        self.limit > 0
     }
 
     /// Indexes held and the bytes they take.

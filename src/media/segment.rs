@@ -45,6 +45,16 @@ impl Cuts {
         self.times.is_empty()
     }
 
+    /// The first sample of each segment in `track`, then its sample
+    /// count, if these cuts were made of a movie holding `track`.
+    pub fn firsts_of(&self, track: &Track) -> Option<&[usize]> {
+        let key = TrackKey::of(track);
+        self.firsts
+            .iter()
+            .find(|(k, f)| *k == key && f.len() == self.len() + 1)
+            .map(|(_, f)| f.as_slice())
+    }
+
     /// Duration of segment `n` in seconds.
     pub fn seconds(&self, n: usize) -> f64 {
         let next = self.times.get(n + 1).copied().unwrap_or(self.end);
@@ -185,12 +195,9 @@ pub fn span(track: &Track, cuts: &Cuts, n: usize) -> Option<Span> {
             .position(|(i, _)| i128::from(track.pts(i)) * i128::from(cuts.timescale) >= at)
             .unwrap_or(track.samples.len())
     };
-    let key = TrackKey::of(track);
     let known = cuts
-        .firsts
-        .iter()
-        .find(|(k, f)| *k == key && f.len() == cuts.len() + 1)
-        .map(|(_, f)| (f[n], f[n + 1]))
+        .firsts_of(track)
+        .map(|f| (f[n], f[n + 1]))
         .filter(|&(a, b)| a <= b && b <= track.samples.len());
     let (first, end) = known.unwrap_or_else(|| (idx(n), idx(n + 1)));
     let start = if first < track.samples.len() {

@@ -15,10 +15,10 @@ use bytes::Bytes;
 use super::fmp4;
 use super::index_cache::{Identity, IndexCache, Indexed};
 use super::mp4::{locate, parse_moov, Kind, LocateError, Movie, Mp4Error};
-use super::segment::span;
-use super::stored_index;
-use crate::core::{blocking, Download, ObjectError, Objects, ReadOptions};
-use crate::storage::{read_full, Context, ReplicaInfo, StorageError};
+use super::segment::{span, Cuts};
+use super::stored_index::{self, Part};
+use crate::core::{blocking, Download, ObjectError, Objects, OpenObject, Piece, ReadOptions};
+use crate::storage::{read_full, Context, ObjectReader, ReplicaInfo, StorageError};
 
 /// Largest stored index read back (a two-hour title's is ~2 MiB).
 const MAX_STORED_INDEX: u64 = 64 << 20;
@@ -77,20 +77,39 @@ fn index_ctx(ctx: &Context) -> Context {
     c
 }
 
+/// The object `key` opened for its index and segments.
+async fn open_title(objects: &Objects, ctx: Context, key: &str) -> Result<OpenObject, VodError> {
+    let opts = ReadOptions {
+        prefetch_from: None,
+        recover_rate: None,
+    };
+    Ok(objects.open(ctx, key, opts).await?)
+}
+
 /// The index of `key`: from `cache`, else from the cluster, else parsed
-/// from its `moov`; kept in `cache` for the object it was read from.
+/// from its `moov`; kept in `cache` for the object it was read from (with
+/// its cuts at `target` seconds when read from the cluster).
 pub async fn load(
     objects: &Objects,
     cache: &IndexCache,
     ctx: Context,
     key: &str,
+    target: u32,
 ) -> Result<Title, VodError> {
-    let opts = ReadOptions {
-        prefetch_from: None,
-        recover_rate: None,
-    };
+    let open = open_title(objects, ctx.clone(), key).await?;
+    load_opened(objects, cache, ctx, key, target, open).await
+}
+
+/// [`load`] once the title is open.
+async fn load_opened(
+    objects: &Objects,
+    cache: &IndexCache,
+    ctx: Context,
+    key: &str,
+    target: u32,
+    open: OpenObject,
+) -> Result<Title, VodError> {
     let namespace = ctx.namespace.clone();
-    let open = objects.open(ctx.clone(), key, opts).await?;
     let info = open.info().clone();
     let identity = Identity::of(&info);
     if let Some(index) = cache.get(&namespace, key, &identity) {
@@ -109,12 +128,15 @@ pub async fn load(
             found: Found::Memory,
         });
     }
-    let (movie, found) = match read_stored(objects, &ctx, key, &identity).await {
-        Some(movie) => (movie, Found::Cluster),
+    let (index, found) = match read_stored(objects, &ctx, key, &identity, target).await {
+        Some((movie, c)) => (
+            Indexed::with_cuts(Arc::new(movie), target, c),
+            Found::Cluster,
+        ),
         None => {
             let size = info.size;
             let mut reader = open.into_reader();
-            blocking(move || -> Result<(Movie, Found), VodError> {
+            blocking(move || -> Result<(Indexed, Found), VodError> {
                 let moov = locate(size, |at, len| {
                     read_full(reader.as_mut(), at, len).map(|b| b.to_vec())
                 })
@@ -124,26 +146,28 @@ pub async fn load(
                 })?;
                 let started = Instant::now();
                 let movie = parse_moov(&moov, size)?;
-                Ok((movie, Found::Parsed(started.elapsed())))
+                let index = Indexed::new(Arc::new(movie));
+                Ok((index, Found::Parsed(started.elapsed())))
             })
             .await??
         }
     };
-    let index = Indexed::new(Arc::new(movie));
     cache.insert(&namespace, key, identity, index.clone());
     Ok(Title { index, info, found })
 }
 
-/// The index of `key` kept in the cluster, if there is a sound one for
-/// the object `identity` names.
-async fn read_stored(
+/// Runs `read` on the index of `key` kept in the cluster (its size and a
+/// reader of it) on the blocking pool: `None` when there is none, or it
+/// could not be read (logged).
+async fn with_stored<T: Send + 'static>(
     objects: &Objects,
     ctx: &Context,
     key: &str,
-    identity: &Identity,
-) -> Option<Movie> {
+    read: impl FnOnce(u64, &mut dyn ObjectReader) -> Result<Option<T>, StorageError> + Send + 'static,
+) -> Option<T> {
+    // No prefetch: `read` reads what it needs itself.
     let opts = ReadOptions {
-        prefetch_from: Some(0),
+        prefetch_from: None,
         recover_rate: None,
     };
     let open = match objects.open(index_ctx(ctx), key, opts).await {
@@ -159,17 +183,12 @@ async fn read_stored(
         return None;
     }
     let mut reader = open.into_reader();
-    let identity = identity.clone();
-    let read = blocking(move || {
-        let bytes = read_full(reader.as_mut(), 0, size as usize)?;
-        Ok::<_, StorageError>(stored_index::decode(&bytes, &identity))
-    })
-    .await;
-    match read
+    let done = blocking(move || read(size, reader.as_mut())).await;
+    match done
         .map_err(|e| e.to_string())
         .and_then(|r| r.map_err(|e| e.to_string()))
     {
-        Ok(movie) => movie,
+        Ok(found) => found,
         Err(e) => {
             log::warn!("vod index of {}/{key}: {e}", ctx.namespace);
             None
@@ -177,12 +196,53 @@ async fn read_stored(
     }
 }
 
+/// The index of `key` kept in the cluster and its cuts at `target`, if
+/// there is a sound one for the object `identity` names.
+async fn read_stored(
+    objects: &Objects,
+    ctx: &Context,
+    key: &str,
+    identity: &Identity,
+    target: u32,
+) -> Option<(Movie, Cuts)> {
+    let identity = identity.clone();
+    with_stored(objects, ctx, key, move |size, reader| {
+        let bytes = read_full(reader, 0, size as usize)?;
+        Ok(stored_index::decode(&bytes, &identity, target))
+    })
+    .await
+}
+
+/// Segment `n` of the `kind` track of `key` at `target` seconds from the
+/// index kept in the cluster, read by range (its head and the one
+/// block), if there is a sound one for `identity` cut at that target.
+async fn read_stored_part(
+    objects: &Objects,
+    ctx: &Context,
+    key: &str,
+    identity: &Identity,
+    (kind, n, target): (Kind, usize, u32),
+) -> Option<Part> {
+    let identity = identity.clone();
+    with_stored(objects, ctx, key, move |size, reader| {
+        stored_index::read_part(size, &identity, target, kind, n, |at, len| {
+            read_full(reader, at, len).map(|b| b.to_vec())
+        })
+    })
+    .await
+}
+
 /// Keeps the index of `title` (just parsed) in the cluster beside `key`,
-/// for other proxies and later starts; a failure only costs them a parse.
-pub async fn store_index(objects: &Objects, ctx: Context, key: &str, title: &Title) {
+/// its blocks cut at `target` seconds, for other proxies and later
+/// starts; a failure only costs them a parse.
+pub async fn store_index(objects: &Objects, ctx: Context, key: &str, title: &Title, target: u32) {
     let identity = Identity::of(&title.info);
-    let movie = title.index.movie.clone();
-    let Ok(body) = blocking(move || stored_index::encode(&movie, &identity)).await else {
+    let index = title.index.clone();
+    let encode = move || {
+        let c = index.cuts(target);
+        stored_index::encode(&index.movie, &identity, target, &c)
+    };
+    let Ok(body) = blocking(encode).await else {
         return;
     };
     let size = body.len() as u64;
@@ -196,7 +256,7 @@ pub async fn store_index(objects: &Objects, ctx: Context, key: &str, title: &Tit
     }
 }
 
-/// The body of a segment of `title` made of `pieces` (from
+/// The body of a segment of the title `info` names made of `pieces` (from
 /// [`segment_pieces`], cut to the bytes `range` when given: a range the
 /// caller resolved against their whole length): its length and the body,
 /// streamed from the store.
@@ -204,8 +264,8 @@ pub async fn segment(
     objects: &Objects,
     ctx: Context,
     key: &str,
-    title: &Title,
-    mut pieces: Vec<crate::core::Piece>,
+    info: &ReplicaInfo,
+    mut pieces: Vec<Piece>,
     range: Option<(u64, u64)>,
 ) -> Result<(u64, Download), VodError> {
     if let Some((a, b)) = range {
@@ -213,15 +273,15 @@ pub async fn segment(
     }
     let len = fmp4::length(&pieces);
     let start = pieces.iter().find_map(|p| match p {
-        crate::core::Piece::Object { start, .. } => Some(*start),
-        crate::core::Piece::Literal(_) => None,
+        Piece::Object { start, .. } => Some(*start),
+        Piece::Literal(_) => None,
     });
     let opts = ReadOptions {
         prefetch_from: start,
         recover_rate: None,
     };
     let open = objects.open(ctx, key, opts).await?;
-    if open.info().etag() != title.info.etag() || open.info().size != title.info.size {
+    if open.info().etag() != info.etag() || open.info().size != info.size {
         return Err(VodError::Changed);
     }
     Ok((len, open.body(pieces)))
@@ -235,10 +295,66 @@ pub fn segment_pieces(
     kind: Kind,
     n: usize,
     target: u32,
-) -> Result<Vec<crate::core::Piece>, VodError> {
+) -> Result<Vec<Piece>, VodError> {
     let m = &title.index.movie;
     let t = m.track(kind).ok_or(VodError::NoSuch("no such track"))?;
     let c = title.index.cuts(target);
     let s = span(t, &c, n).ok_or(VodError::NoSuch("no such segment"))?;
     Ok(fmp4::media(t, &s, n as u32 + 1))
+}
+
+/// What a segment request needs of its title.
+pub struct SegmentOf {
+    /// The replica the title was looked up on (its validators).
+    pub info: ReplicaInfo,
+    /// Where the index came from.
+    pub found: Found,
+    /// The segment ([`segment_pieces`]), or why the title has no such
+    /// segment (found all the same).
+    pub pieces: Result<Vec<Piece>, VodError>,
+    /// The title, when it was loaded whole; `None` when the segment was
+    /// read by range from the index in the cluster, which then is not in
+    /// memory yet.
+    pub title: Option<Title>,
+}
+
+/// Segment `n` (from 0) of the `kind` track of `key` at `target` seconds:
+/// from the index in `cache`; else, without loading the whole index, from
+/// the head and the one block of the index kept in the cluster; else from
+/// the title loaded whole ([`load`]).
+pub async fn load_segment(
+    objects: &Objects,
+    cache: &IndexCache,
+    ctx: Context,
+    key: &str,
+    (kind, n, target): (Kind, usize, u32),
+) -> Result<SegmentOf, VodError> {
+    let open = open_title(objects, ctx.clone(), key).await?;
+    let info = open.info().clone();
+    let identity = Identity::of(&info);
+    let title = match cache.get(&ctx.namespace, key, &identity) {
+        Some(index) => Title {
+            index,
+            info,
+            found: Found::Memory,
+        },
+        None => {
+            let wanted = (kind, n, target);
+            if let Some(p) = read_stored_part(objects, &ctx, key, &identity, wanted).await {
+                return Ok(SegmentOf {
+                    info,
+                    found: Found::Cluster,
+                    pieces: Ok(fmp4::media(&p.track, &p.span, n as u32 + 1)),
+                    title: None,
+                });
+            }
+            load_opened(objects, cache, ctx, key, target, open).await?
+        }
+    };
+    Ok(SegmentOf {
+        info: title.info.clone(),
+        found: title.found,
+        pieces: segment_pieces(&title, kind, n, target),
+        title: Some(title),
+    })
 }

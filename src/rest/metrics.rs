@@ -150,6 +150,11 @@ fn register_vod(reg: &mut Registry, v: &crate::stats::VodCounters) {
         "VOD title loads whose sample index was read from the cluster",
         v.index_cluster_hits.clone(),
     );
+    reg.register(
+        "vod_index_range_reads",
+        "VOD segments read from the cluster's sample index by range (its head and the segment's block), without loading the whole index",
+        v.index_range_reads.clone(),
+    );
 }
 
 /// Uptime, config load time and reload counters.

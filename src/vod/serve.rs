@@ -20,6 +20,7 @@ use crate::http::range::{self, Ranges};
 use crate::media::mp4::{Kind, Movie};
 use crate::media::source::{self, Found, Title};
 use crate::media::{dash, fmp4, playlist};
+use crate::storage::{Context, ReplicaInfo};
 
 /// Answers a GET or HEAD of `target`, counting the playlists and segments
 /// answered (200, 206, 304) in the VOD counters.
@@ -57,39 +58,42 @@ async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpErr
         Some(q) if !q.is_empty() => format!("?{q}"),
         _ => String::new(),
     };
-    let rendition = file.rendition();
+    let index = &req.state.vod_index;
+    // The titles asked for: a segment's, else every rendition's.
     let mut titles: Vec<Title> = Vec::new();
-    for (r, key) in keys.iter().enumerate() {
-        if rendition.map_or(true, |x| x == r) {
-            let title = source::load(objects, &req.state.vod_index, ctx.clone(), key).await?;
-            let counters = &req.state.stats.vod;
-            match title.found {
-                Found::Memory => {
-                    counters.index_memory_hits.inc();
-                }
-                Found::Cluster => {
-                    counters.index_cluster_hits.inc();
-                }
-                Found::Parsed(took) => {
-                    counters.parsed(took);
-                    let (state, ctx, key, title) =
-                        (req.state.clone(), ctx.clone(), key.clone(), title.clone());
-                    actix_web::rt::spawn(async move {
-                        source::store_index(&state.objects, ctx, &key, &title).await;
-                    });
-                }
+    let mut segment = None;
+    if let File::Segment(k, r, n) = file {
+        let key = keys
+            .get(r)
+            .ok_or_else(|| VodHttpError::NotFound("no such rendition".into()))?;
+        let s = source::load_segment(objects, index, ctx.clone(), key, (k, n, target)).await?;
+        note_found(req, &ctx, key, s.found, s.title.as_ref(), target);
+        if s.title.is_none() {
+            req.state.stats.vod.index_range_reads.inc();
+        }
+        segment = Some((k, r, s));
+    } else {
+        let rendition = file.rendition();
+        for (r, key) in keys.iter().enumerate() {
+            if rendition.map_or(true, |x| x == r) {
+                let title = source::load(objects, index, ctx.clone(), key, target).await?;
+                note_found(req, &ctx, key, title.found, Some(&title), target);
+                titles.push(title);
             }
-            titles.push(title);
         }
     }
-    let first = titles
+    let infos: Vec<&ReplicaInfo> = match &segment {
+        Some((_, _, s)) => vec![&s.info],
+        None => titles.iter().map(|t| &t.info).collect(),
+    };
+    let first = *infos
         .first()
         .ok_or_else(|| VodHttpError::NotFound("no such rendition".into()))?;
     // The sources' tags (a urlset joins them) and the target duration,
     // which changes every playlist and segment of the same sources.
-    let tags: Vec<String> = titles
+    let tags: Vec<String> = infos
         .iter()
-        .map(|t| t.info.etag().trim_matches('"').to_string())
+        .map(|i| i.etag().trim_matches('"').to_string())
         .collect();
     // Playlists carry the query (a title token) into the URLs they list:
     // another query is another body, so another tag.
@@ -100,11 +104,7 @@ async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpErr
     };
     let validators = Validators {
         etag: format!("\"{}-s{target}{carried}\"", tags.join("-")),
-        last_modified: titles
-            .iter()
-            .map(|t| t.info.mtime)
-            .max()
-            .unwrap_or(first.info.mtime),
+        last_modified: infos.iter().map(|i| i.mtime).max().unwrap_or(first.mtime),
     };
     if let Some(mut not_modified) = validators
         .precheck(req.http.headers())
@@ -130,11 +130,16 @@ async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpErr
         }
     };
     let track = |k: Kind| {
-        first
-            .index
-            .movie
-            .track(k)
+        titles
+            .first()
+            .and_then(|t| t.index.movie.track(k))
             .ok_or_else(|| VodHttpError::NotFound("no such track".into()))
+    };
+    let movie = || {
+        titles
+            .first()
+            .map(|t| t.index.movie.as_ref())
+            .ok_or_else(|| VodHttpError::NotFound("no such rendition".into()))
     };
     let head = req.http.method() == Method::HEAD;
     let (ctype, body) = match file {
@@ -151,25 +156,23 @@ async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpErr
         }
         File::Media(k, _) => (
             m3u8,
-            Bytes::from(playlist::media(
-                &first.index.movie,
-                track(k)?,
-                target,
-                &query,
-            )),
+            Bytes::from(playlist::media(movie()?, track(k)?, target, &query)),
         ),
         File::Iframes(_) => (
             m3u8,
             Bytes::from(playlist::iframes(
-                &first.index.movie,
+                movie()?,
                 track(Kind::Video)?,
                 target,
                 &query,
             )),
         ),
         File::Init(k, _) => (mime(k), Bytes::from(fmp4::init(track(k)?))),
-        File::Segment(k, r, n) => {
-            let pieces = source::segment_pieces(first, k, n, target)?;
+        File::Segment(..) => {
+            let Some((k, r, s)) = segment else {
+                return Err(VodHttpError::NotFound("no such segment".into()));
+            };
+            let pieces = s.pieces?;
             let whole = fmp4::length(&pieces);
             // one range (RFC 9110 §14.2); several are answered whole
             let range = match req.header(RANGE.as_str()).filter(|_| !head) {
@@ -188,13 +191,16 @@ async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpErr
             }
             let (len, download) = source::segment(
                 objects,
-                ctx,
+                ctx.clone(),
                 &keys[r],
-                first,
+                &s.info,
                 pieces,
                 range.map(|s| (s.start, s.end)),
             )
             .await?;
+            if s.title.is_none() {
+                load_in_background(req, &ctx, &keys[r], target);
+            }
             resp.insert_header((CONTENT_TYPE, mime(k)));
             if head {
                 let empty = futures_util::stream::empty::<Result<Bytes, VodHttpError>>();
@@ -214,4 +220,57 @@ async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpErr
         return Ok(resp.body(SizedStream::new(body.len() as u64, empty)));
     }
     Ok(resp.body(body))
+}
+
+/// Counts where a title's index was found; one just parsed is kept in the
+/// cluster (its blocks cut at `target`) in the background.
+fn note_found(
+    req: &VodReq,
+    ctx: &Context,
+    key: &str,
+    found: Found,
+    title: Option<&Title>,
+    target: u32,
+) {
+    let counters = &req.state.stats.vod;
+    match found {
+        Found::Memory => {
+            counters.index_memory_hits.inc();
+        }
+        Found::Cluster => {
+            counters.index_cluster_hits.inc();
+        }
+        Found::Parsed(took) => {
+            counters.parsed(took);
+            if let Some(title) = title {
+                let (state, ctx, key, title) = (
+                    req.state.clone(),
+                    ctx.clone(),
+                    key.to_string(),
+                    title.clone(),
+                );
+                actix_web::rt::spawn(async move {
+                    source::store_index(&state.objects, ctx, &key, &title, target).await;
+                });
+            }
+        }
+    }
+}
+
+/// After a segment read by range, loads the whole index of `key` into
+/// memory for the next requests, in the background, unless another load
+/// of it is under way or the cache keeps nothing. Started once the
+/// segment is open, so it does not hold up that segment's first byte.
+fn load_in_background(req: &VodReq, ctx: &Context, key: &str, target: u32) {
+    let index = &req.state.vod_index;
+    if !index.keeps() || index.loading(&ctx.namespace, key) {
+        return;
+    }
+    let (state, ctx, key) = (req.state.clone(), ctx.clone(), key.to_string());
+    actix_web::rt::spawn(async move {
+        let loaded = source::load(&state.objects, &state.vod_index, ctx, &key, target);
+        if let Err(e) = loaded.await {
+            log::warn!("vod index of {key} not loaded: {e}");
+        }
+    });
 }

@@ -53,6 +53,7 @@ mod tls;
 mod vod;
 mod vod_players;
 mod vod_replicas;
+mod vod_stored;
 mod vod_titles;
 mod vod_tokens;
 mod write_races;

@@ -227,9 +227,9 @@ impl IndexCache {
             .contains_key(&(namespace.to_string(), key.to_string()))
     }
 
-    /// Whether the cache keeps anything (its size is not 0).
-    pub fn keeps(&self) -> bool {
-        self.limit > 0
+    /// Whether an index of `bytes` fits beside those held, evicting none.
+    pub fn has_room(&self, bytes: usize) -> bool {
+        self.inner.lock().bytes.saturating_add(bytes) <= self.limit
     }
 
     /// Indexes held and the bytes they take.
@@ -329,6 +329,11 @@ mod tests {
         for k in ["k1", "k3", "k4"] {
             assert!(c.get("b1", k, &id("a")).is_some(), "{k}");
         }
+        // No room beside those held without evicting one; room again once
+        // a smaller cache is not full.
+        assert!(!c.has_room(1));
+        assert!(IndexCache::new(3 * one).has_room(3 * one));
+        assert!(!IndexCache::new(0).has_room(1));
         // Larger than the whole cache: not kept, nothing evicted.
         c.insert("b1", "big", id("a"), movie(1000));
         assert_eq!(c.usage().0, 3);

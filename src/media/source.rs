@@ -316,6 +316,9 @@ pub struct SegmentOf {
     /// read by range from the index in the cluster, which then is not in
     /// memory yet.
     pub title: Option<Title>,
+    /// When read by range: about the bytes the whole index would take in
+    /// memory (its samples), 0 otherwise.
+    pub index_bytes: usize,
 }
 
 /// Segment `n` (from 0) of the `kind` track of `key` at `target` seconds:
@@ -346,6 +349,7 @@ pub async fn load_segment(
                     found: Found::Cluster,
                     pieces: Ok(fmp4::media(&p.track, &p.span, n as u32 + 1)),
                     title: None,
+                    index_bytes: p.samples * std::mem::size_of::<super::mp4::Sample>(),
                 });
             }
             load_opened(objects, cache, ctx, key, target, open).await?
@@ -356,5 +360,6 @@ pub async fn load_segment(
         found: title.found,
         pieces: segment_pieces(&title, kind, n, target),
         title: Some(title),
+        index_bytes: 0,
     })
 }

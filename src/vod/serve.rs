@@ -199,7 +199,7 @@ async fn answer(req: &VodReq, target: Target) -> Result<HttpResponse, VodHttpErr
             )
             .await?;
             if s.title.is_none() {
-                load_in_background(req, &ctx, &keys[r], target);
+                load_in_background(req, &ctx, &keys[r], target, s.index_bytes);
             }
             resp.insert_header((CONTENT_TYPE, mime(k)));
             if head {
@@ -257,13 +257,16 @@ fn note_found(
     }
 }
 
-/// After a segment read by range, loads the whole index of `key` into
-/// memory for the next requests, in the background, unless another load
-/// of it is under way or the cache keeps nothing. Started once the
-/// segment is open, so it does not hold up that segment's first byte.
-fn load_in_background(req: &VodReq, ctx: &Context, key: &str, target: u32) {
+/// After a segment read by range, loads the whole index of `key` (about
+/// `bytes` in memory) for the next requests, in the background: only
+/// when the cache has room for it beside the indexes it holds (more
+/// titles watched than it holds are served by range, rather than loaded
+/// whole only to evict one another) and no other load of it is under
+/// way. Started once the segment is open, so it does not hold up that
+/// segment's first byte.
+fn load_in_background(req: &VodReq, ctx: &Context, key: &str, target: u32, bytes: usize) {
     let index = &req.state.vod_index;
-    if !index.keeps() || index.loading(&ctx.namespace, key) {
+    if !index.has_room(bytes) || index.loading(&ctx.namespace, key) {
         return;
     }
     let (state, ctx, key) = (req.state.clone(), ctx.clone(), key.to_string());

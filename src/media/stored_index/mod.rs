@@ -69,6 +69,8 @@ pub struct Part {
     pub track: Track,
     /// All of `track`'s samples.
     pub span: Span,
+    /// Samples of every track of the title: what its whole index holds.
+    pub samples: usize,
 }
 
 /// The first sample of each block of `t`, then its sample count: the
@@ -342,7 +344,16 @@ fn part_of<E>(
         },
         duration: track.samples.iter().map(|x| u64::from(x.duration)).sum(),
     };
-    Ok(Some(Part { track, span }))
+    let samples = h
+        .tracks
+        .iter()
+        .map(|t| t.bounds.last().map_or(0, |&n| n as usize))
+        .sum();
+    Ok(Some(Part {
+        track,
+        span,
+        samples,
+    }))
 }
 
 #[cfg(test)]

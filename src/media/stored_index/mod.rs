@@ -156,13 +156,19 @@ fn head(head: &[u8], identity: &Identity) -> Option<Head> {
     sound.then_some(h)
 }
 
-/// Bytes of all blocks of `h`: a record of another length is damaged.
-fn blocks_len(h: &Head) -> u64 {
-    h.tracks
+/// Where the last block of `tracks` ends (tracks may have none), in bytes
+/// past the head.
+fn last_end(tracks: &[TrackHead]) -> u64 {
+    tracks
         .iter()
         .rev()
         .find_map(|t| t.ends.last().copied())
         .unwrap_or(0)
+}
+
+/// Bytes of all blocks of `h`: a record of another length is damaged.
+fn blocks_len(h: &Head) -> u64 {
+    last_end(&h.tracks)
 }
 
 /// Where block `n` of track `k` of `h` lies, in bytes past the head.
@@ -171,12 +177,7 @@ fn block(h: &Head, k: usize, n: usize) -> Option<(u64, u64)> {
     let start = if n > 0 {
         h.tracks[k].ends[n - 1]
     } else {
-        // the last block of the tracks before (they may have none)
-        h.tracks[..k]
-            .iter()
-            .rev()
-            .find_map(|t| t.ends.last().copied())
-            .unwrap_or(0)
+        last_end(&h.tracks[..k])
     };
     (start <= end).then_some((start, end))
 }

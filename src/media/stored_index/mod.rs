@@ -217,7 +217,10 @@ pub fn decode(bytes: &[u8], identity: &Identity, target: u32) -> Option<(Movie, 
     }
     let mut tracks = Vec::with_capacity(h.tracks.len());
     for (k, t) in h.tracks.iter().enumerate() {
-        let mut all: Vec<super::mp4::Sample> = Vec::new();
+        // the head's sample count, bounded by the blocks' bytes (at least
+        // one a sample) so a damaged head cannot ask for a huge table
+        let count = t.bounds.last().map_or(0, |&n| n as usize);
+        let mut all: Vec<super::mp4::Sample> = Vec::with_capacity(count.min(blocks.len()));
         for n in 0..t.ends.len() {
             let (a, b) = block(&h, k, n)?;
             let bytes = blocks.get(usize::try_from(a).ok()?..usize::try_from(b).ok()?)?;

@@ -1,7 +1,11 @@
 //! The titles' sample indexes kept in memory between requests: a
 //! least-recently-used cache bounded in bytes (`proxy.vod-index-cache-size`),
 //! keyed by namespace and key, each entry valid only for the object it was
-//! parsed from (its ETag and size): a replaced object is parsed again.
+//! parsed from (its ETag and size): a replaced object is parsed again. A
+//! title served by range from its index in the cluster is held by that
+//! index's head alone ([`Layout`], a few KiB) until it is loaded whole;
+//! heads have their own share of the bytes ([`HEAD_SHARE`]), so they never
+//! evict a whole index nor a whole index them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,7 +14,12 @@ use parking_lot::Mutex;
 
 use super::mp4::Movie;
 use super::segment::{cuts, Cuts};
+use super::stored_index::Layout;
 use crate::storage::ReplicaInfo;
+
+/// Heads ([`Layout`]) take at most this fraction of the cache's bytes
+/// (1/16: 4 MiB of the default 64 MiB, the heads of ~150 two-hour titles).
+pub const HEAD_SHARE: usize = 16;
 
 /// The cuts made of a movie: the target they are for, and the cuts.
 type HeldCuts = Arc<Mutex<Option<(u32, Arc<Cuts>)>>>;
@@ -59,8 +68,8 @@ impl Indexed {
 /// The in-memory index cache, shared by every worker.
 #[derive(Debug)]
 pub struct IndexCache {
-    limit: usize,
-    inner: Mutex<Inner>,
+    whole: Mutex<Lru<Indexed>>,
+    heads: Mutex<Lru<Arc<Layout>>>,
     /// One load (stored index read, or parse) per title at a time: the
     /// viewers of a title that is not held wait for it instead of each
     /// building the same index.
@@ -94,19 +103,89 @@ impl Drop for LoadSlot<'_> {
     }
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    entries: HashMap<(String, String), Entry>,
+/// Entries of one kind, least recently used first out, within `limit`
+/// bytes.
+#[derive(Debug)]
+struct Lru<T> {
+    limit: usize,
+    entries: HashMap<(String, String), Entry<T>>,
     bytes: usize,
     clock: u64,
 }
 
 #[derive(Debug)]
-struct Entry {
+struct Entry<T> {
     identity: Identity,
-    index: Indexed,
+    held: T,
     bytes: usize,
     used: u64,
+}
+
+impl<T: Clone> Lru<T> {
+    fn new(limit: usize) -> Lru<T> {
+        Lru {
+            limit,
+            entries: HashMap::new(),
+            bytes: 0,
+            clock: 0,
+        }
+    }
+
+    /// The entry of `id` for `identity`; one for another is dropped.
+    fn get(&mut self, id: &(String, String), identity: &Identity) -> Option<T> {
+        self.clock += 1;
+        let now = self.clock;
+        match self.entries.get_mut(id) {
+            Some(e) if e.identity == *identity => {
+                e.used = now;
+                return Some(e.held.clone());
+            }
+            Some(_) => {}
+            None => return None,
+        }
+        self.remove(id);
+        None
+    }
+
+    fn remove(&mut self, id: &(String, String)) {
+        if let Some(e) = self.entries.remove(id) {
+            self.bytes -= e.bytes;
+        }
+    }
+
+    /// Keeps `held` for `id` at `identity`, evicting the least recently
+    /// used entries it needs room from; one larger than the limit is not
+    /// kept.
+    fn put(&mut self, id: (String, String), identity: Identity, held: T, bytes: usize) {
+        let bytes = bytes + id.0.len() + id.1.len() + identity.etag.len();
+        if bytes > self.limit {
+            return;
+        }
+        self.remove(&id);
+        while self.bytes + bytes > self.limit {
+            let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.remove(&oldest);
+        }
+        self.clock += 1;
+        let used = self.clock;
+        self.bytes += bytes;
+        self.entries.insert(
+            id,
+            Entry {
+                identity,
+                held,
+                bytes,
+                used,
+            },
+        );
+    }
 }
 
 /// What an index was parsed from: the object's ETag and size.
@@ -133,8 +212,8 @@ impl IndexCache {
     pub fn new(limit: usize) -> IndexCache {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         IndexCache {
-            limit,
-            inner: Mutex::default(),
+            whole: Mutex::new(Lru::new(limit)),
+            heads: Mutex::new(Lru::new(limit / HEAD_SHARE)),
             loads: Mutex::default(),
             permits: tokio::sync::Semaphore::new(cores.max(2)),
         }
@@ -159,65 +238,40 @@ impl IndexCache {
         slot
     }
 
-    /// The index of `namespace`/`key` parsed from `identity`, if held; an
-    /// entry for another identity (a replaced object) is dropped.
+    /// The index of `namespace`/`key` parsed from `identity`, if held
+    /// whole; an entry for another identity (a replaced object) is dropped.
     pub fn get(&self, namespace: &str, key: &str, identity: &Identity) -> Option<Indexed> {
-        let mut inner = self.inner.lock();
         let id = (namespace.to_string(), key.to_string());
-        inner.clock += 1;
-        let now = inner.clock;
-        match inner.entries.get_mut(&id) {
-            Some(e) if e.identity == *identity => {
-                e.used = now;
-                return Some(e.index.clone());
-            }
-            Some(_) => {}
-            None => return None,
-        }
-        if let Some(stale) = inner.entries.remove(&id) {
-            inner.bytes -= stale.bytes;
-        }
-        None
+        self.whole.lock().get(&id, identity)
     }
 
-    /// Keeps `index` as the index of `namespace`/`key` at `identity`,
-    /// evicting the least recently used indexes it needs room from; one
-    /// larger than the whole cache is not kept.
+    /// The head of the stored index of `namespace`/`key` for `identity`,
+    /// if that is what is held of it.
+    pub fn layout(&self, namespace: &str, key: &str, identity: &Identity) -> Option<Arc<Layout>> {
+        let id = (namespace.to_string(), key.to_string());
+        self.heads.lock().get(&id, identity)
+    }
+
+    /// Keeps `index` as the index of `namespace`/`key` at `identity`
+    /// (its head, if held, is dropped), evicting the least recently used
+    /// indexes it needs room from; one larger than the whole cache is not
+    /// kept.
     pub fn insert(&self, namespace: &str, key: &str, identity: Identity, index: Indexed) {
-        let bytes = index.movie.index_bytes() + namespace.len() + key.len() + identity.etag.len();
-        if bytes > self.limit {
+        let id = (namespace.to_string(), key.to_string());
+        let bytes = index.movie.index_bytes();
+        self.whole.lock().put(id.clone(), identity, index, bytes);
+        self.heads.lock().remove(&id);
+    }
+
+    /// Keeps `layout` as the head of the stored index of `namespace`/`key`
+    /// at `identity`, unless its whole index is held.
+    pub fn insert_layout(&self, namespace: &str, key: &str, identity: Identity, layout: Layout) {
+        if self.get(namespace, key, &identity).is_some() {
             return;
         }
-        let mut inner = self.inner.lock();
         let id = (namespace.to_string(), key.to_string());
-        if let Some(old) = inner.entries.remove(&id) {
-            inner.bytes -= old.bytes;
-        }
-        while inner.bytes + bytes > self.limit {
-            let Some(oldest) = inner
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| e.used)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            if let Some(e) = inner.entries.remove(&oldest) {
-                inner.bytes -= e.bytes;
-            }
-        }
-        inner.clock += 1;
-        let used = inner.clock;
-        inner.bytes += bytes;
-        inner.entries.insert(
-            id,
-            Entry {
-                identity,
-                index,
-                bytes,
-                used,
-            },
-        );
+        let bytes = layout.bytes();
+        self.heads.lock().put(id, identity, Arc::new(layout), bytes);
     }
 
     /// Whether the index of `namespace`/`key` is being loaded now.
@@ -229,13 +283,17 @@ impl IndexCache {
 
     /// Whether an index of `bytes` fits beside those held, evicting none.
     pub fn has_room(&self, bytes: usize) -> bool {
-        self.inner.lock().bytes.saturating_add(bytes) <= self.limit
+        let whole = self.whole.lock();
+        whole.bytes.saturating_add(bytes) <= whole.limit
     }
 
-    /// Indexes held and the bytes they take.
+    /// Entries held (indexes and heads) and the bytes they take.
     pub fn usage(&self) -> (usize, usize) {
-        let inner = self.inner.lock();
-        (inner.entries.len(), inner.bytes)
+        let (whole, heads) = (self.whole.lock(), self.heads.lock());
+        (
+            whole.entries.len() + heads.entries.len(),
+            whole.bytes + heads.bytes,
+        )
     }
 }
 
@@ -311,6 +369,82 @@ mod tests {
         assert!(c.get("b1", "k", &id("b")).is_none());
         assert_eq!(c.usage().0, 0);
         assert!(c.get("b1", "k", &id("a")).is_none());
+    }
+
+    /// The layout of a stored index of `movie(samples)` parsed from `id(tag)`.
+    fn layout(samples: usize, tag: &str) -> Layout {
+        use crate::media::stored_index::{encode, read_part};
+        let m = movie(samples).movie;
+        let c = cuts(&m, 1);
+        let bytes = encode(&m, &id(tag), 1, &c);
+        let record = Identity {
+            etag: "r".into(),
+            size: bytes.len() as u64,
+        };
+        let read = |at: u64, len: usize| {
+            bytes
+                .get(at as usize..at as usize + len)
+                .map(<[u8]>::to_vec)
+                .ok_or(())
+        };
+        read_part(&record, &id(tag), 1, (Kind::Audio, 0), read)
+            .unwrap()
+            .expect("a sound record")
+            .1
+    }
+
+    #[test]
+    fn holds_a_head_until_the_whole_index() {
+        let c = IndexCache::new(1 << 20);
+        c.insert_layout("b1", "k", id("a"), layout(10, "a"));
+        assert!(c.layout("b1", "k", &id("a")).is_some());
+        // Not the whole index, and not dropped for asking.
+        assert!(c.get("b1", "k", &id("a")).is_none());
+        assert_eq!(c.usage().0, 1);
+        // The whole index replaces it, and a head does not replace that.
+        c.insert("b1", "k", id("a"), movie(10));
+        assert!(c.layout("b1", "k", &id("a")).is_none());
+        c.insert_layout("b1", "k", id("a"), layout(10, "a"));
+        assert!(c.get("b1", "k", &id("a")).is_some());
+        assert_eq!(c.usage().0, 1);
+        // A head of a replaced object is dropped.
+        c.insert_layout("b1", "k2", id("a"), layout(10, "a"));
+        assert!(c.layout("b1", "k2", &id("b")).is_none());
+        assert!(c.layout("b1", "k2", &id("a")).is_none());
+        // A head takes far fewer bytes than the index it stands for.
+        let (_, before) = c.usage();
+        c.insert_layout("b1", "k3", id("a"), layout(100_000, "a"));
+        let head = c.usage().1 - before;
+        assert!(
+            head * 100 < movie(100_000).movie.index_bytes(),
+            "{head} bytes"
+        );
+    }
+
+    #[test]
+    fn heads_and_whole_indexes_never_evict_one_another() {
+        let one = movie(1000).movie.index_bytes() + "b1".len() + 2 + 1;
+        let c = IndexCache::new(2 * one);
+        let head = layout(10, "a");
+        assert!(head.bytes() * 2 < 2 * one / HEAD_SHARE, "{}", head.bytes());
+        c.insert("b1", "w1", id("a"), movie(1000));
+        c.insert("b1", "w2", id("a"), movie(1000));
+        assert!(!c.has_room(1));
+        // Heads of other titles fill their share, evicting only heads.
+        for k in 0..100 {
+            c.insert_layout("b1", &format!("h{k}"), id("a"), layout(10, "a"));
+        }
+        assert!(c.get("b1", "w1", &id("a")).is_some());
+        assert!(c.get("b1", "w2", &id("a")).is_some());
+        assert!(c.layout("b1", "h99", &id("a")).is_some());
+        assert!(c.layout("b1", "h0", &id("a")).is_none());
+        let heads = c.usage().0 - 2;
+        assert!(heads >= 2, "{heads} heads");
+        // A whole index evicts the oldest whole one, no head.
+        c.insert("b1", "w3", id("a"), movie(1000));
+        assert!(c.get("b1", "w1", &id("a")).is_none());
+        assert_eq!(c.usage().0, 2 + heads);
+        assert!(c.usage().1 <= 2 * one + 2 * one / HEAD_SHARE);
     }
 
     #[test]

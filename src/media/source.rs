@@ -156,14 +156,17 @@ async fn load_opened(
     Ok(Title { index, info, found })
 }
 
-/// Runs `read` on the index of `key` kept in the cluster (its size and a
-/// reader of it) on the blocking pool: `None` when there is none, or it
-/// could not be read (logged).
+/// Runs `read` on the index of `key` kept in the cluster (the identity of
+/// the object holding it, its size among them, and a reader of it) on the
+/// blocking pool: `None` when there is none, or it could not be read
+/// (logged).
 async fn with_stored<T: Send + 'static>(
     objects: &Objects,
     ctx: &Context,
     key: &str,
-    read: impl FnOnce(u64, &mut dyn ObjectReader) -> Result<Option<T>, StorageError> + Send + 'static,
+    read: impl FnOnce(Identity, &mut dyn ObjectReader) -> Result<Option<T>, StorageError>
+        + Send
+        + 'static,
 ) -> Option<T> {
     // No prefetch: `read` reads what it needs itself.
     let opts = ReadOptions {
@@ -178,12 +181,12 @@ async fn with_stored<T: Send + 'static>(
             return None;
         }
     };
-    let size = open.info().size;
-    if size > MAX_STORED_INDEX {
+    let record = Identity::of(open.info());
+    if record.size > MAX_STORED_INDEX {
         return None;
     }
     let mut reader = open.into_reader();
-    let done = blocking(move || read(size, reader.as_mut())).await;
+    let done = blocking(move || read(record, reader.as_mut())).await;
     match done
         .map_err(|e| e.to_string())
         .and_then(|r| r.map_err(|e| e.to_string()))
@@ -206,30 +209,42 @@ async fn read_stored(
     target: u32,
 ) -> Option<(Movie, Cuts)> {
     let identity = identity.clone();
-    with_stored(objects, ctx, key, move |size, reader| {
-        let bytes = read_full(reader, 0, size as usize)?;
+    with_stored(objects, ctx, key, move |record, reader| {
+        let bytes = read_full(reader, 0, record.size as usize)?;
         Ok(stored_index::decode(&bytes, &identity, target))
     })
     .await
 }
 
 /// Segment `n` of the `kind` track of `key` at `target` seconds from the
-/// index kept in the cluster, read by range (its head and the one
-/// block), if there is a sound one for `identity` cut at that target.
+/// index kept in the cluster, read by range (its head, unless `cache`
+/// holds it, and the one block), if there is a sound one for `identity`
+/// cut at that target. A head read is kept in `cache` for the next ones.
 async fn read_stored_part(
     objects: &Objects,
+    cache: &IndexCache,
     ctx: &Context,
     key: &str,
     identity: &Identity,
     (kind, n, target): (Kind, usize, u32),
 ) -> Option<Part> {
-    let identity = identity.clone();
-    with_stored(objects, ctx, key, move |size, reader| {
-        stored_index::read_part(size, &identity, target, kind, n, |at, len| {
-            read_full(reader, at, len).map(|b| b.to_vec())
-        })
+    let held = cache.layout(&ctx.namespace, key, identity);
+    let id = identity.clone();
+    let (part, layout) = with_stored(objects, ctx, key, move |record, reader| {
+        let read = |at, len| read_full(reader, at, len).map(|b| b.to_vec());
+        match held.filter(|l| *l.record() == record) {
+            Some(layout) => Ok(layout.part((kind, n, target), read)?.map(|p| (p, None))),
+            None => Ok(
+                stored_index::read_part(&record, &id, target, (kind, n), read)?
+                    .map(|(p, l)| (p, Some(l))),
+            ),
+        }
     })
-    .await
+    .await?;
+    if let Some(layout) = layout {
+        cache.insert_layout(&ctx.namespace, key, identity.clone(), layout);
+    }
+    Some(part)
 }
 
 /// Keeps the index of `title` (just parsed) in the cluster beside `key`,
@@ -343,7 +358,7 @@ pub async fn load_segment(
         },
         None => {
             let wanted = (kind, n, target);
-            if let Some(p) = read_stored_part(objects, &ctx, key, &identity, wanted).await {
+            if let Some(p) = read_stored_part(objects, cache, &ctx, key, &identity, wanted).await {
                 return Ok(SegmentOf {
                     info,
                     found: Found::Cluster,

@@ -10,9 +10,10 @@
 //! samples cut into the segments of the target the record was written
 //! for, one block per track and segment, stored by column ([`columns`]).
 //! A segment is served from the head and its one block ([`read_part`]),
-//! without reading the rest; [`decode`] reads the whole record back into
-//! a [`Movie`]. Whatever is read back is checked as a parse would be: a
-//! damaged or foreign record is no index.
+//! without reading the rest, and the next ones from the head kept in
+//! memory ([`Layout`]) and their block; [`decode`] reads the whole record
+//! back into a [`Movie`]. Whatever is read back is checked as a parse
+//! would be: a damaged or foreign record is no index.
 
 mod columns;
 
@@ -35,7 +36,7 @@ const PREFIX: usize = 12;
 /// few hours, the whole head.
 const FIRST_READ: usize = 64 << 10;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Head {
     etag: String,
     size: u64,
@@ -47,7 +48,7 @@ struct Head {
     tracks: Vec<TrackHead>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct TrackHead {
     id: u32,
     kind: Kind,
@@ -252,19 +253,106 @@ pub fn decode(bytes: &[u8], identity: &Identity, target: u32) -> Option<(Movie, 
     Some((movie, c))
 }
 
+/// A record's head as read back, and where it lies: what a segment read
+/// by range needs besides its one block. Kept in memory
+/// ([`super::index_cache::IndexCache::layout`]) beside the indexes held
+/// whole, so later segments of a title not held read only their block.
+#[derive(Debug)]
+pub struct Layout {
+    head: Head,
+    /// Where the blocks start in the record.
+    head_end: u64,
+    /// The record (the object holding it): its ETag and size.
+    record: Identity,
+}
+
+impl Layout {
+    /// The object the layout was read from: a record of another identity
+    /// (written again meanwhile) has its own.
+    pub fn record(&self) -> &Identity {
+        &self.record
+    }
+
+    /// About the bytes the layout takes in memory.
+    pub fn bytes(&self) -> usize {
+        let tracks: usize = self
+            .head
+            .tracks
+            .iter()
+            .map(|t| {
+                std::mem::size_of::<TrackHead>()
+                    + t.bounds.len() * 4
+                    + t.ends.len() * 8
+                    + t.sample_entry.len()
+            })
+            .sum();
+        std::mem::size_of::<Layout>() + tracks + self.head.etag.len() + self.record.etag.len()
+    }
+
+    /// Segment `n` (from 0) of the first `kind` track at `target` seconds,
+    /// its block read by `read` (offset in the record, length): `None` when
+    /// the record is cut at another target, has no such track or segment,
+    /// or the block is not what the head says.
+    pub fn part<E>(
+        &self,
+        (kind, n, target): (Kind, usize, u32),
+        mut read: impl FnMut(u64, usize) -> Result<Vec<u8>, E>,
+    ) -> Result<Option<Part>, E> {
+        let h = &self.head;
+        if h.target != target || n >= h.segments as usize {
+            return Ok(None);
+        }
+        let Some(k) = h.tracks.iter().position(|t| t.kind == kind) else {
+            return Ok(None);
+        };
+        let Some((a, b)) = block(h, k, n) else {
+            return Ok(None);
+        };
+        let Ok(len) = usize::try_from(b - a) else {
+            return Ok(None);
+        };
+        let bytes = read(self.head_end + a, len)?;
+        let Some(s) = samples(h, k, n, &bytes) else {
+            return Ok(None);
+        };
+        let track = track_of(&h.tracks[k], s);
+        let span = Span {
+            first: 0,
+            end: track.samples.len(),
+            start: if track.samples.is_empty() {
+                0
+            } else {
+                track.pts(0)
+            },
+            duration: track.samples.iter().map(|x| u64::from(x.duration)).sum(),
+        };
+        let samples = h
+            .tracks
+            .iter()
+            .map(|t| t.bounds.last().map_or(0, |&n| n as usize))
+            .sum();
+        Ok(Some(Part {
+            track,
+            span,
+            samples,
+        }))
+    }
+}
+
 /// Segment `n` (from 0) of the first `kind` track at `target` seconds,
-/// read from a record of `size` bytes by `read` (offset, length) without
-/// the rest of it: `None` when the record is not a sound one for the
-/// object `identity` names, or is cut at another target, or has no such
-/// track or segment (the caller then loads the title whole).
+/// read from the record `record` names (its size and ETag) by `read`
+/// (offset, length) without the rest of it, and the record's [`Layout`]
+/// for the next segments: `None` when the record is not a sound one for
+/// the object `identity` names, or is cut at another target, or has no
+/// such track or segment (the caller then loads the title whole).
 pub fn read_part<E>(
-    size: u64,
+    record: &Identity,
     identity: &Identity,
     target: u32,
-    kind: Kind,
-    n: usize,
+    (kind, n): (Kind, usize),
     mut read: impl FnMut(u64, usize) -> Result<Vec<u8>, E>,
-) -> Result<Option<Part>, E> {
+) -> Result<Option<(Part, Layout)>, E> {
+    let size = record.size;
     let first = read(
         0,
         usize::try_from(size).unwrap_or(usize::MAX).min(FIRST_READ),
@@ -288,76 +376,28 @@ pub fn read_part<E>(
             (Cow::Owned(h), &[])
         }
     };
-    let blocks_len = size - head_end as u64;
-    part_of(
-        &head_bytes,
-        identity,
-        target,
-        kind,
-        n,
-        blocks_len,
-        |a, l| {
-            let held = usize::try_from(a)
-                .ok()
-                .and_then(|a| tail.get(a..a.checked_add(l)?));
-            match held {
-                Some(b) => Ok(b.to_vec()),
-                None => read(head_end as u64 + a, l),
-            }
-        },
-    )
-}
-
-/// [`read_part`] once the head is read: `read` reads past the head.
-fn part_of<E>(
-    head_bytes: &[u8],
-    identity: &Identity,
-    target: u32,
-    kind: Kind,
-    n: usize,
-    blocks_len: u64,
-    mut read: impl FnMut(u64, usize) -> Result<Vec<u8>, E>,
-) -> Result<Option<Part>, E> {
-    let Some(h) = head(head_bytes, identity) else {
+    let Some(h) = head(&head_bytes, identity) else {
         return Ok(None);
     };
-    if h.target != target || n >= h.segments as usize || blocks_len != self::blocks_len(&h) {
+    if size - head_end as u64 != blocks_len(&h) {
         return Ok(None);
     }
-    let Some(k) = h.tracks.iter().position(|t| t.kind == kind) else {
-        return Ok(None);
+    let layout = Layout {
+        head: h,
+        head_end: head_end as u64,
+        record: record.clone(),
     };
-    let Some((a, b)) = block(&h, k, n) else {
-        return Ok(None);
-    };
-    let Ok(len) = usize::try_from(b - a) else {
-        return Ok(None);
-    };
-    let bytes = read(a, len)?;
-    let Some(s) = samples(&h, k, n, &bytes) else {
-        return Ok(None);
-    };
-    let track = track_of(&h.tracks[k], s);
-    let span = Span {
-        first: 0,
-        end: track.samples.len(),
-        start: if track.samples.is_empty() {
-            0
-        } else {
-            track.pts(0)
-        },
-        duration: track.samples.iter().map(|x| u64::from(x.duration)).sum(),
-    };
-    let samples = h
-        .tracks
-        .iter()
-        .map(|t| t.bounds.last().map_or(0, |&n| n as usize))
-        .sum();
-    Ok(Some(Part {
-        track,
-        span,
-        samples,
-    }))
+    let part = layout.part((kind, n, target), |at, l| {
+        let held = usize::try_from(at)
+            .ok()
+            .and_then(|a| a.checked_sub(head_end))
+            .and_then(|a| tail.get(a..a.checked_add(l)?));
+        match held {
+            Some(b) => Ok(b.to_vec()),
+            None => read(at, l),
+        }
+    })?;
+    Ok(part.map(|p| (p, layout)))
 }
 
 #[cfg(test)]

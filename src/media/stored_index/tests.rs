@@ -109,25 +109,46 @@ fn biggest_block(bytes: &[u8]) -> usize {
         .unwrap_or(0)
 }
 
+/// The identity of the record `bytes` as the store would give it.
+fn rec(bytes: &[u8]) -> Identity {
+    Identity {
+        etag: "\"record\"".into(),
+        size: bytes.len() as u64,
+    }
+}
+
 /// Every segment of every track read by range gives the segment the
 /// whole index gives, byte for byte, reading only the head and its block
-/// (every `step`th segment, and the last).
+/// (every `step`th segment, and the last); with the [`Layout`] of an
+/// earlier read, only its block.
 fn every_part_is_the_whole_ones(movie: &Movie, size: u64, target: u32, step: usize) {
     let bytes = record(movie, size, target);
     let c = cuts(movie, target);
     assert!(c.len() > 1, "a title of several segments");
     let largest = biggest_block(&bytes);
+    let (read, _) = reader(&bytes);
+    let (_, layout) = read_part(
+        &rec(&bytes),
+        &id(size),
+        target,
+        (movie.tracks[0].kind, 0),
+        read,
+    )
+    .unwrap()
+    .expect("a sound record");
+    assert_eq!(layout.record(), &rec(&bytes));
     for t in &movie.tracks {
         for n in (0..c.len()).step_by(step).chain([c.len() - 1]) {
             let (read, count) = reader(&bytes);
-            let part = read_part(bytes.len() as u64, &id(size), target, t.kind, n, read)
+            let (part, _) = read_part(&rec(&bytes), &id(size), target, (t.kind, n), read)
                 .unwrap()
                 .unwrap_or_else(|| panic!("{:?} segment {n}", t.kind));
             let whole = span(t, &c, n).unwrap();
             assert_eq!(part.track.samples, t.samples[whole.first..whole.end]);
+            let media = fmp4::media(t, &whole, n as u32 + 1);
             assert_eq!(
                 fmp4::media(&part.track, &part.span, n as u32 + 1),
-                fmp4::media(t, &whole, n as u32 + 1),
+                media,
                 "{:?} segment {n}",
                 t.kind
             );
@@ -139,13 +160,31 @@ fn every_part_is_the_whole_ones(movie: &Movie, size: u64, target: u32, step: usi
                 count.get(),
                 bytes.len()
             );
+            // from the layout: the block alone
+            let (read, count) = reader(&bytes);
+            let part = layout
+                .part((t.kind, n, target), read)
+                .unwrap()
+                .expect("a part");
+            assert_eq!(fmp4::media(&part.track, &part.span, n as u32 + 1), media);
+            assert!(count.get() <= largest, "{} bytes read", count.get());
         }
         let (read, _) = reader(&bytes);
         assert!(
-            read_part(bytes.len() as u64, &id(size), target, t.kind, c.len(), read)
+            read_part(&rec(&bytes), &id(size), target, (t.kind, c.len()), read)
                 .unwrap()
                 .is_none()
         );
+        let (read, _) = reader(&bytes);
+        assert!(layout
+            .part((t.kind, c.len(), target), read)
+            .unwrap()
+            .is_none());
+        let (read, _) = reader(&bytes);
+        assert!(layout
+            .part((t.kind, 0, target + 1), read)
+            .unwrap()
+            .is_none());
     }
 }
 
@@ -175,7 +214,9 @@ fn a_segment_of_another_target_or_track_is_not_read_by_range() {
     let bytes = record(&movie, 1 << 20, 1);
     let part = |target, kind, size: u64| {
         let (read, _) = reader(&bytes);
-        read_part(bytes.len() as u64, &id(size), target, kind, 0, read).unwrap()
+        read_part(&rec(&bytes), &id(size), target, (kind, 0), read)
+            .unwrap()
+            .map(|(p, _)| p)
     };
     assert!(part(1, Kind::Video, 1 << 20).is_some());
     assert!(part(2, Kind::Video, 1 << 20).is_none(), "another target");
@@ -187,7 +228,7 @@ fn a_segment_of_another_target_or_track_is_not_read_by_range() {
     let bytes = record(&video_only, 1 << 20, 1);
     let (read, _) = reader(&bytes);
     assert!(
-        read_part(bytes.len() as u64, &id(1 << 20), 1, Kind::Audio, 0, read)
+        read_part(&rec(&bytes), &id(1 << 20), 1, (Kind::Audio, 0), read)
             .unwrap()
             .is_none()
     );
@@ -257,7 +298,7 @@ fn another_object_or_damage_is_no_index() {
             "cut at {cut}"
         );
         let (read, _) = reader(&bytes[..cut]);
-        let part = read_part(cut as u64, &id(1 << 20), 1, Kind::Video, 3, read);
+        let part = read_part(&rec(&bytes[..cut]), &id(1 << 20), 1, (Kind::Video, 3), read);
         assert!(matches!(part, Ok(None) | Err(())), "cut at {cut}");
     }
     assert!(decode(b"\x93\x01\x02\x03", &id(1 << 20), 1).is_none());

@@ -26,7 +26,10 @@
 #      plain /get/ of an object of the same bytes;
 #   3. memory: 200 viewers (keep-alive) of 50 different two-hour titles,
 #      each walking video and audio segments from a random point for
-#      VIEW_SECONDS: the proxy's peak RSS (VmHWM).
+#      VIEW_SECONDS: the proxy's peak RSS (VmHWM) and CPU a segment; then
+#      the same titles with each request another title (wrk -t1 -c200,
+#      bench/vod-titles.lua), more titles at once than the index cache
+#      holds: segments/s and CPU a segment.
 #
 # Every run prints the 1-minute load average before and after it and is
 # INVALID when either was above 1.5 (bench/load.sh).
@@ -271,7 +274,8 @@ rss() { awk '/^VmRSS|^VmHWM/ {printf "%s %d MiB  ", $1, $2 / 1024}' "/proc/$1/st
 echo "proxy at rest: $(rss "$proxy_pid")"
 settle
 before=$(load1)
-python3 - "$VPORT" "$VIEW_SECONDS" <<'PY'
+c0=$(cpu_of "$proxy_pid")
+python3 - "$VPORT" "$VIEW_SECONDS" "$WORK/served" <<'PY'
 import http.client, random, sys, threading, time
 port, secs = int(sys.argv[1]), float(sys.argv[2])
 stop = time.time() + secs
@@ -296,6 +300,23 @@ for t in threads:
 for t in threads:
     t.join()
 print(f"{count[0]} segments served to 200 viewers, {len(errors)} errors")
+open(sys.argv[3], "w").write(str(count[0]))
 PY
+c1=$(cpu_of "$proxy_pid")
 after=$(load1)
 echo "proxy after: $(rss "$proxy_pid") (load $before -> $after, $(verdict "$before" "$after"))"
+echo "proxy CPU a segment: $(python3 -c "print(f'{($c1 - $c0) * 1000 / max(1, $(cat "$WORK/served")):.3f} ms')")"
+echo
+echo "Then the same 50 titles, their indexes in the cluster, each request another"
+echo "title (wrk -t1 -c200, bench/vod-titles.lua, $DURATION s): the index cache's worst case"
+settle
+before=$(load1)
+c0=$(cpu_of "$proxy_pid")
+out=$(wrk -t1 -c200 -d"${DURATION}s" -s bench/vod-titles.lua "http://127.0.0.1:$VPORT/")
+c1=$(cpu_of "$proxy_pid")
+after=$(load1)
+n=$(awk '/requests in/ {print $1}' <<<"$out")
+errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") segments/s, ${errors:-0} errors, proxy CPU a segment" \
+  "$(python3 -c "print(f'{($c1 - $c0) * 1000 / max(1, $n):.3f} ms')"), $(rss "$proxy_pid")" \
+  "(load $before -> $after, $(verdict "$before" "$after"))"

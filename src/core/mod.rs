@@ -130,6 +130,17 @@ impl Objects {
         }
     }
 
+    /// Runs `f`, a few reads of an object opened here ([`OpenObject::into_reader`]),
+    /// on this thread when the store serves them without waiting (from the
+    /// page cache), else on the blocking pool; `f` may run twice.
+    pub async fn cached_reads<T, F>(&self, f: F) -> Result<T, ObjectError>
+    where
+        T: Send + 'static,
+        F: FnMut() -> T + Send + 'static,
+    {
+        cached_or_blocking(self.storage.as_ref(), f).await
+    }
+
     /// Opens `key` for reading: the replicas not being defragmented and the
     /// fastest first. One blocking-pool hop (none on a store that answers
     /// reads as futures, nor from the page cache), which also reads the first chunk

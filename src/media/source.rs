@@ -156,19 +156,15 @@ async fn load_opened(
     Ok(Title { index, info, found })
 }
 
-/// Runs `read` on the index of `key` kept in the cluster (the identity of
-/// the object holding it, its size among them, and a reader of it) on the
-/// blocking pool: `None` when there is none, or it could not be read
-/// (logged).
-async fn with_stored<T: Send + 'static>(
+/// The index of `key` kept in the cluster: the identity of the object
+/// holding it (its size among them) and a reader of it; `None` when there
+/// is none, or it could not be opened (logged).
+async fn open_stored(
     objects: &Objects,
     ctx: &Context,
     key: &str,
-    read: impl FnOnce(Identity, &mut dyn ObjectReader) -> Result<Option<T>, StorageError>
-        + Send
-        + 'static,
-) -> Option<T> {
-    // No prefetch: `read` reads what it needs itself.
+) -> Option<(Identity, Box<dyn ObjectReader>)> {
+    // No prefetch: the caller reads what it needs itself.
     let opts = ReadOptions {
         prefetch_from: None,
         recover_rate: None,
@@ -182,11 +178,16 @@ async fn with_stored<T: Send + 'static>(
         }
     };
     let record = Identity::of(open.info());
-    if record.size > MAX_STORED_INDEX {
-        return None;
-    }
-    let mut reader = open.into_reader();
-    let done = blocking(move || read(record, reader.as_mut())).await;
+    (record.size <= MAX_STORED_INDEX).then(|| (record, open.into_reader()))
+}
+
+/// What reading a stored index found: `None` for no sound index, or a
+/// read that failed (logged).
+fn found<T>(
+    ctx: &Context,
+    key: &str,
+    done: Result<Result<Option<T>, StorageError>, ObjectError>,
+) -> Option<T> {
     match done
         .map_err(|e| e.to_string())
         .and_then(|r| r.map_err(|e| e.to_string()))
@@ -200,7 +201,8 @@ async fn with_stored<T: Send + 'static>(
 }
 
 /// The index of `key` kept in the cluster and its cuts at `target`, if
-/// there is a sound one for the object `identity` names.
+/// there is a sound one for the object `identity` names: read whole and
+/// decoded on the blocking pool.
 async fn read_stored(
     objects: &Objects,
     ctx: &Context,
@@ -208,18 +210,21 @@ async fn read_stored(
     identity: &Identity,
     target: u32,
 ) -> Option<(Movie, Cuts)> {
+    let (record, mut reader) = open_stored(objects, ctx, key).await?;
     let identity = identity.clone();
-    with_stored(objects, ctx, key, move |record, reader| {
-        let bytes = read_full(reader, 0, record.size as usize)?;
+    let done = blocking(move || {
+        let bytes = read_full(reader.as_mut(), 0, record.size as usize)?;
         Ok(stored_index::decode(&bytes, &identity, target))
     })
-    .await
+    .await;
+    found(ctx, key, done)
 }
 
 /// Segment `n` of the `kind` track of `key` at `target` seconds from the
 /// index kept in the cluster, read by range (its head, unless `cache`
-/// holds it, and the one block), if there is a sound one for `identity`
-/// cut at that target. A head read is kept in `cache` for the next ones.
+/// holds it, and the one block; on this thread when the store has them in
+/// memory), if there is a sound one for `identity` cut at that target. A
+/// head read is kept in `cache` for the next ones.
 async fn read_stored_part(
     objects: &Objects,
     cache: &IndexCache,
@@ -228,19 +233,24 @@ async fn read_stored_part(
     identity: &Identity,
     (kind, n, target): (Kind, usize, u32),
 ) -> Option<Part> {
-    let held = cache.layout(&ctx.namespace, key, identity);
+    let (record, mut reader) = open_stored(objects, ctx, key).await?;
+    let held = cache
+        .layout(&ctx.namespace, key, identity)
+        .filter(|l| *l.record() == record);
     let id = identity.clone();
-    let (part, layout) = with_stored(objects, ctx, key, move |record, reader| {
-        let read = |at, len| read_full(reader, at, len).map(|b| b.to_vec());
-        match held.filter(|l| *l.record() == record) {
-            Some(layout) => Ok(layout.part((kind, n, target), read)?.map(|p| (p, None))),
-            None => Ok(
-                stored_index::read_part(&record, &id, target, (kind, n), read)?
-                    .map(|(p, l)| (p, Some(l))),
-            ),
-        }
-    })
-    .await?;
+    let done = objects
+        .cached_reads(move || {
+            let read = |at, len| read_full(reader.as_mut(), at, len).map(|b| b.to_vec());
+            match &held {
+                Some(layout) => Ok(layout.part((kind, n, target), read)?.map(|p| (p, None))),
+                None => Ok(
+                    stored_index::read_part(&record, &id, target, (kind, n), read)?
+                        .map(|(p, l)| (p, Some(l))),
+                ),
+            }
+        })
+        .await;
+    let (part, layout) = found(ctx, key, done)?;
     if let Some(layout) = layout {
         cache.insert_layout(&ctx.namespace, key, identity.clone(), layout);
     }

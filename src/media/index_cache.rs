@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::identity::Identity;
 use super::mp4::Movie;
 use super::segment::{cuts, Cuts};
 use super::stored_index::Layout;
-use crate::storage::ReplicaInfo;
 
 /// Heads ([`Layout`]) take at most this fraction of the cache's bytes
 /// (1/16: 4 MiB of the default 64 MiB, the heads of ~150 two-hour titles).
@@ -185,25 +185,6 @@ impl<T: Clone> Lru<T> {
                 used,
             },
         );
-    }
-}
-
-/// What an index was parsed from: the object's ETag and size.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// [`ReplicaInfo::etag`] of the replica read.
-    pub etag: String,
-    /// Its size in bytes.
-    pub size: u64,
-}
-
-impl Identity {
-    /// The identity of `info`.
-    pub fn of(info: &ReplicaInfo) -> Identity {
-        Identity {
-            etag: info.etag(),
-            size: info.size,
-        }
     }
 }
 

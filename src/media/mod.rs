@@ -6,10 +6,12 @@
 //! are the source's bytes, [`playlist`] the HLS playlists and [`dash`]
 //! the DASH manifest over the same segments; [`source`] reads a title
 //! through the core object path, its index from [`index_cache`] (memory)
-//! or [`stored_index`] (the cluster) when either has it.
+//! or [`stored_index`] (the cluster) when either has it, each used only
+//! for the object it was made from ([`identity`]).
 
 pub mod dash;
 pub mod fmp4;
+pub mod identity;
 pub mod index_cache;
 pub mod mp4;
 pub mod playlist;

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::fmp4;
-use super::index_cache::{Identity, IndexCache, Indexed};
+use super::identity::Identity;
+use super::index_cache::{IndexCache, Indexed};
 use super::mp4::{locate, parse_moov, Kind, LocateError, Movie, Mp4Error};
 use super::segment::{span, Cuts};
 use super::stored_index::{self, Part};

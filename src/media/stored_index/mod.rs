@@ -21,7 +21,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use super::index_cache::Identity;
+use super::identity::Identity;
 use super::mp4::{Codec, Kind, Movie, Track};
 use super::segment::{cuts, Cuts, Span};
 

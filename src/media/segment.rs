@@ -18,6 +18,27 @@ pub struct Span {
     pub duration: u64,
 }
 
+impl Span {
+    /// The span of samples `first..end` (decode order) of `track`.
+    pub fn of(track: &Track, first: usize, end: usize) -> Span {
+        let start = if first < track.samples.len() {
+            track.pts(first)
+        } else {
+            0
+        };
+        let duration = track.samples[first..end]
+            .iter()
+            .map(|s| u64::from(s.duration))
+            .sum();
+        Span {
+            first,
+            end,
+            start,
+            duration,
+        }
+    }
+}
+
 /// The cut times of a movie in seconds as exact fractions: the
 /// presentation times of its segment starts, and its end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,21 +221,7 @@ pub fn span(track: &Track, cuts: &Cuts, n: usize) -> Option<Span> {
         .map(|f| (f[n], f[n + 1]))
         .filter(|&(a, b)| a <= b && b <= track.samples.len());
     let (first, end) = known.unwrap_or_else(|| (idx(n), idx(n + 1)));
-    let start = if first < track.samples.len() {
-        track.pts(first)
-    } else {
-        0
-    };
-    let duration = track.samples[first..end]
-        .iter()
-        .map(|s| u64::from(s.duration))
-        .sum();
-    Some(Span {
-        first,
-        end,
-        start,
-        duration,
-    })
+    Some(Span::of(track, first, end))
 }
 
 /// The peak and average bit rates (bits per second) of a track's

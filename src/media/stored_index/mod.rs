@@ -316,16 +316,7 @@ impl Layout {
             return Ok(None);
         };
         let track = track_of(&h.tracks[k], s);
-        let span = Span {
-            first: 0,
-            end: track.samples.len(),
-            start: if track.samples.is_empty() {
-                0
-            } else {
-                track.pts(0)
-            },
-            duration: track.samples.iter().map(|x| u64::from(x.duration)).sum(),
-        };
+        let span = Span::of(&track, 0, track.samples.len());
         let samples = h
             .tracks
             .iter()

@@ -342,8 +342,8 @@ pub struct SegmentOf {
     /// read by range from the index in the cluster, which then is not in
     /// memory yet.
     pub title: Option<Title>,
-    /// When read by range: about the bytes the whole index would take in
-    /// memory (its samples), 0 otherwise.
+    /// When read by range: the bytes the whole index would take in memory
+    /// ([`Movie::index_bytes`]), 0 otherwise.
     pub index_bytes: usize,
 }
 
@@ -375,7 +375,7 @@ pub async fn load_segment(
                     found: Found::Cluster,
                     pieces: Ok(fmp4::media(&p.track, &p.span, n as u32 + 1)),
                     title: None,
-                    index_bytes: p.samples * std::mem::size_of::<super::mp4::Sample>(),
+                    index_bytes: p.index_bytes,
                 });
             }
             load_opened(objects, cache, ctx, key, target, open).await?

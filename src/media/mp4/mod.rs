@@ -22,7 +22,7 @@ pub use codec::{dolby_channel_mask, Codec, Kind};
 pub use error::Mp4Error;
 pub use locate::{locate, LocateError, MAX_MOOV};
 pub use moov::parse_moov;
-pub use movie::{Movie, Sample, Track, OFFSET_SECS};
+pub use movie::{track_index_bytes, Movie, Sample, Track, OFFSET_SECS};
 
 #[cfg(test)]
 pub(crate) mod tests;

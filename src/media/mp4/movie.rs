@@ -90,7 +90,13 @@ impl Movie {
     pub fn index_bytes(&self) -> usize {
         self.tracks
             .iter()
-            .map(|t| t.samples.len() * std::mem::size_of::<Sample>() + t.sample_entry.len())
+            .map(|t| track_index_bytes(t.samples.len(), t.sample_entry.len()))
             .sum()
     }
+}
+
+/// Bytes a track of `samples` samples and a sample entry of
+/// `sample_entry` bytes takes in an index ([`Movie::index_bytes`]).
+pub fn track_index_bytes(samples: usize, sample_entry: usize) -> usize {
+    samples * std::mem::size_of::<Sample>() + sample_entry
 }

@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use super::identity::Identity;
-use super::mp4::{Codec, Kind, Movie, Track};
+use super::mp4::{track_index_bytes, Codec, Kind, Movie, Track};
 use super::segment::{cuts, Cuts, Span};
 
 /// First bytes of a record.
@@ -70,8 +70,9 @@ pub struct Part {
     pub track: Track,
     /// All of `track`'s samples.
     pub span: Span,
-    /// Samples of every track of the title: what its whole index holds.
-    pub samples: usize,
+    /// Bytes the title's whole index takes in memory
+    /// ([`Movie::index_bytes`]).
+    pub index_bytes: usize,
 }
 
 /// The first sample of each block of `t`, then its sample count: the
@@ -317,15 +318,18 @@ impl Layout {
         };
         let track = track_of(&h.tracks[k], s);
         let span = Span::of(&track, 0, track.samples.len());
-        let samples = h
+        let index_bytes = h
             .tracks
             .iter()
-            .map(|t| t.bounds.last().map_or(0, |&n| n as usize))
+            .map(|t| {
+                let samples = t.bounds.last().map_or(0, |&n| n as usize);
+                track_index_bytes(samples, t.sample_entry.len())
+            })
             .sum();
         Ok(Some(Part {
             track,
             span,
-            samples,
+            index_bytes,
         }))
     }
 }

@@ -145,6 +145,7 @@ fn every_part_is_the_whole_ones(movie: &Movie, size: u64, target: u32, step: usi
                 .unwrap_or_else(|| panic!("{:?} segment {n}", t.kind));
             let whole = span(t, &c, n).unwrap();
             assert_eq!(part.track.samples, t.samples[whole.first..whole.end]);
+            assert_eq!(part.index_bytes, movie.index_bytes());
             let media = fmp4::media(t, &whole, n as u32 + 1);
             assert_eq!(
                 fmp4::media(&part.track, &part.span, n as u32 + 1),
